@@ -1,1 +1,19 @@
-//! Shared fixtures for the end-to-end tests.
+//! Shared fixtures for the end-to-end tests: the real `chat-server` binary
+//! as a child process, a scripted WebSocket client, raw HTTP requests and
+//! read-only access to the server's database.
+//!
+//! # Layout
+//! - [`server`]: [`ServerProcess`] (start on port 0, signals, restart, log).
+//! - [`client`]: [`TestClient`] (send frames, expect frames, barriers, closes).
+//! - [`http`]: hand-written HTTP requests on a raw TCP socket.
+//! - [`db`]: read-only queries on the server's SQLite file.
+//!
+//! Every wait in these fixtures has a timeout; none sleeps to "wait enough".
+
+pub mod client;
+pub mod db;
+pub mod http;
+pub mod server;
+
+pub use client::{Ending, ErrorReply, Joined, TestClient, Welcome, ids, room_info};
+pub use server::{ServerOptions, ServerProcess, run_server_to_exit};

@@ -1,0 +1,603 @@
+//! A scripted WebSocket client for the tests: sends frames (well-formed or
+//! deliberately broken) and expects exact answers, every wait bounded by a
+//! timeout that fails the test with a message saying what was awaited.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame, decode_server, encode};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::{Instant, timeout};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a client waits for any one expected frame.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A `joined` frame's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    pub room: String,
+    pub members: Vec<String>,
+    pub history: Vec<Message>,
+    pub more: bool,
+    pub last_id: u64,
+}
+
+/// A `welcome` frame's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    pub user: String,
+    pub guest: bool,
+    pub registered: bool,
+    pub protocol: u32,
+    pub server: String,
+}
+
+/// An `error` frame's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply {
+    pub code: ErrorCode,
+    pub message: String,
+    pub reference: Option<String>,
+}
+
+/// What ended a connection that a test expected the server to close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// A close frame with this code (and reason).
+    Closed { code: u16, reason: String },
+    /// The TCP stream ended or was reset without a close frame.
+    Dropped(String),
+}
+
+/// One test connection to the server.
+pub struct TestClient {
+    ws: Socket,
+    /// Who this is in failure messages (the user name once known).
+    label: String,
+    /// Numbers the `ref`s that [`TestClient::say`] attaches.
+    next_ref: u64,
+}
+
+impl TestClient {
+    /// Opens a WebSocket connection, failing the test when that fails.
+    pub async fn connect(url: &str) -> Self {
+        match timeout(RECV_TIMEOUT, Self::try_connect(url)).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => panic!("cannot connect to {url}: {e}"),
+            Err(_) => panic!("connecting to {url} took over {RECV_TIMEOUT:?}"),
+        }
+    }
+
+    /// Opens a WebSocket connection, returning the handshake's failure.
+    pub async fn try_connect(url: &str) -> Result<Self, tungstenite::Error> {
+        let (ws, _response) = tokio_tungstenite::connect_async(url).await?;
+        Ok(Self::from_socket(ws))
+    }
+
+    /// Opens a connection whose kernel receive buffer is tiny, so that a
+    /// test that stops reading on it fills the server's side quickly.
+    pub async fn connect_with_small_receive_buffer(addr: SocketAddr) -> Self {
+        let socket = TcpSocket::new_v4().expect("a TCP socket can be created");
+        socket
+            .set_recv_buffer_size(4096)
+            .expect("SO_RCVBUF can be set");
+        let stream = timeout(RECV_TIMEOUT, socket.connect(addr))
+            .await
+            .expect("TCP connect timed out")
+            .expect("TCP connect to the server");
+        let url = format!("ws://{addr}/ws");
+        let (ws, _response) = timeout(
+            RECV_TIMEOUT,
+            tokio_tungstenite::client_async(url.as_str(), MaybeTlsStream::Plain(stream)),
+        )
+        .await
+        .expect("WebSocket handshake timed out")
+        .expect("WebSocket handshake");
+        Self::from_socket(ws)
+    }
+
+    fn from_socket(ws: Socket) -> Self {
+        Self {
+            ws,
+            label: "client".to_owned(),
+            next_ref: 0,
+        }
+    }
+
+    /// Who this client is in failure messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    // ----- sending ---------------------------------------------------------
+
+    /// Sends one frame, encoded by chat-proto.
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.send_raw(&encode(frame)).await;
+    }
+
+    /// Sends any text as one text frame (for deliberately broken input).
+    pub async fn send_raw(&mut self, text: &str) {
+        self.send_ws(WsMessage::text(text.to_owned())).await;
+    }
+
+    /// Sends one binary frame.
+    pub async fn send_binary(&mut self, bytes: &[u8]) {
+        self.send_ws(WsMessage::binary(bytes.to_vec())).await;
+    }
+
+    /// Sends several frames back to back and flushes once, so they reach
+    /// the server together.
+    pub async fn send_all(&mut self, frames: &[ClientFrame]) {
+        for frame in frames {
+            let sent = timeout(RECV_TIMEOUT, self.ws.feed(WsMessage::text(encode(frame)))).await;
+            match sent {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("{}: sending {frame:?} failed: {e}", self.label),
+                Err(_) => panic!(
+                    "{}: sending {frame:?} blocked over {RECV_TIMEOUT:?}",
+                    self.label
+                ),
+            }
+        }
+        match timeout(RECV_TIMEOUT, self.ws.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("{}: flushing failed: {e}", self.label),
+            Err(_) => panic!("{}: flushing blocked over {RECV_TIMEOUT:?}", self.label),
+        }
+    }
+
+    async fn send_ws(&mut self, message: WsMessage) {
+        match timeout(RECV_TIMEOUT, self.ws.send(message)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("{}: send failed: {e}", self.label),
+            Err(_) => panic!("{}: send blocked over {RECV_TIMEOUT:?}", self.label),
+        }
+    }
+
+    /// Tries to send; returns the error instead of failing (for sockets
+    /// the server may already have closed).
+    pub async fn try_send_raw(&mut self, text: &str) -> Result<(), tungstenite::Error> {
+        match timeout(RECV_TIMEOUT, self.ws.send(WsMessage::text(text.to_owned()))).await {
+            Ok(result) => result,
+            Err(_) => panic!("{}: send blocked over {RECV_TIMEOUT:?}", self.label),
+        }
+    }
+
+    /// Closes the connection cleanly (close frame 1000) and waits for the
+    /// server's answering close.
+    pub async fn close(mut self) {
+        let frame = CloseFrame {
+            code: 1000.into(),
+            reason: "bye".into(),
+        };
+        let label = self.label.clone();
+        match timeout(RECV_TIMEOUT, self.ws.close(Some(frame))).await {
+            Ok(Ok(())) | Ok(Err(tungstenite::Error::ConnectionClosed)) => {}
+            Ok(Err(e)) => panic!("{label}: closing failed: {e}"),
+            Err(_) => panic!("{label}: closing blocked over {RECV_TIMEOUT:?}"),
+        }
+        let deadline = Instant::now() + RECV_TIMEOUT;
+        // Read until the stream ends: the server answers the close frame.
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(None) | Ok(Some(Err(_))) => break,
+                Ok(Some(Ok(_))) => {}
+                Err(_) => panic!("{label}: the server did not finish the close handshake"),
+            }
+        }
+    }
+
+    // ----- receiving -------------------------------------------------------
+
+    /// The next WebSocket message that is not a ping or pong, or `None`
+    /// when the time runs out. Errors and the end of the stream come back
+    /// as [`Ending::Dropped`].
+    async fn next_ws(&mut self, limit: Duration) -> Option<Result<WsMessage, Ending>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return None,
+                Ok(None) => return Some(Err(Ending::Dropped("stream ended".to_owned()))),
+                Ok(Some(Err(e))) => return Some(Err(Ending::Dropped(e.to_string()))),
+                Ok(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_)))) => continue,
+                Ok(Some(Ok(message))) => return Some(Ok(message)),
+            }
+        }
+    }
+
+    /// The next frame from the server, within `limit`.
+    pub async fn recv_within(&mut self, limit: Duration, awaiting: &str) -> ServerFrame {
+        match self.next_ws(limit).await {
+            None => panic!(
+                "{}: no frame within {limit:?} while awaiting {awaiting}",
+                self.label
+            ),
+            Some(Err(ending)) => panic!(
+                "{}: connection ended ({ending:?}) while awaiting {awaiting}",
+                self.label
+            ),
+            Some(Ok(WsMessage::Text(text))) => match decode_server(&text) {
+                Ok(frame) => frame,
+                Err(e) => panic!(
+                    "{}: undecodable frame {text:?} ({e}) while awaiting {awaiting}",
+                    self.label
+                ),
+            },
+            Some(Ok(WsMessage::Close(frame))) => panic!(
+                "{}: got close {frame:?} while awaiting {awaiting}",
+                self.label
+            ),
+            Some(Ok(other)) => panic!(
+                "{}: got non-text message {other:?} while awaiting {awaiting}",
+                self.label
+            ),
+        }
+    }
+
+    /// The next frame from the server (within [`RECV_TIMEOUT`]).
+    pub async fn recv(&mut self) -> ServerFrame {
+        self.recv_within(RECV_TIMEOUT, "any frame").await
+    }
+
+    /// The next frame, which must satisfy `pred`.
+    pub async fn expect(
+        &mut self,
+        description: &str,
+        pred: impl FnOnce(&ServerFrame) -> bool,
+    ) -> ServerFrame {
+        let frame = self.recv_within(RECV_TIMEOUT, description).await;
+        assert!(
+            pred(&frame),
+            "{}: expected {description}, got {frame:?}",
+            self.label
+        );
+        frame
+    }
+
+    /// The next frame must be a `welcome`.
+    pub async fn expect_welcome(&mut self) -> Welcome {
+        match self.recv_within(RECV_TIMEOUT, "welcome").await {
+            ServerFrame::Welcome {
+                user,
+                guest,
+                registered,
+                protocol,
+                server,
+            } => Welcome {
+                user,
+                guest,
+                registered,
+                protocol,
+                server,
+            },
+            other => panic!("{}: expected welcome, got {other:?}", self.label),
+        }
+    }
+
+    /// The next frame must be an `error` with `code`.
+    pub async fn expect_error(&mut self, code: ErrorCode) -> ErrorReply {
+        let awaiting = format!("error {}", code.as_str());
+        match self.recv_within(RECV_TIMEOUT, &awaiting).await {
+            ServerFrame::Error {
+                code: got,
+                message,
+                reference,
+            } => {
+                assert_eq!(
+                    got,
+                    code,
+                    "{}: expected error {}, got error {} ({message:?})",
+                    self.label,
+                    code.as_str(),
+                    got.as_str()
+                );
+                assert!(
+                    !message.trim().is_empty(),
+                    "{}: error {} has an empty human message",
+                    self.label,
+                    code.as_str()
+                );
+                ErrorReply {
+                    code,
+                    message,
+                    reference,
+                }
+            }
+            other => panic!(
+                "{}: expected error {}, got {other:?}",
+                self.label,
+                code.as_str()
+            ),
+        }
+    }
+
+    /// The next frame must be `joined` for `room` (already folded).
+    pub async fn expect_joined(&mut self, room: &str) -> Joined {
+        match self.recv_within(RECV_TIMEOUT, "joined").await {
+            ServerFrame::Joined {
+                room: got,
+                members,
+                history,
+                more,
+                last_id,
+            } => {
+                assert_eq!(got, room, "{}: joined names the wrong room", self.label);
+                Joined {
+                    room: got,
+                    members,
+                    history,
+                    more,
+                    last_id,
+                }
+            }
+            other => panic!("{}: expected joined {room}, got {other:?}", self.label),
+        }
+    }
+
+    /// The next frame must be a `message`.
+    pub async fn expect_message(&mut self) -> Message {
+        match self.recv_within(RECV_TIMEOUT, "message").await {
+            ServerFrame::Message(message) => message,
+            other => panic!("{}: expected message, got {other:?}", self.label),
+        }
+    }
+
+    /// The next frame must be a presence `join` of `user` in `room`.
+    pub async fn expect_join(&mut self, room: &str, user: &str) {
+        let awaiting = format!("join {user} in {room}");
+        match self.recv_within(RECV_TIMEOUT, &awaiting).await {
+            ServerFrame::Join {
+                room: got_room,
+                user: got_user,
+                ts,
+            } => {
+                assert_eq!(
+                    (got_room.as_str(), got_user.as_str()),
+                    (room, user),
+                    "{}: wrong presence join",
+                    self.label
+                );
+                assert!(ts > 0, "{}: join ts {ts} is not a time", self.label);
+            }
+            other => panic!("{}: expected {awaiting}, got {other:?}", self.label),
+        }
+    }
+
+    /// The next frame must be a presence `leave` of `user` in `room`.
+    pub async fn expect_leave(&mut self, room: &str, user: &str) {
+        self.expect_leave_within(RECV_TIMEOUT, room, user).await;
+    }
+
+    /// Like [`TestClient::expect_leave`] with a longer wait (for leaves
+    /// caused by timeouts on the server).
+    pub async fn expect_leave_within(&mut self, limit: Duration, room: &str, user: &str) {
+        let awaiting = format!("leave {user} from {room}");
+        match self.recv_within(limit, &awaiting).await {
+            ServerFrame::Leave {
+                room: got_room,
+                user: got_user,
+                ts,
+            } => {
+                assert_eq!(
+                    (got_room.as_str(), got_user.as_str()),
+                    (room, user),
+                    "{}: wrong presence leave",
+                    self.label
+                );
+                assert!(ts > 0, "{}: leave ts {ts} is not a time", self.label);
+            }
+            other => panic!("{}: expected {awaiting}, got {other:?}", self.label),
+        }
+    }
+
+    /// The next frame must be a `history` page for `room`: (messages, more).
+    pub async fn expect_history(&mut self, room: &str) -> (Vec<Message>, bool) {
+        match self.recv_within(RECV_TIMEOUT, "history").await {
+            ServerFrame::History {
+                room: got,
+                messages,
+                more,
+            } => {
+                assert_eq!(got, room, "{}: history names the wrong room", self.label);
+                (messages, more)
+            }
+            other => panic!("{}: expected history {room}, got {other:?}", self.label),
+        }
+    }
+
+    /// The next frame must be a `rooms` listing.
+    pub async fn expect_rooms(&mut self) -> Vec<RoomInfo> {
+        match self.recv_within(RECV_TIMEOUT, "rooms").await {
+            ServerFrame::Rooms { rooms } => rooms,
+            other => panic!("{}: expected rooms, got {other:?}", self.label),
+        }
+    }
+
+    /// Reads until the server closes the connection (within `limit`),
+    /// skipping at most `max_skipped` data frames on the way, and reports
+    /// how it ended and how many frames were skipped.
+    pub async fn read_until_end(&mut self, limit: Duration, max_skipped: usize) -> (Ending, usize) {
+        let deadline = Instant::now() + limit;
+        let mut skipped = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_ws(left).await {
+                None => panic!(
+                    "{}: the server did not close the connection within {limit:?} ({skipped} frames read)",
+                    self.label
+                ),
+                Some(Err(ending)) => return (ending, skipped),
+                Some(Ok(WsMessage::Close(frame))) => {
+                    let (code, reason) = frame
+                        .map(|f| (u16::from(f.code), f.reason.to_string()))
+                        .unwrap_or((1005, String::new()));
+                    return (Ending::Closed { code, reason }, skipped);
+                }
+                Some(Ok(_)) => {
+                    skipped += 1;
+                    assert!(
+                        skipped <= max_skipped,
+                        "{}: over {max_skipped} frames and still no close",
+                        self.label
+                    );
+                }
+            }
+        }
+    }
+
+    /// The next thing on the connection must be a close frame with `code`.
+    pub async fn expect_close(&mut self, code: u16) {
+        self.expect_close_after(code, 0).await;
+    }
+
+    /// Reads until a close frame (at most `max_skipped` data frames
+    /// before it) and asserts its code.
+    pub async fn expect_close_after(&mut self, code: u16, max_skipped: usize) -> usize {
+        let (ending, skipped) = self.read_until_end(RECV_TIMEOUT, max_skipped).await;
+        match ending {
+            Ending::Closed { code: got, reason } => assert_eq!(
+                got, code,
+                "{}: expected close {code}, got close {got} ({reason:?})",
+                self.label
+            ),
+            Ending::Dropped(why) => panic!(
+                "{}: expected close {code}, but the connection ended without a close frame: {why}",
+                self.label
+            ),
+        }
+        skipped
+    }
+
+    // ----- conversations ---------------------------------------------------
+
+    /// Says `hello` and asserts the `welcome` names `user`.
+    pub async fn hello(&mut self, user: &str, password: Option<&str>) -> Welcome {
+        self.label = user.to_owned();
+        self.send(&ClientFrame::Hello {
+            user: user.to_owned(),
+            password: password.map(str::to_owned),
+        })
+        .await;
+        let welcome = self.expect_welcome().await;
+        assert_eq!(welcome.user, user, "welcome names another user");
+        assert_eq!(welcome.protocol, chat_proto::limits::PROTOCOL_VERSION);
+        welcome
+    }
+
+    /// Joins `room` (as typed) and expects `joined` for `folded`.
+    pub async fn join_as(&mut self, room: &str, folded: &str) -> Joined {
+        self.send(&ClientFrame::Join {
+            room: room.to_owned(),
+            since: None,
+            limit: None,
+        })
+        .await;
+        self.expect_joined(folded).await
+    }
+
+    /// Joins a room given in lower case and expects `joined`.
+    pub async fn join(&mut self, room: &str) -> Joined {
+        self.join_as(room, room).await
+    }
+
+    /// Joins with explicit `since` / `limit`.
+    pub async fn join_with(
+        &mut self,
+        room: &str,
+        since: Option<u64>,
+        limit: Option<u32>,
+    ) -> Joined {
+        self.send(&ClientFrame::Join {
+            room: room.to_owned(),
+            since,
+            limit,
+        })
+        .await;
+        self.expect_joined(room).await
+    }
+
+    /// Sends a message with a fresh `ref` and expects its acknowledgement
+    /// as the very next frame (the sender's copy, carrying the `ref`).
+    pub async fn say(&mut self, room: &str, text: &str) -> Message {
+        self.next_ref += 1;
+        let reference = format!("{}-{}", self.label, self.next_ref);
+        self.send(&ClientFrame::Message {
+            room: room.to_owned(),
+            text: text.to_owned(),
+            reference: Some(reference.clone()),
+        })
+        .await;
+        let ack = self.expect_message().await;
+        assert_eq!(
+            (ack.room.as_str(), ack.user.as_str(), ack.text.as_str()),
+            (room, self.label.as_str(), text),
+            "{}: the acknowledgement is not the message sent",
+            self.label
+        );
+        assert_eq!(
+            ack.reference.as_deref(),
+            Some(reference.as_str()),
+            "{}: the sender's copy must carry its ref",
+            self.label
+        );
+        ack
+    }
+
+    /// Sends a `history` request and expects the page.
+    pub async fn history(
+        &mut self,
+        room: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: Option<u32>,
+    ) -> (Vec<Message>, bool) {
+        self.send(&ClientFrame::History {
+            room: room.to_owned(),
+            before,
+            after,
+            limit,
+        })
+        .await;
+        self.expect_history(room).await
+    }
+
+    /// Asks for the room list and expects it as the next frame.
+    pub async fn rooms(&mut self) -> Vec<RoomInfo> {
+        self.send(&ClientFrame::Rooms).await;
+        self.expect_rooms().await
+    }
+
+    /// Proves that nothing else is queued for this client: the server
+    /// answers frames in order, so when the reply to `rooms` is the very
+    /// next frame, nothing was sent to us before it.
+    pub async fn barrier(&mut self) -> Vec<RoomInfo> {
+        self.send(&ClientFrame::Rooms).await;
+        match self
+            .recv_within(RECV_TIMEOUT, "the rooms reply of a barrier")
+            .await
+        {
+            ServerFrame::Rooms { rooms } => rooms,
+            other => panic!(
+                "{}: expected nothing before the barrier's rooms reply, got {other:?}",
+                self.label
+            ),
+        }
+    }
+}
+
+/// The ids of some messages, for compact assertions.
+pub fn ids(messages: &[Message]) -> Vec<u64> {
+    messages.iter().map(|m| m.id).collect()
+}
+
+/// The row for `name` in a `rooms` listing.
+pub fn room_info<'a>(rooms: &'a [RoomInfo], name: &str) -> Option<&'a RoomInfo> {
+    rooms.iter().find(|r| r.name == name)
+}

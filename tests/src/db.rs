@@ -1,0 +1,103 @@
+//! Read-only looks into a server's SQLite database while (or after) it runs,
+//! to check what was really stored.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+/// One row of the `messages` table, joined with its room's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub room: String,
+    pub id: i64,
+    pub user: String,
+    pub text: String,
+    pub ts: i64,
+}
+
+/// One row of the `accounts` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccount {
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
+/// Every stored message of `room`, in id order. Runs on a blocking thread
+/// so the test's runtime keeps serving its sockets.
+pub async fn stored_messages(db: &Path, room: &str) -> rusqlite::Result<Vec<StoredMessage>> {
+    let db: PathBuf = db.to_owned();
+    let room = room.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        let mut stmt = conn.prepare(
+            "SELECT r.name, m.id, m.user, m.text, m.ts FROM messages m \
+             JOIN rooms r ON r.id = m.room_id WHERE r.name = ?1 ORDER BY m.id",
+        )?;
+        let rows = stmt.query_map([&room], |row| {
+            Ok(StoredMessage {
+                room: row.get(0)?,
+                id: row.get(1)?,
+                user: row.get(2)?,
+                text: row.get(3)?,
+                ts: row.get(4)?,
+            })
+        })?;
+        rows.collect()
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
+
+/// The `last_id` column of `room`, if the room exists.
+pub async fn stored_room_last_id(db: &Path, room: &str) -> rusqlite::Result<Option<i64>> {
+    let db: PathBuf = db.to_owned();
+    let room = room.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        let mut stmt = conn.prepare("SELECT last_id FROM rooms WHERE name = ?1")?;
+        let mut rows = stmt.query_map([&room], |row| row.get::<_, i64>(0))?;
+        rows.next().transpose()
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
+
+/// The `accounts` row of `name`, if any.
+pub async fn stored_account(db: &Path, name: &str) -> rusqlite::Result<Option<StoredAccount>> {
+    let db: PathBuf = db.to_owned();
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        let mut stmt =
+            conn.prepare("SELECT name, password_hash, created_at FROM accounts WHERE name = ?1")?;
+        let mut rows = stmt.query_map([&name], |row| {
+            Ok(StoredAccount {
+                name: row.get(0)?,
+                password_hash: row.get(1)?,
+                created_at: row.get(2)?,
+            })
+        })?;
+        rows.next().transpose()
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
+
+/// The database's `PRAGMA journal_mode`.
+pub async fn journal_mode(db: &Path) -> rusqlite::Result<String> {
+    let db: PathBuf = db.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
