@@ -1,0 +1,99 @@
+//! What the kernel says about a process: resident memory from
+//! `/proc/PID/status` and CPU time from `/proc/PID/stat`.
+
+use std::fs;
+use std::io;
+use std::time::Duration;
+
+/// `/proc/PID/stat` counts CPU time in clock ticks of `USER_HZ`, which the
+/// kernel fixes at 100 for user space on every architecture Linux supports
+/// (it converts from its internal `HZ`), so no `sysconf` call is needed.
+const USER_HZ: u64 = 100;
+
+/// One reading of a process's memory and CPU time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcSample {
+    /// Resident set size now (`VmRSS`), in KiB.
+    pub rss_kib: u64,
+    /// Peak resident set size (`VmHWM`), in KiB.
+    pub peak_rss_kib: u64,
+    /// User plus system CPU time of all its threads, living and exited.
+    pub cpu: Duration,
+}
+
+/// Which process to read: a pid, or this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Pid(u32),
+    Myself,
+}
+
+impl Target {
+    fn dir(self) -> String {
+        match self {
+            Target::Pid(pid) => format!("/proc/{pid}"),
+            Target::Myself => "/proc/self".to_owned(),
+        }
+    }
+}
+
+/// Reads the process's memory and CPU time now.
+pub fn sample(target: Target) -> io::Result<ProcSample> {
+    let dir = target.dir();
+    let status = fs::read_to_string(format!("{dir}/status"))?;
+    let stat = fs::read_to_string(format!("{dir}/stat"))?;
+    let malformed =
+        |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{dir}: {what}"));
+    Ok(ProcSample {
+        rss_kib: status_kib(&status, "VmRSS").ok_or_else(|| malformed("no VmRSS"))?,
+        peak_rss_kib: status_kib(&status, "VmHWM").ok_or_else(|| malformed("no VmHWM"))?,
+        cpu: stat_cpu(&stat).ok_or_else(|| malformed("unreadable stat"))?,
+    })
+}
+
+/// A `Key:   1234 kB` line of `/proc/PID/status`.
+fn status_kib(status: &str, key: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        let value = line.strip_prefix(key)?.strip_prefix(':')?;
+        value.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
+}
+
+/// utime + stime (fields 14 and 15) of `/proc/PID/stat`. The command name
+/// (field 2) is in parentheses and may hold spaces or `)`, so fields are
+/// counted from the last `)`.
+fn stat_cpu(stat: &str) -> Option<Duration> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let ticks = utime + stime;
+    Some(Duration::from_micros(ticks * 1_000_000 / USER_HZ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rss_lines() {
+        let status = "Name:\tchat-server\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\nThreads:\t3\n";
+        assert_eq!(status_kib(status, "VmRSS"), Some(10240));
+        assert_eq!(status_kib(status, "VmHWM"), Some(20480));
+        assert_eq!(status_kib(status, "VmSwap"), None);
+    }
+
+    #[test]
+    fn reads_cpu_ticks_after_an_awkward_name() {
+        let stat = "4242 (chat) server) S 1 4242 4242 0 -1 4194560 1200 0 0 0 250 75 0 0 20 0 3 0";
+        assert_eq!(stat_cpu(stat), Some(Duration::from_millis(3250)));
+        assert_eq!(stat_cpu("4242 (x) S 1 2"), None);
+    }
+
+    #[test]
+    fn samples_this_process() {
+        let me = sample(Target::Myself).unwrap();
+        assert!(me.rss_kib > 0);
+        assert!(me.peak_rss_kib >= me.rss_kib);
+    }
+}

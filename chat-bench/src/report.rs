@@ -1,0 +1,220 @@
+//! A run's figures: one struct that prints as a human table and as the
+//! single JSON line scripts read.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// Everything a run measured. Rates are over the measured window; server
+/// figures are present only when the run was given `--server-pid`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub run_id: String,
+    pub url: String,
+    /// Connections asked for.
+    pub connections: u64,
+    /// Connections that reached `joined`.
+    pub connections_opened: u64,
+    pub connections_failed: u64,
+    pub rooms: u64,
+    pub senders: u64,
+    /// From the first connect to the last `joined`.
+    pub setup_secs: f64,
+    pub window_secs: f64,
+    pub frames_sent: u64,
+    /// `message` frames received (or `joined` replies, for `join`).
+    pub deliveries: u64,
+    pub deliveries_per_sec: f64,
+    /// Senders' own copies: stored and acknowledged messages.
+    pub acks: u64,
+    pub acks_per_sec: f64,
+    pub presence_frames: u64,
+    /// Latency samples: send→receive for messages, send→`joined` for joins.
+    pub latency_samples: u64,
+    pub latency_p50_us: u64,
+    pub latency_p90_us: u64,
+    pub latency_p99_us: u64,
+    pub latency_max_us: u64,
+    pub errors: u64,
+    pub error_kinds: BTreeMap<String, u64>,
+    pub server_pid: Option<u32>,
+    /// Server RSS before the bench opened its connections.
+    pub server_rss_kib_before: Option<u64>,
+    /// Server RSS at the end of the window.
+    pub server_rss_kib: Option<u64>,
+    pub server_peak_rss_kib: Option<u64>,
+    /// (RSS at the end of the window − RSS before) / connections opened.
+    pub server_rss_per_conn_bytes: Option<f64>,
+    /// Server user+system CPU time over the window.
+    pub server_cpu_secs: Option<f64>,
+    /// Server CPU cores busy on average over the window.
+    pub server_cpu_cores: Option<f64>,
+    pub server_cpu_us_per_delivery: Option<f64>,
+    pub bench_cpu_secs: f64,
+    pub bench_cpu_us_per_delivery: Option<f64>,
+}
+
+impl Report {
+    /// The one JSON line.
+    pub fn json_line(&self) -> String {
+        serde_json::to_string(self).expect("a report has string keys and finite numbers")
+    }
+
+    /// The human table.
+    pub fn table(&self) -> String {
+        let mut rows: Vec<(&str, String)> = vec![
+            (
+                "scenario",
+                format!("{} (run {})", self.scenario, self.run_id),
+            ),
+            ("server", self.url.clone()),
+            (
+                "connections",
+                format!(
+                    "{} opened / {} asked, {} failed, {} rooms, {} senders",
+                    self.connections_opened,
+                    self.connections,
+                    self.connections_failed,
+                    self.rooms,
+                    self.senders
+                ),
+            ),
+            ("all joined in", format!("{:.3} s", self.setup_secs)),
+            ("window", format!("{:.3} s", self.window_secs)),
+            ("frames sent", count(self.frames_sent)),
+            (
+                "deliveries",
+                format!(
+                    "{} ({}/s)",
+                    count(self.deliveries),
+                    count(self.deliveries_per_sec.round() as u64)
+                ),
+            ),
+            (
+                "acknowledged",
+                format!(
+                    "{} ({}/s)",
+                    count(self.acks),
+                    count(self.acks_per_sec.round() as u64)
+                ),
+            ),
+            ("presence frames", count(self.presence_frames)),
+            (
+                "latency",
+                format!(
+                    "p50 {} p90 {} p99 {} max {} ({} samples)",
+                    millis(self.latency_p50_us),
+                    millis(self.latency_p90_us),
+                    millis(self.latency_p99_us),
+                    millis(self.latency_max_us),
+                    count(self.latency_samples)
+                ),
+            ),
+            ("errors", errors(self.errors, &self.error_kinds)),
+        ];
+        if let Some(pid) = self.server_pid {
+            let kib =
+                |v: Option<u64>| v.map_or("?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+            rows.push((
+                "server memory",
+                format!(
+                    "pid {pid}: RSS {} (before {}, peak {})",
+                    kib(self.server_rss_kib),
+                    kib(self.server_rss_kib_before),
+                    kib(self.server_peak_rss_kib)
+                ),
+            ));
+            if let Some(per_conn) = self.server_rss_per_conn_bytes {
+                rows.push((
+                    "RSS per connection",
+                    format!("{:.2} KiB", per_conn / 1024.0),
+                ));
+            }
+            if let (Some(cpu), Some(cores)) = (self.server_cpu_secs, self.server_cpu_cores) {
+                let per = self
+                    .server_cpu_us_per_delivery
+                    .map_or(String::new(), |us| format!(", {us:.2} µs per delivery"));
+                rows.push(("server CPU", format!("{cpu:.2} s ({cores:.2} cores){per}")));
+            }
+        }
+        let per = self
+            .bench_cpu_us_per_delivery
+            .map_or(String::new(), |us| format!(", {us:.2} µs per delivery"));
+        rows.push(("bench CPU", format!("{:.2} s{per}", self.bench_cpu_secs)));
+
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        for (key, value) in rows {
+            let _ = writeln!(out, "{key:>width$}  {value}");
+        }
+        out
+    }
+}
+
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn millis(us: u64) -> String {
+    format!("{:.3} ms", us as f64 / 1000.0)
+}
+
+fn errors(total: u64, kinds: &BTreeMap<String, u64>) -> String {
+    if kinds.is_empty() {
+        return total.to_string();
+    }
+    let detail: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    format!("{total} ({})", detail.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_group_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn json_line_is_one_line_with_the_figures() {
+        let mut report = Report {
+            scenario: "fanout".into(),
+            deliveries: 42,
+            server_pid: Some(7),
+            server_cpu_secs: Some(3.0),
+            server_cpu_cores: Some(1.5),
+            server_cpu_us_per_delivery: Some(1.5),
+            ..Report::default()
+        };
+        report.error_kinds.insert("rate_limited".into(), 2);
+        report.errors = 2;
+        let line = report.json_line();
+        assert!(!line.contains('\n'));
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["deliveries"], 42);
+        assert_eq!(value["errors"], 2);
+        assert_eq!(value["error_kinds"]["rate_limited"], 2);
+        assert_eq!(value["server_cpu_us_per_delivery"], 1.5);
+        assert!(value["server_rss_kib"].is_null());
+        let table = report.table();
+        assert!(table.contains("errors  2 (rate_limited: 2)"), "{table}");
+        assert!(
+            table.contains("3.00 s (1.50 cores), 1.50 µs per delivery"),
+            "{table}"
+        );
+    }
+}
