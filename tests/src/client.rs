@@ -110,6 +110,12 @@ impl TestClient {
         }
     }
 
+    /// Names this client in failure messages (and in [`TestClient::say`]
+    /// checks) when it said `hello` by hand.
+    pub fn label_as(&mut self, user: &str) {
+        user.clone_into(&mut self.label);
+    }
+
     /// Who this client is in failure messages.
     pub fn label(&self) -> &str {
         &self.label
@@ -238,6 +244,24 @@ impl TestClient {
                 "{}: got non-text message {other:?} while awaiting {awaiting}",
                 self.label
             ),
+        }
+    }
+
+    /// The next frame, or how the connection ended (close frame or drop),
+    /// within `limit`; for connections the server may refuse.
+    pub async fn recv_or_end(&mut self, limit: Duration) -> Result<ServerFrame, Ending> {
+        match self.next_ws(limit).await {
+            None => panic!("{}: nothing within {limit:?}", self.label),
+            Some(Err(ending)) => Err(ending),
+            Some(Ok(WsMessage::Close(frame))) => Err(Ending::Closed {
+                code: frame.as_ref().map_or(1005, |f| u16::from(f.code)),
+                reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+            }),
+            Some(Ok(WsMessage::Text(text))) => match decode_server(&text) {
+                Ok(frame) => Ok(frame),
+                Err(e) => panic!("{}: undecodable frame {text:?} ({e})", self.label),
+            },
+            Some(Ok(other)) => panic!("{}: got non-text message {other:?}", self.label),
         }
     }
 
@@ -600,4 +624,27 @@ pub fn ids(messages: &[Message]) -> Vec<u64> {
 /// The row for `name` in a `rooms` listing.
 pub fn room_info<'a>(rooms: &'a [RoomInfo], name: &str) -> Option<&'a RoomInfo> {
     rooms.iter().find(|r| r.name == name)
+}
+
+/// Joins `room` with each client in turn (each a different user), checking
+/// that every earlier member sees the newcomer's presence `join` and that
+/// each `joined` lists everyone so far.
+pub async fn join_in_order(clients: &mut [&mut TestClient], room: &str) {
+    for i in 0..clients.len() {
+        let newcomer = clients[i].label().to_owned();
+        let joined = clients[i].join(room).await;
+        let mut members = joined.members.clone();
+        members.sort();
+        let mut expected: Vec<String> =
+            clients[..=i].iter().map(|c| c.label().to_owned()).collect();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(
+            members, expected,
+            "{newcomer}: joined {room} lists the wrong members"
+        );
+        for earlier in clients[..i].iter_mut() {
+            earlier.expect_join(room, &newcomer).await;
+        }
+    }
 }

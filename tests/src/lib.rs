@@ -15,5 +15,5 @@ pub mod db;
 pub mod http;
 pub mod server;
 
-pub use client::{Ending, ErrorReply, Joined, TestClient, Welcome, ids, room_info};
+pub use client::{Ending, ErrorReply, Joined, TestClient, Welcome, ids, join_in_order, room_info};
 pub use server::{ServerOptions, ServerProcess, run_server_to_exit};
