@@ -1,1 +1,86 @@
-fn main() {}
+//! The `chat-server` binary: flags, logging, signals; the library does the rest.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use chat_server::config::{Cli, Config};
+use chat_server::server::{self, Backend};
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// Exit code for a usage or setup error, the same as clap's for bad flags.
+const SETUP_FAILED: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(serve(cli))
+}
+
+async fn serve(cli: Cli) -> ExitCode {
+    let Some(db_path) = cli.db_path() else {
+        return fail("cannot find a data directory for the database; pass --db PATH".into());
+    };
+    let backend = match Backend::sqlite(&db_path, cli.sync) {
+        Ok(backend) => backend,
+        Err(e) => return fail(e.to_string()),
+    };
+    let listener = match TcpListener::bind((cli.host.as_str(), cli.port)).await {
+        Ok(listener) => listener,
+        Err(e) => return fail(format!("cannot listen on {}:{}: {e}", cli.host, cli.port)),
+    };
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(
+            "listening on ws://{addr}/ws, database {}",
+            db_path.display()
+        ),
+        Err(e) => return fail(format!("cannot read the listening address: {e}")),
+    }
+    server::run(listener, Config::from(&cli), backend, shutdown_signal()).await;
+    ExitCode::SUCCESS
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("chat-server: {message}");
+    ExitCode::from(SETUP_FAILED)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,178 @@
+//! Admission of a `hello`: guest names, password accounts and their
+//! argon2 hashes. Hashing and verifying run on the blocking pool, a few at
+//! a time, never on a connection task's thread.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chat_proto::UserName;
+use tokio::sync::Semaphore;
+
+use crate::limits::MAX_CONCURRENT_HASHES;
+use crate::store::{MessageStore, StoreError};
+
+/// How a session was let in.
+#[derive(Debug)]
+pub enum Admission {
+    /// A guest; the claim keeps the name reserved until it is dropped.
+    Guest(GuestClaim),
+    /// A password account; `registered` when this hello created it.
+    Account { registered: bool },
+}
+
+/// Why a `hello` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HelloError {
+    #[error("wrong password for a registered name")]
+    AuthFailed,
+    #[error("this name is registered: log in with its password")]
+    PasswordRequired,
+    #[error("a password must not be empty")]
+    EmptyPassword,
+    #[error("this server requires an account: send a password")]
+    AuthRequired,
+    #[error("the name is in use by another guest")]
+    NameTaken,
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+/// The live guest names. A registered name is never a guest name.
+#[derive(Debug, Default)]
+struct GuestNames(Mutex<HashSet<UserName>>);
+
+impl GuestNames {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<UserName>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A guest name held by a live session; released when dropped.
+#[derive(Debug)]
+pub struct GuestClaim {
+    names: Arc<GuestNames>,
+    user: UserName,
+}
+
+impl Drop for GuestClaim {
+    fn drop(&mut self) {
+        self.names.lock().remove(&self.user);
+    }
+}
+
+/// Decides who may start a session.
+pub struct Accounts {
+    store: Arc<dyn MessageStore>,
+    guests: Arc<GuestNames>,
+    hashing: Semaphore,
+    require_accounts: bool,
+}
+
+impl Accounts {
+    pub fn new(store: Arc<dyn MessageStore>, require_accounts: bool) -> Self {
+        Self {
+            store,
+            guests: Arc::default(),
+            hashing: Semaphore::new(MAX_CONCURRENT_HASHES),
+            require_accounts,
+        }
+    }
+
+    /// Applies the session rules of the protocol to a `hello`.
+    pub async fn admit(
+        &self,
+        user: &UserName,
+        password: Option<String>,
+    ) -> Result<Admission, HelloError> {
+        let stored_hash = self.store.password_hash(user).await?;
+        match (stored_hash, password) {
+            (Some(_), None) => Err(HelloError::PasswordRequired),
+            (Some(hash), Some(password)) => {
+                if self.verify(password, hash).await? {
+                    Ok(Admission::Account { registered: false })
+                } else {
+                    Err(HelloError::AuthFailed)
+                }
+            }
+            (None, None) if self.require_accounts => Err(HelloError::AuthRequired),
+            (None, None) => self.claim_guest(user).map(Admission::Guest),
+            (None, Some(password)) => {
+                if password.is_empty() {
+                    return Err(HelloError::EmptyPassword);
+                }
+                // Registering the name of a live guest would leave two
+                // people answering to it.
+                if self.guests.lock().contains(user) {
+                    return Err(HelloError::NameTaken);
+                }
+                let hash = self.hash(password.clone()).await?;
+                if self.store.create_account(user, hash).await? {
+                    return Ok(Admission::Account { registered: true });
+                }
+                // Someone registered the name between the lookup and the
+                // insert: this hello is a login against their account.
+                let hash = self
+                    .store
+                    .password_hash(user)
+                    .await?
+                    .ok_or(HelloError::AuthFailed)?;
+                if self.verify(password, hash).await? {
+                    Ok(Admission::Account { registered: false })
+                } else {
+                    Err(HelloError::AuthFailed)
+                }
+            }
+        }
+    }
+
+    fn claim_guest(&self, user: &UserName) -> Result<GuestClaim, HelloError> {
+        if !self.guests.lock().insert(user.clone()) {
+            return Err(HelloError::NameTaken);
+        }
+        Ok(GuestClaim {
+            names: self.guests.clone(),
+            user: user.clone(),
+        })
+    }
+
+    async fn hash(&self, password: String) -> Result<String, HelloError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| HelloError::Hashing(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(|e| HelloError::Hashing(e.to_string()))
+        })
+        .await
+        .map_err(|e| HelloError::Hashing(e.to_string()))?
+    }
+
+    async fn verify(&self, password: String, hash: String) -> Result<bool, HelloError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| HelloError::Hashing(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let parsed =
+                PasswordHash::new(&hash).map_err(|e| HelloError::Hashing(e.to_string()))?;
+            Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
+        })
+        .await
+        .map_err(|e| HelloError::Hashing(e.to_string()))?
+    }
+}

@@ -1,0 +1,136 @@
+//! Command-line flags and the runtime settings derived from them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::store::SyncMode;
+
+/// Real-time chat server: WebSocket rooms at /ws, stored in SQLite.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "chat-server", version, about, long_about = None)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// SQLite database file, created with its folders if missing
+    /// [default: chat.sqlite3 in the platform data directory].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Refuse guest sessions: every hello needs a password.
+    #[arg(long)]
+    pub require_accounts: bool,
+    /// Most WebSocket sessions at once; further upgrades get HTTP 503.
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    pub max_connections: usize,
+    /// Frames a session may send per second (0: unlimited).
+    #[arg(long, value_name = "PER_SEC", default_value_t = 20)]
+    pub rate_limit: u32,
+    /// Frames a session may send in a burst above the rate.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub rate_burst: u32,
+    /// Frames queued per connection before it counts as too slow and is
+    /// closed with 1008.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub outbox: usize,
+    /// Seconds of silence before the server pings a connection; one more
+    /// interval without an answer drops it.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_seconds)]
+    pub ping_interval: Duration,
+    /// Seconds a new connection has to finish the HTTP handshake, and then
+    /// to send its hello.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    pub handshake_timeout: Duration,
+    /// Commit durability: `normal` survives a crash of the process, `full`
+    /// also a power cut (slower).
+    #[arg(long, value_enum, default_value_t = SyncMode::Normal)]
+    pub sync: SyncMode,
+}
+
+fn parse_seconds(raw: &str) -> Result<Duration, String> {
+    let seconds: f64 = raw
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number of seconds"))?;
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!("{raw} is outside 0 < seconds <= 86400"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// What a running server needs to know, independent of how it was started.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub require_accounts: bool,
+    pub max_connections: usize,
+    pub rate_limit: u32,
+    pub rate_burst: u32,
+    pub outbox: usize,
+    pub ping_interval: Duration,
+    pub handshake_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            require_accounts: false,
+            max_connections: 50_000,
+            rate_limit: 20,
+            rate_burst: 40,
+            outbox: 1024,
+            ping_interval: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl From<&Cli> for Config {
+    fn from(cli: &Cli) -> Self {
+        Self {
+            require_accounts: cli.require_accounts,
+            max_connections: cli.max_connections,
+            rate_limit: cli.rate_limit,
+            rate_burst: cli.rate_burst,
+            outbox: cli.outbox,
+            ping_interval: cli.ping_interval,
+            handshake_timeout: cli.handshake_timeout,
+        }
+    }
+}
+
+impl Cli {
+    /// The database path: `--db`, or the platform default.
+    pub fn db_path(&self) -> Option<PathBuf> {
+        self.db.clone().or_else(|| {
+            directories::ProjectDirs::from("", "", "chat-server")
+                .map(|dirs| dirs.data_dir().join("chat.sqlite3"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_accept_fractions_and_refuse_nonsense() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-3").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_config_defaults() {
+        let cli = Cli::parse_from(["chat-server"]);
+        let config = Config::from(&cli);
+        let default = Config::default();
+        assert_eq!(config.max_connections, default.max_connections);
+        assert_eq!(config.rate_limit, default.rate_limit);
+        assert_eq!(config.outbox, default.outbox);
+        assert_eq!(config.ping_interval, default.ping_interval);
+    }
+}

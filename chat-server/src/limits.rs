@@ -1,0 +1,88 @@
+//! Limits against abuse: the per-session token bucket and the fixed sizes
+//! the server enforces. Tunable values live in [`crate::config::Config`].
+
+use std::time::Instant;
+
+/// A session that keeps sending into an empty bucket this many times in a
+/// row is flooding, not bursting: it is closed with 1008.
+pub const FLOOD_STRIKES: u32 = 200;
+/// WebSocket read buffer per connection. Small, because most connections
+/// are idle most of the time; it grows for a large frame and only then.
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Frames queued in the socket writer before it writes them out in one go.
+pub const WRITE_BUFFER_BYTES: usize = 32 * 1024;
+/// The longest HTTP request head the server reads.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
+/// How many frames the writer gathers from the outbox into one flush.
+pub const MAX_FRAMES_PER_FLUSH: usize = 256;
+/// Connections that may be mid-handshake at once; past this, new TCP
+/// connections are dropped at accept.
+pub const MAX_PENDING_HANDSHAKES: usize = 4096;
+/// Concurrent password hash computations; each is CPU- and memory-hard.
+pub const MAX_CONCURRENT_HASHES: usize = 2;
+
+/// A token bucket: `rate` tokens a second, holding at most `burst`.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket. A `rate` of 0 means unlimited.
+    pub fn new(rate: u32, burst: u32, now: Instant) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            rate: f64::from(rate),
+            burst,
+            tokens: burst,
+            refilled: now,
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        if self.rate == 0.0 {
+            return true;
+        }
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn bucket_allows_a_burst_then_the_rate() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(10, 3, start);
+        assert!((0..3).all(|_| bucket.try_take(start)));
+        assert!(!bucket.try_take(start));
+        assert!(bucket.try_take(start + Duration::from_millis(100)));
+        assert!(!bucket.try_take(start + Duration::from_millis(150)));
+        // Refill stops at the burst size.
+        let later = start + Duration::from_secs(60);
+        assert!((0..3).all(|_| bucket.try_take(later)));
+        assert!(!bucket.try_take(later));
+    }
+
+    #[test]
+    fn zero_rate_is_unlimited() {
+        let now = Instant::now();
+        let mut bucket = TokenBucket::new(0, 1, now);
+        assert!((0..10_000).all(|_| bucket.try_take(now)));
+    }
+}

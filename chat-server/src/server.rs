@@ -1,0 +1,297 @@
+//! The listener: accepts TCP connections, runs each one's HTTP handshake
+//! under a timeout, hands WebSocket sessions to a [`Handler`] while a
+//! semaphore caps how many there are, and shuts everything down in order.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::connection::Handler;
+use crate::http::{self, Route};
+use crate::limits::{MAX_PENDING_HANDSHAKES, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
+use crate::metrics::Metrics;
+use crate::registry::RoomRegistry;
+use crate::shutdown::{Shutdown, TaskGuard};
+use crate::store::{MessageStore, SqliteStore, StoreError, SyncMode};
+
+/// How long shutdown waits for connections to close before giving up on them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// The longest pause between accept retries after an accept error.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Storage, fan-out and metrics: what the server runs on.
+pub struct Backend {
+    pub store: Arc<dyn MessageStore>,
+    pub registry: Arc<RoomRegistry>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Backend {
+    /// A single-node backend on a SQLite file.
+    pub fn sqlite(path: &Path, sync: SyncMode) -> Result<Self, StoreError> {
+        let metrics = Arc::new(Metrics::default());
+        let registry = Arc::new(RoomRegistry::new(metrics.clone()));
+        let store = SqliteStore::open(path, sync, registry.clone(), metrics.clone())?;
+        Ok(Self {
+            store: Arc::new(store),
+            registry,
+            metrics,
+        })
+    }
+}
+
+/// State every connection task shares.
+pub struct Shared {
+    pub config: Config,
+    pub store: Arc<dyn MessageStore>,
+    pub registry: Arc<RoomRegistry>,
+    pub accounts: Accounts,
+    pub metrics: Arc<Metrics>,
+    next_conn: AtomicU64,
+}
+
+impl Shared {
+    pub fn next_conn_id(&self) -> crate::store::ConnId {
+        crate::store::ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Serves connections from `listener` until `shutdown` resolves, then
+/// closes every session with 1001 and flushes storage.
+pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdown: impl Future) {
+    let (notify_shutdown, _) = broadcast::channel(1);
+    let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
+    let shared = Arc::new(Shared {
+        accounts: Accounts::new(backend.store.clone(), config.require_accounts),
+        config,
+        store: backend.store.clone(),
+        registry: backend.registry,
+        metrics: backend.metrics,
+        next_conn: AtomicU64::new(1),
+    });
+    let mut accept = Listener {
+        listener,
+        sessions: Arc::new(Semaphore::new(shared.config.max_connections)),
+        handshakes: Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES)),
+        shared,
+        notify_shutdown: notify_shutdown.clone(),
+        shutdown_complete_tx,
+    };
+
+    tokio::select! {
+        () = accept.run() => {}
+        _ = shutdown => tracing::info!("shutting down"),
+    }
+
+    let Listener {
+        shutdown_complete_tx,
+        notify_shutdown: _,
+        ..
+    } = accept;
+    // Dropping the only sender wakes every Shutdown::recv.
+    drop(notify_shutdown);
+    drop(shutdown_complete_tx);
+    if tokio::time::timeout(SHUTDOWN_GRACE, shutdown_complete_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    match backend.store.close().await {
+        Ok(()) => tracing::info!("storage flushed; bye"),
+        Err(e) => tracing::error!(error = %e, "flushing storage failed"),
+    }
+}
+
+struct Listener {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    /// One permit per WebSocket session, `--max-connections` in all.
+    sessions: Arc<Semaphore>,
+    /// One permit per connection still in its HTTP handshake.
+    handshakes: Arc<Semaphore>,
+    notify_shutdown: broadcast::Sender<()>,
+    shutdown_complete_tx: mpsc::Sender<()>,
+}
+
+impl Listener {
+    async fn run(&mut self) {
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let (socket, peer) = match self.listener.accept().await {
+                Ok(accepted) => {
+                    backoff = Duration::from_millis(5);
+                    accepted
+                }
+                Err(e) => {
+                    // Usually out of file descriptors: wait for some to free.
+                    tracing::warn!(error = %e, "accept failed; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                    continue;
+                }
+            };
+            let Ok(handshake_permit) = self.handshakes.clone().try_acquire_owned() else {
+                tracing::warn!(%peer, "too many pending handshakes; dropping a connection");
+                continue;
+            };
+            let connection = Connection {
+                socket,
+                peer,
+                shared: self.shared.clone(),
+                sessions: self.sessions.clone(),
+                shutdown: Shutdown::new(self.notify_shutdown.subscribe()),
+                guard: TaskGuard::new(self.shutdown_complete_tx.clone()),
+            };
+            tokio::spawn(connection.run(handshake_permit));
+        }
+    }
+}
+
+/// A TCP connection before (and while becoming) a WebSocket session.
+struct Connection {
+    socket: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    sessions: Arc<Semaphore>,
+    shutdown: Shutdown,
+    guard: TaskGuard,
+}
+
+impl Connection {
+    async fn run(mut self, handshake_permit: OwnedSemaphorePermit) {
+        let _ = self.socket.set_nodelay(true);
+        let timeout = self.shared.config.handshake_timeout;
+        let route = tokio::select! {
+            read = tokio::time::timeout(timeout, http::read_request(&mut self.socket)) => read,
+            _ = self.shutdown.recv() => return,
+        };
+        let route = match route {
+            Ok(Ok(route)) => route,
+            Ok(Err(http::HeadError::Closed)) => return,
+            Ok(Err(http::HeadError::Io(e))) => {
+                tracing::debug!(peer = %self.peer, error = %e, "handshake read failed");
+                return;
+            }
+            Ok(Err(e @ http::HeadError::TooLarge)) => {
+                let _ = http::respond(
+                    &mut self.socket,
+                    431,
+                    "Request Header Fields Too Large",
+                    "text/plain",
+                    &format!("{e}\n"),
+                    "",
+                )
+                .await;
+                return;
+            }
+            Ok(Err(e @ http::HeadError::Malformed(_))) => {
+                let _ = http::respond(
+                    &mut self.socket,
+                    400,
+                    "Bad Request",
+                    "text/plain",
+                    &format!("{e}\n"),
+                    "",
+                )
+                .await;
+                return;
+            }
+            Err(_elapsed) => {
+                self.shared
+                    .metrics
+                    .handshake_timeouts
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(peer = %self.peer, "handshake timed out");
+                return;
+            }
+        };
+        match route {
+            Route::Health => {
+                let _ = http::respond(
+                    &mut self.socket,
+                    200,
+                    "OK",
+                    "text/plain; charset=utf-8",
+                    "ok\n",
+                    "",
+                )
+                .await;
+            }
+            Route::Metrics => {
+                let body = self.shared.metrics.render();
+                let _ = http::respond(
+                    &mut self.socket,
+                    200,
+                    "OK",
+                    "text/plain; version=0.0.4",
+                    &body,
+                    "",
+                )
+                .await;
+            }
+            Route::Refuse { .. } => {
+                let _ = http::refuse(&mut self.socket, &route).await;
+            }
+            Route::Upgrade { key, leftover } => {
+                let Ok(session_permit) = self.sessions.clone().try_acquire_owned() else {
+                    self.shared
+                        .metrics
+                        .connections_refused
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(peer = %self.peer, "at --max-connections; refusing a session");
+                    let _ = http::respond(
+                        &mut self.socket,
+                        503,
+                        "Service Unavailable",
+                        "text/plain; charset=utf-8",
+                        "the server is full; try again later\n",
+                        "Retry-After: 5\r\n",
+                    )
+                    .await;
+                    return;
+                };
+                if let Err(e) = http::accept_upgrade(&mut self.socket, &key).await {
+                    tracing::debug!(peer = %self.peer, error = %e, "upgrade write failed");
+                    return;
+                }
+                drop(handshake_permit);
+                let config = WebSocketConfig::default()
+                    .read_buffer_size(READ_BUFFER_BYTES)
+                    .write_buffer_size(WRITE_BUFFER_BYTES)
+                    .max_write_buffer_size(
+                        WRITE_BUFFER_BYTES * 4 + chat_proto::limits::MAX_FRAME_BYTES * 2,
+                    )
+                    .max_message_size(Some(chat_proto::limits::MAX_FRAME_BYTES))
+                    .max_frame_size(Some(chat_proto::limits::MAX_FRAME_BYTES));
+                let ws = WebSocketStream::from_partially_read(
+                    self.socket,
+                    leftover,
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                Handler::new(
+                    ws,
+                    self.peer,
+                    self.shared,
+                    self.shutdown,
+                    self.guard,
+                    session_permit,
+                )
+                .run()
+                .await;
+            }
+        }
+    }
+}

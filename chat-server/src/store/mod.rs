@@ -1,0 +1,119 @@
+//! Storage seam: the [`MessageStore`] trait over domain types (messages,
+//! rooms, accounts) and the [`CommitListener`] that hears about every
+//! committed message, in id order, so fan-out happens only after a message
+//! is durable. No database type crosses this seam, so a PostgreSQL store can
+//! sit beside the SQLite one.
+
+pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chat_proto::{Message, RoomName, UserName};
+
+pub use sqlite::{SqliteStore, SyncMode};
+
+/// Identifies the connection a message came from, so fan-out can give the
+/// sender its own copy (with its `ref`) as the acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// A message as a session hands it to the store: no id and no timestamp
+/// yet; the store assigns both when it commits.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room: RoomName,
+    pub user: UserName,
+    pub text: String,
+    pub reference: Option<String>,
+    pub origin: ConnId,
+}
+
+/// A message the store has committed, with where it came from.
+#[derive(Debug, Clone)]
+pub struct CommittedMessage {
+    /// The stored message, carrying the sender's `ref` when it had one.
+    pub message: Message,
+    pub origin: ConnId,
+}
+
+/// Which slice of a room's history to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The newest `limit` messages.
+    Newest { limit: u32 },
+    /// The newest `limit` messages with an id below `id`.
+    Before { id: u64, limit: u32 },
+    /// The oldest `limit` messages with an id above `id`.
+    After { id: u64, limit: u32 },
+}
+
+/// Messages in ascending id order, and whether the page was cut at its limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    pub more: bool,
+}
+
+/// What a join reads: a history page and the room's newest id, taken
+/// together, so messages committed later are exactly those with a larger id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomSnapshot {
+    pub page: HistoryPage,
+    pub last_id: u64,
+}
+
+/// A room as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRoom {
+    pub name: String,
+    pub last_id: u64,
+}
+
+/// Why a storage operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("the store has shut down")]
+    Closed,
+}
+
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
+
+/// Resolves to a queued message's id once it is committed.
+pub type Receipt = StoreFuture<u64>;
+
+/// Durable storage for messages, rooms and accounts.
+///
+/// Every method queues its work at once and returns a future for the
+/// result, so a session can keep many appends in flight.
+pub trait MessageStore: Send + Sync + 'static {
+    /// Queues a message for storage. The outer future resolves once the
+    /// message holds its place in the queue, so messages a session queues
+    /// one after another get ids in that order; the [`Receipt`] resolves to
+    /// its id after the commit, and the [`CommitListener`] has heard of it
+    /// before that.
+    fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt>;
+    /// Creates the room if it is new and reads a page of it with its newest id.
+    fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot>;
+    /// Reads a page of a room's history.
+    fn history(&self, room: &RoomName, page: Page) -> StoreFuture<HistoryPage>;
+    /// Every room, by name.
+    fn rooms(&self) -> StoreFuture<Vec<StoredRoom>>;
+    /// The stored password hash of an account, if the name is registered.
+    fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>>;
+    /// Registers an account; false when the name was registered meanwhile.
+    fn create_account(&self, user: &UserName, password_hash: String) -> StoreFuture<bool>;
+    /// Finishes queued work, makes it durable and stops.
+    fn close(&self) -> StoreFuture<()>;
+}
+
+/// Hears about committed messages, in commit (and so id) order, before the
+/// appending sessions are told. Called from the store's own thread: it must
+/// not block.
+pub trait CommitListener: Send + Sync + 'static {
+    fn committed(&self, batch: &[CommittedMessage]);
+}
