@@ -1,0 +1,32 @@
+//! `chat-tui`: a keyboard-driven terminal client for chat-server that never
+//! loses a message and never shows one twice.
+//!
+//! # Layout
+//! Elm-style: plain state, one action enum, a pure update that returns
+//! effects, and draw functions that only read the state.
+//! - [`app`]: the state (rooms, messages, unread counts, input, outbox).
+//! - [`action`]: every input as one enum (key, paste, resize, network, tick).
+//! - [`event`]: one `select!` over terminal events, the network and a timer.
+//! - [`update`]: state changes; returns [`update::Effect`]s, performs none.
+//!   Its module docs explain the reconnection guarantees.
+//! - [`ui`]: drawing, generic over the ratatui backend.
+//! - [`net`]: the WebSocket task with capped, jittered backoff.
+//! - [`tui`]: the terminal guard (restored on drop and on panic).
+//! - [`state`]: per-user, per-server saved state, written atomically.
+//! - [`config`]: flags, the config file and defaults.
+//! - [`sanitize`]: control characters from the network made inert.
+//! - [`client`]: the runner that wires all of the above together.
+
+pub mod action;
+pub mod app;
+pub mod client;
+pub mod config;
+pub mod event;
+pub mod net;
+pub mod sanitize;
+pub mod state;
+pub mod tui;
+pub mod ui;
+pub mod update;
+
+pub use client::run;

@@ -1,0 +1,490 @@
+//! The history pane: turns a room's entries and its pending lines into
+//! display rows (time, sender in its own colour, wrapped text aligned under
+//! itself, day separators, a "new messages" marker), built bottom-up so a
+//! draw only lays out what fits on screen. [`crate::update`] uses the same
+//! row count to page through history.
+
+use chat_proto::Message;
+use chrono::NaiveDate;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
+
+use crate::app::{App, Entry, Level, Older, Pending, mentions};
+use crate::sanitize::{self, Piece};
+use crate::ui::theme;
+
+/// Width of the `HH:MM` column.
+const TIME_WIDTH: usize = 5;
+/// History panes narrower than this use a shorter name column and no
+/// separator bar.
+const COMPACT_BELOW: u16 = 50;
+
+/// Column widths for one pane width.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    width: usize,
+    nick: usize,
+    separator: &'static str,
+    text: usize,
+    compact: bool,
+}
+
+impl Geometry {
+    fn new(width: u16) -> Self {
+        let compact = width < COMPACT_BELOW;
+        let (nick, separator) = if compact { (8, " ") } else { (12, " │ ") };
+        let prefix = TIME_WIDTH + 1 + nick + separator.width();
+        Self {
+            width: width as usize,
+            nick,
+            separator,
+            text: (width as usize).saturating_sub(prefix).max(1),
+            compact,
+        }
+    }
+
+    fn indent(&self) -> String {
+        " ".repeat(TIME_WIDTH + 1 + self.nick)
+    }
+}
+
+/// One thing shown in the pane.
+#[derive(Debug, Clone, Copy)]
+enum Item<'a> {
+    Entry(&'a Entry),
+    /// A line typed but not acknowledged yet: drawn dimmed at the bottom.
+    Pending(&'a Pending),
+}
+
+impl Item<'_> {
+    fn ts(&self) -> i64 {
+        match self {
+            Item::Entry(e) => e.ts(),
+            Item::Pending(p) => p.typed_ms,
+        }
+    }
+
+    fn message_id(&self) -> Option<u64> {
+        match self {
+            Item::Entry(e) => e.message_id(),
+            Item::Pending(_) => None,
+        }
+    }
+}
+
+/// The last `max_rows` rows of the pane for the current room (or the status
+/// log when no room is joined), top to bottom, and whether they reach the
+/// top of what is loaded.
+pub fn rows(app: &App, width: u16, max_rows: usize) -> (Vec<Line<'static>>, bool) {
+    let geometry = Geometry::new(width);
+    let room = app.current_room();
+    let entries = room.map_or(app.status_log.as_slice(), |r| r.entries.as_slice());
+    let mut items: Vec<Item> = entries.iter().map(Item::Entry).collect();
+    if let Some(room) = room {
+        items.extend(app.outbox.in_room(&room.name).map(Item::Pending));
+    }
+    let marker_at = room.and_then(|r| r.new_marker).and_then(|after| {
+        items
+            .iter()
+            .position(|i| i.message_id().is_some_and(|id| id > after))
+    });
+    let day = |item: &Item| app.time_zone.datetime(item.ts()).date();
+
+    let mut reversed: Vec<Line<'static>> = Vec::new();
+    let mut index = items.len();
+    while index > 0 && reversed.len() < max_rows {
+        index -= 1;
+        let item = items[index];
+        let mut chunk = item_rows(app, item, &geometry);
+        if marker_at == Some(index) {
+            chunk.insert(
+                0,
+                separator_row("new messages", geometry.width, theme::marker()),
+            );
+        }
+        let new_day = index == 0 || day(&items[index - 1]) != day(&item);
+        if new_day {
+            chunk.insert(0, day_row(day(&item), &geometry));
+        }
+        reversed.extend(chunk.into_iter().rev());
+    }
+    let reached_top = index == 0;
+    if reached_top && reversed.len() < max_rows {
+        if let Some(banner) = top_banner(app, &geometry) {
+            reversed.push(banner);
+        }
+    }
+    reversed.reverse();
+    (reversed, reached_top)
+}
+
+/// How many rows the pane holds, counted up to `limit`, and whether all of
+/// the loaded history fits within that.
+pub fn count_rows(app: &App, width: u16, limit: usize) -> (usize, bool) {
+    let (rows, reached_top) = rows(app, width, limit);
+    (rows.len(), reached_top)
+}
+
+/// Rows one entry takes (without separators), to keep a scrolled-up view
+/// still while new lines arrive below it.
+pub fn entry_height(app: &App, entry: &Entry, width: u16) -> usize {
+    item_rows(app, Item::Entry(entry), &Geometry::new(width)).len()
+}
+
+fn top_banner(app: &App, geometry: &Geometry) -> Option<Line<'static>> {
+    let room = app.current_room()?;
+    let text = match room.older {
+        Older::Exhausted if room.has_messages() => format!("start of #{}", room.name),
+        Older::Loading => "loading older messages…".to_owned(),
+        _ => return None,
+    };
+    Some(separator_row(&text, geometry.width, theme::quiet()))
+}
+
+fn day_row(date: NaiveDate, geometry: &Geometry) -> Line<'static> {
+    let format = if geometry.compact {
+        "%a %-d %b %Y"
+    } else {
+        "%A %-d %B %Y"
+    };
+    separator_row(
+        &date.format(format).to_string(),
+        geometry.width,
+        theme::quiet(),
+    )
+}
+
+/// `──── text ────` centred across the pane.
+fn separator_row(text: &str, width: usize, style: Style) -> Line<'static> {
+    let label = format!(" {text} ");
+    let side = width.saturating_sub(label.width()) / 2;
+    let right = width.saturating_sub(label.width() + side);
+    Line::from(Span::styled(
+        format!("{}{label}{}", "─".repeat(side), "─".repeat(right)),
+        style,
+    ))
+}
+
+fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Line<'static>> {
+    let time = |ts| app.time_zone.datetime(ts).format("%H:%M").to_string();
+    match item {
+        Item::Entry(Entry::Message(m)) => message_rows(app, m, geometry, &time(m.ts), false),
+        Item::Pending(p) => {
+            let m = Message {
+                room: p.room.clone(),
+                id: 0,
+                user: app.user.clone(),
+                text: p.text.clone(),
+                ts: p.typed_ms,
+                reference: None,
+            };
+            message_rows(app, &m, geometry, &time(p.typed_ms), true)
+        }
+        Item::Entry(Entry::Join { user, ts }) => system_rows(
+            &time(*ts),
+            "-->",
+            &format!("{} joined", sanitize::inert(user)),
+            theme::joined(),
+            theme::quiet(),
+            geometry,
+        ),
+        Item::Entry(Entry::Leave { user, ts }) => system_rows(
+            &time(*ts),
+            "<--",
+            &format!("{} left", sanitize::inert(user)),
+            theme::left(),
+            theme::quiet(),
+            geometry,
+        ),
+        Item::Entry(Entry::Notice { text, ts, level }) => {
+            let (mark, style) = match level {
+                Level::Info => ("--", theme::quiet()),
+                Level::Error => ("!!", theme::error()),
+            };
+            system_rows(&time(*ts), mark, text, style, style, geometry)
+        }
+    }
+}
+
+fn message_rows(
+    app: &App,
+    m: &Message,
+    geometry: &Geometry,
+    time: &str,
+    pending: bool,
+) -> Vec<Line<'static>> {
+    let own = m.user == app.user;
+    let mention = !own && mentions(&m.text, &app.user);
+    let mut text_style = if mention {
+        theme::mention_text()
+    } else {
+        Style::new()
+    };
+    let mut nick_style = theme::nick(&m.user);
+    let mut time_style = theme::time();
+    if pending {
+        text_style = theme::pending();
+        nick_style = nick_style.add_modifier(Modifier::DIM);
+        time_style = theme::pending();
+    }
+    let nick = fit_right(&sanitize::inert(&m.user), geometry.nick);
+    let first_prefix = vec![
+        Span::styled(time.to_owned(), time_style),
+        Span::raw(" "),
+        Span::styled(nick, nick_style),
+        Span::styled(geometry.separator, theme::separator()),
+    ];
+    let body = wrap(
+        &sanitize::sanitize_lines(&m.text),
+        geometry.text,
+        text_style,
+    );
+    prefix_rows(first_prefix, body, geometry)
+}
+
+fn system_rows(
+    time: &str,
+    mark: &str,
+    text: &str,
+    mark_style: Style,
+    text_style: Style,
+    geometry: &Geometry,
+) -> Vec<Line<'static>> {
+    let first_prefix = vec![
+        Span::styled(time.to_owned(), theme::time()),
+        Span::raw(" "),
+        Span::styled(fit_right(mark, geometry.nick), mark_style),
+        Span::styled(geometry.separator, theme::separator()),
+    ];
+    let body = wrap(&sanitize::sanitize_lines(text), geometry.text, text_style);
+    prefix_rows(first_prefix, body, geometry)
+}
+
+fn prefix_rows(
+    first_prefix: Vec<Span<'static>>,
+    body: Vec<Vec<Span<'static>>>,
+    geometry: &Geometry,
+) -> Vec<Line<'static>> {
+    body.into_iter()
+        .enumerate()
+        .map(|(i, spans)| {
+            let mut row = if i == 0 {
+                first_prefix.clone()
+            } else {
+                vec![
+                    Span::raw(geometry.indent()),
+                    Span::styled(geometry.separator, theme::separator()),
+                ]
+            };
+            row.extend(spans);
+            Line::from(row)
+        })
+        .collect()
+}
+
+/// `text` right-aligned in `width` columns, cut with `…` when longer.
+fn fit_right(text: &str, width: usize) -> String {
+    let w = text.width();
+    if w <= width {
+        return format!("{}{text}", " ".repeat(width - w));
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for g in text.graphemes(true) {
+        let gw = g.width();
+        if used + gw + 1 > width {
+            break;
+        }
+        out.push_str(g);
+        used += gw;
+    }
+    out.push('…');
+    format!("{}{out}", " ".repeat(width.saturating_sub(used + 1)))
+}
+
+/// A grapheme with its style and display width.
+struct Cell {
+    grapheme: String,
+    style: Style,
+    width: usize,
+}
+
+/// Word-wraps sanitized lines to `width` columns by display width (wide
+/// characters count two), breaking words longer than a row.
+pub(crate) fn wrap(lines: &[Vec<Piece>], width: usize, style: Style) -> Vec<Vec<Span<'static>>> {
+    let width = width.max(1);
+    let mut rows = Vec::new();
+    for line in lines {
+        let mut cells = Vec::new();
+        for piece in line {
+            let (text, piece_style) = match piece {
+                Piece::Text(t) => (t.as_str(), style),
+                Piece::Control(t) => (t.as_str(), theme::control()),
+            };
+            for g in text.graphemes(true) {
+                cells.push(Cell {
+                    grapheme: g.to_owned(),
+                    style: piece_style,
+                    width: g.width(),
+                });
+            }
+        }
+        wrap_cells(cells, width, &mut rows);
+    }
+    rows
+}
+
+fn wrap_cells(cells: Vec<Cell>, width: usize, rows: &mut Vec<Vec<Span<'static>>>) {
+    let mut row: Vec<Cell> = Vec::new();
+    let mut row_width = 0;
+    let mut flush = |row: &mut Vec<Cell>, row_width: &mut usize| {
+        // A row never ends in the spaces it wrapped at.
+        while row.last().is_some_and(is_space) {
+            row.pop();
+        }
+        rows.push(spans_of(std::mem::take(row)));
+        *row_width = 0;
+    };
+    let mut words: Vec<Vec<Cell>> = Vec::new();
+    for cell in cells {
+        let space = cell.grapheme.chars().all(char::is_whitespace);
+        match words.last_mut() {
+            Some(word) if word.first().is_some_and(|c| is_space(c) == space) => word.push(cell),
+            _ => words.push(vec![cell]),
+        }
+    }
+    for word in words {
+        let word_width: usize = word.iter().map(|c| c.width).sum();
+        let space = word.first().is_some_and(is_space);
+        if row_width + word_width <= width {
+            row_width += word_width;
+            row.extend(word);
+        } else if space {
+            // Spaces at a wrap point are dropped.
+            flush(&mut row, &mut row_width);
+        } else if word_width <= width {
+            flush(&mut row, &mut row_width);
+            row_width = word_width;
+            row.extend(word);
+        } else {
+            for cell in word {
+                if row_width + cell.width > width && row_width > 0 {
+                    flush(&mut row, &mut row_width);
+                }
+                row_width += cell.width;
+                row.push(cell);
+            }
+        }
+    }
+    flush(&mut row, &mut row_width);
+}
+
+fn is_space(cell: &Cell) -> bool {
+    cell.grapheme.chars().all(char::is_whitespace)
+}
+
+fn spans_of(cells: Vec<Cell>) -> Vec<Span<'static>> {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut text = String::new();
+    let mut style = None;
+    for cell in cells {
+        if style != Some(cell.style) {
+            if let Some(s) = style {
+                spans.push(Span::styled(std::mem::take(&mut text), s));
+            }
+            style = Some(cell.style);
+        }
+        text.push_str(&cell.grapheme);
+    }
+    if let Some(s) = style {
+        spans.push(Span::styled(text, s));
+    }
+    spans
+}
+
+/// Draws the pane: the rows that fit, `scroll` rows up from the bottom.
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    let height = area.height as usize;
+    let scroll = app.current_room().map_or(0, |r| r.scroll);
+    let (rows, _) = rows(app, area.width, height + scroll);
+    let scroll = scroll.min(rows.len().saturating_sub(height));
+    let end = rows.len() - scroll;
+    let start = end.saturating_sub(height);
+    let mut visible: Vec<Line> = rows[start..end].to_vec();
+    if visible.is_empty() {
+        visible = empty_hint(app);
+    }
+    // New lines sit at the bottom, as in every chat client: pad above.
+    let pad = height.saturating_sub(visible.len());
+    let mut lines = vec![Line::raw(""); pad];
+    lines.extend(visible);
+    frame.render_widget(Paragraph::new(lines), area);
+    if scroll > 0 {
+        let label = format!(" ↓ {scroll} more lines (PgDn) ");
+        let w = label.width() as u16;
+        if w <= area.width {
+            let x = area.right() - w;
+            frame
+                .buffer_mut()
+                .set_string(x, area.bottom() - 1, label, theme::scroll_hint());
+        }
+    }
+}
+
+fn empty_hint(app: &App) -> Vec<Line<'static>> {
+    let text = match app.current_room() {
+        None => "You are in no room. Type /join ROOM to join one, /help for keys.".to_owned(),
+        Some(room) if room.sync == crate::app::RoomSync::Live => {
+            format!("No messages in #{} yet. Say hello!", room.name)
+        }
+        Some(room) => format!("Joining #{}…", room.name),
+    };
+    vec![Line::from(Span::styled(text, theme::quiet()))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(rows: &[Vec<Span>]) -> Vec<String> {
+        rows.iter()
+            .map(|r| r.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn wraps_at_word_boundaries_by_display_width() {
+        let lines = sanitize::sanitize_lines("the quick brown fox jumps");
+        assert_eq!(
+            texts(&wrap(&lines, 10, Style::new())),
+            ["the quick", "brown fox", "jumps"]
+        );
+        // Wide characters take two columns each and are never split.
+        let lines = sanitize::sanitize_lines("日本語のテキスト");
+        assert_eq!(
+            texts(&wrap(&lines, 5, Style::new())),
+            ["日本", "語の", "テキ", "スト"]
+        );
+        let lines = sanitize::sanitize_lines("abcdefghij");
+        assert_eq!(
+            texts(&wrap(&lines, 4, Style::new())),
+            ["abcd", "efgh", "ij"]
+        );
+        let lines = sanitize::sanitize_lines("one\n\ntwo");
+        assert_eq!(texts(&wrap(&lines, 10, Style::new())), ["one", "", "two"]);
+    }
+
+    #[test]
+    fn names_are_fitted_right_aligned() {
+        assert_eq!(fit_right("bob", 6), "   bob");
+        assert_eq!(fit_right("abcdefghij", 6), "abcde…");
+    }
+}

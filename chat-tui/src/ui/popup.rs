@@ -1,0 +1,136 @@
+//! Popups over the main screen: the help page and the `/rooms` browser.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use unicode_width::UnicodeWidthStr;
+
+use crate::app::{App, RoomBrowser};
+use crate::ui::theme;
+
+/// Every key and command, as the help page lists them.
+pub const HELP: &[(&str, &str)] = &[
+    ("Enter", "send the line (or run the /command)"),
+    (
+        "Left/Right, Home/End",
+        "move the cursor (also Ctrl-A / Ctrl-E)",
+    ),
+    ("Ctrl-Left/Right", "move by word (also Alt-B / Alt-F)"),
+    ("Backspace/Delete", "delete a character"),
+    (
+        "Ctrl-W / Ctrl-U / Ctrl-K",
+        "delete word / to start / to end",
+    ),
+    ("Up/Down", "your earlier lines"),
+    (
+        "Tab / Shift-Tab",
+        "complete a member name (repeat to cycle)",
+    ),
+    ("PgUp/PgDn", "scroll history (older history is fetched)"),
+    ("Esc", "back to the newest messages"),
+    ("Alt-Up/Down, Ctrl-P/N", "previous / next room"),
+    ("Alt-1..9", "go to room 1..9"),
+    ("Ctrl-L", "redraw the screen"),
+    ("Ctrl-C", "quit"),
+    ("/join ROOM", "join a room (or switch to it)"),
+    ("/leave [ROOM]", "leave the current room (or ROOM)"),
+    ("/rooms", "browse the server's rooms; Enter joins"),
+    ("/who", "list the members of this room"),
+    ("/connect", "reconnect now (asks for a password if needed)"),
+    ("/help", "this page"),
+    ("/quit", "quit"),
+    ("//text", "send a line starting with /"),
+];
+
+/// A rectangle of at most `width` x `height`, centred in `area`.
+fn centred(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+pub fn draw_help(frame: &mut Frame, area: Rect) {
+    let key_width = HELP.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
+    let mut lines: Vec<Line> = HELP
+        .iter()
+        .map(|(key, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {key:<key_width$}  "), theme::room_unread()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(" Esc closes this page", theme::quiet()));
+    let width = HELP
+        .iter()
+        .map(|(_, w)| key_width + w.width() + 5)
+        .max()
+        .unwrap_or(40) as u16;
+    let rect = centred(area, width + 2, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(" chat-tui help ")
+                .border_style(theme::popup_border()),
+        ),
+        rect,
+    );
+}
+
+pub fn draw_rooms(frame: &mut Frame, app: &App, browser: &RoomBrowser, area: Rect) {
+    let visible = browser.visible();
+    let rect = centred(area, 56, area.height.saturating_sub(4).max(6));
+    let inner_height = rect.height.saturating_sub(4) as usize;
+    // Keep the selection on screen.
+    let first = browser
+        .selected
+        .saturating_sub(inner_height.saturating_sub(1));
+    let mut lines: Vec<Line> = Vec::new();
+    let filter = if browser.filter.is_empty() {
+        "type to filter".to_owned()
+    } else {
+        format!("filter: {}", browser.filter)
+    };
+    lines.push(Line::styled(format!(" {filter}"), theme::quiet()));
+    lines.push(Line::raw(""));
+    if visible.is_empty() {
+        lines.push(Line::styled(" no rooms match", theme::quiet()));
+    }
+    for (i, info) in visible.iter().enumerate().skip(first).take(inner_height) {
+        let joined = if app.room_index(&info.name).is_some() {
+            "joined"
+        } else {
+            ""
+        };
+        let people = format!(
+            "{} member{}",
+            info.members,
+            if info.members == 1 { "" } else { "s" }
+        );
+        let name = crate::ui::truncate(&info.name, 28);
+        let text = format!(" {name:<28} {people:>12} {joined:>7} ");
+        lines.push(if i == browser.selected {
+            Line::styled(text, theme::popup_selected())
+        } else {
+            Line::raw(text)
+        });
+    }
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(format!(" rooms on the server ({}) ", browser.rooms.len()))
+                .title_bottom(" ↑↓ choose · Enter join · Esc close ")
+                .border_style(theme::popup_border()),
+        ),
+        rect,
+    );
+}
