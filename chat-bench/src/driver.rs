@@ -127,28 +127,33 @@ impl Driver {
         // A connection that joined after the run moved on starts there.
         let current = *phase_rx.borrow_and_update();
         let outcome: Result<(), Ended> = async {
+            if current == Phase::Stop {
+                return Ok(());
+            }
             if current != Phase::Setup {
-                if current == Phase::Stop {
-                    return Ok(());
-                }
                 self.enter(current, &mut ticker).await?;
             }
+            // One phase future lives across loop turns instead of a new
+            // `changed()` registration per received frame.
+            let mut next_phase = Box::pin(phase_change(phase_rx));
             loop {
                 tokio::select! {
-                    changed = phase_rx.changed() => {
-                        let next = match changed {
-                            Ok(()) => *phase_rx.borrow_and_update(),
-                            Err(_) => Phase::Stop,
-                        };
+                    // A fixed order spares select!'s random draw per frame;
+                    // the phase and the timer come first, as polling them
+                    // while idle is cheap and a busy socket must not starve
+                    // them.
+                    biased;
+                    (next, rx) = &mut next_phase => {
                         if next == Phase::Stop {
                             return Ok(());
                         }
                         if next != self.phase {
                             self.enter(next, &mut ticker).await?;
                         }
+                        next_phase = Box::pin(phase_change(rx));
                     }
-                    frame = self.ws.next() => self.on_ws(frame).await?,
                     () = tick(&mut ticker) => self.send_message().await?,
+                    frame = self.ws.next() => self.on_ws(frame).await?,
                 }
             }
         }
@@ -391,6 +396,15 @@ impl Driver {
             }
         }
     }
+}
+
+/// Waits for the run's next phase; a dropped sender means stop.
+async fn phase_change(mut phase_rx: watch::Receiver<Phase>) -> (Phase, watch::Receiver<Phase>) {
+    let phase = match phase_rx.changed().await {
+        Ok(()) => *phase_rx.borrow_and_update(),
+        Err(_) => Phase::Stop,
+    };
+    (phase, phase_rx)
 }
 
 /// Waits for the next tick of an optional timer; never fires without one.

@@ -63,7 +63,9 @@ struct Common {
     #[arg(long, global = true)]
     room_prefix: Option<String>,
     /// Per-connection read buffer of the WebSocket layer, in bytes.
-    #[arg(long, global = true, default_value_t = 16 * 1024)]
+    /// tungstenite zero-fills it before every read, so a large one costs
+    /// CPU per read as well as memory; 4 KiB holds dozens of frames.
+    #[arg(long, global = true, default_value_t = 4096)]
     read_buffer: usize,
     /// Filler bytes added to each message text.
     #[arg(long, global = true, default_value_t = 0)]
