@@ -247,16 +247,26 @@ impl TestClient {
         }
     }
 
+    /// Sends the close reply that the library queued on receiving the
+    /// server's close frame, as a well-behaved client does. Errors mean
+    /// the server already went; that is fine here.
+    async fn finish_close_handshake(&mut self) {
+        let _ = timeout(RECV_TIMEOUT, self.ws.flush()).await;
+    }
+
     /// The next frame, or how the connection ended (close frame or drop),
     /// within `limit`; for connections the server may refuse.
     pub async fn recv_or_end(&mut self, limit: Duration) -> Result<ServerFrame, Ending> {
         match self.next_ws(limit).await {
             None => panic!("{}: nothing within {limit:?}", self.label),
             Some(Err(ending)) => Err(ending),
-            Some(Ok(WsMessage::Close(frame))) => Err(Ending::Closed {
-                code: frame.as_ref().map_or(1005, |f| u16::from(f.code)),
-                reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
-            }),
+            Some(Ok(WsMessage::Close(frame))) => {
+                self.finish_close_handshake().await;
+                Err(Ending::Closed {
+                    code: frame.as_ref().map_or(1005, |f| u16::from(f.code)),
+                    reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+                })
+            }
             Some(Ok(WsMessage::Text(text))) => match decode_server(&text) {
                 Ok(frame) => Ok(frame),
                 Err(e) => panic!("{}: undecodable frame {text:?} ({e})", self.label),
@@ -462,6 +472,7 @@ impl TestClient {
                     let (code, reason) = frame
                         .map(|f| (u16::from(f.code), f.reason.to_string()))
                         .unwrap_or((1005, String::new()));
+                    self.finish_close_handshake().await;
                     return (Ending::Closed { code, reason }, skipped);
                 }
                 Some(Ok(_)) => {

@@ -79,7 +79,7 @@ async fn acknowledged_messages_and_accounts_are_in_the_database() {
     let server = ServerProcess::start_default().await;
     let password = "correct horse battery";
     let mut alice = server.account("alice", password).await;
-    alice.join("Stored").await;
+    alice.join_as("Stored", "stored").await;
     let acks = [
         alice.say("stored", "first").await,
         alice.say("stored", "second, with 'quotes'").await,
@@ -349,4 +349,22 @@ async fn help_describes_the_flags_and_exits_0() {
             run.describe()
         );
     }
+}
+
+#[tokio::test]
+async fn a_websocket_that_never_says_hello_is_closed_after_the_handshake_timeout() {
+    // Project choice (docs/protocol.md): the handshake timeout also bounds
+    // the wait for `hello`.
+    let server = ServerProcess::start(ServerOptions {
+        handshake_timeout: Some(1),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut silent = server.connect().await;
+    let (ending, skipped) = silent.read_until_end(Duration::from_secs(5), 0).await;
+    assert_eq!(skipped, 0);
+    assert!(
+        matches!(ending, chat_e2e::Ending::Closed { code: 1008, .. }),
+        "a connection without hello must be closed with 1008, got {ending:?}"
+    );
 }
