@@ -205,6 +205,11 @@ impl ServerProcess {
         self.signal("-TERM");
     }
 
+    /// Interrupts the server as Ctrl-C in its terminal would.
+    pub fn sigint(&self) {
+        self.signal("-INT");
+    }
+
     /// Kills the server without letting it clean up.
     pub fn sigkill(&self) {
         self.signal("-KILL");

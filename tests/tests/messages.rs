@@ -8,6 +8,13 @@ use std::collections::BTreeMap;
 use chat_e2e::{ServerOptions, ServerProcess, TestClient, ids, join_in_order};
 use chat_proto::{ClientFrame, Message, ServerFrame};
 
+fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(since_epoch.as_millis()).expect("milliseconds fit in i64")
+}
+
 #[tokio::test]
 async fn a_message_reaches_every_member_with_the_ref_only_on_the_senders_copy() {
     let server = ServerProcess::start_default().await;
@@ -18,8 +25,16 @@ async fn a_message_reaches_every_member_with_the_ref_only_on_the_senders_copy() 
     join_in_order(&mut [&mut alice, &mut bob, &mut carol], "lobby").await;
     outsider.join("elsewhere").await;
 
+    let before = now_ms();
     let ack = alice.say("lobby", "hello, room").await;
-    assert!(ack.id > 0 && ack.ts > 0, "{ack:?}");
+    let after = now_ms();
+    assert!(ack.id > 0, "{ack:?}");
+    // The server's clock and the test's are the same machine's.
+    assert!(
+        (before - 1_000..=after + 1_000).contains(&ack.ts),
+        "ts {} is not milliseconds since the epoch around {before}..{after}",
+        ack.ts
+    );
     for member in [&mut bob, &mut carol] {
         let copy = member.expect_message().await;
         assert_eq!(copy.reference, None, "{}: ref leaked", member.label());
