@@ -533,6 +533,9 @@ pub struct Completion {
     pub start: usize,
     pub candidates: Vec<String>,
     pub index: usize,
+    /// The input text right after the last completion; any other text
+    /// means the user edited the line and a Tab starts a new completion.
+    pub applied: String,
 }
 
 /// The `rooms` answer being browsed.

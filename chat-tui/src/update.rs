@@ -354,6 +354,13 @@ fn flush_outbox(app: &mut App, room: &str, fx: &mut Vec<Effect>) {
 }
 
 fn complete(app: &mut App, forward: bool) {
+    if app
+        .completion
+        .as_ref()
+        .is_some_and(|c| c.applied != app.input.text())
+    {
+        app.completion = None;
+    }
     if let Some(c) = &mut app.completion {
         let n = c.candidates.len();
         c.index = if forward {
@@ -363,6 +370,7 @@ fn complete(app: &mut App, forward: bool) {
         };
         let (start, chosen) = (c.start, c.candidates[c.index].clone());
         apply_completion(&mut app.input, start, &chosen);
+        c.applied = app.input.text().to_owned();
         return;
     }
     let Some(room) = app.current_room() else {
@@ -405,6 +413,7 @@ fn complete(app: &mut App, forward: bool) {
         start,
         candidates,
         index,
+        applied: app.input.text().to_owned(),
     });
 }
 
@@ -727,7 +736,7 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
                 let mut text =
                     format!("Connected to {} as {user}", crate::sanitize::inert(&server));
                 if guest {
-                    text.push_str(" (guest: the name is yours while you stay connected)");
+                    text.push_str(" (guest)");
                 }
                 if registered {
                     text.push_str(" (new account registered)");
@@ -1096,3 +1105,6 @@ fn notice(app: &mut App, text: &str, level: Level) {
         push_entry(app, current, entry);
     }
 }
+
+#[cfg(test)]
+mod tests;

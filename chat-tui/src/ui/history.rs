@@ -420,7 +420,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let start = end.saturating_sub(height);
     let mut visible: Vec<Line> = rows[start..end].to_vec();
     if visible.is_empty() {
-        visible = empty_hint(app);
+        let hint = sanitize::sanitize_lines(&empty_hint(app));
+        visible = wrap(&hint, area.width as usize, theme::quiet())
+            .into_iter()
+            .map(Line::from)
+            .collect();
     }
     // New lines sit at the bottom, as in every chat client: pad above.
     let pad = height.saturating_sub(visible.len());
@@ -439,15 +443,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
 }
 
-fn empty_hint(app: &App) -> Vec<Line<'static>> {
-    let text = match app.current_room() {
+fn empty_hint(app: &App) -> String {
+    match app.current_room() {
         None => "You are in no room. Type /join ROOM to join one, /help for keys.".to_owned(),
         Some(room) if room.sync == crate::app::RoomSync::Live => {
             format!("No messages in #{} yet. Say hello!", room.name)
         }
         Some(room) => format!("Joining #{}…", room.name),
-    };
-    vec![Line::from(Span::styled(text, theme::quiet()))]
+    }
 }
 
 #[cfg(test)]

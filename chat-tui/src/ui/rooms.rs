@@ -50,7 +50,8 @@ pub fn draw_sidebar(frame: &mut Frame, app: &App, area: Rect) {
         .border_style(theme::separator());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let width = inner.width as usize;
+    // One column of air before the border.
+    let width = (inner.width as usize).saturating_sub(1);
     let lines: Vec<Line> = app
         .rooms
         .iter()
