@@ -2,8 +2,7 @@
 //! argon2 hashes. Hashing and verifying run on the blocking pool, a few at
 //! a time, never on a connection task's thread.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -11,6 +10,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use chat_proto::UserName;
 use tokio::sync::Semaphore;
 
+use crate::broker::{Broker, BrokerError};
 use crate::limits::MAX_CONCURRENT_HASHES;
 use crate::store::{MessageStore, StoreError};
 
@@ -38,48 +38,49 @@ pub enum HelloError {
     NameTaken,
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Broker(#[from] BrokerError),
     #[error("password hashing failed: {0}")]
     Hashing(String),
 }
 
-/// The live guest names. A registered name is never a guest name.
-#[derive(Debug, Default)]
-struct GuestNames(Mutex<HashSet<UserName>>);
-
-impl GuestNames {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<UserName>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+/// A guest name held by a live session; released when dropped.
+pub struct GuestClaim {
+    broker: Arc<dyn Broker>,
+    user: UserName,
 }
 
-/// A guest name held by a live session; released when dropped.
-#[derive(Debug)]
-pub struct GuestClaim {
-    names: Arc<GuestNames>,
-    user: UserName,
+impl std::fmt::Debug for GuestClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuestClaim")
+            .field("user", &self.user)
+            .finish()
+    }
 }
 
 impl Drop for GuestClaim {
     fn drop(&mut self) {
-        self.names.lock().remove(&self.user);
+        self.broker.release_guest(&self.user);
     }
 }
 
 /// Decides who may start a session.
 pub struct Accounts {
     store: Arc<dyn MessageStore>,
-    guests: Arc<GuestNames>,
+    broker: Arc<dyn Broker>,
     hashing: Semaphore,
     require_accounts: bool,
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn MessageStore>, require_accounts: bool) -> Self {
+    pub fn new(
+        store: Arc<dyn MessageStore>,
+        broker: Arc<dyn Broker>,
+        require_accounts: bool,
+    ) -> Self {
         Self {
             store,
-            guests: Arc::default(),
+            broker,
             hashing: Semaphore::new(MAX_CONCURRENT_HASHES),
             require_accounts,
         }
@@ -102,16 +103,15 @@ impl Accounts {
                 }
             }
             (None, None) if self.require_accounts => Err(HelloError::AuthRequired),
-            (None, None) => self.claim_guest(user).map(Admission::Guest),
+            (None, None) => self.claim_guest(user).await.map(Admission::Guest),
             (None, Some(password)) => {
                 if password.is_empty() {
                     return Err(HelloError::EmptyPassword);
                 }
                 // Registering the name of a live guest would leave two
-                // people answering to it.
-                if self.guests.lock().contains(user) {
-                    return Err(HelloError::NameTaken);
-                }
+                // people answering to it; holding the name as a guest while
+                // registering also keeps a guest from taking it meanwhile.
+                let _claim = self.claim_guest(user).await?;
                 let hash = self.hash(password.clone()).await?;
                 if self.store.create_account(user, hash).await? {
                     return Ok(Admission::Account { registered: true });
@@ -132,12 +132,12 @@ impl Accounts {
         }
     }
 
-    fn claim_guest(&self, user: &UserName) -> Result<GuestClaim, HelloError> {
-        if !self.guests.lock().insert(user.clone()) {
+    async fn claim_guest(&self, user: &UserName) -> Result<GuestClaim, HelloError> {
+        if !self.broker.claim_guest(user).await? {
             return Err(HelloError::NameTaken);
         }
         Ok(GuestClaim {
-            names: self.guests.clone(),
+            broker: self.broker.clone(),
             user: user.clone(),
         })
     }

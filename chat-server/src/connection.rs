@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chat_proto::limits::clamp_history_limit;
@@ -92,6 +93,9 @@ pub struct Handler {
     strikes: u32,
     appends: FuturesUnordered<PendingAppend>,
     last_heard: Instant,
+    /// When the unanswered ping went out; any frame from the client
+    /// answers it.
+    ping_sent: Option<Instant>,
     shutdown: Shutdown,
     _guard: TaskGuard,
     _permit: OwnedSemaphorePermit,
@@ -125,6 +129,7 @@ impl Handler {
             strikes: 0,
             appends: FuturesUnordered::new(),
             last_heard: now,
+            ping_sent: None,
             shared,
             shutdown,
             _guard: guard,
@@ -138,7 +143,7 @@ impl Handler {
         self.shared
             .metrics
             .connections_open
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(1, Ordering::Relaxed);
         let ending = self.serve().await;
         let user = self.session.as_ref().map(|s| s.user.to_string());
         tracing::debug!(peer = %self.peer, user = user.as_deref().unwrap_or(""), ?ending, "connection ending");
@@ -146,7 +151,7 @@ impl Handler {
             self.shared
                 .metrics
                 .slow_consumers_dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(1, Ordering::Relaxed);
             tracing::info!(peer = %self.peer, user = user.as_deref().unwrap_or(""), "closing a slow consumer");
         }
         // Leave first, so the room stops queueing frames for a connection
@@ -161,12 +166,15 @@ impl Handler {
         self.shared
             .metrics
             .connections_open
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            .fetch_sub(1, Ordering::Relaxed);
     }
 
     async fn serve(&mut self) -> Ending {
         let ping_interval = self.shared.config.ping_interval;
-        let mut keepalive = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
+        // Ticking at half the interval lets a ping go out, and an
+        // unanswered one be noticed, within 1.5 intervals.
+        let tick = ping_interval / 2;
+        let mut keepalive = tokio::time::interval_at(Instant::now() + tick, tick);
         keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let hello_deadline = tokio::time::sleep(self.shared.config.handshake_timeout);
         tokio::pin!(hello_deadline);
@@ -189,6 +197,7 @@ impl Handler {
                 }
                 incoming = self.ws.next(), if self.appends.len() < MAX_APPENDS_IN_FLIGHT => {
                     self.last_heard = Instant::now();
+                    self.ping_sent = None;
                     let ending = match incoming {
                         None => Some(Ending::Gone),
                         Some(Err(WsError::Capacity(_))) => Some(Ending::TooBig),
@@ -198,7 +207,7 @@ impl Handler {
                         }
                         Some(Ok(WsMessage::Text(text))) => self.on_text(text.as_str()).await,
                         Some(Ok(WsMessage::Binary(_))) => self.on_binary(),
-                        Some(Ok(WsMessage::Ping(_))) => self.on_control(),
+                        Some(Ok(WsMessage::Ping(_))) => self.on_ping(),
                         Some(Ok(WsMessage::Close(_))) => Some(Ending::Gone),
                         Some(Ok(WsMessage::Pong(_) | WsMessage::Frame(_))) => None,
                     };
@@ -208,12 +217,16 @@ impl Handler {
                 }
                 _ = &mut hello_deadline, if self.session.is_none() => return Ending::HelloTimeout,
                 _ = keepalive.tick() => {
-                    let silent = self.last_heard.elapsed();
-                    if silent >= ping_interval * 2 {
-                        return Ending::Unresponsive;
-                    }
-                    if silent >= ping_interval && self.ws.send(WsMessage::Ping(Default::default())).await.is_err() {
-                        return Ending::Gone;
+                    match self.ping_sent {
+                        Some(sent) if sent.elapsed() >= ping_interval => return Ending::Unresponsive,
+                        Some(_) => {}
+                        None if self.last_heard.elapsed() >= ping_interval => {
+                            if self.ws.send(WsMessage::Ping(Default::default())).await.is_err() {
+                                return Ending::Gone;
+                            }
+                            self.ping_sent = Some(Instant::now());
+                        }
+                        None => {}
                     }
                 }
             }
@@ -242,7 +255,7 @@ impl Handler {
         tokio::select! {
             result = write => match result {
                 Ok(written) => {
-                    self.shared.metrics.frames_out.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
+                    self.shared.metrics.frames_out.fetch_add(written, Ordering::Relaxed);
                     Ok(())
                 }
                 Err(_) => Err(Ending::Gone),
@@ -286,7 +299,12 @@ impl Handler {
                 code,
                 reason: reason.into(),
             }))
-            .await
+            .await?;
+            // Wait for the client's own close frame: dropping the socket
+            // with its reply still unread would make the kernel answer
+            // with a reset, which can destroy our close frame in flight.
+            while let Some(Ok(_)) = ws.next().await {}
+            Ok::<(), WsError>(())
         };
         let _ = tokio::time::timeout(CLOSE_GRACE, closing).await;
     }
@@ -299,12 +317,9 @@ impl Handler {
         self.reply(&ServerFrame::error(code, message, reference));
     }
 
-    /// Applies the rate limit to an incoming frame; false when it is dropped.
-    fn admit_frame(&mut self) -> Result<bool, Ending> {
-        self.shared
-            .metrics
-            .frames_in
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    /// Takes a rate-limit token; false when the frame must be dropped,
+    /// an error when the session is flooding.
+    fn take_token(&mut self) -> Result<bool, Ending> {
         if self.bucket.try_take(Instant::now().into_std()) {
             self.strikes = 0;
             return Ok(true);
@@ -312,7 +327,7 @@ impl Handler {
         self.shared
             .metrics
             .rate_limited_frames
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(1, Ordering::Relaxed);
         self.strikes += 1;
         if self.strikes >= FLOOD_STRIKES {
             return Err(Ending::Flooding);
@@ -320,41 +335,34 @@ impl Handler {
         Ok(false)
     }
 
-    fn on_control(&mut self) -> Option<Ending> {
-        // The library answers pings itself; they still count against the
-        // rate limit so a ping flood ends like any other flood.
-        self.admit_frame().err()
+    fn on_ping(&mut self) -> Option<Ending> {
+        // The library answers pings itself; they take tokens so that a
+        // ping flood ends like any other flood.
+        self.shared
+            .metrics
+            .frames_in
+            .fetch_add(1, Ordering::Relaxed);
+        self.take_token().err()
     }
 
     fn on_binary(&mut self) -> Option<Ending> {
-        match self.admit_frame() {
-            Err(ending) => return Some(ending),
-            Ok(false) => self.reply_error(ErrorCode::RateLimited, "slow down", None),
-            Ok(true) => self.reply_error(
-                ErrorCode::BadFrame,
-                "binary frames are not supported: send JSON text",
-                None,
-            ),
-        }
+        self.shared
+            .metrics
+            .frames_in
+            .fetch_add(1, Ordering::Relaxed);
+        self.reply_error(
+            ErrorCode::BadFrame,
+            "binary frames are not supported: send JSON text",
+            None,
+        );
         None
     }
 
     async fn on_text(&mut self, text: &str) -> Option<Ending> {
-        match self.admit_frame() {
-            Err(ending) => return Some(ending),
-            Ok(true) => {}
-            Ok(false) => {
-                let reference = decode_client(text)
-                    .ok()
-                    .and_then(|f| f.reference().map(str::to_owned));
-                self.reply_error(
-                    ErrorCode::RateLimited,
-                    "slow down: frame dropped",
-                    reference,
-                );
-                return None;
-            }
-        }
+        self.shared
+            .metrics
+            .frames_in
+            .fetch_add(1, Ordering::Relaxed);
         let client_frame = match decode_client(text) {
             Ok(client_frame) => client_frame,
             Err(e) => {
@@ -372,14 +380,31 @@ impl Handler {
                 }
             };
         };
-        match client_frame {
-            ClientFrame::Hello { .. } => {
+        if let ClientFrame::Hello { .. } = client_frame {
+            self.reply_error(
+                ErrorCode::AlreadyAuthenticated,
+                "this connection is already logged in",
+                None,
+            );
+            return None;
+        }
+        // Only frames that make the server work take a token: refusals
+        // cost next to nothing, and a client that does not read them is
+        // closed as a slow consumer anyway.
+        match self.take_token() {
+            Err(ending) => return Some(ending),
+            Ok(true) => {}
+            Ok(false) => {
                 self.reply_error(
-                    ErrorCode::AlreadyAuthenticated,
-                    "this connection is already logged in",
-                    None,
+                    ErrorCode::RateLimited,
+                    "slow down: frame dropped",
+                    reference,
                 );
+                return None;
             }
+        }
+        match client_frame {
+            ClientFrame::Hello { .. } => {}
             ClientFrame::Join { room, since, limit } => self.join(&user, &room, since, limit).await,
             ClientFrame::Message {
                 room,
@@ -435,7 +460,7 @@ impl Handler {
             ) => (ErrorCode::AuthFailed, e.to_string()),
             Err(e @ HelloError::AuthRequired) => (ErrorCode::AuthRequired, e.to_string()),
             Err(e @ HelloError::NameTaken) => (ErrorCode::NameTaken, e.to_string()),
-            Err(e @ (HelloError::Store(_) | HelloError::Hashing(_))) => {
+            Err(e @ (HelloError::Store(_) | HelloError::Broker(_) | HelloError::Hashing(_))) => {
                 tracing::error!(peer = %self.peer, error = %e, "hello failed");
                 self.reply_error(
                     ErrorCode::Internal,
@@ -496,34 +521,36 @@ impl Handler {
             .shared
             .registry
             .subscribe(&name, self.conn, user, &self.outbox);
-        match self.shared.store.join(&name, page).await {
-            Ok(snapshot) => {
+        let snapshot = self.shared.store.join(&name, page).await;
+        let members = self.shared.broker.members(&name).await;
+        match (snapshot, members) {
+            (Ok(snapshot), Ok(members)) => {
+                let joined = ServerFrame::Joined {
+                    room: name.to_string(),
+                    members,
+                    history: snapshot.page.messages,
+                    more: snapshot.page.more,
+                    last_id: snapshot.last_id,
+                };
                 self.shared
                     .registry
-                    .activate(&room, self.conn, snapshot.last_id, |members| {
-                        ServerFrame::Joined {
-                            room: name.to_string(),
-                            members,
-                            history: snapshot.page.messages,
-                            more: snapshot.page.more,
-                            last_id: snapshot.last_id,
-                        }
-                    });
+                    .activate(&room, self.conn, snapshot.last_id, &joined);
                 self.rooms.insert(name, room);
             }
-            Err(e) => {
-                tracing::error!(peer = %self.peer, room = %name, error = %e, "join failed");
+            (snapshot, members) => {
+                let error = snapshot
+                    .err()
+                    .map(|e| e.to_string())
+                    .or(members.err().map(|e| e.to_string()));
+                tracing::error!(peer = %self.peer, room = %name, error = error.as_deref().unwrap_or(""), "join failed");
+                let refusal =
+                    ServerFrame::error(ErrorCode::Internal, "could not join the room; retry", None);
                 if rejoin {
-                    self.shared.registry.activate(&room, self.conn, 0, |_| {
-                        ServerFrame::error(
-                            ErrorCode::Internal,
-                            "could not read the room's history; retry",
-                            None,
-                        )
-                    });
+                    // Still a member: release what was held, after the error.
+                    self.shared.registry.activate(&room, self.conn, 0, &refusal);
                 } else {
                     self.shared.registry.leave(&room, self.conn);
-                    self.reply_error(ErrorCode::Internal, "could not join the room; retry", None);
+                    self.reply(&refusal);
                 }
             }
         }
@@ -635,20 +662,32 @@ impl Handler {
     }
 
     async fn list_rooms(&mut self) {
-        let registry = self.shared.registry.clone();
-        self.answer(self.shared.store.rooms(), "list rooms", |rooms| {
-            ServerFrame::Rooms {
+        let rooms = match self.shared.store.rooms().await {
+            Ok(rooms) => rooms,
+            Err(e) => {
+                tracing::error!(peer = %self.peer, error = %e, "could not list rooms");
+                self.reply_error(ErrorCode::Internal, "could not list rooms; retry", None);
+                return;
+            }
+        };
+        let names = rooms.iter().map(|room| room.name.clone()).collect();
+        match self.shared.broker.member_counts(names).await {
+            Ok(counts) => self.reply(&ServerFrame::Rooms {
                 rooms: rooms
                     .into_iter()
-                    .map(|room| RoomInfo {
-                        members: registry.member_count(&room.name),
+                    .zip(counts)
+                    .map(|(room, members)| RoomInfo {
                         name: room.name,
+                        members,
                         last_id: room.last_id,
                     })
                     .collect(),
+            }),
+            Err(e) => {
+                tracing::error!(peer = %self.peer, error = %e, "could not count members");
+                self.reply_error(ErrorCode::Internal, "could not list rooms; retry", None);
             }
-        })
-        .await;
+        }
     }
 
     /// Awaits a store read and replies with its frame, or with `internal`.

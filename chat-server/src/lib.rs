@@ -9,6 +9,7 @@
 //! - [`connection`]: one session: frames in, outbox out, limits, close codes.
 //! - [`registry`]: rooms, presence and fan-out of committed messages.
 //! - [`store`]: the [`store::MessageStore`] seam and its SQLite writer thread.
+//! - [`broker`]: the cross-node seam (fan-out, members, guest names) and its local form.
 //! - [`accounts`]: hello admission, guest names, argon2 password hashes.
 //! - [`limits`]: the rate limiter and fixed sizes.
 //! - [`metrics`]: counters for `/metrics`.
@@ -18,6 +19,7 @@
 //! calls [`server::run`]; a test can do the same on `127.0.0.1:0`.
 
 pub mod accounts;
+pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod connection;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use chat_server::config::{Cli, Config};
 use chat_server::server::{self, Backend};
 use clap::Parser;
+use clap::error::ErrorKind;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -13,7 +14,23 @@ use tracing_subscriber::EnvFilter;
 const SETUP_FAILED: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's first line says what was wrong; its usage block is
+            // one `--help` away.
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            return fail(format!(
+                "{} (see --help)",
+                first.trim_start_matches("error: ")
+            ));
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
-use crate::store::{CommitListener, CommittedMessage, ConnId};
+use crate::store::{CommittedMessage, ConnId};
 
 /// An encoded text frame, cheap to clone (shared bytes).
 pub type Frame = Utf8Bytes;
@@ -99,9 +99,20 @@ impl Outbox {
 struct Member {
     user: UserName,
     outbox: Outbox,
-    /// `Some` while joining: live messages (id, frame) held until `joined`
-    /// has been queued.
+    /// `Some` while joining: frames held until `joined` has been queued,
+    /// with the message id they carry (0 for presence, always released).
     held: Option<Vec<(u64, Frame)>>,
+}
+
+impl Member {
+    fn deliver(&mut self, id: u64, frame: Frame) {
+        match &mut self.held {
+            Some(held) => held.push((id, frame)),
+            None => {
+                self.outbox.push(frame);
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -112,12 +123,13 @@ struct RoomState {
 }
 
 impl RoomState {
-    /// Sends a presence frame to every live member except `except`.
-    fn tell_others(&self, except: ConnId, presence: &ServerFrame) {
+    /// Sends a presence frame about `user` to every member that is not
+    /// one of that user's own connections.
+    fn tell_others(&mut self, user: &UserName, presence: &ServerFrame) {
         let presence = frame(presence);
-        for (conn, member) in &self.members {
-            if *conn != except && member.held.is_none() {
-                member.outbox.push(presence.clone());
+        for member in self.members.values_mut() {
+            if member.user != *user {
+                member.deliver(0, presence.clone());
             }
         }
     }
@@ -143,16 +155,39 @@ impl Room {
     }
 }
 
-/// Every room with live members, by name.
+/// A user's first connection in a room on this node entered it, or its
+/// last one left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceChange {
+    pub room: RoomName,
+    pub user: UserName,
+    pub entered: bool,
+    pub ts: i64,
+}
+
+/// Where this node's presence changes go.
+pub enum PresenceRoute {
+    /// Single node: straight to the room's other members.
+    Local,
+    /// Cluster: to the broker, which decides what the whole cluster hears
+    /// and delivers it back through [`RoomRegistry::deliver_presence`].
+    /// Sent under the room's lock, so changes leave in the order they
+    /// happened; unbounded because joins are already rate-limited.
+    Forward(mpsc::UnboundedSender<PresenceChange>),
+}
+
+/// Every room with members on this node, by name.
 pub struct RoomRegistry {
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
+    presence: PresenceRoute,
     metrics: Arc<Metrics>,
 }
 
 impl RoomRegistry {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    pub fn new(metrics: Arc<Metrics>, presence: PresenceRoute) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
+            presence,
             metrics,
         }
     }
@@ -164,15 +199,28 @@ impl RoomRegistry {
     }
 
     fn room(&self, name: &str) -> Option<Arc<Room>> {
-        // RoomName borrows as its folded string through the map's key type;
-        // parse keeps lookups consistent with how keys were made.
         let name = RoomName::parse(name).ok()?;
         self.rooms().get(&name).cloned()
     }
 
+    /// Reports a presence change, from under the room's lock.
+    fn announce(&self, state: &mut RoomState, change: PresenceChange) {
+        match &self.presence {
+            PresenceRoute::Local => {
+                let frame = presence_frame(&change);
+                state.tell_others(&change.user, &frame);
+            }
+            PresenceRoute::Forward(changes_tx) => {
+                if changes_tx.send(change).is_err() {
+                    tracing::error!("the presence broker has stopped");
+                }
+            }
+        }
+    }
+
     /// Step one of joining: adds the connection as a pending member (or
-    /// makes an existing member pending again, for a re-join) and tells the
-    /// room when this is the user's first connection in it.
+    /// makes an existing member pending again, for a re-join), announcing
+    /// the user when this is its first connection in the room.
     pub fn subscribe(
         &self,
         name: &RoomName,
@@ -209,46 +257,37 @@ impl RoomRegistry {
         let connections = state.users.entry(user.clone()).or_insert(0);
         *connections += 1;
         if *connections == 1 {
-            state.tell_others(
-                conn,
-                &ServerFrame::Join {
-                    room: name.to_string(),
-                    user: user.to_string(),
-                    ts: now_ms(),
-                },
-            );
+            let change = PresenceChange {
+                room: name.clone(),
+                user: user.clone(),
+                entered: true,
+                ts: now_ms(),
+            };
+            self.announce(&mut state, change);
         }
         drop(state);
         room
     }
 
-    /// Step two of joining: queues the `joined` frame built from the
-    /// current member list, then the held messages newer than `last_id`,
-    /// and makes the member live.
-    pub fn activate(
-        &self,
-        room: &Room,
-        conn: ConnId,
-        last_id: u64,
-        joined: impl FnOnce(Vec<String>) -> ServerFrame,
-    ) {
+    /// Step two of joining: queues `joined`, then the frames held since
+    /// step one (messages only when newer than `last_id`), and makes the
+    /// member live.
+    pub fn activate(&self, room: &Room, conn: ConnId, last_id: u64, joined: &ServerFrame) {
         let mut state = room.lock();
-        let mut members: Vec<String> = state.users.keys().map(UserName::to_string).collect();
-        members.sort();
         let Some(member) = state.members.get_mut(&conn) else {
             return; // Disconnected meanwhile.
         };
-        member.outbox.push(frame(&joined(members)));
+        member.outbox.push(frame(joined));
         for (id, held) in member.held.take().unwrap_or_default() {
-            if id > last_id {
+            if id == 0 || id > last_id {
                 member.outbox.push(held);
             }
         }
     }
 
-    /// Removes the connection from the room; the room hears `leave` when
-    /// this was the user's last connection in it. Returns whether the
-    /// connection was a member.
+    /// Removes the connection from the room, announcing the user's
+    /// departure when this was its last connection in it. Returns whether
+    /// the connection was a member.
     pub fn leave(&self, room: &Room, conn: ConnId) -> bool {
         let mut state = room.lock();
         let Some(member) = state.members.remove(&conn) else {
@@ -268,28 +307,40 @@ impl RoomRegistry {
             }
         };
         if last {
-            state.tell_others(
-                conn,
-                &ServerFrame::Leave {
-                    room: room.name.to_string(),
-                    user: member.user.to_string(),
-                    ts: now_ms(),
-                },
-            );
+            let change = PresenceChange {
+                room: room.name.clone(),
+                user: member.user,
+                entered: false,
+                ts: now_ms(),
+            };
+            self.announce(&mut state, change);
         }
         true
     }
 
-    /// Distinct users now in the room.
-    pub fn member_count(&self, name: &str) -> u32 {
-        self.room(name)
-            .map(|room| u32::try_from(room.lock().users.len()).unwrap_or(u32::MAX))
-            .unwrap_or(0)
+    /// Delivers a presence change decided elsewhere (by a cluster broker)
+    /// to this node's members of the room.
+    pub fn deliver_presence(&self, change: &PresenceChange) {
+        if let Some(room) = self.room(change.room.as_str()) {
+            room.lock()
+                .tell_others(&change.user, &presence_frame(change));
+        }
     }
-}
 
-impl CommitListener for RoomRegistry {
-    fn committed(&self, batch: &[CommittedMessage]) {
+    /// Distinct users with a connection in the room on this node, sorted.
+    pub fn local_members(&self, name: &str) -> Vec<String> {
+        let mut members: Vec<String> = self
+            .room(name)
+            .map(|room| room.lock().users.keys().map(UserName::to_string).collect())
+            .unwrap_or_default();
+        members.sort();
+        members
+    }
+
+    /// Delivers committed messages, in the order given, to this node's
+    /// members of their rooms; the origin connection gets the copy with
+    /// its `ref`.
+    pub fn deliver(&self, batch: &[CommittedMessage]) {
         let mut current: Option<Arc<Room>> = None;
         for committed in batch {
             let message = &committed.message;
@@ -300,7 +351,7 @@ impl CommitListener for RoomRegistry {
                 current = self.room(&message.room);
             }
             let Some(room) = &current else {
-                continue; // Nobody is in the room.
+                continue; // Nobody is in the room here.
             };
             let shared = frame(&ServerFrame::Message(Message {
                 reference: None,
@@ -313,14 +364,17 @@ impl CommitListener for RoomRegistry {
                 } else {
                     shared.clone()
                 };
-                match &mut member.held {
-                    // Pending members keep the frame until `activate`.
-                    Some(held) => held.push((message.id, copy)),
-                    None => {
-                        member.outbox.push(copy);
-                    }
-                }
+                member.deliver(message.id, copy);
             }
         }
+    }
+}
+
+fn presence_frame(change: &PresenceChange) -> ServerFrame {
+    let (room, user, ts) = (change.room.to_string(), change.user.to_string(), change.ts);
+    if change.entered {
+        ServerFrame::Join { room, user, ts }
+    } else {
+        ServerFrame::Leave { room, user, ts }
     }
 }

@@ -15,12 +15,13 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::accounts::Accounts;
+use crate::broker::{Broker, LocalBroker};
 use crate::config::Config;
 use crate::connection::Handler;
 use crate::http::{self, Route};
 use crate::limits::{MAX_PENDING_HANDSHAKES, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
 use crate::metrics::Metrics;
-use crate::registry::RoomRegistry;
+use crate::registry::{PresenceRoute, RoomRegistry};
 use crate::shutdown::{Shutdown, TaskGuard};
 use crate::store::{MessageStore, SqliteStore, StoreError, SyncMode};
 
@@ -32,6 +33,7 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// Storage, fan-out and metrics: what the server runs on.
 pub struct Backend {
     pub store: Arc<dyn MessageStore>,
+    pub broker: Arc<dyn Broker>,
     pub registry: Arc<RoomRegistry>,
     pub metrics: Arc<Metrics>,
 }
@@ -40,10 +42,12 @@ impl Backend {
     /// A single-node backend on a SQLite file.
     pub fn sqlite(path: &Path, sync: SyncMode) -> Result<Self, StoreError> {
         let metrics = Arc::new(Metrics::default());
-        let registry = Arc::new(RoomRegistry::new(metrics.clone()));
-        let store = SqliteStore::open(path, sync, registry.clone(), metrics.clone())?;
+        let registry = Arc::new(RoomRegistry::new(metrics.clone(), PresenceRoute::Local));
+        let broker = Arc::new(LocalBroker::new(registry.clone()));
+        let store = SqliteStore::open(path, sync, broker.clone(), metrics.clone())?;
         Ok(Self {
             store: Arc::new(store),
+            broker,
             registry,
             metrics,
         })
@@ -54,6 +58,7 @@ impl Backend {
 pub struct Shared {
     pub config: Config,
     pub store: Arc<dyn MessageStore>,
+    pub broker: Arc<dyn Broker>,
     pub registry: Arc<RoomRegistry>,
     pub accounts: Accounts,
     pub metrics: Arc<Metrics>,
@@ -72,7 +77,12 @@ pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdo
     let (notify_shutdown, _) = broadcast::channel(1);
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
     let shared = Arc::new(Shared {
-        accounts: Accounts::new(backend.store.clone(), config.require_accounts),
+        accounts: Accounts::new(
+            backend.store.clone(),
+            backend.broker.clone(),
+            config.require_accounts,
+        ),
+        broker: backend.broker,
         config,
         store: backend.store.clone(),
         registry: backend.registry,
@@ -84,7 +94,7 @@ pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdo
         sessions: Arc::new(Semaphore::new(shared.config.max_connections)),
         handshakes: Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES)),
         shared,
-        notify_shutdown: notify_shutdown.clone(),
+        notify_shutdown,
         shutdown_complete_tx,
     };
 
@@ -93,12 +103,16 @@ pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdo
         _ = shutdown => tracing::info!("shutting down"),
     }
 
+    // Stop accepting, then drop the only shutdown sender, which wakes every
+    // Shutdown::recv, and our own completion sender, so the channel closes
+    // once the last connection task has dropped its guard.
     let Listener {
+        listener,
+        notify_shutdown,
         shutdown_complete_tx,
-        notify_shutdown: _,
         ..
     } = accept;
-    // Dropping the only sender wakes every Shutdown::recv.
+    drop(listener);
     drop(notify_shutdown);
     drop(shutdown_complete_tx);
     if tokio::time::timeout(SHUTDOWN_GRACE, shutdown_complete_rx.recv())

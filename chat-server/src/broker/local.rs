@@ -1,0 +1,61 @@
+//! The single-node [`Broker`]: delivery, members and guest names all live
+//! in this process.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chat_proto::{RoomName, UserName};
+
+use super::{Broker, BrokerFuture};
+use crate::registry::RoomRegistry;
+use crate::store::{CommitListener, CommittedMessage};
+
+pub struct LocalBroker {
+    registry: Arc<RoomRegistry>,
+    guests: Mutex<HashSet<UserName>>,
+}
+
+impl LocalBroker {
+    pub fn new(registry: Arc<RoomRegistry>) -> Self {
+        Self {
+            registry,
+            guests: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn guests(&self) -> MutexGuard<'_, HashSet<UserName>> {
+        self.guests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl CommitListener for LocalBroker {
+    fn committed(&self, batch: &[CommittedMessage]) {
+        self.registry.deliver(batch);
+    }
+}
+
+impl Broker for LocalBroker {
+    fn members(&self, room: &RoomName) -> BrokerFuture<Vec<String>> {
+        let members = self.registry.local_members(room.as_str());
+        Box::pin(async move { Ok(members) })
+    }
+
+    fn member_counts(&self, rooms: Vec<String>) -> BrokerFuture<Vec<u32>> {
+        let counts = rooms
+            .iter()
+            .map(|room| u32::try_from(self.registry.local_members(room).len()).unwrap_or(u32::MAX))
+            .collect();
+        Box::pin(async move { Ok(counts) })
+    }
+
+    fn claim_guest(&self, user: &UserName) -> BrokerFuture<bool> {
+        let claimed = self.guests().insert(user.clone());
+        Box::pin(async move { Ok(claimed) })
+    }
+
+    fn release_guest(&self, user: &UserName) {
+        self.guests().remove(user);
+    }
+}
