@@ -102,10 +102,17 @@ struct Member {
     /// `Some` while joining: frames held until `joined` has been queued,
     /// with the message id they carry (0 for presence, always released).
     held: Option<Vec<(u64, Frame)>>,
+    /// The newest message id the member's `joined` covered: anything at or
+    /// below it reached the member as history. Messages from other nodes
+    /// can arrive after the snapshot that already held them.
+    floor: u64,
 }
 
 impl Member {
     fn deliver(&mut self, id: u64, frame: Frame) {
+        if id != 0 && id <= self.floor {
+            return;
+        }
         match &mut self.held {
             Some(held) => held.push((id, frame)),
             None => {
@@ -252,6 +259,7 @@ impl RoomRegistry {
                 user: user.clone(),
                 outbox: outbox.clone(),
                 held: Some(Vec::new()),
+                floor: 0,
             },
         );
         let connections = state.users.entry(user.clone()).or_insert(0);
@@ -278,8 +286,9 @@ impl RoomRegistry {
             return; // Disconnected meanwhile.
         };
         member.outbox.push(frame(joined));
+        member.floor = member.floor.max(last_id);
         for (id, held) in member.held.take().unwrap_or_default() {
-            if id == 0 || id > last_id {
+            if id == 0 || id > member.floor {
                 member.outbox.push(held);
             }
         }
