@@ -454,7 +454,10 @@ async fn a_session_that_keeps_flooding_is_closed_with_1008() {
     // hears her leave.
     let mut delivered = 0;
     loop {
-        match bob.recv_within(Duration::from_secs(5), "alice's leave").await {
+        match bob
+            .recv_within(Duration::from_secs(5), "alice's leave")
+            .await
+        {
             ServerFrame::Message(message) => {
                 assert_eq!(message.text, format!("spam {delivered}"));
                 delivered += 1;

@@ -245,3 +245,32 @@ async fn hello_with_a_password_for_a_live_guest_name_does_not_take_it_over() {
     let ack = guest.say("lobby", "still here").await;
     assert_eq!(ack.user, "gus");
 }
+
+#[tokio::test]
+async fn a_guest_name_is_free_again_once_its_session_has_closed() {
+    let server = ServerProcess::start_default().await;
+    let mut watcher = server.guest("watcher").await;
+    watcher.join("lobby").await;
+    for round in 0..5 {
+        let mut gus = server.guest("gus").await;
+        gus.join("lobby").await;
+        watcher.expect_join("lobby", "gus").await;
+        // close() returns once the server has answered the close and
+        // ended the connection: the session is over.
+        gus.close().await;
+        watcher.expect_leave("lobby", "gus").await;
+        let mut again = server.connect().await;
+        again
+            .send(&ClientFrame::Hello {
+                user: "gus".into(),
+                password: None,
+            })
+            .await;
+        let answer = again.recv().await;
+        assert!(
+            matches!(answer, chat_proto::ServerFrame::Welcome { .. }),
+            "round {round}: the name of a closed guest session is still taken: {answer:?}"
+        );
+        again.close().await;
+    }
+}
