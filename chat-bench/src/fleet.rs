@@ -12,7 +12,7 @@ use tokio::time::{Instant, timeout};
 
 use crate::client::{self, Endpoint};
 use crate::driver::{Driver, Phase, Role, Shared};
-use crate::stats::{Clock, ConnStats, LatencyRecorder, Totals};
+use crate::stats::{Clock, ConnStats, LatencyRecorder, LatencySummary, Totals};
 
 /// How connections are opened.
 #[derive(Debug, Clone)]
@@ -45,6 +45,10 @@ pub struct OpenOutcome {
     pub failed: u64,
     /// From the first connect to the last `joined`.
     pub elapsed: Duration,
+    /// Per connection, from starting to connect to its `joined`.
+    pub setup_latency: LatencySummary,
+    /// Per connection, from sending `join` to its `joined`.
+    pub join_latency: LatencySummary,
     /// The first few setup failures, for the operator.
     pub failures: BTreeMap<String, String>,
 }
@@ -74,8 +78,12 @@ impl Fleet {
             text_pad: plan.text_pad,
         };
         let permits = Arc::new(Semaphore::new(plan.concurrency.max(1)));
-        let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), String>>();
+        let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<SetupTimes, String>>();
         let mut outcome = OpenOutcome::default();
+        let setup_latency = LatencyRecorder::new();
+        let join_latency = LatencyRecorder::new();
+        let mut setup_samples = ConnStats::default();
+        let mut join_samples = ConnStats::default();
         let mut tasks = Vec::with_capacity(members.len());
         let started = Instant::now();
         let mut members = members.into_iter().enumerate().peekable();
@@ -97,7 +105,11 @@ impl Fleet {
             for _ in 0..in_batch {
                 // Every task reports once; the sender lives in this scope.
                 match ready_rx.recv().await {
-                    Some(Ok(())) => outcome.opened += 1,
+                    Some(Ok(times)) => {
+                        outcome.opened += 1;
+                        setup_samples.latency(&setup_latency, times.setup);
+                        join_samples.latency(&join_latency, times.join);
+                    }
                     Some(Err(why)) => {
                         outcome.failed += 1;
                         if outcome.failures.len() < 5 {
@@ -109,6 +121,10 @@ impl Fleet {
             }
         }
         outcome.elapsed = started.elapsed();
+        setup_samples.flush(&setup_latency);
+        join_samples.flush(&join_latency);
+        outcome.setup_latency = setup_latency.summary();
+        outcome.join_latency = join_latency.summary();
         let fleet = Self {
             tasks,
             phase_tx,
@@ -151,25 +167,37 @@ impl Fleet {
     }
 }
 
+/// How long one connection's setup took.
+struct SetupTimes {
+    setup: Duration,
+    join: Duration,
+}
+
 async fn connection(
     endpoint: Endpoint,
     user: String,
     index: u32,
     member: Member,
     permits: Arc<Semaphore>,
-    ready_tx: mpsc::UnboundedSender<Result<(), String>>,
+    ready_tx: mpsc::UnboundedSender<Result<SetupTimes, String>>,
     shared: Shared,
 ) -> ConnStats {
     let setup = async {
         // The semaphore is never closed, so acquiring cannot fail.
         let _permit = permits.acquire_owned().await;
+        let started = Instant::now();
         let mut ws = client::connect(&endpoint, &user).await?;
+        let join_sent = Instant::now();
         let joined = client::join(&mut ws, &endpoint, &member.room, member.join_limit).await?;
-        Ok::<_, client::SetupError>((ws, joined))
+        let times = SetupTimes {
+            setup: started.elapsed(),
+            join: join_sent.elapsed(),
+        };
+        Ok::<_, client::SetupError>((ws, joined, times))
     };
     match setup.await {
-        Ok((ws, joined)) => {
-            let _ = ready_tx.send(Ok(()));
+        Ok((ws, joined, times)) => {
+            let _ = ready_tx.send(Ok(times));
             drop(ready_tx);
             let driver = Driver::new(ws, index, member.room, member.role, joined, shared);
             driver.run().await

@@ -22,6 +22,15 @@ pub struct Report {
     pub senders: u64,
     /// From the first connect to the last `joined`.
     pub setup_secs: f64,
+    /// Per connection, from starting to connect to `joined`.
+    pub setup_p50_us: u64,
+    pub setup_p99_us: u64,
+    pub setup_max_us: u64,
+    /// Per connection, from sending `join` to `joined`.
+    pub join_reply_p50_us: u64,
+    pub join_reply_p99_us: u64,
+    /// Server user+system CPU time while the connections were opened.
+    pub server_setup_cpu_secs: Option<f64>,
     pub window_secs: f64,
     pub frames_sent: u64,
     /// `message` frames received (or `joined` replies, for `join`).
@@ -82,6 +91,17 @@ impl Report {
                 ),
             ),
             ("all joined in", format!("{:.3} s", self.setup_secs)),
+            (
+                "per connection",
+                format!(
+                    "setup p50 {} p99 {} max {}; join→joined p50 {} p99 {}",
+                    millis(self.setup_p50_us),
+                    millis(self.setup_p99_us),
+                    millis(self.setup_max_us),
+                    millis(self.join_reply_p50_us),
+                    millis(self.join_reply_p99_us)
+                ),
+            ),
             ("window", format!("{:.3} s", self.window_secs)),
             ("frames sent", count(self.frames_sent)),
             (
@@ -131,6 +151,9 @@ impl Report {
                     "RSS per connection",
                     format!("{:.2} KiB", per_conn / 1024.0),
                 ));
+            }
+            if let Some(cpu) = self.server_setup_cpu_secs {
+                rows.push(("server CPU, setup", format!("{cpu:.2} s")));
             }
             if let (Some(cpu), Some(cores)) = (self.server_cpu_secs, self.server_cpu_cores) {
                 let per = self

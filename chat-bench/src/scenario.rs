@@ -252,10 +252,9 @@ pub async fn run(options: &RunOptions, scenario: &Scenario) -> Report {
     let clock = Clock::new();
     let members = scenario.members(options);
     let asked = members.len() as u64;
-    let rss_before = options
+    let before_setup = options
         .server_pid
-        .and_then(|pid| procfs::sample(Target::Pid(pid)).ok())
-        .map(|s| s.rss_kib);
+        .and_then(|pid| procfs::sample(Target::Pid(pid)).ok());
 
     let (mut fleet, outcome) = Fleet::open(&options.plan, clock, members).await;
     for (n, why) in &outcome.failures {
@@ -309,7 +308,7 @@ pub async fn run(options: &RunOptions, scenario: &Scenario) -> Report {
     }
     let measured = Measured {
         asked,
-        rss_before,
+        before_setup,
         outcome,
         totals,
         figures,
@@ -321,7 +320,8 @@ pub async fn run(options: &RunOptions, scenario: &Scenario) -> Report {
 /// Everything a run gathered, before it becomes a report.
 struct Measured {
     asked: u64,
-    rss_before: Option<u64>,
+    /// The server before any connection was opened.
+    before_setup: Option<ProcSample>,
     outcome: OpenOutcome,
     totals: Totals,
     figures: WindowFigures,
@@ -331,7 +331,7 @@ struct Measured {
 fn build_report(options: &RunOptions, scenario: &Scenario, measured: Measured) -> Report {
     let Measured {
         asked,
-        rss_before,
+        before_setup,
         outcome,
         totals,
         figures,
@@ -356,6 +356,11 @@ fn build_report(options: &RunOptions, scenario: &Scenario, measured: Measured) -
         (Some(before), Some(after)) => Some(after.cpu.saturating_sub(before.cpu)),
         _ => None,
     };
+    let rss_before = before_setup.map(|s| s.rss_kib);
+    let setup_cpu = match (before_setup, figures.server_before) {
+        (Some(before), Some(after)) => Some(after.cpu.saturating_sub(before.cpu).as_secs_f64()),
+        _ => None,
+    };
     let rss_after = figures.server_after.map(|s| s.rss_kib);
     let rss_per_conn = match (rss_before, rss_after) {
         (Some(before), Some(after)) if totals.opened > 0 => {
@@ -373,6 +378,12 @@ fn build_report(options: &RunOptions, scenario: &Scenario, measured: Measured) -
         rooms,
         senders,
         setup_secs: outcome.elapsed.as_secs_f64(),
+        setup_p50_us: outcome.setup_latency.p50_us,
+        setup_p99_us: outcome.setup_latency.p99_us,
+        setup_max_us: outcome.setup_latency.max_us,
+        join_reply_p50_us: outcome.join_latency.p50_us,
+        join_reply_p99_us: outcome.join_latency.p99_us,
+        server_setup_cpu_secs: setup_cpu,
         window_secs: figures.secs,
         frames_sent: totals.frames_sent,
         deliveries: totals.deliveries,
