@@ -14,6 +14,7 @@ pub mod client;
 pub mod db;
 pub mod http;
 pub mod server;
+pub mod tui;
 
 pub use client::{Ending, ErrorReply, Joined, TestClient, Welcome, ids, join_in_order, room_info};
 pub use server::{ServerOptions, ServerProcess, run_server_to_exit};
