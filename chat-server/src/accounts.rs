@@ -95,13 +95,7 @@ impl Accounts {
         let stored_hash = self.store.password_hash(user).await?;
         match (stored_hash, password) {
             (Some(_), None) => Err(HelloError::PasswordRequired),
-            (Some(hash), Some(password)) => {
-                if self.verify(password, hash).await? {
-                    Ok(Admission::Account { registered: false })
-                } else {
-                    Err(HelloError::AuthFailed)
-                }
-            }
+            (Some(hash), Some(password)) => self.log_in(password, hash).await,
             (None, None) if self.require_accounts => Err(HelloError::AuthRequired),
             (None, None) => self.claim_guest(user).await.map(Admission::Guest),
             (None, Some(password)) => {
@@ -123,11 +117,7 @@ impl Accounts {
                     .password_hash(user)
                     .await?
                     .ok_or(HelloError::AuthFailed)?;
-                if self.verify(password, hash).await? {
-                    Ok(Admission::Account { registered: false })
-                } else {
-                    Err(HelloError::AuthFailed)
-                }
+                self.log_in(password, hash).await
             }
         }
     }
@@ -143,12 +133,7 @@ impl Accounts {
     }
 
     async fn hash(&self, password: String) -> Result<String, HelloError> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|e| HelloError::Hashing(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
+        self.on_hashing_pool(move || {
             let salt = SaltString::generate(&mut OsRng);
             Argon2::default()
                 .hash_password(password.as_bytes(), &salt)
@@ -156,23 +141,38 @@ impl Accounts {
                 .map_err(|e| HelloError::Hashing(e.to_string()))
         })
         .await
-        .map_err(|e| HelloError::Hashing(e.to_string()))?
     }
 
-    async fn verify(&self, password: String, hash: String) -> Result<bool, HelloError> {
+    /// Checks a password against a stored hash: a login, or `auth_failed`.
+    async fn log_in(&self, password: String, hash: String) -> Result<Admission, HelloError> {
+        let matches = self
+            .on_hashing_pool(move || {
+                let parsed =
+                    PasswordHash::new(&hash).map_err(|e| HelloError::Hashing(e.to_string()))?;
+                Ok(Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok())
+            })
+            .await?;
+        if matches {
+            Ok(Admission::Account { registered: false })
+        } else {
+            Err(HelloError::AuthFailed)
+        }
+    }
+
+    /// Runs slow hashing work on the blocking pool, a few at a time.
+    async fn on_hashing_pool<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, HelloError> + Send + 'static,
+    ) -> Result<T, HelloError> {
         let _permit = self
             .hashing
             .acquire()
             .await
             .map_err(|e| HelloError::Hashing(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let parsed =
-                PasswordHash::new(&hash).map_err(|e| HelloError::Hashing(e.to_string()))?;
-            Ok(Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok())
-        })
-        .await
-        .map_err(|e| HelloError::Hashing(e.to_string()))?
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| HelloError::Hashing(e.to_string()))?
     }
 }
