@@ -4,6 +4,7 @@
 //! functions, so holding one proves it follows the rules (and, for rooms,
 //! that it is already folded to lower case).
 
+use std::borrow::Borrow;
 use std::fmt;
 
 use crate::limits::{MAX_REF_CHARS, MAX_ROOM_CHARS, MAX_TEXT_BYTES, MAX_USER_CHARS};
@@ -95,6 +96,20 @@ impl RoomName {
 
     pub fn into_string(self) -> String {
         self.0
+    }
+}
+
+// Both names hash and compare as their inner string, so maps keyed by them
+// can be probed with a plain `&str`.
+impl Borrow<str> for UserName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for RoomName {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 

@@ -206,8 +206,7 @@ impl RoomRegistry {
     }
 
     fn room(&self, name: &str) -> Option<Arc<Room>> {
-        let name = RoomName::parse(name).ok()?;
-        self.rooms().get(&name).cloned()
+        self.rooms().get(name).cloned()
     }
 
     /// Reports a presence change, from under the room's lock.
