@@ -258,30 +258,42 @@ struct CatchUp {
 
 #[tokio::test]
 async fn join_since_while_the_room_talks_has_no_gap_and_no_duplicate() {
+    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    // Small pages (much paging), one-message pages, and a page large
+    // enough that no paging is needed: the race lands differently each time.
+    for (round, page) in [3u32, 1, 100].into_iter().enumerate() {
+        catch_up_while_the_room_talks(&server, &format!("race{round}"), page).await;
+    }
+}
+
+/// alice talks in `room` while bob joins with `since` and pages forwards
+/// `page` messages at a time; bob must end up with every message once.
+async fn catch_up_while_the_room_talks(server: &ServerProcess, room: &str, page: u32) {
+    // Names of their own per round: the previous round's guests may still
+    // be on their way out.
+    let (alice_name, bob_name) = (format!("alice-{room}"), format!("bob-{room}"));
     const BEFORE: usize = 5;
     const DURING: usize = 40;
-    const PAGE: u32 = 3;
-    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
-    let mut alice = server.guest("alice").await;
-    alice.join("race").await;
-    let early = say_many(&mut alice, "race", BEFORE).await;
+    let mut alice = server.guest(&alice_name).await;
+    alice.join(room).await;
+    let early = say_many(&mut alice, room, BEFORE).await;
     let since = early[1].id;
 
     // alice keeps talking (all her frames in flight at once) while bob
     // reconnects with `since`.
-    let mut bob = server.guest("bob").await;
+    let mut bob = server.guest(&bob_name).await;
     let burst: Vec<ClientFrame> = (1..=DURING)
         .map(|n| ClientFrame::Message {
-            room: "race".into(),
+            room: room.into(),
             text: format!("live {n}"),
             reference: Some(format!("live-{n}")),
         })
         .collect();
     alice.send_all(&burst).await;
     bob.send(&ClientFrame::Join {
-        room: "race".into(),
+        room: room.into(),
         since: Some(since),
-        limit: Some(PAGE),
+        limit: Some(page),
     })
     .await;
 
@@ -291,12 +303,12 @@ async fn join_since_while_the_room_talks_has_no_gap_and_no_duplicate() {
     while acks.len() < DURING {
         match alice.recv().await {
             ServerFrame::Message(m) => acks.push(m),
-            ServerFrame::Join { user, .. } if user == "bob" && !saw_bob => saw_bob = true,
+            ServerFrame::Join { user, .. } if user == bob_name && !saw_bob => saw_bob = true,
             other => panic!("alice: unexpected {other:?}"),
         }
     }
     if !saw_bob {
-        alice.expect_join("race", "bob").await;
+        alice.expect_join(room, &bob_name).await;
     }
     let final_id = acks.last().map(|m| m.id).expect("40 acks");
 
@@ -306,13 +318,13 @@ async fn join_since_while_the_room_talks_has_no_gap_and_no_duplicate() {
     let joined = loop {
         match bob.recv().await {
             ServerFrame::Joined {
-                room,
+                room: joined_room,
                 history,
                 more,
                 last_id,
                 ..
             } => {
-                assert_eq!(room, "race");
+                assert_eq!(joined_room, room);
                 break (history, more, last_id);
             }
             ServerFrame::Message(m) => seen.live.push(m),
@@ -320,7 +332,7 @@ async fn join_since_while_the_room_talks_has_no_gap_and_no_duplicate() {
         }
     };
     let (history, mut more, last_id) = joined;
-    assert!(history.len() <= PAGE as usize);
+    assert!(history.len() <= page as usize);
     assert_eq!(
         history.first().map(|m| m.id),
         Some(early[2].id),
@@ -335,10 +347,10 @@ async fn join_since_while_the_room_talks_has_no_gap_and_no_duplicate() {
         requests += 1;
         assert!(requests <= 100, "paging does not end");
         bob.send(&ClientFrame::History {
-            room: "race".into(),
+            room: room.into(),
             before: None,
             after: Some(cursor),
-            limit: Some(PAGE),
+            limit: Some(page),
         })
         .await;
         let (page, page_more) = loop {
@@ -395,4 +407,68 @@ async fn join_since_while_the_room_talks_has_no_gap_and_no_duplicate() {
             m.id
         );
     }
+}
+
+#[tokio::test]
+async fn concurrent_senders_are_seen_by_everyone_in_the_same_id_order() {
+    const EACH: usize = 30;
+    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let mut senders = Vec::new();
+    for name in ["ann", "ben", "cat"] {
+        let mut client = server.guest(name).await;
+        client.join("busy").await;
+        senders.push(client);
+    }
+    // Consume the presence joins: ann saw ben and cat, ben saw cat.
+    senders[0].expect_join("busy", "ben").await;
+    senders[0].expect_join("busy", "cat").await;
+    senders[1].expect_join("busy", "cat").await;
+    let mut watcher = server.guest("watcher").await;
+    watcher.join("busy").await;
+    for sender in &mut senders {
+        sender.expect_join("busy", "watcher").await;
+    }
+
+    // Everyone's frames are in flight at the same time.
+    for sender in &mut senders {
+        let label = sender.label().to_owned();
+        let frames: Vec<ClientFrame> = (0..EACH)
+            .map(|n| ClientFrame::Message {
+                room: "busy".into(),
+                text: format!("{label} {n}"),
+                reference: None,
+            })
+            .collect();
+        sender.send_all(&frames).await;
+    }
+    let total = EACH * senders.len();
+    let mut seen_by_watcher = Vec::with_capacity(total);
+    for _ in 0..total {
+        seen_by_watcher.push(watcher.expect_message().await);
+    }
+    let order = ids(&seen_by_watcher);
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "the watcher got ids out of order: {order:?}"
+    );
+    for sender in &mut senders {
+        let mut seen = Vec::with_capacity(total);
+        for _ in 0..total {
+            seen.push(sender.expect_message().await.id);
+        }
+        assert_eq!(seen, order, "{} saw another order", sender.label());
+    }
+    // Each sender's own messages kept their sending order.
+    for sender in &senders {
+        let own: Vec<&str> = seen_by_watcher
+            .iter()
+            .filter(|m| m.user == sender.label())
+            .map(|m| m.text.as_str())
+            .collect();
+        let sent: Vec<String> = (0..EACH)
+            .map(|n| format!("{} {n}", sender.label()))
+            .collect();
+        assert_eq!(own, sent, "{}'s messages reordered", sender.label());
+    }
+    watcher.barrier().await;
 }
