@@ -138,6 +138,23 @@ impl TestClient {
         self.send_ws(WsMessage::binary(bytes.to_vec())).await;
     }
 
+    /// Sends one text message split into WebSocket fragments (a first
+    /// text frame and continuation frames), as a client may legally do.
+    pub async fn send_fragmented(&mut self, parts: &[&str]) {
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        let last = parts.len().saturating_sub(1);
+        for (i, part) in parts.iter().enumerate() {
+            let opcode = if i == 0 {
+                OpCode::Data(Data::Text)
+            } else {
+                OpCode::Data(Data::Continue)
+            };
+            let frame = Frame::message(part.as_bytes().to_vec(), opcode, i == last);
+            self.send_ws(WsMessage::Frame(frame)).await;
+        }
+    }
+
     /// Sends several frames back to back and flushes once, so they reach
     /// the server together.
     pub async fn send_all(&mut self, frames: &[ClientFrame]) {

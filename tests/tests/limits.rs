@@ -471,3 +471,33 @@ async fn a_session_that_keeps_flooding_is_closed_with_1008() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_fragmented_message_counts_as_one_frame_for_the_size_limit() {
+    let server = ServerProcess::start_default().await;
+    let mut alice = server.guest("alice").await;
+    alice.join("lobby").await;
+
+    // Small fragments of a normal frame are reassembled.
+    alice
+        .send_fragmented(&[
+            r#"{"type":"message","#,
+            r#""room":"lobby","#,
+            r#""text":"in parts","ref":"p1"}"#,
+        ])
+        .await;
+    let ack = alice.expect_message().await;
+    assert_eq!(
+        (ack.text.as_str(), ack.reference.as_deref()),
+        ("in parts", Some("p1"))
+    );
+
+    // Two fragments under 16 KiB each, over it together.
+    let head = format!(
+        r#"{{"type":"message","room":"lobby","text":"hi","pad":"{}"#,
+        "p".repeat(9 * 1024)
+    );
+    let tail = format!(r#"{}"}}"#, "p".repeat(9 * 1024));
+    alice.send_fragmented(&[&head, &tail]).await;
+    alice.expect_close(1009).await;
+}
