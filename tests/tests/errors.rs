@@ -300,3 +300,54 @@ async fn unknown_fields_are_ignored() {
     client.send_raw(r#"{"type":"rooms","page":2}"#).await;
     client.expect_rooms().await;
 }
+
+#[tokio::test]
+async fn a_bad_room_name_in_any_frame_is_invalid_name_and_an_overlong_ref_is_bad_frame() {
+    // Project choices (docs/protocol.md).
+    let server = ServerProcess::start_default().await;
+    let mut alice = alice_in_lobby(&server).await;
+    alice
+        .send(&ClientFrame::Message {
+            room: "no such room!".into(),
+            text: "x".into(),
+            reference: Some("m1".into()),
+        })
+        .await;
+    let error = alice.expect_error(ErrorCode::InvalidName).await;
+    assert_eq!(error.reference.as_deref(), Some("m1"));
+    for frame in [
+        ClientFrame::Leave { room: "A B".into() },
+        ClientFrame::History {
+            room: "#x".into(),
+            before: None,
+            after: None,
+            limit: None,
+        },
+    ] {
+        alice.send(&frame).await;
+        alice.expect_error(ErrorCode::InvalidName).await;
+    }
+
+    let long_ref = "r".repeat(65);
+    alice
+        .send(&ClientFrame::Message {
+            room: "lobby".into(),
+            text: "x".into(),
+            reference: Some(long_ref),
+        })
+        .await;
+    let error = alice.expect_error(ErrorCode::BadFrame).await;
+    assert_eq!(error.reference, None, "an overlong ref is not echoed");
+    let longest_ref = "é".repeat(64);
+    alice
+        .send(&ClientFrame::Message {
+            room: "lobby".into(),
+            text: "x".into(),
+            reference: Some(longest_ref.clone()),
+        })
+        .await;
+    let ack = alice.expect_message().await;
+    assert_eq!(ack.reference, Some(longest_ref), "64 characters is fine");
+    let (history, _) = alice.history("lobby", None, None, None).await;
+    assert_eq!(history.len(), 1, "only the valid message was stored");
+}

@@ -274,3 +274,21 @@ async fn a_guest_name_is_free_again_once_its_session_has_closed() {
         again.close().await;
     }
 }
+
+#[tokio::test]
+async fn an_empty_password_is_auth_failed() {
+    // Project choice (docs/protocol.md): "" never registers an account.
+    let server = ServerProcess::start_default().await;
+    let mut client = server.connect().await;
+    client
+        .send(&ClientFrame::Hello {
+            user: "alice".into(),
+            password: Some(String::new()),
+        })
+        .await;
+    client.expect_error(ErrorCode::AuthFailed).await;
+    client.expect_close(1008).await;
+    // Nothing was registered: the name is still free for a guest.
+    let welcome = server.connect().await.hello("alice", None).await;
+    assert!(welcome.guest);
+}
