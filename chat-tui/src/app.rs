@@ -593,6 +593,9 @@ pub struct App {
     pub conn: ConnState,
     /// Set once a `welcome` arrived, to tell a reconnect from a first connect.
     pub ever_online: bool,
+    /// Why the last attempt to connect failed, shown once per new reason
+    /// rather than on every retry.
+    pub last_failure: Option<String>,
     pub outbox: Outbox,
     pub mode: Mode,
     pub size: Size,
@@ -622,6 +625,7 @@ impl App {
             completion: None,
             conn: ConnState::Connecting,
             ever_online: false,
+            last_failure: None,
             outbox: Outbox::new(ref_prefix),
             mode: Mode::Normal,
             size: Size {

@@ -704,7 +704,17 @@ fn on_disconnected(app: &mut App, reason: String, retry_in: Option<Duration>) {
     app.awaiting_rooms = false;
     if was_online {
         notice(app, &format!("Disconnected: {reason}"), Level::Info);
+    } else if app.last_failure.as_deref() != Some(reason.as_str())
+        && !matches!(app.conn, ConnState::NeedPassword { .. })
+    {
+        let server = app.server.clone();
+        notice(
+            app,
+            &format!("Cannot connect to {server}: {reason}. Retrying."),
+            Level::Error,
+        );
     }
+    app.last_failure = Some(reason.clone());
     match (&app.conn, retry_in) {
         (ConnState::NeedPassword { .. }, _) => {}
         (_, Some(delay)) => {
@@ -730,6 +740,7 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
                 return;
             };
             app.conn = ConnState::Online { epoch, guest };
+            app.last_failure = None;
             let text = if app.ever_online {
                 "Reconnected.".to_owned()
             } else {
@@ -1012,16 +1023,11 @@ fn on_error(
             };
             app.mode = Mode::Password(InputLine::default());
             fx.push(Effect::HoldConnection);
-            let hint = if app.password.is_some() {
-                "Wrong password for"
-            } else {
-                "A password is needed for"
-            };
-            notice(
-                app,
-                &format!("{hint} {}: {text}. Type it below (Esc cancels).", app.user),
-                Level::Error,
+            let text = format!(
+                "Login refused for {}: {text}. Type the password below (Esc cancels).",
+                app.user
             );
+            notice(app, &text, Level::Error);
             return;
         }
         ErrorCode::RateLimited | ErrorCode::Internal => {

@@ -150,6 +150,19 @@ fn conversation(width: u16, height: u16) -> App {
     app
 }
 
+/// Where `text` starts on screen (single-width text only).
+fn find(buffer: &ratatui::buffer::Buffer, text: &str) -> (u16, u16) {
+    for y in 0..buffer.area.height {
+        let row: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        if let Some(byte) = row.find(text) {
+            return (row[..byte].chars().count() as u16, y);
+        }
+    }
+    panic!("{text:?} not on screen")
+}
+
 #[test]
 fn main_screen() {
     let app = conversation(100, 20);
@@ -169,6 +182,11 @@ fn main_screen() {
         .expect("the pending line is on screen");
     let cell = &buffer[(50, pending_row)];
     assert!(cell.modifier.contains(Modifier::ITALIC), "{cell:?}");
+    // carol's line mentions alice: her name is highlighted.
+    let (x, y) = find(buffer, "carol");
+    assert_eq!(buffer[(x, y)].bg, ratatui::style::Color::LightYellow);
+    let (x, y) = find(buffer, "bob │ morning");
+    assert_ne!(buffer[(x, y)].bg, ratatui::style::Color::LightYellow);
     let mut terminal = terminal;
     let cursor = terminal.get_cursor_position().expect("cursor");
     assert_eq!((cursor.x, cursor.y), (12, 19));

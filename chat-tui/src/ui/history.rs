@@ -225,7 +225,11 @@ fn message_rows(
     } else {
         Style::new()
     };
-    let mut nick_style = theme::nick(&m.user);
+    let mut nick_style = if mention {
+        theme::mention_nick()
+    } else {
+        theme::nick(&m.user)
+    };
     let mut time_style = theme::time();
     if pending {
         text_style = theme::pending();
@@ -448,6 +452,9 @@ fn empty_hint(app: &App) -> String {
         None => "You are in no room. Type /join ROOM to join one, /help for keys.".to_owned(),
         Some(room) if room.sync == crate::app::RoomSync::Live => {
             format!("No messages in #{} yet. Say hello!", room.name)
+        }
+        Some(room) if room.sync == crate::app::RoomSync::Offline => {
+            format!("#{} is joined once the server answers.", room.name)
         }
         Some(room) => format!("Joining #{}…", room.name),
     }

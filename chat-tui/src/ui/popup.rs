@@ -87,7 +87,9 @@ pub fn draw_help(frame: &mut Frame, area: Rect) {
 
 pub fn draw_rooms(frame: &mut Frame, app: &App, browser: &RoomBrowser, area: Rect) {
     let visible = browser.visible();
-    let rect = centred(area, 56, area.height.saturating_sub(4).max(6));
+    // Sized to the list (borders, filter line, blank line, rows).
+    let wanted = visible.len().max(1) as u16 + 4;
+    let rect = centred(area, 56, wanted.min(area.height.saturating_sub(2)).max(5));
     let inner_height = rect.height.saturating_sub(4) as usize;
     // Keep the selection on screen.
     let first = browser

@@ -3,7 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
+use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
@@ -28,49 +28,64 @@ pub fn connection_text(app: &App) -> (String, Color) {
     }
 }
 
-fn room_text(app: &App) -> Option<String> {
+/// The room part in a long and a short form.
+fn room_text(app: &App) -> Option<(String, String)> {
     let room = app.current_room()?;
-    let state = match room.sync {
+    let (long, short) = match room.sync {
         RoomSync::Live => {
             let n = room.members.len();
-            format!("{n} member{}", if n == 1 { "" } else { "s" })
+            (
+                format!("{n} member{}", if n == 1 { "" } else { "s" }),
+                format!("({n})"),
+            )
         }
-        RoomSync::Offline => "not joined".into(),
-        RoomSync::Joining { .. } | RoomSync::CatchingUp => "joining…".into(),
+        RoomSync::Offline => ("not joined".into(), "(-)".into()),
+        RoomSync::Joining { .. } | RoomSync::CatchingUp => ("joining…".into(), "(…)".into()),
     };
-    Some(format!("#{}: {state}", room.name))
+    Some((
+        format!("#{}: {long}", room.name),
+        format!("#{} {short}", room.name),
+    ))
 }
 
+/// The status line, dropping detail until it fits: first the server, then
+/// the word "members", then the user name.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let bar = theme::status_bar();
     let (conn, conn_colour) = connection_text(app);
-    let sep = Span::styled(" │ ", bar);
     let server = crate::sanitize::inert(&app.server);
     let user = crate::sanitize::inert(&app.user);
-    let room = room_text(app);
-    let mut parts: Vec<Span> = Vec::new();
-    let full_width = server.width()
-        + user.width()
-        + conn.width()
-        + room.as_ref().map_or(0, |r| r.width() + 3)
-        + 8;
-    parts.push(Span::styled(" ", bar));
-    if full_width <= area.width as usize {
-        parts.push(Span::styled(server, bar));
-        parts.push(sep.clone());
+    let (room_long, room_short) = room_text(app).unzip();
+    let variants = [
+        (Some(&server), Some(&user), room_long.as_ref()),
+        (None, Some(&user), room_long.as_ref()),
+        (None, Some(&user), room_short.as_ref()),
+        (None, None, room_short.as_ref()),
+    ];
+    let width = |(server, user, room): &(Option<&String>, Option<&String>, Option<&String>)| {
+        1 + server.map_or(0, |s| s.width() + 3)
+            + user.map_or(0, |u| u.width() + 3)
+            + conn.width()
+            + room.map_or(0, |r| r.width() + 3)
+    };
+    let chosen = variants
+        .iter()
+        .find(|v| width(v) <= area.width as usize)
+        .unwrap_or(&variants[3]);
+    let sep = || Span::styled(" │ ", bar);
+    let mut parts: Vec<Span> = vec![Span::styled(" ", bar)];
+    if let Some(server) = chosen.0 {
+        parts.push(Span::styled(server.clone(), bar));
+        parts.push(sep());
     }
-    parts.push(Span::styled(
-        user,
-        bar.add_modifier(ratatui::style::Modifier::BOLD),
-    ));
-    parts.push(sep.clone());
-    parts.push(Span::styled(
-        conn,
-        Style::new().bg(Color::DarkGray).fg(conn_colour),
-    ));
-    if let Some(room) = room {
-        parts.push(sep);
-        parts.push(Span::styled(room, bar));
+    if let Some(user) = chosen.1 {
+        parts.push(Span::styled(user.clone(), bar.add_modifier(Modifier::BOLD)));
+        parts.push(sep());
+    }
+    parts.push(Span::styled(conn, bar.fg(conn_colour)));
+    if let Some(room) = chosen.2 {
+        parts.push(sep());
+        parts.push(Span::styled(room.clone(), bar));
     }
     frame.render_widget(Paragraph::new(Line::from(parts)).style(bar), area);
 }

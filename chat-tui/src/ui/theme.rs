@@ -71,8 +71,15 @@ pub fn pending() -> Style {
 
 /// Text of a message that mentions the user.
 pub fn mention_text() -> Style {
+    Style::new().add_modifier(Modifier::BOLD)
+}
+
+/// The sender's name on a message that mentions the user: a highlight
+/// that no name colour can be confused with.
+pub fn mention_nick() -> Style {
     Style::new()
-        .fg(Color::LightYellow)
+        .fg(Color::Black)
+        .bg(Color::LightYellow)
         .add_modifier(Modifier::BOLD)
 }
 

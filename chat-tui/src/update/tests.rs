@@ -701,6 +701,29 @@ fn disconnect_shows_the_countdown_and_queues_lines() {
 }
 
 #[test]
+fn a_failing_connect_is_explained_once_per_reason() {
+    let mut app = app_in(&["lobby"]);
+    let refused = |app: &mut App, reason: &str| {
+        update(
+            app,
+            Action::Net(NetEvent::Disconnected {
+                reason: reason.into(),
+                retry_in: Some(Duration::from_secs(1)),
+            }),
+        );
+    };
+    refused(&mut app, "Connection refused");
+    refused(&mut app, "Connection refused");
+    refused(&mut app, "no answer within 10s");
+    let shown: Vec<_> = notices(&app)
+        .into_iter()
+        .filter(|n| n.starts_with("Cannot connect"))
+        .collect();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert!(shown[0].contains("ws://test/ws") && shown[0].contains("Connection refused"));
+}
+
+#[test]
 fn reconnect_rejoins_since_the_last_id_and_resends_by_ref() {
     let mut app = live_in(&["lobby", "rust"]);
     update(
