@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chat_proto::{ClientFrame, ServerFrame, decode_server, encode};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at, timeout};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -15,6 +15,8 @@ use crate::client::{Joined, Ws};
 use crate::stats::{Clock, ConnStats, LatencyRecorder};
 use crate::wire::{self, FrameKind, Stamp};
 
+/// Frames handled per wake-up before the other select! branches get a turn.
+const DRAIN_LIMIT: usize = 256;
 /// How long a connection spends closing politely at the end of a run.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -88,6 +90,8 @@ pub struct Driver {
     phase: Phase,
     seq: u64,
     in_flight: u32,
+    /// Acknowledgements came in since the window was last topped up.
+    refill_due: bool,
     /// When the pending `join` of a [`Role::Joiner`] was sent (run nanos).
     join_sent_nanos: Option<u64>,
 }
@@ -116,6 +120,7 @@ impl Driver {
             phase,
             seq: 0,
             in_flight: 0,
+            refill_due: false,
             join_sent_nanos: None,
         }
     }
@@ -153,7 +158,10 @@ impl Driver {
                         next_phase = Box::pin(phase_change(rx));
                     }
                     () = tick(&mut ticker) => self.send_message().await?,
-                    frame = self.ws.next() => self.on_ws(frame).await?,
+                    frame = self.ws.next() => {
+                        self.on_ws(frame).await?;
+                        self.drain_ready().await?;
+                    }
                 }
             }
         }
@@ -235,7 +243,7 @@ impl Driver {
                 if self.role.sends_messages() && wire::is_own_copy(frame) {
                     self.stats.acks += 1;
                     self.in_flight = self.in_flight.saturating_sub(1);
-                    self.after_ack().await?;
+                    self.after_ack();
                 }
                 Ok(())
             }
@@ -271,7 +279,8 @@ impl Driver {
                     // The refused message will never be acknowledged.
                     Role::Window { .. } if reference.is_some() => {
                         self.in_flight = self.in_flight.saturating_sub(1);
-                        self.refill().await
+                        self.refill_due = true;
+                        Ok(())
                     }
                     Role::Joiner { .. } if self.join_sent_nanos.take().is_some() => {
                         self.send_join().await
@@ -287,7 +296,7 @@ impl Driver {
                     if message.reference.is_some() && self.role.sends_messages() {
                         self.stats.acks += 1;
                         self.in_flight = self.in_flight.saturating_sub(1);
-                        self.after_ack().await?;
+                        self.after_ack();
                     }
                 }
                 Ok(())
@@ -304,20 +313,34 @@ impl Driver {
         }
     }
 
-    async fn after_ack(&mut self) -> Result<(), Ended> {
-        if let Role::Window {
-            quota: Some(quota), ..
-        } = self.role
-        {
-            if self.stats.acks == quota {
-                let _ = self.shared.quota_done_tx.send(());
+    /// Handles the frames that are already readable, then tops the window
+    /// up once: acknowledgements arrive in bursts (the server flushes what
+    /// piled up), and one write for the burst beats one write per ack.
+    async fn drain_ready(&mut self) -> Result<(), Ended> {
+        for _ in 0..DRAIN_LIMIT {
+            match self.ws.next().now_or_never() {
+                Some(frame) => self.on_ws(frame).await?,
+                None => break,
             }
         }
-        self.refill().await
+        if self.refill_due {
+            self.refill().await?;
+        }
+        Ok(())
+    }
+
+    fn after_ack(&mut self) {
+        if let Role::Window { quota, .. } = self.role {
+            if quota == Some(self.stats.acks) {
+                let _ = self.shared.quota_done_tx.send(());
+            }
+            self.refill_due = true;
+        }
     }
 
     /// Tops a window sender up to its window, within its quota.
     async fn refill(&mut self) -> Result<(), Ended> {
+        self.refill_due = false;
         let Role::Window { window, quota } = self.role else {
             return Ok(());
         };

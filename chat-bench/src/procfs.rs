@@ -71,9 +71,77 @@ fn stat_cpu(stat: &str) -> Option<Duration> {
     Some(Duration::from_micros(ticks * 1_000_000 / USER_HZ))
 }
 
+/// Cumulative CPU time of the whole machine, from the `cpu` line of
+/// `/proc/stat` (in `USER_HZ` ticks), to tell whether something besides the
+/// server and the bench was using the cores during a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineSample {
+    pub busy_ticks: u64,
+    pub total_ticks: u64,
+}
+
+impl MachineSample {
+    /// Cores busy on average between `earlier` and `self`.
+    pub fn busy_cores_since(&self, earlier: &MachineSample, wall: Duration) -> f64 {
+        let busy = self.busy_ticks.saturating_sub(earlier.busy_ticks);
+        busy as f64 / USER_HZ as f64 / wall.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Reads the machine's CPU counters now.
+pub fn machine() -> io::Result<MachineSample> {
+    let stat = fs::read_to_string("/proc/stat")?;
+    machine_from(&stat)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "/proc/stat: no cpu line"))
+}
+
+/// The 1-minute load average.
+pub fn load_average() -> io::Result<f64> {
+    let text = fs::read_to_string("/proc/loadavg")?;
+    text.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "/proc/loadavg"))
+}
+
+/// `cpu  user nice system idle iowait irq softirq steal ...`: idle and
+/// iowait are not busy; guest time is already inside user.
+fn machine_from(stat: &str) -> Option<MachineSample> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let [user, nice, system, idle, iowait, irq, softirq, steal] = ticks[..] else {
+        return None;
+    };
+    let busy = user + nice + system + irq + softirq + steal;
+    Some(MachineSample {
+        busy_ticks: busy,
+        total_ticks: busy + idle + iowait,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_machine_cpu() {
+        let stat = "cpu  100 5 50 800 20 3 2 0 0 0\ncpu0 50 2 25 400 10 1 1 0 0 0\n";
+        let sample = machine_from(stat).unwrap();
+        assert_eq!(sample.busy_ticks, 160);
+        assert_eq!(sample.total_ticks, 980);
+        let later = MachineSample {
+            busy_ticks: 360,
+            total_ticks: 1380,
+        };
+        assert_eq!(later.busy_cores_since(&sample, Duration::from_secs(2)), 1.0);
+        assert!(machine().unwrap().total_ticks > 0);
+        assert!(load_average().unwrap() >= 0.0);
+    }
 
     #[test]
     fn reads_rss_lines() {

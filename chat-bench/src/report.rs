@@ -62,6 +62,12 @@ pub struct Report {
     pub server_cpu_cores: Option<f64>,
     pub server_cpu_us_per_delivery: Option<f64>,
     pub bench_cpu_secs: f64,
+    pub bench_cpu_cores: f64,
+    /// Cores busy on the whole machine over the window: far above server
+    /// plus bench means something else was running.
+    pub machine_busy_cores: Option<f64>,
+    /// The 1-minute load average when the run started.
+    pub load_average_at_start: Option<f64>,
     pub bench_cpu_us_per_delivery: Option<f64>,
 }
 
@@ -165,7 +171,19 @@ impl Report {
         let per = self
             .bench_cpu_us_per_delivery
             .map_or(String::new(), |us| format!(", {us:.2} µs per delivery"));
-        rows.push(("bench CPU", format!("{:.2} s{per}", self.bench_cpu_secs)));
+        rows.push((
+            "bench CPU",
+            format!(
+                "{:.2} s ({:.2} cores){per}",
+                self.bench_cpu_secs, self.bench_cpu_cores
+            ),
+        ));
+        if let Some(cores) = self.machine_busy_cores {
+            let load = self
+                .load_average_at_start
+                .map_or(String::new(), |l| format!(", load average {l:.2} at start"));
+            rows.push(("machine busy", format!("{cores:.2} cores{load}")));
+        }
 
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let mut out = String::new();

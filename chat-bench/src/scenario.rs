@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use crate::driver::{Phase, Role};
 use crate::fleet::{Fleet, Member, OpenOutcome, OpenPlan, wait_for};
-use crate::procfs::{self, ProcSample, Target};
+use crate::procfs::{self, MachineSample, ProcSample, Target};
 use crate::report::Report;
 use crate::stats::{Clock, LatencySummary, Totals};
 
@@ -210,6 +210,7 @@ impl Scenario {
 /// Readings taken when the window opens and closes.
 struct Window {
     opened_at: Instant,
+    machine: Option<MachineSample>,
     server: Option<ProcSample>,
     bench: Option<ProcSample>,
 }
@@ -218,6 +219,7 @@ impl Window {
     fn open(server_pid: Option<u32>) -> Self {
         Self {
             opened_at: Instant::now(),
+            machine: procfs::machine().ok(),
             server: server_pid.and_then(|pid| procfs::sample(Target::Pid(pid)).ok()),
             bench: procfs::sample(Target::Myself).ok(),
         }
@@ -226,13 +228,20 @@ impl Window {
 
 struct WindowFigures {
     secs: f64,
+    /// Cores busy on the whole machine over the window.
+    machine_busy_cores: Option<f64>,
     server_before: Option<ProcSample>,
     server_after: Option<ProcSample>,
     bench_cpu: Duration,
 }
 
 fn close_window(window: Window, server_pid: Option<u32>) -> WindowFigures {
-    let secs = window.opened_at.elapsed().as_secs_f64();
+    let wall = window.opened_at.elapsed();
+    let secs = wall.as_secs_f64();
+    let machine_busy_cores = match (window.machine, procfs::machine().ok()) {
+        (Some(before), Some(after)) => Some(after.busy_cores_since(&before, wall)),
+        _ => None,
+    };
     let server_after = server_pid.and_then(|pid| procfs::sample(Target::Pid(pid)).ok());
     let bench_after = procfs::sample(Target::Myself).ok();
     let bench_cpu = match (window.bench, bench_after) {
@@ -241,6 +250,7 @@ fn close_window(window: Window, server_pid: Option<u32>) -> WindowFigures {
     };
     WindowFigures {
         secs,
+        machine_busy_cores,
         server_before: window.server,
         server_after,
         bench_cpu,
@@ -250,6 +260,7 @@ fn close_window(window: Window, server_pid: Option<u32>) -> WindowFigures {
 /// Runs a scenario against the server and reports what it measured.
 pub async fn run(options: &RunOptions, scenario: &Scenario) -> Report {
     let clock = Clock::new();
+    let load_average = procfs::load_average().ok();
     let members = scenario.members(options);
     let asked = members.len() as u64;
     let before_setup = options
@@ -307,6 +318,7 @@ pub async fn run(options: &RunOptions, scenario: &Scenario) -> Report {
         *totals.errors.entry(kind).or_default() += n;
     }
     let measured = Measured {
+        load_average,
         asked,
         before_setup,
         outcome,
@@ -319,6 +331,7 @@ pub async fn run(options: &RunOptions, scenario: &Scenario) -> Report {
 
 /// Everything a run gathered, before it becomes a report.
 struct Measured {
+    load_average: Option<f64>,
     asked: u64,
     /// The server before any connection was opened.
     before_setup: Option<ProcSample>,
@@ -330,6 +343,7 @@ struct Measured {
 
 fn build_report(options: &RunOptions, scenario: &Scenario, measured: Measured) -> Report {
     let Measured {
+        load_average,
         asked,
         before_setup,
         outcome,
@@ -407,6 +421,9 @@ fn build_report(options: &RunOptions, scenario: &Scenario, measured: Measured) -
         server_cpu_cores: server_cpu.map(|c| c.as_secs_f64() / figures.secs.max(1e-9)),
         server_cpu_us_per_delivery: server_cpu.and_then(per_delivery),
         bench_cpu_secs: figures.bench_cpu.as_secs_f64(),
+        bench_cpu_cores: figures.bench_cpu.as_secs_f64() / figures.secs.max(1e-9),
+        machine_busy_cores: figures.machine_busy_cores,
+        load_average_at_start: load_average,
         bench_cpu_us_per_delivery: per_delivery(figures.bench_cpu),
     }
 }
