@@ -596,6 +596,12 @@ pub struct App {
     /// Why the last attempt to connect failed, shown once per new reason
     /// rather than on every retry.
     pub last_failure: Option<String>,
+    /// The last refusal explained to the user (e.g. name taken), so
+    /// retries do not repeat it; cleared by a `welcome`.
+    pub last_refusal: Option<String>,
+    /// The server refused this socket with an error that was already
+    /// shown, so its closing needs no second explanation.
+    pub refused: bool,
     pub outbox: Outbox,
     pub mode: Mode,
     pub size: Size,
@@ -626,6 +632,8 @@ impl App {
             conn: ConnState::Connecting,
             ever_online: false,
             last_failure: None,
+            last_refusal: None,
+            refused: false,
             outbox: Outbox::new(ref_prefix),
             mode: Mode::Normal,
             size: Size {

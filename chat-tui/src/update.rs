@@ -704,8 +704,9 @@ fn on_disconnected(app: &mut App, reason: String, retry_in: Option<Duration>) {
     app.awaiting_rooms = false;
     if was_online {
         notice(app, &format!("Disconnected: {reason}"), Level::Info);
-    } else if app.last_failure.as_deref() != Some(reason.as_str())
+    } else if !app.refused
         && !matches!(app.conn, ConnState::NeedPassword { .. })
+        && app.last_failure.as_deref() != Some(reason.as_str())
     {
         let server = app.server.clone();
         notice(
@@ -715,6 +716,7 @@ fn on_disconnected(app: &mut App, reason: String, retry_in: Option<Duration>) {
         );
     }
     app.last_failure = Some(reason.clone());
+    app.refused = false;
     match (&app.conn, retry_in) {
         (ConnState::NeedPassword { .. }, _) => {}
         (_, Some(delay)) => {
@@ -741,6 +743,7 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
             };
             app.conn = ConnState::Online { epoch, guest };
             app.last_failure = None;
+            app.last_refusal = None;
             let text = if app.ever_online {
                 "Reconnected.".to_owned()
             } else {
@@ -949,24 +952,23 @@ fn room_live(app: &mut App, index: usize, fx: &mut Vec<Effect>) {
     }
 }
 
-/// Older history arrived: put what is older than the loaded messages on top.
+/// Older history arrived: what is older than every loaded message goes on
+/// top, above any notices, since it happened before them.
 fn prepend_older(app: &mut App, index: usize, messages: Vec<Message>) {
     let room = &mut app.rooms[index];
-    match room.oldest_id() {
-        None => {
-            for message in messages {
-                absorb(app, index, message, false);
-            }
-        }
-        Some(oldest) => {
-            let older: Vec<Entry> = messages
-                .into_iter()
-                .filter(|m| m.id < oldest)
-                .map(Entry::Message)
-                .collect();
-            room.entries.splice(0..0, older);
-        }
+    let oldest = room.oldest_id();
+    let older: Vec<Entry> = messages
+        .into_iter()
+        .filter(|m| oldest.is_none_or(|oldest| m.id < oldest))
+        .map(Entry::Message)
+        .collect();
+    if oldest.is_none() {
+        // Nothing was loaded: this page is also the newest we have seen.
+        let newest = older.iter().filter_map(Entry::message_id).max();
+        room.last_seen = room.last_seen.max(newest.unwrap_or(0));
+        room.position_known = true;
     }
+    room.entries.splice(0..0, older);
 }
 
 /// Shows one message from the server unless it is a duplicate, counting
@@ -1018,6 +1020,7 @@ fn on_error(
     let text = crate::sanitize::inert(message);
     match code {
         ErrorCode::AuthFailed | ErrorCode::AuthRequired => {
+            app.refused = true;
             app.conn = ConnState::NeedPassword {
                 reason: text.clone(),
             };
@@ -1028,6 +1031,20 @@ fn on_error(
                 app.user
             );
             notice(app, &text, Level::Error);
+            return;
+        }
+        ErrorCode::NameTaken => {
+            // The server closes the socket and the client retries (the other
+            // guest may leave); say so once, not on every retry.
+            let text = format!(
+                "The name {} is in use by another guest; retrying. /quit and pick another --user, or log in with a password.",
+                app.user
+            );
+            if app.last_refusal.as_deref() != Some(text.as_str()) {
+                notice(app, &text, Level::Error);
+            }
+            app.last_refusal = Some(text);
+            app.refused = true;
             return;
         }
         ErrorCode::RateLimited | ErrorCode::Internal => {

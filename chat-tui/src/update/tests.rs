@@ -214,17 +214,29 @@ fn saved_rooms_rejoin_from_the_last_id_read() {
     let mut app = app();
     let saved = SavedState {
         version: 1,
-        rooms: vec![SavedRoom {
-            name: "lobby".into(),
-            last_read: 40,
-        }],
-        current: None,
+        rooms: vec![
+            SavedRoom {
+                name: "lobby".into(),
+                last_read: 40,
+            },
+            SavedRoom {
+                name: "rust".into(),
+                last_read: 5,
+            },
+        ],
+        current: Some("lobby".into()),
     };
-    app.restore(&saved, &["rust".into()], None);
+    app.restore(&saved, &["random".into()], None);
     let frames = connect(&mut app, 1);
-    assert!(frames.contains(&join_frame("lobby", Some(40))));
-    assert!(frames.contains(&join_frame("rust", None)));
-    // Caught up with a few messages: a page of older context is fetched.
+    assert_eq!(
+        frames[1..],
+        [
+            join_frame("lobby", Some(40)),
+            join_frame("rust", Some(5)),
+            join_frame("random", None)
+        ]
+    );
+    // Caught up with few messages: a page of older context is fetched.
     let fx = update(
         &mut app,
         joined(
@@ -243,9 +255,89 @@ fn saved_rooms_rejoin_from_the_last_id_read() {
             limit: Some(OLDER_PAGE)
         }]
     );
-    // Messages after the last read count as unread in a room not on screen.
-    assert_eq!(app.current, 0);
-    assert_eq!(app.rooms[0].unread, 0, "the current room is read");
+    update(
+        &mut app,
+        frame(ServerFrame::History {
+            room: "lobby".into(),
+            messages: vec![
+                msg("lobby", 39, "bob", "old"),
+                msg("lobby", 40, "bob", "read"),
+            ],
+            more: true,
+        }),
+    );
+    assert_eq!(message_texts(&app, "lobby"), ["old", "read", "new"]);
+    assert!(
+        matches!(app.rooms[0].entries[0], Entry::Message(_)),
+        "older messages go above the connection notice"
+    );
+    assert_eq!(app.rooms[0].older, Older::Available);
+    // In a room not on screen, what came after the last read is unread.
+    update(
+        &mut app,
+        joined(
+            "rust",
+            &["alice", "bob"],
+            vec![msg("rust", 6, "bob", "a"), msg("rust", 7, "bob", "alice?")],
+            false,
+        ),
+    );
+    let rust = &app.rooms[1];
+    assert_eq!((rust.unread, rust.mentioned), (2, true));
+}
+
+#[test]
+fn context_page_into_an_empty_pane_sets_the_position() {
+    let mut app = app();
+    let saved = SavedState {
+        version: 1,
+        rooms: vec![SavedRoom {
+            name: "lobby".into(),
+            last_read: 40,
+        }],
+        current: None,
+    };
+    app.restore(&saved, &[], None);
+    connect(&mut app, 1);
+    let fx = update(
+        &mut app,
+        frame(ServerFrame::Joined {
+            room: "lobby".into(),
+            members: vec!["alice".into()],
+            history: vec![],
+            more: false,
+            last_id: 40,
+        }),
+    );
+    assert!(matches!(
+        &sent(&fx)[..],
+        [ClientFrame::History {
+            before: Some(41),
+            ..
+        }]
+    ));
+    update(
+        &mut app,
+        frame(ServerFrame::History {
+            room: "lobby".into(),
+            messages: vec![
+                msg("lobby", 39, "bob", "old"),
+                msg("lobby", 40, "bob", "read"),
+            ],
+            more: false,
+        }),
+    );
+    assert_eq!(app.rooms[0].last_seen, 40);
+    assert_eq!(app.rooms[0].unread, 0);
+    update(
+        &mut app,
+        frame(ServerFrame::Message(msg("lobby", 40, "bob", "read"))),
+    );
+    assert_eq!(
+        message_texts(&app, "lobby"),
+        ["old", "read"],
+        "no duplicate"
+    );
 }
 
 // ---------------------------------------------------------------- input keys
@@ -938,6 +1030,32 @@ fn a_reset_server_history_is_joined_afresh() {
         ),
     );
     assert_eq!(message_texts(&app, "lobby"), ["old world", "new world"]);
+}
+
+#[test]
+fn a_taken_guest_name_is_explained_once_while_retrying() {
+    let mut app = app_in(&["lobby"]);
+    for epoch in 1..=3 {
+        update(&mut app, Action::Net(NetEvent::Connected { epoch }));
+        update(
+            &mut app,
+            frame(ServerFrame::error(
+                ErrorCode::NameTaken,
+                "alice is taken",
+                None,
+            )),
+        );
+        update(
+            &mut app,
+            Action::Net(NetEvent::Disconnected {
+                reason: "server closed the connection (1008)".into(),
+                retry_in: Some(Duration::from_secs(1)),
+            }),
+        );
+    }
+    let all = notices(&app);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(all[0].contains("in use by another guest"));
 }
 
 // ---------------------------------------------------------------- passwords
