@@ -118,6 +118,11 @@ impl StateFile {
         file.sync_all().map_err(io("sync", &tmp))?;
         drop(file);
         std::fs::rename(&tmp, &self.path).map_err(io("rename", &tmp))?;
+        // Make the rename itself durable; some filesystems cannot sync a
+        // directory, and the file's own content is already on disk.
+        if let Ok(dir) = std::fs::File::open(dir) {
+            let _ = dir.sync_all();
+        }
         Ok(())
     }
 }
