@@ -143,7 +143,11 @@ fn top_banner(app: &App, geometry: &Geometry) -> Option<Line<'static>> {
         Older::Loading => "loading older messages…".to_owned(),
         _ => return None,
     };
-    Some(separator_row(&text, geometry.width, theme::quiet()))
+    let pad = geometry.width.saturating_sub(text.width()) / 2;
+    Some(Line::from(Span::styled(
+        format!("{}{text}", " ".repeat(pad)),
+        theme::quiet(),
+    )))
 }
 
 fn day_row(date: NaiveDate, geometry: &Geometry) -> Line<'static> {

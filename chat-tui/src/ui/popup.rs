@@ -66,8 +66,6 @@ pub fn draw_help(frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(" Esc closes this page", theme::quiet()));
     let width = HELP
         .iter()
         .map(|(_, w)| key_width + w.width() + 5)
@@ -79,6 +77,7 @@ pub fn draw_help(frame: &mut Frame, area: Rect) {
         Paragraph::new(lines).block(
             Block::bordered()
                 .title(" chat-tui help ")
+                .title_bottom(" Esc closes ")
                 .border_style(theme::popup_border()),
         ),
         rect,
