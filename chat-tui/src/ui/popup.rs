@@ -57,7 +57,7 @@ fn centred(area: Rect, width: u16, height: u16) -> Rect {
 
 pub fn draw_help(frame: &mut Frame, area: Rect) {
     let key_width = HELP.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
-    let mut lines: Vec<Line> = HELP
+    let lines: Vec<Line> = HELP
         .iter()
         .map(|(key, what)| {
             Line::from(vec![
