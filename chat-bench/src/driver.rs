@@ -3,6 +3,7 @@
 //! timer. Receiving takes the cheap path of [`crate::wire`]; only rare
 //! frames are decoded in full.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use chat_proto::{ClientFrame, ServerFrame, decode_server, encode};
@@ -34,32 +35,42 @@ pub enum Phase {
     Stop,
 }
 
+/// A send timer: every `period`, the first `offset` after the window
+/// opens (offsets spread senders over the period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub offset: Duration,
+    pub period: Duration,
+}
+
 /// What a connection sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Only receives.
     Listener,
-    /// Sends one message every `period`, the first `offset` after the
-    /// window opens (offsets spread senders over the period).
-    Rate { offset: Duration, period: Duration },
+    /// Sends one message at each tick of its pace.
+    Rate(Pace),
     /// Keeps `window` messages unacknowledged, sending the next as each
     /// acknowledgement (its own copy) arrives; stops after `quota` messages
     /// when one is given.
     Window { window: u32, quota: Option<u64> },
     /// Sends one message when the run enters [`Phase::Probe`].
     Probe,
-    /// Sends `join` for its room again and again, one at a time, and times
-    /// the `joined` reply; with `random_since`, each asks for the page after
+    /// Sends `join` for its room again and again and times each `joined`
+    /// reply (the server answers a connection's frames in order). Without a
+    /// `pace` it keeps one `join` in flight; with one it sends on a timer
+    /// like [`Role::Rate`]. With `random_since`, each asks for the page after
     /// a random id of the room's history.
     Joiner {
         limit: Option<u32>,
         random_since: bool,
+        pace: Option<Pace>,
     },
 }
 
 impl Role {
     pub fn sends_messages(self) -> bool {
-        matches!(self, Role::Rate { .. } | Role::Window { .. } | Role::Probe)
+        matches!(self, Role::Rate(_) | Role::Window { .. } | Role::Probe)
     }
 }
 
@@ -92,8 +103,8 @@ pub struct Driver {
     in_flight: u32,
     /// Acknowledgements came in since the window was last topped up.
     refill_due: bool,
-    /// When the pending `join` of a [`Role::Joiner`] was sent (run nanos).
-    join_sent_nanos: Option<u64>,
+    /// When each unanswered `join` of a [`Role::Joiner`] was sent (run nanos).
+    joins_sent: VecDeque<u64>,
 }
 
 /// The connection ended early; the reason is already counted.
@@ -121,7 +132,7 @@ impl Driver {
             seq: 0,
             in_flight: 0,
             refill_due: false,
-            join_sent_nanos: None,
+            joins_sent: VecDeque::new(),
         }
     }
 
@@ -157,7 +168,7 @@ impl Driver {
                         }
                         next_phase = Box::pin(phase_change(rx));
                     }
-                    () = tick(&mut ticker) => self.send_message().await?,
+                    () = tick(&mut ticker) => self.on_tick().await?,
                     frame = self.ws.next() => {
                         self.on_ws(frame).await?;
                         self.drain_ready().await?;
@@ -177,14 +188,20 @@ impl Driver {
     async fn enter(&mut self, phase: Phase, ticker: &mut Option<Interval>) -> Result<(), Ended> {
         self.phase = phase;
         match (phase, self.role) {
-            (Phase::Measure, Role::Rate { offset, period }) => {
-                let mut timer = interval_at(Instant::now() + offset, period);
+            (Phase::Measure, Role::Rate(pace))
+            | (
+                Phase::Measure,
+                Role::Joiner {
+                    pace: Some(pace), ..
+                },
+            ) => {
+                let mut timer = interval_at(Instant::now() + pace.offset, pace.period);
                 // Catch up after a stall so the total rate is the one asked for.
                 timer.set_missed_tick_behavior(MissedTickBehavior::Burst);
                 *ticker = Some(timer);
             }
             (Phase::Measure, Role::Window { .. }) => self.refill().await?,
-            (Phase::Measure, Role::Joiner { .. }) => self.send_join().await?,
+            (Phase::Measure, Role::Joiner { pace: None, .. }) => self.send_join().await?,
             (Phase::Probe, Role::Probe) => self.send_message().await?,
             _ => {}
         }
@@ -252,12 +269,17 @@ impl Driver {
                 Ok(())
             }
             FrameKind::Joined => {
-                if let (Some(sent), true) = (self.join_sent_nanos.take(), self.counting()) {
+                let Some(sent) = self.joins_sent.pop_front() else {
+                    return Ok(());
+                };
+                if self.counting() {
                     let now = self.shared.clock.nanos();
                     self.stats.deliveries += 1;
-                    self.stats
-                        .latency(&self.shared.latency, Duration::from_nanos(now - sent));
-                    self.send_join().await?;
+                    self.stats.latency(
+                        &self.shared.latency,
+                        Duration::from_nanos(now.saturating_sub(sent)),
+                    );
+                    self.join_again().await?;
                 }
                 Ok(())
             }
@@ -282,8 +304,8 @@ impl Driver {
                         self.refill_due = true;
                         Ok(())
                     }
-                    Role::Joiner { .. } if self.join_sent_nanos.take().is_some() => {
-                        self.send_join().await
+                    Role::Joiner { .. } if self.joins_sent.pop_front().is_some() => {
+                        self.join_again().await
                     }
                     _ => Ok(()),
                 }
@@ -388,10 +410,26 @@ impl Driver {
         })
     }
 
+    async fn on_tick(&mut self) -> Result<(), Ended> {
+        match self.role {
+            Role::Joiner { .. } => self.send_join().await,
+            _ => self.send_message().await,
+        }
+    }
+
+    /// A closed-loop joiner sends its next `join` when a reply comes in.
+    async fn join_again(&mut self) -> Result<(), Ended> {
+        match self.role {
+            Role::Joiner { pace: None, .. } => self.send_join().await,
+            _ => Ok(()),
+        }
+    }
+
     async fn send_join(&mut self) -> Result<(), Ended> {
         let Role::Joiner {
             limit,
             random_since,
+            ..
         } = self.role
         else {
             return Ok(());
@@ -403,7 +441,7 @@ impl Driver {
             since,
             limit,
         });
-        self.join_sent_nanos = Some(self.shared.clock.nanos());
+        self.joins_sent.push_back(self.shared.clock.nanos());
         self.write(frame).await
     }
 

@@ -138,6 +138,10 @@ enum Command {
         /// Ask each `join` for the page after a random message id.
         #[arg(long)]
         random_since: bool,
+        /// Joins per second in total, on timers (default: each connection
+        /// sends its next `join` when the last one is answered).
+        #[arg(long)]
+        rate: Option<f64>,
         /// Seconds to measure.
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
@@ -206,8 +210,15 @@ fn scenario_of(command: Command) -> anyhow::Result<Scenario> {
             room,
             limit,
             random_since,
+            rate,
             duration,
         } => Scenario::Join {
+            rate: match rate {
+                Some(r) if !(r > 0.0 && r.is_finite()) => {
+                    bail!("--rate must be a positive number of joins per second")
+                }
+                other => other,
+            },
             connections: connections.max(1),
             room: RoomName::parse(&room)
                 .with_context(|| format!("--room {room:?}"))?

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::driver::{Phase, Role};
+use crate::driver::{Pace, Phase, Role};
 use crate::fleet::{Fleet, Member, OpenOutcome, OpenPlan, wait_for};
 use crate::procfs::{self, MachineSample, ProcSample, Target};
 use crate::report::Report;
@@ -61,13 +61,15 @@ pub enum Scenario {
         total: Option<u64>,
         duration: Duration,
     },
-    /// `connections` in `room` joining it again and again, one `join` in
-    /// flight each, timing the `joined` reply.
+    /// `connections` in `room` joining it again and again, timing the
+    /// `joined` reply: one `join` in flight each, or `rate` joins per second
+    /// in total.
     Join {
         connections: usize,
         room: String,
         limit: Option<u32>,
         random_since: bool,
+        rate: Option<f64>,
         duration: Duration,
     },
 }
@@ -146,11 +148,7 @@ impl Scenario {
                                 window,
                                 quota: None,
                             },
-                            Load::Rate(rate) => {
-                                let period = Duration::from_secs_f64(*senders as f64 / rate);
-                                let offset = period.mul_f64(i as f64 / *senders as f64);
-                                Role::Rate { offset, period }
-                            }
+                            Load::Rate(rate) => Role::Rate(pace(rate, i, *senders)),
                         }
                     };
                     listener(options.room(i % rooms.max(&1)), role)
@@ -182,13 +180,15 @@ impl Scenario {
                 room,
                 limit,
                 random_since,
+                rate,
                 ..
             } => (0..*connections)
-                .map(|_| Member {
+                .map(|i| Member {
                     room: room.clone(),
                     role: Role::Joiner {
                         limit: *limit,
                         random_since: *random_since,
+                        pace: rate.map(|rate| pace(rate, i, *connections)),
                     },
                     // The setup join only needs `last_id`.
                     join_limit: Some(1),
@@ -205,6 +205,14 @@ impl Scenario {
             Scenario::Join { connections, .. } => (1, *connections as u64),
         }
     }
+}
+
+/// The timer of sender `index` of `senders` sharing `rate` per second,
+/// spread evenly over one period.
+fn pace(rate: f64, index: usize, senders: usize) -> Pace {
+    let period = Duration::from_secs_f64(senders as f64 / rate);
+    let offset = period.mul_f64(index as f64 / senders as f64);
+    Pace { offset, period }
 }
 
 /// Readings taken when the window opens and closes.
