@@ -704,7 +704,8 @@ fn on_disconnected(app: &mut App, reason: String, retry_in: Option<Duration>) {
     app.awaiting_rooms = false;
     if was_online {
         notice(app, &format!("Disconnected: {reason}"), Level::Info);
-    } else if !app.refused
+    } else if !app.ever_online
+        && !app.refused
         && !matches!(app.conn, ConnState::NeedPassword { .. })
         && app.last_failure.as_deref() != Some(reason.as_str())
     {

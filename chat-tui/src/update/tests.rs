@@ -813,6 +813,17 @@ fn a_failing_connect_is_explained_once_per_reason() {
         .collect();
     assert_eq!(shown.len(), 2, "{shown:?}");
     assert!(shown[0].contains("ws://test/ws") && shown[0].contains("Connection refused"));
+
+    // After a session, "Disconnected" and the countdown say enough.
+    let mut app = live_in(&["lobby"]);
+    disconnect(&mut app);
+    refused(&mut app, "Connection refused");
+    let all = notices(&app);
+    assert!(
+        all.iter().all(|n| !n.starts_with("Cannot connect")),
+        "{all:?}"
+    );
+    assert!(all.iter().any(|n| n.starts_with("Disconnected")), "{all:?}");
 }
 
 #[test]
