@@ -178,3 +178,46 @@ async fn a_reopened_client_remembers_rooms_and_unread_counts() {
     alice.ctrl_c();
     assert!(alice.wait_exit(Duration::from_secs(10)).await.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_login_asks_for_the_password_on_screen() {
+    let server = ServerProcess::start(ServerOptions {
+        require_accounts: true,
+        ..ServerOptions::default()
+    })
+    .await;
+    let state = tempfile::tempdir().unwrap();
+
+    // No password: the server refuses, the client asks instead of exiting.
+    let mut alice = TuiProcess::spawn(&TuiOptions::new(
+        "alice",
+        &server.ws_url(),
+        &["lobby"],
+        &state.path().join("alice"),
+    ));
+    alice.wait_for_text("password needed").await;
+    alice.wait_for_text("password: ").await;
+    alice.type_line("open sesame");
+    alice.wait_for_text("(new account").await;
+    alice.wait_for_text("#lobby: 1 member").await;
+    assert!(
+        !alice.screen().contains("open sesame"),
+        "{}",
+        alice.screen()
+    );
+
+    // A wrong password from the environment: asked again, then accepted.
+    let mut options = TuiOptions::new(
+        "alice",
+        &server.ws_url(),
+        &["lobby"],
+        &state.path().join("alice-2"),
+    );
+    options.env.push(("CHAT_PASSWORD".into(), "guess".into()));
+    let mut second = TuiProcess::spawn(&options);
+    second.wait_for_text("Login refused for alice").await;
+    second.type_line("open sesame");
+    second.wait_for_text("#lobby: 1 member").await;
+    second.type_line("logged in twice");
+    alice.wait_for_text("logged in twice").await;
+}
