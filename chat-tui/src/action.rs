@@ -1,5 +1,6 @@
 //! The one enum of everything that can change the client's state: a key, a
-//! paste, a resize, something from the network task, or a clock tick.
+//! paste, a resize, something from the network task, a clock tick, or a
+//! request from outside to stop.
 
 use crossterm::event::{Event, KeyEvent, KeyEventKind};
 
@@ -19,6 +20,8 @@ pub enum Action {
     Net(NetEvent),
     /// One second passed: countdowns, deferred resends, saving state.
     Tick,
+    /// The process was asked to stop (SIGTERM, SIGHUP): quit as with Ctrl-C.
+    Terminate,
 }
 
 impl Action {

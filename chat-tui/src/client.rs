@@ -93,7 +93,7 @@ async fn run_async(settings: Settings) -> anyhow::Result<()> {
             width: size.width,
             height: size.height,
         };
-        let mut events = Events::new(net_rx);
+        let mut events = Events::new(net_rx)?;
         main_loop(&mut app, guard.terminal(), &mut events, &cmd_tx, &save_tx).await
         // The guard drops here: the terminal is back before we wait below.
     }

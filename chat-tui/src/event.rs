@@ -1,12 +1,13 @@
 //! The event source: one `select!` over the terminal's async event stream,
-//! the network task's channel and a one-second timer, turned into
-//! [`Action`]s. Nothing here blocks: crossterm's `EventStream` is polled as
+//! the network task's channel, a one-second timer and the stop signals
+//! (SIGTERM, SIGHUP), turned into [`Action`]s. Nothing here blocks: crossterm's `EventStream` is polled as
 //! a future, never with the blocking `event::poll`.
 
 use std::time::Duration;
 
 use crossterm::event::EventStream;
 use futures_util::StreamExt;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
 
@@ -24,6 +25,8 @@ pub struct Events {
     /// polled again (it would be ready forever).
     net_closed: bool,
     tick: Interval,
+    terminate: Signal,
+    hangup: Signal,
 }
 
 /// Why the event source ended.
@@ -33,18 +36,23 @@ pub enum EventsError {
     Terminal(#[from] std::io::Error),
     #[error("terminal input ended")]
     TerminalClosed,
+    #[error("cannot listen for signals: {0}")]
+    Signals(std::io::Error),
 }
 
 impl Events {
-    pub fn new(net_rx: mpsc::Receiver<NetEvent>) -> Self {
+    /// Must be called inside the runtime (signal handlers register with it).
+    pub fn new(net_rx: mpsc::Receiver<NetEvent>) -> Result<Self, EventsError> {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        Self {
+        Ok(Self {
             terminal: EventStream::new(),
             net_rx,
             net_closed: false,
             tick,
-        }
+            terminate: signal(SignalKind::terminate()).map_err(EventsError::Signals)?,
+            hangup: signal(SignalKind::hangup()).map_err(EventsError::Signals)?,
+        })
     }
 
     /// The next action.
@@ -65,6 +73,8 @@ impl Events {
                     None => self.net_closed = true,
                 },
                 _ = self.tick.tick() => return Ok(Action::Tick),
+                _ = self.terminate.recv() => return Ok(Action::Terminate),
+                _ = self.hangup.recv() => return Ok(Action::Terminate),
             }
         }
     }

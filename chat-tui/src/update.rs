@@ -87,6 +87,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             on_net(app, event, &mut fx);
         }
         Action::Tick => on_tick(app, &mut fx),
+        Action::Terminate => quit(app, &mut fx),
     }
     fx
 }

@@ -65,6 +65,7 @@ pub struct TuiProcess {
     output_rx: watch::Receiver<u64>,
     keys: std::sync::mpsc::Sender<Vec<u8>>,
     killer: Box<dyn ChildKiller + Send + Sync>,
+    pid: Option<u32>,
     exit_rx: Option<oneshot::Receiver<portable_pty::ExitStatus>>,
     /// Holds the config directory (empty, so no real config is read).
     _home: tempfile::TempDir,
@@ -111,6 +112,7 @@ impl TuiProcess {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         drop(pty.slave);
         let killer = child.clone_killer();
+        let pid = child.process_id();
 
         let rows = NonZeroU16::new(options.rows).expect("rows > 0");
         let cols = NonZeroU16::new(options.cols).expect("cols > 0");
@@ -168,6 +170,7 @@ impl TuiProcess {
             output_rx,
             keys,
             killer,
+            pid,
             exit_rx: Some(exit_rx),
             _home: home,
         }
@@ -250,6 +253,16 @@ impl TuiProcess {
     /// Presses Ctrl-C.
     pub fn ctrl_c(&self) {
         self.send_bytes(&[0x03]);
+    }
+
+    /// Sends SIGTERM, as a session manager or `kill` would.
+    pub fn sigterm(&self) {
+        let pid = self.pid.expect("the client has a process id");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("`kill` can be run");
+        assert!(status.success(), "kill -TERM {pid} failed: {status}");
     }
 
     /// Waits for the process to exit; fails the test after `limit`.

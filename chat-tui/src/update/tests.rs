@@ -653,6 +653,8 @@ fn who_help_quit_and_unknown_commands() {
     assert!(matches!(fx[..], [Effect::SaveState(_), Effect::Quit]));
     let fx = update(&mut app, ctrl('c'));
     assert!(fx.contains(&Effect::Quit));
+    let fx = update(&mut app, Action::Terminate);
+    assert!(matches!(fx[..], [Effect::SaveState(_), Effect::Quit]));
 }
 
 #[test]
