@@ -187,6 +187,9 @@ pub enum PresenceRoute {
 pub struct RoomRegistry {
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
     presence: PresenceRoute,
+    /// Set when the server starts shutting down: everyone here is about to
+    /// be disconnected, so telling them who leaves would only be noise.
+    shutting_down: AtomicBool,
     metrics: Arc<Metrics>,
 }
 
@@ -195,6 +198,7 @@ impl RoomRegistry {
         Self {
             rooms: Mutex::new(HashMap::new()),
             presence,
+            shutting_down: AtomicBool::new(false),
             metrics,
         }
     }
@@ -209,9 +213,15 @@ impl RoomRegistry {
         self.rooms().get(name).cloned()
     }
 
+    /// Stops telling this node's members about each other's departures.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+    }
+
     /// Reports a presence change, from under the room's lock.
     fn announce(&self, state: &mut RoomState, change: PresenceChange) {
         match &self.presence {
+            PresenceRoute::Local if self.shutting_down.load(Ordering::Acquire) => {}
             PresenceRoute::Local => {
                 let frame = presence_frame(&change);
                 state.tell_others(&change.user, &frame);

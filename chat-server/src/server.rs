@@ -76,6 +76,7 @@ impl Shared {
 pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdown: impl Future) {
     let (notify_shutdown, _) = broadcast::channel(1);
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
+    let shared_registry = backend.registry.clone();
     let shared = Arc::new(Shared {
         accounts: Accounts::new(
             backend.store.clone(),
@@ -113,6 +114,7 @@ pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdo
         ..
     } = accept;
     drop(listener);
+    shared_registry.begin_shutdown();
     drop(notify_shutdown);
     drop(shutdown_complete_tx);
     if tokio::time::timeout(SHUTDOWN_GRACE, shutdown_complete_rx.recv())
