@@ -83,6 +83,22 @@ pub fn decode_server(text: &str) -> Result<ServerFrame, DecodeError> {
     }
 }
 
+/// The `ref` of a frame given as text, when it has a string one within the
+/// length limit: what an error about that frame echoes.
+pub fn reference_of(text: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => usable_reference(object.get("ref")),
+        _ => None,
+    }
+}
+
+fn usable_reference(value: Option<&Value>) -> Option<String> {
+    value
+        .and_then(Value::as_str)
+        .filter(|r| r.chars().count() <= MAX_REF_CHARS)
+        .map(str::to_owned)
+}
+
 fn diagnose<T: serde::de::DeserializeOwned>(text: &str, known_types: &[&str]) -> DecodeError {
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
@@ -91,11 +107,7 @@ fn diagnose<T: serde::de::DeserializeOwned>(text: &str, known_types: &[&str]) ->
     let Value::Object(object) = &value else {
         return DecodeError::bad("frame must be a JSON object", None);
     };
-    let reference = object
-        .get("ref")
-        .and_then(Value::as_str)
-        .filter(|r| r.chars().count() <= MAX_REF_CHARS)
-        .map(str::to_owned);
+    let reference = usable_reference(object.get("ref"));
     let frame_type = match object.get("type") {
         None => return DecodeError::bad("missing field `type`", reference),
         Some(Value::String(t)) => t.clone(),
@@ -382,6 +394,20 @@ mod tests {
 
         let e = decode_client(r#"{"type":"hello","user":42}"#).unwrap_err();
         assert_eq!(e.code(), ErrorCode::BadFrame);
+    }
+
+    #[test]
+    fn any_frame_can_carry_a_ref() {
+        assert_eq!(
+            reference_of(r#"{"type":"join","room":"x","ref":"j1"}"#).as_deref(),
+            Some("j1")
+        );
+        assert_eq!(reference_of(r#"{"type":"rooms","ref":7}"#), None);
+        assert_eq!(reference_of("[]"), None);
+        assert_eq!(
+            reference_of(&format!(r#"{{"ref":"{}"}}"#, "r".repeat(65))),
+            None
+        );
     }
 
     #[test]

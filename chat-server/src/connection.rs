@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use chat_proto::limits::clamp_history_limit;
 use chat_proto::{
-    ClientFrame, ErrorCode, RoomInfo, RoomName, ServerFrame, UserName, decode_client, validate_ref,
-    validate_text,
+    ClientFrame, ErrorCode, RoomInfo, RoomName, ServerFrame, UserName, decode_client, reference_of,
+    validate_ref, validate_text,
 };
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
@@ -87,6 +87,8 @@ pub struct Handler {
     frames_rx: mpsc::Receiver<Frame>,
     signal: Arc<SlowConsumerSignal>,
     session: Option<Session>,
+    /// The `ref` of the frame being handled: every error about it echoes it.
+    replying_to: Option<String>,
     rooms: HashMap<RoomName, Arc<Room>>,
     bucket: TokenBucket,
     /// Frames refused in a row by the rate limit.
@@ -120,6 +122,7 @@ impl Handler {
             frames_rx,
             signal,
             session: None,
+            replying_to: None,
             rooms: HashMap::new(),
             bucket: TokenBucket::new(
                 shared.config.rate_limit,
@@ -192,7 +195,7 @@ impl Handler {
                 Some((reference, result)) = self.appends.next(), if !self.appends.is_empty() => {
                     if let Err(e) = result {
                         tracing::warn!(peer = %self.peer, error = %e, "storing a message failed");
-                        self.reply_error(ErrorCode::Internal, "the message could not be stored; retry", reference);
+                        self.reply(&ServerFrame::error(ErrorCode::Internal, "the message could not be stored; retry", reference));
                     }
                 }
                 incoming = self.ws.next(), if self.appends.len() < MAX_APPENDS_IN_FLIGHT => {
@@ -313,8 +316,9 @@ impl Handler {
         self.outbox.push(frame(server_frame));
     }
 
-    fn reply_error(&self, code: ErrorCode, message: impl Into<String>, reference: Option<String>) {
-        self.reply(&ServerFrame::error(code, message, reference));
+    /// An error about the frame being handled.
+    fn reply_error(&self, code: ErrorCode, message: impl Into<String>) {
+        self.reply(&ServerFrame::error(code, message, self.replying_to.clone()));
     }
 
     /// Takes a rate-limit token; false when the frame must be dropped,
@@ -346,6 +350,7 @@ impl Handler {
     }
 
     fn on_binary(&mut self) -> Option<Ending> {
+        self.replying_to = None;
         self.shared
             .metrics
             .frames_in
@@ -353,7 +358,6 @@ impl Handler {
         self.reply_error(
             ErrorCode::BadFrame,
             "binary frames are not supported: send JSON text",
-            None,
         );
         None
     }
@@ -366,16 +370,20 @@ impl Handler {
         let client_frame = match decode_client(text) {
             Ok(client_frame) => client_frame,
             Err(e) => {
+                self.replying_to = e.reference.clone();
                 self.reply(&e.to_frame());
                 return None;
             }
         };
-        let reference = client_frame.reference().map(str::to_owned);
+        self.replying_to = match &client_frame {
+            ClientFrame::Message { reference, .. } => reference.clone().filter(|r| validate_ref(r)),
+            _ => reference_of(text),
+        };
         let Some(user) = self.session.as_ref().map(|s| s.user.clone()) else {
             return match client_frame {
                 ClientFrame::Hello { user, password } => self.hello(&user, password).await,
                 _ => {
-                    self.reply_error(ErrorCode::NotAuthenticated, "send hello first", reference);
+                    self.reply_error(ErrorCode::NotAuthenticated, "send hello first");
                     None
                 }
             };
@@ -384,7 +392,6 @@ impl Handler {
             self.reply_error(
                 ErrorCode::AlreadyAuthenticated,
                 "this connection is already logged in",
-                None,
             );
             return None;
         }
@@ -395,11 +402,7 @@ impl Handler {
             Err(ending) => return Some(ending),
             Ok(true) => {}
             Ok(false) => {
-                self.reply_error(
-                    ErrorCode::RateLimited,
-                    "slow down: frame dropped",
-                    reference,
-                );
+                self.reply_error(ErrorCode::RateLimited, "slow down: frame dropped");
                 return None;
             }
         }
@@ -427,7 +430,7 @@ impl Handler {
         let user = match UserName::parse(user) {
             Ok(user) => user,
             Err(e) => {
-                self.reply_error(ErrorCode::InvalidName, format!("user name: {e}"), None);
+                self.reply_error(ErrorCode::InvalidName, format!("user name: {e}"));
                 return None;
             }
         };
@@ -465,38 +468,29 @@ impl Handler {
                 self.reply_error(
                     ErrorCode::Internal,
                     "the server could not check this hello; retry",
-                    None,
                 );
                 return None;
             }
         };
-        self.reply_error(code, message, None);
+        self.reply_error(code, message);
         Some(Ending::Refused)
     }
 
-    fn room_name(&self, raw: &str, reference: Option<&String>) -> Option<RoomName> {
+    fn room_name(&self, raw: &str) -> Option<RoomName> {
         match RoomName::parse(raw) {
             Ok(room) => Some(room),
             Err(e) => {
-                self.reply_error(
-                    ErrorCode::InvalidName,
-                    format!("room name: {e}"),
-                    reference.cloned(),
-                );
+                self.reply_error(ErrorCode::InvalidName, format!("room name: {e}"));
                 None
             }
         }
     }
 
     /// The joined room, or a `not_in_room` error.
-    fn joined_room(&self, room: &RoomName, reference: Option<&String>) -> Option<Arc<Room>> {
+    fn joined_room(&self, room: &RoomName) -> Option<Arc<Room>> {
         let joined = self.rooms.get(room).cloned();
         if joined.is_none() {
-            self.reply_error(
-                ErrorCode::NotInRoom,
-                format!("join {room} first"),
-                reference.cloned(),
-            );
+            self.reply_error(ErrorCode::NotInRoom, format!("join {room} first"));
         }
         joined
     }
@@ -508,7 +502,7 @@ impl Handler {
         since: Option<u64>,
         limit: Option<u32>,
     ) {
-        let Some(name) = self.room_name(raw_room, None) else {
+        let Some(name) = self.room_name(raw_room) else {
             return;
         };
         let limit = clamp_history_limit(limit);
@@ -543,8 +537,11 @@ impl Handler {
                     .map(|e| e.to_string())
                     .or(members.err().map(|e| e.to_string()));
                 tracing::error!(peer = %self.peer, room = %name, error = error.as_deref().unwrap_or(""), "join failed");
-                let refusal =
-                    ServerFrame::error(ErrorCode::Internal, "could not join the room; retry", None);
+                let refusal = ServerFrame::error(
+                    ErrorCode::Internal,
+                    "could not join the room; retry",
+                    self.replying_to.clone(),
+                );
                 if rejoin {
                     // Still a member: release what was held, after the error.
                     self.shared.registry.activate(&room, self.conn, 0, &refusal);
@@ -566,21 +563,17 @@ impl Handler {
         if let Some(r) = &reference
             && !validate_ref(r)
         {
-            self.reply_error(
-                ErrorCode::BadFrame,
-                "ref is longer than 64 characters",
-                None,
-            );
+            self.reply_error(ErrorCode::BadFrame, "ref is longer than 64 characters");
             return;
         }
-        let Some(room) = self.room_name(raw_room, reference.as_ref()) else {
+        let Some(room) = self.room_name(raw_room) else {
             return;
         };
         if let Err(e) = validate_text(&text) {
-            self.reply_error(ErrorCode::InvalidText, e.to_string(), reference);
+            self.reply_error(ErrorCode::InvalidText, e.to_string());
             return;
         }
-        if self.joined_room(&room, reference.as_ref()).is_none() {
+        if self.joined_room(&room).is_none() {
             return;
         }
         let new_message = NewMessage {
@@ -599,17 +592,16 @@ impl Handler {
                 self.reply_error(
                     ErrorCode::Internal,
                     "the message could not be stored; retry",
-                    reference,
                 );
             }
         }
     }
 
     fn leave(&mut self, user: &UserName, raw_room: &str) {
-        let Some(name) = self.room_name(raw_room, None) else {
+        let Some(name) = self.room_name(raw_room) else {
             return;
         };
-        let Some(room) = self.joined_room(&name, None) else {
+        let Some(room) = self.joined_room(&name) else {
             return;
         };
         self.rooms.remove(&name);
@@ -629,7 +621,7 @@ impl Handler {
         after: Option<u64>,
         limit: Option<u32>,
     ) {
-        let Some(name) = self.room_name(raw_room, None) else {
+        let Some(name) = self.room_name(raw_room) else {
             return;
         };
         let limit = clamp_history_limit(limit);
@@ -638,7 +630,6 @@ impl Handler {
                 self.reply_error(
                     ErrorCode::BadFrame,
                     "history takes `before` or `after`, not both",
-                    None,
                 );
                 return;
             }
@@ -646,7 +637,7 @@ impl Handler {
             (None, Some(id)) => Page::After { id, limit },
             (None, None) => Page::Newest { limit },
         };
-        if self.joined_room(&name, None).is_none() {
+        if self.joined_room(&name).is_none() {
             return;
         }
         self.answer(
@@ -666,7 +657,7 @@ impl Handler {
             Ok(rooms) => rooms,
             Err(e) => {
                 tracing::error!(peer = %self.peer, error = %e, "could not list rooms");
-                self.reply_error(ErrorCode::Internal, "could not list rooms; retry", None);
+                self.reply_error(ErrorCode::Internal, "could not list rooms; retry");
                 return;
             }
         };
@@ -685,7 +676,7 @@ impl Handler {
             }),
             Err(e) => {
                 tracing::error!(peer = %self.peer, error = %e, "could not count members");
-                self.reply_error(ErrorCode::Internal, "could not list rooms; retry", None);
+                self.reply_error(ErrorCode::Internal, "could not list rooms; retry");
             }
         }
     }
@@ -701,11 +692,7 @@ impl Handler {
             Ok(value) => self.reply(&reply(value)),
             Err(e) => {
                 tracing::error!(peer = %self.peer, error = %e, "could not {what}");
-                self.reply_error(
-                    ErrorCode::Internal,
-                    format!("could not {what}; retry"),
-                    None,
-                );
+                self.reply_error(ErrorCode::Internal, format!("could not {what}; retry"));
             }
         }
     }

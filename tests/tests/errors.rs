@@ -351,3 +351,48 @@ async fn a_bad_room_name_in_any_frame_is_invalid_name_and_an_overlong_ref_is_bad
     let (history, _) = alice.history("lobby", None, None, None).await;
     assert_eq!(history.len(), 1, "only the valid message was stored");
 }
+
+#[tokio::test]
+async fn errors_about_any_frame_echo_its_ref() {
+    let server = ServerProcess::start_default().await;
+    let mut alice = alice_in_lobby(&server).await;
+    let cases = [
+        (
+            r#"{"type":"join","room":"no way","ref":"j1"}"#,
+            ErrorCode::InvalidName,
+            "j1",
+        ),
+        (
+            r#"{"type":"leave","room":"elsewhere","ref":"l1"}"#,
+            ErrorCode::NotInRoom,
+            "l1",
+        ),
+        (
+            r#"{"type":"history","room":"elsewhere","ref":"h1"}"#,
+            ErrorCode::NotInRoom,
+            "h1",
+        ),
+        (
+            r#"{"type":"history","room":"lobby","before":5,"after":1,"ref":"h2"}"#,
+            ErrorCode::BadFrame,
+            "h2",
+        ),
+        (
+            r#"{"type":"hello","user":"alice","ref":"again"}"#,
+            ErrorCode::AlreadyAuthenticated,
+            "again",
+        ),
+    ];
+    for (frame, code, reference) in cases {
+        alice.send_raw(frame).await;
+        let error = alice.expect_error(code).await;
+        assert_eq!(
+            error.reference.as_deref(),
+            Some(reference),
+            "answer to {frame}"
+        );
+    }
+    // A ref that is not a string is not echoed; the frame is still served.
+    alice.send_raw(r#"{"type":"rooms","ref":42}"#).await;
+    alice.expect_rooms().await;
+}
