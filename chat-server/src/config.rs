@@ -3,14 +3,23 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::store::SyncMode;
 
-/// Real-time chat server: WebSocket rooms at /ws, stored in SQLite.
+/// Real-time chat server: WebSocket rooms at /ws, stored in SQLite, or as
+/// one node of a cluster sharing PostgreSQL and Redis.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "chat-server", version, about, long_about = None)]
+#[command(
+    name = "chat-server",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
@@ -49,6 +58,37 @@ pub struct Cli {
     /// also a power cut (slower).
     #[arg(long, value_enum, default_value_t = SyncMode::Normal)]
     pub sync: SyncMode,
+    /// Run as a cluster node: PostgreSQL database shared by every node
+    /// (postgres://USER:PASSWORD@HOST:PORT/DB). Needs --redis.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CHAT_DATABASE_URL",
+        conflicts_with = "db"
+    )]
+    pub database: Option<String>,
+    /// Run as a cluster node: Redis server shared by every node
+    /// (redis://HOST:PORT). Needs --database.
+    #[arg(long, value_name = "URL", env = "CHAT_REDIS_URL")]
+    pub redis: Option<String>,
+}
+
+/// What the binary does besides serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Create or upgrade the cluster's PostgreSQL schema, then exit.
+    Migrate {
+        /// The PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB).
+        #[arg(long, value_name = "URL", env = "CHAT_DATABASE_URL")]
+        database: String,
+    },
+}
+
+/// The engines a cluster node shares with the other nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterUrls {
+    pub database: String,
+    pub redis: String,
 }
 
 fn parse_seconds(raw: &str) -> Result<Duration, String> {
@@ -102,6 +142,24 @@ impl From<&Cli> for Config {
 }
 
 impl Cli {
+    /// The cluster engines when both `--database` and `--redis` are given,
+    /// `None` for a single node; an error names the missing half.
+    pub fn cluster(&self) -> Result<Option<ClusterUrls>, String> {
+        match (&self.database, &self.redis) {
+            (Some(database), Some(redis)) => Ok(Some(ClusterUrls {
+                database: database.clone(),
+                redis: redis.clone(),
+            })),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err("--database needs --redis: a cluster node uses both \
+                 (or neither, for one node on SQLite)"
+                .into()),
+            (None, Some(_)) => Err("--redis needs --database: a cluster node uses both \
+                 (or neither, for one node on SQLite)"
+                .into()),
+        }
+    }
+
     /// The database path: `--db`, or the platform default.
     pub fn db_path(&self) -> Option<PathBuf> {
         self.db.clone().or_else(|| {
@@ -121,6 +179,38 @@ mod tests {
         assert!(parse_seconds("0").is_err());
         assert!(parse_seconds("-3").is_err());
         assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn cluster_needs_both_engines_and_no_sqlite_file() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["chat-server"], args].concat());
+        let both = parse(&["--database", "postgres://db/chat", "--redis", "redis://r"]).unwrap();
+        assert_eq!(
+            both.cluster(),
+            Ok(Some(ClusterUrls {
+                database: "postgres://db/chat".into(),
+                redis: "redis://r".into()
+            }))
+        );
+        let single = parse(&["--port", "0"]).unwrap();
+        assert_eq!(single.cluster(), Ok(None));
+        assert!(single.command.is_none());
+        let half = parse(&["--database", "postgres://db/chat"]).unwrap();
+        assert!(half.cluster().unwrap_err().contains("--redis"));
+        let half = parse(&["--redis", "redis://r"]).unwrap();
+        assert!(half.cluster().unwrap_err().contains("--database"));
+        assert!(parse(&["--db", "x.sqlite3", "--database", "postgres://db/chat"]).is_err());
+    }
+
+    #[test]
+    fn migrate_is_a_subcommand_with_its_own_database() {
+        let cli = Cli::try_parse_from(["chat-server", "migrate", "--database", "postgres://db/c"])
+            .unwrap();
+        match cli.command {
+            Some(Command::Migrate { database }) => assert_eq!(database, "postgres://db/c"),
+            None => panic!("migrate was not parsed"),
+        }
+        assert!(Cli::try_parse_from(["chat-server", "--port", "1", "migrate"]).is_err());
     }
 
     #[test]

@@ -3,8 +3,9 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use chat_server::config::{Cli, Config};
+use chat_server::config::{Cli, Command, Config};
 use chat_server::server::{self, Backend};
+use chat_server::store::postgres::{self, redact_url};
 use clap::Parser;
 use clap::error::ErrorKind;
 use tokio::net::TcpListener;
@@ -45,26 +46,70 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
+    if let Some(Command::Migrate { database }) = &cli.command {
+        return runtime.block_on(migrate(database));
+    }
     runtime.block_on(serve(cli))
 }
 
+async fn migrate(database: &str) -> ExitCode {
+    match postgres::migrate(database).await {
+        Ok(migration) if migration.from == migration.to => {
+            tracing::info!(
+                "schema of {} is at version {}; nothing to do",
+                redact_url(database),
+                migration.to
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(migration) => {
+            tracing::info!(
+                "migrated {} from schema version {} to {}",
+                redact_url(database),
+                migration.from,
+                migration.to
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("migrating {}: {e}", redact_url(database))),
+    }
+}
+
 async fn serve(cli: Cli) -> ExitCode {
-    let Some(db_path) = cli.db_path() else {
-        return fail("cannot find a data directory for the database; pass --db PATH".into());
+    let cluster = match cli.cluster() {
+        Ok(cluster) => cluster,
+        Err(e) => return fail(e),
     };
-    let backend = match Backend::sqlite(&db_path, cli.sync) {
-        Ok(backend) => backend,
-        Err(e) => return fail(e.to_string()),
+    let (backend, storage) = match cluster {
+        Some(urls) => match Backend::cluster(&urls).await {
+            Ok(backend) => (
+                backend,
+                format!(
+                    "cluster database {}, redis {}",
+                    redact_url(&urls.database),
+                    redact_url(&urls.redis)
+                ),
+            ),
+            Err(e) => return fail(e.to_string()),
+        },
+        None => {
+            let Some(db_path) = cli.db_path() else {
+                return fail(
+                    "cannot find a data directory for the database; pass --db PATH".into(),
+                );
+            };
+            match Backend::sqlite(&db_path, cli.sync) {
+                Ok(backend) => (backend, format!("database {}", db_path.display())),
+                Err(e) => return fail(e.to_string()),
+            }
+        }
     };
     let listener = match TcpListener::bind((cli.host.as_str(), cli.port)).await {
         Ok(listener) => listener,
         Err(e) => return fail(format!("cannot listen on {}:{}: {e}", cli.host, cli.port)),
     };
     match listener.local_addr() {
-        Ok(addr) => tracing::info!(
-            "listening on ws://{addr}/ws, database {}",
-            db_path.display()
-        ),
+        Ok(addr) => tracing::info!("listening on ws://{addr}/ws, {storage}"),
         Err(e) => return fail(format!("cannot read the listening address: {e}")),
     }
     server::run(listener, Config::from(&cli), backend, shutdown_signal()).await;

@@ -15,15 +15,15 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::accounts::Accounts;
-use crate::broker::{Broker, LocalBroker};
-use crate::config::Config;
+use crate::broker::{Broker, BrokerError, LocalBroker, RedisBroker};
+use crate::config::{ClusterUrls, Config};
 use crate::connection::Handler;
 use crate::http::{self, Route};
 use crate::limits::{MAX_PENDING_HANDSHAKES, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
 use crate::metrics::Metrics;
 use crate::registry::{PresenceRoute, RoomRegistry};
 use crate::shutdown::{Shutdown, TaskGuard};
-use crate::store::{MessageStore, SqliteStore, StoreError, SyncMode};
+use crate::store::{MessageStore, PostgresStore, SqliteStore, StoreError, SyncMode};
 
 /// How long shutdown waits for connections to close before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -52,6 +52,37 @@ impl Backend {
             metrics,
         })
     }
+
+    /// A cluster node: messages and accounts in the shared PostgreSQL
+    /// database, fan-out, presence and guest names through the shared
+    /// Redis. Both must be reachable now.
+    pub async fn cluster(urls: &ClusterUrls) -> Result<Self, ClusterError> {
+        let metrics = Arc::new(Metrics::default());
+        let (presence_tx, presence_rx) = tokio::sync::mpsc::unbounded_channel();
+        let registry = Arc::new(RoomRegistry::new(
+            metrics.clone(),
+            PresenceRoute::Forward(presence_tx),
+        ));
+        let broker = RedisBroker::connect(&urls.redis, registry.clone(), presence_rx).await?;
+        let store: Arc<dyn MessageStore> =
+            Arc::new(PostgresStore::open(&urls.database, broker.clone(), metrics.clone()).await?);
+        broker.start(&store).await?;
+        Ok(Self {
+            store,
+            broker,
+            registry,
+            metrics,
+        })
+    }
+}
+
+/// Why a cluster node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Broker(#[from] BrokerError),
 }
 
 /// State every connection task shares.
@@ -74,6 +105,7 @@ impl Shared {
 /// Serves connections from `listener` until `shutdown` resolves, then
 /// closes every session with 1001 and flushes storage.
 pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdown: impl Future) {
+    let broker = backend.broker.clone();
     let (notify_shutdown, _) = broadcast::channel(1);
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
     let shared_registry = backend.registry.clone();
@@ -122,6 +154,9 @@ pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdo
         .is_err()
     {
         tracing::warn!("some connections did not close in time");
+    }
+    if let Err(e) = broker.close().await {
+        tracing::warn!(error = %e, "the broker did not close cleanly");
     }
     match backend.store.close().await {
         Ok(()) => tracing::info!("storage flushed; bye"),

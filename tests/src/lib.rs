@@ -5,12 +5,14 @@
 //! # Layout
 //! - [`server`]: [`ServerProcess`] (start on port 0, signals, restart, log).
 //! - [`client`]: [`TestClient`] (send frames, expect frames, barriers, closes).
+//! - [`cluster`]: private PostgreSQL and Redis servers and nodes sharing them.
 //! - [`http`]: hand-written HTTP requests on a raw TCP socket.
 //! - [`db`]: read-only queries on the server's SQLite file.
 //!
 //! Every wait in these fixtures has a timeout; none sleeps to "wait enough".
 
 pub mod client;
+pub mod cluster;
 pub mod db;
 pub mod http;
 pub mod server;

@@ -33,6 +33,11 @@ pub struct ServerOptions {
     pub outbox: Option<u32>,
     pub ping_interval: Option<u64>,
     pub handshake_timeout: Option<u64>,
+    /// Cluster node: `--database URL` instead of a SQLite file (with
+    /// `redis_url`).
+    pub database_url: Option<String>,
+    /// Cluster node: `--redis URL`.
+    pub redis_url: Option<String>,
     /// Appended after every other flag.
     pub extra_args: Vec<String>,
 }
@@ -64,6 +69,16 @@ impl ServerOptions {
             if let Some(value) = value {
                 args.push(flag.to_owned());
                 args.push(value.to_string());
+            }
+        }
+        let urls = [
+            ("--database", &self.database_url),
+            ("--redis", &self.redis_url),
+        ];
+        for (flag, url) in urls {
+            if let Some(url) = url {
+                args.push(flag.to_owned());
+                args.push(url.clone());
             }
         }
         args.extend(self.extra_args.iter().cloned());
@@ -302,9 +317,12 @@ async fn spawn(options: &ServerOptions, db_path: &Path, log: &ServerLog) -> (Chi
         "127.0.0.1".to_owned(),
         "--port".to_owned(),
         "0".to_owned(),
-        "--db".to_owned(),
-        db_path.display().to_string(),
     ];
+    // A cluster node keeps its data in PostgreSQL, not in a SQLite file.
+    if options.database_url.is_none() {
+        args.push("--db".to_owned());
+        args.push(db_path.display().to_string());
+    }
     args.extend(options.args());
     log.push_line(&format!("--- chat-e2e: chat-server {} ---", args.join(" ")));
     let mut child = Command::new(&binary)

@@ -1,15 +1,19 @@
 //! Cross-node seam: who hears a committed message, who is in a room, and
 //! which guest names are taken. One node uses [`LocalBroker`], which is the
-//! in-process registry itself; a cluster puts a shared broker (Redis) here,
-//! and the rest of the server does not change.
+//! in-process registry itself; a cluster puts a shared broker
+//! ([`RedisBroker`]) here, and the rest of the server does not change.
 
 mod local;
+mod redis;
+mod scripts;
+mod sequencer;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use chat_proto::{RoomName, UserName};
 
+pub use self::redis::RedisBroker;
 pub use local::LocalBroker;
 
 use crate::store::CommitListener;
@@ -37,4 +41,9 @@ pub trait Broker: CommitListener {
     fn claim_guest(&self, user: &UserName) -> BrokerFuture<bool>;
     /// Frees a name taken with [`Broker::claim_guest`]. Must not block.
     fn release_guest(&self, user: &UserName);
+    /// Hands over what this node still holds (its presence, messages not
+    /// yet passed on) once its sessions have closed, and stops.
+    fn close(&self) -> BrokerFuture<()> {
+        Box::pin(async { Ok(()) })
+    }
 }

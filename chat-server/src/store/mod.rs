@@ -4,6 +4,7 @@
 //! is durable. No database type crosses this seam, so a PostgreSQL store can
 //! sit beside the SQLite one.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -11,6 +12,7 @@ use std::pin::Pin;
 
 use chat_proto::{Message, RoomName, UserName};
 
+pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, SyncMode};
 
 /// Identifies the connection a message came from, so fan-out can give the

@@ -1,0 +1,1198 @@
+//! The cluster [`Broker`] on Redis: fan-out of committed messages between
+//! nodes over pub/sub, cluster-wide presence with per-node entries that a
+//! janitor removes when their node stops heartbeating, and guest names
+//! held with `SET NX`-style claims that expire unless renewed.
+//!
+//! Four tasks run per node:
+//! - the subscriber reads the `messages`, `presence` and `notices`
+//!   channels on its own connection and reconnects (then repairs) when the
+//!   subscription breaks or goes silent;
+//! - the publisher sends this node's committed batches, in commit order,
+//!   retrying while Redis is away;
+//! - the control task applies this node's presence changes (forwarded by
+//!   the registry, in order), heartbeats, runs the janitor, releases guest
+//!   names and re-asserts this node's entries after Redis comes back;
+//! - the repairer fills gaps in the message stream from the store.
+//!
+//! Every message reaches this node's registry through one [`Sequencer`]:
+//! this node's own commits straight from the store's writer (so they do
+//! not wait on Redis, and their sender's copy keeps its `ref`), other
+//! nodes' from the subscription, and missing ones from the store. The
+//! sequencer drops what it already delivered and holds what arrives
+//! early, so each member sees each message once, in id order.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
+use ::redis::{Client, Msg, RedisError};
+use chat_proto::{Message, RoomName, UserName};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use super::scripts::{
+    self, GUEST_CLAIM, GUEST_RELEASE, HEARTBEAT, MESSAGES_CHANNEL, NOTICES_CHANNEL, PREFIX,
+    PRESENCE, PRESENCE_CHANNEL, PRESENCE_CODE, REAP_DEAD, REAP_SELF,
+};
+use super::sequencer::{Gap, Sequencer};
+use super::{Broker, BrokerError, BrokerFuture};
+use crate::clock::now_ms;
+use crate::registry::{PresenceChange, RoomRegistry};
+use crate::store::postgres::redact_url;
+use crate::store::{CommitListener, CommittedMessage, ConnId, MessageStore, Page, StoreError};
+
+/// How often a node renews its registration and guest names.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// A node whose registration is this old is dead: the janitor removes its
+/// users from their rooms and frees its guest names.
+const NODE_TTL: Duration = Duration::from_secs(6);
+/// How long a guest name outlives its node's last heartbeat at most.
+const GUEST_TTL: Duration = Duration::from_secs(10);
+/// How often each node looks for dead ones.
+const JANITOR_EVERY: Duration = Duration::from_secs(2);
+/// How long the janitor's mark on a reaped node lasts, for a node that
+/// was only cut off to notice when it comes back.
+const REAPED_MARK_TTL: Duration = Duration::from_secs(3600);
+/// The longest wait for one Redis command (or pipeline).
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// No message at all on the subscription for this long, while every node
+/// heartbeats into it, means the connection is dead even if no error says so.
+const SILENCE_LIMIT: Duration = Duration::from_secs(6);
+/// How long a message that arrived early waits for the ones before it
+/// before they are read from the store.
+const GAP_WAIT: Duration = Duration::from_millis(150);
+/// Early arrivals in one room past which the store is read at once.
+const MAX_HELD: usize = 10_000;
+/// How often the repairer looks for gaps that waited long enough.
+const REPAIR_TICK: Duration = Duration::from_millis(50);
+/// Messages read from the store per repair query.
+const REPAIR_PAGE: u32 = 500;
+/// After a failed repair, the pause before the next try.
+const REPAIR_RETRY: Duration = Duration::from_secs(1);
+/// Reconnection backoff bounds for the subscription and the publisher.
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Messages kept for publishing while Redis is away. Older ones are
+/// dropped past this: every node reads what it missed from the store once
+/// its own subscription comes back.
+const MAX_UNPUBLISHED: usize = 50_000;
+/// Messages per `PUBLISH`.
+const MAX_PUBLISH_BATCH: usize = 512;
+/// Presence changes sent per pipeline.
+const PRESENCE_PIPELINE: usize = 256;
+/// How long a closing node spends handing over its presence and messages.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// A committed message as it travels between nodes: no `ref`, which only
+/// ever goes to the sender's own connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WireMessage {
+    room: String,
+    id: u64,
+    user: String,
+    text: String,
+    ts: i64,
+}
+
+#[derive(Serialize)]
+struct OutgoingBatch<'a> {
+    node: &'a str,
+    messages: &'a [WireMessage],
+}
+
+#[derive(Deserialize)]
+struct IncomingBatch {
+    node: String,
+    messages: Vec<WireMessage>,
+}
+
+/// A cluster-wide `join` or `leave`, as the presence scripts publish it.
+#[derive(Debug, Serialize, Deserialize)]
+struct PresenceEvent {
+    room: String,
+    user: String,
+    entered: bool,
+    ts: i64,
+}
+
+#[derive(Deserialize)]
+struct Notice {
+    node: String,
+    kind: String,
+}
+
+/// Work for the publisher task.
+enum Publish {
+    Batch(Vec<WireMessage>),
+    /// Answered once everything queued before it has been published.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Work for the control task.
+enum Control {
+    /// Apply every presence change forwarded so far, then answer.
+    Flush(oneshot::Sender<Result<(), BrokerError>>),
+    /// Release a guest claim (key, value) if it still holds the name.
+    Release(String, String),
+    /// Heartbeat now: the subscription just came back, Redis may have lost
+    /// this node's entries.
+    Heartbeat,
+    /// Hand over presence, leave the cluster, stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// Work for the repairer task besides the gaps it finds itself.
+enum Repair {
+    /// Compare every room's newest id in the store with what was delivered.
+    CatchUp,
+}
+
+/// Guest names this node's sessions hold, by claim number.
+#[derive(Default)]
+struct GuestBook {
+    held: HashMap<UserName, u64>,
+    next_claim: u64,
+}
+
+/// Receivers and the first subscription, handed to the tasks at start.
+struct Startup {
+    pubsub: PubSub,
+    presence_rx: mpsc::UnboundedReceiver<PresenceChange>,
+    publish_rx: mpsc::UnboundedReceiver<Publish>,
+    control_rx: mpsc::UnboundedReceiver<Control>,
+    repair_rx: mpsc::UnboundedReceiver<Repair>,
+}
+
+struct Inner {
+    node: String,
+    client: Client,
+    redis: ConnectionManager,
+    registry: Arc<RoomRegistry>,
+    /// Weak: the store holds this broker as its commit listener.
+    store: OnceLock<Weak<dyn MessageStore>>,
+    /// std Mutex: held for short, non-async sections, and taken by the
+    /// store's writer as well as by tasks.
+    sequencer: Mutex<Sequencer>,
+    guests: Mutex<GuestBook>,
+    publish_tx: mpsc::UnboundedSender<Publish>,
+    control_tx: mpsc::UnboundedSender<Control>,
+    repair_tx: mpsc::UnboundedSender<Repair>,
+    startup: Mutex<Option<Startup>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The Redis [`Broker`]. Create it with [`RedisBroker::connect`], hand it
+/// to the store as its [`CommitListener`], then [`RedisBroker::start`] it.
+pub struct RedisBroker {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data behind these locks stays consistent between statements;
+    // a panic elsewhere must not take the broker down with it.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn unavailable(what: &str, error: impl std::fmt::Display) -> BrokerError {
+    BrokerError::Unavailable(format!("{what}: {error}"))
+}
+
+/// Runs a Redis call under [`REDIS_TIMEOUT`].
+async fn bounded<T>(call: impl Future<Output = Result<T, RedisError>>) -> Result<T, BrokerError> {
+    match tokio::time::timeout(REDIS_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(unavailable("Redis", e)),
+        Err(_) => Err(BrokerError::Unavailable(format!(
+            "Redis did not answer within {REDIS_TIMEOUT:?}"
+        ))),
+    }
+}
+
+impl RedisBroker {
+    /// Connects to Redis and subscribes to the cluster's channels. Fails
+    /// when Redis cannot be reached now; later outages are survived.
+    /// `presence_rx` is the other end of the registry's
+    /// [`crate::registry::PresenceRoute::Forward`].
+    pub async fn connect(
+        url: &str,
+        registry: Arc<RoomRegistry>,
+        presence_rx: mpsc::UnboundedReceiver<PresenceChange>,
+    ) -> Result<Arc<Self>, BrokerError> {
+        let shown = redact_url(url);
+        let client =
+            Client::open(url).map_err(|e| unavailable(&format!("bad Redis URL {shown}"), e))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            // Few quick retries: callers should hear "unavailable" soon;
+            // the next command starts a new round of reconnecting.
+            .set_number_of_retries(2)
+            .set_max_delay(MAX_BACKOFF);
+        let redis = bounded(client.get_connection_manager_with_config(config))
+            .await
+            .map_err(|e| unavailable(&format!("cannot connect to Redis at {shown}"), e))?;
+        let pubsub = subscribe(&client)
+            .await
+            .map_err(|e| unavailable(&format!("cannot subscribe on Redis at {shown}"), e))?;
+        let node = format!("{:x}-{:08x}", std::process::id(), rand::random::<u32>());
+        let (publish_tx, publish_rx) = mpsc::unbounded_channel();
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let (repair_tx, repair_rx) = mpsc::unbounded_channel();
+        Ok(Arc::new(Self {
+            inner: Arc::new(Inner {
+                node,
+                client,
+                redis,
+                registry,
+                store: OnceLock::new(),
+                sequencer: Mutex::new(Sequencer::new(GAP_WAIT, MAX_HELD)),
+                guests: Mutex::new(GuestBook::default()),
+                publish_tx,
+                control_tx,
+                repair_tx,
+                startup: Mutex::new(Some(Startup {
+                    pubsub,
+                    presence_rx,
+                    publish_rx,
+                    control_rx,
+                    repair_rx,
+                })),
+                tasks: Mutex::new(Vec::new()),
+            }),
+        }))
+    }
+
+    /// This node's id in the cluster (in logs and in Redis keys).
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    /// Registers the node and starts its tasks. Every room's newest id is
+    /// read from `store` first: the subscription is already live, so what
+    /// commits from now on arrives through it, and what committed before
+    /// predates this node.
+    pub async fn start(&self, store: &Arc<dyn MessageStore>) -> Result<(), BrokerError> {
+        let inner = &self.inner;
+        let Some(startup) = lock(&inner.startup).take() else {
+            return Err(BrokerError::Unavailable(
+                "the broker was started twice".into(),
+            ));
+        };
+        let _ = inner.store.set(Arc::downgrade(store));
+        let rooms = store
+            .rooms()
+            .await
+            .map_err(|e| unavailable("cannot read the rooms", e))?;
+        {
+            let mut sequencer = lock(&inner.sequencer);
+            let mut released = Vec::new();
+            for room in &rooms {
+                sequencer.fast_forward(&room.name, room.last_id, &mut released);
+            }
+        }
+        let mut control = ControlTask {
+            inner: inner.clone(),
+            confirmed: HashSet::new(),
+            pending: VecDeque::new(),
+            releases: Vec::new(),
+            healthy: true,
+        };
+        control.heartbeat().await?;
+        let tasks = vec![
+            tokio::spawn(control.run(startup.presence_rx, startup.control_rx)),
+            tokio::spawn(subscriber(inner.clone(), startup.pubsub)),
+            tokio::spawn(publisher(inner.clone(), startup.publish_rx)),
+            tokio::spawn(repairer(inner.clone(), startup.repair_rx)),
+        ];
+        *lock(&inner.tasks) = tasks;
+        tracing::info!(node = %inner.node, rooms = rooms.len(), "joined the cluster");
+        Ok(())
+    }
+}
+
+async fn subscribe(client: &Client) -> Result<PubSub, RedisError> {
+    let subscribing = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub
+            .subscribe(&[MESSAGES_CHANNEL, PRESENCE_CHANNEL, NOTICES_CHANNEL])
+            .await?;
+        Ok(pubsub)
+    };
+    match tokio::time::timeout(REDIS_TIMEOUT, subscribing).await {
+        Ok(result) => result,
+        Err(_) => Err(RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "subscribing took too long",
+        ))),
+    }
+}
+
+impl Inner {
+    fn store(&self) -> Result<Arc<dyn MessageStore>, StoreError> {
+        self.store
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or(StoreError::Closed)
+    }
+
+    /// Runs `step` on the sequencer and delivers what it released, all
+    /// under the sequencer's lock so that deliveries from different
+    /// threads cannot overtake each other.
+    fn sequenced(&self, step: impl FnOnce(&mut Sequencer, &mut Vec<CommittedMessage>)) {
+        let mut sequencer = lock(&self.sequencer);
+        let mut released = Vec::new();
+        step(&mut sequencer, &mut released);
+        if !released.is_empty() {
+            self.registry.deliver(&released);
+        }
+    }
+
+    /// Handles one message from the subscription.
+    fn on_message(&self, message: &Msg) {
+        let payload = message.get_payload_bytes();
+        match message.get_channel_name() {
+            MESSAGES_CHANNEL => match serde_json::from_slice::<IncomingBatch>(payload) {
+                // This node's own commits were delivered when they committed.
+                Ok(batch) if batch.node == self.node => {}
+                Ok(batch) => {
+                    let now = Instant::now();
+                    self.sequenced(|sequencer, released| {
+                        for wire in batch.messages {
+                            sequencer.offer(from_wire(wire), now, released);
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "undecodable message batch on Redis"),
+            },
+            PRESENCE_CHANNEL => match presence_change(payload) {
+                Some(change) => self.registry.deliver_presence(&change),
+                None => tracing::warn!("undecodable presence event on Redis"),
+            },
+            NOTICES_CHANNEL => match serde_json::from_slice::<Notice>(payload) {
+                Ok(notice) if notice.kind == "reaped" => {
+                    if notice.node == self.node {
+                        tracing::warn!("this node was declared dead by the cluster");
+                    } else {
+                        tracing::info!(node = %notice.node, "a dead node was removed from the cluster");
+                    }
+                    // A node that died may have committed messages it never
+                    // published; they are in the store.
+                    let _ = self.repair_tx.send(Repair::CatchUp);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "undecodable notice on Redis"),
+            },
+            other => tracing::debug!(channel = other, "message on an unexpected channel"),
+        }
+    }
+
+    /// Reads `room` from the store after the delivered cursor until it
+    /// reaches `until`, delivering in order.
+    async fn read_forward(&self, room: &str, until: u64) -> Result<(), StoreError> {
+        let store = self.store()?;
+        let name = RoomName::parse(room)
+            .map_err(|e| StoreError::Database(format!("room name {room:?}: {e}")))?;
+        loop {
+            let after = lock(&self.sequencer).delivered(room);
+            if after >= until {
+                return Ok(());
+            }
+            let page = store
+                .history(
+                    &name,
+                    Page::After {
+                        id: after,
+                        limit: REPAIR_PAGE,
+                    },
+                )
+                .await?;
+            let first = page.messages.first().map(|m| m.id);
+            let now = Instant::now();
+            self.sequenced(|sequencer, released| {
+                for message in page.messages {
+                    sequencer.offer(
+                        CommittedMessage {
+                            message,
+                            origin: ConnId(0),
+                        },
+                        now,
+                        released,
+                    );
+                }
+                if sequencer.delivered(room) == after {
+                    // Ids are never skipped, so this is a hole in the
+                    // store itself: waiting for it would never end.
+                    let skip_to = first.map_or(until, |id| id - 1);
+                    tracing::warn!(
+                        room,
+                        after,
+                        skip_to,
+                        "the store lacks messages this node waits for; skipping them"
+                    );
+                    sequencer.fast_forward(room, skip_to, released);
+                }
+            });
+        }
+    }
+
+    /// Fills one gap the sequencer reported.
+    async fn repair(&self, gap: &Gap) -> Result<(), StoreError> {
+        // The message after the gap is here, so every message in the gap
+        // has committed. If nobody on this node is in the room, nobody
+        // needs them: a member who joins from now on gets them in its
+        // `joined` history.
+        if self.registry.local_members(&gap.room).is_empty() {
+            self.sequenced(|sequencer, released| {
+                sequencer.fast_forward(&gap.room, gap.until, released);
+            });
+            return Ok(());
+        }
+        tracing::debug!(room = %gap.room, after = gap.after, until = gap.until, "reading missed messages from the store");
+        self.read_forward(&gap.room, gap.until).await
+    }
+
+    /// Brings every room up to the store's newest id: after the
+    /// subscription was down, or a node died, messages may have been
+    /// committed that this node never heard of.
+    async fn catch_up(&self) -> Result<(), StoreError> {
+        let rooms = self.store()?.rooms().await?;
+        // Rooms are read before members are checked: a member who joins
+        // after the check gets a `joined` snapshot newer than these ids.
+        for room in rooms {
+            if room.last_id <= lock(&self.sequencer).delivered(&room.name) {
+                continue;
+            }
+            if self.registry.local_members(&room.name).is_empty() {
+                self.sequenced(|sequencer, released| {
+                    sequencer.fast_forward(&room.name, room.last_id, released);
+                });
+            } else {
+                self.read_forward(&room.name, room.last_id).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn from_wire(wire: WireMessage) -> CommittedMessage {
+    CommittedMessage {
+        message: Message {
+            room: wire.room,
+            id: wire.id,
+            user: wire.user,
+            text: wire.text,
+            ts: wire.ts,
+            reference: None,
+        },
+        // Not from any connection of this node.
+        origin: ConnId(0),
+    }
+}
+
+fn presence_change(payload: &[u8]) -> Option<PresenceChange> {
+    let event: PresenceEvent = serde_json::from_slice(payload).ok()?;
+    Some(PresenceChange {
+        room: RoomName::parse(&event.room).ok()?,
+        user: UserName::parse(&event.user).ok()?,
+        entered: event.entered,
+        ts: event.ts,
+    })
+}
+
+/// Reads the subscription until it fails or goes silent, then reconnects
+/// with backoff and asks for a catch-up (messages published meanwhile
+/// were lost to this node) and a heartbeat (Redis may have restarted
+/// empty).
+async fn subscriber(inner: Arc<Inner>, mut pubsub: PubSub) {
+    loop {
+        let why = listen(&inner, &mut pubsub).await;
+        tracing::warn!(reason = why, "lost the Redis subscription; reconnecting");
+        let mut backoff = MIN_BACKOFF;
+        pubsub = loop {
+            tokio::time::sleep(backoff).await;
+            match subscribe(&inner.client).await {
+                Ok(pubsub) => break pubsub,
+                Err(e) => {
+                    tracing::debug!(error = %e, "resubscribing failed");
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        };
+        tracing::info!("resubscribed to Redis; catching up from the store");
+        let _ = inner.repair_tx.send(Repair::CatchUp);
+        let _ = inner.control_tx.send(Control::Heartbeat);
+    }
+}
+
+async fn listen(inner: &Inner, pubsub: &mut PubSub) -> &'static str {
+    let mut messages = pubsub.on_message();
+    loop {
+        match tokio::time::timeout(SILENCE_LIMIT, messages.next()).await {
+            Ok(Some(message)) => inner.on_message(&message),
+            Ok(None) => return "connection closed",
+            Err(_) => return "no heartbeat heard",
+        }
+    }
+}
+
+/// Publishes this node's committed messages in commit order. While Redis
+/// is away it keeps them (up to [`MAX_UNPUBLISHED`]) and retries.
+async fn publisher(inner: Arc<Inner>, mut publish_rx: mpsc::UnboundedReceiver<Publish>) {
+    let mut queue: VecDeque<WireMessage> = VecDeque::new();
+    let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut backoff = MIN_BACKOFF;
+    let mut failing = false;
+    let mut redis = inner.redis.clone();
+    loop {
+        if queue.is_empty() {
+            for flush in flushes.drain(..) {
+                let _ = flush.send(());
+            }
+            match publish_rx.recv().await {
+                Some(work) => take(work, &mut queue, &mut flushes),
+                None => return,
+            }
+        }
+        while let Ok(work) = publish_rx.try_recv() {
+            take(work, &mut queue, &mut flushes);
+        }
+        if queue.len() > MAX_UNPUBLISHED {
+            let dropped = queue.len() - MAX_UNPUBLISHED;
+            queue.drain(..dropped);
+            tracing::warn!(
+                dropped,
+                "Redis is away too long: dropping unpublished messages (other nodes will read them from the store)"
+            );
+        }
+        let count = queue.len().min(MAX_PUBLISH_BATCH);
+        let (front, _) = queue.as_slices();
+        let chunk: Vec<WireMessage>;
+        let messages: &[WireMessage] = if front.len() >= count {
+            &front[..count]
+        } else {
+            chunk = queue.iter().take(count).cloned().collect();
+            &chunk
+        };
+        let payload = match serde_json::to_vec(&OutgoingBatch {
+            node: &inner.node,
+            messages,
+        }) {
+            Ok(payload) => payload,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a message batch");
+                queue.drain(..count);
+                continue;
+            }
+        };
+        let published = bounded(
+            ::redis::cmd("PUBLISH")
+                .arg(MESSAGES_CHANNEL)
+                .arg(payload)
+                .query_async::<i64>(&mut redis),
+        )
+        .await;
+        match published {
+            Ok(_) => {
+                queue.drain(..count);
+                if failing {
+                    tracing::info!("publishing to Redis again");
+                }
+                failing = false;
+                backoff = MIN_BACKOFF;
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, "cannot publish to Redis; keeping messages for later");
+                }
+                failing = true;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+fn take(work: Publish, queue: &mut VecDeque<WireMessage>, flushes: &mut Vec<oneshot::Sender<()>>) {
+    match work {
+        Publish::Batch(messages) => queue.extend(messages),
+        Publish::Flush(done) => flushes.push(done),
+    }
+}
+
+/// Finds gaps that waited long enough and fills them; runs catch-ups.
+async fn repairer(inner: Arc<Inner>, mut repair_rx: mpsc::UnboundedReceiver<Repair>) {
+    let mut tick = tokio::time::interval(REPAIR_TICK);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut catch_up = false;
+    let mut catch_up_after: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            job = repair_rx.recv() => match job {
+                Some(Repair::CatchUp) => catch_up = true,
+                None => return,
+            },
+            _ = tick.tick() => {}
+        }
+        let now = Instant::now();
+        if catch_up && catch_up_after.is_none_or(|after| now >= after) {
+            match inner.catch_up().await {
+                Ok(()) => {
+                    catch_up = false;
+                    catch_up_after = None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "catching up from the store failed; retrying");
+                    catch_up_after = Some(Instant::now() + REPAIR_RETRY);
+                }
+            }
+        }
+        let gaps = lock(&inner.sequencer).due(Instant::now());
+        for gap in gaps {
+            let retry_at = match inner.repair(&gap).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(room = %gap.room, error = %e, "reading missed messages failed; retrying");
+                    Some(Instant::now() + REPAIR_RETRY)
+                }
+            };
+            lock(&inner.sequencer).repair_finished(&gap.room, retry_at);
+        }
+    }
+}
+
+/// This node's presence, guest names and membership of the cluster.
+struct ControlTask {
+    inner: Arc<Inner>,
+    /// `(room, user)` entries Redis has for this node, as far as this node
+    /// knows: every change it applied successfully.
+    confirmed: HashSet<(RoomName, UserName)>,
+    /// Changes forwarded by the registry, not yet applied, in order.
+    pending: VecDeque<PresenceChange>,
+    /// Guest releases that failed, to retry.
+    releases: Vec<(String, String)>,
+    /// Whether the last Redis call worked (to log outages once).
+    healthy: bool,
+}
+
+impl ControlTask {
+    async fn run(
+        mut self,
+        mut presence_rx: mpsc::UnboundedReceiver<PresenceChange>,
+        mut control_rx: mpsc::UnboundedReceiver<Control>,
+    ) {
+        let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut janitor = tokio::time::interval_at(
+            tokio::time::Instant::now() + jitter(JANITOR_EVERY),
+            JANITOR_EVERY,
+        );
+        janitor.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                command = control_rx.recv() => match command {
+                    Some(Control::Flush(reply)) => {
+                        self.take(&mut presence_rx);
+                        let _ = reply.send(self.apply_pending().await);
+                    }
+                    Some(Control::Release(key, value)) => self.release(key, value).await,
+                    Some(Control::Heartbeat) => {
+                        let _ = self.heartbeat().await;
+                    }
+                    Some(Control::Close(done)) => {
+                        self.take(&mut presence_rx);
+                        self.leave_cluster().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => return,
+                },
+                change = presence_rx.recv() => match change {
+                    Some(change) => {
+                        self.push(change);
+                        self.take(&mut presence_rx);
+                        let _ = self.apply_pending().await;
+                    }
+                    None => return,
+                },
+                _ = heartbeat.tick() => {
+                    let _ = self.heartbeat().await;
+                }
+                _ = janitor.tick() => self.janitor().await,
+            }
+        }
+    }
+
+    fn take(&mut self, presence_rx: &mut mpsc::UnboundedReceiver<PresenceChange>) {
+        while let Ok(change) = presence_rx.try_recv() {
+            self.push(change);
+        }
+    }
+
+    /// Queues a change; a leave right after a still-unapplied enter of the
+    /// same user cancels it, so a join that failed (and was undone) while
+    /// Redis was away is not announced later.
+    fn push(&mut self, change: PresenceChange) {
+        if !change.entered {
+            let last_same = self
+                .pending
+                .iter()
+                .rposition(|p| p.room == change.room && p.user == change.user);
+            if let Some(index) = last_same
+                && self.pending[index].entered
+            {
+                self.pending.remove(index);
+                return;
+            }
+        }
+        self.pending.push_back(change);
+    }
+
+    fn note(&mut self, result: &Result<(), BrokerError>) {
+        match result {
+            Ok(()) if !self.healthy => {
+                tracing::info!("Redis is reachable again");
+                self.healthy = true;
+            }
+            Err(e) if self.healthy => {
+                tracing::warn!(error = %e, "Redis is unreachable: presence, members and guest names wait for it");
+                self.healthy = false;
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies queued presence changes, in order, a pipeline at a time.
+    async fn apply_pending(&mut self) -> Result<(), BrokerError> {
+        while !self.pending.is_empty() {
+            let count = self.pending.len().min(PRESENCE_PIPELINE);
+            let mut pipe = ::redis::pipe();
+            // Loading the script first makes the EVALSHAs work even on a
+            // Redis that restarted with an empty script cache.
+            pipe.cmd("SCRIPT").arg("LOAD").arg(PRESENCE_CODE).ignore();
+            for change in self.pending.iter().take(count) {
+                add_presence(&mut pipe, &self.inner.node, change, true);
+            }
+            let mut redis = self.inner.redis.clone();
+            let result = bounded(pipe.exec_async(&mut redis)).await;
+            self.note(&result);
+            result?;
+            for change in self.pending.drain(..count) {
+                let entry = (change.room, change.user);
+                if change.entered {
+                    self.confirmed.insert(entry);
+                } else {
+                    self.confirmed.remove(&entry);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Renews this node's registration and guest names, and repairs what
+    /// Redis lost: after a restart it has none of this node's entries;
+    /// after this node was cut off and declared dead, the other nodes were
+    /// told its users left.
+    async fn heartbeat(&mut self) -> Result<(), BrokerError> {
+        if !self.pending.is_empty() {
+            self.apply_pending().await?;
+        }
+        let guests: Vec<(String, String)> = lock(&self.inner.guests)
+            .held
+            .iter()
+            .map(|(user, claim)| {
+                (
+                    scripts::guest_key(user.as_str()),
+                    scripts::guest_value(&self.inner.node, *claim),
+                )
+            })
+            .collect();
+        let mut invocation = HEARTBEAT.prepare_invoke();
+        invocation
+            .arg(PREFIX)
+            .arg(&self.inner.node)
+            .arg(millis(NODE_TTL))
+            .arg(millis(GUEST_TTL));
+        for (key, value) in &guests {
+            invocation.arg(key).arg(value);
+        }
+        let mut redis = self.inner.redis.clone();
+        let result =
+            bounded(invocation.invoke_async::<(i64, i64, i64, Vec<String>)>(&mut redis)).await;
+        let outcome = result.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.note(&outcome);
+        let (_existed, reaped, present, conflicts) = result?;
+        for key in conflicts {
+            tracing::warn!(
+                key,
+                "another node took a guest name this node's session holds (Redis was unreachable meanwhile)"
+            );
+        }
+        if reaped == 1 {
+            tracing::warn!("this node had been declared dead; announcing its users again");
+            self.reassert(true).await?;
+        } else if usize::try_from(present).ok() != Some(self.confirmed.len()) {
+            // Redis lost this node's entries (a restart): put them back
+            // without announcing anyone, since nobody was told they left.
+            tracing::info!("restoring this node's presence in Redis");
+            self.reassert(false).await?;
+        }
+        let releases = std::mem::take(&mut self.releases);
+        for (key, value) in releases {
+            self.release(key, value).await;
+        }
+        Ok(())
+    }
+
+    /// Makes Redis hold exactly this node's confirmed presence: entries it
+    /// lacks are added (announced as joins when `loud`), entries it has
+    /// that this node no longer holds are removed and announced as leaves.
+    async fn reassert(&mut self, loud: bool) -> Result<(), BrokerError> {
+        let mut redis = self.inner.redis.clone();
+        let held: Vec<String> = bounded(
+            ::redis::cmd("SMEMBERS")
+                .arg(scripts::node_presence_key(&self.inner.node))
+                .query_async(&mut redis),
+        )
+        .await?;
+        let held: HashSet<String> = held.into_iter().collect();
+        let mut changes = Vec::new();
+        let ts = now_ms();
+        for (room, user) in &self.confirmed {
+            if !held.contains(&format!("{room} {user}")) {
+                changes.push((
+                    PresenceChange {
+                        room: room.clone(),
+                        user: user.clone(),
+                        entered: true,
+                        ts,
+                    },
+                    loud,
+                ));
+            }
+        }
+        for entry in &held {
+            let Some((room, user)) = entry.split_once(' ') else {
+                continue;
+            };
+            let (Ok(room), Ok(user)) = (RoomName::parse(room), UserName::parse(user)) else {
+                continue;
+            };
+            if !self.confirmed.contains(&(room.clone(), user.clone())) {
+                changes.push((
+                    PresenceChange {
+                        room,
+                        user,
+                        entered: false,
+                        ts,
+                    },
+                    true,
+                ));
+            }
+        }
+        for chunk in changes.chunks(PRESENCE_PIPELINE) {
+            let mut pipe = ::redis::pipe();
+            pipe.cmd("SCRIPT").arg("LOAD").arg(PRESENCE_CODE).ignore();
+            for (change, loud) in chunk {
+                add_presence(&mut pipe, &self.inner.node, change, *loud);
+            }
+            bounded(pipe.exec_async(&mut redis)).await?;
+        }
+        Ok(())
+    }
+
+    async fn release(&mut self, key: String, value: String) {
+        let mut invocation = GUEST_RELEASE.prepare_invoke();
+        invocation
+            .arg(PREFIX)
+            .arg(&self.inner.node)
+            .arg(&key)
+            .arg(&value);
+        let mut redis = self.inner.redis.clone();
+        if bounded(invocation.invoke_async::<i64>(&mut redis))
+            .await
+            .is_err()
+        {
+            // Kept for the next heartbeat; meanwhile the name expires on
+            // its own, since heartbeats renew only names still held.
+            self.releases.push((key, value));
+        }
+    }
+
+    async fn janitor(&mut self) {
+        let mut invocation = REAP_DEAD.prepare_invoke();
+        invocation
+            .arg(PREFIX)
+            .arg(now_ms())
+            .arg(millis(REAPED_MARK_TTL));
+        let mut redis = self.inner.redis.clone();
+        match bounded(invocation.invoke_async::<Vec<String>>(&mut redis)).await {
+            Ok(reaped) => {
+                for node in reaped {
+                    tracing::warn!(
+                        node,
+                        "a node stopped heartbeating; its users left their rooms"
+                    );
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "janitor round failed"),
+        }
+    }
+
+    /// A graceful exit: announce the last presence changes, then remove
+    /// everything this node still holds, within [`CLOSE_GRACE`].
+    async fn leave_cluster(&mut self) {
+        let leaving = async {
+            let _ = self.apply_pending().await;
+            let mut invocation = REAP_SELF.prepare_invoke();
+            invocation.arg(PREFIX).arg(&self.inner.node).arg(now_ms());
+            let mut redis = self.inner.redis.clone();
+            bounded(invocation.invoke_async::<i64>(&mut redis)).await
+        };
+        match tokio::time::timeout(CLOSE_GRACE, leaving).await {
+            Ok(Ok(_)) => tracing::info!("left the cluster"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not leave the cluster cleanly; the janitor will")
+            }
+            Err(_) => tracing::warn!("leaving the cluster took too long; the janitor will finish"),
+        }
+    }
+}
+
+fn add_presence(pipe: &mut ::redis::Pipeline, node: &str, change: &PresenceChange, loud: bool) {
+    let event = PresenceEvent {
+        room: change.room.to_string(),
+        user: change.user.to_string(),
+        entered: change.entered,
+        ts: change.ts,
+    };
+    let event = serde_json::to_string(&event).unwrap_or_default();
+    pipe.cmd("EVALSHA")
+        .arg(PRESENCE.get_hash())
+        .arg(0)
+        .arg(PREFIX)
+        .arg(node)
+        .arg(change.room.as_str())
+        .arg(change.user.as_str())
+        .arg(if change.entered { "1" } else { "0" })
+        .arg(if loud { "1" } else { "0" })
+        .arg(event)
+        .ignore();
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A random fraction of `period`, so nodes started together don't run
+/// their janitors in lockstep.
+fn jitter(period: Duration) -> Duration {
+    period.mul_f64(rand::random::<f64>())
+}
+
+impl CommitListener for RedisBroker {
+    fn committed(&self, batch: &[CommittedMessage]) {
+        let inner = &self.inner;
+        let now = Instant::now();
+        inner.sequenced(|sequencer, released| {
+            for committed in batch {
+                sequencer.offer(committed.clone(), now, released);
+            }
+        });
+        let wire = batch
+            .iter()
+            .map(|committed| WireMessage {
+                room: committed.message.room.clone(),
+                id: committed.message.id,
+                user: committed.message.user.clone(),
+                text: committed.message.text.clone(),
+                ts: committed.message.ts,
+            })
+            .collect();
+        if inner.publish_tx.send(Publish::Batch(wire)).is_err() {
+            tracing::debug!(
+                "the publisher has stopped; other nodes will read these from the store"
+            );
+        }
+    }
+}
+
+impl Broker for RedisBroker {
+    fn members(&self, room: &RoomName) -> BrokerFuture<Vec<String>> {
+        let inner = self.inner.clone();
+        let room = room.clone();
+        Box::pin(async move {
+            // This node's own pending changes first: the joiner itself, and
+            // anyone who joined here just before, must be in Redis before
+            // other nodes' joiners read it.
+            let (reply_tx, reply_rx) = oneshot::channel();
+            inner
+                .control_tx
+                .send(Control::Flush(reply_tx))
+                .map_err(|_| BrokerError::Unavailable("the broker has stopped".into()))?;
+            match tokio::time::timeout(REDIS_TIMEOUT * 2, reply_rx).await {
+                Ok(Ok(result)) => result?,
+                Ok(Err(_)) => {
+                    return Err(BrokerError::Unavailable("the broker has stopped".into()));
+                }
+                Err(_) => {
+                    return Err(BrokerError::Unavailable(
+                        "presence is not being applied".into(),
+                    ));
+                }
+            }
+            let mut redis = inner.redis.clone();
+            let users: Vec<String> = bounded(
+                ::redis::cmd("HKEYS")
+                    .arg(scripts::room_users_key(room.as_str()))
+                    .query_async(&mut redis),
+            )
+            .await?;
+            let mut members: BTreeSet<String> = users.into_iter().collect();
+            members.extend(inner.registry.local_members(room.as_str()));
+            Ok(members.into_iter().collect())
+        })
+    }
+
+    fn member_counts(&self, rooms: Vec<String>) -> BrokerFuture<Vec<u32>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            if rooms.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut pipe = ::redis::pipe();
+            for room in &rooms {
+                pipe.cmd("HKEYS").arg(scripts::room_users_key(room));
+            }
+            let mut redis = inner.redis.clone();
+            let users: Vec<Vec<String>> = bounded(pipe.query_async(&mut redis)).await?;
+            Ok(rooms
+                .iter()
+                .zip(users)
+                .map(|(room, users)| {
+                    let mut members: HashSet<String> = users.into_iter().collect();
+                    members.extend(inner.registry.local_members(room));
+                    u32::try_from(members.len()).unwrap_or(u32::MAX)
+                })
+                .collect())
+        })
+    }
+
+    fn claim_guest(&self, user: &UserName) -> BrokerFuture<bool> {
+        let inner = self.inner.clone();
+        let user = user.clone();
+        Box::pin(async move {
+            let claim = {
+                let mut guests = lock(&inner.guests);
+                if guests.held.contains_key(&user) {
+                    return Ok(false);
+                }
+                guests.next_claim += 1;
+                let claim = guests.next_claim;
+                guests.held.insert(user.clone(), claim);
+                claim
+            };
+            let mut invocation = GUEST_CLAIM.prepare_invoke();
+            invocation
+                .arg(PREFIX)
+                .arg(&inner.node)
+                .arg(scripts::guest_key(user.as_str()))
+                .arg(scripts::guest_value(&inner.node, claim))
+                .arg(millis(GUEST_TTL));
+            let mut redis = inner.redis.clone();
+            let result = bounded(invocation.invoke_async::<i64>(&mut redis)).await;
+            if !matches!(result, Ok(1)) {
+                let mut guests = lock(&inner.guests);
+                if guests.held.get(&user) == Some(&claim) {
+                    guests.held.remove(&user);
+                }
+            }
+            result.map(|claimed| claimed == 1)
+        })
+    }
+
+    fn release_guest(&self, user: &UserName) {
+        let inner = &self.inner;
+        let claim = lock(&inner.guests).held.remove(user);
+        if let Some(claim) = claim {
+            let release = Control::Release(
+                scripts::guest_key(user.as_str()),
+                scripts::guest_value(&inner.node, claim),
+            );
+            if inner.control_tx.send(release).is_err() {
+                tracing::debug!(%user, "the broker has stopped; the guest name expires on its own");
+            }
+        }
+    }
+
+    fn close(&self) -> BrokerFuture<()> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let (published_tx, published_rx) = oneshot::channel();
+            if inner.publish_tx.send(Publish::Flush(published_tx)).is_ok()
+                && tokio::time::timeout(CLOSE_GRACE, published_rx)
+                    .await
+                    .is_err()
+            {
+                tracing::warn!(
+                    "some messages were not published before shutdown; other nodes will read them from the store"
+                );
+            }
+            let (left_tx, left_rx) = oneshot::channel();
+            if inner.control_tx.send(Control::Close(left_tx)).is_ok() {
+                let _ = tokio::time::timeout(CLOSE_GRACE * 2, left_rx).await;
+            }
+            for task in lock(&inner.tasks).drain(..) {
+                task.abort();
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presence_events_round_trip_and_refuse_bad_names() {
+        let event = PresenceEvent {
+            room: "lobby".into(),
+            user: "alice".into(),
+            entered: true,
+            ts: 1_763_719_200_123,
+        };
+        let json = serde_json::to_vec(&event).unwrap();
+        let change = presence_change(&json).unwrap();
+        assert_eq!(change.room.as_str(), "lobby");
+        assert_eq!(change.user.as_str(), "alice");
+        assert!(change.entered);
+        assert_eq!(change.ts, 1_763_719_200_123);
+        // What the reaper script writes by hand must decode too.
+        let reaped = br#"{"room":"lobby","user":"bob","entered":false,"ts":1763719200999}"#;
+        assert!(!presence_change(reaped).unwrap().entered);
+        assert!(
+            presence_change(br#"{"room":"Bad Room","user":"x","entered":true,"ts":1}"#).is_none()
+        );
+        assert!(presence_change(b"not json").is_none());
+    }
+
+    #[test]
+    fn wire_messages_carry_no_ref_and_no_origin() {
+        let committed = from_wire(WireMessage {
+            room: "lobby".into(),
+            id: 7,
+            user: "alice".into(),
+            text: "hi\u{0}".into(),
+            ts: 1,
+        });
+        assert_eq!(committed.origin, ConnId(0));
+        assert_eq!(committed.message.reference, None);
+        assert_eq!(committed.message.text, "hi\u{0}");
+    }
+}
