@@ -15,6 +15,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long a client waits for any one expected frame.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most history pages a client reads through one room.
+const MAX_PAGES: usize = 10_000;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -215,6 +217,36 @@ impl TestClient {
                 Err(_) => panic!("{label}: the server did not finish the close handshake"),
             }
         }
+    }
+
+    /// Sends `count` pings back to back with one flush, as fast as the
+    /// socket takes them; returns the error once the server has gone.
+    pub async fn try_send_pings(&mut self, count: usize) -> Result<(), tungstenite::Error> {
+        let pings = async {
+            for n in 0..count {
+                self.ws
+                    .feed(WsMessage::Ping((n as u64).to_be_bytes().to_vec().into()))
+                    .await?;
+            }
+            self.ws.flush().await
+        };
+        match timeout(RECV_TIMEOUT, pings).await {
+            Ok(result) => result,
+            Err(_) => panic!(
+                "{}: sending pings blocked over {RECV_TIMEOUT:?}",
+                self.label
+            ),
+        }
+    }
+
+    /// Drops the connection without a close frame and with a TCP reset
+    /// (zero linger), as a crashed or killed client does.
+    pub fn abort(self) {
+        if let MaybeTlsStream::Plain(tcp) = self.ws.get_ref() {
+            tcp.set_zero_linger()
+                .expect("SO_LINGER can be set on a TCP socket");
+        }
+        drop(self);
     }
 
     // ----- receiving -------------------------------------------------------
@@ -602,6 +634,17 @@ impl TestClient {
         ack
     }
 
+    /// Sends a burst of `message` frames at once and expects their
+    /// acknowledgements, and nothing else, as the next frames.
+    pub async fn say_all(&mut self, frames: &[ClientFrame]) -> Vec<Message> {
+        self.send_all(frames).await;
+        let mut acks = Vec::with_capacity(frames.len());
+        for _ in frames {
+            acks.push(self.expect_message().await);
+        }
+        acks
+    }
+
     /// Sends a `history` request and expects the page.
     pub async fn history(
         &mut self,
@@ -626,6 +669,58 @@ impl TestClient {
         self.expect_rooms().await
     }
 
+    /// Reads the whole of `room` oldest first, as a client coming back
+    /// after a long absence does: `join` with `since` 0, then `history`
+    /// `after` the last id while `more`, `page` messages at a time. Returns
+    /// the `joined` reply and every message.
+    pub async fn read_room_forward(&mut self, room: &str, page: u32) -> (Joined, Vec<Message>) {
+        let joined = self.join_with(room, Some(0), Some(page)).await;
+        let mut messages = joined.history.clone();
+        let mut more = joined.more;
+        for _ in 0..MAX_PAGES {
+            if !more {
+                return (joined, messages);
+            }
+            let after = messages.last().map(|m| m.id);
+            let (next, next_more) = self.history(room, None, after, Some(page)).await;
+            assert!(
+                !next.is_empty() || !next_more,
+                "{}: an empty page of {room} says there is more",
+                self.label
+            );
+            messages.extend(next);
+            more = next_more;
+        }
+        panic!(
+            "{}: {room} still had more after {MAX_PAGES} pages",
+            self.label
+        )
+    }
+
+    /// Reads the whole of a joined `room` newest first with `history`
+    /// `before` pages of `page` messages; returns it oldest first.
+    pub async fn read_room_backward(&mut self, room: &str, page: u32) -> Vec<Message> {
+        let mut pages: Vec<Vec<Message>> = Vec::new();
+        let mut before = None;
+        for _ in 0..MAX_PAGES {
+            let (messages, more) = self.history(room, before, None, Some(page)).await;
+            before = messages.first().map(|m| m.id);
+            pages.push(messages);
+            if !more {
+                return pages.into_iter().rev().flatten().collect();
+            }
+            assert!(
+                before.is_some(),
+                "{}: an empty page of {room} says there is more",
+                self.label
+            );
+        }
+        panic!(
+            "{}: {room} still had more after {MAX_PAGES} pages",
+            self.label
+        )
+    }
+
     /// Proves that nothing else is queued for this client: the server
     /// answers frames in order, so when the reply to `rooms` is the very
     /// next frame, nothing was sent to us before it.
@@ -642,6 +737,18 @@ impl TestClient {
             ),
         }
     }
+}
+
+/// `count` `message` frames for `room` without refs, the `n`th (from 0)
+/// with the text `text(n)`: a burst for [`TestClient::send_all`].
+pub fn message_burst(room: &str, count: usize, text: impl Fn(usize) -> String) -> Vec<ClientFrame> {
+    (0..count)
+        .map(|n| ClientFrame::Message {
+            room: room.to_owned(),
+            text: text(n),
+            reference: None,
+        })
+        .collect()
 }
 
 /// The ids of some messages, for compact assertions.

@@ -8,6 +8,7 @@
 //! - [`cluster`]: private PostgreSQL and Redis servers and nodes sharing them.
 //! - [`http`]: hand-written HTTP requests on a raw TCP socket.
 //! - [`db`]: read-only queries on the server's SQLite file.
+//! - [`metrics`]: `GET /metrics` parsed as Prometheus text.
 //!
 //! Every wait in these fixtures has a timeout; none sleeps to "wait enough".
 
@@ -15,8 +16,11 @@ pub mod client;
 pub mod cluster;
 pub mod db;
 pub mod http;
+pub mod metrics;
 pub mod server;
 pub mod tui;
 
-pub use client::{Ending, ErrorReply, Joined, TestClient, Welcome, ids, join_in_order, room_info};
-pub use server::{ServerOptions, ServerProcess, run_server_to_exit};
+pub use client::{
+    Ending, ErrorReply, Joined, TestClient, Welcome, ids, join_in_order, message_burst, room_info,
+};
+pub use server::{ProcessMemory, ServerOptions, ServerProcess, run_server_to_exit};

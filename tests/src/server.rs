@@ -291,6 +291,57 @@ impl ServerProcess {
         client.hello(user, Some(password)).await;
         client
     }
+
+    /// Proves the server still serves people normally (after an abuse
+    /// test, say): a new guest `user` connects, says hello, joins `room`
+    /// and gets a message acknowledged, all within [`FRESH_CLIENT_LIMIT`].
+    pub async fn serve_fresh_client(&self, user: &str, room: &str) -> TestClient {
+        let started = tokio::time::Instant::now();
+        let served = async {
+            let mut client = self.guest(user).await;
+            client.join(room).await;
+            client.say(room, "a fresh client is served").await;
+            client
+        };
+        match timeout(FRESH_CLIENT_LIMIT, served).await {
+            Ok(client) => client,
+            Err(_) => panic!(
+                "a fresh client ({user}) was not served within {FRESH_CLIENT_LIMIT:?} (started {:?} ago)",
+                started.elapsed()
+            ),
+        }
+    }
+
+    /// The server process's memory, from `/proc/PID/status`.
+    pub fn memory(&self) -> ProcessMemory {
+        let path = format!("/proc/{}/status", self.pid());
+        let status =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or_else(|| panic!("{path} has no {name} line in kB:\n{status}"))
+        };
+        ProcessMemory {
+            rss_kib: field("VmRSS:"),
+            peak_rss_kib: field("VmHWM:"),
+        }
+    }
+}
+
+/// How long [`ServerProcess::serve_fresh_client`] may take in all.
+pub const FRESH_CLIENT_LIMIT: Duration = Duration::from_secs(5);
+
+/// A process's resident memory, in KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessMemory {
+    /// Resident now (`VmRSS`).
+    pub rss_kib: u64,
+    /// The most it has ever been resident (`VmHWM`), so a peak between two
+    /// looks is not missed.
+    pub peak_rss_kib: u64,
 }
 
 impl Drop for ServerProcess {
