@@ -342,9 +342,19 @@ async fn run_migrations(pool: &Pool) -> Result<Migration, StoreError> {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await
             .map_err(db_error)?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        // Checked rather than `CREATE TABLE IF NOT EXISTS`, which makes
+        // the server log a notice at every start; the lock keeps the check
+        // and the creation together.
+        let exists: bool = tx
+            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
             .await
+            .and_then(|row| row.try_get(0))
             .map_err(db_error)?;
+        if !exists {
+            tx.batch_execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                .await
+                .map_err(db_error)?;
+        }
         let row = tx
             .query_opt("SELECT version FROM schema_version", &[])
             .await
