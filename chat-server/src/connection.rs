@@ -31,9 +31,9 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use crate::accounts::{Admission, GuestClaim, HelloError};
 use crate::clock::now_ms;
-use crate::limits::{FLOOD_STRIKES, MAX_FRAMES_PER_FLUSH, TokenBucket};
+use crate::limits::{FLOOD_STRIKES, MAX_FRAMES_PER_FLUSH, PRESENCE_FLUSH_DELAY, TokenBucket};
 use crate::metrics::SessionKind;
-use crate::registry::{Frame, Outbox, Room, SlowConsumerSignal, frame};
+use crate::registry::{Outbox, Outgoing, Room, SlowConsumerSignal, frame};
 use crate::server::Shared;
 use crate::shutdown::{Shutdown, TaskGuard};
 use crate::store::{ConnId, NewMessage, Page, StoreError, StoreFuture};
@@ -84,7 +84,9 @@ pub struct Handler {
     peer: SocketAddr,
     shared: Arc<Shared>,
     outbox: Outbox,
-    frames_rx: mpsc::Receiver<Frame>,
+    frames_rx: mpsc::Receiver<Outgoing>,
+    /// Presence frames are buffered in the socket writer but not yet sent.
+    unflushed: bool,
     signal: Arc<SlowConsumerSignal>,
     session: Option<Session>,
     /// The `ref` of the frame being handled: every error about it echoes it.
@@ -120,6 +122,7 @@ impl Handler {
             peer,
             outbox,
             frames_rx,
+            unflushed: false,
             signal,
             session: None,
             replying_to: None,
@@ -150,6 +153,12 @@ impl Handler {
         let ending = self.serve().await;
         let user = self.session.as_ref().map(|s| s.user.to_string());
         tracing::debug!(peer = %self.peer, user = user.as_deref().unwrap_or(""), ?ending, "connection ending");
+        if ending == Ending::HelloTimeout {
+            self.shared
+                .metrics
+                .handshake_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+        }
         if ending == Ending::SlowConsumer {
             self.shared
                 .metrics
@@ -181,6 +190,8 @@ impl Handler {
         keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let hello_deadline = tokio::time::sleep(self.shared.config.handshake_timeout);
         tokio::pin!(hello_deadline);
+        let presence_flush = tokio::time::sleep(PRESENCE_FLUSH_DELAY);
+        tokio::pin!(presence_flush);
 
         loop {
             tokio::select! {
@@ -188,7 +199,16 @@ impl Handler {
                 _ = self.shutdown.recv() => return Ending::Shutdown,
                 _ = self.signal.kicked() => return Ending::SlowConsumer,
                 Some(first) = self.frames_rx.recv() => {
+                    let was_unflushed = self.unflushed;
                     if let Err(ending) = self.write_queued(first).await {
+                        return ending;
+                    }
+                    if self.unflushed && !was_unflushed {
+                        presence_flush.as_mut().reset(Instant::now() + PRESENCE_FLUSH_DELAY);
+                    }
+                }
+                _ = &mut presence_flush, if self.unflushed => {
+                    if let Err(ending) = self.flush().await {
                         return ending;
                     }
                 }
@@ -236,36 +256,62 @@ impl Handler {
         }
     }
 
-    /// Writes `first` and everything else already queued, in one flush.
-    /// Gives up when the connection is kicked or the server shuts down
-    /// while the client is not reading.
-    async fn write_queued(&mut self, first: Frame) -> Result<(), Ending> {
+    /// Writes `first` and everything else already queued, in one flush,
+    /// unless all of it is presence: that waits for the presence timer or
+    /// the next urgent frame. Gives up when the connection is kicked or the
+    /// server shuts down while the client is not reading.
+    async fn write_queued(&mut self, first: Outgoing) -> Result<(), Ending> {
         let ws = &mut self.ws;
         let frames_rx = &mut self.frames_rx;
         let write = async move {
-            ws.feed(WsMessage::Text(first)).await?;
+            let mut urgent = first.urgent;
+            ws.feed(WsMessage::Text(first.frame)).await?;
+            // When a room is busy, frames for this connection arrive in
+            // bursts; letting the other tasks run once first lets more of
+            // the burst pile up to share this write. When nothing else is
+            // ready this costs microseconds.
+            if urgent && frames_rx.is_empty() {
+                tokio::task::yield_now().await;
+            }
             let mut written = 1u64;
             while written < MAX_FRAMES_PER_FLUSH as u64 {
                 match frames_rx.try_recv() {
-                    Ok(frame) => ws.feed(WsMessage::Text(frame)).await?,
+                    Ok(next) => {
+                        urgent |= next.urgent;
+                        ws.feed(WsMessage::Text(next.frame)).await?;
+                    }
                     Err(_) => break,
                 }
                 written += 1;
             }
-            ws.flush().await?;
-            Ok::<u64, WsError>(written)
+            if urgent {
+                ws.flush().await?;
+            }
+            Ok::<(u64, bool), WsError>((written, urgent))
         };
-        tokio::select! {
-            result = write => match result {
-                Ok(written) => {
-                    self.shared.metrics.frames_out.fetch_add(written, Ordering::Relaxed);
-                    Ok(())
-                }
-                Err(_) => Err(Ending::Gone),
-            },
+        let (written, flushed) = tokio::select! {
+            result = write => result.map_err(|_| Ending::Gone)?,
+            _ = self.signal.kicked() => return Err(Ending::SlowConsumer),
+            _ = self.shutdown.recv() => return Err(Ending::Shutdown),
+        };
+        // An urgent frame flushes everything before it, presence included.
+        self.unflushed = !flushed;
+        self.shared
+            .metrics
+            .frames_out
+            .fetch_add(written, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes out presence frames that were waiting to share a write.
+    async fn flush(&mut self) -> Result<(), Ending> {
+        let flushed = tokio::select! {
+            result = self.ws.flush() => result.map_err(|_| Ending::Gone),
             _ = self.signal.kicked() => Err(Ending::SlowConsumer),
             _ = self.shutdown.recv() => Err(Ending::Shutdown),
-        }
+        };
+        self.unflushed = false;
+        flushed
     }
 
     /// Sends the close frame that fits the ending, after what is queued
@@ -294,8 +340,8 @@ impl Handler {
                 // Acknowledge what was already stored (its echo is queued
                 // once the receipt resolves), then send what is queued.
                 while appends.next().await.is_some() {}
-                while let Ok(frame) = frames_rx.try_recv() {
-                    ws.feed(WsMessage::Text(frame)).await?;
+                while let Ok(queued) = frames_rx.try_recv() {
+                    ws.feed(WsMessage::Text(queued.frame)).await?;
                 }
             }
             ws.close(Some(CloseFrame {

@@ -1,18 +1,23 @@
 //! Limits against abuse: the per-session token bucket and the fixed sizes
 //! the server enforces. Tunable values live in [`crate::config::Config`].
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A session that keeps sending into an empty bucket this many times in a
 /// row is flooding, not bursting: it is closed with 1008.
 pub const FLOOD_STRIKES: u32 = 200;
 /// WebSocket read buffer per connection. Small, because most connections
-/// are idle most of the time; it grows for a large frame and only then.
-pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// are idle most of the time and client frames are small; the library also
+/// clears it on every read, so a large one costs CPU as well as memory.
+pub const READ_BUFFER_BYTES: usize = 1024;
 /// Frames queued in the socket writer before it writes them out in one go.
 pub const WRITE_BUFFER_BYTES: usize = 32 * 1024;
 /// The longest HTTP request head the server reads.
 pub const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
+/// How long presence frames (`join` / `leave`) may wait to share a write.
+/// A burst of joins, such as everyone reconnecting after a restart, would
+/// otherwise cost every member one packet per joiner.
+pub const PRESENCE_FLUSH_DELAY: Duration = Duration::from_millis(200);
 /// How many frames the writer gathers from the outbox into one flush.
 pub const MAX_FRAMES_PER_FLUSH: usize = 256;
 /// Connections that may be mid-handshake at once; past this, new TCP
@@ -61,8 +66,6 @@ impl TokenBucket {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]

@@ -11,6 +11,11 @@ use clap::error::ErrorKind;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+// Fan-out allocates on one thread and frees on others; mimalloc's
+// per-thread heaps avoid the system allocator's lock contention there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for a usage or setup error, the same as clap's for bad flags.
 const SETUP_FAILED: u8 = 2;
 

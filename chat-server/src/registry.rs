@@ -60,16 +60,25 @@ impl SlowConsumerSignal {
     }
 }
 
+/// A frame waiting in an outbox. Urgent frames are written at once;
+/// presence may wait a moment so that a burst of joins and leaves shares
+/// one write instead of costing a packet each.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub frame: Frame,
+    pub urgent: bool,
+}
+
 /// The sending side of a connection's bounded outbound queue.
 #[derive(Debug, Clone)]
 pub struct Outbox {
-    frames_tx: mpsc::Sender<Frame>,
+    frames_tx: mpsc::Sender<Outgoing>,
     signal: Arc<SlowConsumerSignal>,
 }
 
 impl Outbox {
     /// A new outbox holding at most `capacity` frames, with its receiving end.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Frame>, Arc<SlowConsumerSignal>) {
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>, Arc<SlowConsumerSignal>) {
         let (frames_tx, frames_rx) = mpsc::channel(capacity.max(1));
         let signal = Arc::new(SlowConsumerSignal::default());
         (
@@ -82,10 +91,26 @@ impl Outbox {
         )
     }
 
-    /// Queues a frame without waiting. A full queue marks the connection
-    /// as a slow consumer; returns whether the frame was queued.
+    /// Queues a frame to be written at once.
     pub fn push(&self, frame: Frame) -> bool {
-        match self.frames_tx.try_send(frame) {
+        self.queue(Outgoing {
+            frame,
+            urgent: true,
+        })
+    }
+
+    /// Queues a presence frame, which may wait to share a write.
+    pub fn push_presence(&self, frame: Frame) -> bool {
+        self.queue(Outgoing {
+            frame,
+            urgent: false,
+        })
+    }
+
+    /// Queues without waiting. A full queue marks the connection as a slow
+    /// consumer; returns whether the frame was queued.
+    fn queue(&self, outgoing: Outgoing) -> bool {
+        match self.frames_tx.try_send(outgoing) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.signal.kick();
@@ -109,15 +134,22 @@ struct Member {
 }
 
 impl Member {
+    /// Delivers a message frame (`id` > 0) or a presence frame (`id` 0).
     fn deliver(&mut self, id: u64, frame: Frame) {
         if id != 0 && id <= self.floor {
             return;
         }
         match &mut self.held {
             Some(held) => held.push((id, frame)),
-            None => {
-                self.outbox.push(frame);
-            }
+            None => self.send(id, frame),
+        }
+    }
+
+    fn send(&self, id: u64, frame: Frame) {
+        if id == 0 {
+            self.outbox.push_presence(frame);
+        } else {
+            self.outbox.push(frame);
         }
     }
 }
@@ -298,7 +330,7 @@ impl RoomRegistry {
         member.floor = member.floor.max(last_id);
         for (id, held) in member.held.take().unwrap_or_default() {
             if id == 0 || id > member.floor {
-                member.outbox.push(held);
+                member.send(id, held);
             }
         }
     }

@@ -319,10 +319,10 @@ impl Connection {
                 drop(handshake_permit);
                 let config = WebSocketConfig::default()
                     .read_buffer_size(READ_BUFFER_BYTES)
+                    // No cap on the write buffer: a `history` page may
+                    // legitimately be megabytes, and what one connection can
+                    // have queued is already bounded by its outbox.
                     .write_buffer_size(WRITE_BUFFER_BYTES)
-                    .max_write_buffer_size(
-                        WRITE_BUFFER_BYTES * 4 + chat_proto::limits::MAX_FRAME_BYTES * 2,
-                    )
                     .max_message_size(Some(chat_proto::limits::MAX_FRAME_BYTES))
                     .max_frame_size(Some(chat_proto::limits::MAX_FRAME_BYTES));
                 let ws = WebSocketStream::from_partially_read(
