@@ -1,0 +1,32 @@
+//! Fuzz target: `decode_client` on any text. It never panics; what it
+//! accepts encodes and decodes back to the same frame; what it refuses
+//! becomes an error frame that a client can decode, echoing only a `ref`
+//! within the protocol's length.
+
+#![no_main]
+
+use chat_proto::limits::MAX_REF_CHARS;
+use chat_proto::{ServerFrame, decode_client, decode_server, encode};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match decode_client(text) {
+        Ok(frame) => {
+            let again = decode_client(&encode(&frame)).expect("an encoded frame decodes");
+            assert_eq!(again, frame, "the frame changed on a round trip");
+        }
+        Err(error) => {
+            if let Some(reference) = &error.reference {
+                assert!(reference.chars().count() <= MAX_REF_CHARS);
+            }
+            let answer = encode(&error.to_frame());
+            match decode_server(&answer).expect("the error frame decodes") {
+                ServerFrame::Error { code, .. } => assert_eq!(code, error.code()),
+                other => panic!("the answer is not an error: {other:?}"),
+            }
+        }
+    }
+});
