@@ -739,6 +739,13 @@ impl TestClient {
     }
 }
 
+/// A legal message text whose frames are as large as frames get (just
+/// under the 16 KiB limit, in and out): control characters travel escaped
+/// as six bytes each (`\u0001`). For floods that must fill buffers fast.
+pub fn bulky_text() -> String {
+    "\u{1}".repeat(2_600) + "x"
+}
+
 /// `count` `message` frames for `room` without refs, the `n`th (from 0)
 /// with the text `text(n)`: a burst for [`TestClient::send_all`].
 pub fn message_burst(room: &str, count: usize, text: impl Fn(usize) -> String) -> Vec<ClientFrame> {

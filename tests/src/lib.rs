@@ -21,6 +21,7 @@ pub mod server;
 pub mod tui;
 
 pub use client::{
-    Ending, ErrorReply, Joined, TestClient, Welcome, ids, join_in_order, message_burst, room_info,
+    Ending, ErrorReply, Joined, TestClient, Welcome, bulky_text, ids, join_in_order, message_burst,
+    room_info,
 };
 pub use server::{ProcessMemory, ServerOptions, ServerProcess, run_server_to_exit};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chat_e2e::http::http_get;
 use chat_e2e::metrics::{scrape, wait_for_metrics};
-use chat_e2e::{Ending, ServerOptions, ServerProcess, TestClient, ids, message_burst};
+use chat_e2e::{Ending, ServerOptions, ServerProcess, TestClient, bulky_text, ids, message_burst};
 use chat_proto::{ClientFrame, ErrorCode, Message, ServerFrame, encode};
 use futures_util::future::join_all;
 use proptest::prelude::*;
@@ -276,9 +276,9 @@ async fn a_hundred_members_that_never_read_cannot_bloat_the_server_or_slow_the_r
     const MUTES: usize = 100;
     const BATCH: usize = 8;
     const MAX_BATCHES: usize = 500;
-    /// Generous, yet below what a copy of the flood (about a thousand
-    /// 3,000-byte messages before the last silent member is dropped) for
-    /// each of them would take.
+    /// Generous, yet below what a copy of the flood (some 300 frames of
+    /// 16 KiB before the last silent member is dropped) for each of them
+    /// would take.
     const RSS_CEILING_KIB: u64 = 200 * MIB;
     // Small, yet able to take the burst of a hundred presence leaves the
     // readers get when the silent members are dropped all at once (they
@@ -308,15 +308,20 @@ async fn a_hundred_members_that_never_read_cannot_bloat_the_server_or_slow_the_r
         mute.hello(&name, None).await;
         mute.join("flood").await;
         // From here on it never reads again.
-        for listener in readers.iter_mut().chain([&mut fred]) {
-            listener.expect_join("flood", &name).await;
-        }
         mutes.push(mute);
     }
+    // The joins were one after another, so their presence frames arrive
+    // in that order (read after all joins: the server may hold presence
+    // back a moment to batch it).
+    for listener in readers.iter_mut().chain([&mut fred]) {
+        for n in 0..MUTES {
+            listener.expect_join("flood", &format!("mute{n}")).await;
+        }
+    }
 
-    // The flood: 3,000-byte messages in batches no larger than the outbox,
-    // so a member that reads can never be mistaken for a slow one.
-    let text = "f".repeat(3_000);
+    // The flood: frames of nearly 16 KiB, in batches no larger than the
+    // outbox, so a member that reads can never be mistaken for a slow one.
+    let text = bulky_text();
     let mut acks: Vec<Message> = Vec::new();
     let mut got: [Vec<Message>; 2] = [Vec::new(), Vec::new()];
     let mut leaves: [Vec<String>; 3] = [Vec::new(), Vec::new(), Vec::new()];
@@ -339,7 +344,7 @@ async fn a_hundred_members_that_never_read_cannot_bloat_the_server_or_slow_the_r
     let sent = batches * BATCH;
     let end = server.memory();
     eprintln!(
-        "{sent} messages of 3,000 bytes in {batches} batches ({flood_time:?}) until all {MUTES} silent members were dropped; \
+        "{sent} messages (16 KiB frames) in {batches} batches ({flood_time:?}) until all {MUTES} silent members were dropped; \
          server RSS {} KiB at start, {peak_sampled} KiB sampled peak, {} KiB high-water mark",
         start.rss_kib, end.peak_rss_kib
     );
@@ -829,13 +834,14 @@ fn request_head(addr: std::net::SocketAddr) -> impl Strategy<Value = (Vec<u8>, b
 }
 
 /// Sends one request head and checks that the server answers with an
-/// HTTP status line or closes the connection, within `limit`.
+/// HTTP status line or closes the connection, within `limit`. Returns the
+/// status, or "closed" when the server said nothing.
 async fn front_door_answers(
     server: &ServerProcess,
     head: &[u8],
     half_close: bool,
     limit: Duration,
-) -> Result<(), TestCaseError> {
+) -> Result<String, TestCaseError> {
     let mut stream = tcp(server).await;
     // The server may answer and close before reading everything; a
     // failed write is then expected.
@@ -862,6 +868,7 @@ async fn front_door_answers(
             "over a MiB in answer to a request head"
         );
     }
+    let mut outcome = "closed".to_owned();
     if !received.is_empty() {
         let text = String::from_utf8_lossy(&received);
         let status_line = text.lines().next().unwrap_or_default();
@@ -873,10 +880,11 @@ async fn front_door_answers(
             "status line {:?}",
             status_line
         );
+        status.clone_into(&mut outcome);
     }
     let health = http_get(server.addr(), "/healthz", Duration::from_secs(5)).await;
     prop_assert_eq!(health.status, 200, "the server stopped being healthy");
-    Ok(())
+    Ok(outcome)
 }
 
 #[test]
@@ -900,12 +908,16 @@ fn arbitrary_request_heads_get_a_status_line_or_a_close_and_never_crash_the_serv
         failure_persistence: None,
         ..ProptestConfig::default()
     });
+    let outcomes = std::cell::RefCell::new(std::collections::BTreeMap::<String, usize>::new());
     let result = runner.run(&request_head(server.addr()), |(head, half_close)| {
-        runtime.block_on(front_door_answers(&server, &head, half_close, limit))
+        let outcome = runtime.block_on(front_door_answers(&server, &head, half_close, limit))?;
+        *outcomes.borrow_mut().entry(outcome).or_default() += 1;
+        Ok(())
     });
     if let Err(e) = result {
         panic!("{e}\n--- server log ---\n{}", server.log());
     }
+    eprintln!("request heads answered: {:?}", outcomes.borrow());
     runtime.block_on(async {
         server.serve_fresh_client("fresh", "lobby").await;
     });

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chat_e2e::metrics::{Scrape, scrape, wait_for_metrics};
-use chat_e2e::{Ending, ServerOptions, ServerProcess, TestClient, message_burst};
+use chat_e2e::{Ending, ServerOptions, ServerProcess, TestClient, bulky_text, message_burst};
 use chat_proto::{ClientFrame, ErrorCode, ServerFrame};
 
 /// How long a gauge may take to follow a connection that went away.
@@ -167,11 +167,9 @@ async fn slow_consumers_dropped_counts_a_connection_closed_for_not_reading() {
     sloth.hello("sloth", None).await;
     sloth.join("big").await;
     wally.expect_join("big", "sloth").await;
-    // From here on sloth reads nothing. Control characters travel escaped
-    // (`\u0001`), so each of these messages is a frame of nearly 16 KiB
-    // and a few hundred fill the kernel's buffers between sloth and the
-    // server.
-    let text = "\u{1}".repeat(2_600) + "x";
+    // From here on sloth reads nothing; a few hundred frames of nearly
+    // 16 KiB fill the kernel's buffers between it and the server.
+    let text = bulky_text();
     let batch = message_burst("big", BATCH, |_| text.clone());
     let mut sent = 0;
     let mut acked = 0;
