@@ -18,7 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
-const MIB: u64 = 1024;
+/// One MiB in the KiB that `/proc` reports.
+const MIB_IN_KIB: u64 = 1024;
 
 /// Connects a plain TCP socket to the server.
 async fn tcp(server: &ServerProcess) -> TcpStream {
@@ -108,7 +109,7 @@ async fn a_thousand_connections_dropped_abruptly_leave_nothing_behind() {
         before.rss_kib, memory.rss_kib, memory.peak_rss_kib
     );
     assert!(
-        memory.rss_kib < before.rss_kib + 64 * MIB,
+        memory.rss_kib < before.rss_kib + 64 * MIB_IN_KIB,
         "the server kept {} KiB after the connections went",
         memory.rss_kib - before.rss_kib
     );
@@ -279,7 +280,7 @@ async fn a_hundred_members_that_never_read_cannot_bloat_the_server_or_slow_the_r
     /// Generous, yet below what a copy of the flood (some 300 frames of
     /// 16 KiB before the last silent member is dropped) for each of them
     /// would take.
-    const RSS_CEILING_KIB: u64 = 200 * MIB;
+    const RSS_CEILING_KIB: u64 = 200 * MIB_IN_KIB;
     // Small, yet able to take the burst of a hundred presence leaves the
     // readers get when the silent members are dropped all at once (they
     // fall behind together): those count against the outbox too.
