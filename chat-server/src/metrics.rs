@@ -90,7 +90,7 @@ impl Metrics {
         metric(
             "chat_frames_in_total",
             "counter",
-            "WebSocket data frames received.",
+            "WebSocket frames received from clients (data frames and pings).",
             self.frames_in.load(Relaxed),
         );
         metric(
