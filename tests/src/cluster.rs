@@ -4,19 +4,25 @@
 //! share them.
 //!
 //! Missing binaries fail the test with the Debian package to install:
-//! these tests are part of the suite, never silently skipped.
+//! these tests are part of the suite, never silently skipped. [`Peer`] is
+//! a client that tells real presence changes from stale ones.
 
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
+use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame};
+
+use crate::client::{Joined, RECV_TIMEOUT, TestClient};
 use crate::server::{ServerOptions, ServerProcess};
 
 /// How long initdb may take (a loaded two-core machine is slow).
@@ -28,12 +34,31 @@ const PORT_ATTEMPTS: usize = 5;
 /// How long a stopped engine may take to exit before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// Ports the fixtures pick from: below Linux's ephemeral range (32768 and
+/// up), so that no outgoing connection can be holding the port when an
+/// engine is restarted on it.
+const FIXTURE_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A port that was free a moment ago on 127.0.0.1, outside the ephemeral
+/// range.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free loopback port can be found")
+    static PICKS: AtomicU64 = AtomicU64::new(0);
+    let seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let span = u64::from(FIXTURE_PORTS.end - FIXTURE_PORTS.start);
+    for _ in 0..200 {
+        // A multiplicative hash of seed and pick number spreads the picks.
+        let pick = PICKS.fetch_add(1, Ordering::Relaxed);
+        let mixed =
+            (seed ^ pick.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        let port = FIXTURE_PORTS.start + u16::try_from((mixed >> 33) % span).unwrap_or(0);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {FIXTURE_PORTS:?} after 200 tries")
 }
 
 fn running_as_root() -> bool {
@@ -632,5 +657,281 @@ fn node_options(postgres: &Postgres, redis: &Redis) -> ServerOptions {
         database_url: Some(postgres.url()),
         redis_url: Some(redis.url()),
         ..ServerOptions::unthrottled()
+    }
+}
+
+/// A client of a cluster that keeps, per room, who it believes is there:
+/// its `joined` list, then each presence event. Through a cluster, a `join`
+/// or `leave` that happened through another node just before this client
+/// joined can arrive after a `joined` that already counts it (the event and
+/// the list travel different paths). Such a stale event changes nothing
+/// and is skipped; every real change must still arrive, in order.
+pub struct Peer {
+    pub client: TestClient,
+    rosters: HashMap<String, BTreeSet<String>>,
+    next_ref: u64,
+}
+
+impl Peer {
+    pub fn new(client: TestClient) -> Self {
+        Self {
+            client,
+            rosters: HashMap::new(),
+            next_ref: 0,
+        }
+    }
+
+    /// A guest session for `user` on `node`.
+    pub async fn guest(node: &ServerProcess, user: &str) -> Self {
+        Self::new(node.guest(user).await)
+    }
+
+    /// A session of the account `user` on `node` (registering it if new).
+    pub async fn account(node: &ServerProcess, user: &str, password: &str) -> Self {
+        Self::new(node.account(user, password).await)
+    }
+
+    pub fn label(&self) -> &str {
+        self.client.label()
+    }
+
+    /// Who this client believes is in `room`, sorted.
+    pub fn roster(&self, room: &str) -> Vec<String> {
+        self.rosters
+            .get(room)
+            .map(|users| users.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The next frame that is not stale presence, within `limit`; presence
+    /// it returns has been applied to the roster.
+    pub async fn next_within(&mut self, limit: Duration, awaiting: &str) -> ServerFrame {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = self.client.recv_within(left, awaiting).await;
+            let stale = match &frame {
+                ServerFrame::Join { room, user, .. } => !self
+                    .rosters
+                    .entry(room.clone())
+                    .or_default()
+                    .insert(user.clone()),
+                ServerFrame::Leave { room, user, .. } => {
+                    !self.rosters.entry(room.clone()).or_default().remove(user)
+                }
+                _ => false,
+            };
+            if stale {
+                continue;
+            }
+            return frame;
+        }
+    }
+
+    async fn next(&mut self, awaiting: &str) -> ServerFrame {
+        self.next_within(RECV_TIMEOUT, awaiting).await
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.client.send(frame).await;
+    }
+
+    /// Joins `room` and expects `joined`, which becomes the room's roster.
+    pub async fn join(&mut self, room: &str) -> Joined {
+        self.join_with(room, None, None).await
+    }
+
+    pub async fn join_with(
+        &mut self,
+        room: &str,
+        since: Option<u64>,
+        limit: Option<u32>,
+    ) -> Joined {
+        self.send(&ClientFrame::Join {
+            room: room.to_owned(),
+            since,
+            limit,
+        })
+        .await;
+        match self.next("joined").await {
+            ServerFrame::Joined {
+                room: got,
+                members,
+                history,
+                more,
+                last_id,
+            } => {
+                assert_eq!(got, room, "{}: joined names the wrong room", self.label());
+                self.rosters
+                    .insert(room.to_owned(), members.iter().cloned().collect());
+                Joined {
+                    room: got,
+                    members,
+                    history,
+                    more,
+                    last_id,
+                }
+            }
+            other => panic!("{}: expected joined {room}, got {other:?}", self.label()),
+        }
+    }
+
+    /// The next real presence change: (room, user, entered).
+    pub async fn presence_within(&mut self, limit: Duration) -> (String, String, bool) {
+        match self.next_within(limit, "a presence change").await {
+            ServerFrame::Join { room, user, ts } => {
+                assert!(ts > 0, "{}: join ts {ts}", self.label());
+                (room, user, true)
+            }
+            ServerFrame::Leave { room, user, ts } => {
+                assert!(ts > 0, "{}: leave ts {ts}", self.label());
+                (room, user, false)
+            }
+            other => panic!("{}: expected join or leave, got {other:?}", self.label()),
+        }
+    }
+
+    pub async fn expect_join(&mut self, room: &str, user: &str) {
+        let heard = self.presence_within(RECV_TIMEOUT).await;
+        assert_eq!(
+            heard,
+            (room.to_owned(), user.to_owned(), true),
+            "{}: expected join {user} in {room}",
+            self.label()
+        );
+    }
+
+    /// The very next frame must be this `join`, with nothing skipped: for
+    /// proving that no other event (stale-looking or not) came first.
+    pub async fn expect_next_join(&mut self, room: &str, user: &str) {
+        self.client.expect_join(room, user).await;
+        self.rosters
+            .entry(room.to_owned())
+            .or_default()
+            .insert(user.to_owned());
+    }
+
+    pub async fn expect_leave_within(&mut self, limit: Duration, room: &str, user: &str) {
+        let heard = self.presence_within(limit).await;
+        assert_eq!(
+            heard,
+            (room.to_owned(), user.to_owned(), false),
+            "{}: expected leave {user} from {room}",
+            self.label()
+        );
+    }
+
+    pub async fn expect_leave(&mut self, room: &str, user: &str) {
+        self.expect_leave_within(RECV_TIMEOUT, room, user).await;
+    }
+
+    pub async fn message_within(&mut self, limit: Duration) -> Message {
+        match self.next_within(limit, "a message").await {
+            ServerFrame::Message(message) => message,
+            other => panic!("{}: expected a message, got {other:?}", self.label()),
+        }
+    }
+
+    pub async fn expect_message(&mut self) -> Message {
+        self.message_within(RECV_TIMEOUT).await
+    }
+
+    /// The next `count` frames, which must all be messages.
+    pub async fn messages(&mut self, count: usize) -> Vec<Message> {
+        let mut seen = Vec::with_capacity(count);
+        for _ in 0..count {
+            seen.push(self.expect_message().await);
+        }
+        seen
+    }
+
+    /// Sends a message with a fresh `ref`; its acknowledgement must be the
+    /// next frame.
+    pub async fn say(&mut self, room: &str, text: &str) -> Message {
+        self.next_ref += 1;
+        let reference = format!("{}-{}", self.label(), self.next_ref);
+        self.send(&ClientFrame::Message {
+            room: room.to_owned(),
+            text: text.to_owned(),
+            reference: Some(reference.clone()),
+        })
+        .await;
+        let ack = self.expect_message().await;
+        assert_eq!(
+            (ack.text.as_str(), ack.reference.as_deref()),
+            (text, Some(reference.as_str())),
+            "{}: the acknowledgement is not the message sent",
+            self.label()
+        );
+        ack
+    }
+
+    /// The next frame must be an `error` with `code`: (message, ref).
+    pub async fn expect_error(&mut self, code: ErrorCode) -> (String, Option<String>) {
+        match self.next(&format!("error {}", code.as_str())).await {
+            ServerFrame::Error {
+                code: got,
+                message,
+                reference,
+            } if got == code => (message, reference),
+            other => panic!(
+                "{}: expected error {}, got {other:?}",
+                self.label(),
+                code.as_str()
+            ),
+        }
+    }
+
+    pub async fn rooms(&mut self) -> Vec<RoomInfo> {
+        self.send(&ClientFrame::Rooms).await;
+        match self.next("rooms").await {
+            ServerFrame::Rooms { rooms } => rooms,
+            other => panic!("{}: expected rooms, got {other:?}", self.label()),
+        }
+    }
+
+    /// Proves nothing but stale presence is queued for this client.
+    pub async fn barrier(&mut self) {
+        self.rooms().await;
+    }
+
+    pub async fn history(
+        &mut self,
+        room: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: Option<u32>,
+    ) -> (Vec<Message>, bool) {
+        self.send(&ClientFrame::History {
+            room: room.to_owned(),
+            before,
+            after,
+            limit,
+        })
+        .await;
+        match self.next("history").await {
+            ServerFrame::History { messages, more, .. } => (messages, more),
+            other => panic!("{}: expected history, got {other:?}", self.label()),
+        }
+    }
+}
+
+/// Joins `room` with each peer in turn (each a different user): each
+/// `joined` lists everyone so far, and every earlier peer hears the
+/// newcomer's `join`.
+pub async fn join_in_order(peers: &mut [&mut Peer], room: &str) {
+    for i in 0..peers.len() {
+        let newcomer = peers[i].label().to_owned();
+        let joined = peers[i].join(room).await;
+        let mut expected: Vec<String> = peers[..=i].iter().map(|p| p.label().to_owned()).collect();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(
+            joined.members, expected,
+            "{newcomer}: joined {room} lists the wrong members"
+        );
+        for earlier in peers[..i].iter_mut() {
+            earlier.expect_join(room, &newcomer).await;
+        }
     }
 }

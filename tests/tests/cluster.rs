@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chat_e2e::cluster::Cluster;
-use chat_e2e::{ServerProcess, TestClient, ids, join_in_order, room_info, run_server_to_exit};
+use chat_e2e::cluster::{Cluster, Peer, join_in_order};
+use chat_e2e::{ServerProcess, TestClient, ids, room_info, run_server_to_exit};
 use chat_proto::{ClientFrame, ErrorCode, Message, ServerFrame};
 use tokio::time::Instant;
 
@@ -25,23 +25,6 @@ fn message(room: &str, text: String, reference: String) -> ClientFrame {
         room: room.to_owned(),
         text,
         reference: Some(reference),
-    }
-}
-
-/// The next `count` frames, which must all be messages.
-async fn messages(client: &mut TestClient, count: usize) -> Vec<Message> {
-    let mut seen = Vec::with_capacity(count);
-    for _ in 0..count {
-        seen.push(client.expect_message().await);
-    }
-    seen
-}
-
-/// The next frame within `limit`, which must be a message.
-async fn message_within(client: &mut TestClient, limit: Duration) -> Message {
-    match client.recv_within(limit, "a message").await {
-        ServerFrame::Message(message) => message,
-        other => panic!("{}: expected a message, got {other:?}", client.label()),
     }
 }
 
@@ -78,9 +61,9 @@ async fn guest_when_free(node: &ServerProcess, user: &str) -> TestClient {
 async fn messages_cross_nodes_in_id_order_exactly_once() {
     const EACH: usize = 25;
     let cluster = Cluster::start(3).await;
-    let mut alice = cluster.node(0).guest("alice").await;
-    let mut bob = cluster.node(1).guest("bob").await;
-    let mut carol = cluster.node(2).guest("carol").await;
+    let mut alice = Peer::guest(cluster.node(0), "alice").await;
+    let mut bob = Peer::guest(cluster.node(1), "bob").await;
+    let mut carol = Peer::guest(cluster.node(2), "carol").await;
     // Also checks that each joiner's `joined` lists the members on other
     // nodes, and that they hear its `join`.
     join_in_order(&mut [&mut alice, &mut bob, &mut carol], "lobby").await;
@@ -94,14 +77,14 @@ async fn messages_cross_nodes_in_id_order_exactly_once() {
     };
     let (alice_burst, bob_burst, carol_burst) = (burst("alice"), burst("bob"), burst("carol"));
     tokio::join!(
-        alice.send_all(&alice_burst),
-        bob.send_all(&bob_burst),
-        carol.send_all(&carol_burst)
+        alice.client.send_all(&alice_burst),
+        bob.client.send_all(&bob_burst),
+        carol.client.send_all(&carol_burst)
     );
     let (seen_by_alice, seen_by_bob, seen_by_carol) = tokio::join!(
-        messages(&mut alice, 3 * EACH),
-        messages(&mut bob, 3 * EACH),
-        messages(&mut carol, 3 * EACH)
+        alice.messages(3 * EACH),
+        bob.messages(3 * EACH),
+        carol.messages(3 * EACH)
     );
 
     let all: Vec<u64> = (1..=(3 * EACH) as u64).collect();
@@ -153,13 +136,13 @@ async fn messages_cross_nodes_in_id_order_exactly_once() {
 #[tokio::test]
 async fn presence_and_member_lists_span_the_cluster() {
     let cluster = Cluster::start(3).await;
-    let mut alice = cluster.node(0).guest("alice").await;
-    let mut bob = cluster.node(1).guest("bob").await;
+    let mut alice = Peer::guest(cluster.node(0), "alice").await;
+    let mut bob = Peer::guest(cluster.node(1), "bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
 
     // A registered user connected through two nodes counts once.
-    let mut carol_here = cluster.node(1).account("carol", "pw-carol").await;
-    let mut carol_there = cluster.node(2).account("carol", "pw-carol").await;
+    let mut carol_here = Peer::account(cluster.node(1), "carol", "pw-carol").await;
+    let mut carol_there = Peer::account(cluster.node(2), "carol", "pw-carol").await;
     let joined = carol_here.join("lobby").await;
     assert_eq!(joined.members, ["alice", "bob", "carol"]);
     alice.expect_join("lobby", "carol").await;
@@ -169,10 +152,10 @@ async fn presence_and_member_lists_span_the_cluster() {
     // Presence events reach a node in the order Redis published them, so
     // if carol's second connection had caused a `join`, alice would see it
     // before dave's.
-    let mut dave = cluster.node(2).guest("dave").await;
+    let mut dave = Peer::guest(cluster.node(2), "dave").await;
     dave.join("lobby").await;
-    alice.expect_join("lobby", "dave").await;
-    bob.expect_join("lobby", "dave").await;
+    alice.expect_next_join("lobby", "dave").await;
+    bob.expect_next_join("lobby", "dave").await;
     carol_here.expect_join("lobby", "dave").await;
     carol_there.expect_join("lobby", "dave").await;
 
@@ -196,10 +179,10 @@ async fn presence_and_member_lists_span_the_cluster() {
     carol_there.expect_leave("lobby", "dave").await;
 
     // Her last connection going away is.
-    carol_there.close().await;
+    carol_there.client.close().await;
     alice.expect_leave("lobby", "carol").await;
     bob.expect_leave("lobby", "carol").await;
-    bob.close().await;
+    bob.client.close().await;
     alice.expect_leave("lobby", "bob").await;
     let rooms = alice.rooms().await;
     assert_eq!(room_info(&rooms, "lobby").map(|r| r.members), Some(1));
@@ -246,9 +229,9 @@ async fn a_guest_name_is_taken_across_the_cluster_until_released() {
 #[tokio::test]
 async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
     let cluster = Cluster::start(2).await;
-    let mut alice = cluster.node(0).guest("alice").await;
-    let mut bob = cluster.node(1).guest("bob").await;
-    let mut erin = cluster.node(1).guest("erin").await;
+    let mut alice = Peer::guest(cluster.node(0), "alice").await;
+    let mut bob = Peer::guest(cluster.node(1), "bob").await;
+    let mut erin = Peer::guest(cluster.node(1), "erin").await;
     join_in_order(&mut [&mut alice, &mut bob, &mut erin], "lobby").await;
     alice.join("side").await;
     erin.join("side").await;
@@ -259,12 +242,8 @@ async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
     // Leaves come in any order across users and rooms.
     let mut leaves = BTreeSet::new();
     for _ in 0..3 {
-        match alice
-            .recv_within(CLUSTER_WAIT, "leaves of the killed node's users")
-            .await
-        {
-            ServerFrame::Leave { room, user, ts } => {
-                assert!(ts > 0);
+        match alice.presence_within(CLUSTER_WAIT).await {
+            (room, user, false) => {
                 leaves.insert((room, user));
             }
             other => panic!("expected a leave, got {other:?}"),
@@ -285,7 +264,7 @@ async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
 
     // The dead node's guest name is free at once, and the rooms list only
     // who is really there.
-    let mut bob = cluster.node(0).guest("bob").await;
+    let mut bob = Peer::guest(cluster.node(0), "bob").await;
     let rooms = bob.rooms().await;
     assert_eq!(room_info(&rooms, "lobby").map(|r| r.members), Some(1));
     assert_eq!(bob.join("lobby").await.members, ["alice", "bob"]);
@@ -297,13 +276,13 @@ async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
 #[tokio::test]
 async fn a_node_stopped_gracefully_hands_its_users_over_at_once() {
     let mut cluster = Cluster::start(2).await;
-    let mut alice = cluster.node(0).guest("alice").await;
-    let mut bob = cluster.node(1).guest("bob").await;
+    let mut alice = Peer::guest(cluster.node(0), "alice").await;
+    let mut bob = Peer::guest(cluster.node(1), "bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
 
     let stopped = Instant::now();
     cluster.node(1).sigterm();
-    bob.expect_close(1001).await;
+    bob.client.expect_close(1001).await;
     // Announced by the stopping node itself, not found later by a janitor.
     alice
         .expect_leave_within(Duration::from_secs(4), "lobby", "bob")
@@ -316,7 +295,7 @@ async fn a_node_stopped_gracefully_hands_its_users_over_at_once() {
         stopped.elapsed()
     );
     // Its guest name is free at once too.
-    let mut bob = cluster.node(0).guest("bob").await;
+    let mut bob = Peer::guest(cluster.node(0), "bob").await;
     bob.join("lobby").await;
     alice.expect_join("lobby", "bob").await;
 }
@@ -324,8 +303,8 @@ async fn a_node_stopped_gracefully_hands_its_users_over_at_once() {
 #[tokio::test]
 async fn reconnecting_through_another_node_with_since_misses_nothing() {
     let cluster = Cluster::start(3).await;
-    let mut alice = cluster.node(0).guest("alice").await;
-    let mut bob = cluster.node(1).account("bob", "pw-bob").await;
+    let mut alice = Peer::guest(cluster.node(0), "alice").await;
+    let mut bob = Peer::account(cluster.node(1), "bob", "pw-bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
     let mut last_seen = 0;
     for i in 0..3 {
@@ -333,7 +312,7 @@ async fn reconnecting_through_another_node_with_since_misses_nothing() {
         last_seen = bob.expect_message().await.id;
         assert_eq!(last_seen, said.id);
     }
-    bob.close().await;
+    bob.client.close().await;
     alice.expect_leave("lobby", "bob").await;
     let mut missed = Vec::new();
     for i in 0..7 {
@@ -346,12 +325,12 @@ async fn reconnecting_through_another_node_with_since_misses_nothing() {
     let during: Vec<ClientFrame> = (0..DURING)
         .map(|i| message("lobby", format!("during {i}"), format!("d{i}")))
         .collect();
-    let mut bob = cluster.node(2).account("bob", "pw-bob").await;
+    let mut bob = Peer::account(cluster.node(2), "bob", "pw-bob").await;
     let (joined, acks) = tokio::join!(bob.join_with("lobby", Some(last_seen), None), async {
-        alice.send_all(&during).await;
+        alice.client.send_all(&during).await;
         let mut acks = Vec::new();
         while acks.len() < DURING {
-            match alice.recv().await {
+            match alice.next_within(Duration::from_secs(5), "acks").await {
                 ServerFrame::Message(m) if m.user == "alice" => acks.push(m.id),
                 ServerFrame::Join { user, .. } if user == "bob" => {}
                 other => panic!("alice: unexpected {other:?}"),
@@ -372,7 +351,7 @@ async fn reconnecting_through_another_node_with_since_misses_nothing() {
     );
     let newest = *acks.last().expect("alice sent messages");
     let live = (newest - joined.last_id) as usize;
-    let live_ids = ids(&messages(&mut bob, live).await);
+    let live_ids = ids(&bob.messages(live).await);
     assert_eq!(
         live_ids,
         (joined.last_id + 1..=newest).collect::<Vec<_>>(),
@@ -384,8 +363,8 @@ async fn reconnecting_through_another_node_with_since_misses_nothing() {
 #[tokio::test]
 async fn the_cluster_recovers_when_redis_restarts() {
     let mut cluster = Cluster::start(2).await;
-    let mut alice = cluster.node(0).guest("alice").await;
-    let mut bob = cluster.node(1).guest("bob").await;
+    let mut alice = Peer::guest(cluster.node(0), "alice").await;
+    let mut bob = Peer::guest(cluster.node(1), "bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
     let before = alice.say("lobby", "before the outage").await;
     assert_eq!(bob.expect_message().await.id, before.id);
@@ -411,14 +390,14 @@ async fn the_cluster_recovers_when_redis_restarts() {
     cluster.redis.restart().await;
     // bob gets what was said meanwhile, in order, once.
     for sent in &during {
-        let got = message_within(&mut bob, CLUSTER_WAIT).await;
+        let got = bob.message_within(CLUSTER_WAIT).await;
         assert_eq!((got.id, &got.text), (sent.id, &sent.text));
     }
     // Messages flow between the nodes again, both ways.
     let reply = bob.say("lobby", "after the outage").await;
-    assert_eq!(message_within(&mut alice, CLUSTER_WAIT).await.id, reply.id);
+    assert_eq!(alice.message_within(CLUSTER_WAIT).await.id, reply.id);
     let again = alice.say("lobby", "and back").await;
-    assert_eq!(message_within(&mut bob, CLUSTER_WAIT).await.id, again.id);
+    assert_eq!(bob.message_within(CLUSTER_WAIT).await.id, again.id);
 
     // The same connection gets its session once Redis is back.
     let deadline = Instant::now() + CLUSTER_WAIT;
@@ -475,8 +454,8 @@ async fn the_cluster_recovers_when_redis_restarts() {
 #[tokio::test]
 async fn a_postgres_outage_answers_internal_and_heals() {
     let mut cluster = Cluster::start(2).await;
-    let mut alice = cluster.node(0).guest("alice").await;
-    let mut bob = cluster.node(1).guest("bob").await;
+    let mut alice = Peer::guest(cluster.node(0), "alice").await;
+    let mut bob = Peer::guest(cluster.node(1), "bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
     let before = alice.say("lobby", "before the outage").await;
     assert_eq!(bob.expect_message().await.id, before.id);
@@ -485,8 +464,8 @@ async fn a_postgres_outage_answers_internal_and_heals() {
     alice
         .send(&message("lobby", "into the void".into(), "void".into()))
         .await;
-    let refused = alice.expect_error(ErrorCode::Internal).await;
-    assert_eq!(refused.reference.as_deref(), Some("void"));
+    let (_, reference) = alice.expect_error(ErrorCode::Internal).await;
+    assert_eq!(reference.as_deref(), Some("void"));
     alice.send(&ClientFrame::Rooms).await;
     alice.expect_error(ErrorCode::Internal).await;
 
@@ -497,7 +476,10 @@ async fn a_postgres_outage_answers_internal_and_heals() {
         alice
             .send(&message("lobby", "after the outage".into(), "after".into()))
             .await;
-        match alice.recv().await {
+        match alice
+            .next_within(Duration::from_secs(5), "an acknowledgement")
+            .await
+        {
             ServerFrame::Message(m) if m.reference.as_deref() == Some("after") => break m,
             ServerFrame::Error {
                 code: ErrorCode::Internal,
@@ -570,7 +552,7 @@ async fn a_node_serves_as_soon_as_it_joins_a_running_cluster() {
     // Accounts, rooms and history live in PostgreSQL: a node started later
     // knows them all.
     let cluster = Cluster::start(1).await;
-    let mut alice = cluster.node(0).account("alice", "pw-alice").await;
+    let mut alice = Peer::account(cluster.node(0), "alice", "pw-alice").await;
     alice.join("lobby").await;
     let said = alice.say("lobby", "from the first node").await;
     let late = ServerProcess::start(cluster.node_options()).await;
