@@ -22,7 +22,10 @@ struct Heard(Mutex<Vec<(String, u64)>>);
 
 impl CommitListener for Heard {
     fn committed(&self, batch: &[CommittedMessage]) {
-        let mut heard = self.0.lock().unwrap();
+        let mut heard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for committed in batch {
             heard.push((committed.message.room.clone(), committed.message.id));
         }
@@ -33,7 +36,7 @@ impl Heard {
     fn ids(&self, room: &str) -> Vec<u64> {
         self.0
             .lock()
-            .unwrap()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .iter()
             .filter(|(r, _)| r == room)
             .map(|(_, id)| *id)
@@ -46,13 +49,13 @@ impl Heard {
 }
 
 fn room(name: &str) -> RoomName {
-    RoomName::parse(name).unwrap()
+    RoomName::parse(name).expect("test room names are valid")
 }
 
 fn new_message(room_name: &str, user: &str, text: &str, origin: u64) -> NewMessage {
     NewMessage {
         room: room(room_name),
-        user: UserName::parse(user).unwrap(),
+        user: UserName::parse(user).expect("test user names are valid"),
         text: text.to_owned(),
         reference: Some(format!("ref-{text}")),
         origin: ConnId(origin),
@@ -73,7 +76,7 @@ where
     let snapshot = store
         .join(&lobby, Page::Newest { limit: 50 })
         .await
-        .unwrap();
+        .expect("the store answers");
     assert_eq!(snapshot.last_id, 0);
     assert!(snapshot.page.messages.is_empty() && !snapshot.page.more);
 
@@ -84,11 +87,11 @@ where
             store
                 .queue_append(new_message("lobby", "alice", &format!("m{i}"), 7))
                 .await
-                .unwrap(),
+                .expect("the store answers"),
         );
     }
     for (expected, receipt) in (1..).zip(receipts) {
-        let id = receipt.await.unwrap();
+        let id = receipt.await.expect("the store answers");
         assert_eq!(id, expected);
         assert!(heard.has("lobby", id), "the listener hears {id} first");
     }
@@ -98,9 +101,9 @@ where
     let other = store
         .queue_append(new_message("other", "bob", odd, 8))
         .await
-        .unwrap()
+        .expect("the store answers")
         .await
-        .unwrap();
+        .expect("the store answers");
     assert_eq!(other, 1);
 
     let page_ids = |page: chat_server::store::HistoryPage| (ids(&page.messages), page.more);
@@ -109,7 +112,7 @@ where
             store
                 .history(&lobby, Page::Before { id: 6, limit: 2 })
                 .await
-                .unwrap()
+                .expect("the store answers")
         ),
         (vec![4, 5], true)
     );
@@ -118,7 +121,7 @@ where
             store
                 .history(&lobby, Page::Before { id: 3, limit: 5 })
                 .await
-                .unwrap()
+                .expect("the store answers")
         ),
         (vec![1, 2], false)
     );
@@ -127,7 +130,7 @@ where
             store
                 .history(&lobby, Page::After { id: 7, limit: 2 })
                 .await
-                .unwrap()
+                .expect("the store answers")
         ),
         (vec![8, 9], true)
     );
@@ -136,7 +139,7 @@ where
             store
                 .history(&lobby, Page::After { id: 8, limit: 5 })
                 .await
-                .unwrap()
+                .expect("the store answers")
         ),
         (vec![9, 10], false)
     );
@@ -146,52 +149,91 @@ where
             store
                 .history(&nowhere, Page::Newest { limit: 5 })
                 .await
-                .unwrap()
+                .expect("the store answers")
         ),
         (vec![], false)
     );
-    let snapshot = store.join(&lobby, Page::Newest { limit: 3 }).await.unwrap();
+    let snapshot = store
+        .join(&lobby, Page::Newest { limit: 3 })
+        .await
+        .expect("the store answers");
     assert_eq!(
         (ids(&snapshot.page.messages), snapshot.last_id),
         (vec![8, 9, 10], 10)
     );
     assert!(snapshot.page.more);
-    let first = &snapshot.page.messages[0];
+    let first = snapshot
+        .page
+        .messages
+        .first()
+        .expect("the page has messages");
     assert_eq!((first.user.as_str(), first.text.as_str()), ("alice", "m7"));
     assert_eq!(first.reference, None, "history never carries a ref");
     let since = store
         .join(&room("other"), Page::After { id: 0, limit: 5 })
         .await
-        .unwrap();
-    assert_eq!(since.page.messages[0].text, odd);
+        .expect("the store answers");
+    assert_eq!(
+        since
+            .page
+            .messages
+            .first()
+            .expect("the page has messages")
+            .text,
+        odd
+    );
 
-    let rooms = store.rooms().await.unwrap();
+    let rooms = store.rooms().await.expect("the store answers");
     let listed: Vec<(&str, u64)> = rooms.iter().map(|r| (r.name.as_str(), r.last_id)).collect();
     assert_eq!(listed, [("lobby", 10), ("other", 1)]);
 
-    let carol = UserName::parse("carol").unwrap();
-    assert_eq!(store.password_hash(&carol).await.unwrap(), None);
-    assert!(store.create_account(&carol, "h1".into()).await.unwrap());
-    assert!(!store.create_account(&carol, "h2".into()).await.unwrap());
+    let carol = UserName::parse("carol").expect("a valid name");
     assert_eq!(
-        store.password_hash(&carol).await.unwrap().as_deref(),
+        store
+            .password_hash(&carol)
+            .await
+            .expect("the store answers"),
+        None
+    );
+    assert!(
+        store
+            .create_account(&carol, "h1".into())
+            .await
+            .expect("the store answers")
+    );
+    assert!(
+        !store
+            .create_account(&carol, "h2".into())
+            .await
+            .expect("the store answers")
+    );
+    assert_eq!(
+        store
+            .password_hash(&carol)
+            .await
+            .expect("the store answers")
+            .as_deref(),
         Some("h1")
     );
 
-    store.close().await.unwrap();
+    store.close().await.expect("the store answers");
     let store = reopen().await;
     let id = store
         .queue_append(new_message("lobby", "alice", "after reopening", 1))
         .await
-        .unwrap()
+        .expect("the store answers")
         .await
-        .unwrap();
+        .expect("the store answers");
     assert_eq!(id, 11, "ids continue after a restart, never reused");
     assert_eq!(
-        store.password_hash(&carol).await.unwrap().as_deref(),
+        store
+            .password_hash(&carol)
+            .await
+            .expect("the store answers")
+            .as_deref(),
         Some("h1")
     );
-    store.close().await.unwrap();
+    store.close().await.expect("the store answers");
 }
 
 #[tokio::test]
