@@ -792,7 +792,11 @@ impl Peer {
     }
 
     pub async fn expect_join(&mut self, room: &str, user: &str) {
-        let heard = self.presence_within(RECV_TIMEOUT).await;
+        self.expect_join_within(RECV_TIMEOUT, room, user).await;
+    }
+
+    pub async fn expect_join_within(&mut self, limit: Duration, room: &str, user: &str) {
+        let heard = self.presence_within(limit).await;
         assert_eq!(
             heard,
             (room.to_owned(), user.to_owned(), true),

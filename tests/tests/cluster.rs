@@ -273,6 +273,52 @@ async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
     assert_eq!(alice.expect_message().await.id, said.id);
 }
 
+/// Sends `signal` to a node's process.
+fn signal(node: &ServerProcess, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &node.pid().to_string()])
+        .status()
+        .expect("`kill` can be run");
+    assert!(status.success(), "kill {signal} failed");
+}
+
+#[tokio::test]
+async fn a_node_declared_dead_while_frozen_announces_its_users_again() {
+    let cluster = Cluster::start(2).await;
+    let mut alice = Peer::guest(cluster.node(0), "alice").await;
+    let mut bob = Peer::guest(cluster.node(1), "bob").await;
+    join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
+
+    // Frozen past its expiry, node 1 looks dead to the cluster: its users
+    // leave the rooms and its guest names are freed.
+    signal(cluster.node(1), "-STOP");
+    alice
+        .expect_leave_within(CLUSTER_WAIT, "lobby", "bob")
+        .await;
+    let said = alice.say("lobby", "while bob's node was frozen").await;
+
+    // Back, it finds the janitor's mark and announces its users again; its
+    // connections never noticed and get what they missed.
+    signal(cluster.node(1), "-CONT");
+    alice.expect_join_within(CLUSTER_WAIT, "lobby", "bob").await;
+    let got = bob.message_within(CLUSTER_WAIT).await;
+    assert_eq!((got.id, got.text.as_str()), (said.id, said.text.as_str()));
+    // bob's guest name is his again, across the cluster.
+    let mut impostor = cluster.node(0).connect().await;
+    impostor
+        .send(&ClientFrame::Hello {
+            user: "bob".into(),
+            password: None,
+        })
+        .await;
+    impostor.expect_error(ErrorCode::NameTaken).await;
+    let reply = bob.say("lobby", "I'm back").await;
+    assert_eq!(alice.expect_message().await.id, reply.id);
+    for peer in [&mut alice, &mut bob] {
+        peer.barrier().await;
+    }
+}
+
 #[tokio::test]
 async fn a_node_stopped_gracefully_hands_its_users_over_at_once() {
     let mut cluster = Cluster::start(2).await;

@@ -541,6 +541,9 @@ async fn listen(inner: &Inner, pubsub: &mut PubSub) -> &'static str {
     let mut heard_at_last_check: u64 = 0;
     loop {
         tokio::select! {
+            // Messages first: after a stall, those already buffered prove
+            // the subscription alive before the watchdog looks.
+            biased;
             message = messages.next() => match message {
                 Some(message) => {
                     heard += 1;
@@ -946,7 +949,8 @@ impl ControlTask {
         invocation
             .arg(PREFIX)
             .arg(now_ms())
-            .arg(millis(REAPED_MARK_TTL));
+            .arg(millis(REAPED_MARK_TTL))
+            .arg(&self.inner.node);
         let mut redis = self.inner.redis.clone();
         match bounded(invocation.invoke_async::<Vec<String>>(&mut redis)).await {
             Ok(reaped) => {

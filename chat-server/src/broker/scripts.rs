@@ -107,17 +107,19 @@ local function reap(prefix, node, now)
 end
 "#;
 
-/// The janitor: reaps every registered node whose `alive` key expired.
-/// ARGV: prefix, now (ms), how long the `reaped` mark lasts (ms).
+/// The janitor: reaps every registered node whose `alive` key expired,
+/// except the caller (a node that stalled must not reap itself: its next
+/// heartbeat renews it, and others reap it if it is really gone).
+/// ARGV: prefix, now (ms), how long the `reaped` mark lasts (ms), caller.
 /// Returns the reaped node ids. Atomic, so janitors on several nodes never
 /// reap one node twice.
 pub static REAP_DEAD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r#"{REAP_FUNCTION}
-local prefix, now, mark_ttl = ARGV[1], ARGV[2], ARGV[3]
+local prefix, now, mark_ttl, caller = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local reaped = {{}}
 for _, node in ipairs(redis.call('SMEMBERS', prefix .. 'nodes')) do
-  if redis.call('EXISTS', prefix .. 'node:' .. node .. ':alive') == 0 then
+  if node ~= caller and redis.call('EXISTS', prefix .. 'node:' .. node .. ':alive') == 0 then
     reap(prefix, node, now)
     redis.call('SET', prefix .. 'node:' .. node .. ':reaped', '1', 'PX', mark_ttl)
     redis.call('PUBLISH', prefix .. 'notices', '{{"node":"' .. node .. '","kind":"reaped"}}')
