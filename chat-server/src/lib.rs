@@ -8,8 +8,10 @@
 //! - [`http`]: request heads, `/healthz`, `/metrics`, the WebSocket upgrade.
 //! - [`connection`]: one session: frames in, outbox out, limits, close codes.
 //! - [`registry`]: rooms, presence and fan-out of committed messages.
-//! - [`store`]: the [`store::MessageStore`] seam and its SQLite writer thread.
-//! - [`broker`]: the cross-node seam (fan-out, members, guest names) and its local form.
+//! - [`store`]: the [`store::MessageStore`] seam, its SQLite writer thread
+//!   (one node) and its PostgreSQL form (a cluster's shared store).
+//! - [`broker`]: the cross-node seam (fan-out, members, guest names), its
+//!   local form and its Redis form (cluster fan-out, presence, guest names).
 //! - [`accounts`]: hello admission, guest names, argon2 password hashes.
 //! - [`limits`]: the rate limiter and fixed sizes.
 //! - [`metrics`]: counters for `/metrics`.
