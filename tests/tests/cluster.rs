@@ -237,6 +237,17 @@ async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
     erin.join("side").await;
     alice.expect_join("side", "erin").await;
 
+    // The dying node committed one last message of bob's and died before
+    // publishing it: written here as its writer would have.
+    cluster
+        .postgres
+        .query(
+            "WITH r AS (UPDATE rooms SET last_id = last_id + 1 WHERE name = 'lobby' \
+             RETURNING id, last_id) INSERT INTO messages (room_id, id, user_name, text, ts) \
+             SELECT id, last_id, 'bob', convert_to('committed, never published', 'UTF8'), \
+             (extract(epoch FROM now()) * 1000)::bigint FROM r",
+        )
+        .await;
     let killed = Instant::now();
     cluster.node(1).sigkill();
     // Leaves come in any order across users and rooms.
@@ -261,6 +272,13 @@ async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
         "the leaves took {took:?} after the kill"
     );
     eprintln!("the killed node's users left within {took:?}");
+    // The node's death makes the others read what it may not have
+    // published: alice gets bob's last message, once.
+    let orphan = alice.message_within(CLUSTER_WAIT).await;
+    assert_eq!(
+        (orphan.id, orphan.user.as_str(), orphan.text.as_str()),
+        (1, "bob", "committed, never published")
+    );
 
     // The dead node's guest name is free at once, and the rooms list only
     // who is really there.
