@@ -245,7 +245,8 @@ impl RoomRegistry {
         self.rooms().get(name).cloned()
     }
 
-    /// Stops telling this node's members about each other's departures.
+    /// Stops telling this node's members about presence changes: they are
+    /// about to be disconnected themselves.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
     }
@@ -371,6 +372,9 @@ impl RoomRegistry {
     /// Delivers a presence change decided elsewhere (by a cluster broker)
     /// to this node's members of the room.
     pub fn deliver_presence(&self, change: &PresenceChange) {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return;
+        }
         if let Some(room) = self.room(change.room.as_str()) {
             room.lock()
                 .tell_others(&change.user, &presence_frame(change));
