@@ -266,13 +266,6 @@ impl Handler {
         let write = async move {
             let mut urgent = first.urgent;
             ws.feed(WsMessage::Text(first.frame)).await?;
-            // When a room is busy, frames for this connection arrive in
-            // bursts; letting the other tasks run once first lets more of
-            // the burst pile up to share this write. When nothing else is
-            // ready this costs microseconds.
-            if urgent && frames_rx.is_empty() {
-                tokio::task::yield_now().await;
-            }
             let mut written = 1u64;
             while written < MAX_FRAMES_PER_FLUSH as u64 {
                 match frames_rx.try_recv() {
