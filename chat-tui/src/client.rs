@@ -156,15 +156,15 @@ async fn save_loop(file: StateFile, mut rx: watch::Receiver<Option<SavedState>>)
     loop {
         let changed = rx.changed().await;
         let latest = rx.borrow_and_update().clone();
-        if let Some(state) = latest {
-            if written.as_ref() != Some(&state) {
-                let target = file.clone();
-                let to_write = state.clone();
-                match tokio::task::spawn_blocking(move || target.save(&to_write)).await {
-                    Ok(Ok(())) => written = Some(state),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "saving state failed"),
-                    Err(e) => tracing::warn!(error = %e, "state saver task failed"),
-                }
+        if let Some(state) = latest
+            && written.as_ref() != Some(&state)
+        {
+            let target = file.clone();
+            let to_write = state.clone();
+            match tokio::task::spawn_blocking(move || target.save(&to_write)).await {
+                Ok(Ok(())) => written = Some(state),
+                Ok(Err(e)) => tracing::warn!(error = %e, "saving state failed"),
+                Err(e) => tracing::warn!(error = %e, "state saver task failed"),
             }
         }
         if changed.is_err() {

@@ -281,11 +281,10 @@ async fn pump(
                     return SocketEnd::Shutdown;
                 }
                 Some(NetCommand::Send { epoch: for_epoch, frame }) => {
-                    if for_epoch == epoch {
-                        if let Err(e) = socket.send(WsMessage::text(encode(&frame))).await {
+                    if for_epoch == epoch
+                        && let Err(e) = socket.send(WsMessage::text(encode(&frame))).await {
                             return SocketEnd::Lost(e.to_string());
                         }
-                    }
                 }
                 Some(NetCommand::Hold) => *held = true,
                 // Already connected: nothing to do.

@@ -139,13 +139,13 @@ impl Scrape {
             return name;
         }
         for suffix in ["_bucket", "_sum", "_count"] {
-            if let Some(base) = name.strip_suffix(suffix) {
-                if matches!(
+            if let Some(base) = name.strip_suffix(suffix)
+                && matches!(
                     self.types.get(base).map(String::as_str),
                     Some("histogram" | "summary")
-                ) {
-                    return base;
-                }
+                )
+            {
+                return base;
             }
         }
         name

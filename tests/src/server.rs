@@ -445,10 +445,10 @@ fn drain_lines(
             let line = String::from_utf8_lossy(&buf);
             let line = line.trim_end_matches(['\n', '\r']);
             log.push_line(line);
-            if let Some(addr) = parse_listening_line(line) {
-                if let Some(tx) = addr_tx.take() {
-                    let _ = tx.send(addr);
-                }
+            if let Some(addr) = parse_listening_line(line)
+                && let Some(tx) = addr_tx.take()
+            {
+                let _ = tx.send(addr);
             }
         }
     });

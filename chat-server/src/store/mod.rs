@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use chat_proto::{Message, RoomName, UserName};
+use tokio::sync::{mpsc, oneshot};
 
 pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, SyncMode};
@@ -87,6 +88,27 @@ pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + S
 
 /// Resolves to a queued message's id once it is committed.
 pub type Receipt = StoreFuture<u64>;
+
+/// Where a store's writer answers a queued append.
+pub type ReceiptSender = oneshot::Sender<Result<u64, StoreError>>;
+
+/// Queues an append command on a store's writer channel; the outer future
+/// resolves once it is queued, the [`Receipt`] once the writer answers.
+pub(crate) fn queue_with_receipt<C: Send + 'static>(
+    writer: mpsc::Sender<C>,
+    command: impl FnOnce(ReceiptSender) -> C + Send + 'static,
+) -> StoreFuture<Receipt> {
+    Box::pin(async move {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        writer
+            .send(command(reply_tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let receipt: Receipt =
+            Box::pin(async move { reply_rx.await.map_err(|_| StoreError::Closed)? });
+        Ok(receipt)
+    })
+}
 
 /// Durable storage for messages, rooms and accounts.
 ///

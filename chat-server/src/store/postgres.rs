@@ -25,7 +25,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{
     CommitListener, CommittedMessage, HistoryPage, MessageStore, NewMessage, Page, Receipt,
-    RoomSnapshot, StoreError, StoreFuture, StoredRoom,
+    RoomSnapshot, StoreError, StoreFuture, StoredRoom, queue_with_receipt,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -171,16 +171,8 @@ impl PostgresStore {
 
 impl MessageStore for PostgresStore {
     fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt> {
-        let appends = self.appends.clone();
-        Box::pin(async move {
-            let (reply_tx, reply_rx) = oneshot::channel();
-            appends
-                .send(WriterCommand::Append(message, reply_tx))
-                .await
-                .map_err(|_| StoreError::Closed)?;
-            let receipt: Receipt =
-                Box::pin(async move { reply_rx.await.map_err(|_| StoreError::Closed)? });
-            Ok(receipt)
+        queue_with_receipt(self.appends.clone(), |reply| {
+            WriterCommand::Append(message, reply)
         })
     }
 

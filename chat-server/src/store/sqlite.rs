@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     CommitListener, CommittedMessage, HistoryPage, MessageStore, NewMessage, Page, Receipt,
-    RoomSnapshot, StoreError, StoreFuture, StoredRoom,
+    RoomSnapshot, StoreError, StoreFuture, StoredRoom, queue_with_receipt,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -163,16 +163,8 @@ impl SqliteStore {
 
 impl MessageStore for SqliteStore {
     fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt> {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let commands = self.commands.clone();
-        Box::pin(async move {
-            commands
-                .send(Command::Append(message, reply_tx))
-                .await
-                .map_err(|_| StoreError::Closed)?;
-            let receipt: Receipt =
-                Box::pin(async move { reply_rx.await.map_err(|_| StoreError::Closed)? });
-            Ok(receipt)
+        queue_with_receipt(self.commands.clone(), |reply| {
+            Command::Append(message, reply)
         })
     }
 

@@ -114,10 +114,11 @@ pub fn rows(app: &App, width: u16, max_rows: usize) -> (Vec<Line<'static>>, bool
         reversed.extend(chunk.into_iter().rev());
     }
     let reached_top = index == 0;
-    if reached_top && reversed.len() < max_rows {
-        if let Some(banner) = top_banner(app, &geometry) {
-            reversed.push(banner);
-        }
+    if reached_top
+        && reversed.len() < max_rows
+        && let Some(banner) = top_banner(app, &geometry)
+    {
+        reversed.push(banner);
     }
     reversed.reverse();
     (reversed, reached_top)
