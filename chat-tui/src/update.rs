@@ -884,15 +884,20 @@ fn on_joined(
     }
     if since.is_some() && more {
         room.sync = RoomSync::CatchingUp;
-        fx.push(Effect::Send(ClientFrame::History {
-            room: room.name.clone(),
-            before: None,
-            after: Some(room.last_seen),
-            limit: Some(CATCH_UP_PAGE),
-        }));
+        request_catch_up_page(room, fx);
     } else {
         room_live(app, index, fx);
     }
+}
+
+/// Asks for the next page of messages after the newest one seen.
+fn request_catch_up_page(room: &crate::app::Room, fx: &mut Vec<Effect>) {
+    fx.push(Effect::Send(ClientFrame::History {
+        room: room.name.clone(),
+        before: None,
+        after: Some(room.last_seen),
+        limit: Some(CATCH_UP_PAGE),
+    }));
 }
 
 fn on_history(app: &mut App, name: &str, messages: Vec<Message>, more: bool, fx: &mut Vec<Effect>) {
@@ -906,12 +911,7 @@ fn on_history(app: &mut App, name: &str, messages: Vec<Message>, more: bool, fx:
         }
         let room = &mut app.rooms[index];
         if more {
-            fx.push(Effect::Send(ClientFrame::History {
-                room: room.name.clone(),
-                before: None,
-                after: Some(room.last_seen),
-                limit: Some(CATCH_UP_PAGE),
-            }));
+            request_catch_up_page(room, fx);
         } else {
             room_live(app, index, fx);
         }

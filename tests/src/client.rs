@@ -434,50 +434,37 @@ impl TestClient {
 
     /// The next frame must be a presence `join` of `user` in `room`.
     pub async fn expect_join(&mut self, room: &str, user: &str) {
-        let awaiting = format!("join {user} in {room}");
-        match self.recv_within(RECV_TIMEOUT, &awaiting).await {
-            ServerFrame::Join {
-                room: got_room,
-                user: got_user,
-                ts,
-            } => {
-                assert_eq!(
-                    (got_room.as_str(), got_user.as_str()),
-                    (room, user),
-                    "{}: wrong presence join",
-                    self.label
-                );
-                assert!(ts > 0, "{}: join ts {ts} is not a time", self.label);
-            }
-            other => panic!("{}: expected {awaiting}, got {other:?}", self.label),
-        }
+        self.expect_presence(RECV_TIMEOUT, true, room, user).await;
     }
 
     /// The next frame must be a presence `leave` of `user` in `room`.
     pub async fn expect_leave(&mut self, room: &str, user: &str) {
-        self.expect_leave_within(RECV_TIMEOUT, room, user).await;
+        self.expect_presence(RECV_TIMEOUT, false, room, user).await;
     }
 
     /// Like [`TestClient::expect_leave`] with a longer wait (for leaves
     /// caused by timeouts on the server).
     pub async fn expect_leave_within(&mut self, limit: Duration, room: &str, user: &str) {
-        let awaiting = format!("leave {user} from {room}");
-        match self.recv_within(limit, &awaiting).await {
-            ServerFrame::Leave {
-                room: got_room,
-                user: got_user,
-                ts,
-            } => {
-                assert_eq!(
-                    (got_room.as_str(), got_user.as_str()),
-                    (room, user),
-                    "{}: wrong presence leave",
-                    self.label
-                );
-                assert!(ts > 0, "{}: leave ts {ts} is not a time", self.label);
-            }
+        self.expect_presence(limit, false, room, user).await;
+    }
+
+    /// The next frame must be presence (`join` when `entered`, else
+    /// `leave`) of `user` in `room`, stamped with a time.
+    async fn expect_presence(&mut self, limit: Duration, entered: bool, room: &str, user: &str) {
+        let kind = if entered { "join" } else { "leave" };
+        let awaiting = format!("{kind} {user} in {room}");
+        let (got_entered, got_room, got_user, ts) = match self.recv_within(limit, &awaiting).await {
+            ServerFrame::Join { room, user, ts } => (true, room, user, ts),
+            ServerFrame::Leave { room, user, ts } => (false, room, user, ts),
             other => panic!("{}: expected {awaiting}, got {other:?}", self.label),
-        }
+        };
+        assert_eq!(
+            (got_entered, got_room.as_str(), got_user.as_str()),
+            (entered, room, user),
+            "{}: wrong presence frame while awaiting {awaiting}",
+            self.label
+        );
+        assert!(ts > 0, "{}: {kind} ts {ts} is not a time", self.label);
     }
 
     /// The next frame must be a `history` page for `room`: (messages, more).
