@@ -335,18 +335,14 @@ async fn connections_beyond_max_connections_are_refused_cleanly() {
     )
     .await
     .expect("a refused connection is answered, not left hanging");
+    // The server answers the upgrade with HTTP 503 (README: "more get HTTP
+    // 503") instead of accepting and then closing.
     match describe_refusal(attempt) {
         Err(status) => assert!(
-            status.starts_with("HTTP 4") || status.starts_with("HTTP 5"),
-            "refused with {status}"
+            status.starts_with("HTTP 503"),
+            "refused with {status}, not 503"
         ),
-        Ok(mut extra) => {
-            let (ending, frames) = extra.read_until_end(Duration::from_secs(5), 1).await;
-            assert!(
-                matches!(ending, Ending::Closed { .. }),
-                "the upgraded extra connection must get a close frame, got {ending:?} after {frames} frames"
-            );
-        }
+        Ok(_) => panic!("a connection beyond --max-connections was upgraded"),
     }
     // The refusal disturbed nobody.
     bob.join("lobby").await;
