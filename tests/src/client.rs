@@ -2,6 +2,7 @@
 //! deliberately broken) and expects exact answers, every wait bounded by a
 //! timeout that fails the test with a message saying what was awaited.
 
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long a client waits for any one expected frame.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long [`TestClient::fresh_and_served`] may take in all.
+pub const FRESH_CLIENT_LIMIT: Duration = Duration::from_secs(5);
 /// The most history pages a client reads through one room.
 const MAX_PAGES: usize = 10_000;
 
@@ -57,6 +60,35 @@ pub enum Ending {
     Dropped(String),
 }
 
+/// Who a client believes is in each room: its `joined` list, then each
+/// presence event. Through a cluster, a `join` or `leave` that happened
+/// through another node just before this client joined can arrive after a
+/// `joined` that already counts it (the event and the list travel
+/// different paths). Such a stale event changes nothing here.
+#[derive(Debug, Default)]
+struct Rosters(HashMap<String, BTreeSet<String>>);
+
+impl Rosters {
+    /// Applies `frame` to the rosters; `true` when it is presence that
+    /// changes nothing (stale), which the client then skips.
+    fn is_stale(&mut self, frame: &ServerFrame) -> bool {
+        match frame {
+            ServerFrame::Joined { room, members, .. } => {
+                self.0
+                    .insert(room.clone(), members.iter().cloned().collect());
+                false
+            }
+            ServerFrame::Join { room, user, .. } => {
+                !self.0.entry(room.clone()).or_default().insert(user.clone())
+            }
+            ServerFrame::Leave { room, user, .. } => {
+                !self.0.entry(room.clone()).or_default().remove(user)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// One test connection to the server.
 pub struct TestClient {
     ws: Socket,
@@ -64,6 +96,9 @@ pub struct TestClient {
     label: String,
     /// Numbers the `ref`s that [`TestClient::say`] attaches.
     next_ref: u64,
+    /// Set by [`TestClient::ignoring_stale_presence`]: the rosters that
+    /// tell real presence changes from stale ones.
+    rosters: Option<Rosters>,
 }
 
 impl TestClient {
@@ -73,6 +108,42 @@ impl TestClient {
             Ok(Ok(client)) => client,
             Ok(Err(e)) => panic!("cannot connect to {url}: {e}"),
             Err(_) => panic!("connecting to {url} took over {RECV_TIMEOUT:?}"),
+        }
+    }
+
+    /// A connection to `url` with a guest session for `user`.
+    pub async fn guest(url: &str, user: &str) -> Self {
+        let mut client = Self::connect(url).await;
+        client.hello(user, None).await;
+        client
+    }
+
+    /// A connection to `url` logged in (or registering) as `user` with
+    /// `password`.
+    pub async fn account(url: &str, user: &str, password: &str) -> Self {
+        let mut client = Self::connect(url).await;
+        client.hello(user, Some(password)).await;
+        client
+    }
+
+    /// Proves the server at `url` still serves people normally (after an
+    /// abuse test, say): a new guest `user` connects, says hello, joins
+    /// `room` and gets a message acknowledged, all within
+    /// [`FRESH_CLIENT_LIMIT`].
+    pub async fn fresh_and_served(url: &str, user: &str, room: &str) -> Self {
+        let started = Instant::now();
+        let served = async {
+            let mut client = Self::guest(url, user).await;
+            client.join(room).await;
+            client.say(room, "a fresh client is served").await;
+            client
+        };
+        match timeout(FRESH_CLIENT_LIMIT, served).await {
+            Ok(client) => client,
+            Err(_) => panic!(
+                "a fresh client ({user}) was not served within {FRESH_CLIENT_LIMIT:?} (started {:?} ago)",
+                started.elapsed()
+            ),
         }
     }
 
@@ -109,7 +180,16 @@ impl TestClient {
             ws,
             label: "client".to_owned(),
             next_ref: 0,
+            rosters: None,
         }
+    }
+
+    /// This client, from now on skipping presence events that change
+    /// nothing it knows (a cluster's stale `join` or `leave`, see
+    /// [`Rosters`]); every real change must still arrive, in order.
+    pub fn ignoring_stale_presence(mut self) -> Self {
+        self.rosters = Some(Rosters::default());
+        self
     }
 
     /// Names this client in failure messages (and in [`TestClient::say`]
@@ -267,8 +347,26 @@ impl TestClient {
         }
     }
 
-    /// The next frame from the server, within `limit`.
+    /// The next frame from the server, within `limit`; a client
+    /// [`ignoring_stale_presence`](TestClient::ignoring_stale_presence)
+    /// skips stale presence on the way.
     pub async fn recv_within(&mut self, limit: Duration, awaiting: &str) -> ServerFrame {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let frame = self.recv_any_within(left, awaiting).await;
+            let stale = self
+                .rosters
+                .as_mut()
+                .is_some_and(|rosters| rosters.is_stale(&frame));
+            if !stale {
+                return frame;
+            }
+        }
+    }
+
+    /// The very next frame, stale or not, within `limit`.
+    async fn recv_any_within(&mut self, limit: Duration, awaiting: &str) -> ServerFrame {
         match self.next_ws(limit).await {
             None => panic!(
                 "{}: no frame within {limit:?} while awaiting {awaiting}",
@@ -426,10 +524,24 @@ impl TestClient {
 
     /// The next frame must be a `message`.
     pub async fn expect_message(&mut self) -> Message {
-        match self.recv_within(RECV_TIMEOUT, "message").await {
+        self.message_within(RECV_TIMEOUT).await
+    }
+
+    /// The next frame, within `limit`, must be a `message`.
+    pub async fn message_within(&mut self, limit: Duration) -> Message {
+        match self.recv_within(limit, "message").await {
             ServerFrame::Message(message) => message,
             other => panic!("{}: expected message, got {other:?}", self.label),
         }
+    }
+
+    /// The next `count` frames, which must all be messages.
+    pub async fn messages(&mut self, count: usize) -> Vec<Message> {
+        let mut seen = Vec::with_capacity(count);
+        for _ in 0..count {
+            seen.push(self.expect_message().await);
+        }
+        seen
     }
 
     /// The next frame must be a presence `join` of `user` in `room`.
@@ -448,12 +560,56 @@ impl TestClient {
         self.expect_presence(limit, false, room, user).await;
     }
 
+    /// Like [`TestClient::expect_join`] with a longer wait (for joins that
+    /// wait on a cluster's heartbeat).
+    pub async fn expect_join_within(&mut self, limit: Duration, room: &str, user: &str) {
+        self.expect_presence(limit, true, room, user).await;
+    }
+
+    /// The very next frame must be this `join`, with no stale presence
+    /// skipped before it: for proving that no other event came first.
+    pub async fn expect_next_join(&mut self, room: &str, user: &str) {
+        let awaiting = format!("join {user} in {room}, next");
+        let frame = self.recv_any_within(RECV_TIMEOUT, &awaiting).await;
+        if let Some(rosters) = self.rosters.as_mut() {
+            rosters.is_stale(&frame);
+        }
+        self.check_presence(frame, &awaiting, true, room, user);
+    }
+
+    /// The next presence change within `limit`: (room, user, entered).
+    pub async fn presence_within(&mut self, limit: Duration) -> (String, String, bool) {
+        match self.recv_within(limit, "a presence change").await {
+            ServerFrame::Join { room, user, ts } => {
+                assert!(ts > 0, "{}: join ts {ts}", self.label);
+                (room, user, true)
+            }
+            ServerFrame::Leave { room, user, ts } => {
+                assert!(ts > 0, "{}: leave ts {ts}", self.label);
+                (room, user, false)
+            }
+            other => panic!("{}: expected join or leave, got {other:?}", self.label),
+        }
+    }
+
     /// The next frame must be presence (`join` when `entered`, else
     /// `leave`) of `user` in `room`, stamped with a time.
     async fn expect_presence(&mut self, limit: Duration, entered: bool, room: &str, user: &str) {
         let kind = if entered { "join" } else { "leave" };
         let awaiting = format!("{kind} {user} in {room}");
-        let (got_entered, got_room, got_user, ts) = match self.recv_within(limit, &awaiting).await {
+        let frame = self.recv_within(limit, &awaiting).await;
+        self.check_presence(frame, &awaiting, entered, room, user);
+    }
+
+    fn check_presence(
+        &self,
+        frame: ServerFrame,
+        awaiting: &str,
+        entered: bool,
+        room: &str,
+        user: &str,
+    ) {
+        let (got_entered, got_room, got_user, ts) = match frame {
             ServerFrame::Join { room, user, ts } => (true, room, user, ts),
             ServerFrame::Leave { room, user, ts } => (false, room, user, ts),
             other => panic!("{}: expected {awaiting}, got {other:?}", self.label),
@@ -464,7 +620,7 @@ impl TestClient {
             "{}: wrong presence frame while awaiting {awaiting}",
             self.label
         );
-        assert!(ts > 0, "{}: {kind} ts {ts} is not a time", self.label);
+        assert!(ts > 0, "{}: presence ts {ts} is not a time", self.label);
     }
 
     /// The next frame must be a `history` page for `room`: (messages, more).
@@ -762,14 +918,13 @@ pub async fn join_in_order(clients: &mut [&mut TestClient], room: &str) {
     for i in 0..clients.len() {
         let newcomer = clients[i].label().to_owned();
         let joined = clients[i].join(room).await;
-        let mut members = joined.members.clone();
-        members.sort();
         let mut expected: Vec<String> =
             clients[..=i].iter().map(|c| c.label().to_owned()).collect();
         expected.sort();
         expected.dedup();
+        // In name order, as a single node and a cluster both list them.
         assert_eq!(
-            members, expected,
+            joined.members, expected,
             "{newcomer}: joined {room} lists the wrong members"
         );
         for earlier in clients[..i].iter_mut() {

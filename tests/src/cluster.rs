@@ -4,25 +4,20 @@
 //! share them.
 //!
 //! Missing binaries fail the test with the Debian package to install:
-//! these tests are part of the suite, never silently skipped. [`Peer`] is
-//! a client that tells real presence changes from stale ones.
+//! these tests are part of the suite, never silently skipped. A cluster's
+//! clients ignore stale presence
+//! ([`TestClient::ignoring_stale_presence`]).
 
-use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-use tokio::time::timeout;
+use tokio::process::Command;
 
-use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame};
-
-use crate::client::{Joined, RECV_TIMEOUT, TestClient};
+use crate::client::TestClient;
+use crate::process::{ChildProcess, Signal, run_to_exit};
 use crate::server::{ServerOptions, ServerProcess};
 
 /// How long initdb may take (a loaded two-core machine is slow).
@@ -31,8 +26,6 @@ const INITDB_TIMEOUT: Duration = Duration::from_secs(60);
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attempts at a free port, in case another process takes the one picked.
 const PORT_ATTEMPTS: usize = 5;
-/// How long a stopped engine may take to exit before it is killed.
-const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Ports the fixtures pick from: below Linux's ephemeral range (32768 and
 /// up), so that no outgoing connection can be holding the port when an
@@ -65,154 +58,28 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
 }
 
-/// A log shared with the thread that drains a child's pipe.
-#[derive(Debug, Clone, Default)]
-pub struct EngineLog(Arc<Mutex<String>>);
-
-impl EngineLog {
-    pub fn text(&self) -> String {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn push(&self, line: &str) {
-        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        log.push_str(line);
-        log.push('\n');
-    }
-}
-
-/// Copies a pipe into `log` on its own thread and reports when a line
-/// contains `ready_marker` (or when the pipe closes first: `false`).
-fn drain(
-    pipe: impl Read + Send + 'static,
-    log: EngineLog,
-    ready_marker: &'static str,
-    ready_tx: Option<oneshot::Sender<bool>>,
-) {
-    std::thread::spawn(move || {
-        let mut ready_tx = ready_tx;
-        let mut reader = BufReader::new(pipe);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end();
-            log.push(text);
-            if text.contains(ready_marker)
-                && let Some(tx) = ready_tx.take()
-            {
-                let _ = tx.send(true);
-            }
-        }
-        if let Some(tx) = ready_tx.take() {
-            let _ = tx.send(false);
-        }
-    });
-}
-
-/// Starts `program` (as the `postgres` user when `as_postgres`), with
-/// stdout and stderr drained into `log`, and waits for `ready_marker`.
-/// Returns the child when it became ready, `None` when it exited first.
-async fn spawn_engine(
-    program: &Path,
-    args: &[String],
-    as_postgres: bool,
-    log: &EngineLog,
-    ready_marker: &'static str,
-) -> Option<Child> {
-    let mut command = if as_postgres {
+/// `program`, run as the `postgres` user when `as_postgres` (initdb and
+/// postgres refuse to run as root).
+fn engine_command(program: &Path, as_postgres: bool) -> Command {
+    if as_postgres {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--"]).arg(program);
         command
     } else {
         Command::new(program)
-    };
-    log.push(&format!(
-        "--- chat-e2e: {} {} ---",
-        program.display(),
-        args.join(" ")
-    ));
-    let mut child = command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-    let (ready_tx, ready_rx) = oneshot::channel();
-    let (stdout_tx, stdout_rx) = oneshot::channel();
-    if let Some(stdout) = child.stdout.take() {
-        drain(stdout, log.clone(), ready_marker, Some(stdout_tx));
-    }
-    if let Some(stderr) = child.stderr.take() {
-        drain(stderr, log.clone(), ready_marker, Some(ready_tx));
-    }
-    // The marker may come on either pipe.
-    let ready = async {
-        let (stderr, stdout) = (ready_rx, stdout_rx);
-        tokio::pin!(stderr, stdout);
-        let mut closed = 0;
-        loop {
-            tokio::select! {
-                seen = &mut stderr, if closed & 1 == 0 => match seen {
-                    Ok(true) => return true,
-                    _ => closed |= 1,
-                },
-                seen = &mut stdout, if closed & 2 == 0 => match seen {
-                    Ok(true) => return true,
-                    _ => closed |= 2,
-                },
-            }
-            if closed == 3 {
-                return false;
-            }
-        }
-    };
-    match timeout(READY_TIMEOUT, ready).await {
-        Ok(true) => Some(child),
-        Ok(false) => {
-            let _ = child.wait();
-            None
-        }
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{} did not become ready within {READY_TIMEOUT:?}\n--- its log ---\n{}",
-                program.display(),
-                log.text()
-            )
-        }
     }
 }
 
-/// Sends `signal` to `pid` with kill(1).
-fn signal(pid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Waits (bounded) for a child to exit after it was asked to; kills it
-/// when it does not.
-fn reap(child: &mut Child, also_kill: Option<u32>) {
-    let deadline = std::time::Instant::now() + STOP_TIMEOUT;
-    while std::time::Instant::now() < deadline {
-        match child.try_wait() {
-            Ok(Some(_)) | Err(_) => return,
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-    if let Some(pid) = also_kill {
-        signal(pid, "-KILL");
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+/// Launches `command` in `process` and waits for a line containing
+/// `ready_marker`: `false` when the engine exited first (its port was
+/// taken, say).
+async fn launch_engine(
+    process: &mut ChildProcess,
+    command: Command,
+    ready_marker: &'static str,
+) -> bool {
+    let ready = move |line: &str| line.contains(ready_marker).then_some(());
+    process.launch(command, ready, READY_TIMEOUT).await.is_ok()
 }
 
 /// The directory holding PostgreSQL's server programs: the one `initdb`
@@ -273,12 +140,12 @@ pub fn redis_server_path() -> PathBuf {
 
 /// A private PostgreSQL server in a temporary directory.
 pub struct Postgres {
-    child: Option<Child>,
+    // Before `dir`: the server goes before its data directory.
+    process: ChildProcess,
     bin: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
     as_postgres: bool,
-    log: EngineLog,
 }
 
 impl Postgres {
@@ -297,16 +164,17 @@ impl Postgres {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
                 .expect("the temporary directory can be given to the postgres user");
         }
-        let log = EngineLog::default();
-        let data = dir.path().join("data");
-        let initdb = initdb_command(&bin, &data, as_postgres);
-        let output = timeout(
-            INITDB_TIMEOUT,
-            tokio::process::Command::from(initdb).output(),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("initdb took over {INITDB_TIMEOUT:?}"))
-        .expect("initdb can be run");
+        let mut initdb = engine_command(&bin.join("initdb"), as_postgres);
+        initdb.arg("-D").arg(dir.path().join("data")).args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
+        let output = run_to_exit(initdb, INITDB_TIMEOUT).await;
         assert!(
             output.status.success(),
             "initdb failed ({}):\n{}{}",
@@ -315,12 +183,11 @@ impl Postgres {
             String::from_utf8_lossy(&output.stderr)
         );
         let mut postgres = Self {
-            child: None,
+            process: ChildProcess::new("PostgreSQL"),
             bin,
             dir,
             port: 0,
             as_postgres,
-            log,
         };
         for _ in 0..PORT_ATTEMPTS {
             postgres.port = free_port();
@@ -330,12 +197,13 @@ impl Postgres {
         }
         panic!(
             "PostgreSQL did not start in {PORT_ATTEMPTS} attempts\n--- its log ---\n{}",
-            postgres.log.text()
+            postgres.log()
         );
     }
 
     async fn launch(&mut self) -> bool {
-        let args: Vec<String> = [
+        let mut command = engine_command(&self.bin.join("postgres"), self.as_postgres);
+        command.args([
             "-D",
             &self.dir.path().join("data").display().to_string(),
             "-k",
@@ -349,19 +217,8 @@ impl Postgres {
             "fsync=off",
             "-c",
             "full_page_writes=off",
-        ]
-        .iter()
-        .map(|arg| (*arg).to_owned())
-        .collect();
-        self.child = spawn_engine(
-            &self.bin.join("postgres"),
-            &args,
-            self.as_postgres,
-            &self.log,
-            "ready to accept connections",
-        )
-        .await;
-        self.child.is_some()
+        ]);
+        launch_engine(&mut self.process, command, "ready to accept connections").await
     }
 
     /// `postgres://` URL of the `postgres` database as the `postgres` user.
@@ -374,7 +231,7 @@ impl Postgres {
     }
 
     pub fn log(&self) -> String {
-        self.log.text()
+        self.process.log().text()
     }
 
     fn postmaster_pid(&self) -> Option<u32> {
@@ -390,27 +247,24 @@ impl Postgres {
     /// Stops the server at once (SIGQUIT: no clean shutdown), as a crash
     /// or a failover would, and waits for it to exit.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = self.postmaster_pid();
-            match pid {
-                Some(pid) => signal(pid, "-QUIT"),
-                None => {
-                    let _ = child.kill();
-                }
-            }
-            reap(&mut child, pid);
+        // The child may be `runuser`: the signal goes to the postmaster.
+        match self.postmaster_pid() {
+            Some(pid) => self.process.stop(Signal::Quit, Some(pid)),
+            None => self.process.stop(Signal::Kill, None),
         }
     }
 
     /// Starts the server again on the same port and data.
     pub async fn restart(&mut self) {
         self.stop();
-        self.log.push("--- chat-e2e: restarting PostgreSQL ---");
+        self.process
+            .log()
+            .push_line("--- chat-e2e: restarting PostgreSQL ---");
         assert!(
             self.launch().await,
             "PostgreSQL did not restart on port {}\n--- its log ---\n{}",
             self.port,
-            self.log.text()
+            self.log()
         );
     }
 
@@ -422,25 +276,19 @@ impl Postgres {
         } else {
             PathBuf::from("psql")
         };
-        let output = timeout(
-            READY_TIMEOUT,
-            tokio::process::Command::new(&psql)
-                .args([
-                    "-X",
-                    "-A",
-                    "-t",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-d",
-                    &self.url(),
-                    "-c",
-                    sql,
-                ])
-                .output(),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("psql took over {READY_TIMEOUT:?} for {sql}"))
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", psql.display()));
+        let mut command = Command::new(&psql);
+        command.args([
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &self.url(),
+            "-c",
+            sql,
+        ]);
+        let output = run_to_exit(command, READY_TIMEOUT).await;
         assert!(
             output.status.success(),
             "psql {sql:?} failed: {}",
@@ -452,19 +300,14 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
+        // Killing `runuser` would leave the postmaster running.
         self.stop();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- PostgreSQL log ---\n{}--- end of PostgreSQL log ---",
-                self.log.text()
-            );
-        }
     }
 }
 
 fn postgres_ids() -> (u32, u32) {
     let id = |flag: &str| -> u32 {
-        let output = Command::new("id")
+        let output = std::process::Command::new("id")
             .args([flag, "postgres"])
             .output()
             .expect("`id` can be run");
@@ -481,32 +324,14 @@ fn postgres_ids() -> (u32, u32) {
     (id("-u"), id("-g"))
 }
 
-fn initdb_command(bin: &Path, data: &Path, as_postgres: bool) -> Command {
-    let mut command = if as_postgres {
-        let mut command = Command::new("runuser");
-        command
-            .args(["-u", "postgres", "--"])
-            .arg(bin.join("initdb"));
-        command
-    } else {
-        Command::new(bin.join("initdb"))
-    };
-    command
-        .arg("-D")
-        .arg(data)
-        .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"])
-        .stdin(Stdio::null());
-    command
-}
-
 /// A private Redis server without persistence: a restart loses every key,
 /// as a crashed cache would.
 pub struct Redis {
-    child: Option<Child>,
+    // Before `dir`: the server goes before its directory.
+    process: ChildProcess,
     program: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
-    log: EngineLog,
 }
 
 impl Redis {
@@ -517,11 +342,10 @@ impl Redis {
             .tempdir()
             .expect("a temporary directory can be created");
         let mut redis = Self {
-            child: None,
+            process: ChildProcess::new("Redis"),
             program,
             dir,
             port: 0,
-            log: EngineLog::default(),
         };
         for _ in 0..PORT_ATTEMPTS {
             redis.port = free_port();
@@ -531,12 +355,13 @@ impl Redis {
         }
         panic!(
             "redis-server did not start in {PORT_ATTEMPTS} attempts\n--- its log ---\n{}",
-            redis.log.text()
+            redis.log()
         );
     }
 
     async fn launch(&mut self) -> bool {
-        let args: Vec<String> = [
+        let mut command = Command::new(&self.program);
+        command.args([
             "--port",
             &self.port.to_string(),
             "--bind",
@@ -547,19 +372,8 @@ impl Redis {
             "no",
             "--dir",
             &self.dir.path().display().to_string(),
-        ]
-        .iter()
-        .map(|arg| (*arg).to_owned())
-        .collect();
-        self.child = spawn_engine(
-            &self.program,
-            &args,
-            false,
-            &self.log,
-            "Ready to accept connections",
-        )
-        .await;
-        self.child.is_some()
+        ]);
+        launch_engine(&mut self.process, command, "Ready to accept connections").await
     }
 
     pub fn url(&self) -> String {
@@ -567,39 +381,26 @@ impl Redis {
     }
 
     pub fn log(&self) -> String {
-        self.log.text()
+        self.process.log().text()
     }
 
     /// Kills the server (SIGKILL) and waits for it to exit.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.stop(Signal::Kill, None);
     }
 
     /// Starts an empty server again on the same port.
     pub async fn restart(&mut self) {
         self.kill();
-        self.log.push("--- chat-e2e: restarting Redis ---");
+        self.process
+            .log()
+            .push_line("--- chat-e2e: restarting Redis ---");
         assert!(
             self.launch().await,
             "redis-server did not restart on port {}\n--- its log ---\n{}",
             self.port,
-            self.log.text()
+            self.log()
         );
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- Redis log ---\n{}--- end of Redis log ---",
-                self.log.text()
-            );
-        }
     }
 }
 
@@ -642,6 +443,20 @@ impl Cluster {
         &mut self.nodes[index]
     }
 
+    /// A guest session for `user` on node `index`, ignoring stale presence.
+    pub async fn guest(&self, index: usize, user: &str) -> TestClient {
+        self.node(index).guest(user).await.ignoring_stale_presence()
+    }
+
+    /// A session of the account `user` on node `index` (registering it if
+    /// new), ignoring stale presence.
+    pub async fn account(&self, index: usize, user: &str, password: &str) -> TestClient {
+        self.node(index)
+            .account(user, password)
+            .await
+            .ignoring_stale_presence()
+    }
+
     /// Every node's log, for failure messages.
     pub fn logs(&self) -> String {
         self.nodes
@@ -657,285 +472,5 @@ fn node_options(postgres: &Postgres, redis: &Redis) -> ServerOptions {
         database_url: Some(postgres.url()),
         redis_url: Some(redis.url()),
         ..ServerOptions::unthrottled()
-    }
-}
-
-/// A client of a cluster that keeps, per room, who it believes is there:
-/// its `joined` list, then each presence event. Through a cluster, a `join`
-/// or `leave` that happened through another node just before this client
-/// joined can arrive after a `joined` that already counts it (the event and
-/// the list travel different paths). Such a stale event changes nothing
-/// and is skipped; every real change must still arrive, in order.
-pub struct Peer {
-    pub client: TestClient,
-    rosters: HashMap<String, BTreeSet<String>>,
-    next_ref: u64,
-}
-
-impl Peer {
-    pub fn new(client: TestClient) -> Self {
-        Self {
-            client,
-            rosters: HashMap::new(),
-            next_ref: 0,
-        }
-    }
-
-    /// A guest session for `user` on `node`.
-    pub async fn guest(node: &ServerProcess, user: &str) -> Self {
-        Self::new(node.guest(user).await)
-    }
-
-    /// A session of the account `user` on `node` (registering it if new).
-    pub async fn account(node: &ServerProcess, user: &str, password: &str) -> Self {
-        Self::new(node.account(user, password).await)
-    }
-
-    pub fn label(&self) -> &str {
-        self.client.label()
-    }
-
-    /// Who this client believes is in `room`, sorted.
-    pub fn roster(&self, room: &str) -> Vec<String> {
-        self.rosters
-            .get(room)
-            .map(|users| users.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// The next frame that is not stale presence, within `limit`; presence
-    /// it returns has been applied to the roster.
-    pub async fn next_within(&mut self, limit: Duration, awaiting: &str) -> ServerFrame {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let frame = self.client.recv_within(left, awaiting).await;
-            let stale = match &frame {
-                ServerFrame::Join { room, user, .. } => !self
-                    .rosters
-                    .entry(room.clone())
-                    .or_default()
-                    .insert(user.clone()),
-                ServerFrame::Leave { room, user, .. } => {
-                    !self.rosters.entry(room.clone()).or_default().remove(user)
-                }
-                _ => false,
-            };
-            if stale {
-                continue;
-            }
-            return frame;
-        }
-    }
-
-    async fn next(&mut self, awaiting: &str) -> ServerFrame {
-        self.next_within(RECV_TIMEOUT, awaiting).await
-    }
-
-    pub async fn send(&mut self, frame: &ClientFrame) {
-        self.client.send(frame).await;
-    }
-
-    /// Joins `room` and expects `joined`, which becomes the room's roster.
-    pub async fn join(&mut self, room: &str) -> Joined {
-        self.join_with(room, None, None).await
-    }
-
-    pub async fn join_with(
-        &mut self,
-        room: &str,
-        since: Option<u64>,
-        limit: Option<u32>,
-    ) -> Joined {
-        self.send(&ClientFrame::Join {
-            room: room.to_owned(),
-            since,
-            limit,
-        })
-        .await;
-        match self.next("joined").await {
-            ServerFrame::Joined {
-                room: got,
-                members,
-                history,
-                more,
-                last_id,
-            } => {
-                assert_eq!(got, room, "{}: joined names the wrong room", self.label());
-                self.rosters
-                    .insert(room.to_owned(), members.iter().cloned().collect());
-                Joined {
-                    room: got,
-                    members,
-                    history,
-                    more,
-                    last_id,
-                }
-            }
-            other => panic!("{}: expected joined {room}, got {other:?}", self.label()),
-        }
-    }
-
-    /// The next real presence change: (room, user, entered).
-    pub async fn presence_within(&mut self, limit: Duration) -> (String, String, bool) {
-        match self.next_within(limit, "a presence change").await {
-            ServerFrame::Join { room, user, ts } => {
-                assert!(ts > 0, "{}: join ts {ts}", self.label());
-                (room, user, true)
-            }
-            ServerFrame::Leave { room, user, ts } => {
-                assert!(ts > 0, "{}: leave ts {ts}", self.label());
-                (room, user, false)
-            }
-            other => panic!("{}: expected join or leave, got {other:?}", self.label()),
-        }
-    }
-
-    pub async fn expect_join(&mut self, room: &str, user: &str) {
-        self.expect_join_within(RECV_TIMEOUT, room, user).await;
-    }
-
-    pub async fn expect_join_within(&mut self, limit: Duration, room: &str, user: &str) {
-        let heard = self.presence_within(limit).await;
-        assert_eq!(
-            heard,
-            (room.to_owned(), user.to_owned(), true),
-            "{}: expected join {user} in {room}",
-            self.label()
-        );
-    }
-
-    /// The very next frame must be this `join`, with nothing skipped: for
-    /// proving that no other event (stale-looking or not) came first.
-    pub async fn expect_next_join(&mut self, room: &str, user: &str) {
-        self.client.expect_join(room, user).await;
-        self.rosters
-            .entry(room.to_owned())
-            .or_default()
-            .insert(user.to_owned());
-    }
-
-    pub async fn expect_leave_within(&mut self, limit: Duration, room: &str, user: &str) {
-        let heard = self.presence_within(limit).await;
-        assert_eq!(
-            heard,
-            (room.to_owned(), user.to_owned(), false),
-            "{}: expected leave {user} from {room}",
-            self.label()
-        );
-    }
-
-    pub async fn expect_leave(&mut self, room: &str, user: &str) {
-        self.expect_leave_within(RECV_TIMEOUT, room, user).await;
-    }
-
-    pub async fn message_within(&mut self, limit: Duration) -> Message {
-        match self.next_within(limit, "a message").await {
-            ServerFrame::Message(message) => message,
-            other => panic!("{}: expected a message, got {other:?}", self.label()),
-        }
-    }
-
-    pub async fn expect_message(&mut self) -> Message {
-        self.message_within(RECV_TIMEOUT).await
-    }
-
-    /// The next `count` frames, which must all be messages.
-    pub async fn messages(&mut self, count: usize) -> Vec<Message> {
-        let mut seen = Vec::with_capacity(count);
-        for _ in 0..count {
-            seen.push(self.expect_message().await);
-        }
-        seen
-    }
-
-    /// Sends a message with a fresh `ref`; its acknowledgement must be the
-    /// next frame.
-    pub async fn say(&mut self, room: &str, text: &str) -> Message {
-        self.next_ref += 1;
-        let reference = format!("{}-{}", self.label(), self.next_ref);
-        self.send(&ClientFrame::Message {
-            room: room.to_owned(),
-            text: text.to_owned(),
-            reference: Some(reference.clone()),
-        })
-        .await;
-        let ack = self.expect_message().await;
-        assert_eq!(
-            (ack.text.as_str(), ack.reference.as_deref()),
-            (text, Some(reference.as_str())),
-            "{}: the acknowledgement is not the message sent",
-            self.label()
-        );
-        ack
-    }
-
-    /// The next frame must be an `error` with `code`: (message, ref).
-    pub async fn expect_error(&mut self, code: ErrorCode) -> (String, Option<String>) {
-        match self.next(&format!("error {}", code.as_str())).await {
-            ServerFrame::Error {
-                code: got,
-                message,
-                reference,
-            } if got == code => (message, reference),
-            other => panic!(
-                "{}: expected error {}, got {other:?}",
-                self.label(),
-                code.as_str()
-            ),
-        }
-    }
-
-    pub async fn rooms(&mut self) -> Vec<RoomInfo> {
-        self.send(&ClientFrame::Rooms).await;
-        match self.next("rooms").await {
-            ServerFrame::Rooms { rooms } => rooms,
-            other => panic!("{}: expected rooms, got {other:?}", self.label()),
-        }
-    }
-
-    /// Proves nothing but stale presence is queued for this client.
-    pub async fn barrier(&mut self) {
-        self.rooms().await;
-    }
-
-    pub async fn history(
-        &mut self,
-        room: &str,
-        before: Option<u64>,
-        after: Option<u64>,
-        limit: Option<u32>,
-    ) -> (Vec<Message>, bool) {
-        self.send(&ClientFrame::History {
-            room: room.to_owned(),
-            before,
-            after,
-            limit,
-        })
-        .await;
-        match self.next("history").await {
-            ServerFrame::History { messages, more, .. } => (messages, more),
-            other => panic!("{}: expected history, got {other:?}", self.label()),
-        }
-    }
-}
-
-/// Joins `room` with each peer in turn (each a different user): each
-/// `joined` lists everyone so far, and every earlier peer hears the
-/// newcomer's `join`.
-pub async fn join_in_order(peers: &mut [&mut Peer], room: &str) {
-    for i in 0..peers.len() {
-        let newcomer = peers[i].label().to_owned();
-        let joined = peers[i].join(room).await;
-        let mut expected: Vec<String> = peers[..=i].iter().map(|p| p.label().to_owned()).collect();
-        expected.sort();
-        expected.dedup();
-        assert_eq!(
-            joined.members, expected,
-            "{newcomer}: joined {room} lists the wrong members"
-        );
-        for earlier in peers[..i].iter_mut() {
-            earlier.expect_join(room, &newcomer).await;
-        }
     }
 }

@@ -3,18 +3,16 @@
 //! stopped by signal or killed when the fixture is dropped.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::ExitStatus;
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
-use tokio::time::timeout;
+use tokio::process::Command;
 
 use crate::client::TestClient;
+pub use crate::process::workspace_binary;
+use crate::process::{ChildProcess, Signal, run_to_exit};
 
 /// How long a server may take to print its `listening on` line. Generous
 /// because a debug build on a loaded two-core machine starts slowly.
@@ -86,41 +84,6 @@ impl ServerOptions {
     }
 }
 
-/// The path of a workspace binary built beside the running test executable
-/// (`target/<profile>/deps/test-xyz` -> `target/<profile>/<name>`).
-pub fn workspace_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own executable");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executables live in target/<profile>/deps");
-    let path = profile_dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: build it first (`cargo build -p {name}`, or run `cargo test --workspace`)",
-        path.display()
-    );
-    path
-}
-
-/// Everything the server wrote to stderr and stdout, shared with the
-/// threads that drain its pipes.
-#[derive(Debug, Clone, Default)]
-pub struct ServerLog(Arc<Mutex<String>>);
-
-impl ServerLog {
-    fn push_line(&self, line: &str) {
-        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        log.push_str(line);
-        log.push('\n');
-    }
-
-    /// The whole log so far.
-    pub fn text(&self) -> String {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
 /// Removes ANSI colour sequences (`ESC [ ... letter`) so a coloured log
 /// line still matches plain text.
 pub fn strip_ansi(line: &str) -> String {
@@ -153,10 +116,11 @@ pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
 
 /// A running `chat-server` child process.
 pub struct ServerProcess {
-    child: Option<Child>,
+    // Before `dir`: fields drop in order, and the process should be gone
+    // before its database is removed.
+    process: ChildProcess,
     addr: SocketAddr,
     options: ServerOptions,
-    log: ServerLog,
     /// Holds the database; removed when the fixture is dropped.
     dir: tempfile::TempDir,
     db_path: PathBuf,
@@ -170,13 +134,12 @@ impl ServerProcess {
             .tempdir()
             .expect("a temporary directory can be created");
         let db_path = dir.path().join("chat.sqlite3");
-        let log = ServerLog::default();
-        let (child, addr) = spawn(&options, &db_path, &log).await;
+        let mut process = ChildProcess::new("chat-server");
+        let addr = spawn(&mut process, &options, &db_path).await;
         Self {
-            child: Some(child),
+            process,
             addr,
             options,
-            log,
             dir,
             db_path,
         }
@@ -205,72 +168,51 @@ impl ServerProcess {
     }
 
     pub fn log(&self) -> String {
-        self.log.text()
+        self.process.log().text()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child
-            .as_ref()
-            .and_then(Child::id)
-            .expect("the server process is running")
+        self.process.pid().expect("the server process is running")
     }
 
     /// Asks the server to shut down gracefully.
     pub fn sigterm(&self) {
-        self.signal("-TERM");
+        self.signal(Signal::Term);
     }
 
     /// Interrupts the server as Ctrl-C in its terminal would.
     pub fn sigint(&self) {
-        self.signal("-INT");
+        self.signal(Signal::Int);
     }
 
     /// Kills the server without letting it clean up.
     pub fn sigkill(&self) {
-        self.signal("-KILL");
+        self.signal(Signal::Kill);
     }
 
-    fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill")
-            .args([signal, &self.pid().to_string()])
-            .status()
-            .expect("`kill` can be run");
-        assert!(status.success(), "kill {signal} failed: {status}");
+    /// Sends any `signal` to the server (`Stop` freezes it, say).
+    pub fn signal(&self, signal: Signal) {
+        self.process.signal(signal);
     }
 
     /// Waits for the server to exit, failing the test (with the server's
     /// log) when it is still running after `limit`.
     pub async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let child = self
-            .child
-            .as_mut()
-            .expect("the server has not been reaped yet");
-        match timeout(limit, child.wait()).await {
-            Ok(Ok(status)) => {
-                self.child = None;
-                status
-            }
-            Ok(Err(e)) => panic!("waiting for the server failed: {e}"),
-            Err(_) => panic!(
-                "the server did not exit within {limit:?}\n--- server log ---\n{}",
-                self.log()
-            ),
-        }
+        self.process.wait_exit(limit).await
     }
 
     /// Stops the server gracefully (SIGTERM, expecting exit code 0) and
     /// starts it again on the same database and a new port.
     pub async fn restart(&mut self) {
-        if self.child.is_some() {
+        if self.process.pid().is_some() {
             self.sigterm();
             let status = self.wait_exit(Duration::from_secs(10)).await;
             assert!(status.success(), "graceful stop before restart: {status}");
         }
-        self.log
+        self.process
+            .log()
             .push_line("--- chat-e2e: restarting the server ---");
-        let (child, addr) = spawn(&self.options, &self.db_path, &self.log).await;
-        self.child = Some(child);
-        self.addr = addr;
+        self.addr = spawn(&mut self.process, &self.options, &self.db_path).await;
     }
 
     /// A new connection that has not said `hello` yet.
@@ -280,36 +222,18 @@ impl ServerProcess {
 
     /// A connection with a guest session for `user`.
     pub async fn guest(&self, user: &str) -> TestClient {
-        let mut client = self.connect().await;
-        client.hello(user, None).await;
-        client
+        TestClient::guest(&self.ws_url(), user).await
     }
 
     /// A connection logged in (or registering) as `user` with `password`.
     pub async fn account(&self, user: &str, password: &str) -> TestClient {
-        let mut client = self.connect().await;
-        client.hello(user, Some(password)).await;
-        client
+        TestClient::account(&self.ws_url(), user, password).await
     }
 
-    /// Proves the server still serves people normally (after an abuse
-    /// test, say): a new guest `user` connects, says hello, joins `room`
-    /// and gets a message acknowledged, all within [`FRESH_CLIENT_LIMIT`].
+    /// Proves the server still serves people normally: see
+    /// [`TestClient::fresh_and_served`].
     pub async fn serve_fresh_client(&self, user: &str, room: &str) -> TestClient {
-        let started = tokio::time::Instant::now();
-        let served = async {
-            let mut client = self.guest(user).await;
-            client.join(room).await;
-            client.say(room, "a fresh client is served").await;
-            client
-        };
-        match timeout(FRESH_CLIENT_LIMIT, served).await {
-            Ok(client) => client,
-            Err(_) => panic!(
-                "a fresh client ({user}) was not served within {FRESH_CLIENT_LIMIT:?} (started {:?} ago)",
-                started.elapsed()
-            ),
-        }
+        TestClient::fresh_and_served(&self.ws_url(), user, room).await
     }
 
     /// The server process's memory, from `/proc/PID/status`.
@@ -331,9 +255,6 @@ impl ServerProcess {
     }
 }
 
-/// How long [`ServerProcess::serve_fresh_client`] may take in all.
-pub const FRESH_CLIENT_LIMIT: Duration = Duration::from_secs(5);
-
 /// A process's resident memory, in KiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcessMemory {
@@ -344,25 +265,9 @@ pub struct ProcessMemory {
     pub peak_rss_kib: u64,
 }
 
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            // kill_on_drop would do this too; doing it here makes it happen
-            // before the temporary directory is removed.
-            let _ = child.start_kill();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "--- chat-server log ({}) ---\n{}--- end of chat-server log ---",
-                self.addr,
-                self.log.text()
-            );
-        }
-    }
-}
-
-async fn spawn(options: &ServerOptions, db_path: &Path, log: &ServerLog) -> (Child, SocketAddr) {
-    let binary = workspace_binary("chat-server");
+/// Launches the binary on port 0 for `options` and returns the address
+/// of its `listening on` line; a server that exits first fails the test.
+async fn spawn(process: &mut ChildProcess, options: &ServerOptions, db_path: &Path) -> SocketAddr {
     let mut args = vec![
         "--host".to_owned(),
         "127.0.0.1".to_owned(),
@@ -375,83 +280,32 @@ async fn spawn(options: &ServerOptions, db_path: &Path, log: &ServerLog) -> (Chi
         args.push(db_path.display().to_string());
     }
     args.extend(options.args());
-    log.push_line(&format!("--- chat-e2e: chat-server {} ---", args.join(" ")));
-    let mut child = Command::new(&binary)
-        .args(&args)
-        .env(
-            "RUST_LOG",
-            std::env::var("CHAT_E2E_SERVER_LOG").unwrap_or_else(|_| "info".to_owned()),
-        )
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-
-    let stderr = child
-        .stderr
-        .take()
-        .expect("stderr was piped")
-        .into_owned_fd()
-        .expect("the stderr pipe converts to a blocking file");
-    let stdout = child
-        .stdout
-        .take()
-        .expect("stdout was piped")
-        .into_owned_fd()
-        .expect("the stdout pipe converts to a blocking file");
-
-    let (addr_tx, addr_rx) = oneshot::channel();
-    drain_lines(std::fs::File::from(stderr), log.clone(), Some(addr_tx));
-    drain_lines(std::fs::File::from(stdout), log.clone(), None);
-
-    match timeout(STARTUP_TIMEOUT, addr_rx).await {
-        Ok(Ok(addr)) => (child, addr),
-        Ok(Err(_)) => {
-            // The pipe closed without the line: the server exited. Reap it
-            // so the failure shows the exit status.
-            let status = timeout(Duration::from_secs(5), child.wait()).await;
-            panic!(
-                "chat-server exited before listening ({status:?})\n--- server log ---\n{}",
-                log.text()
-            )
+    let log_filter = std::env::var("CHAT_E2E_SERVER_LOG").unwrap_or_else(|_| "info".to_owned());
+    let command = server_command(&args, &log_filter);
+    match process
+        .launch(command, parse_listening_line, STARTUP_TIMEOUT)
+        .await
+    {
+        Ok(addr) => {
+            process.set_label(format!("chat-server ({addr})"));
+            addr
         }
-        Err(_) => panic!(
-            "chat-server printed no `{LISTENING_MARKER}` line within {STARTUP_TIMEOUT:?}\n--- server log ---\n{}",
-            log.text()
+        Err(early) => panic!(
+            "chat-server exited before listening ({:?})\n--- server log ---\n{}",
+            early.status,
+            process.log().text()
         ),
     }
 }
 
-/// Copies a pipe into the log line by line on its own thread (so the
-/// server never blocks on a full pipe, whatever the test is doing), and
-/// reports the listening address once it appears.
-fn drain_lines(
-    pipe: impl Read + Send + 'static,
-    log: ServerLog,
-    mut addr_tx: Option<oneshot::Sender<SocketAddr>>,
-) {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(pipe);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            let line = String::from_utf8_lossy(&buf);
-            let line = line.trim_end_matches(['\n', '\r']);
-            log.push_line(line);
-            if let Some(addr) = parse_listening_line(line)
-                && let Some(tx) = addr_tx.take()
-            {
-                let _ = tx.send(addr);
-            }
-        }
-    });
+/// The binary with `args`, logging at `log_filter` without colours.
+fn server_command(args: &[impl AsRef<std::ffi::OsStr>], log_filter: &str) -> Command {
+    let mut command = Command::new(workspace_binary("chat-server"));
+    command
+        .args(args)
+        .env("RUST_LOG", log_filter)
+        .env("NO_COLOR", "1");
+    command
 }
 
 /// The result of running the server to completion: for start-up failures.
@@ -486,25 +340,11 @@ impl FinishedRun {
 /// Runs `chat-server` with exactly `args` and waits (at most `limit`) for it
 /// to exit on its own, as it should when the flags or the database are bad.
 pub async fn run_server_to_exit(args: &[&str], limit: Duration) -> FinishedRun {
-    let binary = workspace_binary("chat-server");
-    let child = Command::new(&binary)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-    match timeout(limit, child.wait_with_output()).await {
-        Ok(Ok(output)) => FinishedRun {
-            status: output.status,
-            stderr: strip_ansi(&String::from_utf8_lossy(&output.stderr)),
-            stdout: strip_ansi(&String::from_utf8_lossy(&output.stdout)),
-        },
-        Ok(Err(e)) => panic!("waiting for chat-server {args:?} failed: {e}"),
-        Err(_) => panic!("chat-server {args:?} was expected to exit but still ran after {limit:?}"),
+    let output = run_to_exit(server_command(args, "info"), limit).await;
+    FinishedRun {
+        status: output.status,
+        stderr: strip_ansi(&String::from_utf8_lossy(&output.stderr)),
+        stdout: strip_ansi(&String::from_utf8_lossy(&output.stdout)),
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout_at};
 
-use crate::server::workspace_binary;
+use crate::process::{Signal, send_signal, workspace_binary};
 
 /// How long a screen may take to show what a test waits for. Generous: a
 /// debug build on a loaded two-core machine, and reconnects with backoff.
@@ -258,11 +258,7 @@ impl TuiProcess {
     /// Sends SIGTERM, as a session manager or `kill` would.
     pub fn sigterm(&self) {
         let pid = self.pid.expect("the client has a process id");
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("`kill` can be run");
-        assert!(status.success(), "kill -TERM {pid} failed: {status}");
+        assert!(send_signal(pid, Signal::Term), "kill -TERM {pid} failed");
     }
 
     /// Waits for the process to exit; fails the test after `limit`.

@@ -8,8 +8,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chat_e2e::cluster::{Cluster, Peer, join_in_order};
-use chat_e2e::{ServerProcess, TestClient, ids, room_info, run_server_to_exit};
+use chat_e2e::cluster::Cluster;
+use chat_e2e::{
+    ServerProcess, Signal, TestClient, ids, join_in_order, room_info, run_server_to_exit,
+};
 use chat_proto::{ClientFrame, ErrorCode, Message, ServerFrame};
 use tokio::time::Instant;
 
@@ -61,9 +63,9 @@ async fn guest_when_free(node: &ServerProcess, user: &str) -> TestClient {
 async fn messages_cross_nodes_in_id_order_exactly_once() {
     const EACH: usize = 25;
     let cluster = Cluster::start(3).await;
-    let mut alice = Peer::guest(cluster.node(0), "alice").await;
-    let mut bob = Peer::guest(cluster.node(1), "bob").await;
-    let mut carol = Peer::guest(cluster.node(2), "carol").await;
+    let mut alice = cluster.guest(0, "alice").await;
+    let mut bob = cluster.guest(1, "bob").await;
+    let mut carol = cluster.guest(2, "carol").await;
     // Also checks that each joiner's `joined` lists the members on other
     // nodes, and that they hear its `join`.
     join_in_order(&mut [&mut alice, &mut bob, &mut carol], "lobby").await;
@@ -77,9 +79,9 @@ async fn messages_cross_nodes_in_id_order_exactly_once() {
     };
     let (alice_burst, bob_burst, carol_burst) = (burst("alice"), burst("bob"), burst("carol"));
     tokio::join!(
-        alice.client.send_all(&alice_burst),
-        bob.client.send_all(&bob_burst),
-        carol.client.send_all(&carol_burst)
+        alice.send_all(&alice_burst),
+        bob.send_all(&bob_burst),
+        carol.send_all(&carol_burst)
     );
     let (seen_by_alice, seen_by_bob, seen_by_carol) = tokio::join!(
         alice.messages(3 * EACH),
@@ -136,13 +138,13 @@ async fn messages_cross_nodes_in_id_order_exactly_once() {
 #[tokio::test]
 async fn presence_and_member_lists_span_the_cluster() {
     let cluster = Cluster::start(3).await;
-    let mut alice = Peer::guest(cluster.node(0), "alice").await;
-    let mut bob = Peer::guest(cluster.node(1), "bob").await;
+    let mut alice = cluster.guest(0, "alice").await;
+    let mut bob = cluster.guest(1, "bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
 
     // A registered user connected through two nodes counts once.
-    let mut carol_here = Peer::account(cluster.node(1), "carol", "pw-carol").await;
-    let mut carol_there = Peer::account(cluster.node(2), "carol", "pw-carol").await;
+    let mut carol_here = cluster.account(1, "carol", "pw-carol").await;
+    let mut carol_there = cluster.account(2, "carol", "pw-carol").await;
     let joined = carol_here.join("lobby").await;
     assert_eq!(joined.members, ["alice", "bob", "carol"]);
     alice.expect_join("lobby", "carol").await;
@@ -152,7 +154,7 @@ async fn presence_and_member_lists_span_the_cluster() {
     // Presence events reach a node in the order Redis published them, so
     // if carol's second connection had caused a `join`, alice would see it
     // before dave's.
-    let mut dave = Peer::guest(cluster.node(2), "dave").await;
+    let mut dave = cluster.guest(2, "dave").await;
     dave.join("lobby").await;
     alice.expect_next_join("lobby", "dave").await;
     bob.expect_next_join("lobby", "dave").await;
@@ -179,10 +181,10 @@ async fn presence_and_member_lists_span_the_cluster() {
     carol_there.expect_leave("lobby", "dave").await;
 
     // Her last connection going away is.
-    carol_there.client.close().await;
+    carol_there.close().await;
     alice.expect_leave("lobby", "carol").await;
     bob.expect_leave("lobby", "carol").await;
-    bob.client.close().await;
+    bob.close().await;
     alice.expect_leave("lobby", "bob").await;
     let rooms = alice.rooms().await;
     assert_eq!(room_info(&rooms, "lobby").map(|r| r.members), Some(1));
@@ -229,9 +231,9 @@ async fn a_guest_name_is_taken_across_the_cluster_until_released() {
 #[tokio::test]
 async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
     let cluster = Cluster::start(2).await;
-    let mut alice = Peer::guest(cluster.node(0), "alice").await;
-    let mut bob = Peer::guest(cluster.node(1), "bob").await;
-    let mut erin = Peer::guest(cluster.node(1), "erin").await;
+    let mut alice = cluster.guest(0, "alice").await;
+    let mut bob = cluster.guest(1, "bob").await;
+    let mut erin = cluster.guest(1, "erin").await;
     join_in_order(&mut [&mut alice, &mut bob, &mut erin], "lobby").await;
     alice.join("side").await;
     erin.join("side").await;
@@ -282,7 +284,7 @@ async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
 
     // The dead node's guest name is free at once, and the rooms list only
     // who is really there.
-    let mut bob = Peer::guest(cluster.node(0), "bob").await;
+    let mut bob = cluster.guest(0, "bob").await;
     let rooms = bob.rooms().await;
     assert_eq!(room_info(&rooms, "lobby").map(|r| r.members), Some(1));
     assert_eq!(bob.join("lobby").await.members, ["alice", "bob"]);
@@ -291,25 +293,16 @@ async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
     assert_eq!(alice.expect_message().await.id, said.id);
 }
 
-/// Sends `signal` to a node's process.
-fn signal(node: &ServerProcess, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([signal, &node.pid().to_string()])
-        .status()
-        .expect("`kill` can be run");
-    assert!(status.success(), "kill {signal} failed");
-}
-
 #[tokio::test]
 async fn a_node_declared_dead_while_frozen_announces_its_users_again() {
     let cluster = Cluster::start(2).await;
-    let mut alice = Peer::guest(cluster.node(0), "alice").await;
-    let mut bob = Peer::guest(cluster.node(1), "bob").await;
+    let mut alice = cluster.guest(0, "alice").await;
+    let mut bob = cluster.guest(1, "bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
 
     // Frozen past its expiry, node 1 looks dead to the cluster: its users
     // leave the rooms and its guest names are freed.
-    signal(cluster.node(1), "-STOP");
+    cluster.node(1).signal(Signal::Stop);
     alice
         .expect_leave_within(CLUSTER_WAIT, "lobby", "bob")
         .await;
@@ -317,7 +310,7 @@ async fn a_node_declared_dead_while_frozen_announces_its_users_again() {
 
     // Back, it finds the janitor's mark and announces its users again; its
     // connections never noticed and get what they missed.
-    signal(cluster.node(1), "-CONT");
+    cluster.node(1).signal(Signal::Cont);
     alice.expect_join_within(CLUSTER_WAIT, "lobby", "bob").await;
     let got = bob.message_within(CLUSTER_WAIT).await;
     assert_eq!((got.id, got.text.as_str()), (said.id, said.text.as_str()));
@@ -340,13 +333,13 @@ async fn a_node_declared_dead_while_frozen_announces_its_users_again() {
 #[tokio::test]
 async fn a_node_stopped_gracefully_hands_its_users_over_at_once() {
     let mut cluster = Cluster::start(2).await;
-    let mut alice = Peer::guest(cluster.node(0), "alice").await;
-    let mut bob = Peer::guest(cluster.node(1), "bob").await;
+    let mut alice = cluster.guest(0, "alice").await;
+    let mut bob = cluster.guest(1, "bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
 
     let stopped = Instant::now();
     cluster.node(1).sigterm();
-    bob.client.expect_close(1001).await;
+    bob.expect_close(1001).await;
     // Announced by the stopping node itself, not found later by a janitor.
     alice
         .expect_leave_within(Duration::from_secs(4), "lobby", "bob")
@@ -359,7 +352,7 @@ async fn a_node_stopped_gracefully_hands_its_users_over_at_once() {
         stopped.elapsed()
     );
     // Its guest name is free at once too.
-    let mut bob = Peer::guest(cluster.node(0), "bob").await;
+    let mut bob = cluster.guest(0, "bob").await;
     bob.join("lobby").await;
     alice.expect_join("lobby", "bob").await;
 }
@@ -367,8 +360,8 @@ async fn a_node_stopped_gracefully_hands_its_users_over_at_once() {
 #[tokio::test]
 async fn reconnecting_through_another_node_with_since_misses_nothing() {
     let cluster = Cluster::start(3).await;
-    let mut alice = Peer::guest(cluster.node(0), "alice").await;
-    let mut bob = Peer::account(cluster.node(1), "bob", "pw-bob").await;
+    let mut alice = cluster.guest(0, "alice").await;
+    let mut bob = cluster.account(1, "bob", "pw-bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
     let mut last_seen = 0;
     for i in 0..3 {
@@ -376,7 +369,7 @@ async fn reconnecting_through_another_node_with_since_misses_nothing() {
         last_seen = bob.expect_message().await.id;
         assert_eq!(last_seen, said.id);
     }
-    bob.client.close().await;
+    bob.close().await;
     alice.expect_leave("lobby", "bob").await;
     let mut missed = Vec::new();
     for i in 0..7 {
@@ -389,12 +382,12 @@ async fn reconnecting_through_another_node_with_since_misses_nothing() {
     let during: Vec<ClientFrame> = (0..DURING)
         .map(|i| message("lobby", format!("during {i}"), format!("d{i}")))
         .collect();
-    let mut bob = Peer::account(cluster.node(2), "bob", "pw-bob").await;
+    let mut bob = cluster.account(2, "bob", "pw-bob").await;
     let (joined, acks) = tokio::join!(bob.join_with("lobby", Some(last_seen), None), async {
-        alice.client.send_all(&during).await;
+        alice.send_all(&during).await;
         let mut acks = Vec::new();
         while acks.len() < DURING {
-            match alice.next_within(Duration::from_secs(5), "acks").await {
+            match alice.recv_within(Duration::from_secs(5), "acks").await {
                 ServerFrame::Message(m) if m.user == "alice" => acks.push(m.id),
                 ServerFrame::Join { user, .. } if user == "bob" => {}
                 other => panic!("alice: unexpected {other:?}"),
@@ -427,8 +420,8 @@ async fn reconnecting_through_another_node_with_since_misses_nothing() {
 #[tokio::test]
 async fn the_cluster_recovers_when_redis_restarts() {
     let mut cluster = Cluster::start(2).await;
-    let mut alice = Peer::guest(cluster.node(0), "alice").await;
-    let mut bob = Peer::guest(cluster.node(1), "bob").await;
+    let mut alice = cluster.guest(0, "alice").await;
+    let mut bob = cluster.guest(1, "bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
     let before = alice.say("lobby", "before the outage").await;
     assert_eq!(bob.expect_message().await.id, before.id);
@@ -518,8 +511,8 @@ async fn the_cluster_recovers_when_redis_restarts() {
 #[tokio::test]
 async fn a_postgres_outage_answers_internal_and_heals() {
     let mut cluster = Cluster::start(2).await;
-    let mut alice = Peer::guest(cluster.node(0), "alice").await;
-    let mut bob = Peer::guest(cluster.node(1), "bob").await;
+    let mut alice = cluster.guest(0, "alice").await;
+    let mut bob = cluster.guest(1, "bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
     let before = alice.say("lobby", "before the outage").await;
     assert_eq!(bob.expect_message().await.id, before.id);
@@ -528,7 +521,7 @@ async fn a_postgres_outage_answers_internal_and_heals() {
     alice
         .send(&message("lobby", "into the void".into(), "void".into()))
         .await;
-    let (_, reference) = alice.expect_error(ErrorCode::Internal).await;
+    let reference = alice.expect_error(ErrorCode::Internal).await.reference;
     assert_eq!(reference.as_deref(), Some("void"));
     alice.send(&ClientFrame::Rooms).await;
     alice.expect_error(ErrorCode::Internal).await;
@@ -541,7 +534,7 @@ async fn a_postgres_outage_answers_internal_and_heals() {
             .send(&message("lobby", "after the outage".into(), "after".into()))
             .await;
         match alice
-            .next_within(Duration::from_secs(5), "an acknowledgement")
+            .recv_within(Duration::from_secs(5), "an acknowledgement")
             .await
         {
             ServerFrame::Message(m) if m.reference.as_deref() == Some("after") => break m,
@@ -616,7 +609,7 @@ async fn a_node_serves_as_soon_as_it_joins_a_running_cluster() {
     // Accounts, rooms and history live in PostgreSQL: a node started later
     // knows them all.
     let cluster = Cluster::start(1).await;
-    let mut alice = Peer::account(cluster.node(0), "alice", "pw-alice").await;
+    let mut alice = cluster.account(0, "alice", "pw-alice").await;
     alice.join("lobby").await;
     let said = alice.say("lobby", "from the first node").await;
     let late = ServerProcess::start(cluster.node_options()).await;

@@ -2,11 +2,11 @@
 //! echoed, and the connection still usable afterwards (each check ends
 //! with a request that succeeds).
 
-use chat_e2e::{ServerOptions, ServerProcess, TestClient};
+use chat_e2e::{InProcessServer, ServerOptions, TestClient, start_server, start_server_with};
 use chat_proto::{ClientFrame, ErrorCode};
 
 /// A guest `alice` who has joined `lobby`.
-async fn alice_in_lobby(server: &ServerProcess) -> TestClient {
+async fn alice_in_lobby(server: &InProcessServer) -> TestClient {
     let mut alice = server.guest("alice").await;
     alice.join("lobby").await;
     alice
@@ -15,7 +15,7 @@ async fn alice_in_lobby(server: &ServerProcess) -> TestClient {
 #[tokio::test]
 async fn malformed_frames_are_bad_frame_and_the_connection_goes_on() {
     // Many frames in a row: keep the rate limit out of this test.
-    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let server = start_server_with(ServerOptions::unthrottled()).await;
     let mut alice = alice_in_lobby(&server).await;
     let broken = [
         "not json",
@@ -54,7 +54,7 @@ async fn malformed_frames_are_bad_frame_and_the_connection_goes_on() {
 
 #[tokio::test]
 async fn a_bad_frame_echoes_its_ref() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
     alice
         .send_raw(r#"{"type":"message","room":"lobby","ref":"c9"}"#)
@@ -71,7 +71,7 @@ async fn a_bad_frame_echoes_its_ref() {
 
 #[tokio::test]
 async fn a_binary_frame_is_bad_frame_and_the_connection_goes_on() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
     alice.send_binary(br#"{"type":"rooms"}"#).await;
     alice.expect_error(ErrorCode::BadFrame).await;
@@ -83,7 +83,7 @@ async fn a_binary_frame_is_bad_frame_and_the_connection_goes_on() {
 
 #[tokio::test]
 async fn a_binary_frame_before_hello_does_not_end_the_connection() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut client = server.connect().await;
     client.send_binary(b"\x00\x01").await;
     let answer = client.recv().await;
@@ -102,7 +102,7 @@ async fn a_binary_frame_before_hello_does_not_end_the_connection() {
 
 #[tokio::test]
 async fn an_unknown_type_is_unknown_type_with_its_ref() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
     alice.send_raw(r#"{"type":"dance","ref":"d1"}"#).await;
     let error = alice.expect_error(ErrorCode::UnknownType).await;
@@ -116,7 +116,7 @@ async fn an_unknown_type_is_unknown_type_with_its_ref() {
 
 #[tokio::test]
 async fn invalid_room_names_are_invalid_name() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
     let too_long = "r".repeat(65);
     for bad in [
@@ -146,7 +146,7 @@ async fn invalid_room_names_are_invalid_name() {
 
 #[tokio::test]
 async fn invalid_text_is_invalid_text_with_its_ref_and_nothing_is_stored() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
     let mut bob = server.guest("bob").await;
     bob.join("lobby").await;
@@ -184,7 +184,7 @@ async fn invalid_text_is_invalid_text_with_its_ref_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn not_in_room_for_message_leave_and_history_of_a_room_not_joined() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
     let mut bob = server.guest("bob").await;
     bob.join("private").await;
@@ -264,7 +264,7 @@ async fn not_in_room_for_message_leave_and_history_of_a_room_not_joined() {
 #[tokio::test]
 async fn history_with_both_before_and_after_is_bad_frame() {
     // A project choice (docs/protocol.md): the two directions exclude each other.
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
     alice.say("lobby", "one").await;
     alice
@@ -282,7 +282,7 @@ async fn history_with_both_before_and_after_is_bad_frame() {
 
 #[tokio::test]
 async fn unknown_fields_are_ignored() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut client = server.connect().await;
     client
         .send_raw(r#"{"type":"hello","user":"gus","client":"future-tui 9.0","caps":["x"]}"#)
@@ -304,7 +304,7 @@ async fn unknown_fields_are_ignored() {
 #[tokio::test]
 async fn a_bad_room_name_in_any_frame_is_invalid_name_and_an_overlong_ref_is_bad_frame() {
     // Project choices (docs/protocol.md).
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
     alice
         .send(&ClientFrame::Message {
@@ -354,7 +354,7 @@ async fn a_bad_room_name_in_any_frame_is_invalid_name_and_an_overlong_ref_is_bad
 
 #[tokio::test]
 async fn errors_about_any_frame_echo_its_ref() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
     let cases = [
         (

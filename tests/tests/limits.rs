@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chat_e2e::{Ending, ServerOptions, ServerProcess, TestClient, ids};
+use chat_e2e::{Ending, ServerOptions, TestClient, ids, start_server, start_server_with};
 use chat_proto::limits::MAX_FRAME_BYTES;
 use chat_proto::{ClientFrame, ErrorCode, Message, ServerFrame, encode};
 use tokio_tungstenite::tungstenite;
 
 #[tokio::test]
 async fn a_frame_over_16_kib_is_closed_with_1009() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = server.guest("alice").await;
     alice.join("lobby").await;
     let mut bob = server.guest("bob").await;
@@ -34,7 +34,7 @@ async fn a_frame_over_16_kib_is_closed_with_1009() {
 
 #[tokio::test]
 async fn a_frame_just_under_16_kib_is_accepted() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = server.guest("alice").await;
     alice.join("lobby").await;
     let frame_without_pad = r#"{"type":"message","room":"lobby","text":"big","ref":"b1","pad":""}"#;
@@ -53,7 +53,7 @@ async fn a_frame_just_under_16_kib_is_accepted() {
 #[tokio::test]
 async fn history_limits_default_to_50_and_clamp_to_1_and_500() {
     const SENT: usize = 501;
-    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let server = start_server_with(ServerOptions::unthrottled()).await;
     let mut alice = server.guest("alice").await;
     alice.join("archive").await;
     let frames: Vec<ClientFrame> = (1..=SENT)
@@ -123,7 +123,7 @@ async fn history_limits_default_to_50_and_clamp_to_1_and_500() {
 #[tokio::test]
 async fn a_flooding_session_is_rate_limited_and_dropped_frames_are_not_stored() {
     // 5 tokens a second, at most 4 banked: a burst of 8 must hit the limit.
-    let server = ServerProcess::start(ServerOptions {
+    let server = start_server_with(ServerOptions {
         rate_limit: Some(5),
         rate_burst: Some(4),
         ..ServerOptions::default()
@@ -214,7 +214,7 @@ async fn a_slow_reader_is_closed_with_1008_and_the_room_gets_everything() {
     // promptly can never be mistaken for a slow one.
     const BATCH: usize = 8;
     const MAX_BATCHES: usize = 400;
-    let server = ServerProcess::start(ServerOptions {
+    let server = start_server_with(ServerOptions {
         outbox: Some(16),
         ..ServerOptions::unthrottled()
     })
@@ -321,7 +321,7 @@ fn describe_refusal(result: Result<TestClient, tungstenite::Error>) -> Result<Te
 
 #[tokio::test]
 async fn connections_beyond_max_connections_are_refused_cleanly() {
-    let server = ServerProcess::start(ServerOptions {
+    let server = start_server_with(ServerOptions {
         max_connections: Some(2),
         ..ServerOptions::default()
     })
@@ -382,7 +382,7 @@ async fn connections_beyond_max_connections_are_refused_cleanly() {
 async fn only_work_frames_take_rate_limit_tokens() {
     // One token a second and 3 banked: the test finishes long before a
     // refill could matter.
-    let server = ServerProcess::start(ServerOptions {
+    let server = start_server_with(ServerOptions {
         rate_limit: Some(1),
         rate_burst: Some(3),
         ..ServerOptions::default()
@@ -415,7 +415,7 @@ async fn a_session_that_keeps_flooding_is_closed_with_1008() {
     // Project choice (docs/protocol.md): a long run of frames into an
     // empty bucket is a flood, not a burst.
     const FLOOD: usize = 1000;
-    let server = ServerProcess::start(ServerOptions {
+    let server = start_server_with(ServerOptions {
         rate_limit: Some(1),
         rate_burst: Some(2),
         ..ServerOptions::default()
@@ -470,7 +470,7 @@ async fn a_session_that_keeps_flooding_is_closed_with_1008() {
 
 #[tokio::test]
 async fn a_fragmented_message_counts_as_one_frame_for_the_size_limit() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = server.guest("alice").await;
     alice.join("lobby").await;
 

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use chat_e2e::{ServerOptions, ServerProcess, TestClient, ids, join_in_order};
+use chat_e2e::{
+    InProcessServer, ServerOptions, TestClient, ids, join_in_order, start_server, start_server_with,
+};
 use chat_proto::{ClientFrame, Message, ServerFrame};
 
 fn now_ms() -> i64 {
@@ -17,7 +19,7 @@ fn now_ms() -> i64 {
 
 #[tokio::test]
 async fn a_message_reaches_every_member_with_the_ref_only_on_the_senders_copy() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = server.guest("alice").await;
     let mut bob = server.guest("bob").await;
     let mut carol = server.guest("carol").await;
@@ -55,7 +57,7 @@ async fn a_message_reaches_every_member_with_the_ref_only_on_the_senders_copy() 
 
 #[tokio::test]
 async fn each_connection_of_a_member_gets_the_message_and_only_the_sending_one_the_ref() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice1 = server.account("alice", "pw-alice").await;
     let mut alice2 = server.account("alice", "pw-alice").await;
     let mut bob = server.guest("bob").await;
@@ -86,7 +88,7 @@ async fn each_connection_of_a_member_gets_the_message_and_only_the_sending_one_t
 
 #[tokio::test]
 async fn the_user_of_a_message_is_never_the_clients_claim() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = server.guest("alice").await;
     let mut bob = server.guest("bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
@@ -109,7 +111,7 @@ async fn the_user_of_a_message_is_never_the_clients_claim() {
 
 #[tokio::test]
 async fn ids_increase_strictly_within_each_room() {
-    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let server = start_server_with(ServerOptions::unthrottled()).await;
     let mut alice = server.guest("alice").await;
     alice.join("red").await;
     alice.join("blue").await;
@@ -129,7 +131,7 @@ async fn ids_increase_strictly_within_each_room() {
 
 #[tokio::test]
 async fn text_is_stored_and_relayed_exactly_as_sent() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = server.guest("alice").await;
     let mut bob = server.guest("bob").await;
     join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
@@ -163,7 +165,7 @@ async fn say_many(client: &mut TestClient, room: &str, count: usize) -> Vec<Mess
 
 #[tokio::test]
 async fn history_pages_backwards_with_before_limit_and_more() {
-    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let server = start_server_with(ServerOptions::unthrottled()).await;
     let mut alice = server.guest("alice").await;
     alice.join("book").await;
     let sent = say_many(&mut alice, "book", 12).await;
@@ -207,7 +209,7 @@ async fn history_pages_backwards_with_before_limit_and_more() {
 
 #[tokio::test]
 async fn history_pages_forwards_with_after() {
-    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let server = start_server_with(ServerOptions::unthrottled()).await;
     let mut alice = server.guest("alice").await;
     alice.join("book").await;
     let all = ids(&say_many(&mut alice, "book", 12).await);
@@ -228,7 +230,7 @@ async fn history_pages_forwards_with_after() {
 
 #[tokio::test]
 async fn join_since_returns_the_oldest_missed_messages_and_paging_finishes_the_gap() {
-    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let server = start_server_with(ServerOptions::unthrottled()).await;
     let mut alice = server.guest("alice").await;
     alice.join("news").await;
     let all = ids(&say_many(&mut alice, "news", 10).await);
@@ -258,7 +260,7 @@ struct CatchUp {
 
 #[tokio::test]
 async fn join_since_while_the_room_talks_has_no_gap_and_no_duplicate() {
-    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let server = start_server_with(ServerOptions::unthrottled()).await;
     // Small pages (much paging), one-message pages, and a page large
     // enough that no paging is needed: the race lands differently each time.
     for (round, page) in [3u32, 1, 100].into_iter().enumerate() {
@@ -268,7 +270,7 @@ async fn join_since_while_the_room_talks_has_no_gap_and_no_duplicate() {
 
 /// alice talks in `room` while bob joins with `since` and pages forwards
 /// `page` messages at a time; bob must end up with every message once.
-async fn catch_up_while_the_room_talks(server: &ServerProcess, room: &str, page: u32) {
+async fn catch_up_while_the_room_talks(server: &InProcessServer, room: &str, page: u32) {
     // Names of their own per round: the previous round's guests may still
     // be on their way out.
     let (alice_name, bob_name) = (format!("alice-{room}"), format!("bob-{room}"));
@@ -412,7 +414,7 @@ async fn catch_up_while_the_room_talks(server: &ServerProcess, room: &str, page:
 #[tokio::test]
 async fn concurrent_senders_are_seen_by_everyone_in_the_same_id_order() {
     const EACH: usize = 30;
-    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let server = start_server_with(ServerOptions::unthrottled()).await;
     let mut senders = Vec::new();
     for name in ["ann", "ben", "cat"] {
         let mut client = server.guest(name).await;

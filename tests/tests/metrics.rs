@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use chat_e2e::metrics::{Scrape, scrape, wait_for_metrics};
-use chat_e2e::{Ending, ServerOptions, ServerProcess, TestClient, bulky_text, message_burst};
+use chat_e2e::{
+    Ending, ServerOptions, TestClient, bulky_text, message_burst, start_server, start_server_with,
+};
 use chat_proto::{ClientFrame, ErrorCode, ServerFrame};
 
 /// How long a gauge may take to follow a connection that went away.
@@ -36,7 +38,7 @@ fn accounts(m: &Scrape) -> f64 {
 
 #[tokio::test]
 async fn metrics_follow_connections_rooms_sessions_frames_messages_and_commits() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let idle = scrape(server.addr()).await;
     for (family, kind) in FAMILIES {
         assert_eq!(idle.kind(family), Some(kind), "# TYPE of {family}");
@@ -156,7 +158,7 @@ async fn metrics_follow_connections_rooms_sessions_frames_messages_and_commits()
 async fn slow_consumers_dropped_counts_a_connection_closed_for_not_reading() {
     const BATCH: usize = 4;
     const MAX_BATCHES: usize = 400;
-    let server = ServerProcess::start(ServerOptions {
+    let server = start_server_with(ServerOptions {
         outbox: Some(8),
         ..ServerOptions::unthrottled()
     })
@@ -216,7 +218,7 @@ async fn slow_consumers_dropped_counts_a_connection_closed_for_not_reading() {
 async fn rate_limited_frames_counts_every_refusal() {
     // One token a second, two banked: the test is over long before a
     // refill could matter, and if one comes the count below still holds.
-    let server = ServerProcess::start(ServerOptions {
+    let server = start_server_with(ServerOptions {
         rate_limit: Some(1),
         rate_burst: Some(2),
         ..ServerOptions::default()
@@ -249,7 +251,7 @@ async fn rate_limited_frames_counts_every_refusal() {
 async fn a_websocket_closed_for_not_saying_hello_counts_as_a_handshake_timeout() {
     // The family's own help says it counts "connections closed for not
     // finishing the handshake or hello in time".
-    let server = ServerProcess::start(ServerOptions {
+    let server = start_server_with(ServerOptions {
         handshake_timeout: Some(1),
         ..ServerOptions::default()
     })

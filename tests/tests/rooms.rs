@@ -2,7 +2,7 @@
 //! `more`, `last_id`), re-joining, leaving, presence on first and last
 //! connection and on disconnect, and the `rooms` listing.
 
-use chat_e2e::{ServerOptions, ServerProcess, ids, join_in_order, room_info};
+use chat_e2e::{ServerOptions, ids, join_in_order, room_info, start_server, start_server_with};
 use chat_proto::{ClientFrame, ErrorCode, ServerFrame};
 
 fn sorted(mut names: Vec<String>) -> Vec<String> {
@@ -12,7 +12,7 @@ fn sorted(mut names: Vec<String>) -> Vec<String> {
 
 #[tokio::test]
 async fn joining_creates_a_room_that_rooms_then_lists() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = server.guest("alice").await;
     assert!(
         alice.rooms().await.is_empty(),
@@ -33,7 +33,7 @@ async fn joining_creates_a_room_that_rooms_then_lists() {
 
 #[tokio::test]
 async fn room_names_are_folded_to_lower_case_in_every_answer() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = server.guest("alice").await;
     let mut bob = server.guest("bob").await;
 
@@ -86,7 +86,7 @@ async fn room_names_are_folded_to_lower_case_in_every_answer() {
 
 #[tokio::test]
 async fn joined_carries_the_newest_messages_ascending_with_more_and_last_id() {
-    let server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let server = start_server_with(ServerOptions::unthrottled()).await;
     let mut alice = server.guest("alice").await;
     alice.join("news").await;
     let mut sent = Vec::new();
@@ -152,7 +152,7 @@ async fn joined_carries_the_newest_messages_ascending_with_more_and_last_id() {
 
 #[tokio::test]
 async fn rejoining_tells_nobody_and_members_lists_each_user_once() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice1 = server.account("alice", "pw-alice").await;
     let mut alice2 = server.account("alice", "pw-alice").await;
     let mut bob = server.guest("bob").await;
@@ -179,7 +179,7 @@ async fn rejoining_tells_nobody_and_members_lists_each_user_once() {
 
 #[tokio::test]
 async fn presence_goes_out_on_the_first_and_last_connection_of_a_user_only() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice1 = server.account("alice", "pw-alice").await;
     let mut alice2 = server.account("alice", "pw-alice").await;
     let mut bob = server.guest("bob").await;
@@ -236,7 +236,7 @@ async fn presence_goes_out_on_the_first_and_last_connection_of_a_user_only() {
 
 #[tokio::test]
 async fn a_disconnect_is_a_leave_from_every_joined_room() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut bob = server.guest("bob").await;
     bob.join("one").await;
     bob.join("two").await;
@@ -274,7 +274,7 @@ async fn a_disconnect_is_a_leave_from_every_joined_room() {
 
 #[tokio::test]
 async fn leaving_confirms_to_the_leaver_and_tells_the_others() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = server.guest("alice").await;
     let mut bob = server.guest("bob").await;
     let mut carol = server.guest("carol").await;
@@ -302,7 +302,7 @@ async fn leaving_confirms_to_the_leaver_and_tells_the_others() {
 
 #[tokio::test]
 async fn rooms_lists_every_room_with_members_and_last_id() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut alice = server.guest("alice").await;
     let mut bob = server.guest("bob").await;
     alice.join("apples").await;

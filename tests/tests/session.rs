@@ -2,12 +2,12 @@
 //! (wrong password, protected name, name taken, accounts required) and the
 //! frames that are out of place before or after `hello`.
 
-use chat_e2e::{ServerOptions, ServerProcess};
+use chat_e2e::{ServerOptions, start_server, start_server_with};
 use chat_proto::{ClientFrame, ErrorCode};
 
 #[tokio::test]
 async fn a_guest_gets_a_guest_welcome() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut client = server.connect().await;
     let welcome = client.hello("gus", None).await;
     assert!(welcome.guest, "{welcome:?}");
@@ -22,7 +22,7 @@ async fn a_guest_gets_a_guest_welcome() {
 
 #[tokio::test]
 async fn a_new_account_is_registered_and_can_then_log_in_again_alongside() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut first = server.connect().await;
     let welcome = first.hello("alice", Some("correct horse")).await;
     assert!(
@@ -46,7 +46,7 @@ async fn a_new_account_is_registered_and_can_then_log_in_again_alongside() {
 
 #[tokio::test]
 async fn a_wrong_password_is_auth_failed_and_closes_with_1008() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut owner = server.account("alice", "correct horse").await;
 
     let mut intruder = server.connect().await;
@@ -64,7 +64,7 @@ async fn a_wrong_password_is_auth_failed_and_closes_with_1008() {
 
 #[tokio::test]
 async fn a_registered_name_without_password_is_protected() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     // Register, then go away: the name stays protected while nobody uses it.
     server.account("alice", "correct horse").await.close().await;
 
@@ -81,7 +81,7 @@ async fn a_registered_name_without_password_is_protected() {
 
 #[tokio::test]
 async fn a_second_live_guest_with_the_same_name_is_name_taken() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut first = server.guest("gus").await;
 
     let mut second = server.connect().await;
@@ -100,7 +100,7 @@ async fn a_second_live_guest_with_the_same_name_is_name_taken() {
 
 #[tokio::test]
 async fn require_accounts_refuses_guests_but_registers_accounts() {
-    let server = ServerProcess::start(ServerOptions {
+    let server = start_server_with(ServerOptions {
         require_accounts: true,
         ..ServerOptions::default()
     })
@@ -124,7 +124,7 @@ async fn require_accounts_refuses_guests_but_registers_accounts() {
 
 #[tokio::test]
 async fn frames_before_hello_are_not_authenticated_and_hello_still_works() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut client = server.connect().await;
     let early = [
         ClientFrame::Rooms,
@@ -164,7 +164,7 @@ async fn frames_before_hello_are_not_authenticated_and_hello_still_works() {
 
 #[tokio::test]
 async fn a_second_hello_is_already_authenticated_and_the_session_goes_on() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut client = server.guest("gus").await;
     client
         .send(&ClientFrame::Hello {
@@ -189,7 +189,7 @@ async fn a_second_hello_is_already_authenticated_and_the_session_goes_on() {
 
 #[tokio::test]
 async fn an_invalid_user_name_is_invalid_name_and_a_valid_hello_follows() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut client = server.connect().await;
     let too_long = "x".repeat(33);
     for bad in [
@@ -220,7 +220,7 @@ async fn an_invalid_user_name_is_invalid_name_and_a_valid_hello_follows() {
 
 #[tokio::test]
 async fn hello_with_a_password_for_a_live_guest_name_does_not_take_it_over() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut guest = server.guest("gus").await;
     guest.join("lobby").await;
 
@@ -248,7 +248,7 @@ async fn hello_with_a_password_for_a_live_guest_name_does_not_take_it_over() {
 
 #[tokio::test]
 async fn a_guest_name_is_free_again_once_its_session_has_closed() {
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut watcher = server.guest("watcher").await;
     watcher.join("lobby").await;
     for round in 0..5 {
@@ -278,7 +278,7 @@ async fn a_guest_name_is_free_again_once_its_session_has_closed() {
 #[tokio::test]
 async fn an_empty_password_is_auth_failed() {
     // Project choice (docs/protocol.md): "" never registers an account.
-    let server = ServerProcess::start_default().await;
+    let server = start_server().await;
     let mut client = server.connect().await;
     client
         .send(&ClientFrame::Hello {
