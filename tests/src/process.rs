@@ -356,7 +356,7 @@ mod tests {
         let mut command = Command::new("sh");
         command.args([
             "-c",
-            "echo out-first; echo 'ready on 42' >&2; read never_comes; echo never",
+            "echo out-first; echo 'ready on 42' >&2; exec sleep 600",
         ]);
         let port = process
             .launch(
