@@ -28,7 +28,7 @@ pub struct InProcessServer {
     /// Dropping it resolves the server's shutdown future.
     _shutdown_tx: oneshot::Sender<()>,
     /// Holds the database; removed when the fixture is dropped.
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 /// Starts a server with every default.
@@ -69,7 +69,7 @@ pub async fn start_server_with(options: ServerOptions) -> InProcessServer {
         addr,
         db_path,
         _shutdown_tx: shutdown_tx,
-        dir,
+        _dir: dir,
     }
 }
 
@@ -154,11 +154,6 @@ impl InProcessServer {
         &self.db_path
     }
 
-    /// The directory holding the database (for tests that need other files).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// A new connection that has not said `hello` yet.
     pub async fn connect(&self) -> TestClient {
         TestClient::connect(&self.ws_url()).await
@@ -172,12 +167,6 @@ impl InProcessServer {
     /// A connection logged in (or registering) as `user` with `password`.
     pub async fn account(&self, user: &str, password: &str) -> TestClient {
         TestClient::account(&self.ws_url(), user, password).await
-    }
-
-    /// Proves the server still serves people normally: see
-    /// [`TestClient::fresh_and_served`].
-    pub async fn serve_fresh_client(&self, user: &str, room: &str) -> TestClient {
-        TestClient::fresh_and_served(&self.ws_url(), user, room).await
     }
 }
 

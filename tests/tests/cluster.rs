@@ -59,6 +59,15 @@ async fn guest_when_free(node: &ServerProcess, user: &str) -> TestClient {
     }
 }
 
+/// Guests alice on node 0 and bob on node 1, both in `lobby` (joined in
+/// that order, with the checks of [`join_in_order`]).
+async fn alice_and_bob_in_lobby(cluster: &Cluster) -> (TestClient, TestClient) {
+    let mut alice = cluster.guest(0, "alice").await;
+    let mut bob = cluster.guest(1, "bob").await;
+    join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
+    (alice, bob)
+}
+
 #[tokio::test]
 async fn messages_cross_nodes_in_id_order_exactly_once() {
     const EACH: usize = 25;
@@ -138,9 +147,7 @@ async fn messages_cross_nodes_in_id_order_exactly_once() {
 #[tokio::test]
 async fn presence_and_member_lists_span_the_cluster() {
     let cluster = Cluster::start(3).await;
-    let mut alice = cluster.guest(0, "alice").await;
-    let mut bob = cluster.guest(1, "bob").await;
-    join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
+    let (mut alice, mut bob) = alice_and_bob_in_lobby(&cluster).await;
 
     // A registered user connected through two nodes counts once.
     let mut carol_here = cluster.account(1, "carol", "pw-carol").await;
@@ -296,9 +303,7 @@ async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
 #[tokio::test]
 async fn a_node_declared_dead_while_frozen_announces_its_users_again() {
     let cluster = Cluster::start(2).await;
-    let mut alice = cluster.guest(0, "alice").await;
-    let mut bob = cluster.guest(1, "bob").await;
-    join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
+    let (mut alice, mut bob) = alice_and_bob_in_lobby(&cluster).await;
 
     // Frozen past its expiry, node 1 looks dead to the cluster: its users
     // leave the rooms and its guest names are freed.
@@ -333,9 +338,7 @@ async fn a_node_declared_dead_while_frozen_announces_its_users_again() {
 #[tokio::test]
 async fn a_node_stopped_gracefully_hands_its_users_over_at_once() {
     let mut cluster = Cluster::start(2).await;
-    let mut alice = cluster.guest(0, "alice").await;
-    let mut bob = cluster.guest(1, "bob").await;
-    join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
+    let (mut alice, mut bob) = alice_and_bob_in_lobby(&cluster).await;
 
     let stopped = Instant::now();
     cluster.node(1).sigterm();
@@ -420,9 +423,7 @@ async fn reconnecting_through_another_node_with_since_misses_nothing() {
 #[tokio::test]
 async fn the_cluster_recovers_when_redis_restarts() {
     let mut cluster = Cluster::start(2).await;
-    let mut alice = cluster.guest(0, "alice").await;
-    let mut bob = cluster.guest(1, "bob").await;
-    join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
+    let (mut alice, mut bob) = alice_and_bob_in_lobby(&cluster).await;
     let before = alice.say("lobby", "before the outage").await;
     assert_eq!(bob.expect_message().await.id, before.id);
 
@@ -511,9 +512,7 @@ async fn the_cluster_recovers_when_redis_restarts() {
 #[tokio::test]
 async fn a_postgres_outage_answers_internal_and_heals() {
     let mut cluster = Cluster::start(2).await;
-    let mut alice = cluster.guest(0, "alice").await;
-    let mut bob = cluster.guest(1, "bob").await;
-    join_in_order(&mut [&mut alice, &mut bob], "lobby").await;
+    let (mut alice, mut bob) = alice_and_bob_in_lobby(&cluster).await;
     let before = alice.say("lobby", "before the outage").await;
     assert_eq!(bob.expect_message().await.id, before.id);
 
