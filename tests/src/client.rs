@@ -71,7 +71,7 @@ struct Rosters(HashMap<String, BTreeSet<String>>);
 impl Rosters {
     /// Applies `frame` to the rosters; `true` when it is presence that
     /// changes nothing (stale), which the client then skips.
-    fn is_stale(&mut self, frame: &ServerFrame) -> bool {
+    fn apply(&mut self, frame: &ServerFrame) -> bool {
         match frame {
             ServerFrame::Joined { room, members, .. } => {
                 self.0
@@ -184,9 +184,11 @@ impl TestClient {
         }
     }
 
-    /// This client, from now on skipping presence events that change
-    /// nothing it knows (a cluster's stale `join` or `leave`, see
-    /// [`Rosters`]); every real change must still arrive, in order.
+    /// This client, from now on keeping who it believes is in each room
+    /// (its `joined` lists, then each presence event) and skipping
+    /// presence that changes nothing there: through a cluster, a `join` or
+    /// `leave` from another node can arrive after a `joined` that already
+    /// counts it. Every real change must still arrive, in order.
     pub fn ignoring_stale_presence(mut self) -> Self {
         self.rosters = Some(Rosters::default());
         self
@@ -358,7 +360,7 @@ impl TestClient {
             let stale = self
                 .rosters
                 .as_mut()
-                .is_some_and(|rosters| rosters.is_stale(&frame));
+                .is_some_and(|rosters| rosters.apply(&frame));
             if !stale {
                 return frame;
             }
@@ -572,7 +574,7 @@ impl TestClient {
         let awaiting = format!("join {user} in {room}, next");
         let frame = self.recv_any_within(RECV_TIMEOUT, &awaiting).await;
         if let Some(rosters) = self.rosters.as_mut() {
-            rosters.is_stale(&frame);
+            rosters.apply(&frame);
         }
         self.check_presence(frame, &awaiting, true, room, user);
     }
@@ -930,5 +932,41 @@ pub async fn join_in_order(clients: &mut [&mut TestClient], room: &str) {
         for earlier in clients[..i].iter_mut() {
             earlier.expect_join(room, &newcomer).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn presence(entered: bool, user: &str) -> ServerFrame {
+        let (room, user, ts) = ("lobby".to_owned(), user.to_owned(), 1);
+        if entered {
+            ServerFrame::Join { room, user, ts }
+        } else {
+            ServerFrame::Leave { room, user, ts }
+        }
+    }
+
+    #[test]
+    fn presence_already_counted_by_joined_is_stale_and_real_changes_are_not() {
+        let mut rosters = Rosters::default();
+        let joined = ServerFrame::Joined {
+            room: "lobby".into(),
+            members: vec!["alice".into(), "bob".into()],
+            history: Vec::new(),
+            more: false,
+            last_id: 0,
+        };
+        assert!(!rosters.apply(&joined));
+        assert!(rosters.apply(&presence(true, "bob")), "bob is already in");
+        assert!(rosters.apply(&presence(false, "carol")), "carol never was");
+        assert!(!rosters.apply(&presence(true, "carol")));
+        assert!(!rosters.apply(&presence(false, "bob")));
+        assert!(
+            rosters.apply(&presence(false, "bob")),
+            "bob has already left"
+        );
+        assert!(!rosters.apply(&ServerFrame::Rooms { rooms: Vec::new() }));
     }
 }

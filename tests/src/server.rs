@@ -21,7 +21,9 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The line the server prints once it accepts connections.
 const LISTENING_MARKER: &str = "listening on ws://";
 
-/// Command-line options for one server run; `None` keeps the server's default.
+/// Command-line options for one server run; `None` keeps the server's
+/// default. [`crate::start_server_with`] applies the same settings to a
+/// server in the test process.
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
     pub require_accounts: bool,
