@@ -37,6 +37,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames written between two clock readings without a rate.
 const MAX_BURST: u64 = 256;
+/// The floor listener's accept queue (the kernel caps it at somaxconn).
+const ACCEPT_BACKLOG: i32 = 4096;
 /// The reader's one buffer: a read takes whatever a socket holds.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// The reader's events per `epoll_wait`.
@@ -126,8 +128,7 @@ fn websocket_header_len(payload: usize) -> usize {
 /// started from `bench_exe`, and reports both.
 pub fn run(plan: &FloorPlan, bench_exe: &Path) -> Result<FloorReport, FloorError> {
     let load_average = procfs::load_average().ok();
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(io_error("binding a loopback listener"))?;
+    let listener = listen_on_loopback().map_err(io_error("binding a loopback listener"))?;
     let addr = listener
         .local_addr()
         .map_err(io_error("reading the listener's address"))?;
@@ -172,6 +173,21 @@ pub fn run(plan: &FloorPlan, bench_exe: &Path) -> Result<FloorReport, FloorError
         machine_busy_cores,
         load_average,
     ))
+}
+
+/// A listener on 127.0.0.1 with a long accept queue: with std's 128, the
+/// reader's connects outrun a busy machine's accept loop, the kernel drops
+/// the SYNs past the queue, and each of those connects waits out a 1 s
+/// retransmission (10,000 pairs took 37 s to open that way).
+fn listen_on_loopback() -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(ACCEPT_BACKLOG)?;
+    Ok(socket.into())
 }
 
 /// Accepts the reader's `plan.connections` connections, each set up the
