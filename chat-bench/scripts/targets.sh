@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Runs issue 4's target table against a release chat-server, one fresh server
 # (and database) per scenario, and writes each run's table and JSON line to
-# $OUT. Not part of the test suite: a full pass takes about five minutes.
+# $OUT. Not part of the test suite: a full pass takes about six minutes.
 #
 #   cargo build --release -p chat-server -p chat-bench
 #   chat-bench/scripts/targets.sh            # all scenarios
 #   chat-bench/scripts/targets.sh persist1   # some of them, by name
 #
 # Scenario names: idle max rate persist1 persist16 join.
+#
+# Each fan-out row (max, rate) is followed, once its server has stopped, by
+# `chat-bench floor` at the same sizes (connections, deliveries per second,
+# frame bytes): the kernel's cost of one write per frame on this machine in
+# the same pass. $OUT/ratios.txt gets the server's CPU per delivery in the
+# sending window over the floor writer's.
 set -euo pipefail
 
 # The machine is shared: other sessions' builds run at the same time. With
@@ -53,6 +59,31 @@ bench() { # name [chat-bench args]
     tail -n 1 "$OUT/$name.txt" >"$OUT/$name.json"
 }
 
+floor() { # name [chat-bench floor args]: no server
+    local name=$1
+    shift
+    echo "== $name: chat-bench floor $*" | tee "$OUT/$name.txt"
+    "$BIN/chat-bench" floor "$@" 2>&1 | tee -a "$OUT/$name.txt"
+    tail -n 1 "$OUT/$name.txt" >"$OUT/$name.json"
+}
+
+ratio() { # fan-out name, floor name: server window CPU per delivery / floor writer's
+    python3 - "$OUT/$1.json" "$OUT/$2.json" <<'PY' | tee -a "$OUT/ratios.txt"
+import json, sys
+server, floor = (json.load(open(path)) for path in sys.argv[1:3])
+s = server.get("server_cpu_us_per_delivery")
+f = floor.get("writer_cpu_us_per_delivery")
+name = sys.argv[1].rsplit("/", 1)[-1][:-5]
+if s is None or not f:
+    print(f"{name}: no ratio (server {s}, floor writer {f})")
+else:
+    print(f"{name}: server {s:.2f} CPU-us per delivery in the sending window"
+          f" (whole run {server.get('server_run_cpu_us_per_delivery') or 0:.2f});"
+          f" floor writer {f:.2f}, reader {floor.get('reader_cpu_us_per_delivery') or 0:.2f};"
+          f" server / floor writer = {s / f:.2f}")
+PY
+}
+
 run_idle() {
     start_server idle
     bench idle idle --connections 10000 --rooms 100 --duration 10
@@ -63,12 +94,18 @@ run_max() {
     start_server max
     bench max fanout --clients 1000 --rooms 1 --senders 10 --max --window 16 --duration 10
     stop_server
+    # One thread cannot write 2 M frames/s one write each: as fast as it can.
+    floor max-floor --connections 1000 --max --duration 10
+    ratio max max-floor
 }
 
 run_rate() {
     start_server rate
     bench rate fanout --clients 10000 --rooms 100 --senders 100 --rate 1000 --duration 20
     stop_server
+    # 1,000 messages/s to 100 members each: 100,000 deliveries/s.
+    floor rate-floor --connections 10000 --rate 100000 --duration 20
+    ratio rate rate-floor
 }
 
 run_persist1() {

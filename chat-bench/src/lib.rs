@@ -10,12 +10,16 @@
 //! - [`client`]: connection setup (handshake, `hello`, `join`) with timeouts.
 //! - [`wire`]: the receive fast path and the timestamped message text.
 //! - [`stats`]: per-connection counters and the shared latency histogram.
-//! - [`procfs`]: the server's RSS and CPU time from `/proc`.
+//! - [`floor`]: the floor mode, loopback TCP with one write per frame and
+//!   no server: what the kernel charges per delivery.
+//! - [`procfs`]: the server's RSS and CPU time from `/proc`, and a
+//!   thread's own CPU time.
 //! - [`report`]: the human table and the JSON line.
 
 pub mod client;
 pub mod driver;
 pub mod fleet;
+pub mod floor;
 pub mod procfs;
 pub mod report;
 pub mod scenario;

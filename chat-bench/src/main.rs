@@ -1,6 +1,7 @@
 //! The `chat-bench` command: flags, the open-file limit, the runtime, the
 //! hard deadline, and printing the report (a table, then one JSON line).
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chat_bench::client::Endpoint;
 use chat_bench::fleet::OpenPlan;
+use chat_bench::floor::{self, FloorPlan};
 use chat_bench::scenario::{self, Load, RunOptions, Scenario};
 use chat_proto::{RoomName, UserName};
 use clap::{Args, Parser, Subcommand};
@@ -146,6 +148,35 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
     },
+    /// The kernel's floor, no server: N loopback TCP pairs, one thread
+    /// writing one frame per write() to them in turn at R frames/s, one
+    /// thread reading; the CPU each spends per delivery.
+    Floor {
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        /// Frames per second, in total over all connections.
+        #[arg(long, required_unless_present = "max", conflicts_with = "max")]
+        rate: Option<f64>,
+        /// Write as fast as the sockets take the frames.
+        #[arg(long)]
+        max: bool,
+        /// Bytes per frame (default: the WebSocket frame the server sends
+        /// per delivery in `fanout` at 10,000 × 100 rooms, --text-bytes
+        /// included).
+        #[arg(long)]
+        bytes: Option<usize>,
+        /// Seconds to write.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+    },
+    /// The reading side of `floor`, which starts it as a child process.
+    #[command(hide = true)]
+    FloorReader {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        connections: usize,
+    },
 }
 
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
@@ -227,6 +258,9 @@ fn scenario_of(command: Command) -> anyhow::Result<Scenario> {
             random_since,
             duration: seconds(duration, "duration")?,
         },
+        Command::Floor { .. } | Command::FloorReader { .. } => {
+            bail!("the floor mode is not a scenario against a server")
+        }
     })
 }
 
@@ -261,10 +295,83 @@ fn main() -> ExitCode {
     }
 }
 
+/// Ends the process if the run outlives `deadline` even though the run's
+/// own timeouts should have fired (a wedged runtime or a blocked thread);
+/// sending on the returned channel disarms it.
+fn arm_watchdog(deadline: Duration) -> std_mpsc::Sender<()> {
+    let (disarm_tx, disarm_rx) = std_mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std_mpsc::RecvTimeoutError::Timeout) =
+            disarm_rx.recv_timeout(deadline + WATCHDOG_GRACE)
+        {
+            eprintln!("chat-bench: watchdog: run exceeded its deadline; exiting");
+            std::process::exit(3);
+        }
+    });
+    disarm_tx
+}
+
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    let common = cli.common;
-    let scenario = scenario_of(cli.command)?;
+    match cli.command {
+        Command::Floor {
+            connections,
+            rate,
+            max,
+            bytes,
+            duration,
+        } => {
+            let rate = match (rate, max) {
+                (_, true) => None,
+                (Some(rate), false) if rate > 0.0 && rate.is_finite() => Some(rate),
+                _ => bail!("--rate must be a positive number of frames per second"),
+            };
+            let plan = FloorPlan {
+                connections: connections.max(1),
+                rate,
+                bytes: bytes.unwrap_or_else(|| floor::fanout_frame_bytes(cli.common.text_bytes)),
+                duration: seconds(duration, "duration")?,
+                setup_timeout: seconds(cli.common.step_timeout, "step-timeout")?,
+            };
+            run_floor(&cli.common, &plan)
+        }
+        Command::FloorReader { addr, connections } => {
+            raise_fd_limit(connections as u64 + SPARE_FDS)?;
+            let timeout = seconds(cli.common.step_timeout, "step-timeout")?;
+            let mut stdout = std::io::stdout().lock();
+            let figures =
+                floor::read_side(addr, connections, timeout, std::io::stdin(), &mut stdout)?;
+            println!("{}", serde_json::to_string(&figures)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        command => run_scenario(cli.common, command),
+    }
+}
+
+fn run_floor(common: &Common, plan: &FloorPlan) -> anyhow::Result<ExitCode> {
+    if plan.bytes == 0 {
+        bail!("--bytes must be at least 1");
+    }
+    raise_fd_limit(plan.connections as u64 + SPARE_FDS)?;
+    let deadline = match common.deadline {
+        Some(secs) => seconds(secs, "deadline")?,
+        None => plan.duration + DEFAULT_DEADLINE_SLACK,
+    };
+    let disarm_tx = arm_watchdog(deadline);
+    let exe = std::env::current_exe().context("finding this program to start the reader")?;
+    let report = floor::run(plan, &exe)?;
+    let _ = disarm_tx.send(());
+    print!("{}", report.table());
+    println!("{}", report.json_line());
+    Ok(if report.deliveries == 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_scenario(common: Common, command: Command) -> anyhow::Result<ExitCode> {
+    let scenario = scenario_of(command)?;
 
     let run_id = common
         .run_id
@@ -305,17 +412,9 @@ fn run() -> anyhow::Result<ExitCode> {
         None => scenario.window_bound() + DEFAULT_DEADLINE_SLACK,
     };
 
-    // The watchdog ends the process if even the runtime's own deadline
-    // cannot fire (a wedged runtime); a finished run disarms it.
-    let (disarm_tx, disarm_rx) = std_mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if let Err(std_mpsc::RecvTimeoutError::Timeout) =
-            disarm_rx.recv_timeout(deadline + WATCHDOG_GRACE)
-        {
-            eprintln!("chat-bench: watchdog: run exceeded its deadline; exiting");
-            std::process::exit(3);
-        }
-    });
+    // The runtime's own deadline is below; the watchdog is for when even
+    // that cannot fire.
+    let disarm_tx = arm_watchdog(deadline);
 
     let runtime = if common.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()

@@ -1,5 +1,6 @@
 //! What the kernel says about a process: resident memory from
-//! `/proc/PID/status` and CPU time from `/proc/PID/stat`.
+//! `/proc/PID/status` and CPU time from `/proc/PID/stat`; and about the
+//! calling thread alone, from `/proc/thread-self/stat`.
 
 use std::fs;
 use std::io;
@@ -51,6 +52,40 @@ pub fn sample(target: Target) -> io::Result<ProcSample> {
     })
 }
 
+/// User and system CPU time, kept apart: the floor mode reports how much
+/// of a write or read is the kernel's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub user: Duration,
+    pub system: Duration,
+}
+
+impl CpuTimes {
+    pub fn total(&self) -> Duration {
+        self.user + self.system
+    }
+
+    /// What was spent between `earlier` and `self`.
+    pub fn since(&self, earlier: &CpuTimes) -> CpuTimes {
+        CpuTimes {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// The CPU time of the calling thread so far (not its process's other
+/// threads), in `USER_HZ` ticks like every `/proc` CPU figure.
+pub fn thread_cpu() -> io::Result<CpuTimes> {
+    let stat = fs::read_to_string("/proc/thread-self/stat")?;
+    stat_times(&stat).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "/proc/thread-self/stat: unreadable",
+        )
+    })
+}
+
 /// A `Key:   1234 kB` line of `/proc/PID/status`.
 fn status_kib(status: &str, key: &str) -> Option<u64> {
     status.lines().find_map(|line| {
@@ -63,12 +98,20 @@ fn status_kib(status: &str, key: &str) -> Option<u64> {
 /// (field 2) is in parentheses and may hold spaces or `)`, so fields are
 /// counted from the last `)`.
 fn stat_cpu(stat: &str) -> Option<Duration> {
+    stat_times(stat).map(|times| times.total())
+}
+
+/// utime and stime of a `/proc/PID/stat` or `/proc/PID/task/TID/stat` line.
+fn stat_times(stat: &str) -> Option<CpuTimes> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     let mut fields = after_name.split_whitespace().skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    let ticks = utime + stime;
-    Some(Duration::from_micros(ticks * 1_000_000 / USER_HZ))
+    let ticks = |n: u64| Duration::from_micros(n * 1_000_000 / USER_HZ);
+    Some(CpuTimes {
+        user: ticks(utime),
+        system: ticks(stime),
+    })
 }
 
 /// Cumulative CPU time of the whole machine, from the `cpu` line of
@@ -156,6 +199,26 @@ mod tests {
         let stat = "4242 (chat) server) S 1 4242 4242 0 -1 4194560 1200 0 0 0 250 75 0 0 20 0 3 0";
         assert_eq!(stat_cpu(stat), Some(Duration::from_millis(3250)));
         assert_eq!(stat_cpu("4242 (x) S 1 2"), None);
+        let times = stat_times(stat).unwrap();
+        assert_eq!(times.user, Duration::from_millis(2500));
+        assert_eq!(times.system, Duration::from_millis(750));
+    }
+
+    #[test]
+    fn a_busy_thread_sees_its_own_cpu_time_grow() {
+        let before = thread_cpu().unwrap();
+        let started = std::time::Instant::now();
+        let mut spins = 0u64;
+        let mut after = before;
+        // A few USER_HZ ticks of work, bounded in time.
+        while after.total() <= before.total() && started.elapsed() < Duration::from_secs(5) {
+            spins = std::hint::black_box(spins.wrapping_add(1));
+            if spins.is_multiple_of(1_000_000) {
+                after = thread_cpu().unwrap();
+            }
+        }
+        assert!(after.total() > before.total(), "{before:?} -> {after:?}");
+        assert_eq!(after.since(&before).total(), after.total() - before.total());
     }
 
     #[test]

@@ -1,10 +1,14 @@
-//! A run's figures: one struct that prints as a human table and as the
-//! single JSON line scripts read.
+//! A run's figures: one struct per kind of run ([`Report`] for the
+//! scenarios against a server, [`FloorReport`] for the floor mode) that
+//! prints as a human table and as the single JSON line scripts read.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::floor::{FloorPlan, ReaderFigures};
 
 /// Everything a run measured. Rates are over the measured window; server
 /// figures are present only when the run was given `--server-pid`.
@@ -56,11 +60,20 @@ pub struct Report {
     pub server_peak_rss_kib: Option<u64>,
     /// (RSS at the end of the window − RSS before) / connections opened.
     pub server_rss_per_conn_bytes: Option<f64>,
-    /// Server user+system CPU time over the window.
+    /// Server user+system CPU time over the window: from the moment the
+    /// senders are told to send (every connection joined) to its end, so
+    /// connection setup is left out.
     pub server_cpu_secs: Option<f64>,
     /// Server CPU cores busy on average over the window.
     pub server_cpu_cores: Option<f64>,
+    /// [`Report::server_cpu_secs`] per delivery: the sending window only.
     pub server_cpu_us_per_delivery: Option<f64>,
+    /// Server CPU time over the whole run: from before the first
+    /// connection to after the last one closed.
+    pub server_run_cpu_secs: Option<f64>,
+    /// [`Report::server_run_cpu_secs`] per delivery, setup and close
+    /// included.
+    pub server_run_cpu_us_per_delivery: Option<f64>,
     pub bench_cpu_secs: f64,
     pub bench_cpu_cores: f64,
     /// Cores busy on the whole machine over the window: far above server
@@ -165,7 +178,16 @@ impl Report {
                 let per = self
                     .server_cpu_us_per_delivery
                     .map_or(String::new(), |us| format!(", {us:.2} µs per delivery"));
-                rows.push(("server CPU", format!("{cpu:.2} s ({cores:.2} cores){per}")));
+                rows.push((
+                    "server CPU, window",
+                    format!("{cpu:.2} s ({cores:.2} cores){per}"),
+                ));
+            }
+            if let Some(cpu) = self.server_run_cpu_secs {
+                let per = self
+                    .server_run_cpu_us_per_delivery
+                    .map_or(String::new(), |us| format!(", {us:.2} µs per delivery"));
+                rows.push(("server CPU, whole run", format!("{cpu:.2} s{per}")));
             }
         }
         let per = self
@@ -185,12 +207,198 @@ impl Report {
             rows.push(("machine busy", format!("{cores:.2} cores{load}")));
         }
 
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        let mut out = String::new();
-        for (key, value) in rows {
-            let _ = writeln!(out, "{key:>width$}  {value}");
+        aligned(rows)
+    }
+}
+
+/// Rows as `key  value` lines, the keys right-aligned.
+fn aligned(rows: Vec<(&str, String)>) -> String {
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (key, value) in rows {
+        let _ = writeln!(out, "{key:>width$}  {value}");
+    }
+    out
+}
+
+/// What the floor mode's writing thread measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriterFigures {
+    pub frames: u64,
+    pub secs: f64,
+    pub user_secs: f64,
+    pub system_secs: f64,
+}
+
+/// A floor run's figures: the CPU time one writing thread and one reading
+/// thread spent per frame delivered over loopback TCP, one `write()` per
+/// frame (see [`crate::floor`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FloorReport {
+    /// Always `floor`.
+    pub scenario: String,
+    pub connections: u64,
+    /// Frames per second asked for, in total; absent with `--max`.
+    pub rate: Option<f64>,
+    /// Bytes per frame and per `write()`.
+    pub bytes: u64,
+    /// Until all connections were open.
+    pub setup_secs: f64,
+    /// The writer's window.
+    pub window_secs: f64,
+    pub frames_written: u64,
+    pub writes_per_sec: f64,
+    /// Whole frames the reader received (its bytes over `bytes`).
+    pub deliveries: u64,
+    pub deliveries_per_sec: f64,
+    pub writer_cpu_secs: f64,
+    pub writer_user_secs: f64,
+    pub writer_system_secs: f64,
+    pub writer_cpu_cores: f64,
+    /// The floor a server's CPU per delivery is held against.
+    pub writer_cpu_us_per_delivery: Option<f64>,
+    pub reader_cpu_secs: f64,
+    pub reader_user_secs: f64,
+    pub reader_system_secs: f64,
+    pub reader_cpu_us_per_delivery: Option<f64>,
+    /// From all connected to the reader's last byte.
+    pub reader_secs: f64,
+    pub errors: u64,
+    pub error_kinds: BTreeMap<String, u64>,
+    pub machine_busy_cores: Option<f64>,
+    pub load_average_at_start: Option<f64>,
+}
+
+impl FloorReport {
+    pub fn new(
+        plan: &FloorPlan,
+        setup: Duration,
+        writer: &WriterFigures,
+        reader: &ReaderFigures,
+        machine_busy_cores: Option<f64>,
+        load_average_at_start: Option<f64>,
+    ) -> Self {
+        let bytes = plan.bytes.max(1) as u64;
+        let deliveries = reader.bytes / bytes;
+        let per_delivery =
+            |cpu_secs: f64| (deliveries > 0).then(|| cpu_secs * 1e6 / deliveries as f64);
+        let per_sec = |n: u64| n as f64 / writer.secs.max(1e-9);
+        let writer_cpu = writer.user_secs + writer.system_secs;
+        let reader_cpu = reader.user_secs + reader.system_secs;
+        let mut error_kinds = BTreeMap::new();
+        let missing = writer.frames.saturating_sub(deliveries);
+        if missing > 0 {
+            error_kinds.insert("frames_missing".to_owned(), missing);
         }
-        out
+        if reader.eof > 0 {
+            error_kinds.insert("reader_eof".to_owned(), reader.eof);
+        }
+        Self {
+            scenario: "floor".into(),
+            connections: plan.connections as u64,
+            rate: plan.rate,
+            bytes,
+            setup_secs: setup.as_secs_f64(),
+            window_secs: writer.secs,
+            frames_written: writer.frames,
+            writes_per_sec: per_sec(writer.frames),
+            deliveries,
+            deliveries_per_sec: per_sec(deliveries),
+            writer_cpu_secs: writer_cpu,
+            writer_user_secs: writer.user_secs,
+            writer_system_secs: writer.system_secs,
+            writer_cpu_cores: writer_cpu / writer.secs.max(1e-9),
+            writer_cpu_us_per_delivery: per_delivery(writer_cpu),
+            reader_cpu_secs: reader_cpu,
+            reader_user_secs: reader.user_secs,
+            reader_system_secs: reader.system_secs,
+            reader_cpu_us_per_delivery: per_delivery(reader_cpu),
+            reader_secs: reader.secs,
+            errors: error_kinds.values().sum(),
+            error_kinds,
+            machine_busy_cores,
+            load_average_at_start,
+        }
+    }
+
+    /// The one JSON line.
+    pub fn json_line(&self) -> String {
+        serde_json::to_string(self).expect("a report has string keys and finite numbers")
+    }
+
+    /// The human table.
+    pub fn table(&self) -> String {
+        let rate = self
+            .rate
+            .map_or("as fast as the sockets take them".to_owned(), |r| {
+                format!("{}/s asked", count(r.round() as u64))
+            });
+        let per = |us: Option<f64>| us.map_or("—".to_owned(), |us| format!("{us:.2} µs"));
+        let mut rows: Vec<(&str, String)> = vec![
+            (
+                "scenario",
+                "floor (loopback TCP, one write per frame)".into(),
+            ),
+            (
+                "connections",
+                format!(
+                    "{} pairs, opened in {:.3} s",
+                    self.connections, self.setup_secs
+                ),
+            ),
+            ("frame", format!("{} bytes, {rate}", self.bytes)),
+            ("window", format!("{:.3} s", self.window_secs)),
+            (
+                "written",
+                format!(
+                    "{} frames ({}/s)",
+                    count(self.frames_written),
+                    count(self.writes_per_sec.round() as u64)
+                ),
+            ),
+            (
+                "deliveries",
+                format!(
+                    "{} ({}/s), all read {:.3} s after the start",
+                    count(self.deliveries),
+                    count(self.deliveries_per_sec.round() as u64),
+                    self.reader_secs
+                ),
+            ),
+            (
+                "writer CPU",
+                format!(
+                    "{:.2} s (user {:.2}, system {:.2}; {:.2} cores), {} per delivery",
+                    self.writer_cpu_secs,
+                    self.writer_user_secs,
+                    self.writer_system_secs,
+                    self.writer_cpu_cores,
+                    per(self.writer_cpu_us_per_delivery)
+                ),
+            ),
+            (
+                "reader CPU",
+                format!(
+                    "{:.2} s (user {:.2}, system {:.2}), {} per delivery",
+                    self.reader_cpu_secs,
+                    self.reader_user_secs,
+                    self.reader_system_secs,
+                    per(self.reader_cpu_us_per_delivery)
+                ),
+            ),
+            ("errors", errors(self.errors, &self.error_kinds)),
+        ];
+        if let Some(cores) = self.machine_busy_cores {
+            let load = self
+                .load_average_at_start
+                .map_or(String::new(), |l| format!(", load average {l:.2} at start"));
+            rows.push(("machine busy", format!("{cores:.2} cores{load}")));
+        }
+        aligned(rows)
     }
 }
 
@@ -257,5 +465,66 @@ mod tests {
             table.contains("3.00 s (1.50 cores), 1.50 µs per delivery"),
             "{table}"
         );
+        assert!(!table.contains("whole run"), "{table}");
+        report.server_run_cpu_secs = Some(4.2);
+        report.server_run_cpu_us_per_delivery = Some(2.1);
+        let value: serde_json::Value = serde_json::from_str(&report.json_line()).unwrap();
+        assert_eq!(value["server_run_cpu_us_per_delivery"], 2.1);
+        assert!(
+            report
+                .table()
+                .contains("server CPU, whole run  4.20 s, 2.10 µs per delivery"),
+            "{}",
+            report.table()
+        );
+    }
+
+    #[test]
+    fn floor_report_divides_cpu_by_whole_frames_read() {
+        let plan = FloorPlan {
+            connections: 10,
+            rate: Some(1000.0),
+            bytes: 100,
+            duration: Duration::from_secs(2),
+            setup_timeout: Duration::from_secs(1),
+        };
+        let writer = WriterFigures {
+            frames: 2000,
+            secs: 2.0,
+            user_secs: 0.002,
+            system_secs: 0.008,
+        };
+        let reader = ReaderFigures {
+            // Two frames short, the last one cut.
+            bytes: 1998 * 100 - 40,
+            user_secs: 0.001,
+            system_secs: 0.003,
+            secs: 2.1,
+            eof: 0,
+        };
+        let report = FloorReport::new(
+            &plan,
+            Duration::from_millis(30),
+            &writer,
+            &reader,
+            Some(0.5),
+            None,
+        );
+        assert_eq!(report.deliveries, 1997);
+        assert_eq!(report.error_kinds.get("frames_missing"), Some(&3));
+        assert_eq!(report.errors, 3);
+        let writer_us = report.writer_cpu_us_per_delivery.unwrap();
+        assert!(
+            (writer_us - 0.010 * 1e6 / 1997.0).abs() < 1e-9,
+            "{writer_us}"
+        );
+        assert_eq!(report.writes_per_sec, 1000.0);
+        let value: serde_json::Value = serde_json::from_str(&report.json_line()).unwrap();
+        assert_eq!(value["scenario"], "floor");
+        assert_eq!(value["frames_written"], 2000);
+        assert_eq!(value["rate"], 1000.0);
+        let table = report.table();
+        assert!(table.contains("5.01 µs per delivery"), "{table}");
+        assert!(table.contains("errors  3 (frames_missing: 3)"), "{table}");
     }
 }

@@ -215,7 +215,9 @@ fn pace(rate: f64, index: usize, senders: usize) -> Pace {
     Pace { offset, period }
 }
 
-/// Readings taken when the window opens and closes.
+/// Readings taken when the sending window opens (every connection has
+/// joined; the senders are told to send right after) and when it closes,
+/// so the window's server CPU leaves connection setup out.
 struct Window {
     opened_at: Instant,
     machine: Option<MachineSample>,
@@ -322,6 +324,9 @@ pub async fn run(options: &RunOptions, scenario: &Scenario) -> Report {
     };
     let recorder = fleet.latency.clone();
     let mut totals = fleet.stop(STOP_GRACE).await;
+    let after_run = options
+        .server_pid
+        .and_then(|pid| procfs::sample(Target::Pid(pid)).ok());
     for (kind, n) in extra_errors {
         *totals.errors.entry(kind).or_default() += n;
     }
@@ -329,6 +334,7 @@ pub async fn run(options: &RunOptions, scenario: &Scenario) -> Report {
         load_average,
         asked,
         before_setup,
+        after_run,
         outcome,
         totals,
         figures,
@@ -343,6 +349,8 @@ struct Measured {
     asked: u64,
     /// The server before any connection was opened.
     before_setup: Option<ProcSample>,
+    /// The server once every connection was stopped and closed.
+    after_run: Option<ProcSample>,
     outcome: OpenOutcome,
     totals: Totals,
     figures: WindowFigures,
@@ -354,6 +362,7 @@ fn build_report(options: &RunOptions, scenario: &Scenario, measured: Measured) -
         load_average,
         asked,
         before_setup,
+        after_run,
         outcome,
         totals,
         figures,
@@ -375,6 +384,10 @@ fn build_report(options: &RunOptions, scenario: &Scenario, measured: Measured) -
             .then(|| cpu.as_secs_f64() * 1e6 / totals.deliveries as f64)
     };
     let server_cpu = match (figures.server_before, figures.server_after) {
+        (Some(before), Some(after)) => Some(after.cpu.saturating_sub(before.cpu)),
+        _ => None,
+    };
+    let server_run_cpu = match (before_setup, after_run) {
         (Some(before), Some(after)) => Some(after.cpu.saturating_sub(before.cpu)),
         _ => None,
     };
@@ -428,6 +441,8 @@ fn build_report(options: &RunOptions, scenario: &Scenario, measured: Measured) -
         server_cpu_secs: server_cpu.map(|c| c.as_secs_f64()),
         server_cpu_cores: server_cpu.map(|c| c.as_secs_f64() / figures.secs.max(1e-9)),
         server_cpu_us_per_delivery: server_cpu.and_then(per_delivery),
+        server_run_cpu_secs: server_run_cpu.map(|c| c.as_secs_f64()),
+        server_run_cpu_us_per_delivery: server_run_cpu.and_then(per_delivery),
         bench_cpu_secs: figures.bench_cpu.as_secs_f64(),
         bench_cpu_cores: figures.bench_cpu.as_secs_f64() / figures.secs.max(1e-9),
         machine_busy_cores: figures.machine_busy_cores,

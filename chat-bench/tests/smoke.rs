@@ -1,6 +1,7 @@
 //! Smoke run of every chat-bench scenario at small sizes against the real
 //! chat-server binary: each finishes in about a second, reports deliveries
-//! and no errors in its JSON line.
+//! and no errors in its JSON line. The floor mode, which needs no server,
+//! runs the same way at a rate and at `--max`.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -166,6 +167,14 @@ fn every_scenario_runs_against_the_real_server() {
     assert!(deliveries <= num(&fanout, "frames_sent") * 10, "{fanout}");
     assert!(num(&fanout, "latency_samples") > 0, "{fanout}");
     assert!(fanout["server_cpu_us_per_delivery"].is_number(), "{fanout}");
+    // The whole run holds the sending window, and setup besides.
+    let window_cpu = fanout["server_cpu_secs"].as_f64().unwrap_or(f64::NAN);
+    let run_cpu = fanout["server_run_cpu_secs"].as_f64().unwrap_or(f64::NAN);
+    assert!(run_cpu >= window_cpu, "{fanout}");
+    assert!(
+        fanout["server_run_cpu_us_per_delivery"].is_number(),
+        "{fanout}"
+    );
 
     // Fan-out at --max: one room, two senders with windows.
     let max = server.bench(&[
@@ -222,4 +231,68 @@ fn every_scenario_runs_against_the_real_server() {
         num(&join, "latency_samples"),
         "{join}"
     );
+}
+
+/// Runs `chat-bench floor` (no server) and returns its JSON report.
+fn floor(args: &[&str]) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_chat-bench"))
+        .args(["--deadline", "30", "--step-timeout", "5", "floor"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running chat-bench floor");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "chat-bench floor {args:?} failed: {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let report: Value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("last line is not JSON ({e}):\n{stdout}\n{stderr}"));
+    assert_eq!(report["scenario"], "floor", "{report}");
+    assert_eq!(report["errors"], 0, "{args:?}:\n{stdout}\n{stderr}");
+    // Every frame written was read, whole.
+    assert_eq!(report["deliveries"], report["frames_written"], "{report}");
+    for key in ["writer_cpu_us_per_delivery", "reader_cpu_us_per_delivery"] {
+        let us = report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing in {report}"));
+        assert!(us >= 0.0 && us.is_finite(), "{key}: {report}");
+    }
+    assert!(
+        stdout.contains("writer CPU") && stdout.contains("per delivery"),
+        "{stdout}"
+    );
+    report
+}
+
+#[test]
+fn floor_mode_writes_reads_and_reports_cpu_per_delivery() {
+    // At a rate: 2,000 frames/s over 8 pairs for half a second.
+    let paced = floor(&["--connections", "8", "--rate", "2000", "--duration", "0.5"]);
+    assert_eq!(num(&paced, "connections"), 8, "{paced}");
+    let written = num(&paced, "frames_written");
+    assert!((900..=1100).contains(&written), "{paced}");
+    // The default frame is a fan-out delivery: a `message` frame of about
+    // a hundred bytes behind a 2-byte WebSocket header.
+    assert!((100..=126).contains(&num(&paced, "bytes")), "{paced}");
+    assert_eq!(paced["rate"], 2000.0, "{paced}");
+    let window = paced["window_secs"].as_f64().unwrap_or(0.0);
+    assert!((0.5..2.0).contains(&window), "{paced}");
+
+    // As fast as the sockets take them, with a size of its own.
+    let max = floor(&[
+        "--connections",
+        "4",
+        "--max",
+        "--bytes",
+        "300",
+        "--duration",
+        "0.3",
+    ]);
+    assert_eq!(num(&max, "bytes"), 300, "{max}");
+    assert!(max["rate"].is_null(), "{max}");
+    assert!(num(&max, "frames_written") > written, "{max}");
 }

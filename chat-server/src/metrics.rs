@@ -1,32 +1,72 @@
-//! Counters and gauges the server exposes at `GET /metrics` in the
-//! Prometheus text format. Plain atomics: they are bumped on hot paths and
-//! read only when scraped.
+//! Counters and gauges the server exposes at `GET /metrics`, registered
+//! once with a `prometheus-client` registry that renders them in the
+//! Prometheus text format (0.0.4).
+//!
+//! Every series is created when the server starts, so the hot paths only
+//! bump an `AtomicU64` the registry shares (no label lookup, no lock); the
+//! registry reads the same atomics when scraped.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::ops::Deref;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds, in seconds, of the store commit latency histogram buckets.
 const COMMIT_BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 
-#[derive(Debug, Default)]
+/// The label set of `chat_sessions`: `kind` = `guest` or `account`.
+type SessionLabels = [(&'static str, &'static str); 1];
+
+/// A counter series: the atomic the registry renders. It derefs to that
+/// `AtomicU64`, so call sites count with `fetch_add(n, Relaxed)`.
+#[derive(Debug, Clone, Default)]
+pub struct CounterCell(Counter<u64, AtomicU64>);
+
+impl Deref for CounterCell {
+    type Target = AtomicU64;
+
+    fn deref(&self) -> &AtomicU64 {
+        self.0.inner()
+    }
+}
+
+/// A gauge series, as [`CounterCell`] but free to go down (`fetch_sub`).
+#[derive(Debug, Clone, Default)]
+pub struct GaugeCell(Gauge<u64, AtomicU64>);
+
+impl Deref for GaugeCell {
+    type Target = AtomicU64;
+
+    fn deref(&self) -> &AtomicU64 {
+        self.0.inner()
+    }
+}
+
+#[derive(Debug)]
 pub struct Metrics {
-    pub connections_open: AtomicU64,
-    pub guest_sessions: AtomicU64,
-    pub account_sessions: AtomicU64,
-    pub rooms_active: AtomicU64,
-    pub frames_in: AtomicU64,
-    pub frames_out: AtomicU64,
-    pub messages_stored: AtomicU64,
-    pub slow_consumers_dropped: AtomicU64,
-    pub rate_limited_frames: AtomicU64,
-    pub connections_refused: AtomicU64,
-    pub handshake_timeouts: AtomicU64,
-    commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
-    commit_count: AtomicU64,
-    commit_micros_sum: AtomicU64,
+    pub connections_open: GaugeCell,
+    pub guest_sessions: GaugeCell,
+    pub account_sessions: GaugeCell,
+    pub rooms_active: GaugeCell,
+    pub frames_in: CounterCell,
+    pub frames_out: CounterCell,
+    pub messages_stored: CounterCell,
+    pub slow_consumers_dropped: CounterCell,
+    pub rate_limited_frames: CounterCell,
+    pub connections_refused: CounterCell,
+    pub handshake_timeouts: CounterCell,
+    /// Observed once per store transaction (not per frame), under the
+    /// histogram's own uncontended lock.
+    commit_seconds: Histogram,
+    registry: Registry,
 }
 
 /// Which kind of session a gauge change is for.
@@ -36,16 +76,102 @@ pub enum SessionKind {
     Account,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
+    /// Every series at zero, registered under its name and help text (the
+    /// registry ends each help with a full stop and each counter's name
+    /// with `_total`).
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let cell = GaugeCell::default();
+            registry.register(name, help, cell.0.clone());
+            cell
+        };
+        let counter = |registry: &mut Registry, name: &str, help: &str| {
+            let cell = CounterCell::default();
+            registry.register(name, help, cell.0.clone());
+            cell
+        };
+        let connections_open = gauge(
+            &mut registry,
+            "chat_connections_open",
+            "Open WebSocket connections",
+        );
+        let rooms_active = gauge(
+            &mut registry,
+            "chat_rooms_active",
+            "Rooms with at least one member connected",
+        );
+        let frames_in = counter(
+            &mut registry,
+            "chat_frames_in",
+            "WebSocket frames received from clients (data frames and pings)",
+        );
+        let frames_out = counter(&mut registry, "chat_frames_out", "Frames queued to clients");
+        let messages_stored = counter(
+            &mut registry,
+            "chat_messages_stored",
+            "Chat messages committed to storage",
+        );
+        let slow_consumers_dropped = counter(
+            &mut registry,
+            "chat_slow_consumers_dropped",
+            "Connections closed because they did not read their frames",
+        );
+        let rate_limited_frames = counter(
+            &mut registry,
+            "chat_rate_limited_frames",
+            "Frames dropped by the rate limit",
+        );
+        let connections_refused = counter(
+            &mut registry,
+            "chat_connections_refused",
+            "WebSocket upgrades refused because the server was full",
+        );
+        let handshake_timeouts = counter(
+            &mut registry,
+            "chat_handshake_timeouts",
+            "Connections closed for not finishing the handshake or hello in time",
+        );
+        let (guest_sessions, account_sessions) = session_gauges(&mut registry);
+        let commit_seconds = Histogram::new(COMMIT_BUCKETS);
+        registry.register(
+            "chat_store_commit_seconds",
+            "Store transaction latency",
+            commit_seconds.clone(),
+        );
+        Self {
+            connections_open,
+            guest_sessions,
+            account_sessions,
+            rooms_active,
+            frames_in,
+            frames_out,
+            messages_stored,
+            slow_consumers_dropped,
+            rate_limited_frames,
+            connections_refused,
+            handshake_timeouts,
+            commit_seconds,
+            registry,
+        }
+    }
+
     pub fn session_started(&self, kind: SessionKind) {
-        self.session_gauge(kind).fetch_add(1, Relaxed);
+        self.session_gauge(kind).0.inc();
     }
 
     pub fn session_ended(&self, kind: SessionKind) {
-        self.session_gauge(kind).fetch_sub(1, Relaxed);
+        self.session_gauge(kind).0.dec();
     }
 
-    fn session_gauge(&self, kind: SessionKind) -> &AtomicU64 {
+    fn session_gauge(&self, kind: SessionKind) -> &GaugeCell {
         match kind {
             SessionKind::Guest => &self.guest_sessions,
             SessionKind::Account => &self.account_sessions,
@@ -54,115 +180,36 @@ impl Metrics {
 
     /// Records one store transaction and how many messages it stored.
     pub fn record_commit(&self, took: Duration, messages: usize) {
-        let seconds = took.as_secs_f64();
-        for (bound, bucket) in COMMIT_BUCKETS.iter().zip(&self.commit_buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Relaxed);
-            }
-        }
-        self.commit_count.fetch_add(1, Relaxed);
-        self.commit_micros_sum
-            .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
-        self.messages_stored.fetch_add(messages as u64, Relaxed);
+        self.commit_seconds.observe(took.as_secs_f64());
+        self.messages_stored.0.inc_by(messages as u64);
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(2048);
-        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        metric(
-            "chat_connections_open",
-            "gauge",
-            "Open WebSocket connections.",
-            self.connections_open.load(Relaxed),
-        );
-        metric(
-            "chat_rooms_active",
-            "gauge",
-            "Rooms with at least one member connected.",
-            self.rooms_active.load(Relaxed),
-        );
-        metric(
-            "chat_frames_in_total",
-            "counter",
-            "WebSocket frames received from clients (data frames and pings).",
-            self.frames_in.load(Relaxed),
-        );
-        metric(
-            "chat_frames_out_total",
-            "counter",
-            "Frames queued to clients.",
-            self.frames_out.load(Relaxed),
-        );
-        metric(
-            "chat_messages_stored_total",
-            "counter",
-            "Chat messages committed to storage.",
-            self.messages_stored.load(Relaxed),
-        );
-        metric(
-            "chat_slow_consumers_dropped_total",
-            "counter",
-            "Connections closed because they did not read their frames.",
-            self.slow_consumers_dropped.load(Relaxed),
-        );
-        metric(
-            "chat_rate_limited_frames_total",
-            "counter",
-            "Frames dropped by the rate limit.",
-            self.rate_limited_frames.load(Relaxed),
-        );
-        metric(
-            "chat_connections_refused_total",
-            "counter",
-            "WebSocket upgrades refused because the server was full.",
-            self.connections_refused.load(Relaxed),
-        );
-        metric(
-            "chat_handshake_timeouts_total",
-            "counter",
-            "Connections closed for not finishing the handshake or hello in time.",
-            self.handshake_timeouts.load(Relaxed),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP chat_sessions Authenticated sessions by kind.\n# TYPE chat_sessions gauge\n\
-             chat_sessions{{kind=\"guest\"}} {}\nchat_sessions{{kind=\"account\"}} {}",
-            self.guest_sessions.load(Relaxed),
-            self.account_sessions.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP chat_store_commit_seconds Store transaction latency.\n# TYPE chat_store_commit_seconds histogram"
-        );
-        for (bound, bucket) in COMMIT_BUCKETS.iter().zip(&self.commit_buckets) {
-            let _ = writeln!(
-                out,
-                "chat_store_commit_seconds_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Relaxed)
-            );
-        }
-        let count = self.commit_count.load(Relaxed);
-        let _ = writeln!(
-            out,
-            "chat_store_commit_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "chat_store_commit_seconds_sum {}\nchat_store_commit_seconds_count {count}",
-            self.commit_micros_sum.load(Relaxed) as f64 / 1e6
-        );
+        let mut out = String::with_capacity(4096);
+        // The encoder fails only when its writer does, and a String's
+        // `write_str` cannot fail.
+        prometheus_text::encode(&mut out, &self.registry)
+            .expect("encoding metrics into a String cannot fail");
         out
     }
 }
 
+/// `chat_sessions{kind="guest"}` and `{kind="account"}`, both created up
+/// front so each is shown (at 0) before its first session, and so a session
+/// change bumps a gauge it holds instead of looking its labels up.
+fn session_gauges(registry: &mut Registry) -> (GaugeCell, GaugeCell) {
+    let sessions = Family::<SessionLabels, Gauge<u64, AtomicU64>>::default();
+    let guest = GaugeCell(sessions.get_or_create_owned(&[("kind", "guest")]));
+    let account = GaugeCell(sessions.get_or_create_owned(&[("kind", "account")]));
+    registry.register("chat_sessions", "Authenticated sessions by kind", sessions);
+    (guest, account)
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
+
     use super::*;
 
     #[test]
@@ -186,5 +233,30 @@ mod tests {
             text.contains("chat_store_commit_seconds_count 2\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn call_sites_bump_the_atomics_the_registry_renders() {
+        let metrics = Metrics::default();
+        metrics.frames_in.fetch_add(3, Relaxed);
+        metrics.connections_open.fetch_add(2, Relaxed);
+        metrics.connections_open.fetch_sub(1, Relaxed);
+        metrics.session_started(SessionKind::Account);
+        metrics.session_started(SessionKind::Account);
+        metrics.session_ended(SessionKind::Account);
+        let text = metrics.render();
+        for line in [
+            "# HELP chat_frames_in_total WebSocket frames received from clients (data frames and pings).\n",
+            "# TYPE chat_frames_in_total counter\nchat_frames_in_total 3\n",
+            "# TYPE chat_connections_open gauge\nchat_connections_open 1\n",
+            "# TYPE chat_sessions gauge\n",
+            "chat_sessions{kind=\"guest\"} 0\n",
+            "chat_sessions{kind=\"account\"} 1\n",
+            "# TYPE chat_store_commit_seconds histogram\n",
+            "chat_store_commit_seconds_bucket{le=\"+Inf\"} 0\n",
+        ] {
+            assert!(text.contains(line), "no {line:?} in:\n{text}");
+        }
+        assert!(!text.contains("_total_total"), "{text}");
     }
 }
