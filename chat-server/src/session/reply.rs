@@ -76,3 +76,47 @@ impl Replies {
         self.send(&ServerFrame::error(code, message, reference));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chat_proto::{ErrorCode, ServerFrame, decode_server};
+
+    use super::*;
+
+    fn sent(frames_rx: &mut tokio::sync::mpsc::Receiver<crate::registry::Outgoing>) -> ServerFrame {
+        let outgoing = frames_rx.try_recv().expect("a queued frame");
+        assert!(outgoing.urgent, "replies are written at once");
+        decode_server(outgoing.frame.as_str()).expect("a server frame")
+    }
+
+    #[test]
+    fn errors_echo_the_ref_of_the_frame_being_answered() {
+        let (outbox, mut frames_rx, _signal) = Outbox::new(8);
+        let mut replies = Replies::new(outbox);
+        replies.answering(Some("j1".into()));
+        assert_eq!(replies.reference(), Some("j1"));
+        replies.error(ErrorCode::NotInRoom, "join lobby first");
+        assert_eq!(
+            sent(&mut frames_rx),
+            ServerFrame::error(ErrorCode::NotInRoom, "join lobby first", Some("j1".into()))
+        );
+        // A receipt failing later is about its own frame, not the current one.
+        replies.error_about(None, ErrorCode::Internal, "retry");
+        assert_eq!(
+            sent(&mut frames_rx),
+            ServerFrame::error(ErrorCode::Internal, "retry", None)
+        );
+        replies.answering(None);
+        replies.refuse(Refusal::new(ErrorCode::BadFrame, "binary"));
+        assert_eq!(
+            sent(&mut frames_rx),
+            ServerFrame::error(ErrorCode::BadFrame, "binary", None)
+        );
+        replies.send(&ServerFrame::Rooms { rooms: Vec::new() });
+        assert_eq!(
+            sent(&mut frames_rx),
+            ServerFrame::Rooms { rooms: Vec::new() }
+        );
+        assert!(frames_rx.try_recv().is_err(), "one frame per reply");
+    }
+}
