@@ -1,5 +1,5 @@
 //! The listener: accepts TCP connections, runs each one's HTTP
-//! [`Handshake`] under a timeout, hands WebSocket sessions to a [`Session`]
+//! `Handshake` under a timeout, hands WebSocket sessions to a [`Session`]
 //! while a semaphore caps how many there are, and shuts everything down in
 //! order.
 
@@ -210,8 +210,9 @@ impl Handshake {
             Ok(Ok(Route::Upgrade { key, leftover })) => {
                 match self.sessions.clone().try_acquire_owned() {
                     Ok(session_permit) => {
-                        let permits = (handshake_permit, session_permit);
-                        return self.upgrade(&key, leftover, permits).await;
+                        return self
+                            .upgrade(&key, leftover, handshake_permit, session_permit)
+                            .await;
                     }
                     Err(_) => {
                         self.shared
@@ -247,7 +248,8 @@ impl Handshake {
         mut self,
         key: &str,
         leftover: Vec<u8>,
-        (handshake_permit, permit): (OwnedSemaphorePermit, OwnedSemaphorePermit),
+        handshake_permit: OwnedSemaphorePermit,
+        session_permit: OwnedSemaphorePermit,
     ) {
         if let Err(e) = http::accept_upgrade(&mut self.socket, key).await {
             tracing::debug!(peer = %self.peer, error = %e, "upgrade write failed");
@@ -271,7 +273,7 @@ impl Handshake {
             self.shared,
             self.shutdown,
             self.guard,
-            permit,
+            session_permit,
         )
         .run()
         .await;

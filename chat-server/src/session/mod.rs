@@ -3,9 +3,9 @@
 //! limit) on its way to its request's handler.
 //!
 //! # Layout
-//! - [`socket`]: reading, batched writes of the outbox, keep-alive, the
+//! - `socket`: reading, batched writes of the outbox, keep-alive, the
 //!   close handshake.
-//! - `command`: a decoded frame made into a typed [`command::Command`] once.
+//! - `command`: a decoded frame made into a typed `Command` once.
 //! - `reply`: the one place replies and errors go out, echoing the `ref`.
 //! - one file per request kind: `hello`, `join`, `message`, `leave`,
 //!   `history`, `rooms`, and `ping` for WebSocket pings.
