@@ -478,8 +478,8 @@ mod tests {
         for text in cases {
             let request = decode_client_request(text);
             assert_eq!(
-                request.as_ref().map(|r| r.frame.clone()),
-                decode_client(text).as_ref().map(Clone::clone),
+                request.clone().map(|r| r.frame),
+                decode_client(text),
                 "{text}"
             );
             if let Ok(request) = request {
