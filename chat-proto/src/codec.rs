@@ -2,7 +2,7 @@
 //! failure is a [`DecodeError`] that says which field was wrong and carries
 //! the frame's `ref` (when it had a usable one) so the answer can echo it.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::frame::{ClientFrame, ErrorCode, ServerFrame};
@@ -71,6 +71,55 @@ pub fn decode_client(text: &str) -> Result<ClientFrame, DecodeError> {
     // that works out what exactly was wrong.
     match serde_json::from_str::<ClientFrame>(text) {
         Ok(frame) => Ok(frame),
+        Err(_) => Err(diagnose::<ClientFrame>(text, &CLIENT_FRAME_TYPES)),
+    }
+}
+
+/// A client frame with the `ref` that any answer about it echoes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRequest {
+    pub frame: ClientFrame,
+    /// The frame's `ref` when it is a string within the length limit,
+    /// whatever the frame's type; `None` when absent or unusable.
+    pub reference: Option<String>,
+}
+
+/// What [`decode_client_request`] reads in its one pass: the frame, and
+/// beside it the `ref` of any frame type.
+#[derive(Deserialize)]
+struct Envelope {
+    // Flattened first: an internally tagged enum reads the fields without
+    // taking them, so a `message` still sees its own `ref`.
+    #[serde(flatten)]
+    frame: ClientFrame,
+    #[serde(flatten)]
+    echo: Echo,
+}
+
+#[derive(Deserialize)]
+struct Echo {
+    #[serde(rename = "ref", default, deserialize_with = "echoable_reference")]
+    reference: Option<String>,
+}
+
+fn echoable_reference<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    // Any JSON value is accepted here: a `ref` that is not a string is the
+    // frame's business (a `message` refuses it), not a reason to fail.
+    let value = Value::deserialize(deserializer)?;
+    Ok(usable_reference(Some(&value)))
+}
+
+/// Decodes a frame sent by a client and its `ref` in one parse: what a
+/// server needs to answer any frame, where [`decode_client`] followed by
+/// [`reference_of`] would parse the text twice.
+pub fn decode_client_request(text: &str) -> Result<ClientRequest, DecodeError> {
+    match serde_json::from_str::<Envelope>(text) {
+        Ok(envelope) => Ok(ClientRequest {
+            frame: envelope.frame,
+            reference: envelope.echo.reference,
+        }),
         Err(_) => Err(diagnose::<ClientFrame>(text, &CLIENT_FRAME_TYPES)),
     }
 }
@@ -408,6 +457,42 @@ mod tests {
             reference_of(&format!(r#"{{"ref":"{}"}}"#, "r".repeat(65))),
             None
         );
+    }
+
+    #[test]
+    fn a_request_decodes_like_its_frame_and_carries_any_frames_ref() {
+        let cases = [
+            r#"{"type":"join","room":"x","ref":"j1"}"#,
+            r#"{"type":"rooms","ref":7}"#,
+            r#"{"type":"rooms"}"#,
+            r#"{"type":"hello","user":"a","ref":"h"}"#,
+            r#"{"type":"message","room":"lobby","text":"hi","ref":"c17"}"#,
+            r#"{"type":"message","room":"lobby","text":"hi"}"#,
+            r#"{"type":"history","room":"r","before":3,"ref":["x"],"extra":{"a":1}}"#,
+            r#"{"type":"message","room":"r","text":"t","ref":7}"#,
+            r#"{"type":"join","room":"lobby","since":-1,"ref":"s"}"#,
+            r#"{"type":"dance","ref":"r1"}"#,
+            r#"[1,2]"#,
+            "not json",
+        ];
+        for text in cases {
+            let request = decode_client_request(text);
+            assert_eq!(
+                request.clone().map(|r| r.frame),
+                decode_client(text),
+                "{text}"
+            );
+            if let Ok(request) = request {
+                assert_eq!(request.reference, reference_of(text), "{text}");
+            }
+        }
+        let long = "r".repeat(65);
+        let request = decode_client_request(&format!(
+            r#"{{"type":"message","room":"r","text":"t","ref":"{long}"}}"#
+        ))
+        .unwrap();
+        assert_eq!(request.reference, None);
+        assert_eq!(request.frame.reference(), Some(long.as_str()));
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub mod frame;
 pub mod limits;
 pub mod names;
 
-pub use codec::{DecodeError, DecodeErrorKind, decode_client, decode_server, encode, reference_of};
+pub use codec::{
+    ClientRequest, DecodeError, DecodeErrorKind, decode_client, decode_client_request,
+    decode_server, encode, reference_of,
+};
 pub use frame::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame};
 pub use names::{NameError, RoomName, TextError, UserName, validate_ref, validate_text};

@@ -1,6 +1,7 @@
-//! The HTTP side of a new connection: reads the request head, answers
-//! `/healthz`, `/metrics` and every non-WebSocket request itself, and
-//! completes the WebSocket upgrade at `/ws`. Doing the upgrade here, rather
+//! The HTTP side of a new connection: reads the request head, decides the
+//! answer to `/healthz`, `/metrics` and every non-WebSocket request in one
+//! pure function ([`response`]) and writes it, and completes the WebSocket
+//! upgrade at `/ws`. Doing the upgrade here, rather
 //! than inside the WebSocket library, is what lets a plain request get a
 //! proper HTTP answer instead of a dropped connection.
 
@@ -138,49 +139,103 @@ fn route(request: &httparse::Request<'_, '_>, leftover: Vec<u8>) -> Route {
     }
 }
 
-/// Writes a complete plain-text response and closes the write side.
-pub async fn respond(
-    stream: &mut TcpStream,
-    status: u16,
-    reason: &str,
-    content_type: &str,
-    body: &str,
-    extra_headers: &str,
-) -> std::io::Result<()> {
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n{extra_headers}\r\n{body}",
-        body.len()
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+/// A complete HTTP response, sent before the connection closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub reason: &'static str,
+    pub content_type: &'static str,
+    /// Header lines beyond the fixed ones, each ending in CRLF.
+    pub extra_headers: &'static str,
+    pub body: String,
 }
 
-/// Answers a refused route.
-pub async fn refuse(stream: &mut TcpStream, route: &Route) -> std::io::Result<()> {
-    if let Route::Refuse {
-        status,
-        reason,
-        message,
-        upgrade_hint,
-    } = route
-    {
-        let extra = if *upgrade_hint {
-            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-        } else {
-            ""
-        };
-        respond(
-            stream,
-            *status,
+impl Response {
+    fn text(status: u16, reason: &'static str, body: impl Into<String>) -> Self {
+        Self {
+            status,
             reason,
-            "text/plain; charset=utf-8",
-            message,
-            extra,
-        )
-        .await?;
+            content_type: "text/plain; charset=utf-8",
+            extra_headers: "",
+            body: body.into(),
+        }
     }
-    Ok(())
+
+    /// The response as it goes on the wire.
+    pub fn encode(&self) -> String {
+        let Self {
+            status,
+            reason,
+            content_type,
+            extra_headers,
+            body,
+        } = self;
+        format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+             Connection: close\r\n{extra_headers}\r\n{body}",
+            body.len()
+        )
+    }
+}
+
+/// The HTTP answer to a request head that does not become a session, or
+/// `None` when there is nobody to answer. An upgrade answered here is one
+/// the server has no session slot for. Pure: the caller reads the head,
+/// renders the metrics only when asked, and writes what comes back.
+pub fn response(
+    head: &Result<Route, HeadError>,
+    metrics: impl FnOnce() -> String,
+) -> Option<Response> {
+    let route = match head {
+        Ok(route) => route,
+        Err(HeadError::Closed | HeadError::Io(_)) => return None,
+        Err(e @ HeadError::TooLarge) => {
+            return Some(Response {
+                content_type: "text/plain",
+                ..Response::text(431, "Request Header Fields Too Large", format!("{e}\n"))
+            });
+        }
+        Err(e @ HeadError::Malformed(_)) => {
+            return Some(Response {
+                content_type: "text/plain",
+                ..Response::text(400, "Bad Request", format!("{e}\n"))
+            });
+        }
+    };
+    Some(match route {
+        Route::Health => Response::text(200, "OK", "ok\n"),
+        Route::Metrics => Response {
+            content_type: "text/plain; version=0.0.4",
+            ..Response::text(200, "OK", metrics())
+        },
+        Route::Upgrade { .. } => Response {
+            extra_headers: "Retry-After: 5\r\n",
+            ..Response::text(
+                503,
+                "Service Unavailable",
+                "the server is full; try again later\n",
+            )
+        },
+        Route::Refuse {
+            status,
+            reason,
+            message,
+            upgrade_hint,
+        } => Response {
+            extra_headers: if *upgrade_hint {
+                "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+            } else {
+                ""
+            },
+            ..Response::text(*status, reason, *message)
+        },
+    })
+}
+
+/// Writes a response and closes the write side.
+pub async fn write_response(stream: &mut TcpStream, response: &Response) -> std::io::Result<()> {
+    stream.write_all(response.encode().as_bytes()).await?;
+    stream.shutdown().await
 }
 
 /// Completes the WebSocket upgrade.
@@ -240,5 +295,64 @@ mod tests {
             parse(&old_version),
             Route::Refuse { status: 426, .. }
         ));
+    }
+
+    fn answer(head: Result<Route, HeadError>) -> Response {
+        response(&head, || "chat_frames_in_total 3\n".to_owned()).expect("an answer")
+    }
+
+    #[test]
+    fn each_route_gets_its_response() {
+        assert_eq!(
+            answer(Ok(Route::Health)).encode(),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\
+             Connection: close\r\n\r\nok\n"
+        );
+        let metrics = answer(Ok(Route::Metrics));
+        assert_eq!(
+            (metrics.status, metrics.content_type, metrics.body.as_str()),
+            (200, "text/plain; version=0.0.4", "chat_frames_in_total 3\n")
+        );
+        let full = answer(Ok(Route::Upgrade {
+            key: "k".into(),
+            leftover: Vec::new(),
+        }));
+        assert_eq!(
+            full.encode(),
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: 36\r\nConnection: close\r\nRetry-After: 5\r\n\r\n\
+             the server is full; try again later\n"
+        );
+        let refused = answer(Ok(parse("GET /ws HTTP/1.1\r\n\r\n")));
+        assert_eq!(refused.status, 426);
+        assert_eq!(
+            refused.extra_headers,
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+        );
+        assert_eq!(refused.body, "this endpoint speaks WebSocket only\n");
+        let missing = answer(Ok(parse("GET /nope HTTP/1.1\r\n\r\n")));
+        assert_eq!((missing.status, missing.extra_headers), (404, ""));
+    }
+
+    #[test]
+    fn a_bad_head_gets_a_plain_error_or_nothing() {
+        let too_large = answer(Err(HeadError::TooLarge));
+        assert_eq!(
+            (too_large.status, too_large.content_type),
+            (431, "text/plain")
+        );
+        assert_eq!(too_large.body, format!("{}\n", HeadError::TooLarge));
+        let malformed = answer(Err(HeadError::Malformed("invalid token".into())));
+        assert_eq!(malformed.status, 400);
+        assert_eq!(malformed.body, "malformed request: invalid token\n");
+        let unasked = |head| response(&head, || panic!("metrics rendered unasked"));
+        assert_eq!(unasked(Err(HeadError::Closed)), None);
+        assert_eq!(
+            unasked(Err(HeadError::Io(
+                std::io::ErrorKind::ConnectionReset.into()
+            ))),
+            None
+        );
+        assert!(unasked(Ok(Route::Health)).is_some());
     }
 }

@@ -4,16 +4,22 @@
 //!
 //! # Layout
 //! - [`config`]: command-line flags and the runtime [`config::Config`].
-//! - [`server`]: the listener, accept loop, handshake and shutdown order.
-//! - [`http`]: request heads, `/healthz`, `/metrics`, the WebSocket upgrade.
-//! - [`connection`]: one session: frames in, outbox out, limits, close codes.
+//! - [`server`]: the [`server::Backend`], the listener and accept loop, each
+//!   connection's HTTP handshake, and the shutdown order.
+//! - [`http`]: request heads, the one pure function that answers `/healthz`,
+//!   `/metrics` and refusals, its writer, and the WebSocket upgrade.
+//! - [`session`]: one WebSocket session: its loop, socket and keep-alive
+//!   (`session/socket.rs`), frames made into a typed command once, and one
+//!   file per request kind (`hello`, `join`, `message`, `leave`, `history`,
+//!   `rooms`).
+//! - [`shared`]: the state every session holds a handle to.
 //! - [`registry`]: rooms, presence and fan-out of committed messages.
 //! - [`store`]: the [`store::MessageStore`] seam, its SQLite writer thread
 //!   (one node) and its PostgreSQL form (a cluster's shared store).
 //! - [`broker`]: the cross-node seam (fan-out, members, guest names), its
 //!   local form and its Redis form (cluster fan-out, presence, guest names).
 //! - [`accounts`]: hello admission, guest names, argon2 password hashes.
-//! - [`limits`]: the rate limiter and fixed sizes.
+//! - [`limits`]: the per-session rate limit and fixed sizes.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`shutdown`]: the shutdown signal and the drop guard tasks hold.
 //!
@@ -24,12 +30,13 @@ pub mod accounts;
 pub mod broker;
 pub mod clock;
 pub mod config;
-pub mod connection;
 pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod registry;
 pub mod server;
+pub mod session;
+pub mod shared;
 pub mod shutdown;
 pub mod store;
 

@@ -64,6 +64,48 @@ impl TokenBucket {
     }
 }
 
+/// What the rate limit says about one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Serve it.
+    Allowed,
+    /// Drop it, and say so.
+    Dropped,
+    /// [`FLOOD_STRIKES`] frames in a row were dropped: close the session.
+    Flooding,
+}
+
+/// A session's rate limit: its token bucket, and how many frames in a row
+/// it has refused, which tells a burst from a flood.
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    bucket: TokenBucket,
+    strikes: u32,
+}
+
+impl RateLimit {
+    pub fn new(rate: u32, burst: u32, now: Instant) -> Self {
+        Self {
+            bucket: TokenBucket::new(rate, burst, now),
+            strikes: 0,
+        }
+    }
+
+    /// Takes a token for one frame.
+    pub fn check(&mut self, now: Instant) -> Verdict {
+        if self.bucket.try_take(now) {
+            self.strikes = 0;
+            return Verdict::Allowed;
+        }
+        self.strikes += 1;
+        if self.strikes >= FLOOD_STRIKES {
+            Verdict::Flooding
+        } else {
+            Verdict::Dropped
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +129,20 @@ mod tests {
         let now = Instant::now();
         let mut bucket = TokenBucket::new(0, 1, now);
         assert!((0..10_000).all(|_| bucket.try_take(now)));
+    }
+
+    #[test]
+    fn a_rate_limit_drops_then_calls_a_flood() {
+        let now = Instant::now();
+        let mut limit = RateLimit::new(1, 1, now);
+        assert_eq!(limit.check(now), Verdict::Allowed);
+        for _ in 1..FLOOD_STRIKES {
+            assert_eq!(limit.check(now), Verdict::Dropped);
+        }
+        assert_eq!(limit.check(now), Verdict::Flooding);
+        // A served frame clears the strikes.
+        let later = now + Duration::from_secs(1);
+        assert_eq!(limit.check(later), Verdict::Allowed);
+        assert_eq!(limit.check(later), Verdict::Dropped);
     }
 }

@@ -1,12 +1,13 @@
-//! The listener: accepts TCP connections, runs each one's HTTP handshake
-//! under a timeout, hands WebSocket sessions to a [`Handler`] while a
-//! semaphore caps how many there are, and shuts everything down in order.
+//! The listener: accepts TCP connections, runs each one's HTTP
+//! `Handshake` under a timeout, hands WebSocket sessions to a [`Session`]
+//! while a semaphore caps how many there are, and shuts everything down in
+//! order.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -14,14 +15,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use crate::accounts::Accounts;
 use crate::broker::{Broker, BrokerError, LocalBroker, RedisBroker};
 use crate::config::{ClusterUrls, Config};
-use crate::connection::Handler;
 use crate::http::{self, Route};
 use crate::limits::{MAX_PENDING_HANDSHAKES, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
 use crate::metrics::Metrics;
 use crate::registry::{PresenceRoute, RoomRegistry};
+use crate::session::Session;
+use crate::shared::Shared;
 use crate::shutdown::{Shutdown, TaskGuard};
 use crate::store::{MessageStore, PostgresStore, SqliteStore, StoreError, SyncMode};
 
@@ -85,23 +86,6 @@ pub enum ClusterError {
     Broker(#[from] BrokerError),
 }
 
-/// State every connection task shares.
-pub struct Shared {
-    pub config: Config,
-    pub store: Arc<dyn MessageStore>,
-    pub broker: Arc<dyn Broker>,
-    pub registry: Arc<RoomRegistry>,
-    pub accounts: Accounts,
-    pub metrics: Arc<Metrics>,
-    next_conn: AtomicU64,
-}
-
-impl Shared {
-    pub fn next_conn_id(&self) -> crate::store::ConnId {
-        crate::store::ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
 /// Serves connections from `listener` until `shutdown` resolves, then
 /// closes every session with 1001 and flushes storage.
 pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdown: impl Future) {
@@ -109,19 +93,13 @@ pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdo
     let (notify_shutdown, _) = broadcast::channel(1);
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
     let shared_registry = backend.registry.clone();
-    let shared = Arc::new(Shared {
-        accounts: Accounts::new(
-            backend.store.clone(),
-            backend.broker.clone(),
-            config.require_accounts,
-        ),
-        broker: backend.broker,
+    let shared = Arc::new(Shared::new(
         config,
-        store: backend.store.clone(),
-        registry: backend.registry,
-        metrics: backend.metrics,
-        next_conn: AtomicU64::new(1),
-    });
+        backend.store.clone(),
+        backend.broker,
+        backend.registry,
+        backend.metrics,
+    ));
     let mut accept = Listener {
         listener,
         sessions: Arc::new(Semaphore::new(shared.config.max_connections)),
@@ -196,7 +174,7 @@ impl Listener {
                 tracing::warn!(%peer, "too many pending handshakes; dropping a connection");
                 continue;
             };
-            let connection = Connection {
+            let handshake = Handshake {
                 socket,
                 peer,
                 shared: self.shared.clone(),
@@ -204,13 +182,14 @@ impl Listener {
                 shutdown: Shutdown::new(self.notify_shutdown.subscribe()),
                 guard: TaskGuard::new(self.shutdown_complete_tx.clone()),
             };
-            tokio::spawn(connection.run(handshake_permit));
+            tokio::spawn(handshake.run(handshake_permit));
         }
     }
 }
 
-/// A TCP connection before (and while becoming) a WebSocket session.
-struct Connection {
+/// A TCP connection in its HTTP handshake: answered over HTTP and closed,
+/// or upgraded into a WebSocket [`Session`].
+struct Handshake {
     socket: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
@@ -219,45 +198,33 @@ struct Connection {
     guard: TaskGuard,
 }
 
-impl Connection {
+impl Handshake {
     async fn run(mut self, handshake_permit: OwnedSemaphorePermit) {
         let _ = self.socket.set_nodelay(true);
         let timeout = self.shared.config.handshake_timeout;
-        let route = tokio::select! {
+        let read = tokio::select! {
             read = tokio::time::timeout(timeout, http::read_request(&mut self.socket)) => read,
             _ = self.shutdown.recv() => return,
         };
-        let route = match route {
-            Ok(Ok(route)) => route,
-            Ok(Err(http::HeadError::Closed)) => return,
-            Ok(Err(http::HeadError::Io(e))) => {
-                tracing::debug!(peer = %self.peer, error = %e, "handshake read failed");
-                return;
+        let head = match read {
+            Ok(Ok(Route::Upgrade { key, leftover })) => {
+                match self.sessions.clone().try_acquire_owned() {
+                    Ok(session_permit) => {
+                        return self
+                            .upgrade(&key, leftover, handshake_permit, session_permit)
+                            .await;
+                    }
+                    Err(_) => {
+                        self.shared
+                            .metrics
+                            .connections_refused
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(peer = %self.peer, "at --max-connections; refusing a session");
+                        Ok(Route::Upgrade { key, leftover })
+                    }
+                }
             }
-            Ok(Err(e @ http::HeadError::TooLarge)) => {
-                let _ = http::respond(
-                    &mut self.socket,
-                    431,
-                    "Request Header Fields Too Large",
-                    "text/plain",
-                    &format!("{e}\n"),
-                    "",
-                )
-                .await;
-                return;
-            }
-            Ok(Err(e @ http::HeadError::Malformed(_))) => {
-                let _ = http::respond(
-                    &mut self.socket,
-                    400,
-                    "Bad Request",
-                    "text/plain",
-                    &format!("{e}\n"),
-                    "",
-                )
-                .await;
-                return;
-            }
+            Ok(head) => head,
             Err(_elapsed) => {
                 self.shared
                     .metrics
@@ -267,82 +234,48 @@ impl Connection {
                 return;
             }
         };
-        match route {
-            Route::Health => {
-                let _ = http::respond(
-                    &mut self.socket,
-                    200,
-                    "OK",
-                    "text/plain; charset=utf-8",
-                    "ok\n",
-                    "",
-                )
-                .await;
-            }
-            Route::Metrics => {
-                let body = self.shared.metrics.render();
-                let _ = http::respond(
-                    &mut self.socket,
-                    200,
-                    "OK",
-                    "text/plain; version=0.0.4",
-                    &body,
-                    "",
-                )
-                .await;
-            }
-            Route::Refuse { .. } => {
-                let _ = http::refuse(&mut self.socket, &route).await;
-            }
-            Route::Upgrade { key, leftover } => {
-                let Ok(session_permit) = self.sessions.clone().try_acquire_owned() else {
-                    self.shared
-                        .metrics
-                        .connections_refused
-                        .fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(peer = %self.peer, "at --max-connections; refusing a session");
-                    let _ = http::respond(
-                        &mut self.socket,
-                        503,
-                        "Service Unavailable",
-                        "text/plain; charset=utf-8",
-                        "the server is full; try again later\n",
-                        "Retry-After: 5\r\n",
-                    )
-                    .await;
-                    return;
-                };
-                if let Err(e) = http::accept_upgrade(&mut self.socket, &key).await {
-                    tracing::debug!(peer = %self.peer, error = %e, "upgrade write failed");
-                    return;
-                }
-                drop(handshake_permit);
-                let config = WebSocketConfig::default()
-                    .read_buffer_size(READ_BUFFER_BYTES)
-                    // No cap on the write buffer: a `history` page may
-                    // legitimately be megabytes, and what one connection can
-                    // have queued is already bounded by its outbox.
-                    .write_buffer_size(WRITE_BUFFER_BYTES)
-                    .max_message_size(Some(chat_proto::limits::MAX_FRAME_BYTES))
-                    .max_frame_size(Some(chat_proto::limits::MAX_FRAME_BYTES));
-                let ws = WebSocketStream::from_partially_read(
-                    self.socket,
-                    leftover,
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
-                Handler::new(
-                    ws,
-                    self.peer,
-                    self.shared,
-                    self.shutdown,
-                    self.guard,
-                    session_permit,
-                )
-                .run()
-                .await;
-            }
+        if let Err(http::HeadError::Io(e)) = &head {
+            tracing::debug!(peer = %self.peer, error = %e, "handshake read failed");
         }
+        if let Some(response) = http::response(&head, || self.shared.metrics.render()) {
+            let _ = http::write_response(&mut self.socket, &response).await;
+        }
+    }
+
+    /// Completes the upgrade and serves the session until it ends; the
+    /// handshake permit is given back once the upgrade is written.
+    async fn upgrade(
+        mut self,
+        key: &str,
+        leftover: Vec<u8>,
+        handshake_permit: OwnedSemaphorePermit,
+        session_permit: OwnedSemaphorePermit,
+    ) {
+        if let Err(e) = http::accept_upgrade(&mut self.socket, key).await {
+            tracing::debug!(peer = %self.peer, error = %e, "upgrade write failed");
+            return;
+        }
+        drop(handshake_permit);
+        let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER_BYTES)
+            // No cap on the write buffer: a `history` page may legitimately
+            // be megabytes, and what one connection can have queued is
+            // already bounded by its outbox.
+            .write_buffer_size(WRITE_BUFFER_BYTES)
+            .max_message_size(Some(chat_proto::limits::MAX_FRAME_BYTES))
+            .max_frame_size(Some(chat_proto::limits::MAX_FRAME_BYTES));
+        let ws =
+            WebSocketStream::from_partially_read(self.socket, leftover, Role::Server, Some(config))
+                .await;
+        Session::new(
+            ws,
+            self.peer,
+            self.shared,
+            self.shutdown,
+            self.guard,
+            session_permit,
+        )
+        .run()
+        .await;
     }
 }

@@ -1,7 +1,7 @@
 //! Fuzz target: the server's HTTP front door on any bytes. A request head
 //! is written to a real loopback socket and read with the server's own
-//! `read_request`; whatever route it yields is answered as the server
-//! answers it. Nothing may panic, and an upgrade always carries a key.
+//! `read_request`; whatever it yields is answered as the server answers
+//! it. Nothing may panic, and an upgrade always carries a key.
 
 #![no_main]
 
@@ -52,10 +52,11 @@ fuzz_target!(|head: &[u8]| {
                 assert!(!key.is_empty(), "an upgrade without a key");
                 let _ = http::accept_upgrade(&mut server, &key).await;
             }
-            Ok(route @ Route::Refuse { .. }) => {
-                let _ = http::refuse(&mut server, &route).await;
+            head => {
+                if let Some(response) = http::response(&head, String::new) {
+                    let _ = http::write_response(&mut server, &response).await;
+                }
             }
-            Ok(Route::Health | Route::Metrics) | Err(_) => {}
         }
         drop(server);
         let _ = writer.await;

@@ -1,0 +1,195 @@
+//! [`Command`]: a decoded client frame made typed once (names parsed and
+//! validated, the `ref` checked, the history page chosen) before any
+//! handler sees it. Each kind's parsing lives beside its handler, so a new
+//! frame kind is a new file and one arm here.
+
+use chat_proto::{ClientFrame, ErrorCode, RoomName};
+
+use super::hello::Hello;
+use super::history::History;
+use super::join::Join;
+use super::leave::Leave;
+use super::message::Post;
+use super::reply::Refusal;
+use super::rooms::Rooms;
+
+/// A request a session serves, with every field already valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Command {
+    Hello(Hello),
+    Join(Join),
+    Post(Post),
+    Leave(Leave),
+    History(History),
+    Rooms(Rooms),
+}
+
+impl Command {
+    /// Makes the command a frame asks for, or the refusal that answers it.
+    /// `echoed` is the frame's `ref` as decoded for echoing.
+    pub(super) fn parse(frame: ClientFrame, echoed: Option<&str>) -> Result<Self, Refusal> {
+        Ok(match frame {
+            ClientFrame::Hello { user, password } => Command::Hello(Hello::parse(&user, password)?),
+            ClientFrame::Join { room, since, limit } => {
+                Command::Join(Join::parse(&room, since, limit)?)
+            }
+            ClientFrame::Message {
+                room,
+                text,
+                reference,
+            } => Command::Post(Post::parse(&room, text, reference, echoed)?),
+            ClientFrame::Leave { room } => Command::Leave(Leave::parse(&room)?),
+            ClientFrame::History {
+                room,
+                before,
+                after,
+                limit,
+            } => Command::History(History::parse(&room, before, after, limit)?),
+            ClientFrame::Rooms => Command::Rooms(Rooms),
+        })
+    }
+}
+
+/// A room name from a frame, or the `invalid_name` refusal.
+pub(super) fn room_name(raw: &str) -> Result<RoomName, Refusal> {
+    RoomName::parse(raw)
+        .map_err(|e| Refusal::new(ErrorCode::InvalidName, format!("room name: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_proto::{UserName, decode_client_request};
+
+    use super::*;
+    use crate::store::Page;
+
+    fn command(text: &str) -> Result<Command, Refusal> {
+        let request = decode_client_request(text).expect("a well-formed frame");
+        Command::parse(request.frame, request.reference.as_deref())
+    }
+
+    fn refusal(text: &str) -> (ErrorCode, String) {
+        let refusal = command(text).expect_err("a refusal");
+        (refusal.code, refusal.message)
+    }
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).expect("a valid room name")
+    }
+
+    #[test]
+    fn each_frame_becomes_its_command_with_names_parsed() {
+        assert_eq!(
+            command(r#"{"type":"hello","user":"alice","password":"pw"}"#),
+            Ok(Command::Hello(Hello {
+                user: UserName::parse("alice").unwrap(),
+                password: Some("pw".into())
+            }))
+        );
+        assert_eq!(
+            command(r#"{"type":"message","room":"lobby","text":"hi","ref":"c1"}"#),
+            Ok(Command::Post(Post {
+                room: room("lobby"),
+                text: "hi".into(),
+                reference: Some("c1".into())
+            }))
+        );
+        assert_eq!(
+            command(r#"{"type":"leave","room":"lobby","ref":"l"}"#),
+            Ok(Command::Leave(Leave {
+                room: room("lobby")
+            }))
+        );
+        assert_eq!(command(r#"{"type":"rooms"}"#), Ok(Command::Rooms(Rooms)));
+    }
+
+    #[test]
+    fn join_and_history_choose_their_page() {
+        let join = |text| match command(text) {
+            Ok(Command::Join(join)) => join.page,
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(
+            join(r#"{"type":"join","room":"lobby"}"#),
+            Page::Newest { limit: 50 }
+        );
+        assert_eq!(
+            join(r#"{"type":"join","room":"lobby","since":7,"limit":0}"#),
+            Page::After { id: 7, limit: 1 }
+        );
+        let history = |text| match command(text) {
+            Ok(Command::History(history)) => history.page,
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(
+            history(r#"{"type":"history","room":"lobby","before":9,"limit":100000}"#),
+            Page::Before { id: 9, limit: 500 }
+        );
+        assert_eq!(
+            history(r#"{"type":"history","room":"lobby","after":3,"limit":5}"#),
+            Page::After { id: 3, limit: 5 }
+        );
+        assert_eq!(
+            history(r#"{"type":"history","room":"lobby"}"#),
+            Page::Newest { limit: 50 }
+        );
+    }
+
+    #[test]
+    fn invalid_fields_are_refused_in_the_protocols_order() {
+        let (code, message) = refusal(r#"{"type":"hello","user":"no spaces"}"#);
+        assert_eq!(code, ErrorCode::InvalidName);
+        assert!(message.starts_with("user name: "), "{message}");
+        let (code, message) = refusal(r#"{"type":"join","room":""}"#);
+        assert_eq!(code, ErrorCode::InvalidName);
+        assert!(message.starts_with("room name: "), "{message}");
+        // A message's ref is checked before its room, its room before its text.
+        let long = "r".repeat(65);
+        assert_eq!(
+            refusal(&format!(
+                r#"{{"type":"message","room":"","text":"","ref":"{long}"}}"#
+            )),
+            (
+                ErrorCode::BadFrame,
+                "ref is longer than 64 characters".into()
+            )
+        );
+        assert_eq!(
+            refusal(r#"{"type":"message","room":"","text":""}"#).0,
+            ErrorCode::InvalidName
+        );
+        assert_eq!(
+            refusal(r#"{"type":"message","room":"lobby","text":""}"#).0,
+            ErrorCode::InvalidText
+        );
+        assert_eq!(
+            refusal(r#"{"type":"history","room":"lobby","before":1,"after":2}"#),
+            (
+                ErrorCode::BadFrame,
+                "history takes `before` or `after`, not both".into()
+            )
+        );
+        assert_eq!(
+            refusal(r#"{"type":"history","room":"","before":1,"after":2}"#).0,
+            ErrorCode::InvalidName
+        );
+    }
+
+    #[test]
+    fn a_ref_of_64_characters_is_kept() {
+        let ref64 = "é".repeat(64);
+        let text = format!(r#"{{"type":"message","room":"lobby","text":"hi","ref":"{ref64}"}}"#);
+        match command(&text) {
+            Ok(Command::Post(post)) => assert_eq!(post.reference, Some(ref64)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_hello_never_shows_its_password() {
+        let hello = command(r#"{"type":"hello","user":"alice","password":"hunter2"}"#);
+        let shown = format!("{hello:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("alice"), "{shown}");
+    }
+}

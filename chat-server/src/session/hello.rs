@@ -1,0 +1,93 @@
+//! `hello`: admits a session as a guest or an account holder, or refuses it.
+
+use std::fmt;
+
+use chat_proto::{ErrorCode, ServerFrame, UserName};
+
+use super::Context;
+use super::reply::Refusal;
+use super::socket::Ending;
+use crate::accounts::{Admission, GuestClaim, HelloError};
+use crate::metrics::SessionKind;
+
+/// A `hello` with a valid user name.
+#[derive(Clone, PartialEq, Eq)]
+pub(super) struct Hello {
+    pub(super) user: UserName,
+    pub(super) password: Option<String>,
+}
+
+// By hand, so that a password never reaches a log.
+impl fmt::Debug for Hello {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hello")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A logged-in session.
+pub(super) struct Login {
+    pub(super) user: UserName,
+    pub(super) kind: SessionKind,
+    /// Keeps a guest's name reserved while the session lives.
+    _guest: Option<GuestClaim>,
+}
+
+impl Hello {
+    pub(super) fn parse(user: &str, password: Option<String>) -> Result<Self, Refusal> {
+        let user = UserName::parse(user)
+            .map_err(|e| Refusal::new(ErrorCode::InvalidName, format!("user name: {e}")))?;
+        Ok(Self { user, password })
+    }
+
+    /// Welcomes the session and returns its login; `None` when the server
+    /// could not decide (the client may retry), an ending when refused.
+    pub(super) async fn run(self, cx: &mut Context) -> Result<Option<Login>, Ending> {
+        let Hello { user, password } = self;
+        let refusal = match cx.shared.accounts.admit(&user, password).await {
+            Ok(admission) => return Ok(Some(welcome(cx, user, admission))),
+            Err(
+                e @ (HelloError::AuthFailed
+                | HelloError::PasswordRequired
+                | HelloError::EmptyPassword),
+            ) => Refusal::new(ErrorCode::AuthFailed, e.to_string()),
+            Err(e @ HelloError::AuthRequired) => {
+                Refusal::new(ErrorCode::AuthRequired, e.to_string())
+            }
+            Err(e @ HelloError::NameTaken) => Refusal::new(ErrorCode::NameTaken, e.to_string()),
+            Err(e @ (HelloError::Store(_) | HelloError::Broker(_) | HelloError::Hashing(_))) => {
+                tracing::error!(peer = %cx.peer, error = %e, "hello failed");
+                cx.replies.error(
+                    ErrorCode::Internal,
+                    "the server could not check this hello; retry",
+                );
+                return Ok(None);
+            }
+        };
+        cx.replies.refuse(refusal);
+        Err(Ending::Refused)
+    }
+}
+
+fn welcome(cx: &Context, user: UserName, admission: Admission) -> Login {
+    let (kind, guest, registered) = match admission {
+        Admission::Guest(claim) => (SessionKind::Guest, Some(claim), false),
+        Admission::Account { registered } => (SessionKind::Account, None, registered),
+    };
+    cx.shared.metrics.session_started(kind);
+    cx.replies.send(&ServerFrame::Welcome {
+        user: user.to_string(),
+        guest: guest.is_some(),
+        registered,
+        protocol: chat_proto::limits::PROTOCOL_VERSION,
+        server: crate::SERVER_NAME.to_owned(),
+    });
+    tracing::debug!(peer = %cx.peer, user = %user, ?kind, "session started");
+    Login {
+        user,
+        kind,
+        _guest: guest,
+    }
+}

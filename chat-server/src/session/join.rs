@@ -1,0 +1,77 @@
+//! `join`: enters a room in two steps (pending member, history snapshot,
+//! then live), so the joiner sees every message exactly once.
+
+use chat_proto::limits::clamp_history_limit;
+use chat_proto::{ErrorCode, RoomName, ServerFrame, UserName};
+
+use super::Context;
+use super::command::room_name;
+use super::reply::Refusal;
+use crate::store::Page;
+
+/// A `join` of a valid room name, with the history page it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Join {
+    pub(super) room: RoomName,
+    pub(super) page: Page,
+}
+
+impl Join {
+    pub(super) fn parse(
+        room: &str,
+        since: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Self, Refusal> {
+        let room = room_name(room)?;
+        let limit = clamp_history_limit(limit);
+        let page = match since {
+            Some(id) => Page::After { id, limit },
+            None => Page::Newest { limit },
+        };
+        Ok(Self { room, page })
+    }
+
+    pub(super) async fn run(self, cx: &mut Context, user: &UserName) {
+        let Join { room: name, page } = self;
+        let rejoin = cx.rooms.contains_key(&name);
+        let shared = &cx.shared;
+        let room = shared
+            .registry
+            .subscribe(&name, cx.conn, user, cx.replies.outbox());
+        let snapshot = shared.store.join(&name, page).await;
+        let members = shared.broker.members(&name).await;
+        match (snapshot, members) {
+            (Ok(snapshot), Ok(members)) => {
+                let joined = ServerFrame::Joined {
+                    room: name.to_string(),
+                    members,
+                    history: snapshot.page.messages,
+                    more: snapshot.page.more,
+                    last_id: snapshot.last_id,
+                };
+                shared
+                    .registry
+                    .activate(&room, cx.conn, snapshot.last_id, &joined);
+                cx.rooms.insert(name, room);
+            }
+            (snapshot, members) => {
+                let error = snapshot
+                    .err()
+                    .map(|e| e.to_string())
+                    .or(members.err().map(|e| e.to_string()));
+                tracing::error!(peer = %cx.peer, room = %name, error = error.as_deref().unwrap_or(""), "join failed");
+                let refusal = cx.replies.error_frame(Refusal::new(
+                    ErrorCode::Internal,
+                    "could not join the room; retry",
+                ));
+                if rejoin {
+                    // Still a member: release what was held, after the error.
+                    shared.registry.activate(&room, cx.conn, 0, &refusal);
+                } else {
+                    shared.registry.leave(&room, cx.conn);
+                    cx.replies.send(&refusal);
+                }
+            }
+        }
+    }
+}
