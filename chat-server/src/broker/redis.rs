@@ -157,7 +157,7 @@ struct GuestBook {
 
 /// This node's side of cluster fan-out and the store's [`CommitListener`]:
 /// every message, from this node's commits, the subscription or a repair
-/// read, goes through its [`Sequencer`] to the registry; this node's own
+/// read, goes through its sequencer to the registry; this node's own
 /// commits are also queued for the publisher, in commit order.
 pub struct ClusterFanOut {
     registry: Arc<RoomRegistry>,

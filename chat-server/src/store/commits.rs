@@ -18,13 +18,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use chat_proto::Message;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::batch::Pending;
 use super::{CommitListener, CommittedMessage, NewMessage, ReceiptSender, StoreError};
 use crate::sync::lock;
-use chat_proto::Message;
 
 /// Committed batches waiting for fan-out. Small: a writer that runs ahead
 /// of fan-out should wait rather than pile up acknowledgements.

@@ -4,10 +4,10 @@
 //! is durable. No database type crosses this seam, so a PostgreSQL store can
 //! sit beside the SQLite one.
 //!
-//! The rules both stores follow are written once: [`batch`] (the writer's
+//! The rules both stores follow are written once: `batch` (the writer's
 //! queue, group commit, answers after commit, refusing after close),
-//! [`commits`] (committed batches streamed to a fan-out task that delivers,
-//! then acknowledges) and [`page`] (page bounds and paging, the rooms a
+//! `commits` (committed batches streamed to a fan-out task that delivers,
+//! then acknowledges) and `page` (page bounds and paging, the rooms a
 //! join need not create, the schema-version rule). [`sqlite`] and
 //! [`postgres`] keep only their SQL and how they run it.
 
@@ -131,7 +131,7 @@ pub trait MessageStore: Send + Sync + 'static {
 
 /// Hears about committed messages, in commit (and so id) order, before the
 /// appending sessions are told. Called from the store's fan-out task on the
-/// tokio runtime (see [`commits`]): it must not block.
+/// tokio runtime (see `store/commits.rs`): it must not block.
 pub trait CommitListener: Send + Sync + 'static {
     fn committed(&self, batch: &[CommittedMessage]);
 }

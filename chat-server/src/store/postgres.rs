@@ -1,9 +1,9 @@
 //! The PostgreSQL [`MessageStore`], shared by every node of a cluster.
 //!
 //! Appends go through one writer task per node that batches whatever is
-//! queued into one transaction (group commit, [`super::batch`]) and hands
+//! queued into one transaction (group commit, `store/batch.rs`) and hands
 //! each committed batch to the store's fan-out task
-//! ([`super::commits`]), which tells the [`CommitListener`] and then
+//! (`store/commits.rs`), which tells the [`CommitListener`] and then
 //! answers the appenders. Per-room ids are taken in
 //! that transaction with `UPDATE rooms SET last_id = last_id + n ...
 //! RETURNING`: the row lock it takes is held until commit, so two nodes

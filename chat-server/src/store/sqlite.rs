@@ -1,9 +1,9 @@
 //! The SQLite [`MessageStore`]: its SQL and the two threads that run it.
 //!
 //! One writer thread owns the read-write connection and serves the
-//! [`batch`] queue: commands that arrive together run in one transaction
+//! `store/batch.rs` queue: commands that arrive together run in one transaction
 //! (group commit), and each committed batch goes to the store's fan-out
-//! task ([`commits`]), which delivers and then acknowledges. One reader
+//! task (`store/commits.rs`), which delivers and then acknowledges. One reader
 //! thread owns a second, query-only connection for joins, history pages,
 //! room lists and password lookups, so reads never wait behind appends:
 //! WAL mode lets it read while the writer writes, and each read sees every
@@ -716,6 +716,68 @@ mod tests {
             store.password_hash(&bob).await.unwrap().as_deref(),
             Some("h1")
         );
+    }
+
+    #[tokio::test]
+    async fn reads_answer_while_an_append_waits_for_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let store = open(&path, Arc::new(Recorder::default()));
+        let lobby = RoomName::parse("lobby").unwrap();
+        store.join(&lobby, Page::Newest { limit: 5 }).await.unwrap();
+        assert_eq!(append(&store, new_message("lobby", "first")).await, 1);
+        // Another process holds the write lock: the writer's next
+        // transaction waits for it.
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let receipt = store
+            .queue_append(new_message("lobby", "second"))
+            .await
+            .unwrap();
+        let answer = Duration::from_secs(3);
+        let page = tokio::time::timeout(answer, store.history(&lobby, Page::Newest { limit: 5 }))
+            .await
+            .expect("history does not wait behind the append")
+            .unwrap();
+        assert_eq!(page.messages.len(), 1);
+        let snapshot = tokio::time::timeout(answer, store.join(&lobby, Page::Newest { limit: 5 }))
+            .await
+            .expect("a join of a known room does not wait behind the append")
+            .unwrap();
+        assert_eq!(snapshot.last_id, 1);
+        let rooms = tokio::time::timeout(answer, store.rooms())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rooms[0].last_id, 1);
+        other.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(
+            tokio::time::timeout(answer, receipt)
+                .await
+                .unwrap()
+                .unwrap(),
+            2
+        );
+        let snapshot = store.join(&lobby, Page::Newest { limit: 5 }).await.unwrap();
+        assert_eq!((snapshot.last_id, snapshot.page.messages.len()), (2, 2));
+        store.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn after_close_everything_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("c.sqlite3"), Arc::new(Recorder::default()));
+        store.close().await.unwrap();
+        let lobby = RoomName::parse("lobby").unwrap();
+        assert!(matches!(
+            store.queue_append(new_message("lobby", "late")).await,
+            Err(StoreError::Closed)
+        ));
+        assert!(matches!(
+            store.history(&lobby, Page::Newest { limit: 1 }).await,
+            Err(StoreError::Closed)
+        ));
+        assert!(matches!(store.rooms().await, Err(StoreError::Closed)));
     }
 
     #[test]
