@@ -889,6 +889,68 @@ mod tests {
     }
 
     #[test]
+    fn this_nodes_commits_are_delivered_once_in_order_and_queued_for_publishing() {
+        use crate::metrics::Metrics;
+        use crate::registry::{Outbox, PresenceRoute};
+
+        let (presence_tx, _presence_rx) = mpsc::unbounded_channel();
+        let registry = Arc::new(RoomRegistry::new(
+            Arc::new(Metrics::default()),
+            PresenceRoute::Forward(presence_tx),
+        ));
+        let (fan_out, mut publish) = ClusterFanOut::new(registry.clone());
+        let lobby = RoomName::parse("lobby").unwrap();
+        let (outbox, mut frames_rx, _) = Outbox::new(16);
+        let room = registry.subscribe(&lobby, ConnId(1), &UserName::parse("ann").unwrap(), &outbox);
+        let joined = chat_proto::ServerFrame::Joined {
+            room: "lobby".into(),
+            members: vec![],
+            history: vec![],
+            more: false,
+            last_id: 0,
+        };
+        registry.activate(&room, ConnId(1), 0, &joined);
+        let wire = |id: u64| WireMessage {
+            room: "lobby".into(),
+            id,
+            user: "bob".into(),
+            text: format!("m{id}"),
+            ts: 1,
+        };
+        // Own commits 1 and 2; then the subscription brings 2 (a copy)
+        // and 3 (another node's).
+        let own: Vec<CommittedMessage> = [1, 2]
+            .into_iter()
+            .map(|id| CommittedMessage {
+                origin: ConnId(1),
+                ..from_wire(wire(id))
+            })
+            .collect();
+        fan_out.committed(&own);
+        fan_out.sequenced(|sequencer, released| {
+            for id in [2, 3] {
+                sequencer.offer(from_wire(wire(id)), Instant::now(), released);
+            }
+        });
+        let mut ids = Vec::new();
+        while let Ok(outgoing) = frames_rx.try_recv() {
+            if let Ok(chat_proto::ServerFrame::Message(m)) =
+                chat_proto::decode_server(outgoing.frame.as_str())
+            {
+                ids.push(m.id);
+            }
+        }
+        assert_eq!(ids, [1, 2, 3]);
+        match publish.0.try_recv() {
+            Ok(Publish::Batch(batch)) => {
+                assert_eq!(batch.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
+            }
+            _ => panic!("this node's commits are queued for publishing"),
+        }
+        assert!(publish.0.try_recv().is_err(), "only this node's own");
+    }
+
+    #[test]
     fn wire_messages_carry_no_ref_and_no_origin() {
         let committed = from_wire(WireMessage {
             room: "lobby".into(),

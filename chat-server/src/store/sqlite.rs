@@ -5,9 +5,11 @@
 //! (group commit), and each committed batch goes to the store's fan-out
 //! task (`store/commits.rs`), which delivers and then acknowledges. One reader
 //! thread owns a second, query-only connection for joins, history pages,
-//! room lists and password lookups, so reads never wait behind appends:
-//! WAL mode lets it read while the writer writes, and each read sees every
-//! transaction that committed before it began. The schema is versioned
+//! room lists and password lookups, so reads never wait behind appends
+//! (only the first join of a room this process has not seen passes through
+//! the writer, to create it): WAL mode lets it read while the writer
+//! writes, and each read sees every transaction that committed before it
+//! began, which is what a join needs (see [`crate::registry`]). The schema is versioned
 //! with `PRAGMA user_version`.
 
 use std::collections::HashMap;
@@ -211,6 +213,7 @@ impl MessageStore for SqliteStore {
 
     fn history(&self, room: &RoomName, page: Page) -> StoreFuture<HistoryPage> {
         let room = room.clone();
+        // The same read as a join's, which finds the room's row id too.
         self.read(move |conn| Ok(read_snapshot(conn, &room, page)?.page))
     }
 
