@@ -9,6 +9,7 @@
 //! [`ClusterFanOut`] (sequencing, then publishing) on many. The broker
 //! holds the store (to read what it missed), never the other way round.
 
+mod fan_out;
 mod local;
 mod redis;
 mod scripts;
@@ -19,7 +20,8 @@ use std::pin::Pin;
 
 use chat_proto::{RoomName, UserName};
 
-pub use self::redis::{ClusterFanOut, PublishQueue, RedisBroker};
+pub use self::redis::RedisBroker;
+pub use fan_out::{ClusterFanOut, PublishQueue};
 pub use local::LocalBroker;
 
 #[cfg(doc)]

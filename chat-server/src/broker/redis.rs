@@ -33,21 +33,22 @@ use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
 use ::redis::{Client, Msg, RedisError};
-use chat_proto::{Message, RoomName, UserName};
+use chat_proto::{RoomName, UserName};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use super::fan_out::{ClusterFanOut, Publish, PublishQueue, WireMessage, from_wire};
 use super::scripts::{
     self, GUEST_CLAIM, MESSAGES_CHANNEL, NOTICES_CHANNEL, PREFIX, PRESENCE_CHANNEL,
 };
-use super::sequencer::{Gap, Sequencer};
+use super::sequencer::Gap;
 use super::{Broker, BrokerError, BrokerFuture};
 use crate::registry::{PresenceChange, RoomRegistry};
 use crate::store::postgres::redact_url;
-use crate::store::{CommitListener, CommittedMessage, ConnId, MessageStore, Page, StoreError};
+use crate::store::{CommittedMessage, ConnId, MessageStore, Page, StoreError};
 use crate::sync::lock;
 
 mod control;
@@ -59,11 +60,6 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// No message at all on the subscription for this long, while every node
 /// heartbeats into it, means the connection is dead even if no error says so.
 const SILENCE_LIMIT: Duration = Duration::from_secs(6);
-/// How long a message that arrived early waits for the ones before it
-/// before they are read from the store.
-const GAP_WAIT: Duration = Duration::from_millis(150);
-/// Early arrivals in one room past which the store is read at once.
-const MAX_HELD: usize = 10_000;
 /// How often the repairer looks for gaps that waited long enough.
 const REPAIR_TICK: Duration = Duration::from_millis(50);
 /// Messages read from the store per repair query.
@@ -83,17 +79,6 @@ const MAX_UNPUBLISHED: usize = 50_000;
 const MAX_PUBLISH_BATCH: usize = 512;
 /// How long a closing node spends handing over its presence and messages.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-/// A committed message as it travels between nodes: no `ref`, which only
-/// ever goes to the sender's own connection.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct WireMessage {
-    room: String,
-    id: u64,
-    user: String,
-    text: String,
-    ts: i64,
-}
 
 #[derive(Serialize)]
 struct OutgoingBatch<'a> {
@@ -122,13 +107,6 @@ struct Notice {
     kind: String,
 }
 
-/// Work for the publisher task.
-enum Publish {
-    Batch(Vec<WireMessage>),
-    /// Answered once everything queued before it has been published.
-    Flush(oneshot::Sender<()>),
-}
-
 /// Work for the control task.
 enum Control {
     /// Apply every presence change forwarded so far, then answer.
@@ -155,51 +133,6 @@ struct GuestBook {
     next_claim: u64,
 }
 
-/// This node's side of cluster fan-out and the store's [`CommitListener`]:
-/// every message, from this node's commits, the subscription or a repair
-/// read, goes through its sequencer to the registry; this node's own
-/// commits are also queued for the publisher, in commit order.
-pub struct ClusterFanOut {
-    registry: Arc<RoomRegistry>,
-    /// std Mutex: held for short, non-async sections (offering and
-    /// delivering), by the store's fan-out task and the broker's tasks.
-    sequencer: Mutex<Sequencer>,
-    publish_tx: mpsc::UnboundedSender<Publish>,
-}
-
-/// The publisher's queue, from [`ClusterFanOut::new`] to
-/// [`RedisBroker::connect`].
-pub struct PublishQueue(mpsc::UnboundedReceiver<Publish>);
-
-impl ClusterFanOut {
-    pub fn new(registry: Arc<RoomRegistry>) -> (Arc<Self>, PublishQueue) {
-        let (publish_tx, publish_rx) = mpsc::unbounded_channel();
-        let fan_out = Arc::new(Self {
-            registry,
-            sequencer: Mutex::new(Sequencer::new(GAP_WAIT, MAX_HELD)),
-            publish_tx,
-        });
-        (fan_out, PublishQueue(publish_rx))
-    }
-
-    /// Runs `step` on the sequencer and delivers what it released, all
-    /// under the sequencer's lock so that deliveries from different
-    /// tasks cannot overtake each other.
-    fn sequenced(&self, step: impl FnOnce(&mut Sequencer, &mut Vec<CommittedMessage>)) {
-        let mut sequencer = lock(&self.sequencer);
-        let mut released = Vec::new();
-        step(&mut sequencer, &mut released);
-        if !released.is_empty() {
-            self.registry.deliver(&released);
-        }
-    }
-
-    /// The newest id delivered in `room`.
-    fn delivered(&self, room: &str) -> u64 {
-        lock(&self.sequencer).delivered(room)
-    }
-}
-
 struct Inner {
     node: String,
     client: Client,
@@ -215,7 +148,7 @@ struct Inner {
 
 impl Inner {
     fn registry(&self) -> &RoomRegistry {
-        &self.fan_out.registry
+        self.fan_out.registry()
     }
 }
 
@@ -488,21 +421,6 @@ impl Inner {
     }
 }
 
-fn from_wire(wire: WireMessage) -> CommittedMessage {
-    CommittedMessage {
-        message: Message {
-            room: wire.room,
-            id: wire.id,
-            user: wire.user,
-            text: wire.text,
-            ts: wire.ts,
-            reference: None,
-        },
-        // Not from any connection of this node.
-        origin: ConnId(0),
-    }
-}
-
 fn presence_change(payload: &[u8]) -> Option<PresenceChange> {
     let event: PresenceEvent = serde_json::from_slice(payload).ok()?;
     Some(PresenceChange {
@@ -680,7 +598,7 @@ async fn repairer(inner: Arc<Inner>, mut repair_rx: mpsc::UnboundedReceiver<Repa
                 }
             }
         }
-        let gaps = lock(&inner.fan_out.sequencer).due(Instant::now());
+        let gaps = inner.fan_out.due_gaps(Instant::now());
         for gap in gaps {
             let retry_at = match inner.repair(&gap).await {
                 Ok(()) => None,
@@ -689,39 +607,13 @@ async fn repairer(inner: Arc<Inner>, mut repair_rx: mpsc::UnboundedReceiver<Repa
                     Some(Instant::now() + REPAIR_RETRY)
                 }
             };
-            lock(&inner.fan_out.sequencer).repair_finished(&gap.room, retry_at);
+            inner.fan_out.repair_finished(&gap.room, retry_at);
         }
     }
 }
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-impl CommitListener for ClusterFanOut {
-    fn committed(&self, batch: &[CommittedMessage]) {
-        let now = Instant::now();
-        self.sequenced(|sequencer, released| {
-            for committed in batch {
-                sequencer.offer(committed.clone(), now, released);
-            }
-        });
-        let wire = batch
-            .iter()
-            .map(|committed| WireMessage {
-                room: committed.message.room.clone(),
-                id: committed.message.id,
-                user: committed.message.user.clone(),
-                text: committed.message.text.clone(),
-                ts: committed.message.ts,
-            })
-            .collect();
-        if self.publish_tx.send(Publish::Batch(wire)).is_err() {
-            tracing::debug!(
-                "the publisher has stopped; other nodes will read these from the store"
-            );
-        }
-    }
 }
 
 impl Broker for RedisBroker {
@@ -836,11 +728,7 @@ impl Broker for RedisBroker {
         let inner = self.inner.clone();
         Box::pin(async move {
             let (published_tx, published_rx) = oneshot::channel();
-            if inner
-                .fan_out
-                .publish_tx
-                .send(Publish::Flush(published_tx))
-                .is_ok()
+            if inner.fan_out.flush_published(published_tx)
                 && tokio::time::timeout(CLOSE_GRACE, published_rx)
                     .await
                     .is_err()
@@ -886,81 +774,5 @@ mod tests {
             presence_change(br#"{"room":"Bad Room","user":"x","entered":true,"ts":1}"#).is_none()
         );
         assert!(presence_change(b"not json").is_none());
-    }
-
-    #[test]
-    fn this_nodes_commits_are_delivered_once_in_order_and_queued_for_publishing() {
-        use crate::metrics::Metrics;
-        use crate::registry::{Outbox, PresenceRoute};
-
-        let (presence_tx, _presence_rx) = mpsc::unbounded_channel();
-        let registry = Arc::new(RoomRegistry::new(
-            Arc::new(Metrics::default()),
-            PresenceRoute::Forward(presence_tx),
-        ));
-        let (fan_out, mut publish) = ClusterFanOut::new(registry.clone());
-        let lobby = RoomName::parse("lobby").unwrap();
-        let (outbox, mut frames_rx, _) = Outbox::new(16);
-        let room = registry.subscribe(&lobby, ConnId(1), &UserName::parse("ann").unwrap(), &outbox);
-        let joined = chat_proto::ServerFrame::Joined {
-            room: "lobby".into(),
-            members: vec![],
-            history: vec![],
-            more: false,
-            last_id: 0,
-        };
-        registry.activate(&room, ConnId(1), 0, &joined);
-        let wire = |id: u64| WireMessage {
-            room: "lobby".into(),
-            id,
-            user: "bob".into(),
-            text: format!("m{id}"),
-            ts: 1,
-        };
-        // Own commits 1 and 2; then the subscription brings 2 (a copy)
-        // and 3 (another node's).
-        let own: Vec<CommittedMessage> = [1, 2]
-            .into_iter()
-            .map(|id| CommittedMessage {
-                origin: ConnId(1),
-                ..from_wire(wire(id))
-            })
-            .collect();
-        fan_out.committed(&own);
-        fan_out.sequenced(|sequencer, released| {
-            for id in [2, 3] {
-                sequencer.offer(from_wire(wire(id)), Instant::now(), released);
-            }
-        });
-        let mut ids = Vec::new();
-        while let Ok(outgoing) = frames_rx.try_recv() {
-            if let Ok(chat_proto::ServerFrame::Message(m)) =
-                chat_proto::decode_server(outgoing.frame.as_str())
-            {
-                ids.push(m.id);
-            }
-        }
-        assert_eq!(ids, [1, 2, 3]);
-        match publish.0.try_recv() {
-            Ok(Publish::Batch(batch)) => {
-                assert_eq!(batch.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
-            }
-            _ => panic!("this node's commits are queued for publishing"),
-        }
-        assert!(publish.0.try_recv().is_err(), "only this node's own");
-    }
-
-    #[test]
-    fn wire_messages_carry_no_ref_and_no_origin() {
-        let committed = from_wire(WireMessage {
-            room: "lobby".into(),
-            id: 7,
-            user: "alice".into(),
-            text: "hi\u{0}".into(),
-            ts: 1,
-        });
-        assert_eq!(committed.origin, ConnId(0));
-        assert_eq!(committed.message.reference, None);
-        assert_eq!(committed.message.text, "hi\u{0}");
     }
 }
