@@ -380,10 +380,6 @@ impl RoomRegistry {
         let Some(member) = state.members.remove(&conn) else {
             return false;
         };
-        if state.members.is_empty() {
-            self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
-            self.remove(room, &mut state);
-        }
         let last = match state.users.get_mut(&member.user) {
             Some(count) if *count > 1 => {
                 *count -= 1;
@@ -402,6 +398,12 @@ impl RoomRegistry {
                 ts: now_ms(),
             };
             self.announce(&mut state, change);
+        }
+        // Removed only after the departure has been announced: a new room
+        // by that name, and the arrival it announces, can only come after.
+        if state.members.is_empty() {
+            self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
+            self.remove(room, &mut state);
         }
         true
     }
