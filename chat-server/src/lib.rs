@@ -14,14 +14,17 @@
 //!   `rooms`).
 //! - [`shared`]: the state every session holds a handle to.
 //! - [`registry`]: rooms, presence and fan-out of committed messages.
-//! - [`store`]: the [`store::MessageStore`] seam, its SQLite writer thread
-//!   (one node) and its PostgreSQL form (a cluster's shared store).
-//! - [`broker`]: the cross-node seam (fan-out, members, guest names), its
-//!   local form and its Redis form (cluster fan-out, presence, guest names).
+//! - [`store`]: the [`store::MessageStore`] seam, the rules both stores
+//!   share (group commit, the commit stream to fan-out, paging), its SQLite
+//!   form (one node: writer and reader threads) and its PostgreSQL form (a
+//!   cluster's shared store).
+//! - [`broker`]: the cross-node seam (members, guest names, cluster
+//!   fan-out), its local form and its Redis form.
 //! - [`accounts`]: hello admission, guest names, argon2 password hashes.
 //! - [`limits`]: the per-session rate limit and fixed sizes.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`shutdown`]: the shutdown signal and the drop guard tasks hold.
+//! - [`sync`]: the one poison-tolerant lock helper.
 //!
 //! The binary only parses flags, opens the [`server::Backend`], binds and
 //! calls [`server::run`]; a test can do the same on `127.0.0.1:0`.
@@ -39,6 +42,7 @@ pub mod session;
 pub mod shared;
 pub mod shutdown;
 pub mod store;
+pub mod sync;
 
 /// The `server` string announced in `welcome`.
 pub const SERVER_NAME: &str = concat!("chat-server ", env!("CARGO_PKG_VERSION"));

@@ -11,8 +11,32 @@
 //! releases held messages newer than the snapshot and goes live, all under
 //! the room's lock.
 //!
-//! Locks are std `Mutex`es: they guard short, non-async sections, and the
-//! store's writer thread (not a tokio task) takes them too.
+//! # The join invariant
+//! A join is exact because of one ordering, which the stores keep: **a
+//! message reaches [`RoomRegistry::deliver`] only after its transaction
+//! has committed, and a join's snapshot (its page and `last_id`, read
+//! together) sees every transaction that committed before the read began.**
+//! Take a message `m` in the room:
+//! - `m.id <= last_id`: the snapshot covers it (in the page, or older than
+//!   the page and reachable with `history`); if it is delivered while the
+//!   member is pending or later, the member's id floor drops it.
+//! - `m.id > last_id`: the read did not see its commit, so its commit, and
+//!   its delivery after that, came after the read began, which is after
+//!   `subscribe`: the member was already there, pending (the frame is held
+//!   and released by `activate`) or live.
+//!
+//! So nothing is lost or doubled. The rule holds however reads are served
+//! (SQLite's reader thread reads beside the writer; PostgreSQL's pool), as
+//! long as fan-out follows commit ([`crate::store`]'s commit stream). In a
+//! cluster, other nodes' messages can arrive after a snapshot that already
+//! holds them: the floor drops those as well.
+//!
+//! A room lives in the map only while it has members: the last `leave`
+//! removes it, so the map does not grow with every room ever visited.
+//!
+//! Locks are std `Mutex`es: they guard short, non-async sections and are
+//! never held across an await. Lock order: a room's lock may take the
+//! map's (to remove the room), never the other way round.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +48,8 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
-use crate::store::{CommittedMessage, ConnId};
+use crate::store::{CommitListener, CommittedMessage, ConnId};
+use crate::sync::lock;
 
 /// An encoded text frame, cheap to clone (shared bytes).
 pub type Frame = Utf8Bytes;
@@ -159,6 +184,9 @@ struct RoomState {
     members: HashMap<ConnId, Member>,
     /// Distinct users in the room and how many of their connections are in it.
     users: HashMap<UserName, usize>,
+    /// Set when the last member left and the room was taken out of the
+    /// map: a subscriber still holding it must look the room up again.
+    removed: bool,
 }
 
 impl RoomState {
@@ -186,11 +214,7 @@ impl Room {
     }
 
     fn lock(&self) -> MutexGuard<'_, RoomState> {
-        // A panic while holding the lock leaves plain data behind, still
-        // consistent enough to keep serving; don't cascade the panic.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 }
 
@@ -236,9 +260,7 @@ impl RoomRegistry {
     }
 
     fn rooms(&self) -> MutexGuard<'_, HashMap<RoomName, Arc<Room>>> {
-        self.rooms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.rooms)
     }
 
     fn room(&self, name: &str) -> Option<Arc<Room>> {
@@ -277,20 +299,35 @@ impl RoomRegistry {
         user: &UserName,
         outbox: &Outbox,
     ) -> Arc<Room> {
-        let room = self
-            .rooms()
-            .entry(name.clone())
-            .or_insert_with(|| {
-                Arc::new(Room {
-                    name: name.clone(),
-                    state: Mutex::new(RoomState::default()),
+        // A room found in the map may lose its last member, and its place
+        // in the map, before its lock is taken here; then look again: the
+        // second look finds it gone (or a new one), so this ends.
+        loop {
+            let room = self
+                .rooms()
+                .entry(name.clone())
+                .or_insert_with(|| {
+                    Arc::new(Room {
+                        name: name.clone(),
+                        state: Mutex::new(RoomState::default()),
+                    })
                 })
-            })
-            .clone();
+                .clone();
+            if self.add_pending(&room, conn, user, outbox) {
+                return room;
+            }
+        }
+    }
+
+    /// Adds the member to a room still in the map; false if it was removed.
+    fn add_pending(&self, room: &Room, conn: ConnId, user: &UserName, outbox: &Outbox) -> bool {
         let mut state = room.lock();
+        if state.removed {
+            return false;
+        }
         if let Some(member) = state.members.get_mut(&conn) {
             member.held.get_or_insert_with(Vec::new);
-            return room.clone();
+            return true;
         }
         if state.members.is_empty() {
             self.metrics.rooms_active.fetch_add(1, Ordering::Relaxed);
@@ -308,15 +345,14 @@ impl RoomRegistry {
         *connections += 1;
         if *connections == 1 {
             let change = PresenceChange {
-                room: name.clone(),
+                room: room.name.clone(),
                 user: user.clone(),
                 entered: true,
                 ts: now_ms(),
             };
             self.announce(&mut state, change);
         }
-        drop(state);
-        room
+        true
     }
 
     /// Step two of joining: queues `joined`, then the frames held since
@@ -344,9 +380,6 @@ impl RoomRegistry {
         let Some(member) = state.members.remove(&conn) else {
             return false;
         };
-        if state.members.is_empty() {
-            self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
-        }
         let last = match state.users.get_mut(&member.user) {
             Some(count) if *count > 1 => {
                 *count -= 1;
@@ -366,7 +399,31 @@ impl RoomRegistry {
             };
             self.announce(&mut state, change);
         }
+        // Removed only after the departure has been announced: a new room
+        // by that name, and the arrival it announces, can only come after.
+        if state.members.is_empty() {
+            self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
+            self.remove(room, &mut state);
+        }
         true
+    }
+
+    /// Takes a room that has just lost its last member out of the map,
+    /// under its lock, so no one can join it meanwhile.
+    fn remove(&self, room: &Room, state: &mut RoomState) {
+        state.removed = true;
+        let mut rooms = self.rooms();
+        if rooms
+            .get(&room.name)
+            .is_some_and(|listed| std::ptr::eq(Arc::as_ptr(listed), room))
+        {
+            rooms.remove(&room.name);
+        }
+    }
+
+    /// How many rooms the map holds (rooms with members on this node).
+    pub fn room_count(&self) -> usize {
+        self.rooms().len()
     }
 
     /// Delivers a presence change decided elsewhere (by a cluster broker)
@@ -424,11 +481,168 @@ impl RoomRegistry {
     }
 }
 
+/// The single-node listener: committed messages go straight to this
+/// node's members.
+impl CommitListener for RoomRegistry {
+    fn committed(&self, batch: &[CommittedMessage]) {
+        self.deliver(batch);
+    }
+}
+
 fn presence_frame(change: &PresenceChange) -> ServerFrame {
     let (room, user, ts) = (change.room.to_string(), change.user.to_string(), change.ts);
     if change.entered {
         ServerFrame::Join { room, user, ts }
     } else {
         ServerFrame::Leave { room, user, ts }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_proto::decode_server;
+
+    use super::*;
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    fn user(name: &str) -> UserName {
+        UserName::parse(name).unwrap()
+    }
+
+    fn registry() -> (RoomRegistry, Arc<Metrics>) {
+        let metrics = Arc::new(Metrics::default());
+        (
+            RoomRegistry::new(metrics.clone(), PresenceRoute::Local),
+            metrics,
+        )
+    }
+
+    fn committed(room: &str, id: u64, origin: u64) -> CommittedMessage {
+        CommittedMessage {
+            message: Message {
+                room: room.into(),
+                id,
+                user: "bob".into(),
+                text: format!("m{id}"),
+                ts: 1,
+                reference: Some(format!("r{id}")),
+            },
+            origin: ConnId(origin),
+        }
+    }
+
+    fn joined(name: &str, last_id: u64) -> ServerFrame {
+        ServerFrame::Joined {
+            room: name.into(),
+            members: vec![],
+            history: vec![],
+            more: false,
+            last_id,
+        }
+    }
+
+    /// What a member would see, frame by frame: `joined@last_id`,
+    /// `id:ref` for messages, `+user` / `-user` for presence.
+    fn seen(frames_rx: &mut mpsc::Receiver<Outgoing>) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Ok(outgoing) = frames_rx.try_recv() {
+            seen.push(match decode_server(outgoing.frame.as_str()).unwrap() {
+                ServerFrame::Joined { last_id, .. } => format!("joined@{last_id}"),
+                ServerFrame::Message(m) => format!("{}:{}", m.id, m.reference.unwrap_or_default()),
+                ServerFrame::Join { user, .. } => format!("+{user}"),
+                ServerFrame::Leave { user, .. } => format!("-{user}"),
+                other => format!("{other:?}"),
+            });
+        }
+        seen
+    }
+
+    #[test]
+    fn a_pending_member_gets_joined_first_then_only_what_the_snapshot_missed() {
+        let (registry, _) = registry();
+        let lobby = room("lobby");
+        let (outbox, mut frames_rx, _) = Outbox::new(64);
+        let handle = registry.subscribe(&lobby, ConnId(1), &user("alice"), &outbox);
+        // While alice's snapshot is being read: 1 and 2 commit (the
+        // snapshot covers them), bob arrives, 3 commits after the read.
+        registry.deliver(&[committed("lobby", 1, 9), committed("lobby", 2, 9)]);
+        let (bob_outbox, mut bob_rx, _) = Outbox::new(64);
+        registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob_outbox);
+        registry.deliver(&[committed("lobby", 3, 9)]);
+        assert!(seen(&mut frames_rx).is_empty(), "held while pending");
+
+        registry.activate(&handle, ConnId(1), 2, &joined("lobby", 2));
+        assert_eq!(seen(&mut frames_rx), ["joined@2", "+bob", "3:"]);
+        registry.deliver(&[committed("lobby", 4, 1)]);
+        assert_eq!(
+            seen(&mut frames_rx),
+            ["4:r4"],
+            "live now; the sender's copy keeps its ref"
+        );
+        // Bob is still pending: everything waits for his own `joined`.
+        assert!(seen(&mut bob_rx).is_empty());
+        let bob_room = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob_outbox);
+        registry.activate(&bob_room, ConnId(2), 3, &joined("lobby", 3));
+        assert_eq!(seen(&mut bob_rx), ["joined@3", "4:"]);
+    }
+
+    #[test]
+    fn the_id_floor_drops_what_history_already_held() {
+        let (registry, _) = registry();
+        let lobby = room("lobby");
+        let (outbox, mut frames_rx, _) = Outbox::new(64);
+        let handle = registry.subscribe(&lobby, ConnId(1), &user("alice"), &outbox);
+        registry.deliver(&[committed("lobby", 5, 9), committed("lobby", 6, 9)]);
+        registry.activate(&handle, ConnId(1), 5, &joined("lobby", 5));
+        assert_eq!(seen(&mut frames_rx), ["joined@5", "6:"]);
+        // Copies arriving late (another node's, or a repair read) and
+        // messages of other rooms are not shown again.
+        registry.deliver(&[
+            committed("lobby", 4, 9),
+            committed("lobby", 5, 9),
+            committed("elsewhere", 7, 9),
+            committed("lobby", 7, 9),
+        ]);
+        assert_eq!(seen(&mut frames_rx), ["7:"]);
+        // A re-join raises the floor, never lowers it.
+        let again = registry.subscribe(&lobby, ConnId(1), &user("alice"), &outbox);
+        registry.deliver(&[committed("lobby", 8, 9)]);
+        registry.activate(&again, ConnId(1), 3, &joined("lobby", 3));
+        registry.deliver(&[committed("lobby", 5, 9)]);
+        assert_eq!(seen(&mut frames_rx), ["joined@3", "8:"]);
+    }
+
+    #[test]
+    fn the_last_member_leaving_frees_the_room() {
+        let (registry, metrics) = registry();
+        let lobby = room("lobby");
+        let (outbox, mut frames_rx, _) = Outbox::new(64);
+        let first = registry.subscribe(&lobby, ConnId(1), &user("alice"), &outbox);
+        let second = registry.subscribe(&lobby, ConnId(2), &user("alice"), &outbox);
+        assert!(Arc::ptr_eq(&first, &second));
+        registry.subscribe(&room("other"), ConnId(1), &user("alice"), &outbox);
+        assert_eq!(registry.room_count(), 2);
+
+        assert!(registry.leave(&first, ConnId(1)));
+        assert_eq!(registry.room_count(), 2, "alice's second connection stays");
+        assert!(registry.leave(&first, ConnId(2)));
+        assert!(!registry.leave(&first, ConnId(2)), "already gone");
+        assert_eq!(registry.room_count(), 1);
+        assert_eq!(metrics.rooms_active.load(Ordering::Relaxed), 1);
+        assert!(registry.local_members("lobby").is_empty());
+
+        // The removed room takes no one; a new join gets a fresh room that
+        // deliveries reach.
+        assert!(!registry.add_pending(&first, ConnId(3), &user("carol"), &outbox));
+        let fresh = registry.subscribe(&lobby, ConnId(3), &user("carol"), &outbox);
+        assert!(!Arc::ptr_eq(&first, &fresh));
+        registry.activate(&fresh, ConnId(3), 0, &joined("lobby", 0));
+        seen(&mut frames_rx);
+        registry.deliver(&[committed("lobby", 1, 9)]);
+        assert_eq!(seen(&mut frames_rx), ["1:"]);
+        assert_eq!(registry.local_members("lobby"), ["carol"]);
     }
 }

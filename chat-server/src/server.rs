@@ -15,7 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use crate::broker::{Broker, BrokerError, LocalBroker, RedisBroker};
+use crate::broker::{Broker, BrokerError, ClusterFanOut, LocalBroker, RedisBroker};
 use crate::config::{ClusterUrls, Config};
 use crate::http::{self, Route};
 use crate::limits::{MAX_PENDING_HANDSHAKES, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
@@ -40,12 +40,13 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// A single-node backend on a SQLite file.
+    /// A single-node backend on a SQLite file: the store's commits go
+    /// straight to the registry. Call it inside the tokio runtime.
     pub fn sqlite(path: &Path, sync: SyncMode) -> Result<Self, StoreError> {
         let metrics = Arc::new(Metrics::default());
         let registry = Arc::new(RoomRegistry::new(metrics.clone(), PresenceRoute::Local));
         let broker = Arc::new(LocalBroker::new(registry.clone()));
-        let store = SqliteStore::open(path, sync, broker.clone(), metrics.clone())?;
+        let store = SqliteStore::open(path, sync, registry.clone(), metrics.clone())?;
         Ok(Self {
             store: Arc::new(store),
             broker,
@@ -64,10 +65,11 @@ impl Backend {
             metrics.clone(),
             PresenceRoute::Forward(presence_tx),
         ));
-        let broker = RedisBroker::connect(&urls.redis, registry.clone(), presence_rx).await?;
+        let (fan_out, publish) = ClusterFanOut::new(registry.clone());
         let store: Arc<dyn MessageStore> =
-            Arc::new(PostgresStore::open(&urls.database, broker.clone(), metrics.clone()).await?);
-        broker.start(&store).await?;
+            Arc::new(PostgresStore::open(&urls.database, fan_out.clone(), metrics.clone()).await?);
+        let broker =
+            RedisBroker::connect(&urls.redis, store.clone(), fan_out, publish, presence_rx).await?;
         Ok(Self {
             store,
             broker,

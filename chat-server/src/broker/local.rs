@@ -1,5 +1,6 @@
-//! The single-node [`Broker`]: delivery, members and guest names all live
-//! in this process.
+//! The single-node [`Broker`]: members and guest names live in this
+//! process. Delivery needs no broker here: the store's fan-out hands
+//! commits straight to the [`RoomRegistry`].
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,7 +9,7 @@ use chat_proto::{RoomName, UserName};
 
 use super::{Broker, BrokerFuture};
 use crate::registry::RoomRegistry;
-use crate::store::{CommitListener, CommittedMessage};
+use crate::sync::lock;
 
 pub struct LocalBroker {
     registry: Arc<RoomRegistry>,
@@ -24,15 +25,7 @@ impl LocalBroker {
     }
 
     fn guests(&self) -> MutexGuard<'_, HashSet<UserName>> {
-        self.guests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl CommitListener for LocalBroker {
-    fn committed(&self, batch: &[CommittedMessage]) {
-        self.registry.deliver(batch);
+        lock(&self.guests)
     }
 }
 

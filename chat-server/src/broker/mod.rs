@@ -1,8 +1,15 @@
-//! Cross-node seam: who hears a committed message, who is in a room, and
-//! which guest names are taken. One node uses [`LocalBroker`], which is the
-//! in-process registry itself; a cluster puts a shared broker
-//! ([`RedisBroker`]) here, and the rest of the server does not change.
+//! Cross-node seam: who is in a room and which guest names are taken, and
+//! in a cluster how committed messages reach every node. One node uses
+//! [`LocalBroker`], which is the in-process registry itself; a cluster puts
+//! a shared broker ([`RedisBroker`]) here, and the rest of the server does
+//! not change.
+//!
+//! The store does not know the broker: it tells a [`CommitListener`] of
+//! its commits, which is the registry on one node and the cluster's
+//! [`ClusterFanOut`] (sequencing, then publishing) on many. The broker
+//! holds the store (to read what it missed), never the other way round.
 
+mod fan_out;
 mod local;
 mod redis;
 mod scripts;
@@ -14,8 +21,10 @@ use std::pin::Pin;
 use chat_proto::{RoomName, UserName};
 
 pub use self::redis::RedisBroker;
+pub use fan_out::{ClusterFanOut, PublishQueue};
 pub use local::LocalBroker;
 
+#[cfg(doc)]
 use crate::store::CommitListener;
 
 /// Why the broker could not answer.
@@ -27,12 +36,8 @@ pub enum BrokerError {
 
 pub type BrokerFuture<T> = Pin<Box<dyn Future<Output = Result<T, BrokerError>> + Send + 'static>>;
 
-/// Fan-out, presence and guest names for one node or many.
-///
-/// As a [`CommitListener`] it hears this node's committed messages and must
-/// get them to every node's [`crate::registry::RoomRegistry::deliver`] (this
-/// node's included), in id order per room, once.
-pub trait Broker: CommitListener {
+/// Presence and guest names for one node or many.
+pub trait Broker: Send + Sync + 'static {
     /// Distinct users in the room, across every node, sorted.
     fn members(&self, room: &RoomName) -> BrokerFuture<Vec<String>>;
     /// Distinct users in each of these rooms, across every node.

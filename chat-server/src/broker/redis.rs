@@ -15,34 +15,41 @@
 //!   comes back;
 //! - the repairer fills gaps in the message stream from the store.
 //!
-//! Every message reaches this node's registry through one [`Sequencer`]:
-//! this node's own commits straight from the store's writer (so they do
-//! not wait on Redis, and their sender's copy keeps its `ref`), other
-//! nodes' from the subscription, and missing ones from the store. The
-//! sequencer drops what it already delivered and holds what arrives
-//! early, so each member sees each message once, in id order.
+//! Every message reaches this node's registry through one [`Sequencer`],
+//! kept by [`ClusterFanOut`]: this node's own commits straight from the
+//! store's fan-out task (so they do not wait on Redis, and their sender's
+//! copy keeps its `ref`), other nodes' from the subscription, and missing
+//! ones from the store. The sequencer drops what it already delivered and
+//! holds what arrives early, so each member sees each message once, in id
+//! order.
+//!
+//! The store hears of [`ClusterFanOut`] only, as its commit listener; the
+//! broker holds the store, to read what this node missed. Nothing holds
+//! the broker, so it is built in one step, after the store.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
 use ::redis::{Client, Msg, RedisError};
-use chat_proto::{Message, RoomName, UserName};
+use chat_proto::{RoomName, UserName};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use super::fan_out::{ClusterFanOut, Publish, PublishQueue, WireMessage, from_wire};
 use super::scripts::{
     self, GUEST_CLAIM, MESSAGES_CHANNEL, NOTICES_CHANNEL, PREFIX, PRESENCE_CHANNEL,
 };
-use super::sequencer::{Gap, Sequencer};
+use super::sequencer::Gap;
 use super::{Broker, BrokerError, BrokerFuture};
 use crate::registry::{PresenceChange, RoomRegistry};
 use crate::store::postgres::redact_url;
-use crate::store::{CommitListener, CommittedMessage, ConnId, MessageStore, Page, StoreError};
+use crate::store::{CommittedMessage, ConnId, MessageStore, Page, StoreError};
+use crate::sync::lock;
 
 mod control;
 
@@ -53,11 +60,6 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// No message at all on the subscription for this long, while every node
 /// heartbeats into it, means the connection is dead even if no error says so.
 const SILENCE_LIMIT: Duration = Duration::from_secs(6);
-/// How long a message that arrived early waits for the ones before it
-/// before they are read from the store.
-const GAP_WAIT: Duration = Duration::from_millis(150);
-/// Early arrivals in one room past which the store is read at once.
-const MAX_HELD: usize = 10_000;
 /// How often the repairer looks for gaps that waited long enough.
 const REPAIR_TICK: Duration = Duration::from_millis(50);
 /// Messages read from the store per repair query.
@@ -77,17 +79,6 @@ const MAX_UNPUBLISHED: usize = 50_000;
 const MAX_PUBLISH_BATCH: usize = 512;
 /// How long a closing node spends handing over its presence and messages.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-/// A committed message as it travels between nodes: no `ref`, which only
-/// ever goes to the sender's own connection.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct WireMessage {
-    room: String,
-    id: u64,
-    user: String,
-    text: String,
-    ts: i64,
-}
 
 #[derive(Serialize)]
 struct OutgoingBatch<'a> {
@@ -116,13 +107,6 @@ struct Notice {
     kind: String,
 }
 
-/// Work for the publisher task.
-enum Publish {
-    Batch(Vec<WireMessage>),
-    /// Answered once everything queued before it has been published.
-    Flush(oneshot::Sender<()>),
-}
-
 /// Work for the control task.
 enum Control {
     /// Apply every presence change forwarded so far, then answer.
@@ -149,45 +133,28 @@ struct GuestBook {
     next_claim: u64,
 }
 
-/// Receivers and the first subscription, handed to the tasks at start.
-struct Startup {
-    pubsub: PubSub,
-    presence_rx: mpsc::UnboundedReceiver<PresenceChange>,
-    publish_rx: mpsc::UnboundedReceiver<Publish>,
-    control_rx: mpsc::UnboundedReceiver<Control>,
-    repair_rx: mpsc::UnboundedReceiver<Repair>,
-}
-
 struct Inner {
     node: String,
     client: Client,
     redis: ConnectionManager,
-    registry: Arc<RoomRegistry>,
-    /// Weak: the store holds this broker as its commit listener.
-    store: OnceLock<Weak<dyn MessageStore>>,
-    /// std Mutex: held for short, non-async sections, and taken by the
-    /// store's writer as well as by tasks.
-    sequencer: Mutex<Sequencer>,
+    fan_out: Arc<ClusterFanOut>,
+    /// Read when this node missed messages (gaps, catch-ups).
+    store: Arc<dyn MessageStore>,
     guests: Mutex<GuestBook>,
-    publish_tx: mpsc::UnboundedSender<Publish>,
     control_tx: mpsc::UnboundedSender<Control>,
     repair_tx: mpsc::UnboundedSender<Repair>,
-    startup: Mutex<Option<Startup>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// The Redis [`Broker`]. Create it with [`RedisBroker::connect`], hand it
-/// to the store as its [`CommitListener`], then [`RedisBroker::start`] it.
-pub struct RedisBroker {
-    inner: Arc<Inner>,
+impl Inner {
+    fn registry(&self) -> &RoomRegistry {
+        self.fan_out.registry()
+    }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The data behind these locks stays consistent between statements;
-    // a panic elsewhere must not take the broker down with it.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The Redis [`Broker`], started by [`RedisBroker::connect`].
+pub struct RedisBroker {
+    inner: Arc<Inner>,
 }
 
 fn unavailable(what: &str, error: impl std::fmt::Display) -> BrokerError {
@@ -205,100 +172,108 @@ async fn bounded<T>(call: impl Future<Output = Result<T, RedisError>>) -> Result
     }
 }
 
+/// The receiving ends the broker's tasks start with.
+struct Receivers {
+    pubsub: PubSub,
+    presence_rx: mpsc::UnboundedReceiver<PresenceChange>,
+    publish_rx: mpsc::UnboundedReceiver<Publish>,
+    control_rx: mpsc::UnboundedReceiver<Control>,
+    repair_rx: mpsc::UnboundedReceiver<Repair>,
+}
+
 impl RedisBroker {
-    /// Connects to Redis and subscribes to the cluster's channels. Fails
-    /// when Redis cannot be reached now; later outages are survived.
-    /// `presence_rx` is the other end of the registry's
+    /// Connects to Redis, subscribes to the cluster's channels, registers
+    /// this node and starts its tasks. Fails when Redis cannot be reached
+    /// now; later outages are survived. `fan_out` and `publish` come from
+    /// [`ClusterFanOut::new`] (the store's listener); `presence_rx` is the
+    /// other end of the registry's
     /// [`crate::registry::PresenceRoute::Forward`].
     pub async fn connect(
         url: &str,
-        registry: Arc<RoomRegistry>,
+        store: Arc<dyn MessageStore>,
+        fan_out: Arc<ClusterFanOut>,
+        publish: PublishQueue,
         presence_rx: mpsc::UnboundedReceiver<PresenceChange>,
     ) -> Result<Arc<Self>, BrokerError> {
-        let shown = redact_url(url);
-        let client =
-            Client::open(url).map_err(|e| unavailable(&format!("bad Redis URL {shown}"), e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            // Few quick retries: callers should hear "unavailable" soon;
-            // the next command starts a new round of reconnecting.
-            .set_number_of_retries(2)
-            .set_max_delay(MAX_BACKOFF);
-        let redis = bounded(client.get_connection_manager_with_config(config))
-            .await
-            .map_err(|e| unavailable(&format!("cannot connect to Redis at {shown}"), e))?;
-        let pubsub = subscribe(&client)
-            .await
-            .map_err(|e| unavailable(&format!("cannot subscribe on Redis at {shown}"), e))?;
+        let (client, redis, pubsub) = open_redis(url).await?;
         let node = format!("{:x}-{:08x}", std::process::id(), rand::random::<u32>());
-        let (publish_tx, publish_rx) = mpsc::unbounded_channel();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (repair_tx, repair_rx) = mpsc::unbounded_channel();
-        Ok(Arc::new(Self {
-            inner: Arc::new(Inner {
-                node,
-                client,
-                redis,
-                registry,
-                store: OnceLock::new(),
-                sequencer: Mutex::new(Sequencer::new(GAP_WAIT, MAX_HELD)),
-                guests: Mutex::new(GuestBook::default()),
-                publish_tx,
-                control_tx,
-                repair_tx,
-                startup: Mutex::new(Some(Startup {
-                    pubsub,
-                    presence_rx,
-                    publish_rx,
-                    control_rx,
-                    repair_rx,
-                })),
-                tasks: Mutex::new(Vec::new()),
-            }),
-        }))
+        let inner = Arc::new(Inner {
+            node,
+            client,
+            redis,
+            fan_out,
+            store,
+            guests: Mutex::new(GuestBook::default()),
+            control_tx,
+            repair_tx,
+            tasks: Mutex::new(Vec::new()),
+        });
+        let receivers = Receivers {
+            pubsub,
+            presence_rx,
+            publish_rx: publish.0,
+            control_rx,
+            repair_rx,
+        };
+        start(&inner, receivers).await?;
+        Ok(Arc::new(Self { inner }))
     }
 
     /// This node's id in the cluster (in logs and in Redis keys).
     pub fn node(&self) -> &str {
         &self.inner.node
     }
+}
 
-    /// Registers the node and starts its tasks. Every room's newest id is
-    /// read from `store` first: the subscription is already live, so what
-    /// commits from now on arrives through it, and what committed before
-    /// predates this node.
-    pub async fn start(&self, store: &Arc<dyn MessageStore>) -> Result<(), BrokerError> {
-        let inner = &self.inner;
-        let Some(startup) = lock(&inner.startup).take() else {
-            return Err(BrokerError::Unavailable(
-                "the broker was started twice".into(),
-            ));
-        };
-        let _ = inner.store.set(Arc::downgrade(store));
-        let rooms = store
-            .rooms()
-            .await
-            .map_err(|e| unavailable("cannot read the rooms", e))?;
-        {
-            let mut sequencer = lock(&inner.sequencer);
-            let mut released = Vec::new();
-            for room in &rooms {
-                sequencer.fast_forward(&room.name, room.last_id, &mut released);
-            }
+/// A client, a connection manager and a live subscription.
+async fn open_redis(url: &str) -> Result<(Client, ConnectionManager, PubSub), BrokerError> {
+    let shown = redact_url(url);
+    let client =
+        Client::open(url).map_err(|e| unavailable(&format!("bad Redis URL {shown}"), e))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(REDIS_TIMEOUT))
+        // Few quick retries: callers should hear "unavailable" soon;
+        // the next command starts a new round of reconnecting.
+        .set_number_of_retries(2)
+        .set_max_delay(MAX_BACKOFF);
+    let redis = bounded(client.get_connection_manager_with_config(config))
+        .await
+        .map_err(|e| unavailable(&format!("cannot connect to Redis at {shown}"), e))?;
+    let pubsub = subscribe(&client)
+        .await
+        .map_err(|e| unavailable(&format!("cannot subscribe on Redis at {shown}"), e))?;
+    Ok((client, redis, pubsub))
+}
+
+/// Registers the node and starts its tasks. Every room's newest id is read
+/// from the store first: the subscription is already live, so what commits
+/// from now on arrives through it, and what committed before predates this
+/// node.
+async fn start(inner: &Arc<Inner>, receivers: Receivers) -> Result<(), BrokerError> {
+    let rooms = inner
+        .store
+        .rooms()
+        .await
+        .map_err(|e| unavailable("cannot read the rooms", e))?;
+    inner.fan_out.sequenced(|sequencer, released| {
+        for room in &rooms {
+            sequencer.fast_forward(&room.name, room.last_id, released);
         }
-        let mut control = ControlTask::new(inner.clone());
-        control.heartbeat().await?;
-        let tasks = vec![
-            tokio::spawn(control.run(startup.presence_rx, startup.control_rx)),
-            tokio::spawn(subscriber(inner.clone(), startup.pubsub)),
-            tokio::spawn(publisher(inner.clone(), startup.publish_rx)),
-            tokio::spawn(repairer(inner.clone(), startup.repair_rx)),
-        ];
-        *lock(&inner.tasks) = tasks;
-        tracing::info!(node = %inner.node, rooms = rooms.len(), "joined the cluster");
-        Ok(())
-    }
+    });
+    let mut control = ControlTask::new(inner.clone());
+    control.heartbeat().await?;
+    let tasks = vec![
+        tokio::spawn(control.run(receivers.presence_rx, receivers.control_rx)),
+        tokio::spawn(subscriber(inner.clone(), receivers.pubsub)),
+        tokio::spawn(publisher(inner.clone(), receivers.publish_rx)),
+        tokio::spawn(repairer(inner.clone(), receivers.repair_rx)),
+    ];
+    *lock(&inner.tasks) = tasks;
+    tracing::info!(node = %inner.node, rooms = rooms.len(), "joined the cluster");
+    Ok(())
 }
 
 async fn subscribe(client: &Client) -> Result<PubSub, RedisError> {
@@ -319,25 +294,6 @@ async fn subscribe(client: &Client) -> Result<PubSub, RedisError> {
 }
 
 impl Inner {
-    fn store(&self) -> Result<Arc<dyn MessageStore>, StoreError> {
-        self.store
-            .get()
-            .and_then(Weak::upgrade)
-            .ok_or(StoreError::Closed)
-    }
-
-    /// Runs `step` on the sequencer and delivers what it released, all
-    /// under the sequencer's lock so that deliveries from different
-    /// threads cannot overtake each other.
-    fn sequenced(&self, step: impl FnOnce(&mut Sequencer, &mut Vec<CommittedMessage>)) {
-        let mut sequencer = lock(&self.sequencer);
-        let mut released = Vec::new();
-        step(&mut sequencer, &mut released);
-        if !released.is_empty() {
-            self.registry.deliver(&released);
-        }
-    }
-
     /// Handles one message from the subscription.
     fn on_message(&self, message: &Msg) {
         let payload = message.get_payload_bytes();
@@ -347,7 +303,7 @@ impl Inner {
                 Ok(batch) if batch.node == self.node => {}
                 Ok(batch) => {
                     let now = Instant::now();
-                    self.sequenced(|sequencer, released| {
+                    self.fan_out.sequenced(|sequencer, released| {
                         for wire in batch.messages {
                             sequencer.offer(from_wire(wire), now, released);
                         }
@@ -356,7 +312,7 @@ impl Inner {
                 Err(e) => tracing::warn!(error = %e, "undecodable message batch on Redis"),
             },
             PRESENCE_CHANNEL => match presence_change(payload) {
-                Some(change) => self.registry.deliver_presence(&change),
+                Some(change) => self.registry().deliver_presence(&change),
                 None => tracing::warn!("undecodable presence event on Redis"),
             },
             NOTICES_CHANNEL => match serde_json::from_slice::<Notice>(payload) {
@@ -380,15 +336,15 @@ impl Inner {
     /// Reads `room` from the store after the delivered cursor until it
     /// reaches `until`, delivering in order.
     async fn read_forward(&self, room: &str, until: u64) -> Result<(), StoreError> {
-        let store = self.store()?;
         let name = RoomName::parse(room)
             .map_err(|e| StoreError::Database(format!("room name {room:?}: {e}")))?;
         loop {
-            let after = lock(&self.sequencer).delivered(room);
+            let after = self.fan_out.delivered(room);
             if after >= until {
                 return Ok(());
             }
-            let page = store
+            let page = self
+                .store
                 .history(
                     &name,
                     Page::After {
@@ -399,7 +355,7 @@ impl Inner {
                 .await?;
             let first = page.messages.first().map(|m| m.id);
             let now = Instant::now();
-            self.sequenced(|sequencer, released| {
+            self.fan_out.sequenced(|sequencer, released| {
                 for message in page.messages {
                     sequencer.offer(
                         CommittedMessage {
@@ -432,8 +388,8 @@ impl Inner {
         // has committed. If nobody on this node is in the room, nobody
         // needs them: a member who joins from now on gets them in its
         // `joined` history.
-        if self.registry.local_members(&gap.room).is_empty() {
-            self.sequenced(|sequencer, released| {
+        if self.registry().local_members(&gap.room).is_empty() {
+            self.fan_out.sequenced(|sequencer, released| {
                 sequencer.fast_forward(&gap.room, gap.until, released);
             });
             return Ok(());
@@ -446,15 +402,15 @@ impl Inner {
     /// subscription was down, or a node died, messages may have been
     /// committed that this node never heard of.
     async fn catch_up(&self) -> Result<(), StoreError> {
-        let rooms = self.store()?.rooms().await?;
+        let rooms = self.store.rooms().await?;
         // Rooms are read before members are checked: a member who joins
         // after the check gets a `joined` snapshot newer than these ids.
         for room in rooms {
-            if room.last_id <= lock(&self.sequencer).delivered(&room.name) {
+            if room.last_id <= self.fan_out.delivered(&room.name) {
                 continue;
             }
-            if self.registry.local_members(&room.name).is_empty() {
-                self.sequenced(|sequencer, released| {
+            if self.registry().local_members(&room.name).is_empty() {
+                self.fan_out.sequenced(|sequencer, released| {
                     sequencer.fast_forward(&room.name, room.last_id, released);
                 });
             } else {
@@ -462,21 +418,6 @@ impl Inner {
             }
         }
         Ok(())
-    }
-}
-
-fn from_wire(wire: WireMessage) -> CommittedMessage {
-    CommittedMessage {
-        message: Message {
-            room: wire.room,
-            id: wire.id,
-            user: wire.user,
-            text: wire.text,
-            ts: wire.ts,
-            reference: None,
-        },
-        // Not from any connection of this node.
-        origin: ConnId(0),
     }
 }
 
@@ -657,7 +598,7 @@ async fn repairer(inner: Arc<Inner>, mut repair_rx: mpsc::UnboundedReceiver<Repa
                 }
             }
         }
-        let gaps = lock(&inner.sequencer).due(Instant::now());
+        let gaps = inner.fan_out.due_gaps(Instant::now());
         for gap in gaps {
             let retry_at = match inner.repair(&gap).await {
                 Ok(()) => None,
@@ -666,40 +607,13 @@ async fn repairer(inner: Arc<Inner>, mut repair_rx: mpsc::UnboundedReceiver<Repa
                     Some(Instant::now() + REPAIR_RETRY)
                 }
             };
-            lock(&inner.sequencer).repair_finished(&gap.room, retry_at);
+            inner.fan_out.repair_finished(&gap.room, retry_at);
         }
     }
 }
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-impl CommitListener for RedisBroker {
-    fn committed(&self, batch: &[CommittedMessage]) {
-        let inner = &self.inner;
-        let now = Instant::now();
-        inner.sequenced(|sequencer, released| {
-            for committed in batch {
-                sequencer.offer(committed.clone(), now, released);
-            }
-        });
-        let wire = batch
-            .iter()
-            .map(|committed| WireMessage {
-                room: committed.message.room.clone(),
-                id: committed.message.id,
-                user: committed.message.user.clone(),
-                text: committed.message.text.clone(),
-                ts: committed.message.ts,
-            })
-            .collect();
-        if inner.publish_tx.send(Publish::Batch(wire)).is_err() {
-            tracing::debug!(
-                "the publisher has stopped; other nodes will read these from the store"
-            );
-        }
-    }
 }
 
 impl Broker for RedisBroker {
@@ -734,7 +648,7 @@ impl Broker for RedisBroker {
             )
             .await?;
             let mut members: BTreeSet<String> = users.into_iter().collect();
-            members.extend(inner.registry.local_members(room.as_str()));
+            members.extend(inner.registry().local_members(room.as_str()));
             Ok(members.into_iter().collect())
         })
     }
@@ -756,7 +670,7 @@ impl Broker for RedisBroker {
                 .zip(users)
                 .map(|(room, users)| {
                     let mut members: HashSet<String> = users.into_iter().collect();
-                    members.extend(inner.registry.local_members(room));
+                    members.extend(inner.registry().local_members(room));
                     u32::try_from(members.len()).unwrap_or(u32::MAX)
                 })
                 .collect())
@@ -814,7 +728,7 @@ impl Broker for RedisBroker {
         let inner = self.inner.clone();
         Box::pin(async move {
             let (published_tx, published_rx) = oneshot::channel();
-            if inner.publish_tx.send(Publish::Flush(published_tx)).is_ok()
+            if inner.fan_out.flush_published(published_tx)
                 && tokio::time::timeout(CLOSE_GRACE, published_rx)
                     .await
                     .is_err()
@@ -860,19 +774,5 @@ mod tests {
             presence_change(br#"{"room":"Bad Room","user":"x","entered":true,"ts":1}"#).is_none()
         );
         assert!(presence_change(b"not json").is_none());
-    }
-
-    #[test]
-    fn wire_messages_carry_no_ref_and_no_origin() {
-        let committed = from_wire(WireMessage {
-            room: "lobby".into(),
-            id: 7,
-            user: "alice".into(),
-            text: "hi\u{0}".into(),
-            ts: 1,
-        });
-        assert_eq!(committed.origin, ConnId(0));
-        assert_eq!(committed.message.reference, None);
-        assert_eq!(committed.message.text, "hi\u{0}");
     }
 }

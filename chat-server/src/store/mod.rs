@@ -3,7 +3,17 @@
 //! committed message, in id order, so fan-out happens only after a message
 //! is durable. No database type crosses this seam, so a PostgreSQL store can
 //! sit beside the SQLite one.
+//!
+//! The rules both stores follow are written once: `batch` (the writer's
+//! queue, group commit, answers after commit, refusing after close),
+//! `commits` (committed batches streamed to a fan-out task that delivers,
+//! then acknowledges) and `page` (page bounds and paging, the rooms a
+//! join need not create, the schema-version rule). [`sqlite`] and
+//! [`postgres`] keep only their SQL and how they run it.
 
+mod batch;
+mod commits;
+mod page;
 pub mod postgres;
 pub mod sqlite;
 
@@ -11,7 +21,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use chat_proto::{Message, RoomName, UserName};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, SyncMode};
@@ -92,24 +102,6 @@ pub type Receipt = StoreFuture<u64>;
 /// Where a store's writer answers a queued append.
 pub type ReceiptSender = oneshot::Sender<Result<u64, StoreError>>;
 
-/// Queues an append command on a store's writer channel; the outer future
-/// resolves once it is queued, the [`Receipt`] once the writer answers.
-pub(crate) fn queue_with_receipt<C: Send + 'static>(
-    writer: mpsc::Sender<C>,
-    command: impl FnOnce(ReceiptSender) -> C + Send + 'static,
-) -> StoreFuture<Receipt> {
-    Box::pin(async move {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        writer
-            .send(command(reply_tx))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        let receipt: Receipt =
-            Box::pin(async move { reply_rx.await.map_err(|_| StoreError::Closed)? });
-        Ok(receipt)
-    })
-}
-
 /// Durable storage for messages, rooms and accounts.
 ///
 /// Every method queues its work at once and returns a future for the
@@ -121,7 +113,9 @@ pub trait MessageStore: Send + Sync + 'static {
     /// its id after the commit, and the [`CommitListener`] has heard of it
     /// before that.
     fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt>;
-    /// Creates the room if it is new and reads a page of it with its newest id.
+    /// Creates the room if it is new and reads a page of it with its newest
+    /// id, in one read that sees every commit fanned out before the call
+    /// (see [`crate::registry`] for why a join relies on that).
     fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot>;
     /// Reads a page of a room's history.
     fn history(&self, room: &RoomName, page: Page) -> StoreFuture<HistoryPage>;
@@ -136,8 +130,8 @@ pub trait MessageStore: Send + Sync + 'static {
 }
 
 /// Hears about committed messages, in commit (and so id) order, before the
-/// appending sessions are told. Called from the store's own thread: it must
-/// not block.
+/// appending sessions are told. Called from the store's fan-out task on the
+/// tokio runtime (see `store/commits.rs`): it must not block.
 pub trait CommitListener: Send + Sync + 'static {
     fn committed(&self, batch: &[CommittedMessage]);
 }

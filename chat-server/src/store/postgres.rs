@@ -1,8 +1,10 @@
 //! The PostgreSQL [`MessageStore`], shared by every node of a cluster.
 //!
 //! Appends go through one writer task per node that batches whatever is
-//! queued into one transaction (group commit) and answers only after the
-//! commit, telling the [`CommitListener`] first. Per-room ids are taken in
+//! queued into one transaction (group commit, `store/batch.rs`) and hands
+//! each committed batch to the store's fan-out task
+//! (`store/commits.rs`), which tells the [`CommitListener`] and then
+//! answers the appenders. Per-room ids are taken in
 //! that transaction with `UPDATE rooms SET last_id = last_id + n ...
 //! RETURNING`: the row lock it takes is held until commit, so two nodes
 //! appending to one room serialize there and a room's ids become visible in
@@ -10,7 +12,8 @@
 //! beside the writer. The schema is versioned in a `schema_version` table
 //! and migrated under an advisory lock, so nodes starting together agree.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,24 +21,21 @@ use std::time::{Duration, Instant};
 use chat_proto::{Message, RoomName, UserName};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::future::try_join_all;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 
+use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending};
+use super::commits::{Commit, FanOut};
+use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::{
-    CommitListener, CommittedMessage, HistoryPage, MessageStore, NewMessage, Page, Receipt,
-    RoomSnapshot, StoreError, StoreFuture, StoredRoom, queue_with_receipt,
+    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomSnapshot, StoreError,
+    StoreFuture, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
-
-/// Appends waiting for the writer task. Bounded so a burst of senders
-/// waits (asynchronously) instead of growing memory without limit.
-const APPEND_QUEUE: usize = 8192;
-/// The most appends one transaction takes, so one commit's latency stays
-/// bounded under heavy load.
-const MAX_BATCH: usize = 1024;
+use crate::sync::lock;
 /// Pooled connections per node: the writer holds one at a time, the rest
 /// serve joins, history pages, room lists and accounts.
 const POOL_SIZE: usize = 16;
@@ -116,19 +116,18 @@ pub async fn migrate(url: &str) -> Result<Migration, StoreError> {
     migration
 }
 
-enum WriterCommand {
-    Append(NewMessage, oneshot::Sender<Result<u64, StoreError>>),
-    Close(oneshot::Sender<()>),
-}
+/// The writer takes appends only: rooms and accounts are written on the
+/// pool, where PostgreSQL's own locks order them.
+type WriterCommand = Command<Infallible>;
 
-/// Handle to a cluster's PostgreSQL database and this node's writer task.
+/// Handle to a cluster's PostgreSQL database, this node's writer task and
+/// its fan-out task.
 pub struct PostgresStore {
     pool: Pool,
     appends: mpsc::Sender<WriterCommand>,
-    /// Rooms known to exist, so a join skips the insert that creates one.
-    /// Rooms are never deleted, so the set is only ever right or short.
-    known_rooms: Arc<Mutex<HashSet<RoomName>>>,
+    known_rooms: Arc<KnownRooms>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    fan_out: FanOut,
 }
 
 impl PostgresStore {
@@ -146,40 +145,33 @@ impl PostgresStore {
             path: redact_url(url),
             reason: e.to_string(),
         })?;
-        let (appends, appends_rx) = mpsc::channel(APPEND_QUEUE);
+        let (fan_out, commits_tx) = FanOut::start(listener)?;
+        let (appends, appends_rx) = mpsc::channel(COMMAND_QUEUE);
         let writer = Writer {
             pool: pool.clone(),
-            listener,
+            commits_tx,
             metrics,
         };
         let writer = tokio::spawn(writer.run(appends_rx));
         Ok(Self {
             pool,
             appends,
-            known_rooms: Arc::new(Mutex::new(HashSet::new())),
+            known_rooms: Arc::new(KnownRooms::default()),
             writer: Mutex::new(Some(writer)),
+            fan_out,
         })
-    }
-
-    fn is_known(&self, room: &RoomName) -> bool {
-        self.known_rooms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains(room)
     }
 }
 
 impl MessageStore for PostgresStore {
     fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt> {
-        queue_with_receipt(self.appends.clone(), |reply| {
-            WriterCommand::Append(message, reply)
-        })
+        batch::queue_append(&self.appends, message)
     }
 
     fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot> {
         let pool = self.pool.clone();
         let room = room.clone();
-        let known = self.is_known(&room);
+        let known = self.known_rooms.contains(&room);
         let known_rooms = self.known_rooms.clone();
         Box::pin(bounded(async move {
             let client = pool.get().await.map_err(pool_error)?;
@@ -189,10 +181,7 @@ impl MessageStore for PostgresStore {
                     .execute(&create, &[&room.as_str(), &now_ms()])
                     .await
                     .map_err(db_error)?;
-                known_rooms
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert(room.clone());
+                known_rooms.insert(room.clone());
             }
             let (last_id, page) = read_page(&client, &room, page).await?;
             Ok(RoomSnapshot {
@@ -221,7 +210,7 @@ impl MessageStore for PostgresStore {
                 .map(|row| {
                     Ok(StoredRoom {
                         name: row.try_get(0).map_err(db_error)?,
-                        last_id: to_id(row.try_get(1).map_err(db_error)?),
+                        last_id: from_sql_id(row.try_get(1).map_err(db_error)?),
                     })
                 })
                 .collect()
@@ -263,21 +252,17 @@ impl MessageStore for PostgresStore {
     }
 
     fn close(&self) -> StoreFuture<()> {
-        let appends = self.appends.clone();
-        let writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
+        let closed = batch::request(&self.appends, Command::Close);
+        let writer = lock(&self.writer).take();
+        let finished = self.fan_out.finished();
         let pool = self.pool.clone();
         Box::pin(async move {
-            let (done_tx, done_rx) = oneshot::channel();
-            if appends.send(WriterCommand::Close(done_tx)).await.is_ok() {
-                let _ = done_rx.await;
-            }
+            let _ = closed.await;
             if let Some(writer) = writer {
                 let _ = writer.await;
             }
+            // Every receipt is answered before close returns.
+            finished.await;
             pool.close();
             Ok(())
         })
@@ -364,13 +349,7 @@ async fn run_migrations(pool: &Pool) -> Result<Migration, StoreError> {
                 0
             }
         };
-        if from > MIGRATIONS.len() {
-            return Err(StoreError::Database(format!(
-                "the database has schema version {from}, newer than this server's {}",
-                MIGRATIONS.len()
-            )));
-        }
-        for migration in &MIGRATIONS[from..] {
+        for migration in pending_migrations(from, MIGRATIONS)? {
             tx.batch_execute(migration).await.map_err(db_error)?;
         }
         let to = MIGRATIONS.len();
@@ -391,23 +370,20 @@ async fn read_page(
     room: &RoomName,
     page: Page,
 ) -> Result<(Option<u64>, HistoryPage), StoreError> {
-    let (sql, bound, limit, newest_first) = match page {
-        Page::Newest { limit } => (PAGE_BEFORE, i64::MAX, limit, true),
-        Page::Before { id, limit } => (PAGE_BEFORE, to_sql_id(id), limit, true),
-        Page::After { id, limit } => (PAGE_AFTER, to_sql_id(id), limit, false),
+    let bounds = page.bounds();
+    let sql = match bounds.direction {
+        Direction::Older => PAGE_BEFORE,
+        Direction::Newer => PAGE_AFTER,
     };
     let statement = client.prepare_cached(sql).await.map_err(db_error)?;
     let rows = client
-        .query(
-            &statement,
-            &[&room.as_str(), &bound, &(i64::from(limit) + 1)],
-        )
+        .query(&statement, &[&room.as_str(), &bounds.bound, &bounds.fetch])
         .await
         .map_err(db_error)?;
     let mut last_id = None;
     let mut messages = Vec::with_capacity(rows.len());
     for row in &rows {
-        last_id = Some(to_id(row.try_get(0).map_err(db_error)?));
+        last_id = Some(from_sql_id(row.try_get(0).map_err(db_error)?));
         // The LEFT JOIN gives one row of NULLs for a room without messages.
         let Some(id) = row.try_get::<_, Option<i64>>(1).map_err(db_error)? else {
             continue;
@@ -415,7 +391,7 @@ async fn read_page(
         let text: Vec<u8> = row.try_get(3).map_err(db_error)?;
         messages.push(Message {
             room: room.to_string(),
-            id: to_id(id),
+            id: from_sql_id(id),
             user: row.try_get(2).map_err(db_error)?,
             text: String::from_utf8(text)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
@@ -423,101 +399,49 @@ async fn read_page(
             reference: None,
         });
     }
-    let more = messages.len() > limit as usize;
-    messages.truncate(limit as usize);
-    if newest_first {
-        messages.reverse();
-    }
-    Ok((last_id, HistoryPage { messages, more }))
+    Ok((last_id, bounds.finish(messages)))
 }
 
 struct Writer {
     pool: Pool,
-    listener: Arc<dyn CommitListener>,
+    commits_tx: mpsc::Sender<Commit>,
     metrics: Arc<Metrics>,
 }
 
-/// An append waiting in a batch for its transaction.
-struct Pending {
-    message: NewMessage,
-    reply: oneshot::Sender<Result<u64, StoreError>>,
-}
-
 impl Writer {
-    async fn run(self, mut appends: mpsc::Receiver<WriterCommand>) {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut close = None;
-        while close.is_none() {
-            let Some(first) = appends.recv().await else {
+    async fn run(self, mut commands_rx: mpsc::Receiver<WriterCommand>) {
+        while let Some(Batch { appends, close, .. }) = Batch::next(&mut commands_rx).await {
+            if !appends.is_empty() {
+                self.commit(appends).await;
+            }
+            if let Some(reply) = close {
+                let _ = reply.send(Ok(()));
                 break;
-            };
-            let mut next = Some(first);
-            while let Some(command) = next.take() {
-                match command {
-                    WriterCommand::Append(message, reply) => batch.push(Pending { message, reply }),
-                    WriterCommand::Close(done) => {
-                        close = Some(done);
-                        break;
-                    }
-                }
-                if batch.len() < MAX_BATCH {
-                    next = appends.try_recv().ok();
-                }
-            }
-            if !batch.is_empty() {
-                self.commit(&mut batch).await;
             }
         }
-        // Appends queued behind Close (or after every handle went away)
-        // are refused rather than left hanging.
-        appends.close();
-        while let Ok(command) = appends.try_recv() {
-            match command {
-                WriterCommand::Append(_, reply) => drop(reply.send(Err(StoreError::Closed))),
-                WriterCommand::Close(done) => drop(done.send(())),
-            }
-        }
-        if let Some(done) = close {
-            let _ = done.send(());
-        }
+        batch::refuse_queued(&mut commands_rx);
     }
 
-    /// Stores a batch in one transaction, then tells the listener and the
-    /// appending sessions, in that order.
-    async fn commit(&self, batch: &mut Vec<Pending>) {
+    /// Stores a batch in one transaction and hands it to fan-out.
+    async fn commit(&self, appends: Vec<Pending>) {
         let started = Instant::now();
         let ts = now_ms();
-        let outcome = bounded(self.store(batch, ts)).await;
-        match outcome {
-            Ok(ids) => {
-                let committed: Vec<CommittedMessage> = batch
-                    .iter()
-                    .zip(&ids)
-                    .map(|(pending, &id)| CommittedMessage {
-                        message: Message {
-                            room: pending.message.room.to_string(),
-                            id,
-                            user: pending.message.user.to_string(),
-                            text: pending.message.text.clone(),
-                            ts,
-                            reference: pending.message.reference.clone(),
-                        },
-                        origin: pending.message.origin,
-                    })
-                    .collect();
-                self.metrics
-                    .record_commit(started.elapsed(), committed.len());
-                self.listener.committed(&committed);
-                for (pending, id) in batch.drain(..).zip(ids) {
-                    let _ = pending.reply.send(Ok(id));
-                }
-            }
+        let stored = bounded(self.store(&appends, ts)).await;
+        match &stored {
+            Ok(ids) => self.metrics.record_commit(started.elapsed(), ids.len()),
             Err(e) => {
-                tracing::error!(error = %e, messages = batch.len(), "storing a batch failed");
-                for pending in batch.drain(..) {
-                    let _ = pending.reply.send(Err(e.clone()));
-                }
+                tracing::error!(error = %e, messages = appends.len(), "storing a batch failed");
             }
+        }
+        let stored = stored.map(|ids| ids.into_iter().map(Ok).collect());
+        if self
+            .commits_tx
+            .send(Commit::new(appends, stored, ts))
+            .await
+            .is_err()
+        {
+            // Only when the runtime is going away: the receipts read as Closed.
+            tracing::warn!("the fan-out task has stopped");
         }
     }
 
@@ -560,7 +484,7 @@ impl Writer {
             let room_id: i64 = row.try_get(0).map_err(db_error)?;
             let last_id: i64 = row.try_get(1).map_err(db_error)?;
             for (offset, &index) in (last_id - count + 1..).zip(indices) {
-                ids[index] = to_id(offset);
+                ids[index] = from_sql_id(offset);
                 room_ids.push(room_id);
                 message_ids.push(offset);
                 users.push(batch[index].message.user.as_str());
@@ -574,14 +498,6 @@ impl Writer {
         tx.commit().await.map_err(db_error)?;
         Ok(ids)
     }
-}
-
-fn to_id(id: i64) -> u64 {
-    u64::try_from(id).unwrap_or(0)
-}
-
-fn to_sql_id(id: u64) -> i64 {
-    i64::try_from(id).unwrap_or(i64::MAX)
 }
 
 /// An error with its causes: tokio-postgres's own text is only the kind

@@ -1,33 +1,40 @@
-//! The SQLite [`MessageStore`]: one dedicated thread owns the connection and
-//! serves a bounded channel of commands. Commands that arrive together run
-//! in one transaction (group commit); only after it commits does the
-//! [`CommitListener`] hear of the new messages and do the callers get their
-//! answers. The database is in WAL mode and its schema is versioned with
-//! `PRAGMA user_version`.
+//! The SQLite [`MessageStore`]: its SQL and the two threads that run it.
+//!
+//! One writer thread owns the read-write connection and serves the
+//! `store/batch.rs` queue: commands that arrive together run in one transaction
+//! (group commit), and each committed batch goes to the store's fan-out
+//! task (`store/commits.rs`), which delivers and then acknowledges. One reader
+//! thread owns a second, query-only connection for joins, history pages,
+//! room lists and password lookups, so reads never wait behind appends
+//! (only the first join of a room this process has not seen passes through
+//! the writer, to create it): WAL mode lets it read while the writer
+//! writes, and each read sees every transaction that committed before it
+//! began, which is what a join needs (see [`crate::registry`]). The schema is versioned
+//! with `PRAGMA user_version`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chat_proto::{Message, RoomName, UserName};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
+use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending, Reply, Settle, answer};
+use super::commits::{Commit, FanOut};
+use super::page::{Direction, KnownRooms, pending_migrations};
 use super::{
-    CommitListener, CommittedMessage, HistoryPage, MessageStore, NewMessage, Page, Receipt,
-    RoomSnapshot, StoreError, StoreFuture, StoredRoom, queue_with_receipt,
+    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomSnapshot, StoreError,
+    StoreFuture, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
+use crate::sync::lock;
 
-/// Commands waiting for the writer thread. Bounded so a burst of senders
-/// waits (asynchronously) instead of growing memory without limit.
-const COMMAND_QUEUE: usize = 8192;
-/// The most commands one transaction takes, so one commit's latency stays
-/// bounded under heavy load.
-const MAX_BATCH: usize = 1024;
+/// Reads waiting for the reader thread.
+const READ_QUEUE: usize = 1024;
 
 /// How hard a commit works to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -65,37 +72,37 @@ const MIGRATIONS: &[&str] = &[
     );",
 ];
 
-enum Command {
-    Append(NewMessage, oneshot::Sender<Result<u64, StoreError>>),
-    Join(
-        RoomName,
-        Page,
-        oneshot::Sender<Result<RoomSnapshot, StoreError>>,
-    ),
-    History(
-        RoomName,
-        Page,
-        oneshot::Sender<Result<HistoryPage, StoreError>>,
-    ),
-    Rooms(oneshot::Sender<Result<Vec<StoredRoom>, StoreError>>),
-    PasswordHash(
-        UserName,
-        oneshot::Sender<Result<Option<String>, StoreError>>,
-    ),
-    CreateAccount(UserName, String, oneshot::Sender<Result<bool, StoreError>>),
-    Close(oneshot::Sender<Result<(), StoreError>>),
+/// Writes besides appends, run in a batch's transaction and answered
+/// after it commits.
+enum Write {
+    CreateRoom(RoomName, Reply<()>),
+    CreateAccount(UserName, String, Reply<bool>),
 }
 
-/// Handle to the SQLite writer thread. Cheap to share behind an `Arc`.
+/// Work for the reader thread.
+enum Read {
+    /// A query that answers its caller itself.
+    Query(Box<dyn FnOnce(&Connection) + Send>),
+    /// Close the connection and stop; reads queued after it are refused.
+    Stop,
+}
+
+/// Handle to the SQLite threads and the fan-out task. Cheap to share
+/// behind an `Arc`.
 pub struct SqliteStore {
-    commands: mpsc::Sender<Command>,
+    writer_tx: mpsc::Sender<Command<Write>>,
+    reader_tx: mpsc::Sender<Read>,
+    known_rooms: Arc<KnownRooms>,
+    fan_out: FanOut,
     path: PathBuf,
-    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The reader's and the writer's threads, joined at close.
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl SqliteStore {
     /// Opens (creating it and its folders if missing) and migrates the
-    /// database, then starts the writer thread.
+    /// database, then starts the writer and reader threads and the fan-out
+    /// task, which tells `listener` of every commit. Needs a tokio runtime.
     pub fn open(
         path: &Path,
         sync: SyncMode,
@@ -112,31 +119,43 @@ impl SqliteStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| open_error(e.to_string()))?;
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| open_error(e.to_string()))?;
+        let conn =
+            connect(path, OpenFlags::SQLITE_OPEN_CREATE).map_err(|e| open_error(e.to_string()))?;
         prepare(&conn, sync).map_err(|e| open_error(e.to_string()))?;
         let rooms = load_rooms(&conn).map_err(|e| open_error(e.to_string()))?;
-
-        let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
+        let reader = connect(path, OpenFlags::empty())
+            .and_then(|reader| {
+                reader
+                    .pragma_update(None, "query_only", "ON")
+                    .map(|()| reader)
+            })
+            .map_err(|e| open_error(e.to_string()))?;
+        let known_rooms = Arc::new(KnownRooms::new(
+            rooms.keys().filter_map(|name| RoomName::parse(name).ok()),
+        ));
+        let (fan_out, commits_tx) =
+            FanOut::start(listener).map_err(|e| open_error(e.to_string()))?;
+        let (writer_tx, writer_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (reader_tx, reader_rx) = mpsc::channel(READ_QUEUE);
         let writer = Writer {
             conn,
             rooms,
-            listener,
+            commits_tx,
             metrics,
         };
-        let thread = std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || writer.run(receiver))
-            .map_err(|e| open_error(format!("cannot start the writer thread: {e}")))?;
+        let threads = vec![
+            spawn("sqlite-reader", move || read_loop(&reader, reader_rx))
+                .map_err(|e| open_error(e.to_string()))?,
+            spawn("sqlite-writer", move || writer.run(writer_rx))
+                .map_err(|e| open_error(e.to_string()))?,
+        ];
         Ok(Self {
-            commands,
+            writer_tx,
+            reader_tx,
+            known_rooms,
+            fan_out,
             path: path.to_owned(),
-            thread: std::sync::Mutex::new(Some(thread)),
+            threads: Mutex::new(threads),
         })
     }
 
@@ -144,71 +163,120 @@ impl SqliteStore {
         &self.path
     }
 
-    fn request<T: Send + 'static>(
+    /// Runs `query` on the reader thread.
+    fn read<T: Send + 'static>(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<T> {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let command = make(reply_tx);
-        let commands = self.commands.clone();
-        Box::pin(async move {
-            commands
-                .send(command)
-                .await
-                .map_err(|_| StoreError::Closed)?;
-            reply_rx.await.map_err(|_| StoreError::Closed)?
-        })
+        read_on(&self.reader_tx, query)
     }
+
+    fn write<T: Send + 'static>(&self, make: impl FnOnce(Reply<T>) -> Write) -> StoreFuture<T> {
+        batch::request(&self.writer_tx, |reply| Command::Write(make(reply)))
+    }
+}
+
+fn read_on<T: Send + 'static>(
+    reader_tx: &mpsc::Sender<Read>,
+    query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> StoreFuture<T> {
+    batch::request(reader_tx, |reply: Reply<T>| {
+        Read::Query(Box::new(move |conn| {
+            let _ = reply.send(query(conn).map_err(db_error));
+        }))
+    })
+}
+
+fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.into()).spawn(run)
 }
 
 impl MessageStore for SqliteStore {
     fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt> {
-        queue_with_receipt(self.commands.clone(), |reply| {
-            Command::Append(message, reply)
-        })
+        batch::queue_append(&self.writer_tx, message)
     }
 
     fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot> {
         let room = room.clone();
-        self.request(|reply| Command::Join(room, page, reply))
+        let create = (!self.known_rooms.contains(&room))
+            .then(|| self.write(|reply| Write::CreateRoom(room.clone(), reply)));
+        let known_rooms = self.known_rooms.clone();
+        let reader_tx = self.reader_tx.clone();
+        Box::pin(async move {
+            if let Some(create) = create {
+                create.await?;
+                known_rooms.insert(room.clone());
+            }
+            read_on(&reader_tx, move |conn| read_snapshot(conn, &room, page)).await
+        })
     }
 
     fn history(&self, room: &RoomName, page: Page) -> StoreFuture<HistoryPage> {
         let room = room.clone();
-        self.request(|reply| Command::History(room, page, reply))
+        // The same read as a join's, which finds the room's row id too.
+        self.read(move |conn| Ok(read_snapshot(conn, &room, page)?.page))
     }
 
     fn rooms(&self) -> StoreFuture<Vec<StoredRoom>> {
-        self.request(Command::Rooms)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT name, last_id FROM rooms ORDER BY name")?;
+            let rows = stmt.query_map([], |row| {
+                Ok(StoredRoom {
+                    name: row.get(0)?,
+                    last_id: row.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
     }
 
     fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>> {
         let user = user.clone();
-        self.request(|reply| Command::PasswordHash(user, reply))
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT password_hash FROM accounts WHERE name = ?1")?
+                .query_row([user.as_str()], |row| row.get(0))
+                .optional()
+        })
     }
 
     fn create_account(&self, user: &UserName, password_hash: String) -> StoreFuture<bool> {
         let user = user.clone();
-        self.request(|reply| Command::CreateAccount(user, password_hash, reply))
+        self.write(|reply| Write::CreateAccount(user, password_hash, reply))
     }
 
     fn close(&self) -> StoreFuture<()> {
-        let closed = self.request(Command::Close);
-        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        let reader_tx = self.reader_tx.clone();
+        let closed = batch::request(&self.writer_tx, Command::Close);
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        let finished = self.fan_out.finished();
         Box::pin(async move {
+            // The reader first, so no read holds the WAL while the writer
+            // checkpoints it.
+            let _ = reader_tx.send(Read::Stop).await;
             let result = closed.await;
-            if let Some(thread) = thread {
-                // The thread has answered Close and is returning; joining it
-                // is quick but still blocking, so keep it off the runtime.
-                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-            }
+            // The threads have answered and are returning; joining them is
+            // quick but still blocking, so keep it off the runtime.
+            let _ = tokio::task::spawn_blocking(move || {
+                threads.into_iter().for_each(|t| drop(t.join()))
+            })
+            .await;
+            // Every receipt is answered before close returns.
+            finished.await;
             result
         })
     }
 }
 
-fn prepare(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
+fn connect(path: &Path, extra: OpenFlags) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
+    )?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn prepare(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(rusqlite::Error::InvalidParameterName(format!(
@@ -225,13 +293,9 @@ fn prepare(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
     )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if version > MIGRATIONS.len() {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
-            "the database has schema version {version}, newer than this server's {}",
-            MIGRATIONS.len()
-        )));
-    }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+    let pending = pending_migrations(version, MIGRATIONS)
+        .map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?;
+    for (index, migration) in (version..).zip(pending) {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(migration)?;
         tx.pragma_update(None, "user_version", index + 1)?;
@@ -265,51 +329,9 @@ fn db_error(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
-/// A command's answer, held until the transaction it ran in has committed.
-enum Reply {
-    Append(oneshot::Sender<Result<u64, StoreError>>, u64),
-    Join(
-        oneshot::Sender<Result<RoomSnapshot, StoreError>>,
-        RoomSnapshot,
-    ),
-    History(
-        oneshot::Sender<Result<HistoryPage, StoreError>>,
-        HistoryPage,
-    ),
-    Rooms(
-        oneshot::Sender<Result<Vec<StoredRoom>, StoreError>>,
-        Vec<StoredRoom>,
-    ),
-    PasswordHash(
-        oneshot::Sender<Result<Option<String>, StoreError>>,
-        Option<String>,
-    ),
-    CreateAccount(oneshot::Sender<Result<bool, StoreError>>, bool),
-}
-
-impl Reply {
-    fn send(self) {
-        // A caller that gave up waiting has dropped its receiver; the work
-        // is done either way, so a failed send needs no handling.
-        match self {
-            Reply::Append(tx, v) => drop(tx.send(Ok(v))),
-            Reply::Join(tx, v) => drop(tx.send(Ok(v))),
-            Reply::History(tx, v) => drop(tx.send(Ok(v))),
-            Reply::Rooms(tx, v) => drop(tx.send(Ok(v))),
-            Reply::PasswordHash(tx, v) => drop(tx.send(Ok(v))),
-            Reply::CreateAccount(tx, v) => drop(tx.send(Ok(v))),
-        }
-    }
-
-    fn fail(self, error: StoreError) {
-        match self {
-            Reply::Append(tx, _) => drop(tx.send(Err(error))),
-            Reply::Join(tx, _) => drop(tx.send(Err(error))),
-            Reply::History(tx, _) => drop(tx.send(Err(error))),
-            Reply::Rooms(tx, _) => drop(tx.send(Err(error))),
-            Reply::PasswordHash(tx, _) => drop(tx.send(Err(error))),
-            Reply::CreateAccount(tx, _) => drop(tx.send(Err(error))),
-        }
+fn read_loop(conn: &Connection, mut reader_rx: mpsc::Receiver<Read>) {
+    while let Some(Read::Query(query)) = reader_rx.blocking_recv() {
+        query(conn);
     }
 }
 
@@ -318,22 +340,19 @@ struct Writer {
     /// Mirrors the `rooms` table so appends need no lookup query. Changed
     /// only inside a transaction and reloaded if that transaction fails.
     rooms: HashMap<String, RoomRow>,
-    listener: Arc<dyn CommitListener>,
+    commits_tx: mpsc::Sender<Commit>,
     metrics: Arc<Metrics>,
 }
 
 impl Writer {
-    fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = receiver.blocking_recv() {
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(command) => batch.push(command),
-                    Err(_) => break,
-                }
-            }
-            let close = self.run_batch(&mut batch);
+    fn run(mut self, mut commands_rx: mpsc::Receiver<Command<Write>>) {
+        while let Some(Batch {
+            appends,
+            writes,
+            close,
+        }) = Batch::next_blocking(&mut commands_rx)
+        {
+            self.commit(appends, writes);
             if let Some(reply) = close {
                 let result = self
                     .conn
@@ -346,103 +365,23 @@ impl Writer {
                 break;
             }
         }
+        batch::refuse_queued(&mut commands_rx);
     }
 
-    /// Runs one batch in one transaction. Returns the reply for a `Close`
-    /// command when the batch held one; commands after it are refused.
-    fn run_batch(
-        &mut self,
-        batch: &mut Vec<Command>,
-    ) -> Option<oneshot::Sender<Result<(), StoreError>>> {
+    /// Runs one batch in one transaction, answers its writes, and hands
+    /// its appends to fan-out.
+    fn commit(&mut self, appends: Vec<Pending>, writes: Vec<Write>) {
+        if appends.is_empty() && writes.is_empty() {
+            return;
+        }
         let started = Instant::now();
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut committed = Vec::new();
-        let mut close = None;
-        // Room row id -> newest id appended in this batch.
-        let mut touched: HashMap<i64, u64> = HashMap::new();
-        let outcome = (|| -> rusqlite::Result<()> {
-            let tx = self.conn.transaction()?;
-            for command in batch.drain(..) {
-                if close.is_some() {
-                    refuse(command);
-                    continue;
-                }
-                match command {
-                    Command::Close(reply) => close = Some(reply),
-                    Command::Append(message, reply) => {
-                        match append(&tx, &mut self.rooms, message) {
-                            Ok((room_id, stored)) => {
-                                touched.insert(room_id, stored.message.id);
-                                replies.push(Reply::Append(reply, stored.message.id));
-                                committed.push(stored);
-                            }
-                            // One bad row must not sink the others in the batch.
-                            Err(e) => drop(reply.send(Err(db_error(e)))),
-                        }
-                    }
-                    Command::Join(room, page, reply) => {
-                        let row = ensure_room(&tx, &mut self.rooms, &room)?;
-                        let page = read_page(&tx, row.id, room.as_str(), page)?;
-                        replies.push(Reply::Join(
-                            reply,
-                            RoomSnapshot {
-                                page,
-                                last_id: row.last_id,
-                            },
-                        ));
-                    }
-                    Command::History(room, page, reply) => {
-                        let page = match self.rooms.get(room.as_str()) {
-                            Some(row) => read_page(&tx, row.id, room.as_str(), page)?,
-                            None => HistoryPage::default(),
-                        };
-                        replies.push(Reply::History(reply, page));
-                    }
-                    Command::Rooms(reply) => {
-                        let mut rooms: Vec<StoredRoom> = self
-                            .rooms
-                            .iter()
-                            .map(|(name, row)| StoredRoom {
-                                name: name.clone(),
-                                last_id: row.last_id,
-                            })
-                            .collect();
-                        rooms.sort_by(|a, b| a.name.cmp(&b.name));
-                        replies.push(Reply::Rooms(reply, rooms));
-                    }
-                    Command::PasswordHash(user, reply) => {
-                        let hash = tx
-                            .prepare_cached("SELECT password_hash FROM accounts WHERE name = ?1")?
-                            .query_row([user.as_str()], |row| row.get(0))
-                            .optional()?;
-                        replies.push(Reply::PasswordHash(reply, hash));
-                    }
-                    Command::CreateAccount(user, hash, reply) => {
-                        let inserted = tx
-                            .prepare_cached(
-                                "INSERT INTO accounts (name, password_hash, created_at)
-                                 VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
-                            )?
-                            .execute(params![user.as_str(), hash, now_ms()])?;
-                        replies.push(Reply::CreateAccount(reply, inserted == 1));
-                    }
-                }
-            }
-            for (room_id, last_id) in &touched {
-                tx.prepare_cached("UPDATE rooms SET last_id = ?1 WHERE id = ?2")?
-                    .execute(params![last_id, room_id])?;
-            }
-            tx.commit()
-        })();
-
-        match outcome {
-            Ok(()) => {
-                self.metrics
-                    .record_commit(started.elapsed(), committed.len());
-                if !committed.is_empty() {
-                    self.listener.committed(&committed);
-                }
-                replies.into_iter().for_each(Reply::send);
+        let ts = now_ms();
+        let mut answers = Vec::with_capacity(writes.len());
+        let outcome = self.transaction(&appends, writes, ts, &mut answers);
+        let stored = match outcome {
+            Ok(ids) => {
+                answers.into_iter().for_each(|a| a.settle(None));
+                Ok(ids)
             }
             Err(e) => {
                 tracing::error!(error = %e, "store transaction failed");
@@ -453,23 +392,87 @@ impl Writer {
                     Ok(rooms) => self.rooms = rooms,
                     Err(e) => tracing::error!(error = %e, "reloading rooms failed"),
                 }
-                replies.into_iter().for_each(|r| r.fail(error.clone()));
+                answers.into_iter().for_each(|a| a.settle(Some(&error)));
+                Err(error)
             }
+        };
+        let committed = stored.is_ok();
+        let commit = Commit::new(appends, stored, ts);
+        if committed {
+            self.metrics.record_commit(started.elapsed(), commit.len());
         }
-        close
+        if self.commits_tx.blocking_send(commit).is_err() {
+            // Only when the runtime is gone: the receipts read as Closed.
+            tracing::warn!("the fan-out task has stopped");
+        }
+    }
+
+    /// Stores the appends and runs the writes; one id (or error) per
+    /// append. A write's answer is pushed to `answers` as it runs.
+    fn transaction(
+        &mut self,
+        appends: &[Pending],
+        writes: Vec<Write>,
+        ts: i64,
+        answers: &mut Vec<Box<dyn Settle>>,
+    ) -> rusqlite::Result<Vec<Result<u64, StoreError>>> {
+        let tx = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(appends.len());
+        // Room row id -> newest id appended in this batch.
+        let mut touched: HashMap<i64, u64> = HashMap::new();
+        for pending in appends {
+            // One bad row must not sink the others in the batch.
+            ids.push(
+                append(&tx, &mut self.rooms, &pending.message, ts)
+                    .map(|(room_id, id)| {
+                        touched.insert(room_id, id);
+                        id
+                    })
+                    .map_err(db_error),
+            );
+        }
+        for write in writes {
+            answers.push(run_write(&tx, &mut self.rooms, write)?);
+        }
+        for (room_id, last_id) in &touched {
+            tx.prepare_cached("UPDATE rooms SET last_id = ?1 WHERE id = ?2")?
+                .execute(params![last_id, room_id])?;
+        }
+        tx.commit()?;
+        Ok(ids)
     }
 }
 
-fn refuse(command: Command) {
-    let closed = || StoreError::Closed;
-    match command {
-        Command::Append(_, r) => drop(r.send(Err(closed()))),
-        Command::Join(_, _, r) => drop(r.send(Err(closed()))),
-        Command::History(_, _, r) => drop(r.send(Err(closed()))),
-        Command::Rooms(r) => drop(r.send(Err(closed()))),
-        Command::PasswordHash(_, r) => drop(r.send(Err(closed()))),
-        Command::CreateAccount(_, _, r) => drop(r.send(Err(closed()))),
-        Command::Close(r) => drop(r.send(Ok(()))),
+/// Runs one write; its answer waits for the commit. When the write itself
+/// fails, its caller hears why at once and the transaction is abandoned.
+fn run_write(
+    tx: &Transaction<'_>,
+    rooms: &mut HashMap<String, RoomRow>,
+    write: Write,
+) -> rusqlite::Result<Box<dyn Settle>> {
+    fn held<T: Send + 'static>(
+        reply: Reply<T>,
+        result: rusqlite::Result<T>,
+    ) -> rusqlite::Result<Box<dyn Settle>> {
+        match result {
+            Ok(value) => Ok(answer(reply, value)),
+            Err(e) => {
+                let _ = reply.send(Err(StoreError::Database(e.to_string())));
+                Err(e)
+            }
+        }
+    }
+    match write {
+        Write::CreateRoom(room, reply) => held(reply, ensure_room(tx, rooms, &room).map(drop)),
+        Write::CreateAccount(user, hash, reply) => {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO accounts (name, password_hash, created_at)
+                     VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+                )
+                .and_then(|mut stmt| stmt.execute(params![user.as_str(), hash, now_ms()]));
+            held(reply, inserted.map(|rows| rows == 1))
+        }
     }
 }
 
@@ -491,14 +494,15 @@ fn ensure_room(
     Ok(row)
 }
 
+/// Inserts one message; returns its room's row id and its id.
 fn append(
     tx: &Transaction<'_>,
     rooms: &mut HashMap<String, RoomRow>,
-    message: NewMessage,
-) -> rusqlite::Result<(i64, CommittedMessage)> {
+    message: &NewMessage,
+    ts: i64,
+) -> rusqlite::Result<(i64, u64)> {
     let row = ensure_room(tx, rooms, &message.room)?;
     let id = row.last_id + 1;
-    let ts = now_ms();
     tx.prepare_cached(
         "INSERT INTO messages (room_id, id, user, text, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -506,20 +510,27 @@ fn append(
     if let Some(row) = rooms.get_mut(message.room.as_str()) {
         row.last_id = id;
     }
-    Ok((
-        row.id,
-        CommittedMessage {
-            message: Message {
-                room: message.room.into_string(),
-                id,
-                user: message.user.into_string(),
-                text: message.text,
-                ts,
-                reference: message.reference,
-            },
-            origin: message.origin,
-        },
-    ))
+    Ok((row.id, id))
+}
+
+/// A page of `room` and its newest id, from one read transaction: what
+/// committed after it is exactly what has a larger id. A room that does
+/// not exist reads as empty.
+fn read_snapshot(conn: &Connection, room: &RoomName, page: Page) -> rusqlite::Result<RoomSnapshot> {
+    // Deferred: the snapshot is taken at the first SELECT and holds for both.
+    let tx = conn.unchecked_transaction()?;
+    let row = tx
+        .prepare_cached("SELECT id, last_id FROM rooms WHERE name = ?1")?
+        .query_row([room.as_str()], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, u64>(1)?))
+        })
+        .optional()?;
+    let Some((room_id, last_id)) = row else {
+        return Ok(RoomSnapshot::default());
+    };
+    let page = read_page(&tx, room_id, room.as_str(), page)?;
+    tx.commit()?;
+    Ok(RoomSnapshot { page, last_id })
 }
 
 fn read_page(
@@ -528,32 +539,19 @@ fn read_page(
     room: &str,
     page: Page,
 ) -> rusqlite::Result<HistoryPage> {
-    // One row beyond the limit tells whether the page was cut.
-    let (sql, bound, limit, newest_first) = match page {
-        Page::Newest { limit } => (
+    let bounds = page.bounds();
+    let sql = match bounds.direction {
+        Direction::Older => {
             "SELECT id, user, text, ts FROM messages WHERE room_id = ?1 AND id < ?2
-             ORDER BY id DESC LIMIT ?3",
-            i64::MAX,
-            limit,
-            true,
-        ),
-        Page::Before { id, limit } => (
-            "SELECT id, user, text, ts FROM messages WHERE room_id = ?1 AND id < ?2
-             ORDER BY id DESC LIMIT ?3",
-            i64::try_from(id).unwrap_or(i64::MAX),
-            limit,
-            true,
-        ),
-        Page::After { id, limit } => (
+             ORDER BY id DESC LIMIT ?3"
+        }
+        Direction::Newer => {
             "SELECT id, user, text, ts FROM messages WHERE room_id = ?1 AND id > ?2
-             ORDER BY id ASC LIMIT ?3",
-            i64::try_from(id).unwrap_or(i64::MAX),
-            limit,
-            false,
-        ),
+             ORDER BY id ASC LIMIT ?3"
+        }
     };
     let mut stmt = tx.prepare_cached(sql)?;
-    let rows = stmt.query_map(params![room_id, bound, i64::from(limit) + 1], |row| {
+    let rows = stmt.query_map(params![room_id, bounds.bound, bounds.fetch], |row| {
         Ok(Message {
             room: room.to_owned(),
             id: row.get(0)?,
@@ -563,13 +561,7 @@ fn read_page(
             reference: None,
         })
     })?;
-    let mut messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    let more = messages.len() > limit as usize;
-    messages.truncate(limit as usize);
-    if newest_first {
-        messages.reverse();
-    }
-    Ok(HistoryPage { messages, more })
+    Ok(bounds.finish(rows.collect::<rusqlite::Result<Vec<_>>>()?))
 }
 
 #[cfg(test)]
@@ -577,7 +569,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::store::ConnId;
+    use crate::store::{CommittedMessage, ConnId};
 
     #[derive(Default)]
     struct Recorder(Mutex<Vec<u64>>);
@@ -727,6 +719,68 @@ mod tests {
             store.password_hash(&bob).await.unwrap().as_deref(),
             Some("h1")
         );
+    }
+
+    #[tokio::test]
+    async fn reads_answer_while_an_append_waits_for_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let store = open(&path, Arc::new(Recorder::default()));
+        let lobby = RoomName::parse("lobby").unwrap();
+        store.join(&lobby, Page::Newest { limit: 5 }).await.unwrap();
+        assert_eq!(append(&store, new_message("lobby", "first")).await, 1);
+        // Another process holds the write lock: the writer's next
+        // transaction waits for it.
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let receipt = store
+            .queue_append(new_message("lobby", "second"))
+            .await
+            .unwrap();
+        let answer = Duration::from_secs(3);
+        let page = tokio::time::timeout(answer, store.history(&lobby, Page::Newest { limit: 5 }))
+            .await
+            .expect("history does not wait behind the append")
+            .unwrap();
+        assert_eq!(page.messages.len(), 1);
+        let snapshot = tokio::time::timeout(answer, store.join(&lobby, Page::Newest { limit: 5 }))
+            .await
+            .expect("a join of a known room does not wait behind the append")
+            .unwrap();
+        assert_eq!(snapshot.last_id, 1);
+        let rooms = tokio::time::timeout(answer, store.rooms())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rooms[0].last_id, 1);
+        other.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(
+            tokio::time::timeout(answer, receipt)
+                .await
+                .unwrap()
+                .unwrap(),
+            2
+        );
+        let snapshot = store.join(&lobby, Page::Newest { limit: 5 }).await.unwrap();
+        assert_eq!((snapshot.last_id, snapshot.page.messages.len()), (2, 2));
+        store.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn after_close_everything_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("c.sqlite3"), Arc::new(Recorder::default()));
+        store.close().await.unwrap();
+        let lobby = RoomName::parse("lobby").unwrap();
+        assert!(matches!(
+            store.queue_append(new_message("lobby", "late")).await,
+            Err(StoreError::Closed)
+        ));
+        assert!(matches!(
+            store.history(&lobby, Page::Newest { limit: 1 }).await,
+            Err(StoreError::Closed)
+        ));
+        assert!(matches!(store.rooms().await, Err(StoreError::Closed)));
     }
 
     #[test]
