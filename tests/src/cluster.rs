@@ -877,6 +877,7 @@ impl Peer {
                 code: got,
                 message,
                 reference,
+                ..
             } if got == code => (message, reference),
             other => panic!(
                 "{}: expected error {}, got {other:?}",
