@@ -29,7 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
-use crate::accounts::{Admission, GuestClaim, HelloError};
+use crate::accounts::{AccountSeat, Admission, GuestClaim, HelloError};
 use crate::clock::now_ms;
 use crate::limits::{FLOOD_STRIKES, MAX_FRAMES_PER_FLUSH, PRESENCE_FLUSH_DELAY, TokenBucket};
 use crate::metrics::SessionKind;
@@ -72,6 +72,8 @@ struct Session {
     kind: SessionKind,
     /// Keeps a guest's name reserved while the session lives.
     _guest: Option<GuestClaim>,
+    /// Counts the session against its account's cap while it lives.
+    _seat: Option<AccountSeat>,
 }
 
 /// A queued message waiting for its commit: its `ref`, and the receipt.
@@ -473,11 +475,14 @@ impl Handler {
                 return None;
             }
         };
-        let (code, message) = match self.shared.accounts.admit(&user, password).await {
+        let admission = self.shared.accounts.admit(&user, password, self.peer);
+        let (code, message) = match admission.await {
             Ok(admission) => {
-                let (kind, guest, registered) = match admission {
-                    Admission::Guest(claim) => (SessionKind::Guest, Some(claim), false),
-                    Admission::Account { registered } => (SessionKind::Account, None, registered),
+                let (kind, guest, registered, seat) = match admission {
+                    Admission::Guest(claim) => (SessionKind::Guest, Some(claim), false, None),
+                    Admission::Account { registered, seat } => {
+                        (SessionKind::Account, None, registered, Some(seat))
+                    }
                 };
                 self.shared.metrics.session_started(kind);
                 self.reply(&ServerFrame::Welcome {
@@ -492,6 +497,7 @@ impl Handler {
                     user,
                     kind,
                     _guest: guest,
+                    _seat: seat,
                 });
                 return None;
             }
@@ -502,6 +508,10 @@ impl Handler {
             ) => (ErrorCode::AuthFailed, e.to_string()),
             Err(e @ HelloError::AuthRequired) => (ErrorCode::AuthRequired, e.to_string()),
             Err(e @ HelloError::NameTaken) => (ErrorCode::NameTaken, e.to_string()),
+            Err(HelloError::Refused(refusal)) => {
+                self.reply(&refusal.to_frame(self.replying_to.clone()));
+                return None;
+            }
             Err(e @ (HelloError::Store(_) | HelloError::Broker(_) | HelloError::Hashing(_))) => {
                 tracing::error!(peer = %self.peer, error = %e, "hello failed");
                 self.reply_error(

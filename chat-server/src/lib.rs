@@ -12,7 +12,10 @@
 //!   (one node) and its PostgreSQL form (a cluster's shared store).
 //! - [`broker`]: the cross-node seam (fan-out, members, guest names), its
 //!   local form and its Redis form (cluster fan-out, presence, guest names).
-//! - [`accounts`]: hello admission, guest names, argon2 password hashes.
+//! - [`accounts`]: hello admission, guest names, argon2 password hashes,
+//!   sessions per account.
+//! - [`login_limits`]: failed-password throttle, new accounts per address.
+//! - [`hash_queue`]: the hashing queue, fair between addresses.
 //! - [`limits`]: the rate limiter and fixed sizes.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`shutdown`]: the shutdown signal and the drop guard tasks hold.
@@ -25,8 +28,10 @@ pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod connection;
+pub mod hash_queue;
 pub mod http;
 pub mod limits;
+pub mod login_limits;
 pub mod metrics;
 pub mod registry;
 pub mod server;

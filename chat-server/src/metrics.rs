@@ -24,6 +24,13 @@ pub struct Metrics {
     pub rate_limited_frames: AtomicU64,
     pub connections_refused: AtomicU64,
     pub handshake_timeouts: AtomicU64,
+    /// Hellos with a wrong password for an account.
+    pub logins_failed: AtomicU64,
+    /// Hellos refused by the login limits, one counter per limit.
+    pub logins_throttled: AtomicU64,
+    pub registrations_refused: AtomicU64,
+    pub hash_queue_refused: AtomicU64,
+    pub account_sessions_refused: AtomicU64,
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
     commit_count: AtomicU64,
     commit_micros_sum: AtomicU64,
@@ -128,6 +135,25 @@ impl Metrics {
             "counter",
             "Connections closed for not finishing the handshake or hello in time.",
             self.handshake_timeouts.load(Relaxed),
+        );
+        metric(
+            "chat_logins_failed_total",
+            "counter",
+            "Hellos with a wrong password for an account.",
+            self.logins_failed.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP chat_hellos_refused_total Hellos refused with rate_limited by a login limit.\n\
+             # TYPE chat_hellos_refused_total counter\n\
+             chat_hellos_refused_total{{limit=\"failed_logins\"}} {}\n\
+             chat_hellos_refused_total{{limit=\"accounts_per_hour\"}} {}\n\
+             chat_hellos_refused_total{{limit=\"hashes_per_address\"}} {}\n\
+             chat_hellos_refused_total{{limit=\"sessions_per_account\"}} {}",
+            self.logins_throttled.load(Relaxed),
+            self.registrations_refused.load(Relaxed),
+            self.hash_queue_refused.load(Relaxed),
+            self.account_sessions_refused.load(Relaxed)
         );
         let _ = writeln!(
             out,

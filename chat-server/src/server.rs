@@ -114,6 +114,8 @@ pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdo
             backend.store.clone(),
             backend.broker.clone(),
             config.require_accounts,
+            config.logins,
+            backend.metrics.clone(),
         ),
         broker: backend.broker,
         config,
