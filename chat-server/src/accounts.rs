@@ -78,7 +78,10 @@ pub struct Refusal {
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let wait = self.retry_after.map_or(0, |wait| wait.as_secs().max(1));
+        // Rounded up: "try again in 1 s" must not come a moment too soon.
+        let wait = self
+            .retry_after
+            .map_or(0, |wait| wait.as_millis().div_ceil(1000).max(1));
         match self.limit {
             Limit::FailedLogins => write!(
                 f,
