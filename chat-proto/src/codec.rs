@@ -366,6 +366,18 @@ mod tests {
                 Some("c17".into())
             )
         );
+        let throttled = ServerFrame::Error {
+            code: ErrorCode::RateLimited,
+            message: "too many failed logins".into(),
+            reference: None,
+            retry_after_ms: Some(4000),
+        };
+        assert_eq!(
+            roundtrip_server(
+                r#"{"type":"error","code":"rate_limited","message":"too many failed logins","retry_after_ms":4000}"#
+            ),
+            throttled
+        );
     }
 
     #[test]

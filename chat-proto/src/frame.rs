@@ -128,6 +128,12 @@ pub enum ServerFrame {
         message: String,
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        /// On a `rate_limited` refusal that will pass with time (failed
+        /// logins, new accounts from one address): how long to wait, in
+        /// milliseconds, before asking again. Absent everywhere else, so a
+        /// protocol-1 error encodes exactly as before.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 
@@ -138,6 +144,7 @@ impl ServerFrame {
             code,
             message: message.into(),
             reference,
+            retry_after_ms: None,
         }
     }
 }

@@ -156,11 +156,14 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                     .collect(),
             }
         }),
-        (".*", prop::option::of(".*")).prop_map(|(message, reference)| ServerFrame::Error {
-            code: ErrorCode::Internal,
-            message,
-            reference
-        }),
+        (".*", prop::option::of(".*"), prop::option::of(any::<u64>())).prop_map(
+            |(message, reference, retry_after_ms)| ServerFrame::Error {
+                code: ErrorCode::Internal,
+                message,
+                reference,
+                retry_after_ms
+            }
+        ),
     ]
 }
 

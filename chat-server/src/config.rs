@@ -54,6 +54,22 @@ pub struct Cli {
     /// to send its hello.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
     pub handshake_timeout: Duration,
+    /// Failed passwords a name may have (an address four times as many)
+    /// before each further one makes the next guess wait: 1 s, doubling up
+    /// to 5 min; forgotten after an hour without failures (0: off).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub login_failures: u32,
+    /// New accounts one address may register per hour (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub accounts_per_hour: u32,
+    /// Password checks one address may have queued or running at once;
+    /// more are refused with `rate_limited` (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub hashes_per_address: u32,
+    /// Sessions one account may have open at once on this server (0:
+    /// unlimited).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub sessions_per_account: u32,
     /// Commit durability: `normal` survives a crash of the process, `full`
     /// also a power cut (slower).
     #[arg(long, value_enum, default_value_t = SyncMode::Normal)]
@@ -111,6 +127,43 @@ pub struct Config {
     pub outbox: usize,
     pub ping_interval: Duration,
     pub handshake_timeout: Duration,
+    pub logins: LoginLimits,
+}
+
+/// The limits on logging in and registering (`crate::login_limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// `--login-failures`: free failed passwords per name; 0 turns the
+    /// throttle off.
+    pub failures_before_delay: u32,
+    /// `--accounts-per-hour`: 0 means unlimited.
+    pub accounts_per_hour: u32,
+    /// `--hashes-per-address`: 0 means unlimited.
+    pub hashes_per_address: u32,
+    /// `--sessions-per-account`: 0 means unlimited.
+    pub sessions_per_account: u32,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            failures_before_delay: 5,
+            accounts_per_hour: 20,
+            hashes_per_address: 4,
+            sessions_per_account: 32,
+        }
+    }
+}
+
+impl From<&Cli> for LoginLimits {
+    fn from(cli: &Cli) -> Self {
+        Self {
+            failures_before_delay: cli.login_failures,
+            accounts_per_hour: cli.accounts_per_hour,
+            hashes_per_address: cli.hashes_per_address,
+            sessions_per_account: cli.sessions_per_account,
+        }
+    }
 }
 
 impl Default for Config {
@@ -123,6 +176,7 @@ impl Default for Config {
             outbox: 1024,
             ping_interval: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
+            logins: LoginLimits::default(),
         }
     }
 }
@@ -137,6 +191,7 @@ impl From<&Cli> for Config {
             outbox: cli.outbox,
             ping_interval: cli.ping_interval,
             handshake_timeout: cli.handshake_timeout,
+            logins: LoginLimits::from(cli),
         }
     }
 }
@@ -222,5 +277,30 @@ mod tests {
         assert_eq!(config.rate_limit, default.rate_limit);
         assert_eq!(config.outbox, default.outbox);
         assert_eq!(config.ping_interval, default.ping_interval);
+        assert_eq!(config.logins, default.logins);
+    }
+
+    #[test]
+    fn login_limits_can_each_be_turned_off() {
+        let cli = Cli::parse_from([
+            "chat-server",
+            "--login-failures",
+            "0",
+            "--accounts-per-hour",
+            "0",
+            "--hashes-per-address",
+            "0",
+            "--sessions-per-account",
+            "0",
+        ]);
+        assert_eq!(
+            Config::from(&cli).logins,
+            LoginLimits {
+                failures_before_delay: 0,
+                accounts_per_hour: 0,
+                hashes_per_address: 0,
+                sessions_per_account: 0,
+            }
+        );
     }
 }

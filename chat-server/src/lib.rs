@@ -20,7 +20,10 @@
 //!   cluster's shared store).
 //! - [`broker`]: the cross-node seam (members, guest names, cluster
 //!   fan-out), its local form and its Redis form.
-//! - [`accounts`]: hello admission, guest names, argon2 password hashes.
+//! - [`accounts`]: hello admission, guest names, argon2 password hashes,
+//!   sessions per account.
+//! - [`login_limits`]: failed-password throttle, new accounts per address.
+//! - [`hash_queue`]: the hashing queue, fair between addresses.
 //! - [`limits`]: the per-session rate limit and fixed sizes.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`shutdown`]: the shutdown signal and the drop guard tasks hold.
@@ -33,8 +36,10 @@ pub mod accounts;
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod hash_queue;
 pub mod http;
 pub mod limits;
+pub mod login_limits;
 pub mod metrics;
 pub mod registry;
 pub mod server;

@@ -24,6 +24,8 @@ const COMMIT_BUCKETS: [f64; 12] = [
 
 /// The label set of `chat_sessions`: `kind` = `guest` or `account`.
 type SessionLabels = [(&'static str, &'static str); 1];
+/// The label set of `chat_hellos_refused_total`: `limit` = which limit.
+type LimitLabels = [(&'static str, &'static str); 1];
 
 /// A counter series: the atomic the registry renders. It derefs to that
 /// `AtomicU64`, so call sites count with `fetch_add(n, Relaxed)`.
@@ -63,6 +65,13 @@ pub struct Metrics {
     pub rate_limited_frames: CounterCell,
     pub connections_refused: CounterCell,
     pub handshake_timeouts: CounterCell,
+    /// Hellos with a wrong password for an account.
+    pub logins_failed: CounterCell,
+    /// Hellos refused by the login limits, one series per limit.
+    pub logins_throttled: CounterCell,
+    pub registrations_refused: CounterCell,
+    pub hash_queue_refused: CounterCell,
+    pub account_sessions_refused: CounterCell,
     /// Observed once per store transaction (not per frame), under the
     /// histogram's own uncontended lock.
     commit_seconds: Histogram,
@@ -139,6 +148,17 @@ impl Metrics {
             "chat_handshake_timeouts",
             "Connections closed for not finishing the handshake or hello in time",
         );
+        let logins_failed = counter(
+            &mut registry,
+            "chat_logins_failed",
+            "Hellos with a wrong password for an account",
+        );
+        let [
+            logins_throttled,
+            registrations_refused,
+            hash_queue_refused,
+            account_sessions_refused,
+        ] = hello_refusal_counters(&mut registry);
         let (guest_sessions, account_sessions) = session_gauges(&mut registry);
         let commit_seconds = Histogram::new(COMMIT_BUCKETS);
         registry.register(
@@ -158,6 +178,11 @@ impl Metrics {
             rate_limited_frames,
             connections_refused,
             handshake_timeouts,
+            logins_failed,
+            logins_throttled,
+            registrations_refused,
+            hash_queue_refused,
+            account_sessions_refused,
             commit_seconds,
             registry,
         }
@@ -204,6 +229,25 @@ fn session_gauges(registry: &mut Registry) -> (GaugeCell, GaugeCell) {
     let account = GaugeCell(sessions.get_or_create_owned(&[("kind", "account")]));
     registry.register("chat_sessions", "Authenticated sessions by kind", sessions);
     (guest, account)
+}
+
+/// `chat_hellos_refused_total{limit=…}`, one series per login limit, all
+/// created up front for the same reasons as [`session_gauges`].
+fn hello_refusal_counters(registry: &mut Registry) -> [CounterCell; 4] {
+    let refused = Family::<LimitLabels, Counter<u64, AtomicU64>>::default();
+    let series = [
+        "failed_logins",
+        "accounts_per_hour",
+        "hashes_per_address",
+        "sessions_per_account",
+    ]
+    .map(|limit| CounterCell(refused.get_or_create_owned(&[("limit", limit)])));
+    registry.register(
+        "chat_hellos_refused",
+        "Hellos refused with rate_limited by a login limit",
+        refused,
+    );
+    series
 }
 
 #[cfg(test)]

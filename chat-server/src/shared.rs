@@ -32,7 +32,13 @@ impl Shared {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            accounts: Accounts::new(store.clone(), broker.clone(), config.require_accounts),
+            accounts: Accounts::new(
+                store.clone(),
+                broker.clone(),
+                config.require_accounts,
+                config.logins,
+                metrics.clone(),
+            ),
             config,
             store,
             broker,

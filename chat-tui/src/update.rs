@@ -828,6 +828,7 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
             code,
             message,
             reference,
+            ..
         } => on_error(app, code, &message, reference, fx),
     }
 }

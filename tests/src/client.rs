@@ -3,7 +3,7 @@
 //! timeout that fails the test with a message saying what was awaited.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame, decode_server, encode};
@@ -173,6 +173,40 @@ impl TestClient {
         .expect("WebSocket handshake timed out")
         .expect("WebSocket handshake");
         Self::from_socket(ws)
+    }
+
+    /// Opens a WebSocket connection to `addr` from the loopback address
+    /// `source` (any of 127.0.0.0/8 on Linux), so a test can be several
+    /// peers at once without leaving the machine.
+    pub async fn connect_from(addr: SocketAddr, source: IpAddr) -> Self {
+        match Self::try_connect_from(addr, source).await {
+            Ok(client) => client,
+            Err(e) => panic!("cannot connect to {addr} from {source}: {e}"),
+        }
+    }
+
+    /// [`TestClient::connect_from`], returning the failure (a refused
+    /// connection, an HTTP 503) instead of failing the test.
+    pub async fn try_connect_from(
+        addr: SocketAddr,
+        source: IpAddr,
+    ) -> Result<Self, tungstenite::Error> {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::new(source, 0))?;
+        let connected = timeout(RECV_TIMEOUT, async {
+            let stream = socket.connect(addr).await?;
+            let url = format!("ws://{addr}/ws");
+            tokio_tungstenite::client_async(url.as_str(), MaybeTlsStream::Plain(stream)).await
+        })
+        .await
+        .map_err(|_| {
+            tungstenite::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("connecting from {source} took over {RECV_TIMEOUT:?}"),
+            ))
+        })?;
+        let (ws, _response) = connected?;
+        Ok(Self::from_socket(ws))
     }
 
     fn from_socket(ws: Socket) -> Self {
@@ -472,6 +506,7 @@ impl TestClient {
                 code: got,
                 message,
                 reference,
+                ..
             } => {
                 assert_eq!(
                     got,

@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chat_server::config::Config;
+use chat_server::config::{Cli, Config};
 use chat_server::server::{self, Backend};
 use chat_server::store::SyncMode;
+use clap::Parser;
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
@@ -125,20 +126,11 @@ fn config_for(options: &ServerOptions) -> Config {
         "free-form flags {:?} need the binary: use ServerProcess",
         options.extra_args
     );
-    let defaults = Config::default();
-    let seconds =
-        |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
-    Config {
-        require_accounts: options.require_accounts,
-        max_connections: options
-            .max_connections
-            .map_or(defaults.max_connections, |n| n as usize),
-        rate_limit: options.rate_limit.unwrap_or(defaults.rate_limit),
-        rate_burst: options.rate_burst.unwrap_or(defaults.rate_burst),
-        outbox: options.outbox.map_or(defaults.outbox, |n| n as usize),
-        ping_interval: seconds(options.ping_interval, defaults.ping_interval),
-        handshake_timeout: seconds(options.handshake_timeout, defaults.handshake_timeout),
-    }
+    // The same parse the binary makes, so every flag means here what it
+    // means there and a new flag needs no second mapping.
+    let argv = std::iter::once("chat-server".to_owned()).chain(options.args());
+    let cli = Cli::try_parse_from(argv).expect("the options make valid flags");
+    Config::from(&cli)
 }
 
 impl InProcessServer {

@@ -52,7 +52,7 @@ impl ServerOptions {
         }
     }
 
-    fn args(&self) -> Vec<String> {
+    pub(crate) fn args(&self) -> Vec<String> {
         let mut args = Vec::new();
         if self.require_accounts {
             args.push("--require-accounts".to_owned());

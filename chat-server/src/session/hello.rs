@@ -7,7 +7,7 @@ use chat_proto::{ErrorCode, ServerFrame, UserName};
 use super::Context;
 use super::reply::Refusal;
 use super::socket::Ending;
-use crate::accounts::{Admission, GuestClaim, HelloError};
+use crate::accounts::{AccountSeat, Admission, GuestClaim, HelloError};
 use crate::metrics::SessionKind;
 
 /// A `hello` with a valid user name.
@@ -33,6 +33,8 @@ pub(super) struct Login {
     pub(super) kind: SessionKind,
     /// Keeps a guest's name reserved while the session lives.
     _guest: Option<GuestClaim>,
+    /// Counts the session against its account's cap while it lives.
+    _seat: Option<AccountSeat>,
 }
 
 impl Hello {
@@ -46,7 +48,8 @@ impl Hello {
     /// could not decide (the client may retry), an ending when refused.
     pub(super) async fn run(self, cx: &mut Context) -> Result<Option<Login>, Ending> {
         let Hello { user, password } = self;
-        let refusal = match cx.shared.accounts.admit(&user, password).await {
+        let admission = cx.shared.accounts.admit(&user, password, cx.peer);
+        let refusal = match admission.await {
             Ok(admission) => return Ok(Some(welcome(cx, user, admission))),
             Err(
                 e @ (HelloError::AuthFailed
@@ -57,6 +60,12 @@ impl Hello {
                 Refusal::new(ErrorCode::AuthRequired, e.to_string())
             }
             Err(e @ HelloError::NameTaken) => Refusal::new(ErrorCode::NameTaken, e.to_string()),
+            Err(HelloError::Refused(limit)) => {
+                // A login limit: the connection stays open for a later hello.
+                let reference = cx.replies.reference().map(str::to_owned);
+                cx.replies.send(&limit.to_frame(reference));
+                return Ok(None);
+            }
             Err(e @ (HelloError::Store(_) | HelloError::Broker(_) | HelloError::Hashing(_))) => {
                 tracing::error!(peer = %cx.peer, error = %e, "hello failed");
                 cx.replies.error(
@@ -72,9 +81,11 @@ impl Hello {
 }
 
 fn welcome(cx: &Context, user: UserName, admission: Admission) -> Login {
-    let (kind, guest, registered) = match admission {
-        Admission::Guest(claim) => (SessionKind::Guest, Some(claim), false),
-        Admission::Account { registered } => (SessionKind::Account, None, registered),
+    let (kind, guest, registered, seat) = match admission {
+        Admission::Guest(claim) => (SessionKind::Guest, Some(claim), false, None),
+        Admission::Account { registered, seat } => {
+            (SessionKind::Account, None, registered, Some(seat))
+        }
     };
     cx.shared.metrics.session_started(kind);
     cx.replies.send(&ServerFrame::Welcome {
@@ -89,5 +100,6 @@ fn welcome(cx: &Context, user: UserName, admission: Admission) -> Login {
         user,
         kind,
         _guest: guest,
+        _seat: seat,
     }
 }
