@@ -115,7 +115,8 @@ async fn main_loop(
 ) -> anyhow::Result<()> {
     loop {
         if app.needs_redraw {
-            ui::render(terminal, app)?;
+            let viewport = ui::render(terminal, app)?;
+            app.drawn(viewport);
             app.needs_redraw = false;
         }
         let action = events.next().await?;

@@ -103,65 +103,45 @@ enum SocketEnd {
     Shutdown,
 }
 
+/// What the connection loop carries from one socket to the next.
+struct Link {
+    backoff: Backoff,
+    /// Numbers the sockets; frames for an older one are dropped.
+    epoch: u64,
+    /// Do not retry until `Reconnect`.
+    held: bool,
+}
+
 /// Runs the connection loop until `Shutdown` or until the UI is gone.
 pub async fn run(
     url: String,
     mut cmd_rx: mpsc::UnboundedReceiver<NetCommand>,
     event_tx: mpsc::Sender<NetEvent>,
 ) {
-    let mut backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
-    let mut epoch = 0u64;
-    let mut held = false;
+    let mut link = Link {
+        backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP),
+        epoch: 0,
+        held: false,
+    };
     loop {
-        if held {
-            match wait_for_reconnect(&mut cmd_rx).await {
-                true => {
-                    held = false;
-                    backoff.reset();
-                }
-                false => return,
+        if link.held {
+            if !wait_for_reconnect(&mut cmd_rx).await {
+                return;
             }
+            link.held = false;
+            link.backoff.reset();
         }
         if event_tx.send(NetEvent::Connecting).await.is_err() {
             return;
         }
-        let connect = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
-        );
-        let connected = tokio::select! {
-            result = connect => Some(result),
-            () = wait_for_shutdown(&mut cmd_rx, &mut held) => None,
-        };
-        let reason = match connected {
-            None => return,
-            Some(Ok(Ok((socket, _response)))) => {
-                epoch += 1;
-                if event_tx.send(NetEvent::Connected { epoch }).await.is_err() {
-                    return;
-                }
-                match pump(
-                    socket,
-                    epoch,
-                    &mut cmd_rx,
-                    &event_tx,
-                    &mut held,
-                    &mut backoff,
-                )
-                .await
-                {
-                    SocketEnd::Lost(reason) => reason,
-                    SocketEnd::Shutdown => return,
-                }
-            }
-            Some(Ok(Err(e))) => connect_error_text(&e),
-            Some(Err(_)) => format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+        let Some(reason) = connect_and_pump(&url, &mut cmd_rx, &event_tx, &mut link).await else {
+            return;
         };
         tracing::info!(%reason, "disconnected");
-        let retry_in = if held {
+        let retry_in = if link.held {
             None
         } else {
-            Some(backoff.next_delay(&mut rand::rng()))
+            Some(link.backoff.next_delay(&mut rand::rng()))
         };
         if event_tx
             .send(NetEvent::Disconnected { reason, retry_in })
@@ -170,20 +150,69 @@ pub async fn run(
         {
             return;
         }
-        if let Some(delay) = retry_in {
-            let sleep = tokio::time::sleep(delay);
-            tokio::pin!(sleep);
-            loop {
-                tokio::select! {
-                    () = &mut sleep => break,
-                    cmd = cmd_rx.recv() => match cmd {
-                        None | Some(NetCommand::Shutdown) => return,
-                        Some(NetCommand::Reconnect) => { backoff.reset(); break; }
-                        Some(NetCommand::Hold) => { held = true; break; }
-                        // No socket: the UI resends what matters after rejoining.
-                        Some(NetCommand::Send { .. }) => {}
-                    }
+        if let Some(delay) = retry_in
+            && !wait_to_retry(delay, &mut cmd_rx, &mut link).await
+        {
+            return;
+        }
+    }
+}
+
+/// Opens one socket and serves it until it ends; returns why it ended,
+/// or `None` when the task should stop.
+async fn connect_and_pump(
+    url: &str,
+    cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>,
+    event_tx: &mpsc::Sender<NetEvent>,
+    link: &mut Link,
+) -> Option<String> {
+    let connect = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(url, None, true),
+    );
+    let connected = tokio::select! {
+        result = connect => result,
+        () = wait_for_shutdown(cmd_rx, &mut link.held) => return None,
+    };
+    match connected {
+        Ok(Ok((socket, _response))) => {
+            link.epoch += 1;
+            let epoch = link.epoch;
+            event_tx.send(NetEvent::Connected { epoch }).await.ok()?;
+            match pump(socket, epoch, cmd_rx, event_tx, link).await {
+                SocketEnd::Lost(reason) => Some(reason),
+                SocketEnd::Shutdown => None,
+            }
+        }
+        Ok(Err(e)) => Some(connect_error_text(&e)),
+        Err(_) => Some(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())),
+    }
+}
+
+/// Waits `delay` before the next attempt, serving commands meanwhile;
+/// false when the task should stop.
+async fn wait_to_retry(
+    delay: Duration,
+    cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>,
+    link: &mut Link,
+) -> bool {
+    let sleep = tokio::time::sleep(delay);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            () = &mut sleep => return true,
+            cmd = cmd_rx.recv() => match cmd {
+                None | Some(NetCommand::Shutdown) => return false,
+                Some(NetCommand::Reconnect) => {
+                    link.backoff.reset();
+                    return true;
                 }
+                Some(NetCommand::Hold) => {
+                    link.held = true;
+                    return true;
+                }
+                // No socket: the UI resends what matters after rejoining.
+                Some(NetCommand::Send { .. }) => {}
             }
         }
     }
@@ -228,8 +257,7 @@ async fn pump(
     epoch: u64,
     cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>,
     event_tx: &mpsc::Sender<NetEvent>,
-    held: &mut bool,
-    backoff: &mut Backoff,
+    link: &mut Link,
 ) -> SocketEnd {
     loop {
         tokio::select! {
@@ -243,7 +271,7 @@ async fn pump(
                     WsMessage::Text(text) => match decode_server(text.as_str()) {
                         Ok(frame) => {
                             if matches!(frame, ServerFrame::Welcome { .. }) {
-                                backoff.reset();
+                                link.backoff.reset();
                             }
                             NetEvent::Frame(frame)
                         }
@@ -286,7 +314,7 @@ async fn pump(
                             return SocketEnd::Lost(e.to_string());
                         }
                 }
-                Some(NetCommand::Hold) => *held = true,
+                Some(NetCommand::Hold) => link.held = true,
                 // Already connected: nothing to do.
                 Some(NetCommand::Reconnect) => {}
             }

@@ -19,13 +19,12 @@ pub mod theme;
 
 use ratatui::backend::Backend;
 use ratatui::{Frame, Terminal};
-use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::UnicodeWidthStr;
 
-use crate::app::{App, Mode};
+use crate::app::{App, Mode, Viewport};
 
-/// Draws the whole screen.
-pub fn draw(frame: &mut Frame, app: &App) {
+/// Draws the whole screen; returns the history pane as drawn, for the
+/// runner to keep in the state ([`App::drawn`]).
+pub fn draw(frame: &mut Frame, app: &App) -> Viewport {
     let area = frame.area();
     let areas = layout::areas(area);
     if let Some(sidebar) = areas.sidebar {
@@ -34,7 +33,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if let Some(bar) = areas.room_bar {
         rooms::draw_bar(frame, app, bar);
     }
-    history::draw(frame, app, areas.history);
+    let viewport = history::draw(frame, app, areas.history);
     status::draw(frame, app, areas.status);
     input::draw(frame, app, areas.input);
     match &app.mode {
@@ -42,29 +41,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Mode::Rooms(browser) => popup::draw_rooms(frame, app, browser, area),
         Mode::Normal | Mode::Password(_) => {}
     }
+    viewport
 }
 
-/// Draws the screen on any backend (the real terminal or a `TestBackend`).
-pub fn render<B: Backend>(terminal: &mut Terminal<B>, app: &App) -> Result<(), B::Error> {
-    terminal.draw(|frame| draw(frame, app)).map(|_| ())
-}
-
-/// `text` cut to `width` display columns, ending in `…` when cut.
-pub fn truncate(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for g in text.graphemes(true) {
-        if used + g.width() + 1 > width {
-            break;
-        }
-        used += g.width();
-        out.push_str(g);
-    }
-    if width > 0 {
-        out.push('…');
-    }
-    out
+/// Draws the screen on any backend (the real terminal or a `TestBackend`);
+/// returns the history pane as drawn.
+pub fn render<B: Backend>(terminal: &mut Terminal<B>, app: &App) -> Result<Viewport, B::Error> {
+    let mut viewport = Viewport::default();
+    terminal.draw(|frame| viewport = draw(frame, app))?;
+    Ok(viewport)
 }

@@ -7,41 +7,18 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, RoomBrowser};
+use crate::keymap;
 use crate::ui::theme;
 
-/// Every key and command, as the help page lists them.
-pub const HELP: &[(&str, &str)] = &[
-    ("Enter", "send the line (or run the /command)"),
-    (
-        "Left/Right, Home/End",
-        "move the cursor (also Ctrl-A / Ctrl-E)",
-    ),
-    ("Ctrl-Left/Right", "move by word (also Alt-B / Alt-F)"),
-    ("Backspace/Delete", "delete a character"),
-    (
-        "Ctrl-W / Ctrl-U / Ctrl-K",
-        "delete word / to start / to end",
-    ),
-    ("Up/Down", "your earlier lines"),
-    (
-        "Tab / Shift-Tab",
-        "complete a member name (repeat to cycle)",
-    ),
-    ("PgUp/PgDn", "scroll history (older history is fetched)"),
-    ("Esc", "back to the newest messages"),
-    ("Alt-Up/Down, Ctrl-P/N", "previous / next room"),
-    ("Alt-1..9", "go to room 1..9"),
-    ("Ctrl-L", "redraw the screen"),
-    ("Ctrl-C", "quit"),
-    ("/join ROOM", "join a room (or switch to it)"),
-    ("/leave [ROOM]", "leave the current room (or ROOM)"),
-    ("/rooms", "browse the server's rooms; Enter joins"),
-    ("/who", "list the members of this room"),
-    ("/connect", "reconnect now (asks for a password if needed)"),
-    ("/help", "this page"),
-    ("/quit", "quit"),
-    ("//text", "send a line starting with /"),
-];
+/// Every key and command as the help page lists them, from the tables
+/// the handling reads.
+pub fn help_rows() -> Vec<(&'static str, &'static str)> {
+    let keys = keymap::KEYS.iter().map(|row| (row.keys, row.what));
+    let commands = keymap::COMMANDS.iter().map(|row| (row.usage, row.what));
+    keys.chain(commands)
+        .chain(std::iter::once(keymap::LITERAL_SLASH))
+        .collect()
+}
 
 /// A rectangle of at most `width` x `height`, centred in `area`.
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
@@ -56,8 +33,9 @@ fn centred(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 pub fn draw_help(frame: &mut Frame, area: Rect) {
-    let key_width = HELP.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
-    let lines: Vec<Line> = HELP
+    let help = help_rows();
+    let key_width = help.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
+    let lines: Vec<Line> = help
         .iter()
         .map(|(key, what)| {
             Line::from(vec![
@@ -66,7 +44,7 @@ pub fn draw_help(frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let width = HELP
+    let width = help
         .iter()
         .map(|(_, w)| key_width + w.width() + 5)
         .max()
@@ -116,7 +94,7 @@ pub fn draw_rooms(frame: &mut Frame, app: &App, browser: &RoomBrowser, area: Rec
             info.members,
             if info.members == 1 { "" } else { "s" }
         );
-        let name = crate::ui::truncate(&info.name, 28);
+        let name = crate::text::truncate(&info.name, 28);
         let text = format!(" {name:<28} {people:>12} {joined:>7} ");
         lines.push(if i == browser.selected {
             Line::styled(text, theme::popup_selected())

@@ -60,7 +60,7 @@ pub fn draw_sidebar(frame: &mut Frame, app: &App, area: Rect) {
             let badge = badge(room);
             let key = hotkey(i);
             let name_room = width.saturating_sub(key.width() + 1 + badge.width() + 1);
-            let name = crate::ui::truncate(&room.name, name_room);
+            let name = crate::text::truncate(&room.name, name_room);
             let gap = width.saturating_sub(key.width() + 1 + name.width() + badge.width());
             Line::from(Span::styled(
                 format!("{key} {name}{}{badge}", " ".repeat(gap)),
