@@ -334,3 +334,28 @@ fn no_room_yet_shows_how_to_join_one() {
     app.status_log.clear();
     insta::assert_snapshot!(draw(&app).backend());
 }
+
+#[test]
+fn the_first_draw_clears_what_an_earlier_program_left_on_the_terminal() {
+    let app = connected(&["lobby"], 60, 10);
+    // A killed client's screen, still on the terminal.
+    let mut backend = TestBackend::new(60, 10);
+    let mut junk = ratatui::buffer::Cell::default();
+    junk.set_symbol("▒");
+    let cells: Vec<(u16, u16, ratatui::buffer::Cell)> = (0..10)
+        .flat_map(|y| (0..60).map(move |x| (x, y)))
+        .map(|(x, y)| (x, y, junk.clone()))
+        .collect();
+    ratatui::backend::Backend::draw(&mut backend, cells.iter().map(|(x, y, c)| (*x, *y, c)))
+        .expect("drawing into a TestBackend");
+    let mut terminal = Terminal::new(backend).expect("a test terminal");
+    // What the runner does before its first draw, then the draw.
+    ui::clear(&mut terminal).expect("clearing a TestBackend");
+    ui::render(&mut terminal, &app).expect("drawing into a TestBackend");
+    let left: Vec<(u16, u16)> = cells
+        .iter()
+        .map(|(x, y, _)| (*x, *y))
+        .filter(|&(x, y)| terminal.backend().buffer()[(x, y)].symbol() == "▒")
+        .collect();
+    assert!(left.is_empty(), "old text left at {left:?}");
+}

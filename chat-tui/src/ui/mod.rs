@@ -51,3 +51,14 @@ pub fn render<B: Backend>(terminal: &mut Terminal<B>, app: &App) -> Result<Viewp
     terminal.draw(|frame| viewport = draw(frame, app))?;
     Ok(viewport)
 }
+
+/// Blanks the whole terminal and forgets what was drawn, so the next draw
+/// paints every cell: for the first draw of a run (no text an earlier
+/// program left shows through cells this screen leaves blank) and Ctrl-L.
+/// Done as a resize to the current size, which clears without asking the
+/// terminal where its cursor is (`Terminal::clear` does ask, and the
+/// answer would have to come through the input the reader thread holds).
+pub fn clear<B: Backend>(terminal: &mut Terminal<B>) -> Result<(), B::Error> {
+    let size = terminal.size()?;
+    terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
+}

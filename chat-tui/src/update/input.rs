@@ -36,6 +36,35 @@ pub(super) fn on_paste(app: &mut App, text: &str) {
     }
 }
 
+/// Plain characters typed in a burst: what one key per character would
+/// do (a key that closes the help page is used up closing it), as one edit.
+pub(super) fn on_typed(app: &mut App, text: &str) {
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        match &mut app.mode {
+            Mode::Normal => {
+                app.completion = None;
+                app.sent_lines.stop_browsing();
+                app.input.insert_str(rest);
+                return;
+            }
+            Mode::Password(line) => {
+                line.insert_str(rest);
+                return;
+            }
+            Mode::Rooms(browser) => {
+                browser.filter.push_str(rest);
+                browser.selected = 0;
+                return;
+            }
+            Mode::Help => {
+                app.mode = Mode::Normal;
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+}
+
 pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
     let line = app.input.take();
     if line.trim().is_empty() {

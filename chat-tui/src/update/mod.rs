@@ -84,6 +84,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.needs_redraw = true;
             keys::on_key(app, key, &mut fx);
         }
+        Action::Typed(text) => {
+            app.needs_redraw = true;
+            input::on_typed(app, &text);
+        }
         Action::Paste(text) => {
             app.needs_redraw = true;
             input::on_paste(app, &text);
