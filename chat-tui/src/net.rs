@@ -5,6 +5,7 @@
 //! nothing about rooms: `hello`, rejoining and resending are decided by
 //! [`crate::update`], which sees the state changes as actions.
 
+use std::io;
 use std::time::Duration;
 
 use chat_proto::{ClientFrame, ServerFrame, decode_server, encode};
@@ -12,7 +13,9 @@ use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The first retry waits about this long.
@@ -185,7 +188,10 @@ async fn connect_and_pump(
             }
         }
         Ok(Err(e)) => Some(connect_error_text(&e)),
-        Err(_) => Some(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())),
+        Err(_) => Some(format!(
+            "no answer from the server within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        )),
     }
 }
 
@@ -242,12 +248,70 @@ async fn wait_for_reconnect(cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>) ->
     }
 }
 
-fn connect_error_text(e: &tokio_tungstenite::tungstenite::Error) -> String {
-    use tokio_tungstenite::tungstenite::Error;
+/// Why a connect failed, in words for the user rather than the library's.
+fn connect_error_text(e: &WsError) -> String {
     match e {
-        Error::Io(io) => io.to_string(),
-        Error::Http(response) => format!("server answered HTTP {}", response.status()),
-        other => other.to_string(),
+        WsError::Io(io) => match io.kind() {
+            io::ErrorKind::ConnectionRefused => {
+                "the server refused the connection (is it running?)".into()
+            }
+            io::ErrorKind::TimedOut => "no answer from the server".into(),
+            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+                "the server's network cannot be reached".into()
+            }
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof => "the server dropped the connection".into(),
+            _ => "the server cannot be reached".into(),
+        },
+        WsError::Http(response) if response.status().as_u16() == 503 => {
+            "the server is full or busy (HTTP 503)".into()
+        }
+        WsError::Http(response) => format!(
+            "the server answered HTTP {} instead of opening a chat connection",
+            response.status().as_u16()
+        ),
+        WsError::Url(_) => "the server address is not a usable ws:// URL".into(),
+        _ => "the server did not open a chat connection".into(),
+    }
+}
+
+/// Why an open socket was lost, in words for the user: a dropped
+/// connection reads "connection lost", not the library's error.
+fn lost_text(e: &WsError) -> String {
+    match e {
+        WsError::ConnectionClosed | WsError::AlreadyClosed => "the connection closed".into(),
+        WsError::Io(io) if io.kind() == io::ErrorKind::TimedOut => {
+            "connection lost (timed out)".into()
+        }
+        WsError::Capacity(_) => "the server sent more than this client accepts".into(),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) | WsError::Io(_) => {
+            "connection lost".into()
+        }
+        WsError::Protocol(_) | WsError::Utf8(_) => {
+            "connection lost (the server broke the WebSocket rules)".into()
+        }
+        _ => "connection lost".into(),
+    }
+}
+
+/// What a close frame from the server means, in words for the user.
+fn close_text(close: Option<&CloseFrame>) -> String {
+    let Some(frame) = close else {
+        return "the server closed the connection".into();
+    };
+    let why = match u16::from(frame.code) {
+        1000 => "the server closed the connection".to_owned(),
+        1001 => "the server is restarting or shutting down".to_owned(),
+        1008 => "the server closed the connection for breaking its rules".to_owned(),
+        1009 => "the server refused a frame as too big".to_owned(),
+        1011 => "the server had an internal error".to_owned(),
+        code => format!("the server closed the connection (code {code})"),
+    };
+    if frame.reason.is_empty() {
+        why
+    } else {
+        format!("{why}: {}", frame.reason.as_str())
     }
 }
 
@@ -263,8 +327,8 @@ async fn pump(
         tokio::select! {
             incoming = socket.next() => {
                 let message = match incoming {
-                    None => return SocketEnd::Lost("connection closed".into()),
-                    Some(Err(e)) => return SocketEnd::Lost(e.to_string()),
+                    None => return SocketEnd::Lost("the connection closed".into()),
+                    Some(Err(e)) => return SocketEnd::Lost(lost_text(&e)),
                     Some(Ok(message)) => message,
                 };
                 let event = match message {
@@ -278,17 +342,7 @@ async fn pump(
                         Err(e) => NetEvent::Undecodable { error: e.to_string() },
                     },
                     WsMessage::Close(close) => {
-                        let reason = match close {
-                            Some(frame) if frame.reason.is_empty() => {
-                                format!("server closed the connection ({})", u16::from(frame.code))
-                            }
-                            Some(frame) => format!(
-                                "server closed the connection ({} {})",
-                                u16::from(frame.code),
-                                frame.reason.as_str()
-                            ),
-                            None => "server closed the connection".into(),
-                        };
+                        let reason = close_text(close.as_ref());
                         // Let tungstenite finish the closing handshake.
                         let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(None)).await;
                         return SocketEnd::Lost(reason);
@@ -311,7 +365,7 @@ async fn pump(
                 Some(NetCommand::Send { epoch: for_epoch, frame }) => {
                     if for_epoch == epoch
                         && let Err(e) = socket.send(WsMessage::text(encode(&frame))).await {
-                            return SocketEnd::Lost(e.to_string());
+                            return SocketEnd::Lost(lost_text(&e));
                         }
                 }
                 Some(NetCommand::Hold) => link.held = true,
@@ -326,6 +380,41 @@ async fn pump(
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn lost_connections_are_told_in_plain_words() {
+        let reset = WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake);
+        assert_eq!(lost_text(&reset), "connection lost");
+        let io = WsError::Io(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(lost_text(&io), "connection lost");
+        let refused = WsError::Io(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            connect_error_text(&refused),
+            "the server refused the connection (is it running?)"
+        );
+        for e in [reset, io, refused] {
+            for text in [lost_text(&e), connect_error_text(&e)] {
+                assert!(!text.contains("WebSocket protocol error"), "{text}");
+                assert!(!text.contains("os error"), "{text}");
+            }
+        }
+        let going_away = CloseFrame {
+            code: 1001.into(),
+            reason: "".into(),
+        };
+        assert_eq!(
+            close_text(Some(&going_away)),
+            "the server is restarting or shutting down"
+        );
+        let policy = CloseFrame {
+            code: 1008.into(),
+            reason: "too slow".into(),
+        };
+        assert_eq!(
+            close_text(Some(&policy)),
+            "the server closed the connection for breaking its rules: too slow"
+        );
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap() {

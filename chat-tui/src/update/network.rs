@@ -46,7 +46,15 @@ fn on_disconnected(app: &mut App, reason: String, retry_in: Option<Duration>) {
     app.outbox.connection_lost();
     app.awaiting_rooms = false;
     if was_online {
-        notice(app, &format!("Disconnected: {reason}"), Level::Info);
+        let next = match retry_in {
+            Some(delay) => format!("retrying in {} s", whole_seconds(delay)),
+            None => "not retrying until a password is given".to_owned(),
+        };
+        notice(
+            app,
+            &format!("Disconnected: {reason}; {next}."),
+            Level::Info,
+        );
     } else if !app.ever_online
         && !app.refused
         && !matches!(app.conn, ConnState::NeedPassword { .. })
@@ -71,6 +79,12 @@ fn on_disconnected(app: &mut App, reason: String, retry_in: Option<Duration>) {
         }
         (_, None) => app.conn = ConnState::NeedPassword { reason },
     }
+}
+
+/// A delay as whole seconds, rounded up: "in 0 s" would read as a
+/// promise already broken.
+fn whole_seconds(delay: Duration) -> u128 {
+    delay.as_millis().div_ceil(1000).max(1)
 }
 
 fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
@@ -215,9 +229,11 @@ fn on_error(
         }
         ErrorCode::NameTaken => {
             // The server closes the socket and the client retries (the other
-            // guest may leave); say so once, not on every retry.
+            // guest may leave); say so once, not on every retry. A password
+            // is no way out: the server refuses to register or log in a
+            // name while a live guest holds it.
             let text = format!(
-                "The name {} is in use by another guest; retrying. /quit and pick another --user, or log in with a password.",
+                "The name {} is in use by another guest; retrying until it is free. To use another name now, /quit and start again with a different --user.",
                 app.user
             );
             if app.last_refusal.as_deref() != Some(text.as_str()) {

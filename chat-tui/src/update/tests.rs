@@ -795,6 +795,22 @@ fn disconnect_shows_the_countdown_and_queues_lines() {
 }
 
 #[test]
+fn a_lost_connection_is_told_in_plain_words_with_the_retry() {
+    let mut app = live_in(&["lobby"]);
+    update(
+        &mut app,
+        Action::Net(NetEvent::Disconnected {
+            reason: "connection lost".into(),
+            retry_in: Some(Duration::from_millis(2500)),
+        }),
+    );
+    assert_eq!(
+        notices(&app).last().map(String::as_str),
+        Some("Disconnected: connection lost; retrying in 3 s.")
+    );
+}
+
+#[test]
 fn a_failing_connect_is_explained_once_per_reason() {
     let mut app = app_in(&["lobby"]);
     let refused = |app: &mut App, reason: &str| {
@@ -1069,6 +1085,26 @@ fn a_taken_guest_name_is_explained_once_while_retrying() {
     let all = notices(&app);
     assert_eq!(all.len(), 1, "{all:?}");
     assert!(all[0].contains("in use by another guest"));
+}
+
+#[test]
+fn a_taken_guest_name_points_to_another_name_not_to_a_password() {
+    let mut app = app_in(&["lobby"]);
+    update(&mut app, Action::Net(NetEvent::Connected { epoch: 1 }));
+    update(
+        &mut app,
+        frame(ServerFrame::error(
+            ErrorCode::NameTaken,
+            "alice is taken",
+            None,
+        )),
+    );
+    let all = notices(&app);
+    assert_eq!(all.len(), 1, "{all:?}");
+    // The server refuses a password login for a name a live guest holds.
+    assert!(!all[0].to_lowercase().contains("password"), "{all:?}");
+    assert!(all[0].contains("--user"), "{all:?}");
+    assert!(all[0].contains("retrying"), "{all:?}");
 }
 
 // ---------------------------------------------------------------- passwords
