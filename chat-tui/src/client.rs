@@ -123,8 +123,8 @@ async fn main_loop(
     ui::clear(terminal)?;
     loop {
         if app.needs_redraw {
-            let viewport = ui::render(terminal, app)?;
-            app.drawn(viewport);
+            let drawn = ui::render(terminal, app)?;
+            app.drawn(drawn);
             app.needs_redraw = false;
         }
         // What arrived together (a burst of keys, a paste without brackets,

@@ -359,3 +359,61 @@ fn the_first_draw_clears_what_an_earlier_program_left_on_the_terminal() {
         .collect();
     assert!(left.is_empty(), "old text left at {left:?}");
 }
+
+/// Draws and keeps what the draw showed, as the runner does.
+fn draw_kept(app: &mut App) -> Terminal<TestBackend> {
+    let mut terminal =
+        Terminal::new(TestBackend::new(app.size.width, app.size.height)).expect("a test terminal");
+    let drawn = ui::render(&mut terminal, app).expect("drawing into a TestBackend");
+    app.drawn(drawn);
+    terminal
+}
+
+fn screen_rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn help_at_50_columns_wraps_at_words_and_scrolls_to_its_end() {
+    let mut app = connected(&["lobby"], 50, 20);
+    type_text(&mut app, "/help");
+    press(&mut app, KeyCode::Enter);
+    let terminal = draw_kept(&mut app);
+    insta::assert_snapshot!("help_50x20_top", terminal.backend());
+    let mut seen: Vec<String> = screen_rows(&terminal);
+    let mut pages = 0;
+    while seen.iter().rev().take(20).any(|row| row.contains("↓ more")) {
+        pages += 1;
+        assert!(pages < 20, "the help page never reaches its end");
+        press(&mut app, KeyCode::PageDown);
+        seen.extend(screen_rows(&draw_kept(&mut app)));
+    }
+    assert!(pages > 0, "at 50x20 the help page needs scrolling");
+    insta::assert_snapshot!("help_50x20_end", draw_kept(&mut app).backend());
+    // Every word of every key and description is on some screen whole.
+    let words: std::collections::BTreeSet<&str> = seen
+        .iter()
+        .flat_map(|row| row.split(|c: char| c.is_whitespace() || c == '│'))
+        .collect();
+    for (key, what) in ui::popup::help_rows() {
+        for word in key.split_whitespace().chain(what.split_whitespace()) {
+            assert!(words.contains(word), "{word:?} of {what:?} not shown whole");
+        }
+    }
+    // Home goes back to the top; any other key closes.
+    press(&mut app, KeyCode::Home);
+    let top = screen_rows(&draw_kept(&mut app));
+    assert!(
+        top.iter().any(|row| row.contains("send the line")),
+        "{top:?}"
+    );
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, chat_tui::app::Mode::Normal);
+}

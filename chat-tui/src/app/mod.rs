@@ -38,6 +38,23 @@ pub enum Mode {
     Password(InputLine),
 }
 
+/// The help page: how far it is scrolled, and how far it can be and how
+/// far a page moves as it was last drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HelpView {
+    pub scroll: usize,
+    pub max_scroll: usize,
+    pub page: usize,
+}
+
+/// What a draw showed that paging depends on: the current room's history
+/// pane and, when open, the help page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drawn {
+    pub history: Viewport,
+    pub help: Option<HelpView>,
+}
+
 /// Terminal size in cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size {
@@ -85,6 +102,8 @@ pub struct App {
     pub state_dirty: bool,
     /// `/rooms` was asked for and its answer should open the browser.
     pub awaiting_rooms: bool,
+    /// Where the help page is scrolled to while it is open.
+    pub help: HelpView,
 }
 
 impl App {
@@ -116,6 +135,7 @@ impl App {
             needs_redraw: true,
             state_dirty: false,
             awaiting_rooms: false,
+            help: HelpView::default(),
         }
     }
 
@@ -170,11 +190,14 @@ impl App {
         self.rooms.get_mut(self.current)
     }
 
-    /// Keeps the current room's pane as the last draw showed it, for
-    /// paging (set by the runner after every draw).
-    pub fn drawn(&mut self, viewport: Viewport) {
+    /// Keeps what the last draw showed (the current room's pane, the help
+    /// page), for paging; set by the runner after every draw.
+    pub fn drawn(&mut self, drawn: Drawn) {
         if let Some(room) = self.current_room_mut() {
-            room.viewport = viewport;
+            room.viewport = drawn.history;
+        }
+        if let Some(help) = drawn.help {
+            self.help = help;
         }
     }
 }

@@ -20,11 +20,11 @@ pub mod theme;
 use ratatui::backend::Backend;
 use ratatui::{Frame, Terminal};
 
-use crate::app::{App, Mode, Viewport};
+use crate::app::{App, Drawn, Mode};
 
-/// Draws the whole screen; returns the history pane as drawn, for the
-/// runner to keep in the state ([`App::drawn`]).
-pub fn draw(frame: &mut Frame, app: &App) -> Viewport {
+/// Draws the whole screen; returns what paging needs of it, for the runner
+/// to keep in the state ([`App::drawn`]).
+pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
     let area = frame.area();
     let areas = layout::areas(area);
     if let Some(sidebar) = areas.sidebar {
@@ -33,23 +33,26 @@ pub fn draw(frame: &mut Frame, app: &App) -> Viewport {
     if let Some(bar) = areas.room_bar {
         rooms::draw_bar(frame, app, bar);
     }
-    let viewport = history::draw(frame, app, areas.history);
+    let history = history::draw(frame, app, areas.history);
     status::draw(frame, app, areas.status);
     input::draw(frame, app, areas.input);
-    match &app.mode {
-        Mode::Help => popup::draw_help(frame, area),
-        Mode::Rooms(browser) => popup::draw_rooms(frame, app, browser, area),
-        Mode::Normal | Mode::Password(_) => {}
-    }
-    viewport
+    let help = match &app.mode {
+        Mode::Help => Some(popup::draw_help(frame, app.help, area)),
+        Mode::Rooms(browser) => {
+            popup::draw_rooms(frame, app, browser, area);
+            None
+        }
+        Mode::Normal | Mode::Password(_) => None,
+    };
+    Drawn { history, help }
 }
 
 /// Draws the screen on any backend (the real terminal or a `TestBackend`);
-/// returns the history pane as drawn.
-pub fn render<B: Backend>(terminal: &mut Terminal<B>, app: &App) -> Result<Viewport, B::Error> {
-    let mut viewport = Viewport::default();
-    terminal.draw(|frame| viewport = draw(frame, app))?;
-    Ok(viewport)
+/// returns what paging needs of it.
+pub fn render<B: Backend>(terminal: &mut Terminal<B>, app: &App) -> Result<Drawn, B::Error> {
+    let mut drawn = Drawn::default();
+    terminal.draw(|frame| drawn = draw(frame, app))?;
+    Ok(drawn)
 }
 
 /// Blanks the whole terminal and forgets what was drawn, so the next draw

@@ -2,12 +2,15 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
-use crate::app::{App, RoomBrowser};
+use crate::app::{App, HelpView, RoomBrowser};
 use crate::keymap;
+use crate::sanitize;
+use crate::ui::history::wrap;
 use crate::ui::theme;
 
 /// Every key and command as the help page lists them, from the tables
@@ -32,34 +35,81 @@ fn centred(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-pub fn draw_help(frame: &mut Frame, area: Rect) {
+/// Descriptions narrower than this go under their key instead of beside it.
+const HELP_TEXT_MIN: usize = 16;
+
+/// The help page's lines for an inner width: key and description side by
+/// side, the description wrapped at word boundaries under itself; on a
+/// screen too narrow for that, each description under its key.
+fn help_lines(inner: usize) -> Vec<Line<'static>> {
     let help = help_rows();
     let key_width = help.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
-    let lines: Vec<Line> = help
-        .iter()
-        .map(|(key, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {key:<key_width$}  "), theme::room_unread()),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    let width = help
+    let side_by_side = inner >= key_width + 4 + HELP_TEXT_MIN;
+    let mut lines = Vec::new();
+    for (key, what) in help {
+        let what = sanitize::sanitize_lines(what);
+        if side_by_side {
+            let body = wrap(&what, inner - key_width - 4, Style::new());
+            for (i, spans) in body.into_iter().enumerate() {
+                let label = if i == 0 { key } else { "" };
+                let mut row = vec![Span::styled(
+                    format!(" {label:<key_width$}  "),
+                    theme::room_unread(),
+                )];
+                row.extend(spans);
+                lines.push(Line::from(row));
+            }
+        } else {
+            lines.push(Line::styled(format!(" {key}"), theme::room_unread()));
+            for spans in wrap(&what, inner.saturating_sub(5), Style::new()) {
+                let mut row = vec![Span::raw("    ")];
+                row.extend(spans);
+                lines.push(Line::from(row));
+            }
+        }
+    }
+    lines
+}
+
+/// Draws the help page scrolled to `view.scroll` (kept within what there
+/// is); returns how it was drawn, for paging through it.
+pub fn draw_help(frame: &mut Frame, view: HelpView, area: Rect) -> HelpView {
+    let help = help_rows();
+    let key_width = help.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
+    let natural = help
         .iter()
         .map(|(_, w)| key_width + w.width() + 5)
         .max()
-        .unwrap_or(40) as u16;
-    let rect = centred(area, width + 2, lines.len() as u16 + 2);
+        .unwrap_or(40);
+    let inner = natural.min((area.width as usize).saturating_sub(2));
+    let lines = help_lines(inner);
+    let rect = centred(area, inner as u16 + 2, lines.len() as u16 + 2);
+    let shown = (rect.height as usize).saturating_sub(2);
+    let max_scroll = lines.len().saturating_sub(shown);
+    let scroll = view.scroll.min(max_scroll);
+    let footer = if max_scroll == 0 {
+        " Esc closes "
+    } else if scroll < max_scroll {
+        " ↓ more · ↑↓ PgUp/PgDn scroll · Esc closes "
+    } else {
+        " ↑↓ PgUp/PgDn scroll · Esc closes "
+    };
+    let visible: Vec<Line> = lines.into_iter().skip(scroll).take(shown).collect();
     frame.render_widget(Clear, rect);
     frame.render_widget(
-        Paragraph::new(lines).block(
+        Paragraph::new(visible).block(
             Block::bordered()
                 .title(" chat-tui help ")
-                .title_bottom(" Esc closes ")
+                .title_bottom(footer)
                 .border_style(theme::popup_border()),
         ),
         rect,
     );
+    HelpView {
+        scroll,
+        max_scroll,
+        page: shown.saturating_sub(1).max(1),
+    }
 }
 
 pub fn draw_rooms(frame: &mut Frame, app: &App, browser: &RoomBrowser, area: Rect) {

@@ -5,7 +5,7 @@ use chat_proto::{ClientFrame, RoomName};
 use super::rooms::{mark_read, switch_to};
 use super::sync::send_join;
 use super::{Effect, notice, quit};
-use crate::app::{App, ConnState, InputLine, Level, Mode, Room};
+use crate::app::{App, ConnState, HelpView, InputLine, Level, Mode, Room};
 use crate::keymap::{self, SlashCommand};
 
 pub(super) fn run_command(app: &mut App, command: &str, fx: &mut Vec<Effect>) {
@@ -29,7 +29,10 @@ pub(super) fn run_command(app: &mut App, command: &str, fx: &mut Vec<Effect>) {
             }
         }
         Some(SlashCommand::Who) => who(app),
-        Some(SlashCommand::Help) => app.mode = Mode::Help,
+        Some(SlashCommand::Help) => {
+            app.help = HelpView::default();
+            app.mode = Mode::Help;
+        }
         Some(SlashCommand::Quit) => quit(app, fx),
         Some(SlashCommand::Connect) => connect(app, fx),
         None if name.is_empty() => {

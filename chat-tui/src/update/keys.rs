@@ -17,7 +17,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     }
     match app.mode {
         Mode::Normal => normal_key(app, key, fx),
-        Mode::Help => app.mode = Mode::Normal,
+        Mode::Help => help_key(app, key),
         Mode::Rooms(_) => rooms_key(app, key, fx),
         Mode::Password(_) => password_key(app, key, fx),
     }
@@ -90,6 +90,20 @@ fn run_key_command(app: &mut App, command: KeyCommand, fx: &mut Vec<Effect>) {
         KeyCommand::GoToRoom(index) => switch_to(app, index),
         KeyCommand::Redraw => fx.push(Effect::ClearScreen),
         KeyCommand::Quit => quit(app, fx),
+    }
+}
+
+/// The help page: arrows and pages scroll it, any other key closes it.
+fn help_key(app: &mut App, key: KeyEvent) {
+    let help = &mut app.help;
+    match key.code {
+        KeyCode::Up => help.scroll = help.scroll.saturating_sub(1),
+        KeyCode::Down => help.scroll = (help.scroll + 1).min(help.max_scroll),
+        KeyCode::PageUp => help.scroll = help.scroll.saturating_sub(help.page),
+        KeyCode::PageDown => help.scroll = (help.scroll + help.page).min(help.max_scroll),
+        KeyCode::Home => help.scroll = 0,
+        KeyCode::End => help.scroll = help.max_scroll,
+        _ => app.mode = Mode::Normal,
     }
 }
 

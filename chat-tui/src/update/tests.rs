@@ -1186,8 +1186,8 @@ fn draw(app: &mut App) {
         app.size.height,
     ))
     .expect("a test terminal");
-    let viewport = crate::ui::render(&mut terminal, app).expect("drawing into a TestBackend");
-    app.drawn(viewport);
+    let drawn = crate::ui::render(&mut terminal, app).expect("drawing into a TestBackend");
+    app.drawn(drawn);
 }
 
 /// Rows of the current room below the pane's bottom row, as last drawn.
