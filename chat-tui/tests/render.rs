@@ -417,3 +417,112 @@ fn help_at_50_columns_wraps_at_words_and_scrolls_to_its_end() {
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.mode, chat_tui::app::Mode::Normal);
 }
+
+/// Messages with every kind of emoji cluster terminals draw as one wide
+/// glyph, and half a flag.
+fn emoji_room(width: u16, height: u16) -> App {
+    let mut app = connected(&["lobby"], width, height);
+    for (id, text) in [
+        (1, "👍🏽 skin tone"),
+        (2, "👨\u{200d}👩\u{200d}👧 family"),
+        (3, "🇵🇱 flag"),
+        (4, "1\u{fe0f}\u{20e3} keycap"),
+        (5, "🧑🏿\u{200d}🤝\u{200d}🧑🏻 handshake"),
+        (6, "half 🇵 flag"),
+    ] {
+        live(&mut app, msg("lobby", id, "bob", text, T0));
+    }
+    app
+}
+
+/// The cell where `symbol` is drawn on the row that also shows `marker`.
+fn cell_of(buffer: &ratatui::buffer::Buffer, symbol: &str, marker: &str) -> (u16, u16) {
+    let (_, y) = find(buffer, marker);
+    let x = (0..buffer.area.width)
+        .find(|&x| buffer[(x, y)].symbol() == symbol)
+        .unwrap_or_else(|| panic!("{symbol:?} not drawn as one cell on row {y}"));
+    (x, y)
+}
+
+#[test]
+fn emoji_clusters_take_two_cells_and_leave_nothing_behind() {
+    for (width, height) in [(100, 30), (50, 20)] {
+        let mut app = emoji_room(width, height);
+        let mut terminal = draw(&app);
+        insta::assert_snapshot!(format!("emoji_{width}x{height}"), terminal.backend());
+        let buffer = terminal.backend().buffer().clone();
+        for (cluster, after) in [
+            ("👍🏽", "skin"),
+            ("👨\u{200d}👩\u{200d}👧", "family"),
+            ("🇵🇱", "flag"),
+            ("1\u{fe0f}\u{20e3}", "keycap"),
+            ("🧑🏿\u{200d}🤝\u{200d}🧑🏻", "handshake"),
+        ] {
+            // The whole cluster in one cell, two columns, then the space.
+            let (x, y) = cell_of(&buffer, cluster, after);
+            let text_at = (0..width)
+                .find(|&c| buffer[(c, y)].symbol() == &after[..1] && c > x)
+                .expect("the word after the emoji");
+            assert_eq!(text_at, x + 3, "{cluster:?} at {width} columns");
+        }
+        // Half a flag never reaches a cell: terminals disagree on its width.
+        for cell in buffer.content() {
+            let symbol = cell.symbol();
+            let mut chars = symbol.chars();
+            assert!(
+                !matches!(
+                    (chars.next(), chars.next()),
+                    (Some('\u{1F1E6}'..='\u{1F1FF}'), None)
+                ),
+                "a lone regional indicator in a cell"
+            );
+        }
+        assert!(find(&buffer, "<U+1F1F5>").1 < height);
+        // The rows move up under a new message: drawn over the old frame,
+        // the screen is exactly a fresh drawing of the new one.
+        live(&mut app, msg("lobby", 7, "carol", "🇫🇷 after 🇩🇪 more", T0));
+        ui::render(&mut terminal, &app).expect("drawing into a TestBackend");
+        assert_eq!(
+            visible_cells(terminal.backend().buffer()),
+            visible_cells(draw(&app).backend().buffer()),
+            "{width}x{height}"
+        );
+    }
+}
+
+/// Every cell a terminal shows, with its style: cells under the second
+/// column of a wide glyph are covered by it on a real terminal, whatever
+/// a `TestBackend` kept there.
+fn visible_cells(
+    buffer: &ratatui::buffer::Buffer,
+) -> Vec<(u16, u16, String, ratatui::style::Style)> {
+    let mut cells = Vec::new();
+    for y in 0..buffer.area.height {
+        let mut covered_until = 0;
+        for x in 0..buffer.area.width {
+            if x < covered_until {
+                continue;
+            }
+            let cell = &buffer[(x, y)];
+            covered_until = x + chat_tui::text::width(cell.symbol()).max(1) as u16;
+            cells.push((x, y, cell.symbol().to_owned(), cell.style()));
+        }
+    }
+    cells
+}
+
+#[test]
+fn half_a_flag_typed_in_the_input_line_keeps_the_cursor_after_it() {
+    let mut app = connected(&["lobby"], 60, 6);
+    type_text(&mut app, "hi 🇵");
+    let mut terminal = draw(&app);
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    // "> hi <U+1F1F5>": the cursor sits after the notation.
+    assert_eq!((cursor.x, cursor.y), (14, 5));
+    type_text(&mut app, "🇱");
+    let mut terminal = draw(&app);
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    assert_eq!((cursor.x, cursor.y), (7, 5), "the flag is one wide cluster");
+    let buffer = terminal.backend().buffer();
+    assert_eq!(buffer[(5, 5)].symbol(), "🇵🇱");
+}

@@ -41,6 +41,11 @@ impl InputLine {
         self.text.graphemes(true).count()
     }
 
+    /// The text before the cursor.
+    pub fn before_cursor(&self) -> &str {
+        &self.text[..self.byte_at(self.cursor)]
+    }
+
     /// The display width of the text before the cursor.
     pub fn cursor_column(&self) -> usize {
         text::width(&self.text[..self.byte_at(self.cursor)])

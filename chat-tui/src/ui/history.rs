@@ -4,6 +4,7 @@
 //! the room's scroll anchor so a draw lays out only what is near the view,
 //! and reports what it showed as a [`Viewport`] for paging.
 
+use crate::text::ColumnWidth;
 use chat_proto::Message;
 use chrono::NaiveDate;
 use ratatui::Frame;
@@ -12,7 +13,6 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, Entry, Level, Older, Pending, Scroll, Viewport, mentions};
 use crate::sanitize::{self, Piece};

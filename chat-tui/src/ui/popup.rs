@@ -1,11 +1,11 @@
 //! Popups over the main screen: the help page and the `/rooms` browser.
 
+use crate::text::ColumnWidth;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
-use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, HelpView, RoomBrowser};
 use crate::keymap;

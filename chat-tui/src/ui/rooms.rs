@@ -2,12 +2,12 @@
 //! ones. Shows each joined room with its Alt-number, unread count and a
 //! mention marker; the current room is highlighted.
 
+use crate::text::ColumnWidth;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, Room, RoomSync};
 use crate::ui::theme;

@@ -1,12 +1,12 @@
 //! The status line: server, user, connection state (with the reconnect
 //! countdown), and the current room's member count.
 
+use crate::text::ColumnWidth;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, ConnState, RoomSync};
 use crate::ui::theme;
