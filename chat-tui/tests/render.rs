@@ -526,3 +526,88 @@ fn half_a_flag_typed_in_the_input_line_keeps_the_cursor_after_it() {
     let buffer = terminal.backend().buffer();
     assert_eq!(buffer[(5, 5)].symbol(), "🇵🇱");
 }
+
+#[test]
+fn long_room_names_are_cut_with_a_marker_at_50_columns() {
+    let long = "the-room-with-a-name-far-too-long-for-a-narrow-bar";
+    let mut app = connected(&["lobby", long, "rust", "random", "offtopic"], 50, 20);
+    press_alt(&mut app, '2');
+    let terminal = draw(&app);
+    insta::assert_snapshot!("room_bar_50x20", terminal.backend());
+    let bar = &screen_rows(&terminal)[0];
+    assert!(bar.contains("2:the-room-with-a…"), "{bar:?}");
+    assert!(
+        bar.trim_end().ends_with('>'),
+        "rooms past the edge: {bar:?}"
+    );
+    assert!(!bar.contains(long), "{bar:?}");
+    // The status line cuts the room's name with a marker too.
+    let status = &screen_rows(&terminal)[18];
+    assert!(status.trim_end().ends_with('…'), "{status:?}");
+
+    type_text(&mut app, "/rooms");
+    press(&mut app, KeyCode::Enter);
+    let rooms = [long, "lobby", "rust"]
+        .iter()
+        .map(|name| chat_proto::RoomInfo {
+            name: (*name).into(),
+            members: 12,
+            last_id: 1,
+        })
+        .collect();
+    update(&mut app, frame(ServerFrame::Rooms { rooms }));
+    let terminal = draw(&app);
+    insta::assert_snapshot!("rooms_browser_50x20", terminal.backend());
+    let rows = screen_rows(&terminal);
+    let row = rows
+        .iter()
+        .find(|r| r.contains("the-room") && r.contains("members"))
+        .expect("the long room is listed");
+    // Cut with `…`, and the rest of the row (members, joined) still shown.
+    assert!(row.contains('…'), "{row:?}");
+    assert!(
+        row.contains("12 members") && row.contains("joined"),
+        "{row:?}"
+    );
+}
+
+fn press_alt(app: &mut App, c: char) {
+    update(
+        app,
+        Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT)),
+    );
+}
+
+#[test]
+fn the_more_lines_hint_has_its_own_row_and_covers_no_text() {
+    for (width, height) in [(100, 30), (50, 20)] {
+        let mut app = connected(&["lobby"], width, height);
+        for id in 1..=30 {
+            live(
+                &mut app,
+                msg(
+                    "lobby",
+                    id,
+                    "bob",
+                    &format!(
+                        "message {id} is long enough to reach the right edge of a narrow pane"
+                    ),
+                    T0,
+                ),
+            );
+        }
+        draw_kept(&mut app);
+        press(&mut app, KeyCode::PageUp);
+        let terminal = draw_kept(&mut app);
+        insta::assert_snapshot!(format!("scrolled_{width}x{height}"), terminal.backend());
+        let rows = screen_rows(&terminal);
+        // The history's last row is above the status line and the input.
+        let hint_row = &rows[height as usize - 3];
+        assert!(hint_row.contains("more lines (PgDn)"), "{rows:#?}");
+        let text_part = hint_row.split('↓').next().unwrap_or_default();
+        assert!(
+            text_part.chars().all(|c| c == ' ' || c == '│'),
+            "message text under the hint: {hint_row:?}"
+        );
+    }
+}

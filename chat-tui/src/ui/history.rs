@@ -473,18 +473,32 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Viewport {
     let pad = height.saturating_sub(visible.len());
     let mut lines = vec![Line::raw(""); pad];
     lines.extend(visible);
-    frame.render_widget(Paragraph::new(lines), area);
     if viewport.rows_below > 0 {
-        let label = format!(" ↓ {} more lines (PgDn) ", viewport.rows_below);
-        let w = label.width() as u16;
-        if w <= area.width {
-            let x = area.right() - w;
-            frame
-                .buffer_mut()
-                .set_string(x, area.bottom() - 1, label, theme::scroll_hint());
-        }
+        // Scrolled up: the last row says so instead of showing its line
+        // (which counts among those below), so the hint never covers text.
+        lines.pop();
+        lines.push(scroll_hint_row(
+            viewport.rows_below + 1,
+            area.width as usize,
+        ));
     }
+    frame.render_widget(Paragraph::new(lines), area);
     viewport
+}
+
+/// `↓ N more lines (PgDn)` at the right of an otherwise empty row.
+fn scroll_hint_row(below: usize, width: usize) -> Line<'static> {
+    let long = format!(" ↓ {below} more lines (PgDn) ");
+    let label = if long.width() <= width {
+        long
+    } else {
+        crate::text::truncate(&format!(" ↓ {below} "), width)
+    };
+    let pad = " ".repeat(width.saturating_sub(label.width()));
+    Line::from(vec![
+        Span::raw(pad),
+        Span::styled(label, theme::scroll_hint()),
+    ])
 }
 
 fn empty_hint(app: &App) -> String {

@@ -112,12 +112,22 @@ pub fn draw_help(frame: &mut Frame, view: HelpView, area: Rect) -> HelpView {
     }
 }
 
+/// The widest the rooms browser's name column gets.
+const ROOM_NAME_COLUMNS: usize = 28;
+/// A browser row's columns besides the name: spaces, members, "joined".
+const ROOM_ROW_FIXED: usize = 1 + 1 + 12 + 1 + 7 + 1;
+
 pub fn draw_rooms(frame: &mut Frame, app: &App, browser: &RoomBrowser, area: Rect) {
     let visible = browser.visible();
     // Sized to the list (borders, filter line, blank line, rows).
     let wanted = visible.len().max(1) as u16 + 4;
     let rect = centred(area, 56, wanted.min(area.height.saturating_sub(2)).max(5));
     let inner_height = rect.height.saturating_sub(4) as usize;
+    // The name column gives way on narrow screens (cut with `…`), so the
+    // member count and "joined" stay on the row.
+    let name_width = (rect.width as usize)
+        .saturating_sub(2 + ROOM_ROW_FIXED)
+        .clamp(4, ROOM_NAME_COLUMNS);
     // Keep the selection on screen.
     let first = browser
         .selected
@@ -144,8 +154,9 @@ pub fn draw_rooms(frame: &mut Frame, app: &App, browser: &RoomBrowser, area: Rec
             info.members,
             if info.members == 1 { "" } else { "s" }
         );
-        let name = crate::text::truncate(&info.name, 28);
-        let text = format!(" {name:<28} {people:>12} {joined:>7} ");
+        let name = crate::text::truncate(&info.name, name_width);
+        let pad = " ".repeat(name_width.saturating_sub(name.width()));
+        let text = format!(" {name}{pad} {people:>12} {joined:>7} ");
         lines.push(if i == browser.selected {
             Line::styled(text, theme::popup_selected())
         } else {
