@@ -99,7 +99,7 @@ pub const KEYS: &[KeyRow] = &[
     },
     KeyRow {
         keys: "Left/Right, Home/End",
-        what: "move the cursor (also Ctrl-A / Ctrl-E)",
+        what: "move the cursor (also Ctrl-B/F, Ctrl-A/E)",
         bindings: &[
             (key(K::Left), C::CursorLeft),
             (key(K::Right), C::CursorRight),
@@ -113,7 +113,7 @@ pub const KEYS: &[KeyRow] = &[
     },
     KeyRow {
         keys: "Ctrl-Left/Right",
-        what: "move by word (also Alt-B / Alt-F)",
+        what: "move by word (also Alt-Left/Right, Alt-B/F)",
         bindings: &[
             (ctrl_key(K::Left), C::WordLeft),
             (ctrl_key(K::Right), C::WordRight),
@@ -125,7 +125,7 @@ pub const KEYS: &[KeyRow] = &[
     },
     KeyRow {
         keys: "Backspace/Delete",
-        what: "delete a character",
+        what: "delete a character (also Ctrl-H / Ctrl-D)",
         bindings: &[
             (key(K::Backspace), C::DeleteBefore),
             (key(K::Delete), C::DeleteAt),
@@ -140,6 +140,12 @@ pub const KEYS: &[KeyRow] = &[
             (ctrl('w'), C::DeleteWordBefore),
             (ctrl('u'), C::DeleteToStart),
             (ctrl('k'), C::DeleteToEnd),
+        ],
+    },
+    KeyRow {
+        keys: "Alt-/Ctrl-Backspace",
+        what: "delete the word before the cursor",
+        bindings: &[
             (ctrl_key(K::Backspace), C::DeleteWordBefore),
             (alt(K::Backspace), C::DeleteWordBefore),
         ],
@@ -341,6 +347,39 @@ mod tests {
         );
         assert_eq!(press(K::Left, KeyModifiers::ALT), Some(C::WordLeft));
         assert_eq!(press(K::F(5), KeyModifiers::NONE), None);
+    }
+
+    /// How the help page names a key, without its modifier.
+    fn key_name(code: KeyCode) -> String {
+        match code {
+            K::Char(c) => c.to_ascii_uppercase().to_string(),
+            K::BackTab => "Shift-Tab".into(),
+            K::PageUp => "PgUp".into(),
+            K::PageDown => "PgDn".into(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_binding_is_named_on_its_help_row() {
+        for row in KEYS {
+            let text = format!("{} {}", row.keys, row.what);
+            for (chord, _) in row.bindings {
+                let name = key_name(chord.code);
+                let modifier = match chord.held {
+                    Held::Nothing => "",
+                    Held::Ctrl => "Ctrl-",
+                    Held::Alt => "Alt-",
+                };
+                // "Alt-1..9" names Alt-1 to Alt-9, "Ctrl-Left/Right" names
+                // Ctrl-Right and "Ctrl-B/F" names Ctrl-F.
+                let digit = name.chars().all(|c| c.is_ascii_digit()) && text.contains("1..9");
+                assert!(
+                    text.contains(modifier) && (text.contains(&name) || digit),
+                    "{modifier}{name} is not named in {text:?}"
+                );
+            }
+        }
     }
 
     #[test]
