@@ -28,7 +28,8 @@ pub struct Viewport {
     pub rows_above: usize,
     /// Whether `rows_above` reaches the top of what is loaded.
     pub reached_top: bool,
-    /// Rows below the bottom row, down to the newest line.
+    /// Rows below the bottom row, down to the newest line. While scrolled
+    /// up, the pane draws its "more lines" hint in place of that bottom row.
     pub rows_below: usize,
 }
 

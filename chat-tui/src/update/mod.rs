@@ -106,7 +106,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     fx
 }
 
-pub(super) fn quit(app: &mut App, fx: &mut Vec<Effect>) {
+fn quit(app: &mut App, fx: &mut Vec<Effect>) {
     fx.push(Effect::SaveState(app.saved_state()));
     fx.push(Effect::Quit);
 }
@@ -118,7 +118,7 @@ fn push_entry(app: &mut App, index: usize, entry: Entry) {
 }
 
 /// Adds a notice line to the current room (or the status log).
-pub(super) fn notice(app: &mut App, text: &str, level: Level) {
+fn notice(app: &mut App, text: &str, level: Level) {
     let entry = Entry::Notice {
         text: text.to_owned(),
         ts: app.now_ms,
