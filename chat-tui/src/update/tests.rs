@@ -8,7 +8,7 @@ use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
-use crate::app::{App, ConnState, Entry, Mode, Older, RoomSync, Size, TimeZone};
+use crate::app::{App, ConnState, Entry, InputLine, Mode, Older, RoomSync, Size, TimeZone};
 use crate::net::NetEvent;
 use crate::state::{SavedRoom, SavedState};
 
@@ -795,6 +795,22 @@ fn disconnect_shows_the_countdown_and_queues_lines() {
 }
 
 #[test]
+fn a_lost_connection_is_told_in_plain_words_with_the_retry() {
+    let mut app = live_in(&["lobby"]);
+    update(
+        &mut app,
+        Action::Net(NetEvent::Disconnected {
+            reason: "connection lost".into(),
+            retry_in: Some(Duration::from_millis(2500)),
+        }),
+    );
+    assert_eq!(
+        notices(&app).last().map(String::as_str),
+        Some("Disconnected: connection lost; retrying in 3 s.")
+    );
+}
+
+#[test]
 fn a_failing_connect_is_explained_once_per_reason() {
     let mut app = app_in(&["lobby"]);
     let refused = |app: &mut App, reason: &str| {
@@ -1071,6 +1087,26 @@ fn a_taken_guest_name_is_explained_once_while_retrying() {
     assert!(all[0].contains("in use by another guest"));
 }
 
+#[test]
+fn a_taken_guest_name_points_to_another_name_not_to_a_password() {
+    let mut app = app_in(&["lobby"]);
+    update(&mut app, Action::Net(NetEvent::Connected { epoch: 1 }));
+    update(
+        &mut app,
+        frame(ServerFrame::error(
+            ErrorCode::NameTaken,
+            "alice is taken",
+            None,
+        )),
+    );
+    let all = notices(&app);
+    assert_eq!(all.len(), 1, "{all:?}");
+    // The server refuses a password login for a name a live guest holds.
+    assert!(!all[0].to_lowercase().contains("password"), "{all:?}");
+    assert!(all[0].contains("--user"), "{all:?}");
+    assert!(all[0].contains("retrying"), "{all:?}");
+}
+
 // ---------------------------------------------------------------- passwords
 
 #[test]
@@ -1142,6 +1178,31 @@ fn many(room: &str, ids: std::ops::RangeInclusive<u64>) -> Vec<Message> {
         .collect()
 }
 
+/// Draws the screen into a test terminal and keeps the history pane as
+/// drawn, as the runner does after every draw.
+fn draw(app: &mut App) {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(
+        app.size.width,
+        app.size.height,
+    ))
+    .expect("a test terminal");
+    let drawn = crate::ui::render(&mut terminal, app).expect("drawing into a TestBackend");
+    app.drawn(drawn);
+}
+
+/// Rows of the current room below the pane's bottom row, as last drawn.
+fn rows_scrolled(app: &mut App) -> usize {
+    draw(app);
+    app.current_room().map_or(0, |r| r.viewport.rows_below)
+}
+
+/// A key, then the screen drawn as the runner would.
+fn key_drawn(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    let fx = update(app, key(code));
+    draw(app);
+    fx
+}
+
 #[test]
 fn page_up_scrolls_and_fetches_older_history_at_the_top() {
     let mut app = app_in(&["lobby"]);
@@ -1155,13 +1216,14 @@ fn page_up_scrolls_and_fetches_older_history_at_the_top() {
         &mut app,
         joined("lobby", &["alice"], many("lobby", 101..=120), true),
     );
+    draw(&mut app);
     assert_eq!(app.rooms[0].older, Older::Available);
     // 20 rows of messages + a day separator in a 10-row pane.
-    let fx = update(&mut app, key(KeyCode::PageUp));
-    assert_eq!(app.rooms[0].scroll, 8);
+    let fx = key_drawn(&mut app, KeyCode::PageUp);
+    assert_eq!(rows_scrolled(&mut app), 8);
     assert!(sent(&fx).is_empty());
-    let fx = update(&mut app, key(KeyCode::PageUp));
-    assert_eq!(app.rooms[0].scroll, 11, "stops at the top");
+    let fx = key_drawn(&mut app, KeyCode::PageUp);
+    assert_eq!(rows_scrolled(&mut app), 11, "stops at the top");
     assert_eq!(
         sent(&fx),
         [ClientFrame::History {
@@ -1173,7 +1235,7 @@ fn page_up_scrolls_and_fetches_older_history_at_the_top() {
     );
     assert_eq!(app.rooms[0].older, Older::Loading);
     assert!(
-        sent(&update(&mut app, key(KeyCode::PageUp))).is_empty(),
+        sent(&key_drawn(&mut app, KeyCode::PageUp)).is_empty(),
         "one request at a time"
     );
     update(
@@ -1191,14 +1253,14 @@ fn page_up_scrolls_and_fetches_older_history_at_the_top() {
     );
     assert_eq!(message_texts(&app, "lobby").len(), 30);
     // A new message while scrolled up does not move the view.
-    let before = app.rooms[0].scroll;
+    let before = rows_scrolled(&mut app);
     update(
         &mut app,
         frame(ServerFrame::Message(msg("lobby", 121, "bob", "new"))),
     );
-    assert_eq!(app.rooms[0].scroll, before + 1);
-    update(&mut app, key(KeyCode::PageDown));
-    assert_eq!(app.rooms[0].scroll, before + 1 - 8);
-    update(&mut app, key(KeyCode::Esc));
-    assert_eq!(app.rooms[0].scroll, 0);
+    assert_eq!(rows_scrolled(&mut app), before + 1);
+    key_drawn(&mut app, KeyCode::PageDown);
+    assert_eq!(rows_scrolled(&mut app), before + 1 - 8);
+    key_drawn(&mut app, KeyCode::Esc);
+    assert_eq!(rows_scrolled(&mut app), 0);
 }
