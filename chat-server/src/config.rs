@@ -71,6 +71,11 @@ pub struct Cli {
     /// (redis://HOST:PORT). Needs --database.
     #[arg(long, value_name = "URL", env = "CHAT_REDIS_URL")]
     pub redis: Option<String>,
+    /// A web origin (scheme://host[:port]) besides the server's own whose
+    /// pages may open the WebSocket; repeat for several. Upgrades from any
+    /// other origin get HTTP 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = crate::web::parse_origin)]
+    pub allow_origins: Vec<String>,
 }
 
 /// What the binary does besides serving.
@@ -111,6 +116,9 @@ pub struct Config {
     pub outbox: usize,
     pub ping_interval: Duration,
     pub handshake_timeout: Duration,
+    /// Origins besides the server's own allowed to open the WebSocket, as
+    /// [`crate::web::parse_origin`] spells them.
+    pub allow_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -123,6 +131,7 @@ impl Default for Config {
             outbox: 1024,
             ping_interval: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
+            allow_origins: Vec::new(),
         }
     }
 }
@@ -137,6 +146,7 @@ impl From<&Cli> for Config {
             outbox: cli.outbox,
             ping_interval: cli.ping_interval,
             handshake_timeout: cli.handshake_timeout,
+            allow_origins: cli.allow_origins.clone(),
         }
     }
 }
@@ -211,6 +221,24 @@ mod tests {
             None => panic!("migrate was not parsed"),
         }
         assert!(Cli::try_parse_from(["chat-server", "--port", "1", "migrate"]).is_err());
+    }
+
+    #[test]
+    fn allow_origin_repeats_and_refuses_what_is_not_an_origin() {
+        let cli = Cli::try_parse_from([
+            "chat-server",
+            "--allow-origin",
+            "https://App.example.org/",
+            "--allow-origin",
+            "http://127.0.0.1:9000",
+        ])
+        .unwrap();
+        assert_eq!(
+            Config::from(&cli).allow_origins,
+            ["https://app.example.org", "http://127.0.0.1:9000"]
+        );
+        assert!(Cli::try_parse_from(["chat-server", "--allow-origin", "app.example.org"]).is_err());
+        assert!(Config::default().allow_origins.is_empty());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::limits::MAX_REQUEST_HEAD_BYTES;
+use crate::web;
 
 /// The most headers a request may have.
 const MAX_HEADERS: usize = 32;
@@ -21,7 +22,12 @@ pub enum Route {
     Upgrade {
         key: String,
         leftover: Vec<u8>,
+        /// The `Origin` and `Host` headers, for [`web::check_origin`].
+        origin: Option<String>,
+        host: Option<String>,
     },
+    /// A file of the browser client.
+    Page(web::Page),
     Health,
     Metrics,
     /// Anything else: answered with this status and message, then closed.
@@ -122,6 +128,8 @@ fn route(request: &httparse::Request<'_, '_>, leftover: Vec<u8>) -> Route {
                 Some(key) if !key.is_empty() => Route::Upgrade {
                     key: key.to_owned(),
                     leftover,
+                    origin: header(request, "origin").map(str::to_owned),
+                    host: header(request, "host").map(str::to_owned),
                 },
                 _ => refuse(400, "Bad Request", "missing Sec-WebSocket-Key\n", false),
             }
@@ -129,12 +137,15 @@ fn route(request: &httparse::Request<'_, '_>, leftover: Vec<u8>) -> Route {
         (_, "/ws" | "/healthz" | "/metrics") => {
             refuse(405, "Method Not Allowed", "method not allowed\n", false)
         }
-        _ => refuse(
-            404,
-            "Not Found",
-            "not found: the chat endpoint is /ws\n",
-            false,
-        ),
+        _ => match web::page(path, header(request, "host")) {
+            Some(page) if method == "GET" => Route::Page(page),
+            _ => refuse(
+                404,
+                "Not Found",
+                "not found: the chat endpoint is /ws\n",
+                false,
+            ),
+        },
     }
 }
 
@@ -215,7 +226,11 @@ mod tests {
         );
         assert_eq!(parse("GET /metrics?x=1 HTTP/1.1\r\n\r\n"), Route::Metrics);
         assert!(matches!(
-            parse("GET / HTTP/1.1\r\n\r\n"),
+            parse("GET /?room=lobby HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Route::Page(web::Page { body, .. }) if body.contains("message-list")
+        ));
+        assert!(matches!(
+            parse("GET /index.html HTTP/1.1\r\n\r\n"),
             Route::Refuse { status: 404, .. }
         ));
         assert!(matches!(
@@ -232,7 +247,9 @@ mod tests {
             parse(upgrade),
             Route::Upgrade {
                 key: "dGhlIHNhbXBsZSBub25jZQ==".into(),
-                leftover: b"X".to_vec()
+                leftover: b"X".to_vec(),
+                origin: None,
+                host: None,
             }
         );
         let old_version = upgrade.replace("Version: 13", "Version: 8");

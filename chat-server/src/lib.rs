@@ -16,6 +16,7 @@
 //! - [`limits`]: the rate limiter and fixed sizes.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`shutdown`]: the shutdown signal and the drop guard tasks hold.
+//! - [`web`]: the embedded browser client, its headers, the `Origin` check.
 //!
 //! The binary only parses flags, opens the [`server::Backend`], binds and
 //! calls [`server::run`]; a test can do the same on `127.0.0.1:0`.
@@ -32,6 +33,7 @@ pub mod registry;
 pub mod server;
 pub mod shutdown;
 pub mod store;
+pub mod web;
 
 /// The `server` string announced in `welcome`.
 pub const SERVER_NAME: &str = concat!("chat-server ", env!("CARGO_PKG_VERSION"));

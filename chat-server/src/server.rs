@@ -24,6 +24,7 @@ use crate::metrics::Metrics;
 use crate::registry::{PresenceRoute, RoomRegistry};
 use crate::shutdown::{Shutdown, TaskGuard};
 use crate::store::{MessageStore, PostgresStore, SqliteStore, StoreError, SyncMode};
+use crate::web;
 
 /// How long shutdown waits for connections to close before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -294,7 +295,39 @@ impl Connection {
             Route::Refuse { .. } => {
                 let _ = http::refuse(&mut self.socket, &route).await;
             }
-            Route::Upgrade { key, leftover } => {
+            Route::Page(page) => {
+                let headers = page.header_lines();
+                let _ = http::respond(
+                    &mut self.socket,
+                    200,
+                    "OK",
+                    page.content_type,
+                    page.body,
+                    &headers,
+                )
+                .await;
+            }
+            Route::Upgrade {
+                key,
+                leftover,
+                origin,
+                host,
+            } => {
+                let allowed = &self.shared.config.allow_origins;
+                if let Err(e) = web::check_origin(origin.as_deref(), host.as_deref(), allowed) {
+                    tracing::info!(peer = %self.peer, "refusing a WebSocket upgrade: {e}");
+                    let body = "this page's origin may not open the chat WebSocket\n";
+                    let _ = http::respond(
+                        &mut self.socket,
+                        403,
+                        "Forbidden",
+                        "text/plain; charset=utf-8",
+                        body,
+                        "",
+                    )
+                    .await;
+                    return;
+                }
                 let Ok(session_permit) = self.sessions.clone().try_acquire_owned() else {
                     self.shared
                         .metrics
