@@ -20,9 +20,11 @@ const REFUSALS = {
 /** The logged-in session: its model, its socket, and its redraw queue. */
 let session = null;
 
-function start(user, password) {
+/** Logs in as `user`. `restoring`: this is the session of an earlier
+ * visit, whose guest name may still be held by its closing socket. */
+function start(user, password, restoring = false) {
   stop();
-  const state = { welcomedOnce: false, redraw: null, drawRoom: false };
+  const state = { welcomedOnce: restoring, redraw: null, drawRoom: false };
   const chat = new Chat({
     user,
     saved: storage.loadUser(user),
@@ -66,8 +68,8 @@ function onFrame(frame) {
     return;
   }
   if (frame.type !== "error") return;
-  // Our guest name may still be held by the session that just dropped;
-  // that clears up on its own, so keep retrying with backoff.
+  // Our guest name may still be held by our own session that just
+  // dropped; that clears up on its own, so keep retrying with backoff.
   if (frame.code === "name_taken" && state.welcomedOnce) return;
   stop();
   view.setState("login");
@@ -91,10 +93,14 @@ function schedule(what, room) {
 /** What the freshly drawn screen asks for: read markers and more history. */
 function afterDraw() {
   const { chat } = session;
-  if (!chat.current) return;
+  if (!chat.current) {
+    document.title = "chat";
+    return;
+  }
   const room = chat.rooms.get(chat.current);
-  document.title = totalUnread(chat) > 0 ? `(${totalUnread(chat)}) chat` : "chat";
   if (view.readingNewest()) chat.markRead(chat.current);
+  const unread = totalUnread(chat);
+  document.title = unread > 0 ? `(${unread}) chat` : "chat";
   // A short history does not fill the screen, so no scroll can ask for
   // older messages: ask now.
   if (room && view.history.scrollHeight <= view.history.clientHeight) chat.loadOlder(chat.current);
@@ -215,7 +221,7 @@ document.addEventListener("keydown", (event) => {
 
 const last = storage.lastLogin();
 if (last && last.guest) {
-  start(last.user, null);
+  start(last.user, null, true);
 } else {
   view.setState("login");
   view.showLogin("", last?.user ?? "");

@@ -141,6 +141,10 @@ export class View {
     }
     this.messages.replaceChildren(...nodes);
     this.shownRoom = room ? room.name : null;
+    // For tests and assistive tools: which room the list shows, and
+    // whether it has caught up with the server.
+    this.messages.dataset.shownRoom = room ? room.name : "";
+    this.messages.dataset.caughtUp = String(Boolean(room && room.joined && !room.catchingUp));
 
     if (switched || atBottom) {
       list.scrollTop = list.scrollHeight;

@@ -3,6 +3,7 @@
 //! read-only access to the server's database.
 //!
 //! # Layout
+//! - [`browser`]: chromedriver, headless Chromium pages on the web client.
 //! - [`server`]: [`ServerProcess`] (start on port 0, signals, restart, log).
 //! - [`client`]: [`TestClient`] (send frames, expect frames, barriers, closes).
 //! - [`cluster`]: private PostgreSQL and Redis servers and nodes sharing them.
@@ -12,6 +13,7 @@
 //!
 //! Every wait in these fixtures has a timeout; none sleeps to "wait enough".
 
+pub mod browser;
 pub mod client;
 pub mod cluster;
 pub mod db;
