@@ -43,10 +43,10 @@ export function sendable(text) {
   return text.trim() !== "" && new TextEncoder().encode(text).length <= 4000;
 }
 
-const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 const full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
 
-/** Local HH:MM of a server timestamp (ms since the epoch). */
+/** Local 24-hour HH:MM of a server timestamp (ms since the epoch). */
 export function shortTime(ts) {
   return clock.format(new Date(ts));
 }

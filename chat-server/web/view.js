@@ -224,6 +224,8 @@ export class View {
   fitInput() {
     const input = this.input;
     input.style.height = "auto";
-    input.style.height = Math.min(input.scrollHeight, 160) + "px";
+    const full = input.scrollHeight + (input.offsetHeight - input.clientHeight);
+    input.style.height = Math.min(full, 160) + "px";
+    input.style.overflowY = full > 160 ? "auto" : "hidden";
   }
 }

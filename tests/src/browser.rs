@@ -27,6 +27,8 @@ use tokio::time::{Instant, timeout};
 pub const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a condition on the page is looked at again while waited for.
 const POLL_EVERY: Duration = Duration::from_millis(50);
+/// Headless Chromium widens smaller windows to this; phones are emulated.
+const MIN_WINDOW_WIDTH: u32 = 500;
 /// The line chromedriver prints once it listens.
 const READY_MARKER: &str = "started successfully on port ";
 
@@ -112,15 +114,19 @@ impl Browser {
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| (*a).to_owned()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
         args.push(format!("--window-size={width},{height}"));
+        let mut options = json!({
+            "binary": program("CHROMIUM", "/usr/bin/chromium"),
+            "args": args,
+        });
+        if width < MIN_WINDOW_WIDTH {
+            // Narrower than a desktop window can be: emulate the screen.
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1, "touch": true },
+            });
+        }
         let mut capabilities = Capabilities::new();
         capabilities.insert("browserName".to_owned(), json!("chrome"));
-        capabilities.insert(
-            "goog:chromeOptions".to_owned(),
-            json!({
-                "binary": program("CHROMIUM", "/usr/bin/chromium"),
-                "args": args,
-            }),
-        );
+        capabilities.insert("goog:chromeOptions".to_owned(), options);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let mut builder = ClientBuilder::new(connector);
         builder.capabilities(capabilities);

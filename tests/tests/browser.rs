@@ -416,14 +416,18 @@ async fn the_layout_fits_a_desktop_and_a_phone() {
     erin.say("rust", "frank: the borrow checker says no").await;
 
     let mut browser = Browser::start().await;
-    for (name, (width, height)) in [("desktop", DESKTOP), ("phone", PHONE)] {
+    for (visit, (name, (width, height))) in [("desktop", DESKTOP), ("phone", PHONE)]
+        .into_iter()
+        .enumerate()
+    {
         let page = browser.page(width, height).await;
         page.login(&base(&server), "frank", Some("frank's secret"))
             .await;
         page.join("rust").await;
         page.join("lobby").await;
         page.say("on it, erin").await;
-        page.wait_message_count(4).await;
+        // erin's three lines and frank's, once per visit.
+        page.wait_message_count(4 + visit).await;
         let fits = page
             .eval(
                 r#"const input = document.querySelector('[data-test="message-input"]').getBoundingClientRect();
