@@ -275,7 +275,9 @@ impl Page {
     pub async fn join(&self, room: &str) {
         self.type_into("join-room", &format!("{room}\u{e007}"))
             .await;
-        self.wait_caught_up(room).await;
+        // The client folds the name as the server does.
+        let folded = room.trim_start_matches('#').to_ascii_lowercase();
+        self.wait_caught_up(&folded).await;
     }
 
     /// Waits until `room` is in the room list, on screen, and caught up
