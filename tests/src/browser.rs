@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fantoccini::wd::Capabilities;
@@ -48,7 +48,8 @@ const CHROMIUM_ARGS: &[&str] = &[
 
 /// One browser test at a time: each Chromium takes hundreds of MiB and a
 /// core to start, and the machine has two. Held by [`Browser`].
-static ONE_BROWSER_TEST: Mutex<()> = Mutex::new(());
+/// Tokio's mutex, which needs no runtime of its own, as each test has one.
+static ONE_BROWSER_TEST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn program(env: &str, default: &str) -> PathBuf {
     std::env::var_os(env).map_or_else(|| PathBuf::from(default), PathBuf::from)
@@ -61,16 +62,14 @@ pub struct Browser {
     /// Every profile lives here and goes with it.
     profiles: tempfile::TempDir,
     next_profile: u32,
-    _turn: MutexGuard<'static, ()>,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Browser {
     /// Starts chromedriver (`$CHROMEDRIVER`, default `/usr/bin/chromedriver`)
     /// on a port it picks, once no other browser test is running.
     pub async fn start() -> Self {
-        let turn = ONE_BROWSER_TEST
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let turn = ONE_BROWSER_TEST.lock().await;
         let binary = program("CHROMEDRIVER", "/usr/bin/chromedriver");
         let mut driver = Command::new(&binary)
             .args(["--port=0", "--allowed-ips=127.0.0.1"])
