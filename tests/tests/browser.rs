@@ -408,26 +408,36 @@ async fn the_layout_fits_a_desktop_and_a_phone() {
     }
     for text in [
         "morning all",
-        "is anyone reviewing #42? frank, you wrote the fan-out",
+        "is anyone reviewing #42? it touches the fan-out",
         "a longer line, to show how the history wraps text that does not fit on one line of a phone screen",
     ] {
         erin.say("lobby", text).await;
     }
-    erin.say("rust", "frank: the borrow checker says no").await;
 
     let mut browser = Browser::start().await;
-    for (visit, (name, (width, height))) in [("desktop", DESKTOP), ("phone", PHONE)]
-        .into_iter()
-        .enumerate()
-    {
+    let visits = [("desktop", DESKTOP, "frank"), ("phone", PHONE, "grace")];
+    for (visit, (name, (width, height), user)) in visits.into_iter().enumerate() {
         let page = browser.page(width, height).await;
-        page.login(&base(&server), "frank", Some("frank's secret"))
-            .await;
+        page.login(&base(&server), user, Some("a secret")).await;
         page.join("rust").await;
         page.join("lobby").await;
-        page.say("on it, erin").await;
-        // erin's three lines and frank's, once per visit.
+        page.say(&format!("{user} here, on it")).await;
+        // erin's three lines and one from each visitor so far.
         page.wait_message_count(4 + visit).await;
+        // News in the room not on screen: an unread count and a mention.
+        erin.send(&ClientFrame::Message {
+            room: "rust".into(),
+            text: format!("{user}: the borrow checker says no"),
+            reference: None,
+        })
+        .await;
+        expect_text(&mut erin, &format!("{user}: the borrow checker says no")).await;
+        page.wait_for(
+            "rust with one unread mention",
+            r#"const b = document.querySelector('[data-test="room-list"] [data-room="rust"]');
+               return b.dataset.unread === "1" && b.querySelector('.mention') !== null;"#,
+        )
+        .await;
         let fits = page
             .eval(
                 r#"const input = document.querySelector('[data-test="message-input"]').getBoundingClientRect();
