@@ -43,6 +43,8 @@ function start(user, password, restoring = false) {
   session = { user, chat, connection, state };
   view.showChat();
   view.draw(chat, "all");
+  // Keyboard users start where they can act: a room to join, or a line.
+  (chat.current ? view.input : view.joinInput).focus();
   connection.start();
 }
 

@@ -80,10 +80,11 @@ class Room {
     }
     this.items.splice(at, 0, item);
     if (message.id > this.lastId) this.lastId = message.id;
-    this.trim();
     return true;
   }
 
+  /** Drops the oldest messages past MAX_KEPT. Called for new messages
+   * only: a page the user scrolled back for is kept whatever its size. */
   trim() {
     let extra = this.ids.size - MAX_KEPT;
     while (extra > 0 && this.items.length > 0) {
@@ -287,6 +288,7 @@ export class Chat {
   applyCatchUp(room, messages) {
     for (const m of messages) {
       if (!room.insert(m)) continue;
+      room.trim();
       room.caughtUp.push(m);
       // A fresh join shows the newest page for context, not as news.
       if (room.since !== null) this.count(room, m);
@@ -334,6 +336,7 @@ export class Chat {
       }
     }
     if (!room.insert(message)) return;
+    room.trim();
     this.count(room, message);
     this.changed("message", room.name);
   }

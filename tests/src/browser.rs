@@ -2,14 +2,16 @@
 //! port it picks, headless sessions each with a fresh profile, a [`Page`]
 //! that drives the client through its `data-test` attributes, and two
 //! small network helpers: a [`Forwarder`] that keeps one address while the
-//! server behind it restarts on another port, and a [`ForeignSite`] that
-//! serves a page from a different origin.
+//! server behind it restarts on another port (and can lose replies and cut
+//! connections), and a [`ForeignSite`] that serves a page from a different
+//! origin.
 //!
 //! Every wait is for an event or a condition on the page, with a timeout.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
+use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, timeout};
 
@@ -374,12 +377,20 @@ impl Page {
 
 /// A fixed address that forwards every TCP connection to a target that
 /// can change: the browser keeps its page (its origin includes the port)
-/// while the server behind restarts on a new port. Forwarded connections
-/// end when either side closes; all of it stops when this is dropped.
+/// while the server behind restarts on a new port. It can also swallow
+/// what the server sends and cut every connection, to lose an
+/// acknowledgement on purpose. All of it stops when this is dropped.
 pub struct Forwarder {
     addr: SocketAddr,
-    target: Arc<Mutex<SocketAddr>>,
+    shared: Arc<ForwardState>,
+    cut_tx: watch::Sender<u64>,
     task: JoinHandle<()>,
+}
+
+struct ForwardState {
+    target: Mutex<SocketAddr>,
+    /// While set, bytes from the target are read and thrown away.
+    swallow_replies: AtomicBool,
 }
 
 impl Forwarder {
@@ -388,23 +399,26 @@ impl Forwarder {
             .await
             .expect("a forwarding port can be bound");
         let addr = listener.local_addr().expect("the bound address");
-        let target = Arc::new(Mutex::new(target));
-        let current = target.clone();
+        let shared = Arc::new(ForwardState {
+            target: Mutex::new(target),
+            swallow_replies: AtomicBool::new(false),
+        });
+        let (cut_tx, cut_rx) = watch::channel(0);
+        let state = shared.clone();
         let task = tokio::spawn(async move {
             let mut links = JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let to = *current.lock().unwrap_or_else(|e| e.into_inner());
-                links.spawn(async move {
-                    // A target that is down (restarting) refuses: the
-                    // inbound side is then closed, as a dead server's is.
-                    if let Ok(mut outbound) = TcpStream::connect(to).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
+            while let Ok((inbound, _)) = listener.accept().await {
+                let to = *state.target.lock().unwrap_or_else(|e| e.into_inner());
+                links.spawn(forward(inbound, to, state.clone(), cut_rx.clone()));
                 while links.try_join_next().is_some() {}
             }
         });
-        Self { addr, target, task }
+        Self {
+            addr,
+            shared,
+            cut_tx,
+            task,
+        }
     }
 
     /// `http://127.0.0.1:PORT` of the fixed side.
@@ -413,13 +427,62 @@ impl Forwarder {
     }
 
     pub fn retarget(&self, target: SocketAddr) {
-        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
+        *self.shared.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
+    }
+
+    /// From now on (or no longer), nothing the target sends gets through.
+    pub fn swallow_replies(&self, swallow: bool) {
+        self.shared.swallow_replies.store(swallow, Ordering::SeqCst);
+    }
+
+    /// Closes every forwarded connection, both sides, as a network
+    /// failure would.
+    pub fn cut(&self) {
+        self.cut_tx.send_modify(|generation| *generation += 1);
     }
 }
 
 impl Drop for Forwarder {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// One forwarded connection, until either side closes or it is cut.
+async fn forward(
+    inbound: TcpStream,
+    to: SocketAddr,
+    state: Arc<ForwardState>,
+    mut cut_rx: watch::Receiver<u64>,
+) {
+    // A target that is down (restarting) refuses: the inbound side is
+    // then closed, as a dead server's is.
+    let Ok(outbound) = TcpStream::connect(to).await else {
+        return;
+    };
+    cut_rx.mark_unchanged();
+    let (mut from_client, mut to_client) = inbound.into_split();
+    let (mut from_target, mut to_target) = outbound.into_split();
+    let upstream = tokio::io::copy(&mut from_client, &mut to_target);
+    let downstream = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match from_target.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if !state.swallow_replies.load(Ordering::SeqCst)
+                        && to_client.write_all(&buf[..n]).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = upstream => {}
+        () = downstream => {}
+        _ = cut_rx.changed() => {}
     }
 }
 

@@ -246,6 +246,45 @@ async fn a_restarted_server_loses_nothing_and_doubles_nothing() {
 }
 
 #[tokio::test]
+async fn a_line_stored_whose_acknowledgement_was_lost_is_not_sent_again() {
+    let server = ServerProcess::start_default().await;
+    let door = Forwarder::start(server.addr()).await;
+    let mut browser = Browser::start().await;
+    let alice = browser.page(DESKTOP.0, DESKTOP.1).await;
+    alice.login(&door.base_url(), "alice", None).await;
+    alice.join("lobby").await;
+    let mut bob = server.guest("bob").await;
+    bob.join("lobby").await;
+
+    // The line reaches the server and is stored (bob gets it), but the
+    // acknowledgement never reaches the browser, and then the connection
+    // breaks.
+    door.swallow_replies(true);
+    alice.say("did this arrive?").await;
+    expect_text(&mut bob, "did this arrive?").await;
+    alice
+        .wait_for(
+            "the line still pending",
+            r#"return document.querySelectorAll('[data-test="message-list"] .pending').length === 1;"#,
+        )
+        .await;
+    door.swallow_replies(false);
+    door.cut();
+
+    // The catch-up brings the stored copy back (without its ref): the page
+    // takes it as the acknowledgement instead of sending the line again.
+    alice.wait_connected().await;
+    alice.wait_caught_up("lobby").await;
+    let shown = alice.wait_message_count(1).await;
+    assert_eq!(texts(&shown), ["did this arrive?"]);
+    let stored = stored_messages(server.db_path(), "lobby")
+        .await
+        .expect("the database can be read");
+    assert_eq!(stored.len(), 1, "stored once: {stored:?}");
+    alice.close().await;
+}
+
+#[tokio::test]
 async fn markup_and_escape_sequences_show_as_text_and_run_nothing() {
     let server = ServerProcess::start_default().await;
     let page = http_get(server.addr(), "/", HTTP_TIMEOUT).await;
