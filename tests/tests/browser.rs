@@ -435,7 +435,8 @@ async fn a_page_from_another_origin_cannot_open_the_websocket() {
 }
 
 /// Where the layout test writes its screenshots when asked
-/// (`CHAT_E2E_SCREENSHOTS=docs cargo test -p chat-e2e --test browser layout`).
+/// (`CHAT_E2E_SCREENSHOTS=$PWD/docs cargo test -p chat-e2e --test browser layout`,
+/// from the workspace root; the test runs in `tests/`).
 const SCREENSHOT_DIR: &str = "CHAT_E2E_SCREENSHOTS";
 
 #[tokio::test]
