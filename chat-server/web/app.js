@@ -29,7 +29,7 @@ function start(user, password, restoring = false) {
     user,
     saved: storage.loadUser(user),
     send: (frame) => connection.send(frame),
-    changed: (what, room) => schedule(what, room),
+    changed: (what, room) => schedule(chat, what, room),
     save: (saved) => storage.saveUser(user, saved),
   });
   const connection = new Connection(endpoint(), {
@@ -79,8 +79,10 @@ function onFrame(frame) {
 }
 
 /** Coalesces the model's change notices into one redraw per task. */
-function schedule(what, room) {
-  const { chat, state } = session;
+function schedule(chat, what, room) {
+  // A retry timer of a session that has logged out may still fire.
+  if (!session || session.chat !== chat) return;
+  const { state } = session;
   if (what !== "rooms" && what !== "notice" && (what === "all" || room === chat.current)) state.drawRoom = true;
   if (state.redraw !== null) return;
   state.redraw = setTimeout(() => {
