@@ -73,9 +73,27 @@ async fn two_browsers_chat_with_presence_unread_counts_and_mentions() {
     let alice = browser.page(DESKTOP.0, DESKTOP.1).await;
     let bob = browser.page(DESKTOP.0, DESKTOP.1).await;
 
-    alice.login(&base(&server), "alice", None).await;
+    // alice uses the keyboard only: Enter in the name field logs in, and
+    // the focus is then in the join field.
+    alice.goto(&format!("{}/", base(&server))).await;
+    alice
+        .type_into("login-name", &format!("alice{ENTER}"))
+        .await;
+    alice.wait_connected().await;
+    let focused = alice
+        .eval("return document.activeElement.dataset.test;")
+        .await;
+    assert_eq!(focused, json!("join-room"));
+    alice
+        .client()
+        .active_element()
+        .await
+        .expect("an element has the focus")
+        .send_keys(&format!("Lobby{ENTER}"))
+        .await
+        .expect("keys reach the focused field");
+    alice.wait_caught_up("lobby").await; // folded, as the server does
     bob.login(&base(&server), "bob", Some("bob's secret")).await;
-    alice.join("Lobby").await; // folded to lobby, as the server does
     bob.join("lobby").await;
     alice
         .wait_for(
@@ -135,8 +153,14 @@ async fn two_browsers_chat_with_presence_unread_counts_and_mentions() {
         )
         .await;
 
-    // bob leaves: alice's member list drops him and shows it in the room.
-    bob.close().await;
+    // bob logs out: alice's member list drops him and the room says so.
+    bob.client()
+        .find(fantoccini::Locator::Id("logout"))
+        .await
+        .expect("a log-out button")
+        .click()
+        .await
+        .expect("log out");
     alice
         .wait_for(
             "bob's leave in lobby",
@@ -145,6 +169,25 @@ async fn two_browsers_chat_with_presence_unread_counts_and_mentions() {
         )
         .await;
     assert_eq!(member_names(&alice).await, ["alice"]);
+
+    // bob's name is registered now: a wrong password is refused, in words.
+    bob.type_into("login-name", "bob").await;
+    bob.type_into("login-password", &format!("not it{ENTER}"))
+        .await;
+    let refusal = bob
+        .wait_for(
+            "the refusal under the login form",
+            "return document.getElementById('login-error').textContent || null;",
+        )
+        .await;
+    assert!(
+        refusal
+            .as_str()
+            .is_some_and(|r| r.starts_with("Wrong password")),
+        "{refusal}"
+    );
+    assert_eq!(bob.connection_state().await, "not connected");
+    bob.close().await;
     alice.close().await;
 }
 
