@@ -295,37 +295,17 @@ impl Connection {
             Route::Refuse { .. } => {
                 let _ = http::refuse(&mut self.socket, &route).await;
             }
-            Route::Page(page) => {
-                let headers = page.header_lines();
-                let _ = http::respond(
-                    &mut self.socket,
-                    200,
-                    "OK",
-                    page.content_type,
-                    page.body,
-                    &headers,
-                )
-                .await;
-            }
+            Route::Page(page) => serve_page(&mut self.socket, &page).await,
             Route::Upgrade {
                 key,
                 leftover,
                 origin,
                 host,
             } => {
-                let allowed = &self.shared.config.allow_origins;
-                if let Err(e) = web::check_origin(origin.as_deref(), host.as_deref(), allowed) {
-                    tracing::info!(peer = %self.peer, "refusing a WebSocket upgrade: {e}");
-                    let body = "this page's origin may not open the chat WebSocket\n";
-                    let _ = http::respond(
-                        &mut self.socket,
-                        403,
-                        "Forbidden",
-                        "text/plain; charset=utf-8",
-                        body,
-                        "",
-                    )
-                    .await;
+                if !self
+                    .origin_allowed(origin.as_deref(), host.as_deref())
+                    .await
+                {
                     return;
                 }
                 let Ok(session_permit) = self.sessions.clone().try_acquire_owned() else {
@@ -378,4 +358,25 @@ impl Connection {
             }
         }
     }
+}
+
+impl Connection {
+    /// Whether the upgrade may go ahead ([`web::check_origin`]); when not,
+    /// the page's origin is answered with 403.
+    async fn origin_allowed(&mut self, origin: Option<&str>, host: Option<&str>) -> bool {
+        let Err(e) = web::check_origin(origin, host, &self.shared.config.allow_origins) else {
+            return true;
+        };
+        tracing::info!(peer = %self.peer, "refusing a WebSocket upgrade: {e}");
+        let body = "this page's origin may not open the chat WebSocket\n";
+        let plain = "text/plain; charset=utf-8";
+        let _ = http::respond(&mut self.socket, 403, "Forbidden", plain, body, "").await;
+        false
+    }
+}
+
+/// Answers with a file of the browser client.
+async fn serve_page(socket: &mut TcpStream, page: &web::Page) {
+    let headers = page.header_lines();
+    let _ = http::respond(socket, 200, "OK", page.content_type, page.body, &headers).await;
 }
