@@ -55,7 +55,7 @@ fuzz_target!(|head: &[u8]| {
             Ok(route @ Route::Refuse { .. }) => {
                 let _ = http::refuse(&mut server, &route).await;
             }
-            Ok(Route::Health | Route::Metrics) | Err(_) => {}
+            Ok(Route::Health | Route::Metrics | Route::Page(_)) | Err(_) => {}
         }
         drop(server);
         let _ = writer.await;
