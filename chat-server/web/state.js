@@ -24,6 +24,12 @@ function newRef() {
   return "w" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Whether a history entry is a message: protocol 1 entries have no
+ * `type`, protocol 2 ones say "message". */
+function isMessage(entry) {
+  return (entry.type === undefined || entry.type === "message") && typeof entry.text === "string";
+}
+
 class Room {
   constructor(name, saved) {
     this.name = name;
@@ -280,13 +286,20 @@ export class Chat {
       return;
     }
     room.loadingOlder = false;
-    for (const m of messages) room.insert(m);
+    for (const m of messages) if (isMessage(m)) room.insert(m);
     room.moreBefore = frame.more && messages.length > 0;
     this.changed("older", room.name);
   }
 
   applyCatchUp(room, messages) {
     for (const m of messages) {
+      // Protocol 2 pages hold other entries too (edits, topics, …): they
+      // move the catch-up position but are not drawn as messages until
+      // this client learns them.
+      if (!isMessage(m)) {
+        room.lastId = Math.max(room.lastId, m.id);
+        continue;
+      }
       if (!room.insert(m)) continue;
       room.trim();
       room.caughtUp.push(m);
