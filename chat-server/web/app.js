@@ -219,6 +219,7 @@ document.addEventListener("keydown", (event) => {
     const next = session.chat.neighbour(event.key === "ArrowUp" ? -1 : 1);
     if (next) session.chat.show(next);
   } else if (event.key === "Escape") {
+    view.closeMembers();
     view.input.focus();
   }
 });

@@ -215,9 +215,16 @@ export class View {
     return this.history.scrollTop < BOTTOM_SLACK;
   }
 
+  /** On a narrow screen the members list drops down under its button. */
   toggleMembers() {
     const open = this.members.classList.toggle("open");
     this.membersToggle.setAttribute("aria-expanded", String(open));
+    if (open) this.members.style.top = this.membersToggle.getBoundingClientRect().bottom + 6 + "px";
+  }
+
+  closeMembers() {
+    this.members.classList.remove("open");
+    this.membersToggle.setAttribute("aria-expanded", "false");
   }
 
   /** Grows the input with its lines, up to a few. */

@@ -537,6 +537,29 @@ async fn the_layout_fits_a_desktop_and_a_phone() {
             std::fs::write(&path, page.screenshot().await)
                 .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         }
+        // Who is here: beside the history on a desktop, behind the "N here"
+        // button on a phone; either way on screen and listing erin.
+        if name == "phone" {
+            page.client()
+                .find(fantoccini::Locator::Id("members-toggle"))
+                .await
+                .expect("the members button")
+                .click()
+                .await
+                .expect("the members button can be pressed");
+        }
+        let members = page
+            .wait_for(
+                "the members on screen",
+                r#"const m = document.getElementById('members').getBoundingClientRect();
+                   return m.width > 0 && m.right <= innerWidth && m.bottom <= innerHeight
+                     && document.getElementById('member-list').textContent;"#,
+            )
+            .await;
+        assert!(
+            members.as_str().is_some_and(|m| m.contains("erin")),
+            "{name}: {members}"
+        );
         page.close().await;
     }
 }
