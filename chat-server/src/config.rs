@@ -87,6 +87,11 @@ pub struct Cli {
     /// (redis://HOST:PORT). Needs --database.
     #[arg(long, value_name = "URL", env = "CHAT_REDIS_URL")]
     pub redis: Option<String>,
+    /// A web origin (scheme://host[:port]) besides the server's own whose
+    /// pages may open the WebSocket; repeat for several. Upgrades from any
+    /// other origin get HTTP 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = crate::web::parse_origin)]
+    pub allow_origins: Vec<String>,
 }
 
 /// What the binary does besides serving.
@@ -128,6 +133,9 @@ pub struct Config {
     pub ping_interval: Duration,
     pub handshake_timeout: Duration,
     pub logins: LoginLimits,
+    /// Origins besides the server's own allowed to open the WebSocket, as
+    /// [`crate::web::parse_origin`] spells them.
+    pub allow_origins: Vec<String>,
 }
 
 /// The limits on logging in and registering (`crate::login_limits`).
@@ -177,6 +185,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             logins: LoginLimits::default(),
+            allow_origins: Vec::new(),
         }
     }
 }
@@ -192,6 +201,7 @@ impl From<&Cli> for Config {
             ping_interval: cli.ping_interval,
             handshake_timeout: cli.handshake_timeout,
             logins: LoginLimits::from(cli),
+            allow_origins: cli.allow_origins.clone(),
         }
     }
 }
@@ -266,6 +276,24 @@ mod tests {
             None => panic!("migrate was not parsed"),
         }
         assert!(Cli::try_parse_from(["chat-server", "--port", "1", "migrate"]).is_err());
+    }
+
+    #[test]
+    fn allow_origin_repeats_and_refuses_what_is_not_an_origin() {
+        let cli = Cli::try_parse_from([
+            "chat-server",
+            "--allow-origin",
+            "https://App.example.org/",
+            "--allow-origin",
+            "http://127.0.0.1:9000",
+        ])
+        .unwrap();
+        assert_eq!(
+            Config::from(&cli).allow_origins,
+            ["https://app.example.org", "http://127.0.0.1:9000"]
+        );
+        assert!(Cli::try_parse_from(["chat-server", "--allow-origin", "app.example.org"]).is_err());
+        assert!(Config::default().allow_origins.is_empty());
     }
 
     #[test]

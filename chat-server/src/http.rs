@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::limits::MAX_REQUEST_HEAD_BYTES;
+use crate::web;
 
 /// The most headers a request may have.
 const MAX_HEADERS: usize = 32;
@@ -22,7 +23,12 @@ pub enum Route {
     Upgrade {
         key: String,
         leftover: Vec<u8>,
+        /// The `Origin` and `Host` headers, for [`web::check_origin`].
+        origin: Option<String>,
+        host: Option<String>,
     },
+    /// A file of the browser client.
+    Page(web::Page),
     Health,
     Metrics,
     /// Anything else: answered with this status and message, then closed.
@@ -123,6 +129,8 @@ fn route(request: &httparse::Request<'_, '_>, leftover: Vec<u8>) -> Route {
                 Some(key) if !key.is_empty() => Route::Upgrade {
                     key: key.to_owned(),
                     leftover,
+                    origin: header(request, "origin").map(str::to_owned),
+                    host: header(request, "host").map(str::to_owned),
                 },
                 _ => refuse(400, "Bad Request", "missing Sec-WebSocket-Key\n", false),
             }
@@ -130,12 +138,15 @@ fn route(request: &httparse::Request<'_, '_>, leftover: Vec<u8>) -> Route {
         (_, "/ws" | "/healthz" | "/metrics") => {
             refuse(405, "Method Not Allowed", "method not allowed\n", false)
         }
-        _ => refuse(
-            404,
-            "Not Found",
-            "not found: the chat endpoint is /ws\n",
-            false,
-        ),
+        _ => match web::page(path, header(request, "host")) {
+            Some(page) if method == "GET" => Route::Page(page),
+            _ => refuse(
+                404,
+                "Not Found",
+                "not found: the chat endpoint is /ws\n",
+                false,
+            ),
+        },
     }
 }
 
@@ -146,7 +157,7 @@ pub struct Response {
     pub reason: &'static str,
     pub content_type: &'static str,
     /// Header lines beyond the fixed ones, each ending in CRLF.
-    pub extra_headers: &'static str,
+    pub extra_headers: String,
     pub body: String,
 }
 
@@ -156,9 +167,19 @@ impl Response {
             status,
             reason,
             content_type: "text/plain; charset=utf-8",
-            extra_headers: "",
+            extra_headers: String::new(),
             body: body.into(),
         }
+    }
+
+    /// 403 for a WebSocket upgrade from a page whose origin is not allowed
+    /// ([`web::check_origin`]).
+    pub fn forbidden_origin() -> Self {
+        Self::text(
+            403,
+            "Forbidden",
+            "this page's origin may not open the chat WebSocket\n",
+        )
     }
 
     /// The response as it goes on the wire.
@@ -208,8 +229,13 @@ pub fn response(
             content_type: "text/plain; version=0.0.4",
             ..Response::text(200, "OK", metrics())
         },
+        Route::Page(page) => Response {
+            content_type: page.content_type,
+            extra_headers: page.header_lines(),
+            ..Response::text(200, "OK", page.body)
+        },
         Route::Upgrade { .. } => Response {
-            extra_headers: "Retry-After: 5\r\n",
+            extra_headers: "Retry-After: 5\r\n".to_owned(),
             ..Response::text(
                 503,
                 "Service Unavailable",
@@ -223,9 +249,9 @@ pub fn response(
             upgrade_hint,
         } => Response {
             extra_headers: if *upgrade_hint {
-                "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n".to_owned()
             } else {
-                ""
+                String::new()
             },
             ..Response::text(*status, reason, *message)
         },
@@ -270,7 +296,11 @@ mod tests {
         );
         assert_eq!(parse("GET /metrics?x=1 HTTP/1.1\r\n\r\n"), Route::Metrics);
         assert!(matches!(
-            parse("GET / HTTP/1.1\r\n\r\n"),
+            parse("GET /?room=lobby HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Route::Page(web::Page { body, .. }) if body.contains("message-list")
+        ));
+        assert!(matches!(
+            parse("GET /index.html HTTP/1.1\r\n\r\n"),
             Route::Refuse { status: 404, .. }
         ));
         assert!(matches!(
@@ -287,7 +317,9 @@ mod tests {
             parse(upgrade),
             Route::Upgrade {
                 key: "dGhlIHNhbXBsZSBub25jZQ==".into(),
-                leftover: b"X".to_vec()
+                leftover: b"X".to_vec(),
+                origin: None,
+                host: None,
             }
         );
         let old_version = upgrade.replace("Version: 13", "Version: 8");
@@ -316,6 +348,8 @@ mod tests {
         let full = answer(Ok(Route::Upgrade {
             key: "k".into(),
             leftover: Vec::new(),
+            origin: None,
+            host: None,
         }));
         assert_eq!(
             full.encode(),
@@ -331,7 +365,17 @@ mod tests {
         );
         assert_eq!(refused.body, "this endpoint speaks WebSocket only\n");
         let missing = answer(Ok(parse("GET /nope HTTP/1.1\r\n\r\n")));
-        assert_eq!((missing.status, missing.extra_headers), (404, ""));
+        assert_eq!((missing.status, missing.extra_headers.as_str()), (404, ""));
+        let page = answer(Ok(parse("GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n")));
+        assert_eq!(
+            (page.status, page.content_type),
+            (200, "text/html; charset=utf-8")
+        );
+        assert!(
+            page.extra_headers.contains("Content-Security-Policy: "),
+            "{page:?}"
+        );
+        assert!(page.body.contains("data-test=\"message-list\""), "{page:?}");
     }
 
     #[test]

@@ -28,6 +28,7 @@
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`shutdown`]: the shutdown signal and the drop guard tasks hold.
 //! - [`sync`]: the one poison-tolerant lock helper.
+//! - [`web`]: the embedded browser client, its headers, the `Origin` check.
 //!
 //! The binary only parses flags, opens the [`server::Backend`], binds and
 //! calls [`server::run`]; a test can do the same on `127.0.0.1:0`.
@@ -48,6 +49,7 @@ pub mod shared;
 pub mod shutdown;
 pub mod store;
 pub mod sync;
+pub mod web;
 
 /// The `server` string announced in `welcome`.
 pub const SERVER_NAME: &str = concat!("chat-server ", env!("CARGO_PKG_VERSION"));

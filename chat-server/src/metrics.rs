@@ -96,95 +96,61 @@ impl Metrics {
     /// registry ends each help with a full stop and each counter's name
     /// with `_total`).
     pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let gauge = |registry: &mut Registry, name: &str, help: &str| {
-            let cell = GaugeCell::default();
-            registry.register(name, help, cell.0.clone());
-            cell
-        };
-        let counter = |registry: &mut Registry, name: &str, help: &str| {
-            let cell = CounterCell::default();
-            registry.register(name, help, cell.0.clone());
-            cell
-        };
-        let connections_open = gauge(
-            &mut registry,
-            "chat_connections_open",
-            "Open WebSocket connections",
-        );
-        let rooms_active = gauge(
-            &mut registry,
-            "chat_rooms_active",
-            "Rooms with at least one member connected",
-        );
-        let frames_in = counter(
-            &mut registry,
-            "chat_frames_in",
-            "WebSocket frames received from clients (data frames and pings)",
-        );
-        let frames_out = counter(&mut registry, "chat_frames_out", "Frames queued to clients");
-        let messages_stored = counter(
-            &mut registry,
-            "chat_messages_stored",
-            "Chat messages committed to storage",
-        );
-        let slow_consumers_dropped = counter(
-            &mut registry,
-            "chat_slow_consumers_dropped",
-            "Connections closed because they did not read their frames",
-        );
-        let rate_limited_frames = counter(
-            &mut registry,
-            "chat_rate_limited_frames",
-            "Frames dropped by the rate limit",
-        );
-        let connections_refused = counter(
-            &mut registry,
-            "chat_connections_refused",
-            "WebSocket upgrades refused because the server was full",
-        );
-        let handshake_timeouts = counter(
-            &mut registry,
-            "chat_handshake_timeouts",
-            "Connections closed for not finishing the handshake or hello in time",
-        );
-        let logins_failed = counter(
-            &mut registry,
-            "chat_logins_failed",
-            "Hellos with a wrong password for an account",
-        );
+        let mut reg = Registrar::default();
         let [
             logins_throttled,
             registrations_refused,
             hash_queue_refused,
             account_sessions_refused,
-        ] = hello_refusal_counters(&mut registry);
-        let (guest_sessions, account_sessions) = session_gauges(&mut registry);
+        ] = hello_refusal_counters(&mut reg.0);
+        let (guest_sessions, account_sessions) = session_gauges(&mut reg.0);
         let commit_seconds = Histogram::new(COMMIT_BUCKETS);
-        registry.register(
+        reg.0.register(
             "chat_store_commit_seconds",
             "Store transaction latency",
             commit_seconds.clone(),
         );
         Self {
-            connections_open,
+            connections_open: reg.gauge("chat_connections_open", "Open WebSocket connections"),
+            rooms_active: reg.gauge(
+                "chat_rooms_active",
+                "Rooms with at least one member connected",
+            ),
+            frames_in: reg.counter(
+                "chat_frames_in",
+                "WebSocket frames received from clients (data frames and pings)",
+            ),
+            frames_out: reg.counter("chat_frames_out", "Frames queued to clients"),
+            messages_stored: reg
+                .counter("chat_messages_stored", "Chat messages committed to storage"),
+            slow_consumers_dropped: reg.counter(
+                "chat_slow_consumers_dropped",
+                "Connections closed because they did not read their frames",
+            ),
+            rate_limited_frames: reg.counter(
+                "chat_rate_limited_frames",
+                "Frames dropped by the rate limit",
+            ),
+            connections_refused: reg.counter(
+                "chat_connections_refused",
+                "WebSocket upgrades refused because the server was full",
+            ),
+            handshake_timeouts: reg.counter(
+                "chat_handshake_timeouts",
+                "Connections closed for not finishing the handshake or hello in time",
+            ),
+            logins_failed: reg.counter(
+                "chat_logins_failed",
+                "Hellos with a wrong password for an account",
+            ),
             guest_sessions,
             account_sessions,
-            rooms_active,
-            frames_in,
-            frames_out,
-            messages_stored,
-            slow_consumers_dropped,
-            rate_limited_frames,
-            connections_refused,
-            handshake_timeouts,
-            logins_failed,
             logins_throttled,
             registrations_refused,
             hash_queue_refused,
             account_sessions_refused,
             commit_seconds,
-            registry,
+            registry: reg.0,
         }
     }
 
@@ -229,6 +195,24 @@ fn session_gauges(registry: &mut Registry) -> (GaugeCell, GaugeCell) {
     let account = GaugeCell(sessions.get_or_create_owned(&[("kind", "account")]));
     registry.register("chat_sessions", "Authenticated sessions by kind", sessions);
     (guest, account)
+}
+
+/// Registers plain series as [`Metrics::new`] makes them, one call each.
+#[derive(Default)]
+struct Registrar(Registry);
+
+impl Registrar {
+    fn gauge(&mut self, name: &str, help: &str) -> GaugeCell {
+        let cell = GaugeCell::default();
+        self.0.register(name, help, cell.0.clone());
+        cell
+    }
+
+    fn counter(&mut self, name: &str, help: &str) -> CounterCell {
+        let cell = CounterCell::default();
+        self.0.register(name, help, cell.0.clone());
+        cell
+    }
 }
 
 /// `chat_hellos_refused_total{limit=…}`, one series per login limit, all

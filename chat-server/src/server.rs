@@ -25,6 +25,7 @@ use crate::session::Session;
 use crate::shared::Shared;
 use crate::shutdown::{Shutdown, TaskGuard};
 use crate::store::{MessageStore, PostgresStore, SqliteStore, StoreError, SyncMode};
+use crate::web;
 
 /// How long shutdown waits for connections to close before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -209,7 +210,22 @@ impl Handshake {
             _ = self.shutdown.recv() => return,
         };
         let head = match read {
-            Ok(Ok(Route::Upgrade { key, leftover })) => {
+            Ok(Ok(Route::Upgrade {
+                key,
+                leftover,
+                origin,
+                host,
+            })) => {
+                if let Err(e) = web::check_origin(
+                    origin.as_deref(),
+                    host.as_deref(),
+                    &self.shared.config.allow_origins,
+                ) {
+                    tracing::info!(peer = %self.peer, "refusing a WebSocket upgrade: {e}");
+                    let refusal = http::Response::forbidden_origin();
+                    let _ = http::write_response(&mut self.socket, &refusal).await;
+                    return;
+                }
                 match self.sessions.clone().try_acquire_owned() {
                     Ok(session_permit) => {
                         return self
@@ -222,7 +238,12 @@ impl Handshake {
                             .connections_refused
                             .fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(peer = %self.peer, "at --max-connections; refusing a session");
-                        Ok(Route::Upgrade { key, leftover })
+                        Ok(Route::Upgrade {
+                            key,
+                            leftover,
+                            origin,
+                            host,
+                        })
                     }
                 }
             }

@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`process`]: [`ChildProcess`], the one child-process fixture (spawn,
 //!   log draining, ready line, signals, reap, log dump on failure).
+//! - [`browser`]: chromedriver, headless Chromium pages on the web client.
 //! - [`server`]: [`ServerProcess`] (start on port 0, signals, restart, log).
 //! - [`in_process`]: [`start_server`], the library on 127.0.0.1:0 inside
 //!   the test process, for tests that need no signals or restarts.
@@ -18,6 +19,7 @@
 //!
 //! Every wait in these fixtures has a timeout; none sleeps to "wait enough".
 
+pub mod browser;
 pub mod client;
 pub mod cluster;
 pub mod db;

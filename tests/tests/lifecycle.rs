@@ -27,7 +27,8 @@ async fn healthz_is_200_and_other_plain_http_is_4xx() {
         health.raw
     );
 
-    for path in ["/", "/index.html", "/ws", "/healthz/extra"] {
+    // `/` is the web client (tests/tests/browser.rs); its neighbours are not.
+    for path in ["/static/missing.js", "/index.html", "/ws", "/healthz/extra"] {
         let response = http_get(server.addr(), path, HTTP_TIMEOUT).await;
         assert!(
             (400..500).contains(&response.status),
