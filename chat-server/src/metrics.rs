@@ -72,6 +72,7 @@ pub struct Metrics {
     pub registrations_refused: CounterCell,
     pub hash_queue_refused: CounterCell,
     pub account_sessions_refused: CounterCell,
+    pub store: StoreFaultSeries,
     /// Observed once per store transaction (not per frame), under the
     /// histogram's own uncontended lock.
     commit_seconds: Histogram,
@@ -97,16 +98,6 @@ impl Metrics {
     /// with `_total`).
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let gauge = |registry: &mut Registry, name: &str, help: &str| {
-            let cell = GaugeCell::default();
-            registry.register(name, help, cell.0.clone());
-            cell
-        };
-        let counter = |registry: &mut Registry, name: &str, help: &str| {
-            let cell = CounterCell::default();
-            registry.register(name, help, cell.0.clone());
-            cell
-        };
         let connections_open = gauge(
             &mut registry,
             "chat_connections_open",
@@ -160,12 +151,8 @@ impl Metrics {
             account_sessions_refused,
         ] = hello_refusal_counters(&mut registry);
         let (guest_sessions, account_sessions) = session_gauges(&mut registry);
-        let commit_seconds = Histogram::new(COMMIT_BUCKETS);
-        registry.register(
-            "chat_store_commit_seconds",
-            "Store transaction latency",
-            commit_seconds.clone(),
-        );
+        let store = StoreFaultSeries::register(&mut registry);
+        let commit_seconds = commit_histogram(&mut registry);
         Self {
             connections_open,
             guest_sessions,
@@ -183,6 +170,7 @@ impl Metrics {
             registrations_refused,
             hash_queue_refused,
             account_sessions_refused,
+            store,
             commit_seconds,
             registry,
         }
@@ -229,6 +217,64 @@ fn session_gauges(registry: &mut Registry) -> (GaugeCell, GaugeCell) {
     let account = GaugeCell(sessions.get_or_create_owned(&[("kind", "account")]));
     registry.register("chat_sessions", "Authenticated sessions by kind", sessions);
     (guest, account)
+}
+
+/// A gauge registered under `name`.
+fn gauge(registry: &mut Registry, name: &str, help: &str) -> GaugeCell {
+    let cell = GaugeCell::default();
+    registry.register(name, help, cell.0.clone());
+    cell
+}
+
+/// A counter registered under `name` (rendered with `_total`).
+fn counter(registry: &mut Registry, name: &str, help: &str) -> CounterCell {
+    let cell = CounterCell::default();
+    registry.register(name, help, cell.0.clone());
+    cell
+}
+
+/// `chat_store_commit_seconds`, the store transaction latency histogram.
+fn commit_histogram(registry: &mut Registry) -> Histogram {
+    let histogram = Histogram::new(COMMIT_BUCKETS);
+    registry.register(
+        "chat_store_commit_seconds",
+        "Store transaction latency",
+        histogram.clone(),
+    );
+    histogram
+}
+
+/// What `store/health.rs` counts.
+#[derive(Debug)]
+pub struct StoreFaultSeries {
+    /// Times storage went from taking writes to a fault.
+    pub faults: CounterCell,
+    /// Writes answered `internal` because of a storage fault.
+    pub refused_writes: CounterCell,
+    /// 1 while storage is in a fault and refuses writes, else 0.
+    pub failing: GaugeCell,
+}
+
+impl StoreFaultSeries {
+    fn register(registry: &mut Registry) -> Self {
+        Self {
+            faults: counter(
+                registry,
+                "chat_store_faults",
+                "Storage faults begun: database file deleted or replaced, disk full, write failed",
+            ),
+            refused_writes: counter(
+                registry,
+                "chat_store_refused_writes",
+                "Writes answered internal because of a storage fault",
+            ),
+            failing: gauge(
+                registry,
+                "chat_store_failing",
+                "1 while storage is in a fault and refuses writes",
+            ),
+        }
+    }
 }
 
 /// `chat_hellos_refused_total{limit=…}`, one series per login limit, all
