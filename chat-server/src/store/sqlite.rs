@@ -927,6 +927,45 @@ mod tests {
         assert!(matches!(store.rooms().await, Err(StoreError::Closed)));
     }
 
+    #[tokio::test]
+    async fn a_deleted_file_stops_appends_and_close_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let store = open(&path, Arc::new(Recorder::default()));
+        assert!(matches!(
+            SqliteStore::open(
+                &path,
+                SyncMode::Normal,
+                Arc::new(Recorder::default()),
+                Arc::new(Metrics::default()),
+            ),
+            Err(StoreError::InUse { .. })
+        ));
+        assert_eq!(append(&store, new_message("lobby", "kept")).await, 1);
+        std::fs::remove_file(&path).unwrap();
+        let refused = store
+            .queue_append(new_message("lobby", "lost"))
+            .await
+            .unwrap()
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(StoreError::Unavailable(StorageFault::FileDeleted { .. }))
+            ),
+            "{refused:?}"
+        );
+        assert!(store.fault().is_some_and(|f| f.is_permanent()));
+        assert!(matches!(
+            store.close().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        // Closed: the lock is free for the next server.
+        let next = open(&path, Arc::new(Recorder::default()));
+        assert_eq!(next.fault(), None);
+        next.close().await.unwrap();
+    }
+
     #[test]
     fn a_directory_is_not_a_database() {
         let dir = tempfile::tempdir().unwrap();
