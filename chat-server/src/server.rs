@@ -260,7 +260,10 @@ impl Handshake {
         if let Err(http::HeadError::Io(e)) = &head {
             tracing::debug!(peer = %self.peer, error = %e, "handshake read failed");
         }
-        if let Some(response) = http::response(&head, || self.shared.metrics.render()) {
+        let fault = self.shared.store.fault().map(|fault| fault.to_string());
+        if let Some(response) =
+            http::response(&head, || self.shared.metrics.render(), fault.as_deref())
+        {
             let _ = http::write_response(&mut self.socket, &response).await;
         }
     }

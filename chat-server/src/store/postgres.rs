@@ -30,8 +30,8 @@ use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending};
 use super::commits::{Commit, FanOut};
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::{
-    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomSnapshot, StoreError,
-    StoreFuture, StoredRoom,
+    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomSnapshot,
+    StorageFault, StoreError, StoreFuture, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -249,6 +249,13 @@ impl MessageStore for PostgresStore {
                 .map_err(db_error)?;
             Ok(inserted == 1)
         }))
+    }
+
+    /// PostgreSQL keeps its own files and its own health; what the cluster
+    /// store sees of it (a refused or lost connection) is each write's
+    /// error, retried by the client.
+    fn fault(&self) -> Option<StorageFault> {
+        None
     }
 
     fn close(&self) -> StoreFuture<()> {
