@@ -6,13 +6,60 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::frame::{ClientFrame, ErrorCode, ServerFrame};
-use crate::limits::MAX_REF_CHARS;
+use crate::limits::{MAX_REF_CHARS, PROTOCOL_2};
 
-/// The frame types a client may send, as named on the wire.
-pub const CLIENT_FRAME_TYPES: [&str; 6] = ["hello", "join", "message", "leave", "history", "rooms"];
+/// The frame types a client may send, as named on the wire: protocol 1's
+/// first ([`PROTOCOL_1_CLIENT_TYPES`] of them), then protocol 2's.
+pub const CLIENT_FRAME_TYPES: [&str; 21] = [
+    "hello",
+    "join",
+    "message",
+    "leave",
+    "history",
+    "rooms",
+    "edit",
+    "delete",
+    "react",
+    "unreact",
+    "topic",
+    "role",
+    "kick",
+    "ban",
+    "unban",
+    "invite",
+    "settings",
+    "delete_room",
+    "read",
+    "typing",
+    "search",
+];
+/// How many of [`CLIENT_FRAME_TYPES`] protocol 1 has.
+pub const PROTOCOL_1_CLIENT_TYPES: usize = 6;
 /// The frame types a server may send, as named on the wire.
-pub const SERVER_FRAME_TYPES: [&str; 8] = [
-    "welcome", "joined", "join", "leave", "message", "history", "rooms", "error",
+pub const SERVER_FRAME_TYPES: [&str; 23] = [
+    "welcome",
+    "joined",
+    "join",
+    "leave",
+    "message",
+    "history",
+    "rooms",
+    "error",
+    "edit",
+    "delete",
+    "react",
+    "unreact",
+    "topic",
+    "role",
+    "kick",
+    "ban",
+    "unban",
+    "invite",
+    "settings",
+    "room_deleted",
+    "read",
+    "typing",
+    "search",
 ];
 
 /// What kind of decoding failure this is; maps onto an error code.
@@ -49,6 +96,16 @@ impl DecodeError {
         ServerFrame::error(self.code(), self.detail.clone(), self.reference.clone())
     }
 
+    /// The failure for a frame whose `type` the reader does not know (or,
+    /// with [`decode_client_for`], does not speak yet).
+    pub fn unknown_type(frame_type: &str, reference: Option<String>) -> Self {
+        Self {
+            kind: DecodeErrorKind::UnknownType,
+            detail: format!("unknown frame type {frame_type:?}"),
+            reference,
+        }
+    }
+
     fn bad(detail: impl Into<String>, reference: Option<String>) -> Self {
         Self {
             kind: DecodeErrorKind::BadFrame,
@@ -72,6 +129,23 @@ pub fn decode_client(text: &str) -> Result<ClientFrame, DecodeError> {
     match serde_json::from_str::<ClientFrame>(text) {
         Ok(frame) => Ok(frame),
         Err(_) => Err(diagnose::<ClientFrame>(text, &CLIENT_FRAME_TYPES)),
+    }
+}
+
+/// Decodes a frame sent by a client to a server that speaks `protocol`:
+/// frame types of later versions are `unknown_type` (with the frame's
+/// `ref`), whether well-formed or not, exactly as that version's decoder
+/// answered them.
+pub fn decode_client_for(text: &str, protocol: u32) -> Result<ClientFrame, DecodeError> {
+    let known = if protocol < PROTOCOL_2 {
+        &CLIENT_FRAME_TYPES[..PROTOCOL_1_CLIENT_TYPES]
+    } else {
+        &CLIENT_FRAME_TYPES[..]
+    };
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) if frame.protocol() <= protocol => Ok(frame),
+        Ok(frame) => Err(DecodeError::unknown_type(frame.kind(), reference_of(text))),
+        Err(_) => Err(diagnose::<ClientFrame>(text, known)),
     }
 }
 
@@ -114,11 +188,7 @@ fn diagnose<T: serde::de::DeserializeOwned>(text: &str, known_types: &[&str]) ->
         Some(_) => return DecodeError::bad("field `type` must be a string", reference),
     };
     if !known_types.contains(&frame_type.as_str()) {
-        return DecodeError {
-            kind: DecodeErrorKind::UnknownType,
-            detail: format!("unknown frame type {frame_type:?}"),
-            reference,
-        };
+        return DecodeError::unknown_type(&frame_type, reference);
     }
     let detail = match serde_json::from_value::<T>(value) {
         Err(e) => format!("{frame_type}: {e}"),
@@ -132,7 +202,8 @@ fn diagnose<T: serde::de::DeserializeOwned>(text: &str, known_types: &[&str]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::{Message, RoomInfo};
+    use crate::entry::{Entry, Message};
+    use crate::frame::RoomInfo;
 
     fn roundtrip_client(json: &str) -> ClientFrame {
         let frame = decode_client(json).unwrap_or_else(|e| panic!("{json}: {e}"));
@@ -190,7 +261,9 @@ mod tests {
             ClientFrame::Message {
                 room: "lobby".into(),
                 text: "hi".into(),
-                reference: Some("c17".into())
+                reference: Some("c17".into()),
+                reply_to: None,
+                action: false
             }
         );
         assert_eq!(
@@ -217,7 +290,10 @@ mod tests {
                 limit: Some(500)
             }
         );
-        assert_eq!(roundtrip_client(r#"{"type":"rooms"}"#), ClientFrame::Rooms);
+        assert_eq!(
+            roundtrip_client(r#"{"type":"rooms"}"#),
+            ClientFrame::rooms()
+        );
     }
 
     #[test]
@@ -229,6 +305,7 @@ mod tests {
             text: "yo".into(),
             ts: 1_763_719_200_000,
             reference: None,
+            ..Message::default()
         };
         assert_eq!(
             roundtrip_server(
@@ -239,7 +316,8 @@ mod tests {
                 guest: false,
                 registered: false,
                 protocol: 1,
-                server: "chat-server 0.1.0".into()
+                server: "chat-server 0.1.0".into(),
+                admin: false
             }
         );
         let joined = format!(
@@ -252,9 +330,10 @@ mod tests {
             ServerFrame::Joined {
                 room: "lobby".into(),
                 members: vec!["alice".into(), "bob".into()],
-                history: vec![message.clone()],
+                history: vec![Entry::Message(message.clone())],
                 more: false,
-                last_id: 121
+                last_id: 121,
+                details: None
             }
         );
         assert_eq!(
@@ -283,7 +362,8 @@ mod tests {
                 user: "alice".into(),
                 text: "hi".into(),
                 ts: 1_763_719_201_000,
-                reference: Some("c17".into())
+                reference: Some("c17".into()),
+                ..Message::default()
             })
         );
         let history = r#"{"type":"history","room":"lobby","messages":[{"room":"lobby","id":121,"user":"bob","text":"yo","ts":1763719200000}],"more":true}"#;
@@ -291,7 +371,7 @@ mod tests {
             roundtrip_server(history),
             ServerFrame::History {
                 room: "lobby".into(),
-                messages: vec![message],
+                messages: vec![Entry::Message(message)],
                 more: true
             }
         );
@@ -300,11 +380,9 @@ mod tests {
                 r#"{"type":"rooms","rooms":[{"name":"lobby","members":2,"last_id":122}]}"#
             ),
             ServerFrame::Rooms {
-                rooms: vec![RoomInfo {
-                    name: "lobby".into(),
-                    members: 2,
-                    last_id: 122
-                }]
+                mine: false,
+                rooms: vec![RoomInfo::new("lobby", 2, 122)],
+                more: false
             }
         );
         assert_eq!(
@@ -351,7 +429,7 @@ mod tests {
     fn unknown_fields_are_ignored() {
         assert_eq!(
             decode_client(r#"{"type":"rooms","client":"x","v":[1,2]}"#).unwrap(),
-            ClientFrame::Rooms
+            ClientFrame::rooms()
         );
         assert!(matches!(
             decode_server(r#"{"type":"join","room":"r","user":"u","ts":1,"extra":true}"#),
