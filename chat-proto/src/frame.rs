@@ -67,7 +67,9 @@ pub enum ClientFrame {
     /// List rooms. Protocol 2: `mine` asks for the session's own rooms and
     /// conversations; otherwise a page of rooms in name order whose name
     /// contains `query`, after the name `after`. [`ClientFrame::rooms`] is
-    /// the plain request.
+    /// the plain request. Like the other protocol-1 frames but `message`,
+    /// it has no typed `ref`: one of any JSON type is ignored, as in
+    /// protocol 1, and an error echoes it through [`crate::reference_of`].
     Rooms {
         #[serde(default, skip_serializing_if = "is_false")]
         mine: bool,
@@ -77,8 +79,6 @@ pub enum ClientFrame {
         limit: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<String>,
-        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
-        reference: Option<String>,
     },
     /// Protocol 2: replace the text of one's own message `target`.
     Edit {
@@ -211,7 +211,6 @@ impl ClientFrame {
             query: None,
             limit: None,
             after: None,
-            reference: None,
         }
     }
 
@@ -221,9 +220,9 @@ impl ClientFrame {
             ClientFrame::Hello { .. }
             | ClientFrame::Join { .. }
             | ClientFrame::Leave { .. }
-            | ClientFrame::History { .. } => None,
+            | ClientFrame::History { .. }
+            | ClientFrame::Rooms { .. } => None,
             ClientFrame::Message { reference, .. }
-            | ClientFrame::Rooms { reference, .. }
             | ClientFrame::Edit { reference, .. }
             | ClientFrame::Delete { reference, .. }
             | ClientFrame::React { reference, .. }

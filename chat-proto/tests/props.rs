@@ -97,18 +97,14 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             any::<bool>(),
             opt_text(),
             prop::option::of(any::<u32>()),
-            opt_text(),
             opt_text()
         )
-            .prop_map(
-                |(mine, query, limit, after, reference)| ClientFrame::Rooms {
-                    mine,
-                    query,
-                    limit,
-                    after,
-                    reference,
-                }
-            ),
+            .prop_map(|(mine, query, limit, after)| ClientFrame::Rooms {
+                mine,
+                query,
+                limit,
+                after,
+            }),
     ]
 }
 

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chat_proto::limits::clamp_history_limit;
+use chat_proto::limits::{PROTOCOL_VERSION, clamp_history_limit};
 use chat_proto::{
-    ClientFrame, ErrorCode, RoomInfo, RoomName, ServerFrame, UserName, decode_client, reference_of,
-    validate_ref, validate_text,
+    ClientFrame, DecodeError, Entry, ErrorCode, RoomInfo, RoomName, ServerFrame, UserName,
+    decode_client_for, reference_of, validate_ref, validate_text,
 };
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
@@ -406,7 +406,7 @@ impl Handler {
             .metrics
             .frames_in
             .fetch_add(1, Ordering::Relaxed);
-        let client_frame = match decode_client(text) {
+        let client_frame = match decode_client_for(text, PROTOCOL_VERSION) {
             Ok(client_frame) => client_frame,
             Err(e) => {
                 self.replying_to = e.reference.clone();
@@ -452,6 +452,7 @@ impl Handler {
                 room,
                 text,
                 reference,
+                ..
             } => self.message(&user, &room, text, reference).await,
             ClientFrame::Leave { room } => self.leave(&user, &room),
             ClientFrame::History {
@@ -460,7 +461,12 @@ impl Handler {
                 after,
                 limit,
             } => self.history(&room, before, after, limit).await,
-            ClientFrame::Rooms => self.list_rooms().await,
+            ClientFrame::Rooms { .. } => self.list_rooms().await,
+            // Protocol 2 is not served yet: `decode_client_for` already
+            // refuses these types as unknown, and so would this.
+            newer => self.reply(
+                &DecodeError::unknown_type(newer.kind(), self.replying_to.clone()).to_frame(),
+            ),
         }
         None
     }
@@ -486,6 +492,7 @@ impl Handler {
                     registered,
                     protocol: chat_proto::limits::PROTOCOL_VERSION,
                     server: crate::SERVER_NAME.to_owned(),
+                    admin: false,
                 });
                 tracing::debug!(peer = %self.peer, user = %user, ?kind, "session started");
                 self.session = Some(Session {
@@ -561,9 +568,15 @@ impl Handler {
                 let joined = ServerFrame::Joined {
                     room: name.to_string(),
                     members,
-                    history: snapshot.page.messages,
+                    history: snapshot
+                        .page
+                        .messages
+                        .into_iter()
+                        .map(Entry::from)
+                        .collect(),
                     more: snapshot.page.more,
                     last_id: snapshot.last_id,
+                    details: None,
                 };
                 self.shared
                     .registry
@@ -684,7 +697,7 @@ impl Handler {
             "read history",
             |page| ServerFrame::History {
                 room: name.to_string(),
-                messages: page.messages,
+                messages: page.messages.into_iter().map(Entry::from).collect(),
                 more: page.more,
             },
         )
@@ -703,15 +716,13 @@ impl Handler {
         let names = rooms.iter().map(|room| room.name.clone()).collect();
         match self.shared.broker.member_counts(names).await {
             Ok(counts) => self.reply(&ServerFrame::Rooms {
+                mine: false,
                 rooms: rooms
                     .into_iter()
                     .zip(counts)
-                    .map(|(room, members)| RoomInfo {
-                        name: room.name,
-                        members,
-                        last_id: room.last_id,
-                    })
+                    .map(|(room, members)| RoomInfo::new(room.name, members, room.last_id))
                     .collect(),
+                more: false,
             }),
             Err(e) => {
                 tracing::error!(peer = %self.peer, error = %e, "could not count members");

@@ -329,6 +329,8 @@ fn send_pending(app: &mut App, reference: &str, fx: &mut Vec<Effect>) {
             room: p.room.clone(),
             text: p.text.clone(),
             reference: Some(p.reference.clone()),
+            reply_to: None,
+            action: false,
         }));
     }
 }
@@ -443,7 +445,7 @@ fn run_command(app: &mut App, command: &str, fx: &mut Vec<Effect>) {
         "rooms" | "list" => {
             if app.conn.is_online() {
                 app.awaiting_rooms = true;
-                fx.push(Effect::Send(ClientFrame::Rooms));
+                fx.push(Effect::Send(ClientFrame::rooms()));
             } else {
                 notice(app, "Not connected: /rooms needs the server.", Level::Error);
             }
@@ -773,12 +775,13 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
             history,
             more,
             last_id,
-        } => on_joined(app, &room, members, history, more, last_id, fx),
+            ..
+        } => on_joined(app, &room, members, messages_of(history), more, last_id, fx),
         ServerFrame::History {
             room,
             messages,
             more,
-        } => on_history(app, &room, messages, more, fx),
+        } => on_history(app, &room, messages_of(messages), more, fx),
         ServerFrame::Message(message) => {
             if let Some(reference) = &message.reference {
                 app.outbox.take_by_ref(reference);
@@ -813,7 +816,7 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
                 push_entry(app, index, Entry::Leave { user, ts });
             }
         }
-        ServerFrame::Rooms { mut rooms } => {
+        ServerFrame::Rooms { mut rooms, .. } => {
             if app.awaiting_rooms {
                 app.awaiting_rooms = false;
                 rooms.sort_by(|a, b| a.name.cmp(&b.name));
@@ -828,8 +831,33 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
             code,
             message,
             reference,
+            ..
         } => on_error(app, code, &message, reference, fx),
+        // Protocol-2 frames this client does not show yet.
+        ServerFrame::Edit(_)
+        | ServerFrame::Delete(_)
+        | ServerFrame::React(_)
+        | ServerFrame::Unreact(_)
+        | ServerFrame::Topic(_)
+        | ServerFrame::Role(_)
+        | ServerFrame::Kick(_)
+        | ServerFrame::Ban(_)
+        | ServerFrame::Unban(_)
+        | ServerFrame::Invite(_)
+        | ServerFrame::Settings(_)
+        | ServerFrame::RoomDeleted { .. }
+        | ServerFrame::Read { .. }
+        | ServerFrame::Typing { .. }
+        | ServerFrame::Search { .. } => {}
     }
+}
+
+/// The messages of a page; entries of other kinds are not shown yet.
+fn messages_of(entries: Vec<chat_proto::Entry>) -> Vec<Message> {
+    entries
+        .into_iter()
+        .filter_map(chat_proto::Entry::into_message)
+        .collect()
 }
 
 fn on_joined(

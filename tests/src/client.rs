@@ -353,6 +353,7 @@ impl TestClient {
                 registered,
                 protocol,
                 server,
+                ..
             } => Welcome {
                 user,
                 guest,
@@ -372,6 +373,7 @@ impl TestClient {
                 code: got,
                 message,
                 reference,
+                ..
             } => {
                 assert_eq!(
                     got,
@@ -410,12 +412,13 @@ impl TestClient {
                 history,
                 more,
                 last_id,
+                ..
             } => {
                 assert_eq!(got, room, "{}: joined names the wrong room", self.label);
                 Joined {
                     room: got,
                     members,
-                    history,
+                    history: messages_only(history),
                     more,
                     last_id,
                 }
@@ -476,7 +479,7 @@ impl TestClient {
                 more,
             } => {
                 assert_eq!(got, room, "{}: history names the wrong room", self.label);
-                (messages, more)
+                (messages_only(messages), more)
             }
             other => panic!("{}: expected history {room}, got {other:?}", self.label),
         }
@@ -485,7 +488,7 @@ impl TestClient {
     /// The next frame must be a `rooms` listing.
     pub async fn expect_rooms(&mut self) -> Vec<RoomInfo> {
         match self.recv_within(RECV_TIMEOUT, "rooms").await {
-            ServerFrame::Rooms { rooms } => rooms,
+            ServerFrame::Rooms { rooms, .. } => rooms,
             other => panic!("{}: expected rooms, got {other:?}", self.label),
         }
     }
@@ -603,6 +606,8 @@ impl TestClient {
             room: room.to_owned(),
             text: text.to_owned(),
             reference: Some(reference.clone()),
+            reply_to: None,
+            action: false,
         })
         .await;
         let ack = self.expect_message().await;
@@ -652,7 +657,7 @@ impl TestClient {
 
     /// Asks for the room list and expects it as the next frame.
     pub async fn rooms(&mut self) -> Vec<RoomInfo> {
-        self.send(&ClientFrame::Rooms).await;
+        self.send(&ClientFrame::rooms()).await;
         self.expect_rooms().await
     }
 
@@ -712,12 +717,12 @@ impl TestClient {
     /// answers frames in order, so when the reply to `rooms` is the very
     /// next frame, nothing was sent to us before it.
     pub async fn barrier(&mut self) -> Vec<RoomInfo> {
-        self.send(&ClientFrame::Rooms).await;
+        self.send(&ClientFrame::rooms()).await;
         match self
             .recv_within(RECV_TIMEOUT, "the rooms reply of a barrier")
             .await
         {
-            ServerFrame::Rooms { rooms } => rooms,
+            ServerFrame::Rooms { rooms, .. } => rooms,
             other => panic!(
                 "{}: expected nothing before the barrier's rooms reply, got {other:?}",
                 self.label
@@ -741,6 +746,20 @@ pub fn message_burst(room: &str, count: usize, text: impl Fn(usize) -> String) -
             room: room.to_owned(),
             text: text(n),
             reference: None,
+            reply_to: None,
+            action: false,
+        })
+        .collect()
+}
+
+/// The messages of a page, which holds nothing else while the server
+/// speaks protocol 1.
+pub fn messages_only(entries: Vec<chat_proto::Entry>) -> Vec<Message> {
+    entries
+        .into_iter()
+        .map(|entry| match entry {
+            chat_proto::Entry::Message(message) => message,
+            other => panic!("a protocol-1 page holds only messages, got {other:?}"),
         })
         .collect()
 }

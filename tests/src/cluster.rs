@@ -22,7 +22,7 @@ use tokio::time::timeout;
 
 use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame};
 
-use crate::client::{Joined, RECV_TIMEOUT, TestClient};
+use crate::client::{Joined, RECV_TIMEOUT, TestClient, messages_only};
 use crate::server::{ServerOptions, ServerProcess};
 
 /// How long initdb may take (a loaded two-core machine is slow).
@@ -760,6 +760,7 @@ impl Peer {
                 history,
                 more,
                 last_id,
+                ..
             } => {
                 assert_eq!(got, room, "{}: joined names the wrong room", self.label());
                 self.rosters
@@ -767,7 +768,7 @@ impl Peer {
                 Joined {
                     room: got,
                     members,
-                    history,
+                    history: messages_only(history),
                     more,
                     last_id,
                 }
@@ -858,6 +859,8 @@ impl Peer {
             room: room.to_owned(),
             text: text.to_owned(),
             reference: Some(reference.clone()),
+            reply_to: None,
+            action: false,
         })
         .await;
         let ack = self.expect_message().await;
@@ -877,6 +880,7 @@ impl Peer {
                 code: got,
                 message,
                 reference,
+                ..
             } if got == code => (message, reference),
             other => panic!(
                 "{}: expected error {}, got {other:?}",
@@ -887,9 +891,9 @@ impl Peer {
     }
 
     pub async fn rooms(&mut self) -> Vec<RoomInfo> {
-        self.send(&ClientFrame::Rooms).await;
+        self.send(&ClientFrame::rooms()).await;
         match self.next("rooms").await {
-            ServerFrame::Rooms { rooms } => rooms,
+            ServerFrame::Rooms { rooms, .. } => rooms,
             other => panic!("{}: expected rooms, got {other:?}", self.label()),
         }
     }
@@ -914,7 +918,7 @@ impl Peer {
         })
         .await;
         match self.next("history").await {
-            ServerFrame::History { messages, more, .. } => (messages, more),
+            ServerFrame::History { messages, more, .. } => (messages_only(messages), more),
             other => panic!("{}: expected history, got {other:?}", self.label()),
         }
     }

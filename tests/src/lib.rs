@@ -22,6 +22,6 @@ pub mod tui;
 
 pub use client::{
     Ending, ErrorReply, Joined, TestClient, Welcome, bulky_text, ids, join_in_order, message_burst,
-    room_info,
+    messages_only, room_info,
 };
 pub use server::{ProcessMemory, ServerOptions, ServerProcess, run_server_to_exit};

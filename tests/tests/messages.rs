@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chat_e2e::{ServerOptions, ServerProcess, TestClient, ids, join_in_order};
+use chat_e2e::{ServerOptions, ServerProcess, TestClient, ids, join_in_order, messages_only};
 use chat_proto::{ClientFrame, Message, ServerFrame};
 
 fn now_ms() -> i64 {
@@ -287,6 +287,8 @@ async fn catch_up_while_the_room_talks(server: &ServerProcess, room: &str, page:
             room: room.into(),
             text: format!("live {n}"),
             reference: Some(format!("live-{n}")),
+            reply_to: None,
+            action: false,
         })
         .collect();
     alice.send_all(&burst).await;
@@ -325,7 +327,7 @@ async fn catch_up_while_the_room_talks(server: &ServerProcess, room: &str, page:
                 ..
             } => {
                 assert_eq!(joined_room, room);
-                break (history, more, last_id);
+                break (messages_only(history), more, last_id);
             }
             ServerFrame::Message(m) => seen.live.push(m),
             other => panic!("bob: unexpected {other:?} before joined"),
@@ -355,7 +357,9 @@ async fn catch_up_while_the_room_talks(server: &ServerProcess, room: &str, page:
         .await;
         let (page, page_more) = loop {
             match bob.recv().await {
-                ServerFrame::History { messages, more, .. } => break (messages, more),
+                ServerFrame::History { messages, more, .. } => {
+                    break (messages_only(messages), more);
+                }
                 ServerFrame::Message(m) => seen.live.push(m),
                 other => panic!("bob: unexpected {other:?} while paging"),
             }
@@ -437,6 +441,8 @@ async fn concurrent_senders_are_seen_by_everyone_in_the_same_id_order() {
                 room: "busy".into(),
                 text: format!("{label} {n}"),
                 reference: None,
+                reply_to: None,
+                action: false,
             })
             .collect();
         sender.send_all(&frames).await;

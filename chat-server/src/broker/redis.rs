@@ -474,6 +474,7 @@ fn from_wire(wire: WireMessage) -> CommittedMessage {
             text: wire.text,
             ts: wire.ts,
             reference: None,
+            ..Message::default()
         },
         // Not from any connection of this node.
         origin: ConnId(0),

@@ -421,6 +421,7 @@ async fn read_page(
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             ts: row.try_get(4).map_err(db_error)?,
             reference: None,
+            ..Message::default()
         });
     }
     let more = messages.len() > limit as usize;
@@ -501,6 +502,7 @@ impl Writer {
                             text: pending.message.text.clone(),
                             ts,
                             reference: pending.message.reference.clone(),
+                            ..Message::default()
                         },
                         origin: pending.message.origin,
                     })

@@ -516,6 +516,7 @@ fn append(
                 text: message.text,
                 ts,
                 reference: message.reference,
+                ..Message::default()
             },
             origin: message.origin,
         },
@@ -561,6 +562,7 @@ fn read_page(
             text: row.get(2)?,
             ts: row.get(3)?,
             reference: None,
+            ..Message::default()
         })
     })?;
     let mut messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
