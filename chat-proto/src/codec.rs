@@ -398,6 +398,277 @@ mod tests {
     }
 
     #[test]
+    fn every_protocol_2_client_example_roundtrips() {
+        for json in [
+            r#"{"type":"message","room":"r","text":"yes","reply_to":122}"#,
+            r#"{"type":"message","room":"r","text":"waves","action":true,"ref":"c1"}"#,
+            r#"{"type":"edit","room":"r","target":122,"text":"fixed"}"#,
+            r#"{"type":"delete","room":"r","target":122}"#,
+            r#"{"type":"react","room":"r","target":122,"emoji":"👍"}"#,
+            r#"{"type":"unreact","room":"r","target":122,"emoji":"👍"}"#,
+            r#"{"type":"topic","room":"r","topic":"release day"}"#,
+            r#"{"type":"role","room":"r","subject":"bob","role":"op"}"#,
+            r#"{"type":"kick","room":"r","subject":"bob","reason":"…"}"#,
+            r#"{"type":"ban","room":"r","subject":"bob","reason":"…"}"#,
+            r#"{"type":"unban","room":"r","subject":"bob"}"#,
+            r#"{"type":"invite","room":"r","subject":"carol"}"#,
+            r#"{"type":"settings","room":"r","private":true}"#,
+            r#"{"type":"delete_room","room":"r"}"#,
+            r#"{"type":"rooms","mine":true}"#,
+            r#"{"type":"read","room":"r","id":125}"#,
+            r#"{"type":"typing","room":"r"}"#,
+            r#"{"type":"search","query":"release notes","room":"lobby","limit":50,"before":9}"#,
+            r#"{"type":"search","query":"release notes","before_ts":1763719201000}"#,
+            r#"{"type":"rooms","query":"ru","limit":100,"after":"rust"}"#,
+        ] {
+            let frame = roundtrip_client(json);
+            let kind = serde_json::from_str::<Value>(json).unwrap()["type"].clone();
+            assert_eq!(frame.kind(), kind, "{json}");
+            assert_eq!(
+                frame.protocol(),
+                if kind == "message" || kind == "rooms" {
+                    1
+                } else {
+                    2
+                }
+            );
+        }
+        assert_eq!(
+            roundtrip_client(
+                r#"{"type":"message","room":"r","text":"yes","reply_to":122,"ref":"m1"}"#
+            )
+            .reference(),
+            Some("m1")
+        );
+        assert_eq!(
+            roundtrip_client(r#"{"type":"typing","room":"r","ref":"t1"}"#).reference(),
+            Some("t1")
+        );
+    }
+
+    #[test]
+    fn every_frame_type_is_listed_once_with_its_protocol() {
+        assert_eq!(CLIENT_FRAME_TYPES.len(), 21);
+        for (index, kind) in CLIENT_FRAME_TYPES.iter().enumerate() {
+            assert_eq!(CLIENT_FRAME_TYPES.iter().filter(|k| k == &kind).count(), 1);
+            let e = decode_client(&format!(r#"{{"type":"{kind}","zzz":1}}"#));
+            // Known types fail on their fields, not as unknown.
+            if let Err(e) = e {
+                assert_eq!(e.code(), ErrorCode::BadFrame, "{kind}");
+            }
+            let v1 = decode_client_for(&format!(r#"{{"type":"{kind}","ref":"q"}}"#), 1);
+            if index < PROTOCOL_1_CLIENT_TYPES {
+                assert!(v1.is_ok() || v1.unwrap_err().code() == ErrorCode::BadFrame);
+            } else {
+                let e = v1.unwrap_err();
+                assert_eq!(e.code(), ErrorCode::UnknownType, "{kind}");
+                assert_eq!(e.detail, format!("unknown frame type {kind:?}"));
+                assert_eq!(e.reference.as_deref(), Some("q"));
+            }
+        }
+        for kind in SERVER_FRAME_TYPES {
+            assert_eq!(SERVER_FRAME_TYPES.iter().filter(|k| **k == kind).count(), 1);
+            let e = decode_server(&format!(r#"{{"type":"{kind}","zzz":1}}"#)).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::BadFrame, "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_protocol_1_server_answers_protocol_2_types_as_before() {
+        // Well-formed or not, a protocol-2 type is unknown to protocol 1.
+        for json in [
+            r#"{"type":"edit","room":"r","target":1,"text":"x","ref":"e1"}"#,
+            r#"{"type":"edit","ref":"e1"}"#,
+        ] {
+            let e = decode_client_for(json, 1).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::UnknownType, "{json}");
+            assert_eq!(e.reference.as_deref(), Some("e1"));
+        }
+        assert_eq!(
+            decode_client_for(r#"{"type":"edit","ref":"e1"}"#, 2)
+                .unwrap_err()
+                .code(),
+            ErrorCode::BadFrame
+        );
+        // Protocol-1 types decode alike in both, protocol-2 fields included.
+        let json = r#"{"type":"message","room":"r","text":"x","reply_to":3}"#;
+        assert_eq!(decode_client_for(json, 1), decode_client(json));
+        assert_eq!(
+            decode_client_for(r#"{"type":"dance"}"#, 1)
+                .unwrap_err()
+                .code(),
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            decode_client_for(r#"{"type":"dance"}"#, 2)
+                .unwrap_err()
+                .code(),
+            ErrorCode::UnknownType
+        );
+    }
+
+    #[test]
+    fn a_protocol_1_rooms_request_ignores_a_ref_of_any_type() {
+        assert_eq!(
+            decode_client(r#"{"type":"rooms","ref":42}"#).unwrap(),
+            ClientFrame::rooms()
+        );
+        assert_eq!(
+            decode_client(r#"{"type":"rooms","ref":"x"}"#)
+                .unwrap()
+                .reference(),
+            None
+        );
+    }
+
+    const PAGE_MESSAGE: &str = r#"{"room":"r","id":122,"user":"alice","text":"fixed","ts":1,"reply_to":120,"edited":5,"reactions":{"👍":["alice","bob"]}}"#;
+
+    #[test]
+    fn every_protocol_2_server_example_roundtrips() {
+        for json in [
+            r#"{"type":"welcome","user":"alice","guest":false,"registered":false,"protocol":2,"server":"chat-server 0.2.0","admin":true}"#,
+            r#"{"type":"edit","room":"r","id":123,"user":"alice","ts":2,"target":122,"text":"fixed","ref":"e1"}"#,
+            r#"{"type":"delete","room":"r","id":124,"user":"alice","ts":3,"target":122}"#,
+            r#"{"type":"react","room":"r","id":125,"user":"bob","ts":4,"target":122,"emoji":"👍"}"#,
+            r#"{"type":"unreact","room":"r","id":126,"user":"bob","ts":5,"target":122,"emoji":"👍"}"#,
+            r#"{"type":"topic","room":"r","id":127,"user":"alice","ts":6,"topic":"release day"}"#,
+            r#"{"type":"role","room":"r","id":128,"user":"alice","ts":7,"subject":"bob","role":"owner"}"#,
+            r#"{"type":"kick","room":"r","id":129,"user":"alice","ts":8,"subject":"bob","reason":"spam"}"#,
+            r#"{"type":"ban","room":"r","id":130,"user":"alice","ts":9,"subject":"bob"}"#,
+            r#"{"type":"unban","room":"r","id":131,"user":"alice","ts":10,"subject":"bob"}"#,
+            r#"{"type":"invite","room":"r","id":132,"user":"alice","ts":11,"subject":"carol"}"#,
+            r#"{"type":"settings","room":"r","id":133,"user":"alice","ts":12,"private":true}"#,
+            r#"{"type":"message","room":"r","id":134,"user":"alice","text":"waves","ts":13,"action":true}"#,
+            r#"{"type":"room_deleted","room":"r","user":"alice","ts":14}"#,
+            r#"{"type":"read","room":"r","id":125}"#,
+            r#"{"type":"typing","room":"r","user":"alice"}"#,
+            r#"{"type":"rooms","mine":true,"rooms":[{"name":"lobby","members":2,"last_id":130,"read_id":125,"topic":"","private":false}]}"#,
+            r#"{"type":"rooms","rooms":[{"name":"rust","members":0,"last_id":9,"topic":"","private":false}],"more":true}"#,
+            r#"{"type":"error","code":"rate_limited","message":"too many logins","retry_after_ms":1500}"#,
+            r#"{"type":"error","code":"forbidden","message":"not an op","ref":"k1"}"#,
+        ] {
+            roundtrip_server(json);
+        }
+        let search = format!(
+            r#"{{"type":"search","query":"fixed","messages":[{PAGE_MESSAGE}],"more":true}}"#
+        );
+        assert!(matches!(
+            roundtrip_server(&search),
+            ServerFrame::Search { messages, more: true, .. } if messages[0].edited == Some(5)
+        ));
+    }
+
+    #[test]
+    fn a_protocol_2_joined_carries_the_room_details() {
+        let json = format!(
+            r#"{{"type":"joined","room":"@alice+bob","members":["alice"],"history":[{PAGE_MESSAGE},{{"type":"delete","room":"@alice+bob","id":123,"user":"bob","ts":2,"target":121}}],"more":false,"last_id":123,"topic":"","owner":null,"ops":[],"private":true,"role":"member","read_id":122}}"#
+        );
+        let ServerFrame::Joined {
+            history, details, ..
+        } = roundtrip_server(&json)
+        else {
+            panic!("not joined");
+        };
+        let details = details.expect("protocol-2 details");
+        assert_eq!(details.owner, None);
+        assert_eq!(details.role, crate::Role::Member);
+        assert_eq!(details.read_id, 122);
+        assert!(details.private);
+        let message = history[0].as_message().expect("a message");
+        assert_eq!(message.reactions["👍"], ["alice", "bob"]);
+        assert_eq!((message.reply_to, message.edited), (Some(120), Some(5)));
+        assert_eq!(history[1].kind(), "delete");
+        assert_eq!(history[1].id(), 123);
+        // The encoder writes `"owner":null`, as the contract shows.
+        assert!(encode(&decode_server(&json).unwrap()).contains(r#""owner":null"#));
+    }
+
+    #[test]
+    fn a_joined_without_every_detail_is_read_as_protocol_1() {
+        let json = r#"{"type":"joined","room":"r","members":[],"history":[],"more":false,"last_id":0,"topic":"x"}"#;
+        assert!(matches!(
+            decode_server(json).unwrap(),
+            ServerFrame::Joined { details: None, .. }
+        ));
+    }
+
+    #[test]
+    fn pages_read_messages_with_or_without_type_and_skip_newer_kinds() {
+        let json = r#"{"type":"history","room":"r","messages":[
+            {"room":"r","id":1,"user":"a","text":"old","ts":1},
+            {"type":"message","room":"r","id":2,"user":"a","text":"new","ts":2},
+            {"type":"poll","room":"r","id":3,"user":"a","ts":3,"question":"?"},
+            {"type":"topic","room":"r","id":4,"user":"a","ts":4,"topic":"t"}],"more":false}"#;
+        let ServerFrame::History { messages, .. } = decode_server(json).unwrap() else {
+            panic!("not history");
+        };
+        let ids: Vec<u64> = messages.iter().map(Entry::id).collect();
+        assert_eq!(ids, [1, 2, 4], "the unknown kind is left out");
+        assert_eq!(
+            messages[1].as_message().map(|m| m.text.as_str()),
+            Some("new")
+        );
+        // Messages are written back without `type`, as protocol 1 wrote them.
+        assert!(!encode(&messages[1]).contains("\"type\""));
+        assert!(encode(&messages[2]).starts_with(r#"{"type":"topic""#));
+        // A known kind with a bad field fails the whole frame.
+        let bad = r#"{"type":"history","room":"r","messages":[{"type":"edit","room":"r","id":1,"user":"a","ts":1,"target":"x","text":""}],"more":false}"#;
+        assert_eq!(decode_server(bad).unwrap_err().code(), ErrorCode::BadFrame);
+        let bad = r#"{"type":"history","room":"r","messages":[{"type":7,"room":"r","id":1,"user":"a","text":"","ts":1}],"more":false}"#;
+        assert_eq!(decode_server(bad).unwrap_err().code(), ErrorCode::BadFrame);
+    }
+
+    #[test]
+    fn a_lone_entry_of_an_unknown_kind_is_refused() {
+        let e =
+            serde_json::from_str::<Entry>(r#"{"type":"poll","room":"r","id":3,"user":"a","ts":3}"#)
+                .unwrap_err();
+        assert!(e.to_string().contains("poll"), "{e}");
+    }
+
+    #[test]
+    fn live_entry_frames_and_entries_convert_both_ways() {
+        let frame = decode_server(
+            r#"{"type":"kick","room":"r","id":9,"user":"alice","ts":1,"subject":"bob","ref":"k"}"#,
+        )
+        .unwrap();
+        let entry = Entry::try_from(frame.clone()).unwrap();
+        assert_eq!(
+            (entry.kind(), entry.user(), entry.room()),
+            ("kick", "alice", "r")
+        );
+        assert_eq!((entry.ts(), entry.reference()), (1, Some("k")));
+        assert_eq!(ServerFrame::from(entry), frame);
+        let typing = ServerFrame::Typing {
+            room: "r".into(),
+            user: "bob".into(),
+        };
+        assert_eq!(Entry::try_from(typing.clone()), Err(typing));
+    }
+
+    #[test]
+    fn protocol_2_error_codes_have_their_wire_names() {
+        for (code, name) in [
+            (ErrorCode::Forbidden, "forbidden"),
+            (ErrorCode::NotFound, "not_found"),
+            (ErrorCode::Unchanged, "unchanged"),
+        ] {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(encode(&code), format!("\"{name}\""));
+            assert!(!code.closes_connection());
+        }
+        assert_eq!(
+            ServerFrame::error_with_retry(ErrorCode::RateLimited, "later", None, 250),
+            ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                message: "later".into(),
+                reference: None,
+                retry_after_ms: Some(250)
+            }
+        );
+    }
+
+    #[test]
     fn every_error_code_has_its_wire_name() {
         for code in [
             ErrorCode::BadFrame,

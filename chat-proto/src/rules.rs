@@ -11,6 +11,7 @@ use crate::conversation::RoomError;
 use crate::frame::{ClientFrame, ErrorCode};
 use crate::limits::{MAX_EMOJI_BYTES, MAX_REASON_BYTES, MAX_REF_CHARS, MAX_TOPIC_BYTES};
 use crate::names::{NameError, RoomName, TextError, UserName, validate_ref, validate_text};
+use crate::role::RoleError;
 
 /// Why a reaction's emoji was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +22,14 @@ pub enum EmojiError {
     TooLong { len: usize, max: usize },
     #[error("emoji may not contain {0:?}")]
     BadChar(char),
+}
+
+impl RoleError {
+    /// A role outside the three is a malformed frame, not a bad name (and
+    /// a frame's `role` field fails in decoding, as `bad_frame`).
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::BadFrame
+    }
 }
 
 impl EmojiError {
@@ -176,6 +185,230 @@ impl ClientFrame {
             | ClientFrame::Unban { subject, .. }
             | ClientFrame::Invite { subject, .. } => Some(subject),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::decode_client;
+    use crate::conversation::ConversationError;
+    use crate::role::Role;
+
+    fn alice() -> UserName {
+        UserName::parse("alice").unwrap()
+    }
+
+    fn checked(json: &str) -> Result<(), FieldError> {
+        decode_client(json)
+            .unwrap_or_else(|e| panic!("{json}: {e}"))
+            .check_fields(&alice())
+    }
+
+    #[test]
+    fn topics_are_0_to_500_bytes() {
+        assert_eq!(validate_topic(""), Ok(()), "an empty topic clears it");
+        assert_eq!(validate_topic("  "), Ok(()));
+        assert_eq!(validate_topic(&"é".repeat(250)), Ok(()), "500 bytes");
+        assert_eq!(
+            validate_topic(&"a".repeat(501)),
+            Err(TextError::TooLong { len: 501, max: 500 })
+        );
+    }
+
+    #[test]
+    fn reasons_are_at_most_500_bytes() {
+        assert_eq!(validate_reason(""), Ok(()));
+        assert_eq!(validate_reason(&"x".repeat(500)), Ok(()));
+        let e = validate_reason(&"€".repeat(167)).unwrap_err(); // 501 bytes
+        assert_eq!(e, TextError::TooLong { len: 501, max: 500 });
+        assert_eq!(e.code(), ErrorCode::InvalidText);
+    }
+
+    #[test]
+    fn emoji_are_1_to_32_bytes_without_whitespace_or_controls() {
+        for ok in [
+            "👍",
+            "+1",
+            "❤\u{fe0f}",
+            "👍🏽",
+            "👩\u{200d}👩\u{200d}👧\u{200d}👦",
+            "🇵🇱",
+            "1\u{fe0f}\u{20e3}",
+        ] {
+            assert_eq!(validate_emoji(ok), Ok(()), "{ok:?}");
+        }
+        assert_eq!(validate_emoji(""), Err(EmojiError::Empty));
+        assert_eq!(validate_emoji(&"a".repeat(32)), Ok(()));
+        assert_eq!(
+            validate_emoji(&"👍".repeat(9)),
+            Err(EmojiError::TooLong { len: 36, max: 32 })
+        );
+        assert_eq!(validate_emoji("👍 "), Err(EmojiError::BadChar(' ')));
+        assert_eq!(validate_emoji("\u{a0}"), Err(EmojiError::BadChar('\u{a0}')));
+        assert_eq!(validate_emoji("a\nb"), Err(EmojiError::BadChar('\n')));
+        assert_eq!(
+            validate_emoji("\u{1b}[31m"),
+            Err(EmojiError::BadChar('\u{1b}'))
+        );
+        assert_eq!(EmojiError::Empty.code(), ErrorCode::InvalidText);
+    }
+
+    #[test]
+    fn a_role_outside_the_three_is_bad_frame_in_decoding() {
+        assert_eq!(RoleError("admin".into()).code(), ErrorCode::BadFrame);
+        let e =
+            decode_client(r#"{"type":"role","room":"r","subject":"bob","role":"admin","ref":"x"}"#)
+                .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::BadFrame);
+        assert!(e.detail.contains("admin"), "{}", e.detail);
+        assert_eq!(e.reference.as_deref(), Some("x"));
+        let e =
+            decode_client(r#"{"type":"role","room":"r","subject":"bob","role":7}"#).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::BadFrame);
+        assert!(matches!(
+            decode_client(r#"{"type":"role","room":"r","subject":"bob","role":"owner"}"#),
+            Ok(ClientFrame::Role {
+                role: Role::Owner,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_bad_frame_in_decoding() {
+        for json in [
+            r#"{"type":"edit","room":"r","target":"122","text":"x"}"#,
+            r#"{"type":"delete","room":"r","target":-1}"#,
+            r#"{"type":"react","room":"r","target":1,"emoji":1}"#,
+            r#"{"type":"settings","room":"r","private":"yes"}"#,
+            r#"{"type":"settings","room":"r"}"#,
+            r#"{"type":"message","room":"r","text":"x","reply_to":"122"}"#,
+            r#"{"type":"message","room":"r","text":"x","action":1}"#,
+            r#"{"type":"read","room":"r","id":1.5}"#,
+            r#"{"type":"search","query":"x","before_ts":"yesterday"}"#,
+            r#"{"type":"rooms","mine":"yes"}"#,
+            r#"{"type":"topic","room":"r","topic":null}"#,
+            r#"{"type":"kick","room":"r","subject":"bob","reason":5}"#,
+        ] {
+            let e = decode_client(json).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::BadFrame, "{json}: {}", e.detail);
+        }
+    }
+
+    #[test]
+    fn text_topic_reason_and_emoji_outside_their_rules_are_invalid_text() {
+        let long = "a".repeat(501);
+        for (json, expected) in [
+            (
+                r#"{"type":"message","room":"r","text":"  "}"#.to_owned(),
+                FieldError::Text(TextError::Blank),
+            ),
+            (
+                r#"{"type":"edit","room":"r","target":1,"text":""}"#.to_owned(),
+                FieldError::Text(TextError::Blank),
+            ),
+            (
+                format!(r#"{{"type":"topic","room":"r","topic":"{long}"}}"#),
+                FieldError::Topic(TextError::TooLong { len: 501, max: 500 }),
+            ),
+            (
+                format!(r#"{{"type":"ban","room":"r","subject":"bob","reason":"{long}"}}"#),
+                FieldError::Reason(TextError::TooLong { len: 501, max: 500 }),
+            ),
+            (
+                r#"{"type":"unreact","room":"r","target":1,"emoji":""}"#.to_owned(),
+                FieldError::Emoji(EmojiError::Empty),
+            ),
+        ] {
+            let e = checked(&json).unwrap_err();
+            assert_eq!(e, expected, "{json}");
+            assert_eq!(e.code(), ErrorCode::InvalidText, "{json}");
+        }
+    }
+
+    #[test]
+    fn bad_rooms_and_subjects_are_invalid_name_and_self_conversation_forbidden() {
+        for (json, code) in [
+            (
+                r#"{"type":"typing","room":"no way"}"#,
+                ErrorCode::InvalidName,
+            ),
+            (
+                r#"{"type":"kick","room":"r","subject":"-bob"}"#,
+                ErrorCode::InvalidName,
+            ),
+            (
+                r#"{"type":"invite","room":"r","subject":""}"#,
+                ErrorCode::InvalidName,
+            ),
+            (
+                r##"{"type":"search","query":"x","room":"#r"}"##,
+                ErrorCode::InvalidName,
+            ),
+            (
+                r#"{"type":"message","room":"@a+b+c","text":"hi"}"#,
+                ErrorCode::InvalidName,
+            ),
+            (
+                r#"{"type":"message","room":"@Alice","text":"hi"}"#,
+                ErrorCode::Forbidden,
+            ),
+            (
+                r#"{"type":"hello","user":"al ice"}"#,
+                ErrorCode::InvalidName,
+            ),
+        ] {
+            let e = checked(json).unwrap_err();
+            assert_eq!(e.code(), code, "{json}: {e}");
+        }
+        assert_eq!(
+            checked(r#"{"type":"read","room":"@alice+alice","id":1}"#),
+            Err(FieldError::Room(RoomError::Conversation(
+                ConversationError::WithYourself
+            )))
+        );
+    }
+
+    #[test]
+    fn the_ref_is_checked_first_and_is_bad_frame() {
+        let json = format!(
+            r#"{{"type":"topic","room":"no way","topic":"x","ref":"{}"}}"#,
+            "r".repeat(65)
+        );
+        let e = checked(&json).unwrap_err();
+        assert_eq!(e, FieldError::Ref);
+        assert_eq!(e.code(), ErrorCode::BadFrame);
+        // Then the room, before the content.
+        let e = checked(r#"{"type":"edit","room":"no way","target":1,"text":""}"#).unwrap_err();
+        assert!(matches!(e, FieldError::Room(_)), "{e:?}");
+    }
+
+    #[test]
+    fn well_formed_requests_pass() {
+        for json in [
+            r#"{"type":"message","room":"Lobby","text":"yes","reply_to":122,"action":true}"#,
+            r#"{"type":"message","room":"@bob","text":"psst"}"#,
+            r#"{"type":"edit","room":"r","target":122,"text":"fixed"}"#,
+            r#"{"type":"delete","room":"r","target":122}"#,
+            r#"{"type":"react","room":"r","target":122,"emoji":"👍"}"#,
+            r#"{"type":"topic","room":"r","topic":""}"#,
+            r#"{"type":"role","room":"r","subject":"Bob","role":"op"}"#,
+            r#"{"type":"kick","room":"r","subject":"bob"}"#,
+            r#"{"type":"ban","room":"r","subject":"bob","reason":"spam"}"#,
+            r#"{"type":"unban","room":"r","subject":"bob"}"#,
+            r#"{"type":"invite","room":"r","subject":"carol"}"#,
+            r#"{"type":"settings","room":"r","private":true}"#,
+            r#"{"type":"delete_room","room":"r"}"#,
+            r#"{"type":"read","room":"r","id":125}"#,
+            r#"{"type":"typing","room":"r"}"#,
+            r#"{"type":"search","query":"release notes","limit":50,"before_ts":1}"#,
+            r#"{"type":"rooms","mine":true}"#,
+            r#"{"type":"rooms","query":"ru","limit":100,"after":"rust"}"#,
+            r#"{"type":"hello","user":"Alice"}"#,
+        ] {
+            assert_eq!(checked(json), Ok(()), "{json}");
         }
     }
 }

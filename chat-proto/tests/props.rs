@@ -579,6 +579,12 @@ proptest! {
     }
 
     #[test]
+    fn a_protocol_1_server_decodes_protocol_1_frames_as_before(frame in client_frame()) {
+        let text = encode(&frame);
+        prop_assert_eq!(decode_client_for(&text, PROTOCOL_VERSION), decode_client(&text));
+    }
+
+    #[test]
     fn protocol_2_client_frames_roundtrip(frame in protocol_2_client_frame()) {
         prop_assert_eq!(decode_client(&encode(&frame)).unwrap(), frame);
     }
