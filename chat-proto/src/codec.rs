@@ -578,6 +578,10 @@ mod tests {
         assert_eq!(message.reactions["👍"], ["alice", "bob"]);
         assert_eq!((message.reply_to, message.edited), (Some(120), Some(5)));
         assert_eq!(history[1].kind(), "delete");
+        assert_eq!(
+            (history[1].target(), history[1].subject()),
+            (Some(121), None)
+        );
         assert_eq!(history[1].id(), 123);
         // The encoder writes `"owner":null`, as the contract shows.
         assert!(encode(&decode_server(&json).unwrap()).contains(r#""owner":null"#));
@@ -586,6 +590,13 @@ mod tests {
     #[test]
     fn a_joined_without_every_detail_is_read_as_protocol_1() {
         let json = r#"{"type":"joined","room":"r","members":[],"history":[],"more":false,"last_id":0,"topic":"x"}"#;
+        assert!(matches!(
+            decode_server(json).unwrap(),
+            ServerFrame::Joined { details: None, .. }
+        ));
+        // Malformed details count as none: the room is shown as protocol 1
+        // shows it rather than not at all.
+        let json = r#"{"type":"joined","room":"r","members":[],"history":[],"more":false,"last_id":0,"topic":"","owner":null,"ops":[],"private":false,"role":"admin","read_id":0}"#;
         assert!(matches!(
             decode_server(json).unwrap(),
             ServerFrame::Joined { details: None, .. }
@@ -638,6 +649,7 @@ mod tests {
             ("kick", "alice", "r")
         );
         assert_eq!((entry.ts(), entry.reference()), (1, Some("k")));
+        assert_eq!((entry.subject(), entry.target()), (Some("bob"), None));
         assert_eq!(ServerFrame::from(entry), frame);
         let typing = ServerFrame::Typing {
             room: "r".into(),

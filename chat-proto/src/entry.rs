@@ -245,6 +245,26 @@ impl Entry {
         }
     }
 
+    /// The message an `edit`, `delete`, `react` or `unreact` acts on.
+    pub fn target(&self) -> Option<u64> {
+        match self {
+            Entry::Edit(e) => Some(e.target),
+            Entry::Delete(e) => Some(e.target),
+            Entry::React(e) | Entry::Unreact(e) => Some(e.target),
+            _ => None,
+        }
+    }
+
+    /// The user a `role`, `kick`, `ban`, `unban` or `invite` acts on.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Entry::Role(e) => Some(&e.subject),
+            Entry::Kick(e) | Entry::Ban(e) => Some(&e.subject),
+            Entry::Unban(e) | Entry::Invite(e) => Some(&e.subject),
+            _ => None,
+        }
+    }
+
     /// The message, when the entry is one.
     pub fn as_message(&self) -> Option<&Message> {
         match self {
