@@ -170,6 +170,8 @@ async fn invalid_text_is_invalid_text_with_its_ref_and_nothing_is_stored() {
                 room: "lobby".into(),
                 text: bad.to_owned(),
                 reference: Some(reference.clone()),
+                reply_to: None,
+                action: false,
             })
             .await;
         let error = alice.expect_error(ErrorCode::InvalidText).await;
@@ -194,6 +196,8 @@ async fn not_in_room_for_message_leave_and_history_of_a_room_not_joined() {
             room: "private".into(),
             text: "let me in".into(),
             reference: Some("n1".into()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let error = alice.expect_error(ErrorCode::NotInRoom).await;
@@ -215,6 +219,8 @@ async fn not_in_room_for_message_leave_and_history_of_a_room_not_joined() {
             room: "nowhere".into(),
             text: "hello?".into(),
             reference: None,
+            reply_to: None,
+            action: false,
         },
         ClientFrame::Leave {
             room: "nowhere".into(),
@@ -248,6 +254,8 @@ async fn not_in_room_for_message_leave_and_history_of_a_room_not_joined() {
             room: "lobby".into(),
             text: "gone".into(),
             reference: Some("n2".into()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let error = alice.expect_error(ErrorCode::NotInRoom).await;
@@ -311,6 +319,8 @@ async fn a_bad_room_name_in_any_frame_is_invalid_name_and_an_overlong_ref_is_bad
             room: "no such room!".into(),
             text: "x".into(),
             reference: Some("m1".into()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let error = alice.expect_error(ErrorCode::InvalidName).await;
@@ -334,6 +344,8 @@ async fn a_bad_room_name_in_any_frame_is_invalid_name_and_an_overlong_ref_is_bad
             room: "lobby".into(),
             text: "x".into(),
             reference: Some(long_ref),
+            reply_to: None,
+            action: false,
         })
         .await;
     let error = alice.expect_error(ErrorCode::BadFrame).await;
@@ -344,6 +356,8 @@ async fn a_bad_room_name_in_any_frame_is_invalid_name_and_an_overlong_ref_is_bad
             room: "lobby".into(),
             text: "x".into(),
             reference: Some(longest_ref.clone()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let ack = alice.expect_message().await;
