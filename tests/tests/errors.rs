@@ -115,6 +115,42 @@ async fn an_unknown_type_is_unknown_type_with_its_ref() {
 }
 
 #[tokio::test]
+async fn protocol_2_types_are_unknown_type_before_hello_and_take_no_token() {
+    // One banked token: a protocol-2 frame that took one would leave the
+    // join at the end refused as rate_limited.
+    let server = start_server_with(ServerOptions {
+        rate_limit: Some(1),
+        rate_burst: Some(1),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut client = server.connect().await;
+    // Well-formed or not, a protocol-2 type is unknown to this server, as
+    // any unknown type is: before the hello check, with its ref.
+    let newer = [
+        (
+            r#"{"type":"edit","room":"lobby","target":1,"text":"x","ref":"e1"}"#,
+            "e1",
+        ),
+        (r#"{"type":"typing","ref":"t1"}"#, "t1"),
+        (r#"{"type":"search","query":"hi","ref":"s1"}"#, "s1"),
+    ];
+    for (frame, reference) in newer {
+        client.send_raw(frame).await;
+        let error = client.expect_error(ErrorCode::UnknownType).await;
+        assert_eq!(error.reference.as_deref(), Some(reference), "{frame}");
+    }
+    let welcome = client.hello("alice", None).await;
+    assert_eq!(welcome.protocol, 1);
+    for (frame, reference) in newer {
+        client.send_raw(frame).await;
+        let error = client.expect_error(ErrorCode::UnknownType).await;
+        assert_eq!(error.reference.as_deref(), Some(reference), "{frame}");
+    }
+    client.join("lobby").await;
+}
+
+#[tokio::test]
 async fn invalid_room_names_are_invalid_name() {
     let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
