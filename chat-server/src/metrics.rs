@@ -102,11 +102,6 @@ impl Metrics {
             registry.register(name, help, cell.0.clone());
             cell
         };
-        let counter = |registry: &mut Registry, name: &str, help: &str| {
-            let cell = CounterCell::default();
-            registry.register(name, help, cell.0.clone());
-            cell
-        };
         let connections_open = gauge(
             &mut registry,
             "chat_connections_open",
@@ -117,42 +112,16 @@ impl Metrics {
             "chat_rooms_active",
             "Rooms with at least one member connected",
         );
-        let frames_in = counter(
-            &mut registry,
-            "chat_frames_in",
-            "WebSocket frames received from clients (data frames and pings)",
-        );
-        let frames_out = counter(&mut registry, "chat_frames_out", "Frames queued to clients");
-        let messages_stored = counter(
-            &mut registry,
-            "chat_messages_stored",
-            "Chat messages committed to storage",
-        );
-        let slow_consumers_dropped = counter(
-            &mut registry,
-            "chat_slow_consumers_dropped",
-            "Connections closed because they did not read their frames",
-        );
-        let rate_limited_frames = counter(
-            &mut registry,
-            "chat_rate_limited_frames",
-            "Frames dropped by the rate limit",
-        );
-        let connections_refused = counter(
-            &mut registry,
-            "chat_connections_refused",
-            "WebSocket upgrades refused because the server was full",
-        );
-        let handshake_timeouts = counter(
-            &mut registry,
-            "chat_handshake_timeouts",
-            "Connections closed for not finishing the handshake or hello in time",
-        );
-        let logins_failed = counter(
-            &mut registry,
-            "chat_logins_failed",
-            "Hellos with a wrong password for an account",
-        );
+        let [
+            frames_in,
+            frames_out,
+            messages_stored,
+            slow_consumers_dropped,
+            rate_limited_frames,
+            connections_refused,
+            handshake_timeouts,
+            logins_failed,
+        ] = plain_counters(&mut registry);
         let [
             logins_throttled,
             registrations_refused,
@@ -229,6 +198,44 @@ fn session_gauges(registry: &mut Registry) -> (GaugeCell, GaugeCell) {
     let account = GaugeCell(sessions.get_or_create_owned(&[("kind", "account")]));
     registry.register("chat_sessions", "Authenticated sessions by kind", sessions);
     (guest, account)
+}
+
+/// The counters without labels, in the order [`Metrics::new`] takes them,
+/// each registered under its name and help text.
+fn plain_counters(registry: &mut Registry) -> [CounterCell; 8] {
+    [
+        (
+            "chat_frames_in",
+            "WebSocket frames received from clients (data frames and pings)",
+        ),
+        ("chat_frames_out", "Frames queued to clients"),
+        ("chat_messages_stored", "Chat messages committed to storage"),
+        (
+            "chat_slow_consumers_dropped",
+            "Connections closed because they did not read their frames",
+        ),
+        (
+            "chat_rate_limited_frames",
+            "Frames dropped by the rate limit",
+        ),
+        (
+            "chat_connections_refused",
+            "WebSocket upgrades refused because the server was full",
+        ),
+        (
+            "chat_handshake_timeouts",
+            "Connections closed for not finishing the handshake or hello in time",
+        ),
+        (
+            "chat_logins_failed",
+            "Hellos with a wrong password for an account",
+        ),
+    ]
+    .map(|(name, help)| {
+        let cell = CounterCell::default();
+        registry.register(name, help, cell.0.clone());
+        cell
+    })
 }
 
 /// `chat_hellos_refused_total{limit=…}`, one series per login limit, all
