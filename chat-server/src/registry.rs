@@ -529,6 +529,7 @@ mod tests {
                 text: format!("m{id}"),
                 ts: 1,
                 reference: Some(format!("r{id}")),
+                ..Message::default()
             },
             origin: ConnId(origin),
         }
@@ -541,6 +542,7 @@ mod tests {
             history: vec![],
             more: false,
             last_id,
+            details: None,
         }
     }
 

@@ -34,6 +34,7 @@ fn msg(room: &str, id: u64, user: &str, text: &str, ts: i64) -> Message {
         text: text.into(),
         ts,
         reference: None,
+        ..Default::default()
     }
 }
 
@@ -64,6 +65,7 @@ fn connected(rooms: &[&str], width: u16, height: u16) -> App {
             registered: false,
             protocol: 1,
             server: "chat-server 0.1.0".into(),
+            admin: false,
         }),
     );
     for room in rooms {
@@ -75,6 +77,7 @@ fn connected(rooms: &[&str], width: u16, height: u16) -> App {
                 history: vec![],
                 more: false,
                 last_id: 0,
+                details: None,
             }),
         );
     }
@@ -307,13 +310,21 @@ fn rooms_browser_and_help() {
                     name: "lobby".into(),
                     members: 3,
                     last_id: 4,
+                    read_id: None,
+                    topic: None,
+                    private: None,
                 },
                 chat_proto::RoomInfo {
                     name: "rust".into(),
                     members: 1,
                     last_id: 12,
+                    read_id: None,
+                    topic: None,
+                    private: None,
                 },
             ],
+            mine: false,
+            more: false,
         }),
     );
     press(&mut app, KeyCode::Down);
@@ -549,13 +560,16 @@ fn long_room_names_are_cut_with_a_marker_at_50_columns() {
     press(&mut app, KeyCode::Enter);
     let rooms = [long, "lobby", "rust"]
         .iter()
-        .map(|name| chat_proto::RoomInfo {
-            name: (*name).into(),
-            members: 12,
-            last_id: 1,
-        })
+        .map(|name| chat_proto::RoomInfo::new(*name, 12, 1))
         .collect();
-    update(&mut app, frame(ServerFrame::Rooms { rooms }));
+    update(
+        &mut app,
+        frame(ServerFrame::Rooms {
+            mine: false,
+            rooms,
+            more: false,
+        }),
+    );
     let terminal = draw(&app);
     insta::assert_snapshot!("rooms_browser_50x20", terminal.backend());
     let rows = screen_rows(&terminal);

@@ -59,6 +59,8 @@ async fn open_and_drop_abruptly(server: &ServerProcess, n: usize) {
                     room: "storm".into(),
                     text: format!("storm {n} was here"),
                     reference: Some("last".into()),
+                    reply_to: None,
+                    action: false,
                 })
                 .await;
             drop(client);
@@ -460,6 +462,8 @@ fn valid_frames() -> Vec<String> {
             room: "lobby".into(),
             text: "a message cut short".into(),
             reference: Some("c1".into()),
+            reply_to: None,
+            action: false,
         },
         ClientFrame::History {
             room: "lobby".into(),
@@ -470,7 +474,7 @@ fn valid_frames() -> Vec<String> {
         ClientFrame::Leave {
             room: "lobby".into(),
         },
-        ClientFrame::Rooms,
+        ClientFrame::rooms(),
     ]
     .iter()
     .map(encode)

@@ -41,11 +41,7 @@ enum Answer {
 async fn send(client: &mut TestClient, room: &str, text: &str) -> Answer {
     let reference = format!("ref-{text}");
     client
-        .send(&ClientFrame::Message {
-            room: room.to_owned(),
-            text: text.to_owned(),
-            reference: Some(reference.clone()),
-        })
+        .send(&ClientFrame::message(room, text, Some(reference.clone())))
         .await;
     match client.recv_or_end(ANSWER_LIMIT).await {
         Ok(ServerFrame::Message(message)) => {

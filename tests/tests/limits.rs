@@ -61,6 +61,8 @@ async fn history_limits_default_to_50_and_clamp_to_1_and_500() {
             room: "archive".into(),
             text: format!("entry {n}"),
             reference: None,
+            reply_to: None,
+            action: false,
         })
         .collect();
     alice.send_all(&frames).await;
@@ -140,6 +142,8 @@ async fn a_flooding_session_is_rate_limited_and_dropped_frames_are_not_stored() 
             room: "lobby".into(),
             text: format!("flood {n}"),
             reference: Some(format!("f{n}")),
+            reply_to: None,
+            action: false,
         })
         .collect();
     alice.send_all(&frames).await;
@@ -245,6 +249,8 @@ async fn a_slow_reader_is_closed_with_1008_and_the_room_gets_everything() {
                 room: "flood".into(),
                 text: text.clone(),
                 reference: None,
+                reply_to: None,
+                action: false,
             })
             .collect();
         fred.send_all(&frames).await;
@@ -406,7 +412,7 @@ async fn only_work_frames_take_rate_limit_tokens() {
     alice.join("lobby").await;
     alice.say("lobby", "one").await;
     alice.rooms().await;
-    alice.send(&ClientFrame::Rooms).await;
+    alice.send(&ClientFrame::rooms()).await;
     alice.expect_error(ErrorCode::RateLimited).await;
 }
 
@@ -432,6 +438,8 @@ async fn a_session_that_keeps_flooding_is_closed_with_1008() {
             room: "lobby".into(),
             text: format!("spam {n}"),
             reference: None,
+            reply_to: None,
+            action: false,
         })
         .collect();
     // The server may close before reading all of it; a failed send is fine.

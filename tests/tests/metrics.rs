@@ -226,7 +226,7 @@ async fn rate_limited_frames_counts_every_refusal() {
     .await;
     let mut alice = server.guest("alice").await;
     alice.join("lobby").await;
-    let frames = vec![ClientFrame::Rooms; 8];
+    let frames = vec![ClientFrame::rooms(); 8];
     alice.send_all(&frames).await;
     let mut refused = 0;
     for _ in 0..frames.len() {

@@ -32,6 +32,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use chat_proto::limits::PROTOCOL_VERSION;
 use chat_proto::{ClientFrame, ErrorCode, RoomName, decode_client_request};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -204,7 +205,10 @@ impl Session {
     async fn on_text(&mut self, text: &str) -> Result<(), Ending> {
         self.count_frame_in();
         let replies = &mut self.cx.replies;
-        let request = match decode_client_request(text) {
+        // Frame types of a later protocol than the one announced in
+        // `welcome` are `unknown_type` here, before hello and the rate limit,
+        // exactly as types no protocol has.
+        let request = match decode_client_request(text, PROTOCOL_VERSION) {
             Ok(request) => request,
             Err(e) => {
                 replies.answering(e.reference.clone());

@@ -404,6 +404,7 @@ async fn read_page(
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             ts: row.try_get(4).map_err(db_error)?,
             reference: None,
+            ..Message::default()
         });
     }
     Ok((last_id, bounds.finish(messages)))

@@ -703,6 +703,7 @@ fn read_page(
             text: row.get(2)?,
             ts: row.get(3)?,
             reference: None,
+            ..Message::default()
         })
     })?;
     Ok(bounds.finish(rows.collect::<rusqlite::Result<Vec<_>>>()?))

@@ -226,6 +226,7 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Line<'static>> {
                 text: p.text.clone(),
                 ts: p.typed_ms,
                 reference: None,
+                ..Message::default()
             };
             message_rows(app, &m, geometry, &time(p.typed_ms), true)
         }

@@ -23,7 +23,7 @@ pub(super) fn run_command(app: &mut App, command: &str, fx: &mut Vec<Effect>) {
         Some(SlashCommand::Rooms) => {
             if app.conn.is_online() {
                 app.awaiting_rooms = true;
-                fx.push(Effect::Send(ClientFrame::Rooms));
+                fx.push(Effect::Send(ClientFrame::rooms()));
             } else {
                 notice(app, "Not connected: /rooms needs the server.", Level::Error);
             }

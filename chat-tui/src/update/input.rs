@@ -113,6 +113,8 @@ pub(super) fn send_pending(app: &mut App, reference: &str, fx: &mut Vec<Effect>)
             room: p.room.clone(),
             text: p.text.clone(),
             reference: Some(p.reference.clone()),
+            reply_to: None,
+            action: false,
         }));
     }
 }

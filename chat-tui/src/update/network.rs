@@ -102,12 +102,13 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
             history,
             more,
             last_id,
-        } => on_joined(app, &room, members, history, more, last_id, fx),
+            ..
+        } => on_joined(app, &room, members, messages_of(history), more, last_id, fx),
         ServerFrame::History {
             room,
             messages,
             more,
-        } => on_history(app, &room, messages, more, fx),
+        } => on_history(app, &room, messages_of(messages), more, fx),
         ServerFrame::Message(message) => on_message(app, message),
         ServerFrame::Join { room, user, ts } => {
             let Some(index) = app.room_index(&room) else {
@@ -129,14 +130,39 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
                 push_entry(app, index, Entry::Leave { user, ts });
             }
         }
-        ServerFrame::Rooms { rooms } => on_rooms(app, rooms),
+        ServerFrame::Rooms { rooms, .. } => on_rooms(app, rooms),
         ServerFrame::Error {
             code,
             message,
             reference,
             ..
         } => on_error(app, code, &message, reference, fx),
+        // Protocol-2 frames this client does not show yet (a protocol-1
+        // server sends none of them).
+        ServerFrame::Edit(_)
+        | ServerFrame::Delete(_)
+        | ServerFrame::React(_)
+        | ServerFrame::Unreact(_)
+        | ServerFrame::Topic(_)
+        | ServerFrame::Role(_)
+        | ServerFrame::Kick(_)
+        | ServerFrame::Ban(_)
+        | ServerFrame::Unban(_)
+        | ServerFrame::Invite(_)
+        | ServerFrame::Settings(_)
+        | ServerFrame::RoomDeleted { .. }
+        | ServerFrame::Read { .. }
+        | ServerFrame::Typing { .. }
+        | ServerFrame::Search { .. } => {}
     }
+}
+
+/// The messages of a page; entries of other kinds are not shown yet.
+fn messages_of(entries: Vec<chat_proto::Entry>) -> Vec<Message> {
+    entries
+        .into_iter()
+        .filter_map(chat_proto::Entry::into_message)
+        .collect()
 }
 
 /// Logged in: say so once (or that we are back), then join every room.

@@ -68,7 +68,13 @@ fn msg(room: &str, id: u64, user: &str, text: &str) -> Message {
         text: text.into(),
         ts: T0 + id as i64 * 1000,
         reference: None,
+        ..Default::default()
     }
+}
+
+/// A page of messages, as `joined` and `history` carry them.
+fn page(messages: Vec<Message>) -> Vec<chat_proto::Entry> {
+    messages.into_iter().map(chat_proto::Entry::from).collect()
 }
 
 fn acked(mut m: Message, reference: &str) -> Message {
@@ -81,9 +87,10 @@ fn joined(room: &str, members: &[&str], history: Vec<Message>, more: bool) -> Ac
     frame(ServerFrame::Joined {
         room: room.into(),
         members: members.iter().map(|m| m.to_string()).collect(),
-        history,
+        history: page(history),
         more,
         last_id,
+        details: None,
     })
 }
 
@@ -103,6 +110,7 @@ fn welcome(user: &str) -> Action {
         registered: false,
         protocol: 1,
         server: "chat-server test".into(),
+        admin: false,
     })
 }
 
@@ -259,10 +267,10 @@ fn saved_rooms_rejoin_from_the_last_id_read() {
         &mut app,
         frame(ServerFrame::History {
             room: "lobby".into(),
-            messages: vec![
+            messages: page(vec![
                 msg("lobby", 39, "bob", "old"),
                 msg("lobby", 40, "bob", "read"),
-            ],
+            ]),
             more: true,
         }),
     );
@@ -307,6 +315,7 @@ fn context_page_into_an_empty_pane_sets_the_position() {
             history: vec![],
             more: false,
             last_id: 40,
+            details: None,
         }),
     );
     assert!(matches!(
@@ -320,10 +329,10 @@ fn context_page_into_an_empty_pane_sets_the_position() {
         &mut app,
         frame(ServerFrame::History {
             room: "lobby".into(),
-            messages: vec![
+            messages: page(vec![
                 msg("lobby", 39, "bob", "old"),
                 msg("lobby", 40, "bob", "read"),
-            ],
+            ]),
             more: false,
         }),
     );
@@ -585,16 +594,21 @@ fn leave_command_leaves_and_moves_to_a_neighbour() {
 fn rooms_command_opens_a_browser_and_enter_joins() {
     let mut app = live_in(&["lobby"]);
     let fx = enter_line(&mut app, "/rooms");
-    assert_eq!(sent(&fx), [ClientFrame::Rooms]);
+    assert_eq!(sent(&fx), [ClientFrame::rooms()]);
     let info = |name: &str, members| RoomInfo {
         name: name.into(),
         members,
         last_id: 0,
+        read_id: None,
+        topic: None,
+        private: None,
     };
     update(
         &mut app,
         frame(ServerFrame::Rooms {
             rooms: vec![info("zeta", 1), info("lobby", 2), info("rust", 3)],
+            mine: false,
+            more: false,
         }),
     );
     let Mode::Rooms(browser) = &app.mode else {
@@ -614,6 +628,8 @@ fn rooms_command_opens_a_browser_and_enter_joins() {
         &mut app,
         frame(ServerFrame::Rooms {
             rooms: vec![info("zeta", 1), info("lobby", 2)],
+            mine: false,
+            more: false,
         }),
     );
     type_text(&mut app, "ze");
@@ -624,7 +640,14 @@ fn rooms_command_opens_a_browser_and_enter_joins() {
     update(&mut app, key(KeyCode::Esc));
     assert_eq!(app.mode, Mode::Normal);
     // An answer nobody asked for opens nothing.
-    update(&mut app, frame(ServerFrame::Rooms { rooms: vec![] }));
+    update(
+        &mut app,
+        frame(ServerFrame::Rooms {
+            rooms: vec![],
+            mine: false,
+            more: false,
+        }),
+    );
     assert_eq!(app.mode, Mode::Normal);
 }
 
@@ -696,7 +719,9 @@ fn a_line_is_pending_until_its_ref_comes_back() {
         [ClientFrame::Message {
             room: "lobby".into(),
             text: "hi all".into(),
-            reference: Some("r1".into())
+            reference: Some("r1".into()),
+            reply_to: None,
+            action: false
         }]
     );
     assert_eq!(app.outbox.entries.len(), 1);
@@ -889,10 +914,10 @@ fn reconnect_rejoins_since_the_last_id_and_resends_by_ref() {
         &mut app,
         frame(ServerFrame::History {
             room: "lobby".into(),
-            messages: vec![
+            messages: page(vec![
                 msg("lobby", 22, "bob", "missed 2"),
                 msg("lobby", 23, "bob", "live"),
-            ],
+            ]),
             more: false,
         }),
     );
@@ -908,12 +933,16 @@ fn reconnect_rejoins_since_the_last_id_and_resends_by_ref() {
             ClientFrame::Message {
                 room: "lobby".into(),
                 text: "in flight".into(),
-                reference: Some("r1".into())
+                reference: Some("r1".into()),
+                reply_to: None,
+                action: false
             },
             ClientFrame::Message {
                 room: "lobby".into(),
                 text: "typed offline".into(),
-                reference: Some("r2".into())
+                reference: Some("r2".into()),
+                reply_to: None,
+                action: false
             },
         ]
     );
@@ -984,7 +1013,9 @@ fn a_stored_line_whose_ack_was_lost_is_not_sent_twice() {
         [ClientFrame::Message {
             room: "lobby".into(),
             text: "second".into(),
-            reference: Some("r2".into())
+            reference: Some("r2".into()),
+            reply_to: None,
+            action: false
         }],
         "only the line that was not stored is sent again"
     );
@@ -1046,6 +1077,7 @@ fn a_reset_server_history_is_joined_afresh() {
             history: vec![],
             more: false,
             last_id: 3,
+            details: None,
         }),
     );
     assert_eq!(sent(&fx), [join_frame("lobby", None)]);
@@ -1242,7 +1274,7 @@ fn page_up_scrolls_and_fetches_older_history_at_the_top() {
         &mut app,
         frame(ServerFrame::History {
             room: "lobby".into(),
-            messages: many("lobby", 91..=100),
+            messages: page(many("lobby", 91..=100)),
             more: false,
         }),
     );
