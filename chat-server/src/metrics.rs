@@ -26,6 +26,8 @@ const COMMIT_BUCKETS: [f64; 12] = [
 type SessionLabels = [(&'static str, &'static str); 1];
 /// The label set of `chat_hellos_refused_total`: `limit` = which limit.
 type LimitLabels = [(&'static str, &'static str); 1];
+/// The label set of `chat_address_share_refused_total`: `pool` = which.
+type PoolLabels = [(&'static str, &'static str); 1];
 
 /// A counter series: the atomic the registry renders. It derefs to that
 /// `AtomicU64`, so call sites count with `fetch_add(n, Relaxed)`.
@@ -72,6 +74,18 @@ pub struct Metrics {
     pub registrations_refused: CounterCell,
     pub hash_queue_refused: CounterCell,
     pub account_sessions_refused: CounterCell,
+    /// Sessions the rate limit slowed down (each counted once).
+    pub sessions_throttled: CounterCell,
+    /// Sessions closed for neither reading nor answering pings.
+    pub unresponsive_dropped: CounterCell,
+    /// Sessions closed for a frame slower than `--frame-timeout`.
+    pub frame_timeouts: CounterCell,
+    /// Sessions closed for breaking the WebSocket rules (1002, 1007, 1009).
+    pub protocol_violations: CounterCell,
+    /// Refusals by the per-address shares, one series per pool.
+    pub handshakes_over_share: CounterCell,
+    pub connections_over_share: CounterCell,
+    pub partial_frames_over_share: CounterCell,
     /// Observed once per store transaction (not per frame), under the
     /// histogram's own uncontended lock.
     commit_seconds: Histogram,
@@ -136,7 +150,7 @@ impl Metrics {
         let rate_limited_frames = counter(
             &mut registry,
             "chat_rate_limited_frames",
-            "Frames dropped by the rate limit",
+            "Frames the rate limit held back until their token was due",
         );
         let connections_refused = counter(
             &mut registry,
@@ -160,6 +174,17 @@ impl Metrics {
             account_sessions_refused,
         ] = hello_refusal_counters(&mut registry);
         let (guest_sessions, account_sessions) = session_gauges(&mut registry);
+        let [
+            handshakes_over_share,
+            connections_over_share,
+            partial_frames_over_share,
+        ] = address_share_counters(&mut registry);
+        let [
+            sessions_throttled,
+            unresponsive_dropped,
+            frame_timeouts,
+            protocol_violations,
+        ] = connection_counters(&mut registry);
         let commit_seconds = Histogram::new(COMMIT_BUCKETS);
         registry.register(
             "chat_store_commit_seconds",
@@ -183,6 +208,13 @@ impl Metrics {
             registrations_refused,
             hash_queue_refused,
             account_sessions_refused,
+            sessions_throttled,
+            unresponsive_dropped,
+            frame_timeouts,
+            protocol_violations,
+            handshakes_over_share,
+            connections_over_share,
+            partial_frames_over_share,
             commit_seconds,
             registry,
         }
@@ -248,6 +280,47 @@ fn hello_refusal_counters(registry: &mut Registry) -> [CounterCell; 4] {
         refused,
     );
     series
+}
+
+/// `chat_address_share_refused_total{pool=…}`, one series per pool an
+/// address has a share of (`crate::address_limits::Pool`).
+fn address_share_counters(registry: &mut Registry) -> [CounterCell; 3] {
+    let refused = Family::<PoolLabels, Counter<u64, AtomicU64>>::default();
+    let series = ["pending_handshakes", "connections", "partial_frames"]
+        .map(|pool| CounterCell(refused.get_or_create_owned(&[("pool", pool)])));
+    registry.register(
+        "chat_address_share_refused",
+        "Connections refused or closed because their address held its share of a pool",
+        refused,
+    );
+    series
+}
+
+/// The counters of sessions slowed down or closed for how they behaved.
+fn connection_counters(registry: &mut Registry) -> [CounterCell; 4] {
+    [
+        (
+            "chat_sessions_throttled",
+            "Sessions slowed down for sending faster than the rate limit",
+        ),
+        (
+            "chat_unresponsive_dropped",
+            "Connections closed for neither reading nor answering pings",
+        ),
+        (
+            "chat_frame_timeouts",
+            "Connections closed for a frame not finished within the frame timeout",
+        ),
+        (
+            "chat_protocol_violations",
+            "Connections closed for breaking WebSocket rules (1002, 1007, 1009)",
+        ),
+    ]
+    .map(|(name, help)| {
+        let cell = CounterCell::default();
+        registry.register(name, help, cell.0.clone());
+        cell
+    })
 }
 
 #[cfg(test)]
