@@ -116,11 +116,6 @@ impl Metrics {
             registry.register(name, help, cell.0.clone());
             cell
         };
-        let counter = |registry: &mut Registry, name: &str, help: &str| {
-            let cell = CounterCell::default();
-            registry.register(name, help, cell.0.clone());
-            cell
-        };
         let connections_open = gauge(
             &mut registry,
             "chat_connections_open",
@@ -131,42 +126,18 @@ impl Metrics {
             "chat_rooms_active",
             "Rooms with at least one member connected",
         );
-        let frames_in = counter(
-            &mut registry,
-            "chat_frames_in",
-            "WebSocket frames received from clients (data frames and pings)",
-        );
-        let frames_out = counter(&mut registry, "chat_frames_out", "Frames queued to clients");
-        let messages_stored = counter(
-            &mut registry,
-            "chat_messages_stored",
-            "Chat messages committed to storage",
-        );
-        let slow_consumers_dropped = counter(
-            &mut registry,
-            "chat_slow_consumers_dropped",
-            "Connections closed because they did not read their frames",
-        );
-        let rate_limited_frames = counter(
-            &mut registry,
-            "chat_rate_limited_frames",
-            "Frames the rate limit held back until their token was due",
-        );
-        let connections_refused = counter(
-            &mut registry,
-            "chat_connections_refused",
-            "WebSocket upgrades refused because the server was full",
-        );
-        let handshake_timeouts = counter(
-            &mut registry,
-            "chat_handshake_timeouts",
-            "Connections closed for not finishing the handshake or hello in time",
-        );
-        let logins_failed = counter(
-            &mut registry,
-            "chat_logins_failed",
-            "Hellos with a wrong password for an account",
-        );
+        let [frames_in, frames_out, messages_stored, logins_failed] =
+            counters(&mut registry, TRAFFIC_COUNTERS);
+        let [
+            slow_consumers_dropped,
+            rate_limited_frames,
+            connections_refused,
+            handshake_timeouts,
+            sessions_throttled,
+            unresponsive_dropped,
+            frame_timeouts,
+            protocol_violations,
+        ] = counters(&mut registry, CONNECTION_COUNTERS);
         let [
             logins_throttled,
             registrations_refused,
@@ -179,12 +150,6 @@ impl Metrics {
             connections_over_share,
             partial_frames_over_share,
         ] = address_share_counters(&mut registry);
-        let [
-            sessions_throttled,
-            unresponsive_dropped,
-            frame_timeouts,
-            protocol_violations,
-        ] = connection_counters(&mut registry);
         let commit_seconds = Histogram::new(COMMIT_BUCKETS);
         registry.register(
             "chat_store_commit_seconds",
@@ -296,32 +261,67 @@ fn address_share_counters(registry: &mut Registry) -> [CounterCell; 3] {
     series
 }
 
-/// The counters of sessions slowed down or closed for how they behaved.
-fn connection_counters(registry: &mut Registry) -> [CounterCell; 4] {
-    [
-        (
-            "chat_sessions_throttled",
-            "Sessions slowed down for sending faster than the rate limit",
-        ),
-        (
-            "chat_unresponsive_dropped",
-            "Connections closed for neither reading nor answering pings",
-        ),
-        (
-            "chat_frame_timeouts",
-            "Connections closed for a frame not finished within the frame timeout",
-        ),
-        (
-            "chat_protocol_violations",
-            "Connections closed for breaking WebSocket rules (1002, 1007, 1009)",
-        ),
-    ]
-    .map(|(name, help)| {
+/// Registers one counter per `(name, help)`.
+fn counters<const N: usize>(
+    registry: &mut Registry,
+    series: [(&str, &str); N],
+) -> [CounterCell; N] {
+    series.map(|(name, help)| {
         let cell = CounterCell::default();
         registry.register(name, help, cell.0.clone());
         cell
     })
 }
+
+/// Traffic: frames in and out, messages stored, failed logins.
+const TRAFFIC_COUNTERS: [(&str, &str); 4] = [
+    (
+        "chat_frames_in",
+        "WebSocket frames received from clients (data frames and pings)",
+    ),
+    ("chat_frames_out", "Frames queued to clients"),
+    ("chat_messages_stored", "Chat messages committed to storage"),
+    (
+        "chat_logins_failed",
+        "Hellos with a wrong password for an account",
+    ),
+];
+
+/// Connections refused, slowed down or closed for how they behaved.
+const CONNECTION_COUNTERS: [(&str, &str); 8] = [
+    (
+        "chat_slow_consumers_dropped",
+        "Connections closed because they did not read their frames",
+    ),
+    (
+        "chat_rate_limited_frames",
+        "Frames the rate limit held back until their token was due",
+    ),
+    (
+        "chat_connections_refused",
+        "WebSocket upgrades refused because the server was full",
+    ),
+    (
+        "chat_handshake_timeouts",
+        "Connections closed for not finishing the handshake or hello in time",
+    ),
+    (
+        "chat_sessions_throttled",
+        "Sessions slowed down for sending faster than the rate limit",
+    ),
+    (
+        "chat_unresponsive_dropped",
+        "Connections closed for neither reading nor answering pings",
+    ),
+    (
+        "chat_frame_timeouts",
+        "Connections closed for a frame not finished within the frame timeout",
+    ),
+    (
+        "chat_protocol_violations",
+        "Connections closed for breaking WebSocket rules (1002, 1007, 1009)",
+    ),
+];
 
 #[cfg(test)]
 mod tests {
