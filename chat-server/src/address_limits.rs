@@ -21,6 +21,11 @@ pub use crate::login_limits::AddressKey;
 use crate::login_limits::OffenderLog;
 use crate::sync::lock;
 
+/// The fewest places of each pool an address may always hold, however
+/// small the pool: a handful of people behind one NAT address still get in
+/// to a server started with a small `--max-connections`.
+pub const MIN_SHARE: usize = 8;
+
 /// The pools an address has a share of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pool {
@@ -102,9 +107,9 @@ pub struct Shares {
 }
 
 impl Shares {
-    /// `percent` of each pool, at least one of each.
+    /// `percent` of each pool, at least [`MIN_SHARE`] of each.
     pub fn of(percent: u32, handshake_pool: usize, connection_pool: usize) -> Self {
-        let share = |pool: usize| (pool.saturating_mul(percent as usize) / 100).max(1);
+        let share = |pool: usize| (pool.saturating_mul(percent as usize) / 100).max(MIN_SHARE);
         Self {
             handshakes: share(handshake_pool),
             connections: share(connection_pool),
@@ -226,18 +231,22 @@ mod tests {
     }
 
     #[test]
-    fn shares_are_a_percentage_of_each_pool_and_never_zero() {
+    fn shares_are_a_percentage_of_each_pool_and_never_below_the_minimum() {
         let shares = Shares::of(10, 4096, 100);
         assert_eq!(
             (shares.handshakes, shares.connections, shares.partial_frames),
             (409, 10, 10)
         );
-        assert_eq!(Shares::of(10, 5, 5).connections, 1);
+        assert_eq!(Shares::of(10, 5, 5).connections, MIN_SHARE);
     }
 
     #[test]
     fn an_address_holds_at_most_its_share_and_gets_it_back() {
-        let limits = AddressLimits::new(Some(Shares::of(50, 4, 4)));
+        let limits = AddressLimits::new(Some(Shares {
+            handshakes: 2,
+            connections: 2,
+            partial_frames: 2,
+        }));
         let first = limits.ticket(ip("10.0.0.1"));
         let second = limits.ticket(ip("10.0.0.1"));
         let a = first.try_take(Pool::Connections).expect("1 of 2");
@@ -258,7 +267,11 @@ mod tests {
 
     #[test]
     fn ipv6_addresses_share_per_64_and_off_means_unlimited() {
-        let limits = AddressLimits::new(Some(Shares::of(25, 4, 4)));
+        let limits = AddressLimits::new(Some(Shares {
+            handshakes: 1,
+            connections: 1,
+            partial_frames: 1,
+        }));
         let one = limits.ticket(ip("2001:db8::1"));
         let same_64 = limits.ticket(ip("2001:db8::ffff:2"));
         let _slot = one

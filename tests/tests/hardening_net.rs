@@ -114,9 +114,11 @@ impl RawWs {
                 let mut payload = vec![0u8; usize::try_from(len).ok()?];
                 self.stream.read_exact(&mut payload).await.ok()?;
                 if header[0] & 0x0f == 0x8 {
-                    return Some(payload.get(..2).map_or(1005, |code| {
-                        u16::from_be_bytes([code[0], code[1]])
-                    }));
+                    return Some(
+                        payload
+                            .get(..2)
+                            .map_or(1005, |code| u16::from_be_bytes([code[0], code[1]])),
+                    );
                 }
             }
         };
@@ -128,7 +130,10 @@ impl RawWs {
 
 /// A guest `hello` as a raw text frame.
 fn hello_frame(user: &str) -> Vec<u8> {
-    client_frame(0x81, format!(r#"{{"type":"hello","user":"{user}"}}"#).as_bytes())
+    client_frame(
+        0x81,
+        format!(r#"{{"type":"hello","user":"{user}"}}"#).as_bytes(),
+    )
 }
 
 // ----- item 1: pending handshakes --------------------------------------
@@ -181,8 +186,10 @@ async fn one_address_cannot_fill_the_pending_handshake_pool() {
         "{open} of one address's {STALLED} stalled handshakes are still pending"
     );
     let metrics = scrape(server.addr()).await;
-    let refused =
-        metrics.get_labelled("chat_address_share_refused_total", &[("pool", "pending_handshakes")]);
+    let refused = metrics.get_labelled(
+        "chat_address_share_refused_total",
+        &[("pool", "pending_handshakes")],
+    );
     assert!(
         refused >= (STALLED - SHARE) as f64,
         "{refused} refusals counted"
@@ -233,7 +240,10 @@ async fn one_address_parking_half_sent_frames_cannot_take_every_session_slot() {
     }
     let metrics = scrape(server.addr()).await;
     assert_eq!(
-        metrics.get_labelled("chat_address_share_refused_total", &[("pool", "connections")]),
+        metrics.get_labelled(
+            "chat_address_share_refused_total",
+            &[("pool", "connections")]
+        ),
         f64::from(refused)
     );
 }
@@ -279,7 +289,10 @@ async fn a_frame_trickled_past_the_frame_timeout_is_closed_with_1008() {
     .await;
     let took = started.elapsed();
     trickle.abort();
-    assert!(closed.is_ok(), "the trickled frame was still being read after 10 s");
+    assert!(
+        closed.is_ok(),
+        "the trickled frame was still being read after 10 s"
+    );
     // The welcome, then the close frame: 0x88, length, code.
     let close = raw
         .windows(4)
@@ -291,7 +304,10 @@ async fn a_frame_trickled_past_the_frame_timeout_is_closed_with_1008() {
         took >= FRAME_TIMEOUT && took < FRAME_TIMEOUT + Duration::from_secs(3),
         "closed after {took:?}"
     );
-    assert_eq!(scrape(server.addr()).await.get("chat_frame_timeouts_total"), 1.0);
+    assert_eq!(
+        scrape(server.addr()).await.get("chat_frame_timeouts_total"),
+        1.0
+    );
     // A client that idled between frames all along is not affected.
     bob.say("lobby", "still here").await;
 }
@@ -303,7 +319,11 @@ async fn fill_room(writer: &mut TestClient, room: &str, count: usize) -> Vec<Mes
     let text = "l".repeat(4_000);
     let mut acks = Vec::with_capacity(count);
     for _ in 0..count / 50 {
-        acks.extend(writer.say_all(&message_burst(room, 50, |_| text.clone())).await);
+        acks.extend(
+            writer
+                .say_all(&message_burst(room, 50, |_| text.clone()))
+                .await,
+        );
     }
     acks
 }
@@ -337,7 +357,10 @@ async fn a_client_that_reads_nothing_is_dropped_within_two_ping_intervals_mid_wr
         .expect_leave_within(2 * PING + Duration::from_secs(2), "long", "mute")
         .await;
     let took = asked.elapsed();
-    assert!(took >= 2 * PING - Duration::from_millis(100), "dropped after {took:?}");
+    assert!(
+        took >= 2 * PING - Duration::from_millis(100),
+        "dropped after {took:?}"
+    );
     let metrics = scrape(server.addr()).await;
     assert_eq!(metrics.get("chat_unresponsive_dropped_total"), 1.0);
     server.serve_fresh_client("fresh", "long").await;
@@ -367,7 +390,8 @@ async fn a_member_that_does_not_read_is_dropped_after_its_outbox_bytes_not_its_f
     let mut sent = 0;
     let mut sam_left = false;
     while !sam_left && sent < 2 * MAX_SENT {
-        olga.send_all(&message_burst("flood", BATCH, |_| text.clone())).await;
+        olga.send_all(&message_burst("flood", BATCH, |_| text.clone()))
+            .await;
         sent += BATCH;
         while got.len() < sent {
             match olga.recv().await {
@@ -458,16 +482,25 @@ async fn keep_alive_does_not_drop_sessions_the_server_slows_and_the_log_names_th
                 .await;
             let texts: Vec<String> = acks.into_iter().map(|m| m.text).collect();
             let expected: Vec<String> = (0..EACH).map(|k| format!("line {k}")).collect();
-            assert_eq!(texts, expected, "{room}: the burst arrived whole and in order");
+            assert_eq!(
+                texts, expected,
+                "{room}: the burst arrived whole and in order"
+            );
             client.barrier().await;
         }
     });
-    timeout(Duration::from_secs(30), futures_util::future::join_all(slowed))
-        .await
-        .expect("the slowed sessions were served");
-    let metrics = wait_for_metrics(server.addr(), Duration::from_secs(5), "both throttled", |m| {
-        m.get("chat_sessions_throttled_total") == f64::from(SESSIONS)
-    })
+    timeout(
+        Duration::from_secs(30),
+        futures_util::future::join_all(slowed),
+    )
+    .await
+    .expect("the slowed sessions were served");
+    let metrics = wait_for_metrics(
+        server.addr(),
+        Duration::from_secs(5),
+        "both throttled",
+        |m| m.get("chat_sessions_throttled_total") == f64::from(SESSIONS),
+    )
     .await;
     assert_eq!(metrics.get("chat_unresponsive_dropped_total"), 0.0);
     let log = server.log();
@@ -487,8 +520,16 @@ async fn protocol_violations_are_closed_with_their_rfc_6455_codes() {
     let cases: [(&str, Vec<u8>, u16); 4] = [
         ("reserved bit set", client_frame(0x81 | 0x40, b"{}"), 1002),
         ("unknown opcode", client_frame(0x83, b"{}"), 1002),
-        ("continuation with nothing to continue", client_frame(0x80, b"x"), 1002),
-        ("text that is not UTF-8", client_frame(0x81, &[0xff, 0xfe, 0x22]), 1007),
+        (
+            "continuation with nothing to continue",
+            client_frame(0x80, b"x"),
+            1002,
+        ),
+        (
+            "text that is not UTF-8",
+            client_frame(0x81, &[0xff, 0xfe, 0x22]),
+            1007,
+        ),
     ];
     for (n, (what, frame, code)) in cases.into_iter().enumerate() {
         let mut ws = RawWs::connect_from(server.addr(), peer(2))

@@ -170,7 +170,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_address_over_its_share_of_partial_frames_is_refused() {
-        let limits = AddressLimits::new(Some(Shares::of(100, 1, 1)));
+        let limits = AddressLimits::new(Some(Shares {
+            handshakes: 1,
+            connections: 1,
+            partial_frames: 1,
+        }));
         let (mut first_client, first) = tokio::io::duplex(64);
         let (mut second_client, second) = tokio::io::duplex(64);
         let timeout = Duration::from_secs(60);
