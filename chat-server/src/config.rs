@@ -62,8 +62,8 @@ pub struct Cli {
     pub max_pending_handshakes: usize,
     /// Percent of each pool (pending handshakes, sessions, half-finished
     /// frames) that one address (IPv4, or IPv6 /64) may hold, never fewer
-    /// than 8 places of each (0: no
-    /// per-address shares, e.g. for load tests from one host).
+    /// than 8 places of each (0: no per-address shares, e.g. for load
+    /// tests from one host).
     #[arg(long, value_name = "PERCENT", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(0..=100))]
     pub address_share: u32,
