@@ -39,8 +39,13 @@ pub struct FrameDeadline<S> {
     inner: S,
     timeout: Duration,
     ticket: AddressTicket,
-    /// `Some` from a frame's first byte until [`FrameDeadline::frame_done`].
-    partial: Option<ShareSlot>,
+    /// From a frame's first byte until [`FrameDeadline::frame_done`]: when
+    /// it began (or the clock was restarted), and its place in the
+    /// address's share.
+    partial: Option<(Instant, ShareSlot)>,
+    /// Fires at or before the frame's deadline. It is moved only when it
+    /// fires early, not for every frame, so a busy connection costs no
+    /// timer update per frame.
     expiry: Pin<Box<Sleep>>,
 }
 
@@ -67,8 +72,8 @@ impl<S> FrameDeadline<S> {
     /// The session read nothing for a while by its own choice (slowing the
     /// client down): the frame under way gets its full time again.
     pub fn restart_clock(&mut self) {
-        if self.partial.is_some() {
-            self.expiry.as_mut().reset(Instant::now() + self.timeout);
+        if let Some((began, _)) = &mut self.partial {
+            *began = Instant::now();
         }
     }
 
@@ -77,9 +82,24 @@ impl<S> FrameDeadline<S> {
             .ticket
             .try_take(Pool::PartialFrames)
             .ok_or_else(|| io::Error::other(ReadRefused::OverShare))?;
-        self.partial = Some(slot);
-        self.expiry.as_mut().reset(Instant::now() + self.timeout);
+        self.partial = Some((Instant::now(), slot));
         Ok(())
+    }
+
+    /// Whether the frame under way is past its deadline; otherwise the
+    /// timer is left to wake this task by then.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some((began, _)) = &self.partial else {
+            return false;
+        };
+        let due = *began + self.timeout;
+        while self.expiry.as_mut().poll(cx).is_ready() {
+            if Instant::now() >= due {
+                return true;
+            }
+            self.expiry.as_mut().reset(due);
+        }
+        false
     }
 }
 
@@ -98,10 +118,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for FrameDeadline<S> {
                 }
                 Poll::Ready(Ok(()))
             }
-            Poll::Pending if this.partial.is_some() => match this.expiry.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::other(ReadRefused::TimedOut))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending if this.poll_expired(cx) => {
+                Poll::Ready(Err(io::Error::other(ReadRefused::TimedOut)))
+            }
             other => other,
         }
     }
