@@ -84,7 +84,7 @@ fn items(app: &App) -> (Vec<Item<'_>>, Option<usize>) {
     let entries = room.map_or(app.status_log.as_slice(), |r| r.entries.as_slice());
     let mut items: Vec<Item> = entries.iter().map(Item::Entry).collect();
     if let Some(room) = room {
-        items.extend(app.outbox.in_room(&room.name).map(Item::Pending));
+        items.extend(app.outbox.lines_in(&room.name).map(Item::Pending));
     }
     let marker_at = room.and_then(|r| r.new_marker).and_then(|after| {
         items
@@ -244,6 +244,14 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Line<'static>> {
             &format!("{} left", sanitize::inert(user)),
             theme::left(),
             theme::quiet(),
+            geometry,
+        ),
+        Item::Entry(Entry::Change(change)) => system_rows(
+            &time(change.ts()),
+            "--",
+            &crate::ui::change::describe(change, &app.user),
+            theme::quiet(),
+            theme::room_change(),
             geometry,
         ),
         Item::Entry(Entry::Notice { text, ts, level }) => {

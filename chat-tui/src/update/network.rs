@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame};
+use chat_proto::{ClientFrame, Entry as StreamEntry, ErrorCode, RoomInfo, ServerFrame};
 
-use super::sync::{absorb, on_history, on_joined, send_join};
+use super::commands::room_deleted;
+use super::stream::on_live;
+use super::sync::{Joined, on_history, on_joined, send_join};
 use super::{Effect, RESEND_DELAY, notice, push_entry};
 use crate::app::{App, ConnState, Entry, InputLine, Level, Mode, Older, RoomBrowser, RoomSync};
 use crate::net::NetEvent;
@@ -88,28 +90,45 @@ fn whole_seconds(delay: Duration) -> u128 {
 }
 
 fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
+    let frame = match StreamEntry::try_from(frame) {
+        Ok(entry) => return on_live(app, entry),
+        Err(frame) => frame,
+    };
     match frame {
         ServerFrame::Welcome {
             user,
             guest,
             registered,
             server,
-            ..
-        } => on_welcome(app, user, guest, registered, &server, fx),
+            protocol,
+            admin,
+        } => {
+            app.protocol = protocol;
+            app.admin = admin;
+            on_welcome(app, user, guest, registered, &server, fx);
+        }
         ServerFrame::Joined {
             room,
             members,
             history,
             more,
             last_id,
-            ..
-        } => on_joined(app, &room, members, messages_of(history), more, last_id, fx),
+            details,
+        } => {
+            let joined = Joined {
+                members,
+                history,
+                more,
+                last_id,
+                details,
+            };
+            on_joined(app, &room, joined, fx);
+        }
         ServerFrame::History {
             room,
             messages,
             more,
-        } => on_history(app, &room, messages_of(messages), more, fx),
-        ServerFrame::Message(message) => on_message(app, message),
+        } => on_history(app, &room, messages, more, fx),
         ServerFrame::Join { room, user, ts } => {
             let Some(index) = app.room_index(&room) else {
                 return;
@@ -131,38 +150,17 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
             }
         }
         ServerFrame::Rooms { rooms, .. } => on_rooms(app, rooms),
+        ServerFrame::RoomDeleted { room, user, .. } => room_deleted(app, &room, &user),
         ServerFrame::Error {
             code,
             message,
             reference,
             ..
         } => on_error(app, code, &message, reference, fx),
-        // Protocol-2 frames this client does not show yet (a protocol-1
-        // server sends none of them).
-        ServerFrame::Edit(_)
-        | ServerFrame::Delete(_)
-        | ServerFrame::React(_)
-        | ServerFrame::Unreact(_)
-        | ServerFrame::Topic(_)
-        | ServerFrame::Role(_)
-        | ServerFrame::Kick(_)
-        | ServerFrame::Ban(_)
-        | ServerFrame::Unban(_)
-        | ServerFrame::Invite(_)
-        | ServerFrame::Settings(_)
-        | ServerFrame::RoomDeleted { .. }
-        | ServerFrame::Read { .. }
-        | ServerFrame::Typing { .. }
-        | ServerFrame::Search { .. } => {}
+        // Entries came out above; protocol-2 frames this client does not
+        // show yet (a protocol-1 server sends none of them).
+        _ => {}
     }
-}
-
-/// The messages of a page; entries of other kinds are not shown yet.
-fn messages_of(entries: Vec<chat_proto::Entry>) -> Vec<Message> {
-    entries
-        .into_iter()
-        .filter_map(chat_proto::Entry::into_message)
-        .collect()
 }
 
 /// Logged in: say so once (or that we are back), then join every room.
@@ -197,24 +195,9 @@ fn on_welcome(
     app.ever_online = true;
     notice(app, &text, Level::Info);
     for index in 0..app.rooms.len() {
-        send_join(app, index, fx);
-    }
-}
-
-/// A live message: an acknowledgement if it carries one of our refs, held
-/// back while its room is catching up, else shown.
-fn on_message(app: &mut App, message: Message) {
-    if let Some(reference) = &message.reference {
-        app.outbox.take_by_ref(reference);
-    }
-    let Some(index) = app.room_index(&message.room) else {
-        return;
-    };
-    match app.rooms[index].sync {
-        RoomSync::Joining { .. } | RoomSync::CatchingUp => {
-            app.rooms[index].held_live.push(message);
+        if app.rooms[index].is_member() {
+            send_join(app, index, fx);
         }
-        RoomSync::Live | RoomSync::Offline => absorb(app, index, message, false),
     }
 }
 
@@ -285,7 +268,10 @@ fn on_error(
         _ => {
             if let Some(p) = reference.as_deref().and_then(|r| app.outbox.take_by_ref(r)) {
                 let shown = crate::text::truncate(&crate::sanitize::inert(&p.text), 40);
-                let line = format!("Not sent to #{} ({text}): {shown}", p.room);
+                let line = match &p.request {
+                    Some(request) => format!("#{}: {} refused: {text}", p.room, request.describe()),
+                    None => format!("Not sent to #{} ({text}): {shown}", p.room),
+                };
                 match app.room_index(&p.room) {
                     Some(index) => push_entry(
                         app,
