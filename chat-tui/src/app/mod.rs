@@ -3,8 +3,9 @@
 //! ([`scroll`]), the outbox of unacknowledged lines ([`outbox`]), the
 //! input line, its history and completion ([`input`]), the connection
 //! ([`conn`]), the rooms browser ([`browser`]), mentions ([`mention`]),
-//! room-management requests ([`request`]) and wall-clock time ([`time`]). Nothing here performs I/O: [`crate::update`]
-//! changes it, [`crate::ui`] draws it.
+//! room-management requests ([`request`]) and wall-clock time ([`time`]).
+//! Nothing here performs I/O: [`crate::update`] changes it, [`crate::ui`]
+//! draws it.
 
 pub mod browser;
 pub mod conn;

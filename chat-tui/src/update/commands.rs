@@ -92,8 +92,8 @@ pub(super) fn join_room(app: &mut App, raw: &str, fx: &mut Vec<Effect>) {
 /// Back into a room we were put out of or invited to.
 fn rejoin(app: &mut App, index: usize, fx: &mut Vec<Effect>) {
     let room = &mut app.rooms[index];
-    if matches!(room.membership, Membership::Invited { .. }) {
-        // Nothing of it was shown: its history comes with the join.
+    if matches!(room.membership, Membership::Invited { .. }) && !room.position_known {
+        // Only the invitation was shown: its history comes with the join.
         room.entries.clear();
     }
     room.membership = Membership::Member;

@@ -186,7 +186,10 @@ pub(super) fn complete(app: &mut App, forward: bool) {
         Some(rest) => ("@", rest),
         None => ("", word),
     };
-    if prefix.is_empty() {
+    // After a room-management command, the names it can act on (offered
+    // before anything is typed, too).
+    let subjects = super::manage::subject_candidates(room, app.input.slice(0, start));
+    if prefix.is_empty() && subjects.is_none() {
         return;
     }
     let prefix = prefix.to_ascii_lowercase();
@@ -196,8 +199,6 @@ pub(super) fn complete(app: &mut App, forward: bool) {
         Entry::Message(m) => Some(&m.user),
         _ => None,
     });
-    // After a room-management command, the names it can act on.
-    let subjects = super::manage::subject_candidates(room, app.input.slice(0, start));
     let pool: Box<dyn Iterator<Item = &String>> = match &subjects {
         Some(names) => Box::new(names.iter()),
         None => Box::new(room.members.iter().chain(speakers)),

@@ -21,13 +21,13 @@ pub(super) fn run(
     typed: &str,
     fx: &mut Vec<Effect>,
 ) {
-    let Some(room) = usable_room(app) else {
-        return;
-    };
     if command == SlashCommand::Topic && arg.is_empty() {
         show_topic(app);
         return;
     }
+    let Some(room) = usable_room(app) else {
+        return;
+    };
     let request = match request_for(command, arg) {
         Ok(request) => request,
         Err(problem) => {
@@ -157,6 +157,7 @@ fn role(subject: String, role: Role) -> Result<RoomRequest, String> {
 /// `/topic` alone: the topic as the server last said it.
 fn show_topic(app: &mut App) {
     let Some(room) = app.current_room() else {
+        notice(app, "You are in no room.", Level::Error);
         return;
     };
     let text = match &room.details {

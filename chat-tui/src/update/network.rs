@@ -8,7 +8,9 @@ use super::commands::room_deleted;
 use super::stream::on_live;
 use super::sync::{Joined, on_history, on_joined, send_join};
 use super::{Effect, RESEND_DELAY, notice, push_entry};
-use crate::app::{App, ConnState, Entry, InputLine, Level, Mode, Older, RoomBrowser, RoomSync};
+use crate::app::{
+    App, ConnState, Entry, InputLine, Level, Mode, Older, Pending, RoomBrowser, RoomSync,
+};
 use crate::net::NetEvent;
 
 pub(super) fn on_net(app: &mut App, event: NetEvent, fx: &mut Vec<Effect>) {
@@ -267,11 +269,7 @@ fn on_error(
         }
         _ => {
             if let Some(p) = reference.as_deref().and_then(|r| app.outbox.take_by_ref(r)) {
-                let shown = crate::text::truncate(&crate::sanitize::inert(&p.text), 40);
-                let line = match &p.request {
-                    Some(request) => format!("#{}: {} refused: {text}", p.room, request.describe()),
-                    None => format!("Not sent to #{} ({text}): {shown}", p.room),
-                };
+                let line = refusal(&p, &text);
                 match app.room_index(&p.room) {
                     Some(index) => push_entry(
                         app,
@@ -293,4 +291,15 @@ fn on_error(
         &format!("Server: {text} ({})", code.as_str()),
         Level::Error,
     );
+}
+
+/// The line that says an outbox line or request was refused, and why.
+fn refusal(pending: &Pending, why: &str) -> String {
+    match &pending.request {
+        Some(request) => format!("#{}: {} refused: {why}", pending.room, request.describe()),
+        None => {
+            let shown = crate::text::truncate(&crate::sanitize::inert(&pending.text), 40);
+            format!("Not sent to #{} ({why}): {shown}", pending.room)
+        }
+    }
 }

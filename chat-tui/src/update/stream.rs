@@ -150,16 +150,43 @@ fn absorb_change(app: &mut App, index: usize, change: StreamEntry, via: Via) {
             _ => {}
         }
     }
-    let removal = match &change {
-        StreamEntry::Kick(k) | StreamEntry::Ban(k) if k.subject == me && via == Via::Live => {
-            Some(crate::ui::change::describe(&change, &me))
-        }
-        _ => None,
+    let removal = match via {
+        Via::Live => removal_of(&change, &me),
+        Via::CatchUp | Via::Page => None,
     };
     push_entry(app, index, Entry::Change(change));
     if let Some(why) = removal {
         put_out(app, index, why);
     }
+}
+
+/// Why we are out, when `entry` kicks or bans `me`.
+fn removal_of(entry: &StreamEntry, me: &str) -> Option<String> {
+    match entry {
+        StreamEntry::Kick(k) | StreamEntry::Ban(k) if k.subject == me => {
+            Some(crate::ui::change::describe(entry, me))
+        }
+        _ => None,
+    }
+}
+
+/// Shows what arrived live while the room was catching up; returns
+/// whether we are still in the room. A kick or ban of us among it puts us
+/// out even when a catch-up page showed the same entry first (a page
+/// cannot tell an old kick from one that holds now; a live one can).
+pub(super) fn absorb_held(app: &mut App, index: usize) -> bool {
+    let held = std::mem::take(&mut app.rooms[index].held_live);
+    let me = app.user.clone();
+    let removal = held.iter().find_map(|e| removal_of(e, &me));
+    for entry in held {
+        absorb(app, index, entry, Via::Live);
+    }
+    if let Some(why) = removal
+        && app.rooms[index].is_member()
+    {
+        put_out(app, index, why);
+    }
+    app.rooms[index].is_member()
 }
 
 /// A role entry: `owner` hands the room over (the old owner becomes an op).
@@ -193,9 +220,6 @@ fn put_out(app: &mut App, index: usize, why: String) {
     room.sync = RoomSync::Offline;
     room.members.clear();
     room.held_live.clear();
-    if index != app.current {
-        room.mentioned = true;
-    }
     let name = room.name.clone();
     app.state_dirty = true;
     let dropped = drop_outbox_lines(app, &name);
@@ -235,8 +259,5 @@ fn invited(app: &mut App, invite: &Admittance) {
     room.membership = Membership::Invited {
         by: invite.user.clone(),
     };
-    if index != app.current {
-        room.mentioned = true;
-    }
     notice(app, &text, Level::Info);
 }

@@ -5,7 +5,7 @@
 use chat_proto::{ClientFrame, Entry as StreamEntry, RoomDetails};
 
 use super::input::flush_outbox;
-use super::stream::{Via, absorb};
+use super::stream::{Via, absorb, absorb_held};
 use super::{CATCH_UP_PAGE, Effect, OLDER_PAGE, push_entry};
 use crate::app::{App, Entry, Level, Older, Room, RoomSync};
 
@@ -175,15 +175,10 @@ pub(super) fn on_history(
 
 /// The room is caught up: show what was held back, send its pending lines.
 pub(super) fn room_live(app: &mut App, index: usize, fx: &mut Vec<Effect>) {
-    let room = &mut app.rooms[index];
-    room.sync = RoomSync::Live;
-    let held = std::mem::take(&mut room.held_live);
-    for entry in held {
-        absorb(app, index, entry, Via::Live);
-        if !app.rooms[index].is_member() {
-            // Kicked in what was held back: nothing more to show or send.
-            return;
-        }
+    app.rooms[index].sync = RoomSync::Live;
+    if !absorb_held(app, index) {
+        // Kicked in what was held back: nothing more to show or send.
+        return;
     }
     let name = app.rooms[index].name.clone();
     flush_outbox(app, &name, fx);
