@@ -513,6 +513,7 @@ fn scroll_hint_row(below: usize, width: usize) -> Line<'static> {
 fn empty_hint(app: &App) -> String {
     match app.current_room() {
         None => "You are in no room. Type /join ROOM to join one, /help for keys.".to_owned(),
+        Some(room) if !room.is_member() => crate::ui::title::not_in_hint(room),
         Some(room) if room.sync == crate::app::RoomSync::Live => {
             format!("No messages in #{} yet. Say hello!", room.name)
         }

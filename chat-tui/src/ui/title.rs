@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::{App, Membership};
+use crate::app::{App, Membership, Room};
 use crate::sanitize::inert;
 use crate::text::{ColumnWidth, truncate};
 use crate::ui::theme;
@@ -91,4 +91,22 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::styled(title.right, theme::title_meta()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// What an empty pane says in a room we are not in.
+pub fn not_in_hint(room: &Room) -> String {
+    match &room.membership {
+        Membership::Invited { by } => format!(
+            "{} invited you to #{}. Press Enter to join it, or /leave to let the invitation go.",
+            inert(by),
+            room.name
+        ),
+        Membership::Removed { why } => {
+            format!(
+                "Not in #{}: {why}. /join {} goes back.",
+                room.name, room.name
+            )
+        }
+        Membership::Member => String::new(),
+    }
 }

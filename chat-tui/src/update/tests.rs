@@ -2148,3 +2148,36 @@ fn names_complete_after_the_management_commands() {
     update(&mut app, key(KeyCode::Tab));
     assert_eq!(app.input.text(), "/kick carol ask erin ");
 }
+
+#[test]
+fn a_live_kick_during_catch_up_holds_even_when_a_page_shows_it_first() {
+    let mut app = app_in(&["lobby"]);
+    app.rooms[0].position_known = true;
+    app.rooms[0].last_seen = 4;
+    update(&mut app, Action::Net(NetEvent::Connected { epoch: 1 }));
+    update(&mut app, welcome2("alice"));
+    let d = details("", Some("dave"), &["bob"], Role::Member);
+    let history = vec![msg("lobby", 5, "bob", "one").into()];
+    update(
+        &mut app,
+        joined2("lobby", &["alice", "bob"], history, true, d),
+    );
+    assert_eq!(room(&app, "lobby").sync, RoomSync::CatchingUp);
+    let kick = chat_proto::Entry::Kick(removal("lobby", 6, "bob", "alice", None));
+    live_entry(&mut app, kick.clone());
+    let fx = update(
+        &mut app,
+        frame(ServerFrame::History {
+            room: "lobby".into(),
+            messages: vec![kick],
+            more: false,
+        }),
+    );
+    assert!(
+        sent(&fx).is_empty(),
+        "nothing is sent to a room we are out of"
+    );
+    let lobby = room(&app, "lobby");
+    assert!(matches!(lobby.membership, Membership::Removed { .. }));
+    assert_eq!(change_lines(&app, "lobby"), ["you were kicked by bob"]);
+}
