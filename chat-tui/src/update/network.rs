@@ -9,7 +9,8 @@ use super::stream::on_live;
 use super::sync::{Joined, on_history, on_joined, send_join};
 use super::{Effect, RESEND_DELAY, notice, push_entry};
 use crate::app::{
-    App, ConnState, Entry, InputLine, Level, Mode, Older, Pending, RoomBrowser, RoomSync,
+    App, ConnState, Entry, InputLine, Level, Membership, Mode, Older, Pending, RoomBrowser,
+    RoomSync,
 };
 use crate::net::NetEvent;
 
@@ -255,6 +256,7 @@ fn on_error(
             app.refused = true;
             return;
         }
+        ErrorCode::Forbidden if reference.is_none() && join_refused(app, &text) => return,
         ErrorCode::RateLimited | ErrorCode::Internal => {
             if let Some(p) = reference.as_deref().and_then(|r| app.outbox.by_ref_mut(r)) {
                 p.in_flight = false;
@@ -302,4 +304,36 @@ fn refusal(pending: &Pending, why: &str) -> String {
             format!("Not sent to #{} ({why}): {shown}", pending.room)
         }
     }
+}
+
+/// A `forbidden` without `ref` while a room is joining: the server refused
+/// the `join` (a ban, a private room). The server answers a socket's
+/// requests in order, so it is the room whose join went out first, which
+/// is the first one still joining. That room is marked as left with the
+/// reason instead of waiting forever; returns whether there was one.
+fn join_refused(app: &mut App, why: &str) -> bool {
+    let Some(index) = app
+        .rooms
+        .iter()
+        .position(|r| matches!(r.sync, RoomSync::Joining { .. }))
+    else {
+        return false;
+    };
+    let room = &mut app.rooms[index];
+    room.sync = RoomSync::Offline;
+    room.membership = Membership::Removed {
+        why: format!("the server refused to let you in: {why}"),
+    };
+    app.state_dirty = true;
+    let text = format!("Cannot join #{}: {why}", room.name);
+    push_entry(
+        app,
+        index,
+        Entry::Notice {
+            text,
+            ts: app.now_ms,
+            level: Level::Error,
+        },
+    );
+    true
 }

@@ -2181,3 +2181,39 @@ fn a_live_kick_during_catch_up_holds_even_when_a_page_shows_it_first() {
     assert!(matches!(lobby.membership, Membership::Removed { .. }));
     assert_eq!(change_lines(&app, "lobby"), ["you were kicked by bob"]);
 }
+
+#[test]
+fn a_refused_join_marks_the_room_as_left_with_the_reason() {
+    let mut app = owning(&["lobby"], Role::Member);
+    let fx = enter_line(&mut app, "/join rust");
+    assert_eq!(sent(&fx), [join_frame("rust", None)]);
+    update(
+        &mut app,
+        frame(ServerFrame::error(
+            ErrorCode::Forbidden,
+            "you are banned from rust",
+            None,
+        )),
+    );
+    let rust = room(&app, "rust");
+    assert_eq!(rust.sync, RoomSync::Offline);
+    assert_eq!(
+        rust.membership,
+        Membership::Removed {
+            why: "the server refused to let you in: you are banned from rust".into()
+        }
+    );
+    assert_eq!(
+        notices(&app).last().map(String::as_str),
+        Some("Cannot join #rust: you are banned from rust")
+    );
+    // With no join waiting, a forbidden is an ordinary error line.
+    update(
+        &mut app,
+        frame(ServerFrame::error(ErrorCode::Forbidden, "no", None)),
+    );
+    assert_eq!(
+        notices(&app).last().map(String::as_str),
+        Some("Server: no (forbidden)")
+    );
+}
