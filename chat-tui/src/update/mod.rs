@@ -13,12 +13,12 @@
 //! [`network`] (socket events and server frames) and [`clock`] (ticks).
 //!
 //! # Reconnection without loss or duplication
-//! - Each room remembers `last_seen`, the newest message id shown. After a
-//!   `welcome` every room is joined again with `since = last_seen` (with
-//!   `limit` 500) and, while `more`, paged on with `history` `after`.
-//!   Live messages that arrive during that paging are held back and shown
+//! - Each room remembers `last_seen`, the newest entry id shown (a message
+//!   or a room change). After a `welcome` every room we are in is joined
+//!   again with `since = last_seen` (with `limit` 500) and, while `more`,
+//!   paged on with `history` `after`. Live entries that arrive during that paging are held back and shown
 //!   after it, so ids are absorbed in order.
-//! - Any message whose id is at or below `last_seen` is a duplicate and is
+//! - Any entry whose id is at or below `last_seen` is a duplicate and is
 //!   dropped.
 //! - Typed lines go to the outbox with a unique `ref` and are drawn dimmed
 //!   until the server's copy with that `ref` comes back (the server sends it
