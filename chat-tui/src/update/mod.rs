@@ -16,8 +16,8 @@
 //! - Each room remembers `last_seen`, the newest entry id shown (a message
 //!   or a room change). After a `welcome` every room we are in is joined
 //!   again with `since = last_seen` (with `limit` 500) and, while `more`,
-//!   paged on with `history` `after`. Live entries that arrive during that paging are held back and shown
-//!   after it, so ids are absorbed in order.
+//!   paged on with `history` `after`. Live entries that arrive during that
+//!   paging are held back and shown after it, so ids are absorbed in order.
 //! - Any entry whose id is at or below `last_seen` is a duplicate and is
 //!   dropped.
 //! - Typed lines go to the outbox with a unique `ref` and are drawn dimmed
