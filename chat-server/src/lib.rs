@@ -27,6 +27,7 @@
 //! - [`limits`]: the per-session rate limit and fixed sizes.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`shutdown`]: the shutdown signal and the drop guard tasks hold.
+//! - [`sweep`]: rooms that never held a message are forgotten once empty.
 //! - [`sync`]: the one poison-tolerant lock helper.
 //! - [`web`]: the embedded browser client, its headers, the `Origin` check.
 //!
@@ -48,6 +49,7 @@ pub mod session;
 pub mod shared;
 pub mod shutdown;
 pub mod store;
+pub mod sweep;
 pub mod sync;
 pub mod web;
 

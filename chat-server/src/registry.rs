@@ -33,6 +33,8 @@
 //!
 //! A room lives in the map only while it has members: the last `leave`
 //! removes it, so the map does not grow with every room ever visited.
+//! A room that never held a message is then handed to the
+//! [`RoomRegistry::on_vacated`] hook, so the store can forget it too.
 //!
 //! Locks are std `Mutex`es: they guard short, non-async sections and are
 //! never held across an await. Lock order: a room's lock may take the
@@ -40,7 +42,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use chat_proto::{Message, RoomName, ServerFrame, UserName, encode};
 use tokio::sync::{Notify, mpsc};
@@ -187,6 +189,10 @@ struct RoomState {
     /// Set when the last member left and the room was taken out of the
     /// map: a subscriber still holding it must look the room up again.
     removed: bool,
+    /// Whether the room is known to hold a message (a join's snapshot
+    /// said so, or one was delivered): a room that never did is handed to
+    /// the [`RoomRegistry::on_vacated`] hook when it empties.
+    held_entry: bool,
 }
 
 impl RoomState {
@@ -247,7 +253,13 @@ pub struct RoomRegistry {
     /// be disconnected, so telling them who leaves would only be noise.
     shutting_down: AtomicBool,
     metrics: Arc<Metrics>,
+    /// Told of each room that empties without ever having held a message.
+    vacated: OnceLock<VacatedHook>,
 }
+
+/// What the registry calls, outside every lock, with a room that lost its
+/// last member here and never held a message. It must not block.
+pub type VacatedHook = Box<dyn Fn(&RoomName) + Send + Sync>;
 
 impl RoomRegistry {
     pub fn new(metrics: Arc<Metrics>, presence: PresenceRoute) -> Self {
@@ -256,7 +268,14 @@ impl RoomRegistry {
             presence,
             shutting_down: AtomicBool::new(false),
             metrics,
+            vacated: OnceLock::new(),
         }
+    }
+
+    /// Sets the hook told of rooms that empty without ever holding a
+    /// message; only the first call takes effect.
+    pub fn on_vacated(&self, hook: VacatedHook) {
+        let _ = self.vacated.set(hook);
     }
 
     fn rooms(&self) -> MutexGuard<'_, HashMap<RoomName, Arc<Room>>> {
@@ -360,6 +379,7 @@ impl RoomRegistry {
     /// member live.
     pub fn activate(&self, room: &Room, conn: ConnId, last_id: u64, joined: &ServerFrame) {
         let mut state = room.lock();
+        state.held_entry |= last_id > 0;
         let Some(member) = state.members.get_mut(&conn) else {
             return; // Disconnected meanwhile.
         };
@@ -404,6 +424,11 @@ impl RoomRegistry {
         if state.members.is_empty() {
             self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
             self.remove(room, &mut state);
+            let never_used = !state.held_entry;
+            drop(state);
+            if let Some(hook) = self.vacated.get().filter(|_| never_used) {
+                hook(&room.name);
+            }
         }
         true
     }
@@ -469,6 +494,7 @@ impl RoomRegistry {
                 ..message.clone()
             }));
             let mut state = room.lock();
+            state.held_entry = true;
             for (conn, member) in state.members.iter_mut() {
                 let copy = if *conn == committed.origin && message.reference.is_some() {
                     frame(&ServerFrame::Message(message.clone()))
