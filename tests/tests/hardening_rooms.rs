@@ -447,7 +447,9 @@ async fn the_room_cap_is_a_flag() {
 async fn wait_for_stored_rooms(db_path: &Path, expected: &[&str]) {
     let deadline = Instant::now() + SETTLE;
     loop {
-        let stored = db::stored_room_names(db_path).await.unwrap();
+        let stored = db::stored_room_names(db_path)
+            .await
+            .expect("the rooms table can be read");
         if stored == expected {
             return;
         }
