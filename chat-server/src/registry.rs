@@ -673,4 +673,36 @@ mod tests {
         assert_eq!(seen(&mut frames_rx), ["1:"]);
         assert_eq!(registry.local_members("lobby"), ["carol"]);
     }
+
+    #[test]
+    fn only_rooms_that_never_held_a_message_are_reported_vacated() {
+        let (registry, _) = registry();
+        let vacated = Arc::new(Mutex::new(Vec::new()));
+        let heard = vacated.clone();
+        registry.on_vacated(Box::new(move |room: &RoomName| {
+            heard.lock().unwrap().push(room.to_string());
+        }));
+        let (outbox, _frames_rx, _) = Outbox::new(64);
+        let alice = user("alice");
+        // Never held a message: reported once its last member leaves.
+        let unused = registry.subscribe(&room("unused"), ConnId(1), &alice, &outbox);
+        registry.activate(&unused, ConnId(1), 0, &joined("unused", 0));
+        // A message delivered while in it, or a snapshot with messages.
+        let talked = registry.subscribe(&room("talked"), ConnId(1), &alice, &outbox);
+        registry.activate(&talked, ConnId(1), 0, &joined("talked", 0));
+        registry.deliver(&[committed("talked", 1, 9)]);
+        let old = registry.subscribe(&room("old"), ConnId(1), &alice, &outbox);
+        registry.activate(&old, ConnId(1), 7, &joined("old", 7));
+        let shared = registry.subscribe(&room("unused"), ConnId(2), &alice, &outbox);
+        for (handle, conn) in [(&unused, 1), (&talked, 1), (&old, 1)] {
+            registry.leave(handle, ConnId(conn));
+        }
+        assert!(
+            vacated.lock().unwrap().is_empty(),
+            "unused still has a member"
+        );
+        registry.leave(&shared, ConnId(2));
+        assert_eq!(*vacated.lock().unwrap(), ["unused"]);
+        assert_eq!(registry.room_count(), 0, "every empty room left memory");
+    }
 }

@@ -120,6 +120,31 @@ mod tests {
     }
 
     #[test]
+    fn rooms_pages_fold_their_query_and_clamp_their_limit() {
+        use crate::store::RoomQuery;
+        assert_eq!(
+            command(r#"{"type":"rooms"}"#),
+            Ok(Command::Rooms(Rooms::Page(RoomQuery {
+                contains: None,
+                after: None,
+                limit: 100
+            })))
+        );
+        assert_eq!(
+            command(r#"{"type":"rooms","query":"RU","after":"Rust","limit":9000}"#),
+            Ok(Command::Rooms(Rooms::Page(RoomQuery {
+                contains: Some("ru".into()),
+                after: Some("rust".into()),
+                limit: 500
+            })))
+        );
+        assert_eq!(
+            command(r#"{"type":"rooms","mine":true,"query":"x"}"#),
+            Ok(Command::Rooms(Rooms::Mine))
+        );
+    }
+
+    #[test]
     fn join_and_history_choose_their_page() {
         let join = |text| match command(text) {
             Ok(Command::Join(join)) => join.page,
