@@ -68,15 +68,19 @@ async fn behaves(store: Arc<dyn MessageStore>) {
         store
             .create_account(&user("Carol"), "h1".into())
             .await
-            .unwrap()
+            .expect("the store answers")
     );
     assert!(
         !store
             .create_account(&user("carol"), "h2".into())
             .await
-            .unwrap()
+            .expect("the store answers")
     );
-    let account = store.account(&user("CAROL")).await.unwrap().unwrap();
+    let account = store
+        .account(&user("CAROL"))
+        .await
+        .expect("the store answers")
+        .expect("the account exists");
     assert_eq!(
         (account.name.as_str(), account.password_hash.as_str()),
         ("Carol", "h1")
@@ -85,11 +89,17 @@ async fn behaves(store: Arc<dyn MessageStore>) {
         store
             .password_hash(&user("cArOl"))
             .await
-            .unwrap()
+            .expect("the store answers")
             .as_deref(),
         Some("h1")
     );
-    assert_eq!(store.account(&user("dave")).await.unwrap(), None);
+    assert_eq!(
+        store
+            .account(&user("dave"))
+            .await
+            .expect("the store answers"),
+        None
+    );
 
     // Listing: name order, `contains`, `after`, `limit` and `more`.
     for name in ["b-two", "a-one", "c-three", "b-four"] {
@@ -98,7 +108,7 @@ async fn behaves(store: Arc<dyn MessageStore>) {
     store
         .join(&room("empty"), Page::Newest { limit: 1 })
         .await
-        .unwrap();
+        .expect("the store answers");
     let all = page(store, None, None, 100).await;
     assert_eq!(all.0, ["a-one", "b-four", "b-two", "c-three", "empty"]);
     assert!(!all.1);
@@ -116,10 +126,28 @@ async fn behaves(store: Arc<dyn MessageStore>) {
     );
 
     // Sweeping: only a room that never held a message goes.
-    assert_eq!(store.unused_rooms().await.unwrap(), [room("empty")]);
-    assert!(!store.sweep_room(&room("a-one")).await.unwrap());
-    assert!(store.sweep_room(&room("empty")).await.unwrap());
-    assert!(!store.sweep_room(&room("empty")).await.unwrap());
+    assert_eq!(
+        store.unused_rooms().await.expect("the store answers"),
+        [room("empty")]
+    );
+    assert!(
+        !store
+            .sweep_room(&room("a-one"))
+            .await
+            .expect("the store answers")
+    );
+    assert!(
+        store
+            .sweep_room(&room("empty"))
+            .await
+            .expect("the store answers")
+    );
+    assert!(
+        !store
+            .sweep_room(&room("empty"))
+            .await
+            .expect("the store answers")
+    );
     assert_eq!(
         page(store, Some("empty"), None, 5).await.0,
         Vec::<String>::new()
@@ -127,7 +155,7 @@ async fn behaves(store: Arc<dyn MessageStore>) {
     // A swept room comes back with its next join or message.
     say(store, "empty").await;
     assert_eq!(page(store, Some("empty"), None, 5).await.0, ["empty"]);
-    store.close().await.unwrap();
+    store.close().await.expect("the store answers");
 }
 
 #[tokio::test]
