@@ -8,11 +8,13 @@
 //! queue, group commit, answers after commit, refusing after close),
 //! `commits` (committed batches streamed to a fan-out task that delivers,
 //! then acknowledges) and `page` (page bounds and paging, the rooms a
-//! join need not create, the schema-version rule). [`sqlite`] and
+//! join need not create, the schema-version rule) and `listing` (room
+//! list pages, the same from both stores). [`sqlite`] and
 //! [`postgres`] keep only their SQL and how they run it. [`health`] says
 //! whether storage takes writes now (and logs and counts its faults);
 //! `db_file` keeps a second server off a SQLite file and notices the file
-//! being deleted or replaced under a running one.
+//! being deleted or replaced under a running one. Each store's schema
+//! migrations past version 1 are SQL files in `store/schema/`.
 
 mod batch;
 mod commits;
