@@ -155,6 +155,22 @@ async fn behaves(store: Arc<dyn MessageStore>) {
     // A swept room comes back with its next join or message.
     say(store, "empty").await;
     assert_eq!(page(store, Some("empty"), None, 5).await.0, ["empty"]);
+    let joined = store
+        .join(&room("again"), Page::Newest { limit: 1 })
+        .await
+        .expect("the store answers");
+    assert_eq!(joined.last_id, 0);
+    assert!(
+        store
+            .sweep_room(&room("again"))
+            .await
+            .expect("the store answers")
+    );
+    store
+        .join(&room("again"), Page::Newest { limit: 1 })
+        .await
+        .expect("the store answers");
+    assert_eq!(page(store, Some("again"), None, 5).await.0, ["again"]);
     store.close().await.expect("the store answers");
 }
 

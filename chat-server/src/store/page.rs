@@ -72,8 +72,9 @@ pub(crate) fn from_sql_id(id: i64) -> u64 {
 
 /// Rooms known to exist, so a join skips the write that creates one.
 /// A room leaves it when the store forgets it (a room that never held a
-/// message, once empty); a room forgotten while a joiner was on its way
-/// is made again by its first message.
+/// message, once empty) on this node; a join that finds a known room
+/// gone (another node forgot it) makes it again, and a room forgotten
+/// while a joiner was on its way is made again by its first message.
 #[derive(Debug, Default)]
 pub(crate) struct KnownRooms(Mutex<HashSet<RoomName>>);
 

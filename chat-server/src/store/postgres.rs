@@ -189,16 +189,19 @@ impl MessageStore for PostgresStore {
         Box::pin(bounded(async move {
             let client = pool.get().await.map_err(pool_error)?;
             if !known {
-                let create = client.prepare_cached(CREATE_ROOM).await.map_err(db_error)?;
-                client
-                    .execute(&create, &[&room.as_str(), &now_ms()])
-                    .await
-                    .map_err(db_error)?;
+                create_room(&client, &room).await?;
                 known_rooms.insert(room.clone());
             }
-            let (last_id, page) = read_page(&client, &room, page).await?;
+            let (mut last_id, mut page_read) = read_page(&client, &room, page).await?;
+            if last_id.is_none() {
+                // Known, but swept (it never held a message) since, maybe
+                // by another node: make it again, so a room someone is in
+                // is listed.
+                create_room(&client, &room).await?;
+                (last_id, page_read) = read_page(&client, &room, page).await?;
+            }
             Ok(RoomSnapshot {
-                page,
+                page: page_read,
                 last_id: last_id.unwrap_or(0),
             })
         }))
@@ -461,6 +464,19 @@ async fn run_migrations(pool: &Pool) -> Result<Migration, StoreError> {
         Ok(Migration { from, to })
     })
     .await
+}
+
+/// Creates `room` unless it exists.
+async fn create_room(
+    client: &deadpool_postgres::Client,
+    room: &RoomName,
+) -> Result<(), StoreError> {
+    let create = client.prepare_cached(CREATE_ROOM).await.map_err(db_error)?;
+    client
+        .execute(&create, &[&room.as_str(), &now_ms()])
+        .await
+        .map_err(db_error)?;
+    Ok(())
 }
 
 /// Reads a page of `room` and, from the same snapshot, its newest id

@@ -270,11 +270,24 @@ impl MessageStore for SqliteStore {
             .then(|| self.write(|reply| Write::CreateRoom(room.clone(), reply)));
         let known_rooms = self.known_rooms.clone();
         let reader_tx = self.reader_tx.clone();
+        let writer_tx = self.writer_tx.clone();
         Box::pin(async move {
             if let Some(create) = create {
                 create.await?;
                 known_rooms.insert(room.clone());
             }
+            let read = room.clone();
+            let snapshot = read_on(&reader_tx, move |conn| read_room(conn, &read, page)).await?;
+            if let Some(snapshot) = snapshot {
+                return Ok(snapshot);
+            }
+            // Known, but swept (it never held a message) since: make it
+            // again, so a room someone is in is listed.
+            batch::request(&writer_tx, |reply| {
+                Command::Write(Write::CreateRoom(room.clone(), reply))
+            })
+            .await?;
+            known_rooms.insert(room.clone());
             read_on(&reader_tx, move |conn| read_snapshot(conn, &room, page)).await
         })
     }
@@ -766,6 +779,15 @@ fn append(
 /// committed after it is exactly what has a larger id. A room that does
 /// not exist reads as empty.
 fn read_snapshot(conn: &Connection, room: &RoomName, page: Page) -> rusqlite::Result<RoomSnapshot> {
+    Ok(read_room(conn, room, page)?.unwrap_or_default())
+}
+
+/// [`read_snapshot`], or `None` when the room does not exist.
+fn read_room(
+    conn: &Connection,
+    room: &RoomName,
+    page: Page,
+) -> rusqlite::Result<Option<RoomSnapshot>> {
     // Deferred: the snapshot is taken at the first SELECT and holds for both.
     let tx = conn.unchecked_transaction()?;
     let row = tx
@@ -775,11 +797,11 @@ fn read_snapshot(conn: &Connection, room: &RoomName, page: Page) -> rusqlite::Re
         })
         .optional()?;
     let Some((room_id, last_id)) = row else {
-        return Ok(RoomSnapshot::default());
+        return Ok(None);
     };
     let page = read_page(&tx, room_id, room.as_str(), page)?;
     tx.commit()?;
-    Ok(RoomSnapshot { page, last_id })
+    Ok(Some(RoomSnapshot { page, last_id }))
 }
 
 fn read_page(
