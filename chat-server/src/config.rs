@@ -11,6 +11,10 @@ use crate::store::SyncMode;
 /// `--outbox-bytes`' default: room for a 2 MB `history` page and then
 /// some, a small fraction of a small server's memory.
 pub const DEFAULT_OUTBOX_BYTES: usize = 4 * 1024 * 1024;
+/// Rooms one session may be in at once, unless `--rooms-per-session` says
+/// otherwise: enough for anyone reading, few enough that one session
+/// cannot hold thousands of rooms in memory.
+pub const DEFAULT_ROOMS_PER_SESSION: usize = 200;
 
 /// Real-time chat server: WebSocket rooms at /ws, stored in SQLite, or as
 /// one node of a cluster sharing PostgreSQL and Redis.
@@ -95,6 +99,10 @@ pub struct Cli {
     /// unlimited).
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub sessions_per_account: u32,
+    /// Rooms one session may be in at once; a further join is refused with
+    /// `rate_limited` until it leaves one (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_ROOMS_PER_SESSION)]
+    pub rooms_per_session: usize,
     /// Commit durability: `normal` survives a crash of the process, `full`
     /// also a power cut (slower).
     #[arg(long, value_enum, default_value_t = SyncMode::Normal)]
@@ -163,6 +171,8 @@ pub struct Config {
     pub ping_interval: Duration,
     pub handshake_timeout: Duration,
     pub logins: LoginLimits,
+    /// `--rooms-per-session`: 0 means unlimited.
+    pub rooms_per_session: usize,
     /// Origins besides the server's own allowed to open the WebSocket, as
     /// [`crate::web::parse_origin`] spells them.
     pub allow_origins: Vec<String>,
@@ -219,6 +229,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             logins: LoginLimits::default(),
+            rooms_per_session: DEFAULT_ROOMS_PER_SESSION,
             allow_origins: Vec::new(),
         }
     }
@@ -239,6 +250,7 @@ impl From<&Cli> for Config {
             ping_interval: cli.ping_interval,
             handshake_timeout: cli.handshake_timeout,
             logins: LoginLimits::from(cli),
+            rooms_per_session: cli.rooms_per_session,
             allow_origins: cli.allow_origins.clone(),
         }
     }

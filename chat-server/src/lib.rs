@@ -29,6 +29,7 @@
 //!   and half-finished frames, and the log that names offenders once.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`shutdown`]: the shutdown signal and the drop guard tasks hold.
+//! - [`sweep`]: rooms that never held a message are forgotten once empty.
 //! - [`sync`]: the one poison-tolerant lock helper.
 //! - [`web`]: the embedded browser client, its headers, the `Origin` check.
 //!
@@ -51,6 +52,7 @@ pub mod session;
 pub mod shared;
 pub mod shutdown;
 pub mod store;
+pub mod sweep;
 pub mod sync;
 pub mod web;
 

@@ -302,7 +302,13 @@ async fn spawn(process: &mut ChildProcess, options: &ServerOptions, db_path: &Pa
 
 /// The binary with `args`, logging at `log_filter` without colours.
 fn server_command(args: &[impl AsRef<std::ffi::OsStr>], log_filter: &str) -> Command {
-    let mut command = Command::new(workspace_binary("chat-server"));
+    // `CHAT_E2E_SERVER_BIN` runs the tests against another build (say,
+    // the previous release, to see a test fail there).
+    let binary = std::env::var_os("CHAT_E2E_SERVER_BIN")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_binary("chat-server"));
+    let mut command = Command::new(binary);
     command
         .args(args)
         .env("RUST_LOG", log_filter)
