@@ -611,3 +611,83 @@ fn the_more_lines_hint_has_its_own_row_and_covers_no_text() {
         );
     }
 }
+
+/// A conversation with messages of several lines, and a message of
+/// several lines being written.
+fn several_lines(width: u16, height: u16) -> App {
+    let mut app = connected(&["lobby", "rust"], width, height);
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            1,
+            "bob",
+            "here is the fix:\nfn main() {\n    println!(\"hi\");\n}\nworks for me",
+            T0,
+        ),
+    );
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            2,
+            "carol",
+            "first line of a paragraph that is long enough to wrap on a narrow screen\nsecond line",
+            T0 + MINUTE,
+        ),
+    );
+    type_text(&mut app, "one");
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)),
+    );
+    update(&mut app, Action::Paste("two\nthree".into()));
+    app
+}
+
+#[test]
+fn several_lines_100x30() {
+    let app = several_lines(100, 30);
+    let mut terminal = draw(&app);
+    insta::assert_snapshot!(terminal.backend());
+    // The input took three rows; the cursor is after "three".
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    assert_eq!((cursor.x, cursor.y), (7, 29));
+    let rows = screen_rows(&terminal);
+    assert!(rows[27].starts_with("> one"), "{:?}", rows[27]);
+    assert!(rows[28].starts_with("  two"), "{:?}", rows[28]);
+}
+
+#[test]
+fn several_lines_50x20() {
+    let mut app = several_lines(50, 20);
+    // More lines than the input shows: it scrolls, marking what is hidden.
+    update(&mut app, Action::Paste("\nfour\nfive\nsix".into()));
+    let mut terminal = draw(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let rows = screen_rows(&terminal);
+    assert!(rows[15].starts_with("↑ two"), "{:?}", rows[15]);
+    assert!(rows[19].starts_with("  six"), "{:?}", rows[19]);
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    assert_eq!((cursor.x, cursor.y), (5, 19));
+    // Up twice: the cursor's line stays on screen.
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    let rows = screen_rows(&draw(&app));
+    assert!(rows[15].starts_with("> one"), "{:?}", rows[15]);
+    assert!(rows[19].starts_with("↓ five"), "{:?}", rows[19]);
+}
+
+#[test]
+fn a_long_paste_asks_on_the_input_row() {
+    let mut app = connected(&["lobby"], 50, 20);
+    update(&mut app, Action::Paste("line\n".repeat(150)));
+    let rows = screen_rows(&draw(&app));
+    assert!(
+        rows[19].starts_with("Paste 151 lines into the input? y/Enter: yes, n"),
+        "{:?}",
+        rows[19]
+    );
+}

@@ -77,9 +77,10 @@ impl Item<'_> {
     }
 }
 
-/// The pane's items in display order (entries, then pending lines) and
-/// the index the "new messages" marker goes before.
-fn items(app: &App) -> (Vec<Item<'_>>, Option<usize>) {
+/// The pane's items in display order (entries, then pending lines), the
+/// index the "new messages" marker goes before, and the first item shown
+/// (entries before a `/clear` are not).
+fn items(app: &App) -> (Vec<Item<'_>>, Option<usize>, usize) {
     let room = app.current_room();
     let entries = room.map_or(app.status_log.as_slice(), |r| r.entries.as_slice());
     let mut items: Vec<Item> = entries.iter().map(Item::Entry).collect();
@@ -91,7 +92,8 @@ fn items(app: &App) -> (Vec<Item<'_>>, Option<usize>) {
             .iter()
             .position(|i| i.message_id().is_some_and(|id| id > after))
     });
-    (items, marker_at)
+    let first = room.map_or(0, |r| r.cleared.min(r.entries.len()));
+    (items, marker_at, first)
 }
 
 /// Walks the items bottom-up, handing `take` each one's index and rows
@@ -102,9 +104,9 @@ fn walk_up(
     geometry: &Geometry,
     mut take: impl FnMut(usize, Vec<Line<'static>>) -> bool,
 ) -> bool {
-    let (items, marker_at) = items(app);
+    let (items, marker_at, first) = items(app);
     let day = |item: &Item| app.time_zone.datetime(item.ts()).date();
-    for index in (0..items.len()).rev() {
+    for index in (first..items.len()).rev() {
         let item = items[index];
         let mut chunk = item_rows(app, item, geometry);
         if marker_at == Some(index) {
@@ -113,11 +115,11 @@ fn walk_up(
                 separator_row("new messages", geometry.width, theme::marker()),
             );
         }
-        if index == 0 || day(&items[index - 1]) != day(&item) {
+        if index == first || day(&items[index - 1]) != day(&item) {
             chunk.insert(0, day_row(day(&item), geometry));
         }
         if !take(index, chunk) {
-            return index == 0;
+            return index == first;
         }
     }
     true
@@ -177,7 +179,7 @@ pub fn pane(app: &App, width: u16, height: usize) -> (Vec<Line<'static>>, Viewpo
 }
 
 fn top_banner(app: &App, geometry: &Geometry) -> Option<Line<'static>> {
-    let room = app.current_room()?;
+    let room = app.current_room().filter(|r| r.cleared == 0)?;
     let text = match room.older {
         Older::Exhausted if room.has_messages() => format!("start of #{}", room.name),
         Older::Loading => "loading older messages…".to_owned(),
@@ -504,6 +506,9 @@ fn scroll_hint_row(below: usize, width: usize) -> Line<'static> {
 fn empty_hint(app: &App) -> String {
     match app.current_room() {
         None => "You are in no room. Type /join ROOM to join one, /help for keys.".to_owned(),
+        Some(room) if room.cleared > 0 => {
+            format!("#{} cleared: new messages show here.", room.name)
+        }
         Some(room) if room.sync == crate::app::RoomSync::Live => {
             format!("No messages in #{} yet. Say hello!", room.name)
         }

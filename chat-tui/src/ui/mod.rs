@@ -26,12 +26,13 @@ use crate::app::{App, Drawn, Mode};
 /// to keep in the state ([`App::drawn`]).
 pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
     let area = frame.area();
-    let areas = layout::areas(area);
+    let areas = layout::areas(area, input::rows(app));
+    let mut room_targets = Vec::new();
     if let Some(sidebar) = areas.sidebar {
-        rooms::draw_sidebar(frame, app, sidebar);
+        room_targets = rooms::draw_sidebar(frame, app, sidebar);
     }
     if let Some(bar) = areas.room_bar {
-        rooms::draw_bar(frame, app, bar);
+        room_targets = rooms::draw_bar(frame, app, bar);
     }
     let history = history::draw(frame, app, areas.history);
     status::draw(frame, app, areas.status);
@@ -42,9 +43,13 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
             popup::draw_rooms(frame, app, browser, area);
             None
         }
-        Mode::Normal | Mode::Password(_) => None,
+        Mode::Normal | Mode::Password(_) | Mode::ConfirmPaste(_) => None,
     };
-    Drawn { history, help }
+    Drawn {
+        history,
+        help,
+        rooms: room_targets,
+    }
 }
 
 /// Draws the screen on any backend (the real terminal or a `TestBackend`);

@@ -196,6 +196,10 @@ pub(super) fn prepend_older(app: &mut App, index: usize, messages: Vec<Message>)
         room.position_known = true;
     }
     room.scroll = room.scroll.entries_prepended(older.len());
+    if room.cleared > 0 {
+        // Older than what `/clear` hid: hidden too.
+        room.cleared += older.len();
+    }
     room.entries.splice(0..0, older);
 }
 
