@@ -39,9 +39,12 @@ async fn edit_file(command: &str, path: &PathBuf, initial: &str) -> Result<Strin
         .open(path)
         .await
         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    file.write_all(initial.as_bytes())
-        .await
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    // Flushed before the editor opens it: tokio writes in the background.
+    let written = match file.write_all(initial.as_bytes()).await {
+        Ok(()) => file.flush().await,
+        Err(e) => Err(e),
+    };
+    written.map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     drop(file);
     let status = tokio::process::Command::new("sh")
         .arg("-c")

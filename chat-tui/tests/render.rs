@@ -691,3 +691,85 @@ fn a_long_paste_asks_on_the_input_row() {
         rows[19]
     );
 }
+
+/// The screen as the backend has it, escapes shown as `␛`: each cell of
+/// a link is `␛]8;id=…;URL␛\` + its character + `␛]8;;␛\`.
+fn screen_with_links(terminal: &Terminal<TestBackend>) -> String {
+    terminal.backend().to_string().replace('\u{1b}', "␛")
+}
+
+fn with_links(width: u16, height: u16) -> App {
+    let mut app = connected(&["lobby"], width, height);
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            1,
+            "bob",
+            "docs at https://example.com/chat/docs/client.md#keys-and-commands, see there",
+            T0,
+        ),
+    );
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            2,
+            "mallory",
+            "http://evil.example/\u{1b}]8;;http://other\u{7}click\u{1b}]8;;\u{7}",
+            T0,
+        ),
+    );
+    app
+}
+
+#[test]
+fn links_100x30() {
+    let app = with_links(100, 30);
+    let terminal = draw(&app);
+    insta::assert_snapshot!(screen_with_links(&terminal));
+    let screen = screen_with_links(&terminal);
+    // One link, on one row here, whole.
+    let url = "https://example.com/chat/docs/client.md#keys-and-commands";
+    assert_eq!(
+        screen.matches(&format!("{url}␛\\")).count(),
+        url.len(),
+        "every column of the link carries the whole URL"
+    );
+    // The URL visible in mallory's inert text is a link of its own, drawn
+    // by the client; her escape sequence is shown, not obeyed.
+    assert!(screen.contains("^[]8;;␛]8;id="), "{screen}");
+    assert!(
+        screen.contains("http://other␛\\r␛]8;;␛\\^Gclick"),
+        "{screen}"
+    );
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find_symbol(buffer, "https://example.com");
+    assert!(buffer[(x, y)].modifier.contains(Modifier::UNDERLINED));
+}
+
+#[test]
+fn links_50x20() {
+    let app = with_links(50, 20);
+    let terminal = draw(&app);
+    let screen = screen_with_links(&terminal);
+    insta::assert_snapshot!(screen);
+    // Wrapped over three rows, every part of the URL links to all of it.
+    let rows_with_link: Vec<&str> = screen
+        .lines()
+        .filter(|row| row.contains("client.md#keys-and-commands␛\\"))
+        .collect();
+    assert_eq!(rows_with_link.len(), 3, "{screen}");
+}
+
+/// The first cell whose symbol contains `text`.
+fn find_symbol(buffer: &ratatui::buffer::Buffer, text: &str) -> (u16, u16) {
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            if buffer[(x, y)].symbol().contains(text) {
+                return (x, y);
+            }
+        }
+    }
+    panic!("{text:?} not in any cell")
+}

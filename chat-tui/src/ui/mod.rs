@@ -4,6 +4,7 @@
 //! - [`layout`]: where each part goes for a terminal size.
 //! - [`rooms`]: the room sidebar / bar.
 //! - [`history`]: the message pane and its row layout.
+//! - [`link`]: URLs drawn as OSC 8 hyperlinks.
 //! - [`status`]: the status line.
 //! - [`input`]: the input line and the password prompt.
 //! - [`popup`]: help and the rooms browser.
@@ -12,6 +13,7 @@
 pub mod history;
 pub mod input;
 pub mod layout;
+pub mod link;
 pub mod popup;
 pub mod rooms;
 pub mod status;

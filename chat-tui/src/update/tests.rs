@@ -849,7 +849,7 @@ fn clear_empties_the_pane_and_new_messages_show_after_it() {
         frame(ServerFrame::Message(msg("lobby", 4, "bob", "new"))),
     );
     let (rows, _) = crate::ui::history::pane(&app, 100, 10);
-    let text: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+    let text: Vec<String> = rows.iter().map(|r| r.line.to_string()).collect();
     assert!(text.iter().any(|r| r.contains("new")), "{text:?}");
     assert!(!text.iter().any(|r| r.contains("old")), "{text:?}");
     // Scrolling up finds nothing above the clear and fetches nothing.
