@@ -5,6 +5,7 @@
 
 use chat_proto::limits::MAX_TEXT_BYTES;
 use chat_proto::{ClientFrame, validate_text};
+use crossterm::event::KeyCode;
 
 use super::commands::run_command;
 use super::{Effect, notice};
@@ -44,8 +45,29 @@ pub(super) fn on_paste(app: &mut App, text: &str) {
     }
 }
 
+/// A paste of many lines waits: y or Enter puts it in the input, n or Esc
+/// drops it; other keys are ignored.
+pub(super) fn answer_paste(app: &mut App, key: KeyCode) {
+    let Mode::ConfirmPaste(text) = &mut app.mode else {
+        return;
+    };
+    match key {
+        KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+            let text = std::mem::take(text);
+            app.mode = Mode::Normal;
+            insert_paste(app, &text);
+        }
+        KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+            app.mode = Mode::Normal;
+            notice(app, "Paste dropped.", Level::Info);
+        }
+        _ => {}
+    }
+}
+
 /// Puts pasted (already cleaned) text in the input at the cursor.
 pub(super) fn insert_paste(app: &mut App, clean: &str) {
+    app.key_prefix = None;
     app.completion = None;
     app.sent_lines.stop_browsing();
     app.input.insert_str(clean);
@@ -78,7 +100,17 @@ pub(super) fn on_typed(app: &mut App, text: &str) {
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
         match &mut app.mode {
-            Mode::Normal | Mode::ConfirmPaste(_) => {
+            // Typed keys answer the question one by one (a single key
+            // press arrives as typed text too).
+            Mode::ConfirmPaste(_) => {
+                answer_paste(app, KeyCode::Char(c));
+                rest = &rest[c.len_utf8()..];
+            }
+            // Ctrl-X then a character: no binding, both used up.
+            Mode::Normal if app.key_prefix.take().is_some() => {
+                rest = &rest[c.len_utf8()..];
+            }
+            Mode::Normal => {
                 app.completion = None;
                 app.sent_lines.stop_browsing();
                 app.input.insert_str(rest);

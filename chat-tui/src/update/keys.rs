@@ -5,7 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::commands::join_room;
-use super::input::{complete, insert_paste, open_editor, submit};
+use super::input::{answer_paste, complete, open_editor, submit};
 use super::rooms::{scroll_down, scroll_up, switch_relative, switch_to};
 use super::{Effect, notice, quit};
 use crate::app::{App, ConnState, Level, Mode, Scroll};
@@ -22,7 +22,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Mode::Help => help_key(app, key),
         Mode::Rooms(_) => rooms_key(app, key, fx),
         Mode::Password(_) => password_key(app, key, fx),
-        Mode::ConfirmPaste(_) => confirm_paste_key(app, key),
+        Mode::ConfirmPaste(_) => answer_paste(app, key.code),
     }
 }
 
@@ -158,26 +158,6 @@ fn rooms_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
             browser.filter.push(c);
             browser.selected = 0;
-        }
-        _ => {}
-    }
-}
-
-/// A paste of many lines: y or Enter puts it in the input, n or Esc
-/// drops it; other keys wait.
-fn confirm_paste_key(app: &mut App, key: KeyEvent) {
-    let Mode::ConfirmPaste(text) = &mut app.mode else {
-        return;
-    };
-    match key.code {
-        KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
-            let text = std::mem::take(text);
-            app.mode = Mode::Normal;
-            insert_paste(app, &text);
-        }
-        KeyCode::Char('n' | 'N') | KeyCode::Esc => {
-            app.mode = Mode::Normal;
-            notice(app, "Paste dropped.", Level::Info);
         }
         _ => {}
     }

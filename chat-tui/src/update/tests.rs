@@ -447,8 +447,9 @@ fn a_paste_of_many_lines_asks_first() {
     update(&mut app, key(KeyCode::Esc));
     assert_eq!((app.mode.clone(), app.input.text()), (Mode::Normal, ""));
     assert!(notices(&app).iter().any(|n| n.contains("Paste dropped")));
+    // The runner hands a single key press over as typed text.
     update(&mut app, Action::Paste("1\n2\n3\n4".into()));
-    update(&mut app, key(KeyCode::Char('y')));
+    update(&mut app, Action::Typed("xy".into()));
     assert_eq!(
         (app.mode.clone(), app.input.text()),
         (Mode::Normal, "1\n2\n3\n4")
@@ -804,6 +805,11 @@ fn ctrl_x_ctrl_e_and_editor_command_open_the_editor_on_the_input() {
     assert_eq!(app.input.cursor(), 5);
     update(&mut app, ctrl('a'));
     assert_eq!(app.input.cursor(), 0);
+    // Ctrl-X then a typed character: that character is used up too.
+    update(&mut app, ctrl('x'));
+    update(&mut app, Action::Typed("qz".into()));
+    assert_eq!(app.input.text(), "zdraft");
+    assert!(update(&mut app, ctrl('e')).is_empty(), "no prefix is left");
     app.input.take();
     let fx = enter_line(&mut app, "/editor");
     assert_eq!(fx, vec![Effect::Edit(String::new())]);
