@@ -5,7 +5,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::address_limits::Shares;
 use crate::store::SyncMode;
+
+/// `--outbox-bytes`' default: room for a 2 MB `history` page and then
+/// some, a small fraction of a small server's memory.
+pub const DEFAULT_OUTBOX_BYTES: usize = 4 * 1024 * 1024;
 
 /// Real-time chat server: WebSocket rooms at /ws, stored in SQLite, or as
 /// one node of a cluster sharing PostgreSQL and Redis.
@@ -46,6 +51,26 @@ pub struct Cli {
     /// closed with 1008.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub outbox: usize,
+    /// Bytes of frames queued per connection (its outbox) before it counts
+    /// as too slow and is closed with 1008; a single larger reply still
+    /// goes out when the outbox is below it.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_OUTBOX_BYTES)]
+    pub outbox_bytes: usize,
+    /// Connections that may be in their HTTP handshake at once; more are
+    /// dropped at accept.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_pending_handshakes: usize,
+    /// Percent of each pool (pending handshakes, sessions, half-finished
+    /// frames) that one address (IPv4, or IPv6 /64) may hold, never fewer
+    /// than 8 places of each (0: no per-address shares, e.g. for load
+    /// tests from one host).
+    #[arg(long, value_name = "PERCENT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub address_share: u32,
+    /// Seconds a frame may take from its first byte to its last; a slower
+    /// one closes the connection with 1008.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    pub frame_timeout: Duration,
     /// Seconds of silence before the server pings a connection; one more
     /// interval without an answer drops it.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_seconds)]
@@ -130,6 +155,11 @@ pub struct Config {
     pub rate_limit: u32,
     pub rate_burst: u32,
     pub outbox: usize,
+    pub outbox_bytes: usize,
+    pub max_pending_handshakes: usize,
+    /// `--address-share`: 0 turns the per-address shares off.
+    pub address_share: u32,
+    pub frame_timeout: Duration,
     pub ping_interval: Duration,
     pub handshake_timeout: Duration,
     pub logins: LoginLimits,
@@ -182,6 +212,10 @@ impl Default for Config {
             rate_limit: 20,
             rate_burst: 40,
             outbox: 1024,
+            outbox_bytes: DEFAULT_OUTBOX_BYTES,
+            max_pending_handshakes: 4096,
+            address_share: 10,
+            frame_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             logins: LoginLimits::default(),
@@ -198,11 +232,28 @@ impl From<&Cli> for Config {
             rate_limit: cli.rate_limit,
             rate_burst: cli.rate_burst,
             outbox: cli.outbox,
+            outbox_bytes: cli.outbox_bytes,
+            max_pending_handshakes: cli.max_pending_handshakes,
+            address_share: cli.address_share,
+            frame_timeout: cli.frame_timeout,
             ping_interval: cli.ping_interval,
             handshake_timeout: cli.handshake_timeout,
             logins: LoginLimits::from(cli),
             allow_origins: cli.allow_origins.clone(),
         }
+    }
+}
+
+impl Config {
+    /// Each pool's share per address, `None` when `--address-share` is 0.
+    pub fn address_shares(&self) -> Option<Shares> {
+        (self.address_share > 0).then(|| {
+            Shares::of(
+                self.address_share,
+                self.max_pending_handshakes,
+                self.max_connections,
+            )
+        })
     }
 }
 
@@ -304,8 +355,25 @@ mod tests {
         assert_eq!(config.max_connections, default.max_connections);
         assert_eq!(config.rate_limit, default.rate_limit);
         assert_eq!(config.outbox, default.outbox);
+        assert_eq!(config.outbox_bytes, default.outbox_bytes);
+        assert_eq!(
+            config.max_pending_handshakes,
+            default.max_pending_handshakes
+        );
+        assert_eq!(config.address_share, default.address_share);
+        assert_eq!(config.frame_timeout, default.frame_timeout);
         assert_eq!(config.ping_interval, default.ping_interval);
         assert_eq!(config.logins, default.logins);
+    }
+
+    #[test]
+    fn address_shares_are_off_at_0_and_at_most_100_percent() {
+        let parse = |share: &str| Cli::try_parse_from(["chat-server", "--address-share", share]);
+        let off = Config::from(&parse("0").unwrap());
+        assert_eq!(off.address_shares(), None);
+        let half = Config::from(&parse("50").unwrap());
+        assert_eq!(half.address_shares().map(|s| s.handshakes), Some(2048));
+        assert!(parse("101").is_err());
     }
 
     #[test]

@@ -201,11 +201,14 @@ impl Response {
 
 /// The HTTP answer to a request head that does not become a session, or
 /// `None` when there is nobody to answer. An upgrade answered here is one
-/// the server has no session slot for. Pure: the caller reads the head,
-/// renders the metrics only when asked, and writes what comes back.
+/// the server has no session slot for; `/healthz` fails (503) while
+/// `storage_fault` says why storage refuses writes. Pure: the caller reads
+/// the head, renders the metrics only when asked, and writes what comes
+/// back.
 pub fn response(
     head: &Result<Route, HeadError>,
     metrics: impl FnOnce() -> String,
+    storage_fault: Option<&str>,
 ) -> Option<Response> {
     let route = match head {
         Ok(route) => route,
@@ -224,7 +227,14 @@ pub fn response(
         }
     };
     Some(match route {
-        Route::Health => Response::text(200, "OK", "ok\n"),
+        Route::Health => match storage_fault {
+            None => Response::text(200, "OK", "ok\n"),
+            Some(fault) => Response::text(
+                503,
+                "Service Unavailable",
+                format!("storage fault: {fault}\n"),
+            ),
+        },
         Route::Metrics => Response {
             content_type: "text/plain; version=0.0.4",
             ..Response::text(200, "OK", metrics())
@@ -330,7 +340,7 @@ mod tests {
     }
 
     fn answer(head: Result<Route, HeadError>) -> Response {
-        response(&head, || "chat_frames_in_total 3\n".to_owned()).expect("an answer")
+        response(&head, || "chat_frames_in_total 3\n".to_owned(), None).expect("an answer")
     }
 
     #[test]
@@ -379,6 +389,16 @@ mod tests {
     }
 
     #[test]
+    fn health_fails_while_storage_has_a_fault() {
+        let failing =
+            response(&Ok(Route::Health), String::new, Some("the disk is full")).expect("an answer");
+        assert_eq!(
+            (failing.status, failing.body.as_str()),
+            (503, "storage fault: the disk is full\n")
+        );
+    }
+
+    #[test]
     fn a_bad_head_gets_a_plain_error_or_nothing() {
         let too_large = answer(Err(HeadError::TooLarge));
         assert_eq!(
@@ -389,7 +409,7 @@ mod tests {
         let malformed = answer(Err(HeadError::Malformed("invalid token".into())));
         assert_eq!(malformed.status, 400);
         assert_eq!(malformed.body, "malformed request: invalid token\n");
-        let unasked = |head| response(&head, || panic!("metrics rendered unasked"));
+        let unasked = |head| response(&head, || panic!("metrics rendered unasked"), None);
         assert_eq!(unasked(Err(HeadError::Closed)), None);
         assert_eq!(
             unasked(Err(HeadError::Io(

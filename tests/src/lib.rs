@@ -32,7 +32,7 @@ pub mod tui;
 
 pub use client::{
     Ending, ErrorReply, Joined, TestClient, Welcome, bulky_text, ids, join_in_order, message_burst,
-    room_info,
+    messages_only, room_info,
 };
 pub use in_process::{InProcessServer, start_server, start_server_with};
 pub use process::{ChildProcess, Signal};

@@ -239,6 +239,8 @@ async fn a_restarted_server_loses_nothing_and_doubles_nothing() {
         room: "lobby".into(),
         text: "after restart".into(),
         reference: None,
+        reply_to: None,
+        action: false,
     })
     .await;
     expect_text(&mut bob, "after restart").await;
@@ -512,6 +514,8 @@ async fn the_layout_fits_a_desktop_and_a_phone() {
             room: "rust".into(),
             text: format!("{user}: the borrow checker says no"),
             reference: None,
+            reply_to: None,
+            action: false,
         })
         .await;
         expect_text(&mut erin, &format!("{user}: the borrow checker says no")).await;

@@ -2,15 +2,17 @@
 //! rooms with their history ([`room`]), where a pane is scrolled to
 //! ([`scroll`]), the outbox of unacknowledged lines ([`outbox`]), the
 //! input line, its history and completion ([`input`]), the connection
-//! ([`conn`]), the rooms browser ([`browser`]), mentions ([`mention`]) and
-//! wall-clock time ([`time`]). Nothing here performs I/O: [`crate::update`]
-//! changes it, [`crate::ui`] draws it.
+//! ([`conn`]), the rooms browser ([`browser`]), mentions ([`mention`]),
+//! room-management requests ([`request`]) and wall-clock time ([`time`]).
+//! Nothing here performs I/O: [`crate::update`] changes it, [`crate::ui`]
+//! draws it.
 
 pub mod browser;
 pub mod conn;
 pub mod input;
 pub mod mention;
 pub mod outbox;
+pub mod request;
 pub mod room;
 pub mod scroll;
 pub mod time;
@@ -22,7 +24,8 @@ pub use conn::ConnState;
 pub use input::{Completion, INPUT_HISTORY_MAX, InputHistory, InputLine};
 pub use mention::mentions;
 pub use outbox::{Outbox, Pending};
-pub use room::{Entry, Level, Older, Room, RoomSync};
+pub use request::{Confirm, RoomRequest};
+pub use room::{Entry, Level, Membership, Older, Room, RoomSync};
 pub use scroll::{Scroll, Viewport};
 pub use time::TimeZone;
 
@@ -41,6 +44,8 @@ pub enum Mode {
     /// A paste of more lines than `paste_max_lines` waits for a yes
     /// before it goes into the input.
     ConfirmPaste(String),
+    /// A yes-or-no question before a request that cannot be undone.
+    Confirm(Confirm),
 }
 
 /// Pastes of more lines than this ask before going into the input, unless
@@ -131,6 +136,10 @@ pub struct App {
     pub paste_max_lines: usize,
     /// Where the rooms were drawn last, for mouse clicks.
     pub room_targets: Vec<RoomTarget>,
+    /// The protocol the server said it speaks in `welcome` (0 before one).
+    pub protocol: u32,
+    /// `welcome` said this session is a server admin's.
+    pub admin: bool,
 }
 
 impl App {
@@ -167,6 +176,8 @@ impl App {
             key_prefix: None,
             paste_max_lines: PASTE_MAX_LINES,
             room_targets: Vec::new(),
+            protocol: 0,
+            admin: false,
         }
     }
 
@@ -193,13 +204,15 @@ impl App {
         }
     }
 
-    /// What is saved for the next run.
+    /// What is saved for the next run: the rooms we are in (not those we
+    /// were put out of or only invited to).
     pub fn saved_state(&self) -> SavedState {
         SavedState {
             version: 0,
             rooms: self
                 .rooms
                 .iter()
+                .filter(|r| r.is_member())
                 .map(|r| SavedRoom {
                     name: r.name.clone(),
                     last_read: r.last_read,

@@ -1,14 +1,20 @@
-//! The outbox: lines typed by the user that the server has not
-//! acknowledged yet, each with a `ref` unique across runs.
+//! The outbox: lines typed by the user, and room-management requests,
+//! that the server has not acknowledged yet, each with a `ref` unique
+//! across runs.
 
 use std::time::Instant;
+
+use crate::app::request::RoomRequest;
 
 /// A line typed by the user that the server has not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub reference: String,
     pub room: String,
+    /// The line, or for a request the command as typed.
     pub text: String,
+    /// `None`: a chat line. Else the room-management request to send.
+    pub request: Option<RoomRequest>,
     /// When it was typed (ms since the epoch), for the screen.
     pub typed_ms: i64,
     /// How many times it was sent, over all sockets. A line never sent
@@ -41,12 +47,35 @@ impl Outbox {
 
     /// Queues a line and returns its `ref`.
     pub fn push(&mut self, room: &str, text: &str, typed_ms: i64) -> String {
+        self.queue(room, text, None, typed_ms)
+    }
+
+    /// Queues a room-management request (`command` as typed) and returns
+    /// its `ref`.
+    pub fn push_request(
+        &mut self,
+        room: &str,
+        command: &str,
+        request: RoomRequest,
+        typed_ms: i64,
+    ) -> String {
+        self.queue(room, command, Some(request), typed_ms)
+    }
+
+    fn queue(
+        &mut self,
+        room: &str,
+        text: &str,
+        request: Option<RoomRequest>,
+        typed_ms: i64,
+    ) -> String {
         let reference = format!("{}{}", self.ref_prefix, self.next_ref);
         self.next_ref += 1;
         self.entries.push(Pending {
             reference: reference.clone(),
             room: room.to_owned(),
             text: text.to_owned(),
+            request,
             typed_ms,
             attempts: 0,
             in_flight: false,
@@ -65,10 +94,13 @@ impl Outbox {
     /// `text`: a stored copy of it came back in history without a `ref`
     /// because the socket died between storing and acknowledging.
     pub fn take_stored_copy(&mut self, room: &str, text: &str) -> Option<Pending> {
-        let index = self
-            .entries
-            .iter()
-            .position(|p| p.room == room && p.text == text && p.attempts > 0 && !p.in_flight)?;
+        let index = self.entries.iter().position(|p| {
+            p.request.is_none()
+                && p.room == room
+                && p.text == text
+                && p.attempts > 0
+                && !p.in_flight
+        })?;
         Some(self.entries.remove(index))
     }
 
@@ -78,6 +110,12 @@ impl Outbox {
 
     pub fn in_room<'a>(&'a self, room: &'a str) -> impl Iterator<Item = &'a Pending> + 'a {
         self.entries.iter().filter(move |p| p.room == room)
+    }
+
+    /// The chat lines (not requests) waiting in `room`, as the history
+    /// pane draws them.
+    pub fn lines_in<'a>(&'a self, room: &'a str) -> impl Iterator<Item = &'a Pending> + 'a {
+        self.in_room(room).filter(|p| p.request.is_none())
     }
 
     /// The socket is gone: nothing is in flight any more.

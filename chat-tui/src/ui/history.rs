@@ -108,7 +108,7 @@ fn items(app: &App) -> (Vec<Item<'_>>, Option<usize>, usize) {
     let entries = room.map_or(app.status_log.as_slice(), |r| r.entries.as_slice());
     let mut items: Vec<Item> = entries.iter().map(Item::Entry).collect();
     if let Some(room) = room {
-        items.extend(app.outbox.in_room(&room.name).map(Item::Pending));
+        items.extend(app.outbox.lines_in(&room.name).map(Item::Pending));
     }
     let marker_at = room.and_then(|r| r.new_marker).and_then(|after| {
         items
@@ -247,6 +247,7 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Row> {
                 text: p.text.clone(),
                 ts: p.typed_ms,
                 reference: None,
+                ..Message::default()
             };
             message_rows(app, &m, geometry, &time(p.typed_ms), true)
         }
@@ -264,6 +265,14 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Row> {
             &format!("{} left", sanitize::inert(user)),
             theme::left(),
             theme::quiet(),
+            geometry,
+        ),
+        Item::Entry(Entry::Change(change)) => system_rows(
+            &time(change.ts()),
+            "--",
+            &crate::ui::change::describe(change, &app.user),
+            theme::quiet(),
+            theme::room_change(),
             geometry,
         ),
         Item::Entry(Entry::Notice { text, ts, level }) => {
@@ -604,6 +613,7 @@ fn scroll_hint_row(below: usize, width: usize) -> Line<'static> {
 fn empty_hint(app: &App) -> String {
     match app.current_room() {
         None => "You are in no room. Type /join ROOM to join one, /help for keys.".to_owned(),
+        Some(room) if !room.is_member() => crate::ui::title::not_in_hint(room),
         Some(room) if room.cleared > 0 => {
             format!("#{} cleared: new messages show here.", room.name)
         }

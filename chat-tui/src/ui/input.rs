@@ -42,7 +42,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
         Mode::Normal => draw_editor(frame, area, &app.input, true),
         // A popup has the keyboard: show the line, but no cursor on it.
-        Mode::Help | Mode::Rooms(_) => draw_editor(frame, area, &app.input, false),
+        Mode::Help | Mode::Rooms(_) | Mode::Confirm(_) => {
+            draw_editor(frame, area, &app.input, false)
+        }
         Mode::ConfirmPaste(text) => {
             let lines = text.split('\n').count();
             let question = format!("Paste {lines} lines into the input? y/Enter: yes, n/Esc: no");
@@ -58,7 +60,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 /// The rows the input wants: one per line of the message, capped.
 pub fn rows(app: &App) -> u16 {
     match &app.mode {
-        Mode::Normal | Mode::Help | Mode::Rooms(_) => {
+        Mode::Normal | Mode::Help | Mode::Rooms(_) | Mode::Confirm(_) => {
             app.input.line_count().min(INPUT_MAX_ROWS as usize) as u16
         }
         Mode::Password(_) | Mode::ConfirmPaste(_) => 1,

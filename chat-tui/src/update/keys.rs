@@ -1,6 +1,7 @@
 //! What a key does in each mode: on the main screen as the bindings in
 //! effect say ([`crate::keybind`]), in the rooms browser, at the password
-//! prompt, and when a long paste asks to be confirmed.
+//! prompt, when a long paste asks to be confirmed, and at the question
+//! before a room request that cannot be undone.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -23,6 +24,10 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Mode::Rooms(_) => rooms_key(app, key, fx),
         Mode::Password(_) => password_key(app, key, fx),
         Mode::ConfirmPaste(_) => answer_paste(app, key.code),
+        Mode::Confirm(_) => {
+            let yes = matches!(key.code, KeyCode::Char('y' | 'Y'));
+            super::manage::answer(app, yes, fx);
+        }
     }
 }
 

@@ -46,7 +46,7 @@ pub(super) fn on_mouse(app: &mut App, event: MouseEvent, fx: &mut Vec<Effect>) {
                 (browser.selected + 1).min(last)
             };
         }
-        Mode::Password(_) | Mode::ConfirmPaste(_) => {}
+        Mode::Password(_) | Mode::ConfirmPaste(_) | Mode::Confirm(_) => {}
     }
 }
 
