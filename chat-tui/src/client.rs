@@ -14,6 +14,7 @@ use crate::action::coalesce;
 use crate::app::{App, Entry, Level, Size};
 use crate::config::Settings;
 use crate::event::Events;
+use crate::keybind::Keymap;
 use crate::net::{self, NetCommand};
 use crate::state::{SavedState, StateFile};
 use crate::tui::{Term, TerminalGuard};
@@ -57,6 +58,23 @@ pub fn initial_app(settings: &Settings, saved: &SavedState, ref_prefix: &str) ->
         .map(|r| r.as_str().to_owned())
         .collect();
     app.restore(saved, &asked, asked.first().map(String::as_str));
+    app.paste_max_lines = settings.paste_max_lines;
+    let (keymap, problems) = Keymap::with_changes(&settings.keys);
+    app.keymap = keymap;
+    if !problems.is_empty() {
+        let entry = Entry::Notice {
+            text: format!(
+                "Key bindings in the config file ignored: {}.",
+                problems.join("; ")
+            ),
+            ts: 0,
+            level: Level::Error,
+        };
+        match app.current_room_mut() {
+            Some(room) => room.entries.push(entry),
+            None => app.status_log.push(entry),
+        }
+    }
     app
 }
 
@@ -84,6 +102,7 @@ async fn run_async(settings: Settings) -> anyhow::Result<()> {
             None => app.status_log.push(entry),
         }
     }
+    stamp_start_notices(&mut app);
 
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (net_tx, net_rx) = mpsc::channel(NET_EVENT_QUEUE);
@@ -137,14 +156,52 @@ async fn main_loop(
                 None => break,
             }
         }
-        for action in coalesce(batch) {
+        let mut actions: std::collections::VecDeque<_> = coalesce(batch).into();
+        while let Some(action) = actions.pop_front() {
             app.now = Instant::now();
             app.now_ms = wall_ms();
             for effect in update(app, action) {
-                if perform(app, terminal, effect, cmd_tx, save_tx)? == Flow::Quit {
+                if let Effect::Edit(text) = effect {
+                    // What the editor left is the next thing to apply.
+                    let outcome = edit(terminal, events, &text).await?;
+                    actions.push_front(crate::action::Action::Edited(outcome));
+                } else if perform(app, terminal, effect, cmd_tx, save_tx)? == Flow::Quit {
                     return Ok(());
                 }
             }
+        }
+    }
+}
+
+/// Gives the terminal to `$EDITOR` on `text` and takes it back; the
+/// editor's outcome. The socket and the timers go on meanwhile (frames
+/// queue up for the next update).
+async fn edit(
+    terminal: &mut Term,
+    events: &mut Events,
+    text: &str,
+) -> anyhow::Result<Result<String, String>> {
+    let command =
+        crate::editor::editor_command(std::env::var("VISUAL").ok(), std::env::var("EDITOR").ok());
+    events.pause_terminal().await;
+    crate::tui::suspend();
+    let outcome = crate::editor::compose(&command, text).await;
+    crate::tui::resume().context("cannot take the terminal back from the editor")?;
+    events.resume_terminal();
+    ui::clear(terminal)?;
+    Ok(outcome)
+}
+
+/// Notices made before the clock was read (in [`initial_app`]) get the
+/// start time.
+fn stamp_start_notices(app: &mut App) {
+    let now = app.now_ms;
+    let entries = app.rooms.iter_mut().flat_map(|r| r.entries.iter_mut());
+    for entry in entries.chain(app.status_log.iter_mut()) {
+        if let Entry::Notice { ts, .. } = entry
+            && *ts == 0
+        {
+            *ts = now;
         }
     }
 }
@@ -186,6 +243,8 @@ fn perform(
             app.needs_redraw = true;
         }
         Effect::Quit => return Ok(Flow::Quit),
+        // Handled by the main loop, which can wait for the editor.
+        Effect::Edit(_) => {}
     }
     Ok(Flow::Continue)
 }

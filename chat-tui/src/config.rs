@@ -11,8 +11,16 @@
 //! user = "alice"
 //! rooms = ["lobby", "rust"]
 //! password_file = "/home/alice/.chat-password"
+//! # Pastes of more lines than this ask first (0: never ask).
+//! paste_max_lines = 100
+//!
+//! # Key bindings: each action named here gets these keys instead of its
+//! # defaults (see crate::keybind for the action and key names).
+//! [keys]
+//! scroll_up = ["PgUp", "Ctrl-Y"]
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chat_proto::{RoomName, UserName};
@@ -69,6 +77,11 @@ pub struct ConfigFile {
     #[serde(default)]
     pub rooms: Vec<String>,
     pub password_file: Option<PathBuf>,
+    /// Pastes of more lines than this ask before going into the input.
+    pub paste_max_lines: Option<usize>,
+    /// Key bindings: action name to the keys it is bound to.
+    #[serde(default)]
+    pub keys: BTreeMap<String, Vec<String>>,
 }
 
 /// Everything the client needs to start, after flags, file and defaults
@@ -82,6 +95,11 @@ pub struct Settings {
     pub password: Option<String>,
     pub state_dir: PathBuf,
     pub log_file: Option<PathBuf>,
+    /// Pastes of more lines than this ask first; 0 never asks.
+    pub paste_max_lines: usize,
+    /// The config file's key bindings, checked when the client starts
+    /// ([`crate::keybind::Keymap::with_changes`]).
+    pub keys: BTreeMap<String, Vec<String>>,
 }
 
 /// Why the client cannot start with the given flags and files.
@@ -223,6 +241,8 @@ pub fn resolve(
         password,
         state_dir,
         log_file: cli.log_file.clone(),
+        paste_max_lines: file.paste_max_lines.unwrap_or(crate::app::PASTE_MAX_LINES),
+        keys: file.keys.clone(),
     })
 }
 
@@ -260,6 +280,8 @@ mod tests {
             user: Some("fromfile".into()),
             rooms: vec!["a".into(), "b".into()],
             password_file: None,
+            paste_max_lines: None,
+            keys: BTreeMap::new(),
         };
         let s = resolve(&cli(&["--user", "alice"]), &file, None, state()).unwrap();
         assert_eq!(s.user.as_str(), "alice");
@@ -355,6 +377,25 @@ mod tests {
         let file = load_config_file(&path, true).unwrap();
         assert_eq!(file.user.as_deref(), Some("carol"));
         assert_eq!(file.rooms, ["x"]);
+        assert_eq!(file.paste_max_lines, None);
+        std::fs::write(
+            &path,
+            "user = \"carol\"\npaste_max_lines = 5\n[keys]\nscroll_up = [\"Ctrl-Y\"]\n",
+        )
+        .unwrap();
+        let file = load_config_file(&path, true).unwrap();
+        assert_eq!(file.paste_max_lines, Some(5));
+        assert_eq!(file.keys["scroll_up"], ["Ctrl-Y"]);
+        let s = resolve(&cli(&[]), &file, None, state()).unwrap();
+        assert_eq!(s.paste_max_lines, 5);
+        let s = resolve(
+            &cli(&["--user", "x"]),
+            &ConfigFile::default(),
+            None,
+            state(),
+        )
+        .unwrap();
+        assert_eq!(s.paste_max_lines, 100);
         std::fs::write(&path, "usr = \"typo\"\n").unwrap();
         let e = load_config_file(&path, true).unwrap_err();
         assert!(e.to_string().contains("usr"), "{e}");

@@ -7,6 +7,8 @@
 //! - [`app`]: the state (rooms, messages, unread counts, input, outbox).
 //! - [`action`]: every input as one enum (key, paste, resize, network, tick).
 //! - [`event`]: one `select!` over terminal events, the network and a timer.
+//! - [`keybind`]: the key bindings in effect (the table's defaults and
+//!   the config file's changes).
 //! - [`keymap`]: every key and `/command`, one table each, read by both
 //!   [`update`] and the help page.
 //! - [`update`]: state changes; returns [`update::Effect`]s, performs none.
@@ -16,6 +18,7 @@
 //! - [`tui`]: the terminal guard (restored on drop and on panic).
 //! - [`state`]: per-user, per-server saved state, written atomically.
 //! - [`config`]: flags, the config file and defaults.
+//! - [`editor`]: composing a message in `$VISUAL` / `$EDITOR`.
 //! - [`sanitize`]: control characters from the network made inert.
 //! - [`text`]: display widths and cutting text to a width.
 //! - [`client`]: the runner that wires all of the above together.
@@ -24,7 +27,9 @@ pub mod action;
 pub mod app;
 pub mod client;
 pub mod config;
+pub mod editor;
 pub mod event;
+pub mod keybind;
 pub mod keymap;
 pub mod net;
 pub mod sanitize;

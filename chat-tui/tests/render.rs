@@ -626,6 +626,168 @@ fn the_more_lines_hint_has_its_own_row_and_covers_no_text() {
     }
 }
 
+/// A conversation with messages of several lines, and a message of
+/// several lines being written.
+fn several_lines(width: u16, height: u16) -> App {
+    let mut app = connected(&["lobby", "rust"], width, height);
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            1,
+            "bob",
+            "here is the fix:\nfn main() {\n    println!(\"hi\");\n}\nworks for me",
+            T0,
+        ),
+    );
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            2,
+            "carol",
+            "first line of a paragraph that is long enough to wrap on a narrow screen\nsecond line",
+            T0 + MINUTE,
+        ),
+    );
+    type_text(&mut app, "one");
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)),
+    );
+    update(&mut app, Action::Paste("two\nthree".into()));
+    app
+}
+
+#[test]
+fn several_lines_100x30() {
+    let app = several_lines(100, 30);
+    let mut terminal = draw(&app);
+    insta::assert_snapshot!(terminal.backend());
+    // The input took three rows; the cursor is after "three".
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    assert_eq!((cursor.x, cursor.y), (7, 29));
+    let rows = screen_rows(&terminal);
+    assert!(rows[27].starts_with("> one"), "{:?}", rows[27]);
+    assert!(rows[28].starts_with("  two"), "{:?}", rows[28]);
+}
+
+#[test]
+fn several_lines_50x20() {
+    let mut app = several_lines(50, 20);
+    // More lines than the input shows: it scrolls, marking what is hidden.
+    update(&mut app, Action::Paste("\nfour\nfive\nsix".into()));
+    let mut terminal = draw(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let rows = screen_rows(&terminal);
+    assert!(rows[15].starts_with("↑ two"), "{:?}", rows[15]);
+    assert!(rows[19].starts_with("  six"), "{:?}", rows[19]);
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    assert_eq!((cursor.x, cursor.y), (5, 19));
+    // Up twice: the cursor's line stays on screen.
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    let rows = screen_rows(&draw(&app));
+    assert!(rows[15].starts_with("> one"), "{:?}", rows[15]);
+    assert!(rows[19].starts_with("↓ five"), "{:?}", rows[19]);
+}
+
+#[test]
+fn a_long_paste_asks_on_the_input_row() {
+    let mut app = connected(&["lobby"], 50, 20);
+    update(&mut app, Action::Paste("line\n".repeat(150)));
+    let rows = screen_rows(&draw(&app));
+    assert!(
+        rows[19].starts_with("Paste 151 lines into the input? y/Enter: yes, n"),
+        "{:?}",
+        rows[19]
+    );
+}
+
+/// The screen as the backend has it, escapes shown as `␛`: each cell of
+/// a link is `␛]8;id=…;URL␛\` + its character + `␛]8;;␛\`.
+fn screen_with_links(terminal: &Terminal<TestBackend>) -> String {
+    terminal.backend().to_string().replace('\u{1b}', "␛")
+}
+
+fn with_links(width: u16, height: u16) -> App {
+    let mut app = connected(&["lobby"], width, height);
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            1,
+            "bob",
+            "docs at https://example.com/chat/docs/client.md#keys-and-commands, see there",
+            T0,
+        ),
+    );
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            2,
+            "mallory",
+            "http://evil.example/\u{1b}]8;;http://other\u{7}click\u{1b}]8;;\u{7}",
+            T0,
+        ),
+    );
+    app
+}
+
+#[test]
+fn links_100x30() {
+    let app = with_links(100, 30);
+    let terminal = draw(&app);
+    insta::assert_snapshot!(screen_with_links(&terminal));
+    let screen = screen_with_links(&terminal);
+    // One link, on one row here, whole.
+    let url = "https://example.com/chat/docs/client.md#keys-and-commands";
+    assert_eq!(
+        screen.matches(&format!("{url}␛\\")).count(),
+        url.len(),
+        "every column of the link carries the whole URL"
+    );
+    // The URL visible in mallory's inert text is a link of its own, drawn
+    // by the client; her escape sequence is shown, not obeyed.
+    assert!(screen.contains("^[]8;;␛]8;id="), "{screen}");
+    assert!(
+        screen.contains("http://other␛\\r␛]8;;␛\\^Gclick"),
+        "{screen}"
+    );
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find_symbol(buffer, "https://example.com");
+    assert!(buffer[(x, y)].modifier.contains(Modifier::UNDERLINED));
+}
+
+#[test]
+fn links_50x20() {
+    let app = with_links(50, 20);
+    let terminal = draw(&app);
+    let screen = screen_with_links(&terminal);
+    insta::assert_snapshot!(screen);
+    // Wrapped over three rows, every part of the URL links to all of it.
+    let rows_with_link: Vec<&str> = screen
+        .lines()
+        .filter(|row| row.contains("client.md#keys-and-commands␛\\"))
+        .collect();
+    assert_eq!(rows_with_link.len(), 3, "{screen}");
+}
+
+/// The first cell whose symbol contains `text`.
+fn find_symbol(buffer: &ratatui::buffer::Buffer, text: &str) -> (u16, u16) {
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            if buffer[(x, y)].symbol().contains(text) {
+                return (x, y);
+            }
+        }
+    }
+    panic!("{text:?} not in any cell")
+}
+
 /// alice on a protocol-2 server, op of private `lobby` (with a topic),
 /// kicked out of `rust`, invited to `secret`; lobby's history holds a
 /// message and one line of every room-change kind.

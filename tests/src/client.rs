@@ -574,6 +574,22 @@ impl TestClient {
         }
     }
 
+    /// The next chat message, passing over presence frames on the way
+    /// (at most `max_presence` of them).
+    pub async fn message_after_presence(&mut self, max_presence: usize) -> Message {
+        for _ in 0..=max_presence {
+            match self.recv().await {
+                ServerFrame::Message(message) => return message,
+                ServerFrame::Join { .. } | ServerFrame::Leave { .. } => {}
+                other => panic!("{}: expected a message, got {other:?}", self.label),
+            }
+        }
+        panic!(
+            "{}: no message among {max_presence} presence frames",
+            self.label
+        )
+    }
+
     /// The next `count` frames, which must all be messages.
     pub async fn messages(&mut self, count: usize) -> Vec<Message> {
         let mut seen = Vec::with_capacity(count);

@@ -29,6 +29,8 @@ pub use room::{Entry, Level, Membership, Older, Room, RoomSync};
 pub use scroll::{Scroll, Viewport};
 pub use time::TimeZone;
 
+use crate::keybind::Keymap;
+use crate::keymap::Chord;
 use crate::state::{SavedRoom, SavedState};
 
 /// What has the keyboard.
@@ -39,8 +41,23 @@ pub enum Mode {
     Rooms(RoomBrowser),
     /// Masked password entry.
     Password(InputLine),
+    /// A paste of more lines than `paste_max_lines` waits for a yes
+    /// before it goes into the input.
+    ConfirmPaste(String),
     /// A yes-or-no question before a request that cannot be undone.
     Confirm(Confirm),
+}
+
+/// Pastes of more lines than this ask before going into the input, unless
+/// the config file says otherwise (`paste_max_lines`; 0 never asks), as
+/// weechat's `paste_max_lines` does with the same default.
+pub const PASTE_MAX_LINES: usize = 100;
+
+/// Where a room is on screen, as last drawn: a click there selects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomTarget {
+    pub area: ratatui::layout::Rect,
+    pub index: usize,
 }
 
 /// The help page: how far it is scrolled, and how far it can be and how
@@ -54,10 +71,12 @@ pub struct HelpView {
 
 /// What a draw showed that paging depends on: the current room's history
 /// pane and, when open, the help page.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Drawn {
     pub history: Viewport,
     pub help: Option<HelpView>,
+    /// The rooms in the sidebar or the room bar, for mouse clicks.
+    pub rooms: Vec<RoomTarget>,
 }
 
 /// Terminal size in cells.
@@ -109,6 +128,14 @@ pub struct App {
     pub awaiting_rooms: bool,
     /// Where the help page is scrolled to while it is open.
     pub help: HelpView,
+    /// The key bindings in effect.
+    pub keymap: Keymap,
+    /// The first key of a two-key binding, pressed just before.
+    pub key_prefix: Option<Chord>,
+    /// Pastes of more lines than this ask first; 0 never asks.
+    pub paste_max_lines: usize,
+    /// Where the rooms were drawn last, for mouse clicks.
+    pub room_targets: Vec<RoomTarget>,
     /// The protocol the server said it speaks in `welcome` (0 before one).
     pub protocol: u32,
     /// `welcome` said this session is a server admin's.
@@ -145,6 +172,10 @@ impl App {
             state_dirty: false,
             awaiting_rooms: false,
             help: HelpView::default(),
+            keymap: Keymap::default(),
+            key_prefix: None,
+            paste_max_lines: PASTE_MAX_LINES,
+            room_targets: Vec::new(),
             protocol: 0,
             admin: false,
         }
@@ -212,6 +243,7 @@ impl App {
         if let Some(help) = drawn.help {
             self.help = help;
         }
+        self.room_targets = drawn.rooms;
     }
 }
 #[cfg(test)]

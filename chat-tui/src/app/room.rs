@@ -144,6 +144,9 @@ pub struct Room {
     /// Fetch a page of older history once caught up, so a room resumed
     /// from saved state shows some context above the unread messages.
     pub want_context: bool,
+    /// `/clear`: the pane shows only the entries from this index on (the
+    /// history itself is kept, on the server and here).
+    pub cleared: usize,
 }
 
 impl Room {
@@ -166,6 +169,7 @@ impl Room {
             held_live: Vec::new(),
             new_marker: None,
             want_context: false,
+            cleared: 0,
         }
     }
 

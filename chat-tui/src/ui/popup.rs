@@ -20,7 +20,7 @@ pub fn help_rows() -> Vec<(&'static str, &'static str)> {
     let keys = keymap::KEYS.iter().map(|row| (row.keys, row.what));
     let commands = keymap::COMMANDS.iter().map(|row| (row.usage, row.what));
     keys.chain(commands)
-        .chain(std::iter::once(keymap::LITERAL_SLASH))
+        .chain([keymap::REBINDING, keymap::LITERAL_SLASH])
         .collect()
 }
 

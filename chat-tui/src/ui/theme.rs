@@ -99,6 +99,11 @@ pub fn mention_nick() -> Style {
 }
 
 /// Inert notation for control characters from the network.
+/// A URL in a message, also an OSC 8 hyperlink where the terminal has them.
+pub fn link() -> Style {
+    Style::new().add_modifier(Modifier::UNDERLINED)
+}
+
 pub fn control() -> Style {
     Style::new()
         .fg(Color::LightRed)

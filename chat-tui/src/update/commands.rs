@@ -4,10 +4,11 @@
 
 use chat_proto::{ClientFrame, Role, RoomName};
 
+use super::input::open_editor;
 use super::rooms::{mark_read, switch_to};
 use super::sync::send_join;
 use super::{Effect, manage, notice, quit};
-use crate::app::{App, ConnState, HelpView, InputLine, Level, Membership, Mode, Room};
+use crate::app::{App, ConnState, HelpView, InputLine, Level, Membership, Mode, Room, Scroll};
 use crate::keymap::{self, SlashCommand};
 
 pub(super) fn run_command(app: &mut App, command: &str, fx: &mut Vec<Effect>) {
@@ -22,6 +23,9 @@ pub(super) fn run_command(app: &mut App, command: &str, fx: &mut Vec<Effect>) {
         }
         Some(SlashCommand::Join) => join_room(app, arg, fx),
         Some(SlashCommand::Leave) => leave_room(app, arg, fx),
+        Some(SlashCommand::Window) => go_to_window(app, arg),
+        Some(SlashCommand::Clear) => clear_pane(app),
+        Some(SlashCommand::Editor) => open_editor(app, fx),
         Some(SlashCommand::Rooms) => {
             if app.conn.is_online() {
                 app.awaiting_rooms = true;
@@ -49,6 +53,36 @@ pub(super) fn run_command(app: &mut App, command: &str, fx: &mut Vec<Effect>) {
             ),
             Level::Error,
         ),
+    }
+}
+
+/// `/win N`, `/buffer N`: room N of the list, as Alt-N.
+fn go_to_window(app: &mut App, arg: &str) {
+    match arg.parse::<usize>() {
+        Ok(n) if (1..=app.rooms.len()).contains(&n) => switch_to(app, n - 1),
+        Ok(n) => notice(
+            app,
+            &format!("There is no room {n}: the list has {}.", app.rooms.len()),
+            Level::Error,
+        ),
+        Err(_) => notice(
+            app,
+            "Usage: /win N (the room's number in the list)",
+            Level::Error,
+        ),
+    }
+}
+
+/// `/clear`: the pane starts empty; the history is kept (here and on the
+/// server) and what arrives from now on shows as usual.
+fn clear_pane(app: &mut App) {
+    match app.current_room_mut() {
+        Some(room) => {
+            room.cleared = room.entries.len();
+            room.scroll = Scroll::Bottom;
+            room.new_marker = None;
+        }
+        None => app.status_log.clear(),
     }
 }
 

@@ -6,7 +6,8 @@
 //! behaviour is a plain unit test.
 //!
 //! One module per topic: [`keys`] (what a key does, from
-//! [`crate::keymap`]), [`input`] (the input line, the outbox, completion),
+//! [`crate::keybind`]), [`mouse`] (the wheel and clicks), [`input`] (the
+//! input, pastes, the editor's result, the outbox, completion),
 //! [`commands`] (`/commands`), [`manage`] (the room-management commands),
 //! [`rooms`] (switching, read marks, paging), [`sync`] (joining, catching
 //! up, older pages), [`stream`] (applying every kind of room entry),
@@ -41,6 +42,7 @@ mod commands;
 mod input;
 mod keys;
 mod manage;
+mod mouse;
 mod network;
 mod rooms;
 mod stream;
@@ -76,6 +78,10 @@ pub enum Effect {
     HoldConnection,
     /// Repaint the whole terminal.
     ClearScreen,
+    /// Suspend the screen and compose the input in `$VISUAL` / `$EDITOR`,
+    /// starting from this text; the outcome comes back as
+    /// [`Action::Edited`].
+    Edit(String),
     Quit,
 }
 
@@ -106,6 +112,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Net(event) => {
             app.needs_redraw = true;
             network::on_net(app, event, &mut fx);
+        }
+        Action::Mouse(event) => mouse::on_mouse(app, event, &mut fx),
+        Action::Edited(outcome) => {
+            app.needs_redraw = true;
+            input::on_edited(app, outcome);
         }
         Action::Tick => clock::on_tick(app, &mut fx),
         Action::Terminate => quit(app, &mut fx),

@@ -230,5 +230,9 @@ pub(super) fn prepend_older(app: &mut App, index: usize, entries: Vec<StreamEntr
         room.position_known = true;
     }
     room.scroll = room.scroll.entries_prepended(older.len());
+    if room.cleared > 0 {
+        // Older than what `/clear` hid: hidden too.
+        room.cleared += older.len();
+    }
     room.entries.splice(0..0, older);
 }

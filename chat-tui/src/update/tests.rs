@@ -426,10 +426,115 @@ fn tab_completes_member_names_and_cycles() {
 }
 
 #[test]
-fn paste_inserts_one_line_without_control_characters() {
+fn paste_keeps_its_lines_and_drops_control_characters() {
     let mut app = app_in(&["lobby"]);
-    update(&mut app, Action::Paste("two\nlines\u{1b}[31m".into()));
-    assert_eq!(app.input.text(), "two lines[31m");
+    update(
+        &mut app,
+        Action::Paste("two\r\nlines\u{1b}[31m\n\tcode\r".into()),
+    );
+    assert_eq!(app.input.text(), "two\nlines[31m\n    code\n");
+    assert_eq!(app.input.line_count(), 4);
+}
+
+#[test]
+fn a_paste_of_many_lines_asks_first() {
+    let mut app = live_in(&["lobby"]);
+    app.paste_max_lines = 3;
+    update(&mut app, Action::Paste("a\nb\nc".into()));
+    assert_eq!(
+        app.input.text(),
+        "a\nb\nc",
+        "as many lines as allowed: no question"
+    );
+    app.input.take();
+    update(&mut app, Action::Paste("1\n2\n3\n4".into()));
+    assert!(matches!(app.mode, Mode::ConfirmPaste(_)));
+    assert_eq!(app.input.text(), "");
+    // Other keys wait for the answer; Esc drops the paste.
+    update(&mut app, key(KeyCode::Char('x')));
+    assert!(matches!(app.mode, Mode::ConfirmPaste(_)));
+    update(&mut app, key(KeyCode::Esc));
+    assert_eq!((app.mode.clone(), app.input.text()), (Mode::Normal, ""));
+    assert!(notices(&app).iter().any(|n| n.contains("Paste dropped")));
+    // The runner hands a single key press over as typed text.
+    update(&mut app, Action::Paste("1\n2\n3\n4".into()));
+    update(&mut app, Action::Typed("xy".into()));
+    assert_eq!(
+        (app.mode.clone(), app.input.text()),
+        (Mode::Normal, "1\n2\n3\n4")
+    );
+    // Enter sends it as one message with its lines.
+    let fx = update(&mut app, key(KeyCode::Enter));
+    assert!(matches!(
+        sent(&fx).as_slice(),
+        [ClientFrame::Message { text, .. }] if text == "1\n2\n3\n4"
+    ));
+    // 0 never asks.
+    app.paste_max_lines = 0;
+    update(&mut app, Action::Paste("x\n".repeat(500)));
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.input.line_count(), 501);
+}
+
+#[test]
+fn alt_enter_and_shift_enter_start_a_new_line_and_up_down_walk_them() {
+    let mut app = live_in(&["lobby"]);
+    enter_line(&mut app, "earlier");
+    type_text(&mut app, "one");
+    update(&mut app, alt(KeyCode::Enter));
+    type_text(&mut app, "two");
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::SHIFT)),
+    );
+    type_text(&mut app, "three");
+    assert_eq!(app.input.text(), "one\ntwo\nthree");
+    // Up moves between the lines; on the first line it reaches the lines
+    // sent before.
+    update(&mut app, key(KeyCode::Up));
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.input.cursor_line(), (0, 3));
+    update(&mut app, key(KeyCode::Home));
+    type_text(&mut app, ">");
+    assert_eq!(app.input.text(), ">one\ntwo\nthree");
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.input.text(), "earlier");
+    update(&mut app, key(KeyCode::Down));
+    assert_eq!(app.input.text(), ">one\ntwo\nthree");
+    assert_eq!(app.input.cursor_line(), (2, 5));
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.input.cursor_line(), (1, 3));
+    let fx = update(&mut app, key(KeyCode::Enter));
+    assert!(matches!(
+        sent(&fx).as_slice(),
+        [ClientFrame::Message { text, .. }] if text == ">one\ntwo\nthree"
+    ));
+}
+
+#[test]
+fn a_line_over_the_limit_goes_as_several_messages_in_order() {
+    let mut app = live_in(&["lobby"]);
+    // 9,000 bytes of words: three messages, cut at spaces.
+    let words: Vec<String> = (0..1000).map(|i| format!("w{i:07}")).collect();
+    let line = words.join(" ");
+    app.input.set(line.clone());
+    let fx = update(&mut app, key(KeyCode::Enter));
+    let texts: Vec<String> = sent(&fx)
+        .into_iter()
+        .map(|f| match f {
+            ClientFrame::Message { text, .. } => text,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(texts.len(), 3);
+    assert!(texts.iter().all(|t| t.len() <= 4000 && !t.ends_with(' ')));
+    assert_eq!(texts.join(" "), line);
+    assert_eq!(
+        app.outbox.entries.len(),
+        3,
+        "each piece waits for its own ack"
+    );
+    assert_eq!(app.input.text(), "");
 }
 
 // ---------------------------------------------------------------- rooms
@@ -700,12 +805,194 @@ fn a_line_with_no_room_or_bad_text_is_kept_and_explained() {
             .iter()
             .any(|e| matches!(e, Entry::Notice { text, .. } if text.contains("/join")))
     );
+    // A line over the limit is no longer refused: it is split, see
+    // a_line_over_the_limit_goes_as_several_messages_in_order.
+}
+
+// ---------------------------------------------------------------- editor
+
+#[test]
+fn ctrl_x_ctrl_e_and_editor_command_open_the_editor_on_the_input() {
     let mut app = live_in(&["lobby"]);
-    app.input.set("x".repeat(4001));
-    let fx = update(&mut app, key(KeyCode::Enter));
+    type_text(&mut app, "draft");
+    assert!(update(&mut app, ctrl('x')).is_empty());
+    let fx = update(&mut app, ctrl('e'));
+    assert_eq!(fx, vec![Effect::Edit("draft".into())]);
+    // Ctrl-E alone still goes to the end; Ctrl-X then another key does
+    // nothing and is used up.
+    update(&mut app, key(KeyCode::Home));
+    update(&mut app, ctrl('e'));
+    assert_eq!(app.input.cursor(), 5);
+    update(&mut app, ctrl('x'));
+    update(&mut app, ctrl('a'));
+    assert_eq!(app.input.cursor(), 5);
+    update(&mut app, ctrl('a'));
+    assert_eq!(app.input.cursor(), 0);
+    // Ctrl-X then a typed character: that character is used up too.
+    update(&mut app, ctrl('x'));
+    update(&mut app, Action::Typed("qz".into()));
+    assert_eq!(app.input.text(), "zdraft");
+    assert!(update(&mut app, ctrl('e')).is_empty(), "no prefix is left");
+    app.input.take();
+    let fx = enter_line(&mut app, "/editor");
+    assert_eq!(fx, vec![Effect::Edit(String::new())]);
+}
+
+#[test]
+fn what_the_editor_left_becomes_the_input() {
+    let mut app = live_in(&["lobby"]);
+    app.input.set("before");
+    update(
+        &mut app,
+        Action::Edited(Ok("line one\r\n\tline two\n".into())),
+    );
+    assert_eq!(app.input.text(), "line one\n    line two");
+    update(&mut app, Action::Edited(Err("\"vim\" ended with 1".into())));
+    assert_eq!(app.input.text(), "line one\n    line two");
+    assert!(
+        notices(&app)
+            .iter()
+            .any(|n| n.contains("Editor: \"vim\" ended"))
+    );
+}
+
+// ---------------------------------------------------------------- panes
+
+#[test]
+fn clear_empties_the_pane_and_new_messages_show_after_it() {
+    let mut app = live_in(&["lobby"]);
+    for id in 1..=3 {
+        update(
+            &mut app,
+            frame(ServerFrame::Message(msg("lobby", id, "bob", "old"))),
+        );
+    }
+    enter_line(&mut app, "/clear");
+    draw(&mut app);
+    let room = app.current_room().unwrap();
+    assert_eq!(room.cleared, room.entries.len());
+    assert!(room.entries.len() >= 3, "the history itself is kept");
+    assert_eq!(room.viewport.rows_above, 0);
+    update(
+        &mut app,
+        frame(ServerFrame::Message(msg("lobby", 4, "bob", "new"))),
+    );
+    let (rows, _) = crate::ui::history::pane(&app, 100, 10);
+    let text: Vec<String> = rows.iter().map(|r| r.line.to_string()).collect();
+    assert!(text.iter().any(|r| r.contains("new")), "{text:?}");
+    assert!(!text.iter().any(|r| r.contains("old")), "{text:?}");
+    // Scrolling up finds nothing above the clear and fetches nothing.
+    let fx = key_drawn(&mut app, KeyCode::PageUp);
     assert!(sent(&fx).is_empty());
-    assert_eq!(app.input.text().len(), 4001);
-    assert!(app.outbox.entries.is_empty());
+}
+
+#[test]
+fn win_and_buffer_go_to_a_room_by_number() {
+    let mut app = live_in(&["a", "b", "c"]);
+    enter_line(&mut app, "/win 3");
+    assert_eq!(app.current, 2);
+    enter_line(&mut app, "/buffer 1");
+    assert_eq!(app.current, 0);
+    enter_line(&mut app, "/win 9");
+    enter_line(&mut app, "/win x");
+    assert_eq!(app.current, 0);
+    let n = notices(&app);
+    assert!(n.iter().any(|t| t.contains("There is no room 9")), "{n:?}");
+    assert!(n.iter().any(|t| t.contains("Usage: /win N")), "{n:?}");
+}
+
+// ---------------------------------------------------------------- mouse
+
+fn mouse(kind: crossterm::event::MouseEventKind, column: u16, row: u16) -> Action {
+    Action::Mouse(crossterm::event::MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    })
+}
+
+#[test]
+fn the_wheel_scrolls_the_history_and_a_click_picks_a_room() {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    let mut app = live_in(&["lobby", "rust"]);
+    app.size = Size {
+        width: 80,
+        height: 12,
+    };
+    update(
+        &mut app,
+        joined("lobby", &["alice"], many("lobby", 1..=40), false),
+    );
+    draw(&mut app);
+    update(&mut app, mouse(MouseEventKind::ScrollUp, 40, 3));
+    assert_eq!(rows_scrolled(&mut app), 3);
+    update(&mut app, mouse(MouseEventKind::ScrollUp, 40, 3));
+    assert_eq!(rows_scrolled(&mut app), 6);
+    update(&mut app, mouse(MouseEventKind::ScrollDown, 40, 3));
+    assert_eq!(rows_scrolled(&mut app), 3);
+    // The sidebar's second row is #rust.
+    update(
+        &mut app,
+        mouse(MouseEventKind::Down(MouseButton::Left), 5, 1),
+    );
+    assert_eq!(app.current, 1);
+    update(
+        &mut app,
+        mouse(MouseEventKind::Down(MouseButton::Left), 5, 0),
+    );
+    assert_eq!(app.current, 0);
+    // A click elsewhere changes nothing.
+    update(
+        &mut app,
+        mouse(MouseEventKind::Down(MouseButton::Left), 50, 1),
+    );
+    assert_eq!(app.current, 0);
+    // On a narrow screen the room bar's labels are the targets.
+    app.size = Size {
+        width: 40,
+        height: 12,
+    };
+    draw(&mut app);
+    update(
+        &mut app,
+        mouse(MouseEventKind::Down(MouseButton::Left), 9, 0),
+    );
+    assert_eq!(app.current, 1, "{:?}", app.room_targets);
+}
+
+// ---------------------------------------------------------------- key bindings
+
+#[test]
+fn key_bindings_from_the_config_are_used_and_mistakes_told_on_one_line() {
+    let cli = <crate::config::Cli as clap::Parser>::parse_from(["chat-tui", "--user", "alice"]);
+    let mut file = crate::config::ConfigFile::default();
+    file.keys.insert("scroll_up".into(), vec!["Ctrl-Y".into()]);
+    file.keys.insert("jump".into(), vec!["Ctrl-J".into()]);
+    file.keys.insert("redraw".into(), vec!["Ctrl-".into()]);
+    let settings =
+        crate::config::resolve(&cli, &file, None, Some("/tmp/s".into())).expect("settings");
+    let app = crate::client::initial_app(&settings, &SavedState::default(), "r");
+    let n = notices(&app);
+    assert_eq!(
+        n,
+        [
+            "Key bindings in the config file ignored: unknown action \"jump\"; \
+          cannot read key \"Ctrl-\" (for redraw)."
+        ]
+    );
+    let mut app = live_in(&["lobby"]);
+    app.keymap = crate::keybind::Keymap::with_changes(&settings.keys).0;
+    update(
+        &mut app,
+        joined("lobby", &["alice"], many("lobby", 1..=40), false),
+    );
+    draw(&mut app);
+    update(&mut app, ctrl('y'));
+    assert!(rows_scrolled(&mut app) > 0, "Ctrl-Y scrolls up now");
+    update(&mut app, key(KeyCode::Esc));
+    update(&mut app, key(KeyCode::PageUp));
+    assert_eq!(rows_scrolled(&mut app), 0, "PgUp no longer does");
 }
 
 // ---------------------------------------------------------------- sending
