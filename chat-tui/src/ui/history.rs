@@ -84,7 +84,7 @@ fn items(app: &App) -> (Vec<Item<'_>>, Option<usize>) {
     let entries = room.map_or(app.status_log.as_slice(), |r| r.entries.as_slice());
     let mut items: Vec<Item> = entries.iter().map(Item::Entry).collect();
     if let Some(room) = room {
-        items.extend(app.outbox.in_room(&room.name).map(Item::Pending));
+        items.extend(app.outbox.lines_in(&room.name).map(Item::Pending));
     }
     let marker_at = room.and_then(|r| r.new_marker).and_then(|after| {
         items
@@ -223,7 +223,7 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Line<'static>> {
                 room: p.room.clone(),
                 id: 0,
                 user: app.user.clone(),
-                text: p.text.clone(),
+                text: p.text().unwrap_or_default().to_owned(),
                 ts: p.typed_ms,
                 reference: None,
                 ..Message::default()

@@ -1,12 +1,12 @@
-//! The input line: pasted text, Enter (a line to send or a `/command`),
-//! the outbox that sends lines in order once their room is caught up, and
-//! Tab completion of member names.
+//! The input line: pasted text, Enter (a line to send through the outbox,
+//! or a `/command`), and Tab completion of member names.
 
 use chat_proto::{ClientFrame, validate_text};
 
 use super::commands::run_command;
+use super::outbox::queue;
 use super::{Effect, notice};
-use crate::app::{App, Completion, Entry, InputLine, Level, Mode, RoomSync, Scroll};
+use crate::app::{App, Completion, Entry, InputLine, Level, Mode, Scroll};
 
 pub(super) fn on_paste(app: &mut App, text: &str) {
     // One line per message: a pasted newline becomes a space, and control
@@ -92,52 +92,16 @@ pub(super) fn send_line(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
         return;
     }
     let name = room.name.clone();
-    let now_ms = app.now_ms;
-    let reference = app.outbox.push(&name, text, now_ms);
     if let Some(room) = app.current_room_mut() {
         room.scroll = Scroll::Bottom;
         room.new_marker = None;
     }
-    if app.conn.is_online() && app.current_room().is_some_and(|r| r.sync == RoomSync::Live) {
-        send_pending(app, &reference, fx);
-    }
-}
-
-/// Sends one outbox line and marks it in flight.
-pub(super) fn send_pending(app: &mut App, reference: &str, fx: &mut Vec<Effect>) {
-    if let Some(p) = app.outbox.by_ref_mut(reference) {
-        p.attempts += 1;
-        p.in_flight = true;
-        p.retry_at = None;
-        fx.push(Effect::Send(ClientFrame::Message {
-            room: p.room.clone(),
-            text: p.text.clone(),
-            reference: Some(p.reference.clone()),
-            reply_to: None,
-            action: false,
-        }));
-    }
-}
-
-/// Sends a live room's unsent lines in the order typed, stopping at one
-/// that must still wait (so order is kept).
-pub(super) fn flush_outbox(app: &mut App, room: &str, fx: &mut Vec<Effect>) {
-    if !app.conn.is_online() {
-        return;
-    }
-    let mut due = Vec::new();
-    for p in app.outbox.in_room(room) {
-        if p.in_flight {
-            continue;
-        }
-        if p.retry_at.is_some_and(|t| t > app.now) {
-            break;
-        }
-        due.push(p.reference.clone());
-    }
-    for reference in due {
-        send_pending(app, &reference, fx);
-    }
+    queue(
+        app,
+        &name,
+        |r| ClientFrame::message(&name, text, Some(r)),
+        fx,
+    );
 }
 
 pub(super) fn complete(app: &mut App, forward: bool) {

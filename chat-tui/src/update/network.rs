@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame};
 
+use super::outbox::acknowledge;
 use super::sync::{absorb, on_history, on_joined, send_join};
 use super::{Effect, RESEND_DELAY, notice, push_entry};
 use crate::app::{App, ConnState, Entry, InputLine, Level, Mode, Older, RoomBrowser, RoomSync};
@@ -88,6 +89,7 @@ fn whole_seconds(delay: Duration) -> u128 {
 }
 
 fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
+    acknowledge(app, &frame);
     match frame {
         ServerFrame::Welcome {
             user,
@@ -201,12 +203,9 @@ fn on_welcome(
     }
 }
 
-/// A live message: an acknowledgement if it carries one of our refs, held
+/// A live message (its `ref`, if ours, was acknowledged already): held
 /// back while its room is catching up, else shown.
 fn on_message(app: &mut App, message: Message) {
-    if let Some(reference) = &message.reference {
-        app.outbox.take_by_ref(reference);
-    }
     let Some(index) = app.room_index(&message.room) else {
         return;
     };
@@ -214,7 +213,7 @@ fn on_message(app: &mut App, message: Message) {
         RoomSync::Joining { .. } | RoomSync::CatchingUp => {
             app.rooms[index].held_live.push(message);
         }
-        RoomSync::Live | RoomSync::Offline => absorb(app, index, message, false),
+        RoomSync::Live | RoomSync::Offline => absorb(app, index, message),
     }
 }
 
@@ -284,8 +283,8 @@ fn on_error(
         }
         _ => {
             if let Some(p) = reference.as_deref().and_then(|r| app.outbox.take_by_ref(r)) {
-                let shown = crate::text::truncate(&crate::sanitize::inert(&p.text), 40);
-                let line = format!("Not sent to #{} ({text}): {shown}", p.room);
+                app.state_dirty = true;
+                let line = format!("Not sent to #{} ({text}): {}", p.room, p.describe());
                 match app.room_index(&p.room) {
                     Some(index) => push_entry(
                         app,

@@ -4,7 +4,7 @@
 
 use chat_proto::{ClientFrame, Message};
 
-use super::input::flush_outbox;
+use super::outbox::flush_outbox;
 use super::{CATCH_UP_PAGE, Effect, OLDER_PAGE, push_entry};
 use crate::app::{App, Entry, Level, Older, Room, RoomSync, mentions};
 
@@ -90,7 +90,7 @@ pub(super) fn on_joined(
         return;
     }
     for message in history {
-        absorb(app, index, message, true);
+        absorb(app, index, message);
     }
     let room = &mut app.rooms[index];
     room.position_known = true;
@@ -132,7 +132,7 @@ pub(super) fn on_history(
     let room = &app.rooms[index];
     if room.sync == RoomSync::CatchingUp {
         for message in messages {
-            absorb(app, index, message, true);
+            absorb(app, index, message);
         }
         let room = &mut app.rooms[index];
         if more {
@@ -150,7 +150,7 @@ pub(super) fn on_history(
     } else {
         // Not asked for: keep only what is new.
         for message in messages {
-            absorb(app, index, message, false);
+            absorb(app, index, message);
         }
     }
 }
@@ -161,7 +161,7 @@ pub(super) fn room_live(app: &mut App, index: usize, fx: &mut Vec<Effect>) {
     room.sync = RoomSync::Live;
     let held = std::mem::take(&mut room.held_live);
     for message in held {
-        absorb(app, index, message, false);
+        absorb(app, index, message);
     }
     let name = app.rooms[index].name.clone();
     flush_outbox(app, &name, fx);
@@ -199,14 +199,10 @@ pub(super) fn prepend_older(app: &mut App, index: usize, messages: Vec<Message>)
     room.entries.splice(0..0, older);
 }
 
-/// Shows one message from the server unless it is a duplicate, counting
-/// it as unread (and maybe a mention) outside the current room. During a
-/// catch-up (`catching_up`), an own message without `ref` may be the stored
-/// copy of an outbox line whose acknowledgement was lost.
-pub(super) fn absorb(app: &mut App, index: usize, message: Message, catching_up: bool) {
-    if catching_up && message.user == app.user && message.reference.is_none() {
-        app.outbox.take_stored_copy(&message.room, &message.text);
-    }
+/// Shows one message from the server unless it is a duplicate (its id is
+/// not newer than the newest shown), counting it as unread (and maybe a
+/// mention) outside the current room.
+pub(super) fn absorb(app: &mut App, index: usize, message: Message) {
     let is_current = index == app.current;
     let me = app.user.clone();
     let room = &mut app.rooms[index];
