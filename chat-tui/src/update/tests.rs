@@ -1158,6 +1158,205 @@ fn a_taken_guest_name_points_to_another_name_not_to_a_password() {
     assert!(all[0].contains("retrying"), "{all:?}");
 }
 
+// ---------------------------------------------------------------- outbox on disk
+
+/// The same client started again from `saved`, as the runner starts it.
+fn restarted(saved: &SavedState) -> App {
+    let prefix = crate::client::ref_prefix(saved);
+    let mut app = App::new("ws://test/ws", "alice", &prefix);
+    app.now_ms = T0;
+    app.restore(saved, &[], None);
+    app
+}
+
+/// The state each durable save in `fx` writes, in order.
+fn durable_saves(fx: &[Effect]) -> Vec<SavedState> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::SaveStateDurably(state) => Some(state.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_line_is_on_disk_before_it_is_sent() {
+    let mut app = live_in(&["lobby"]);
+    let fx = enter_line(&mut app, "keep me");
+    let line = ClientFrame::message("lobby", "keep me", Some("r1".into()));
+    let saved_at = fx.iter().position(
+        |e| matches!(e, Effect::SaveStateDurably(s) if s.outbox.iter().any(|p| p.frame == line)),
+    );
+    let sent_at = fx.iter().position(|e| *e == Effect::Send(line.clone()));
+    assert!(
+        matches!((saved_at, sent_at), (Some(s), Some(t)) if s < t),
+        "saved durably, then sent: {fx:?}"
+    );
+    // Typed offline: saved just the same, and nothing sent.
+    disconnect(&mut app);
+    let fx = enter_line(&mut app, "offline");
+    assert!(sent(&fx).is_empty());
+    let saves = durable_saves(&fx);
+    assert_eq!(saves.len(), 1);
+    let texts: Vec<_> = saves[0].outbox.iter().map(|p| p.frame.clone()).collect();
+    assert_eq!(
+        texts,
+        [
+            line,
+            ClientFrame::message("lobby", "offline", Some("r2".into()))
+        ]
+    );
+    assert_eq!(saves[0].next_ref, 3);
+}
+
+#[test]
+fn an_acknowledged_line_leaves_the_saved_outbox() {
+    let mut app = live_in(&["lobby"]);
+    enter_line(&mut app, "one");
+    enter_line(&mut app, "two");
+    update(
+        &mut app,
+        frame(ServerFrame::Message(acked(
+            msg("lobby", 4, "alice", "one"),
+            "r1",
+        ))),
+    );
+    let fx = update(&mut app, Action::Tick);
+    let saved = fx.iter().find_map(|e| match e {
+        Effect::SaveState(s) => Some(s.clone()),
+        _ => None,
+    });
+    let pending: Vec<_> = saved
+        .expect("the removal is saved on the next tick")
+        .outbox
+        .into_iter()
+        .map(|p| p.frame)
+        .collect();
+    assert_eq!(
+        pending,
+        [ClientFrame::message("lobby", "two", Some("r2".into()))]
+    );
+    assert_eq!(app.outbox.entries.len(), 1);
+}
+
+#[test]
+fn refs_are_never_reused_across_restarts_or_installations() {
+    let fresh = SavedState::default();
+    let (a, b) = (
+        crate::client::ref_prefix(&fresh),
+        crate::client::ref_prefix(&fresh),
+    );
+    assert_ne!(a, b, "two installations get different prefixes");
+
+    let mut first = restarted(&fresh);
+    first.restore(&SavedState::default(), &["lobby".into()], None);
+    let fx = enter_line(&mut first, "one");
+    let saved = durable_saves(&fx).pop().expect("saved before sending");
+    let r1 = first.outbox.entries[0].reference.clone();
+    assert!(r1.starts_with(saved.ref_prefix.as_deref().unwrap_or("?")));
+
+    // Killed here, started again: the prefix and the counter go on.
+    let mut second = restarted(&saved);
+    assert_eq!(second.outbox.entries.len(), 1, "the unsent line is back");
+    assert_eq!(second.outbox.entries[0].reference, r1);
+    enter_line(&mut second, "two");
+    let r2 = second.outbox.entries[1].reference.clone();
+    assert_ne!(r1, r2);
+    assert_eq!(
+        r1.rsplit_once('-').map(|p| p.0),
+        r2.rsplit_once('-').map(|p| p.0)
+    );
+}
+
+#[test]
+fn a_restarted_client_sends_what_was_pending_once_in_order() {
+    let mut first = app_in(&["lobby", "rust"]);
+    for (room, text) in [("lobby", "l1"), ("rust", "r-one"), ("lobby", "l2")] {
+        let index = first.room_index(room).expect("joined");
+        first.current = index;
+        enter_line(&mut first, text);
+    }
+    let saved = first.saved_state();
+
+    let mut app = restarted(&saved);
+    assert!(sent(&update(&mut app, Action::Tick)).is_empty());
+    connect(&mut app, 1);
+    let fx = update(&mut app, joined("lobby", &["alice"], vec![], false));
+    assert_eq!(
+        sent(&fx),
+        [
+            ClientFrame::message("lobby", "l1", Some("r1".into())),
+            ClientFrame::message("lobby", "l2", Some("r3".into())),
+        ],
+        "in the order typed, with the refs they had"
+    );
+    let fx = update(&mut app, joined("rust", &["alice"], vec![], false));
+    assert_eq!(
+        sent(&fx),
+        [ClientFrame::message("rust", "r-one", Some("r2".into()))]
+    );
+    // Once: a reconnect before any ack sends each again, never a third
+    // copy on one socket, and an ack ends it.
+    assert!(sent(&update(&mut app, Action::Tick)).is_empty());
+    update(
+        &mut app,
+        frame(ServerFrame::Message(acked(
+            msg("lobby", 1, "alice", "l1"),
+            "r1",
+        ))),
+    );
+    disconnect(&mut app);
+    connect(&mut app, 2);
+    let fx = update(
+        &mut app,
+        joined(
+            "lobby",
+            &["alice"],
+            vec![msg("lobby", 1, "alice", "l1")],
+            false,
+        ),
+    );
+    assert_eq!(
+        sent(&fx),
+        [ClientFrame::message("lobby", "l2", Some("r3".into()))]
+    );
+    assert_eq!(message_texts(&app, "lobby"), ["l1"]);
+}
+
+#[test]
+fn any_request_with_a_ref_waits_in_the_outbox_until_its_entry_comes_back() {
+    let mut app = live_in(&["lobby"]);
+    let mut fx = Vec::new();
+    super::outbox::queue(
+        &mut app,
+        "lobby",
+        |r| ClientFrame::Topic {
+            room: "lobby".into(),
+            topic: "release day".into(),
+            reference: Some(r),
+        },
+        &mut fx,
+    );
+    assert!(matches!(
+        &fx[..],
+        [
+            Effect::SaveStateDurably(_),
+            Effect::Send(ClientFrame::Topic { .. })
+        ]
+    ));
+    assert_eq!(app.saved_state().outbox.len(), 1);
+    let topic = chat_proto::TopicChange {
+        room: "lobby".into(),
+        id: 7,
+        user: "alice".into(),
+        ts: T0,
+        topic: "release day".into(),
+        reference: Some("r1".into()),
+    };
+    update(&mut app, frame(ServerFrame::Topic(topic)));
+    assert!(app.outbox.entries.is_empty());
+}
+
 // ---------------------------------------------------------------- passwords
 
 #[test]
