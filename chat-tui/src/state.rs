@@ -53,6 +53,9 @@ pub struct SavedPending {
     pub room: String,
     pub typed_ms: i64,
     pub frame: ClientFrame,
+    /// For a request other than a chat line: what it asks, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what: Option<String>,
 }
 
 /// Why state could not be read or written.
@@ -183,6 +186,7 @@ mod tests {
                 room: "lobby".into(),
                 typed_ms: 5,
                 frame: ClientFrame::message("lobby", "still here?", Some("0123abcd-7".into())),
+                what: None,
             }],
         };
         alice.save(&state).unwrap();

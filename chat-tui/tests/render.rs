@@ -625,3 +625,183 @@ fn the_more_lines_hint_has_its_own_row_and_covers_no_text() {
         );
     }
 }
+
+/// alice on a protocol-2 server, op of private `lobby` (with a topic),
+/// kicked out of `rust`, invited to `secret`; lobby's history holds a
+/// message and one line of every room-change kind.
+fn managed_rooms(width: u16, height: u16) -> App {
+    use chat_proto::{Admittance, Entry, Removal, Role, RoleChange, RoomDetails, SettingsChange};
+    let mut app = connected(&[], width, height);
+    update(
+        &mut app,
+        frame(ServerFrame::Welcome {
+            user: "alice".into(),
+            guest: false,
+            registered: false,
+            protocol: 2,
+            server: "chat-server 0.2.0".into(),
+            admin: false,
+        }),
+    );
+    let details = |topic: &str, private: bool| RoomDetails {
+        topic: topic.into(),
+        owner: Some("dave".into()),
+        ops: vec!["alice".into(), "bob".into()],
+        private,
+        role: Role::Op,
+        read_id: 0,
+    };
+    let removal = |room: &str, id: u64, subject: &str, reason: Option<&str>| Removal {
+        room: room.into(),
+        id,
+        user: "bob".into(),
+        ts: T0 + id as i64 * MINUTE,
+        reference: None,
+        subject: subject.into(),
+        reason: reason.map(str::to_owned),
+    };
+    let admit = |room: &str, id: u64, user: &str, subject: &str| Admittance {
+        room: room.into(),
+        id,
+        user: user.into(),
+        ts: T0 + id as i64 * MINUTE,
+        reference: None,
+        subject: subject.into(),
+    };
+    let topic = |id: u64, topic: &str| {
+        Entry::Topic(chat_proto::TopicChange {
+            room: "lobby".into(),
+            id,
+            user: "dave".into(),
+            ts: T0 + id as i64 * MINUTE,
+            reference: None,
+            topic: topic.into(),
+        })
+    };
+    let history = vec![
+        Entry::from(msg("lobby", 1, "bob", "morning all", T0 + MINUTE)),
+        topic(2, "release day \u{1b}[31m— ship v2.0 tonight, notes in #42"),
+        Entry::Role(RoleChange {
+            room: "lobby".into(),
+            id: 3,
+            user: "dave".into(),
+            ts: T0 + 3 * MINUTE,
+            reference: None,
+            subject: "carol".into(),
+            role: Role::Op,
+        }),
+        Entry::Kick(removal("lobby", 4, "mallory", Some("spam"))),
+        Entry::Ban(removal(
+            "lobby",
+            5,
+            "mallory",
+            Some("came back and spammed again, with links"),
+        )),
+        Entry::Unban(admit("lobby", 6, "dave", "mallory")),
+        Entry::Invite(admit("lobby", 7, "dave", "erin")),
+        Entry::Settings(SettingsChange {
+            room: "lobby".into(),
+            id: 8,
+            user: "dave".into(),
+            ts: T0 + 8 * MINUTE,
+            reference: None,
+            private: true,
+        }),
+    ];
+    for (room, history, details) in [
+        (
+            "lobby",
+            history,
+            details(
+                "release day \u{1b}[31m— ship v2.0 tonight, notes in #42",
+                true,
+            ),
+        ),
+        ("rust", vec![], details("", false)),
+    ] {
+        type_text(&mut app, &format!("/join {room}"));
+        press(&mut app, KeyCode::Enter);
+        update(
+            &mut app,
+            frame(ServerFrame::Joined {
+                room: room.into(),
+                members: vec!["alice".into(), "bob".into(), "carol".into()],
+                history,
+                more: false,
+                last_id: 8,
+                details: Some(details),
+            }),
+        );
+    }
+    let kick = removal("rust", 9, "alice", Some("off topic"));
+    update(&mut app, frame(ServerFrame::Kick(kick)));
+    let invite = admit("secret", 10, "dave", "alice");
+    update(&mut app, frame(ServerFrame::Invite(invite)));
+    press_alt(&mut app, '1');
+    for room in &mut app.rooms {
+        room.entries
+            .retain(|e| !matches!(e, chat_tui::app::Entry::Notice { .. }));
+    }
+    app
+}
+
+#[test]
+fn title_line_and_room_change_lines() {
+    for (width, height) in [(100, 30), (50, 20)] {
+        let mut app = managed_rooms(width, height);
+        let terminal = draw_kept(&mut app);
+        insta::assert_snapshot!(format!("managed_{width}x{height}"), terminal.backend());
+        let rows = screen_rows(&terminal);
+        // The title is the history's first row, the topic made inert.
+        let title_row = if width < 60 { 1 } else { 0 };
+        assert!(rows[title_row].contains("release day ^[[31m"), "{rows:#?}");
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "mallory was kicked by bob:");
+        assert!(buffer[(x, y)].modifier.contains(Modifier::DIM));
+        let (x, y) = find(buffer, "release day");
+        assert!(buffer[(x, y)].modifier.contains(Modifier::BOLD));
+        // The room we were kicked from says why; the invitation, how.
+        press_alt(&mut app, '2');
+        let rows = screen_rows(&draw_kept(&mut app));
+        let text = rows.join("\n");
+        assert!(text.contains("you were kicked by bob: off"), "{text}");
+        press_alt(&mut app, '3');
+        let rows = screen_rows(&draw_kept(&mut app));
+        assert!(
+            rows[title_row].contains("dave invited you to #secret"),
+            "{rows:#?}"
+        );
+        if width >= 60 {
+            insta::assert_snapshot!(
+                format!("invited_{width}x{height}"),
+                draw_kept(&mut app).backend()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_protocol_1_room_has_no_title_line() {
+    let app = conversation(100, 20);
+    let rows = screen_rows(&draw(&app));
+    // The pane's top row is the history's padding, not a title.
+    assert_eq!(
+        rows[0].split('│').nth(1).map(str::trim),
+        Some(""),
+        "{rows:#?}"
+    );
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.contains("you: ") || r.contains("no topic")),
+        "{rows:#?}"
+    );
+}
+
+#[test]
+fn deleting_a_room_asks_in_a_popup() {
+    let mut app = managed_rooms(50, 20);
+    type_text(&mut app, "/delete-room");
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("confirm_50x20", draw(&app).backend());
+}

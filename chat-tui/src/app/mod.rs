@@ -2,15 +2,17 @@
 //! rooms with their history ([`room`]), where a pane is scrolled to
 //! ([`scroll`]), the outbox of unacknowledged lines ([`outbox`]), the
 //! input line, its history and completion ([`input`]), the connection
-//! ([`conn`]), the rooms browser ([`browser`]), mentions ([`mention`]) and
-//! wall-clock time ([`time`]). Nothing here performs I/O: [`crate::update`]
-//! changes it, [`crate::ui`] draws it.
+//! ([`conn`]), the rooms browser ([`browser`]), mentions ([`mention`]),
+//! room-management requests ([`request`]) and wall-clock time ([`time`]).
+//! Nothing here performs I/O: [`crate::update`] changes it, [`crate::ui`]
+//! draws it.
 
 pub mod browser;
 pub mod conn;
 pub mod input;
 pub mod mention;
 pub mod outbox;
+pub mod request;
 pub mod room;
 pub mod scroll;
 pub mod time;
@@ -22,7 +24,8 @@ pub use conn::ConnState;
 pub use input::{Completion, INPUT_HISTORY_MAX, InputHistory, InputLine};
 pub use mention::mentions;
 pub use outbox::{Outbox, Pending};
-pub use room::{Entry, Level, Older, Room, RoomSync};
+pub use request::{Confirm, RoomRequest};
+pub use room::{Entry, Level, Membership, Older, Room, RoomSync};
 pub use scroll::{Scroll, Viewport};
 pub use time::TimeZone;
 
@@ -36,6 +39,8 @@ pub enum Mode {
     Rooms(RoomBrowser),
     /// Masked password entry.
     Password(InputLine),
+    /// A yes-or-no question before a request that cannot be undone.
+    Confirm(Confirm),
 }
 
 /// The help page: how far it is scrolled, and how far it can be and how
@@ -104,6 +109,10 @@ pub struct App {
     pub awaiting_rooms: bool,
     /// Where the help page is scrolled to while it is open.
     pub help: HelpView,
+    /// The protocol the server said it speaks in `welcome` (0 before one).
+    pub protocol: u32,
+    /// `welcome` said this session is a server admin's.
+    pub admin: bool,
 }
 
 impl App {
@@ -136,6 +145,8 @@ impl App {
             state_dirty: false,
             awaiting_rooms: false,
             help: HelpView::default(),
+            protocol: 0,
+            admin: false,
         }
     }
 
@@ -170,7 +181,8 @@ impl App {
         self.outbox.restore(saved.next_ref, &pending);
     }
 
-    /// What is saved for the next run.
+    /// What is saved for the next run: the rooms we are in (not those we
+    /// were put out of or only invited to).
     pub fn saved_state(&self) -> SavedState {
         let (ref_prefix, next_ref, outbox) = self.outbox.saved();
         SavedState {
@@ -178,6 +190,7 @@ impl App {
             rooms: self
                 .rooms
                 .iter()
+                .filter(|r| r.is_member())
                 .map(|r| SavedRoom {
                     name: r.name.clone(),
                     last_read: r.last_read,

@@ -17,6 +17,9 @@ pub struct Pending {
     pub room: String,
     /// The frame exactly as sent, every time, with `reference` as its `ref`.
     pub frame: ClientFrame,
+    /// For a request other than a chat line: what it asks, in words
+    /// ("kicking bob"), for the line that says it was refused.
+    pub what: Option<String>,
     /// When it was made (ms since the epoch), for the screen.
     pub typed_ms: i64,
     /// Sent on the current socket and not answered yet.
@@ -34,11 +37,13 @@ impl Pending {
         }
     }
 
-    /// A few words for the user about what it was.
+    /// A few words for the user about what it was: the start of the line,
+    /// or what the request asks.
     pub fn describe(&self) -> String {
-        match self.text() {
-            Some(text) => crate::text::truncate(&crate::sanitize::inert(text), 40),
-            None => format!("a {} request", self.frame.kind()),
+        match (self.text(), &self.what) {
+            (Some(text), _) => crate::text::truncate(&crate::sanitize::inert(text), 40),
+            (None, Some(what)) => what.clone(),
+            (None, None) => format!("a {} request", self.frame.kind()),
         }
     }
 }
@@ -69,6 +74,7 @@ impl Outbox {
         &mut self,
         room: &str,
         typed_ms: i64,
+        what: Option<String>,
         make: impl FnOnce(String) -> ClientFrame,
     ) -> String {
         let reference = format!("{}{}", self.ref_prefix, self.next_ref);
@@ -79,6 +85,7 @@ impl Outbox {
             reference: reference.clone(),
             room: room.to_owned(),
             frame,
+            what,
             typed_ms,
             in_flight: false,
             retry_at: None,
@@ -121,6 +128,7 @@ impl Outbox {
                 room: p.room.clone(),
                 typed_ms: p.typed_ms,
                 frame: p.frame.clone(),
+                what: p.what.clone(),
             })
             .collect();
         (self.ref_prefix.clone(), self.next_ref, entries)
@@ -143,6 +151,7 @@ impl Outbox {
                 reference: reference.to_owned(),
                 room: s.room.clone(),
                 frame: s.frame.clone(),
+                what: s.what.clone(),
                 typed_ms: s.typed_ms,
                 in_flight: false,
                 retry_at: None,
@@ -163,8 +172,8 @@ mod tests {
     #[test]
     fn refs_go_on_from_the_saved_counter_with_the_saved_prefix() {
         let mut outbox = Outbox::new("t-");
-        let r1 = outbox.push("lobby", 0, line("lobby", "hi"));
-        let r2 = outbox.push("lobby", 0, line("lobby", "hi"));
+        let r1 = outbox.push("lobby", 0, None, line("lobby", "hi"));
+        let r2 = outbox.push("lobby", 0, None, line("lobby", "hi"));
         assert_eq!((r1.as_str(), r2.as_str()), ("t-1", "t-2"));
         assert_eq!(outbox.take_by_ref(&r1).map(|p| p.reference), Some(r1));
         let (prefix, next, saved) = outbox.saved();
@@ -174,18 +183,18 @@ mod tests {
         assert_eq!(again.entries.len(), 1);
         assert_eq!(again.entries[0].reference, r2);
         assert_eq!(again.entries[0].text(), Some("hi"));
-        assert_eq!(again.push("lobby", 0, line("lobby", "x")), "t-3");
+        assert_eq!(again.push("lobby", 0, None, line("lobby", "x")), "t-3");
     }
 
     #[test]
     fn any_frame_with_a_ref_can_wait_but_only_lines_are_drawn() {
         let mut outbox = Outbox::new("t-");
-        outbox.push("lobby", 0, |r| ClientFrame::Topic {
+        outbox.push("lobby", 0, None, |r| ClientFrame::Topic {
             room: "lobby".into(),
             topic: "release day".into(),
             reference: Some(r),
         });
-        outbox.push("lobby", 0, line("lobby", "hello"));
+        outbox.push("lobby", 0, None, line("lobby", "hello"));
         assert_eq!(outbox.in_room("lobby").count(), 2);
         let drawn: Vec<_> = outbox.lines_in("lobby").filter_map(Pending::text).collect();
         assert_eq!(drawn, ["hello"]);

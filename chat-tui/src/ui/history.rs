@@ -246,6 +246,14 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Line<'static>> {
             theme::quiet(),
             geometry,
         ),
+        Item::Entry(Entry::Change(change)) => system_rows(
+            &time(change.ts()),
+            "--",
+            &crate::ui::change::describe(change, &app.user),
+            theme::quiet(),
+            theme::room_change(),
+            geometry,
+        ),
         Item::Entry(Entry::Notice { text, ts, level }) => {
             let (mark, style) = match level {
                 Level::Info => ("--", theme::quiet()),
@@ -505,6 +513,7 @@ fn scroll_hint_row(below: usize, width: usize) -> Line<'static> {
 fn empty_hint(app: &App) -> String {
     match app.current_room() {
         None => "You are in no room. Type /join ROOM to join one, /help for keys.".to_owned(),
+        Some(room) if !room.is_member() => crate::ui::title::not_in_hint(room),
         Some(room) if room.sync == crate::app::RoomSync::Live => {
             format!("No messages in #{} yet. Say hello!", room.name)
         }

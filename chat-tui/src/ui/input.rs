@@ -33,7 +33,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
         Mode::Normal => draw_editor(frame, area, &app.input, true),
         // A popup has the keyboard: show the line, but no cursor on it.
-        Mode::Help | Mode::Rooms(_) => draw_editor(frame, area, &app.input, false),
+        Mode::Help | Mode::Rooms(_) | Mode::Confirm(_) => {
+            draw_editor(frame, area, &app.input, false)
+        }
     }
 }
 

@@ -3,12 +3,15 @@
 //!
 //! - [`layout`]: where each part goes for a terminal size.
 //! - [`rooms`]: the room sidebar / bar.
+//! - [`title`]: the title line above the history (topic, privacy, role).
 //! - [`history`]: the message pane and its row layout.
+//! - [`change`]: room changes (topic, roles, kicks…) in words.
 //! - [`status`]: the status line.
 //! - [`input`]: the input line and the password prompt.
-//! - [`popup`]: help and the rooms browser.
+//! - [`popup`]: help, the rooms browser and yes-or-no questions.
 //! - [`theme`]: colours and styles.
 
+pub mod change;
 pub mod history;
 pub mod input;
 pub mod layout;
@@ -16,6 +19,7 @@ pub mod popup;
 pub mod rooms;
 pub mod status;
 pub mod theme;
+pub mod title;
 
 use ratatui::backend::Backend;
 use ratatui::{Frame, Terminal};
@@ -33,13 +37,21 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
     if let Some(bar) = areas.room_bar {
         rooms::draw_bar(frame, app, bar);
     }
-    let history = history::draw(frame, app, areas.history);
+    let (title_row, history_area) = title::split(app, areas.history);
+    if let Some(row) = title_row {
+        title::draw(frame, app, row);
+    }
+    let history = history::draw(frame, app, history_area);
     status::draw(frame, app, areas.status);
     input::draw(frame, app, areas.input);
     let help = match &app.mode {
         Mode::Help => Some(popup::draw_help(frame, app.help, area)),
         Mode::Rooms(browser) => {
             popup::draw_rooms(frame, app, browser, area);
+            None
+        }
+        Mode::Confirm(confirm) => {
+            popup::draw_confirm(frame, confirm, area);
             None
         }
         Mode::Normal | Mode::Password(_) => None,

@@ -9,11 +9,18 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::app::{App, Room, RoomSync};
+use crate::app::{App, Membership, Room, RoomSync};
 use crate::ui::theme;
 
-/// The unread badge: `@3` when mentioned, `3` when unread, empty otherwise.
+/// The unread badge: `@3` when mentioned, `3` when unread, empty
+/// otherwise; `inv` for a room we are invited to, `left` for one we were
+/// put out of.
 fn badge(room: &Room) -> String {
+    match room.membership {
+        Membership::Invited { .. } => return "inv".to_owned(),
+        Membership::Removed { .. } => return "left".to_owned(),
+        Membership::Member => {}
+    }
     match (room.unread, room.mentioned) {
         (0, false) => String::new(),
         (n, true) => format!("@{n}"),

@@ -32,7 +32,7 @@ pub(super) fn on_paste(app: &mut App, text: &str) {
             browser.filter.push_str(clean.trim());
             browser.selected = 0;
         }
-        Mode::Help => {}
+        Mode::Help | Mode::Confirm(_) => {}
     }
 }
 
@@ -61,6 +61,8 @@ pub(super) fn on_typed(app: &mut App, text: &str) {
                 app.mode = Mode::Normal;
                 rest = &rest[c.len_utf8()..];
             }
+            // Answered by `manage::answer_typed` before this is reached.
+            Mode::Confirm(_) => return,
         }
     }
 }
@@ -68,6 +70,7 @@ pub(super) fn on_typed(app: &mut App, text: &str) {
 pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
     let line = app.input.take();
     if line.trim().is_empty() {
+        super::commands::accept_invitation(app, fx);
         return;
     }
     app.sent_lines.push(&line);
@@ -86,6 +89,12 @@ pub(super) fn send_line(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
         notice(app, "You are in no room: /join ROOM first.", Level::Error);
         return;
     };
+    if !room.is_member() {
+        let problem = format!("Not sent: you are not in #{}; /join it first.", room.name);
+        app.input.set(text);
+        notice(app, &problem, Level::Error);
+        return;
+    }
     if let Err(e) = validate_text(text) {
         app.input.set(text);
         notice(app, &format!("Not sent: {e}."), Level::Error);
@@ -99,6 +108,7 @@ pub(super) fn send_line(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
     queue(
         app,
         &name,
+        None,
         |r| ClientFrame::message(&name, text, Some(r)),
         fx,
     );
@@ -137,7 +147,10 @@ pub(super) fn complete(app: &mut App, forward: bool) {
         Some(rest) => ("@", rest),
         None => ("", word),
     };
-    if prefix.is_empty() {
+    // After a room-management command, the names it can act on (offered
+    // before anything is typed, too).
+    let subjects = super::manage::subject_candidates(room, app.input.slice(0, start));
+    if prefix.is_empty() && subjects.is_none() {
         return;
     }
     let prefix = prefix.to_ascii_lowercase();
@@ -147,7 +160,11 @@ pub(super) fn complete(app: &mut App, forward: bool) {
         Entry::Message(m) => Some(&m.user),
         _ => None,
     });
-    for name in room.members.iter().chain(speakers) {
+    let pool: Box<dyn Iterator<Item = &String>> = match &subjects {
+        Some(names) => Box::new(names.iter()),
+        None => Box::new(room.members.iter().chain(speakers)),
+    };
+    for name in pool {
         if name != &app.user
             && name.to_ascii_lowercase().starts_with(&prefix)
             && !candidates.iter().any(|c| c == &format!("{at}{name}"))

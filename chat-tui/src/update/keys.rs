@@ -20,6 +20,10 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Mode::Help => help_key(app, key),
         Mode::Rooms(_) => rooms_key(app, key, fx),
         Mode::Password(_) => password_key(app, key, fx),
+        Mode::Confirm(_) => {
+            let yes = matches!(key.code, KeyCode::Char('y' | 'Y'));
+            super::manage::answer(app, yes, fx);
+        }
     }
 }
 

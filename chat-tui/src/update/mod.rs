@@ -7,18 +7,19 @@
 //!
 //! One module per topic: [`keys`] (what a key does, from
 //! [`crate::keymap`]), [`input`] (the input line, completion), [`outbox`]
-//! (queueing, sending and acknowledging requests),
-//! [`commands`] (`/commands`), [`rooms`] (switching, read marks, paging),
-//! [`sync`] (joining, catching up, older pages, absorbing messages),
+//! (queueing, sending and acknowledging requests), [`commands`]
+//! (`/commands`), [`manage`] (the room-management commands), [`rooms`]
+//! (switching, read marks, paging), [`sync`] (joining, catching up, older
+//! pages), [`stream`] (applying every kind of room entry),
 //! [`network`] (socket events and server frames) and [`clock`] (ticks).
 //!
 //! # Reconnection without loss or duplication
-//! - Each room remembers `last_seen`, the newest message id shown. After a
-//!   `welcome` every room is joined again with `since = last_seen` (with
-//!   `limit` 500) and, while `more`, paged on with `history` `after`.
-//!   Live messages that arrive during that paging are held back and shown
-//!   after it, so ids are absorbed in order.
-//! - Any message whose id is at or below `last_seen` is a duplicate and is
+//! - Each room remembers `last_seen`, the newest entry id shown (a message
+//!   or a room change). After a `welcome` every room we are in is joined
+//!   again with `since = last_seen` (with `limit` 500) and, while `more`,
+//!   paged on with `history` `after`. Live entries that arrive during that
+//!   paging are held back and shown after it, so ids are absorbed in order.
+//! - Any entry whose id is at or below `last_seen` is a duplicate and is
 //!   dropped.
 //! - Typed lines (and any other request that makes an entry) go to the
 //!   outbox with a `ref` unique to this installation, and the state with
@@ -39,9 +40,11 @@ mod clock;
 mod commands;
 mod input;
 mod keys;
+mod manage;
 mod network;
 mod outbox;
 mod rooms;
+mod stream;
 mod sync;
 
 use std::time::Duration;
@@ -50,7 +53,7 @@ use chat_proto::ClientFrame;
 use chat_proto::limits::MAX_HISTORY_LIMIT;
 
 use crate::action::Action;
-use crate::app::{App, Entry, Level, Size};
+use crate::app::{App, Entry, Level, Mode, Size};
 use crate::state::SavedState;
 
 /// Messages asked for per page when scrolling back.
@@ -91,7 +94,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Typed(text) => {
             app.needs_redraw = true;
-            input::on_typed(app, &text);
+            if matches!(app.mode, Mode::Confirm(_)) {
+                manage::answer_typed(app, &text, &mut fx);
+            } else {
+                input::on_typed(app, &text);
+            }
         }
         Action::Paste(text) => {
             app.needs_redraw = true;

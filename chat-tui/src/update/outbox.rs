@@ -5,7 +5,7 @@
 //! ([`acknowledge`]). Lines typed, and every other frame that makes a room
 //! entry (edits, reactions, moderation), go through here.
 
-use chat_proto::{ClientFrame, ServerFrame};
+use chat_proto::ClientFrame;
 
 use super::Effect;
 use crate::app::{App, RoomSync};
@@ -14,14 +14,16 @@ use crate::app::{App, RoomSync};
 /// runner put it on disk, and only then sends it if the room is caught up
 /// on a live socket (else it goes when the room is, after a reconnect or
 /// a restart). Returns the `ref`.
+/// `what` says in words what a request other than a chat line asks.
 pub(super) fn queue(
     app: &mut App,
     room: &str,
+    what: Option<String>,
     make: impl FnOnce(String) -> ClientFrame,
     fx: &mut Vec<Effect>,
 ) -> String {
     let now_ms = app.now_ms;
-    let reference = app.outbox.push(room, now_ms, make);
+    let reference = app.outbox.push(room, now_ms, what, make);
     // Before any send: a client killed after this effect has the request
     // on disk and sends it when started again.
     fx.push(Effect::SaveStateDurably(app.saved_state()));
@@ -64,31 +66,13 @@ pub(super) fn flush_outbox(app: &mut App, room: &str, fx: &mut Vec<Effect>) {
     }
 }
 
-/// A frame from the server: if it is the entry one of our requests made
-/// (the sender's copy carries the request's `ref`), that request is done.
-/// Its removal reaches the disk with the next save; a run killed before
-/// then sends it again, and the server answers that with the same entry.
-pub(super) fn acknowledge(app: &mut App, frame: &ServerFrame) {
-    if let Some(reference) = entry_reference(frame)
-        && app.outbox.take_by_ref(reference).is_some()
-    {
+/// A live entry carrying `reference`: if it is one of ours, the entry
+/// our request made (only the sender's copy carries the `ref`), so the
+/// request is done. Its removal reaches the disk with the next save; a run
+/// killed before then sends it again, and the server answers that with the
+/// same entry.
+pub(super) fn acknowledge(app: &mut App, reference: &str) {
+    if app.outbox.take_by_ref(reference).is_some() {
         app.state_dirty = true;
     }
-}
-
-/// The `ref` of a room-stream entry frame, on the actor's own copy.
-fn entry_reference(frame: &ServerFrame) -> Option<&str> {
-    let reference = match frame {
-        ServerFrame::Message(e) => &e.reference,
-        ServerFrame::Edit(e) => &e.reference,
-        ServerFrame::Delete(e) => &e.reference,
-        ServerFrame::React(e) | ServerFrame::Unreact(e) => &e.reference,
-        ServerFrame::Topic(e) => &e.reference,
-        ServerFrame::Role(e) => &e.reference,
-        ServerFrame::Kick(e) | ServerFrame::Ban(e) => &e.reference,
-        ServerFrame::Unban(e) | ServerFrame::Invite(e) => &e.reference,
-        ServerFrame::Settings(e) => &e.reference,
-        _ => return None,
-    };
-    reference.as_deref()
 }
