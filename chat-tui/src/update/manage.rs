@@ -12,15 +12,8 @@ use super::{Effect, notice};
 use crate::app::{App, Confirm, Entry, Level, Membership, Mode, Room, RoomRequest};
 use crate::keymap::{self, SlashCommand};
 
-/// Runs one of the room-management commands in the current room; `typed`
-/// is the command as typed, without its `/`.
-pub(super) fn run(
-    app: &mut App,
-    command: SlashCommand,
-    arg: &str,
-    typed: &str,
-    fx: &mut Vec<Effect>,
-) {
+/// Runs one of the room-management commands in the current room.
+pub(super) fn run(app: &mut App, command: SlashCommand, arg: &str, fx: &mut Vec<Effect>) {
     if command == SlashCommand::Topic && arg.is_empty() {
         show_topic(app);
         return;
@@ -52,7 +45,6 @@ pub(super) fn run(
             app.mode = Mode::Confirm(Confirm {
                 room,
                 request,
-                typed: format!("/{typed}"),
                 question,
             })
         }

@@ -1325,27 +1325,21 @@ fn a_restarted_client_sends_what_was_pending_once_in_order() {
 
 #[test]
 fn any_request_with_a_ref_waits_in_the_outbox_until_its_entry_comes_back() {
-    let mut app = live_in(&["lobby"]);
-    let mut fx = Vec::new();
-    super::outbox::queue(
-        &mut app,
-        "lobby",
-        Some("setting the topic".into()),
-        |r| ClientFrame::Topic {
-            room: "lobby".into(),
-            topic: "release day".into(),
-            reference: Some(r),
-        },
-        &mut fx,
+    let mut app = owning(&["lobby"], Role::Owner);
+    let fx = enter_line(&mut app, "/topic release day");
+    assert!(
+        matches!(
+            &fx[..],
+            [
+                Effect::SaveStateDurably(saved),
+                Effect::Send(ClientFrame::Topic { reference: Some(r), .. })
+            ] if r == "r1" && saved.outbox.len() == 1
+        ),
+        "saved durably, then sent: {fx:?}"
     );
-    assert!(matches!(
-        &fx[..],
-        [
-            Effect::SaveStateDurably(_),
-            Effect::Send(ClientFrame::Topic { .. })
-        ]
-    ));
-    assert_eq!(app.saved_state().outbox.len(), 1);
+    // After a restart it is pending again, still saying what it asks.
+    let again = restarted(&app.saved_state());
+    assert_eq!(again.outbox.entries[0].describe(), "setting the topic");
     let topic = chat_proto::TopicChange {
         room: "lobby".into(),
         id: 7,
