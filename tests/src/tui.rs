@@ -261,6 +261,12 @@ impl TuiProcess {
         assert!(send_signal(pid, Signal::Term), "kill -TERM {pid} failed");
     }
 
+    /// Sends SIGKILL: the client dies at once, saving and restoring nothing.
+    pub fn sigkill(&self) {
+        let pid = self.pid.expect("the client has a process id");
+        assert!(send_signal(pid, Signal::Kill), "kill -KILL {pid} failed");
+    }
+
     /// Waits for the process to exit; fails the test after `limit`.
     pub async fn wait_exit(&mut self, limit: Duration) -> portable_pty::ExitStatus {
         let exit_rx = self.exit_rx.take().expect("wait_exit is called once");

@@ -202,11 +202,20 @@ impl App {
         if let Some(index) = want.and_then(|n| self.room_index(n)) {
             self.current = index;
         }
+        // Requests for a room no longer joined could never be sent.
+        let pending: Vec<_> = saved
+            .outbox
+            .iter()
+            .filter(|p| self.room_index(&p.room).is_some())
+            .cloned()
+            .collect();
+        self.outbox.restore(saved.next_ref, &pending);
     }
 
     /// What is saved for the next run: the rooms we are in (not those we
     /// were put out of or only invited to).
     pub fn saved_state(&self) -> SavedState {
+        let (ref_prefix, next_ref, outbox) = self.outbox.saved();
         SavedState {
             version: 0,
             rooms: self
@@ -219,6 +228,9 @@ impl App {
                 })
                 .collect(),
             current: self.current_room().map(|r| r.name.clone()),
+            ref_prefix: Some(ref_prefix),
+            next_ref,
+            outbox,
         }
     }
 
@@ -266,6 +278,7 @@ mod tests {
                 },
             ],
             current: Some("a".into()),
+            ..SavedState::default()
         };
         app.restore(&saved, &["a".into(), "c".into()], None);
         let names: Vec<_> = app.rooms.iter().map(|r| r.name.as_str()).collect();

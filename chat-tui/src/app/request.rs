@@ -110,7 +110,5 @@ impl RoomRequest {
 pub struct Confirm {
     pub room: String,
     pub request: RoomRequest,
-    /// The command as typed, kept with the request in the outbox.
-    pub typed: String,
     pub question: String,
 }

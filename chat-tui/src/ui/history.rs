@@ -244,7 +244,7 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Row> {
                 room: p.room.clone(),
                 id: 0,
                 user: app.user.clone(),
-                text: p.text.clone(),
+                text: p.text().unwrap_or_default().to_owned(),
                 ts: p.typed_ms,
                 reference: None,
                 ..Message::default()

@@ -1,15 +1,15 @@
 //! The input: pasted text (its lines kept), what `$EDITOR` wrote, Enter
-//! (a message to send, split when over the protocol's limit, or a
-//! `/command`), the outbox that sends lines in order once their room is
-//! caught up, and Tab completion of member names.
+//! (a message to send through the outbox, split when over the protocol's
+//! limit, or a `/command`), and Tab completion of member names.
 
 use chat_proto::limits::MAX_TEXT_BYTES;
 use chat_proto::{ClientFrame, validate_text};
 use crossterm::event::KeyCode;
 
 use super::commands::run_command;
+use super::outbox::queue;
 use super::{Effect, notice};
-use crate::app::{App, Completion, Entry, InputLine, Level, Mode, RoomSync, Scroll};
+use crate::app::{App, Completion, Entry, InputLine, Level, Mode, Scroll};
 
 /// Text from outside (a paste, the editor) as the input takes it: line
 /// ends as `\n`, a tab as spaces (a raw tab would let the terminal pick
@@ -176,60 +176,19 @@ pub(super) fn send_line(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
         return;
     }
     let name = room.name.clone();
-    let now_ms = app.now_ms;
-    let references: Vec<String> = pieces
-        .iter()
-        .map(|piece| app.outbox.push(&name, piece, now_ms))
-        .collect();
     if let Some(room) = app.current_room_mut() {
         room.scroll = Scroll::Bottom;
         room.new_marker = None;
     }
-    if app.conn.is_online() && app.current_room().is_some_and(|r| r.sync == RoomSync::Live) {
-        for reference in &references {
-            send_pending(app, reference, fx);
-        }
-    }
-}
-
-/// Sends one outbox line and marks it in flight.
-pub(super) fn send_pending(app: &mut App, reference: &str, fx: &mut Vec<Effect>) {
-    if let Some(p) = app.outbox.by_ref_mut(reference) {
-        p.attempts += 1;
-        p.in_flight = true;
-        p.retry_at = None;
-        let frame = match &p.request {
-            Some(request) => request.frame(&p.room, &p.reference),
-            None => ClientFrame::Message {
-                room: p.room.clone(),
-                text: p.text.clone(),
-                reference: Some(p.reference.clone()),
-                reply_to: None,
-                action: false,
-            },
-        };
-        fx.push(Effect::Send(frame));
-    }
-}
-
-/// Sends a live room's unsent lines in the order typed, stopping at one
-/// that must still wait (so order is kept).
-pub(super) fn flush_outbox(app: &mut App, room: &str, fx: &mut Vec<Effect>) {
-    if !app.conn.is_online() {
-        return;
-    }
-    let mut due = Vec::new();
-    for p in app.outbox.in_room(room) {
-        if p.in_flight {
-            continue;
-        }
-        if p.retry_at.is_some_and(|t| t > app.now) {
-            break;
-        }
-        due.push(p.reference.clone());
-    }
-    for reference in due {
-        send_pending(app, &reference, fx);
+    // Each piece in order, each saved before it is sent.
+    for piece in &pieces {
+        queue(
+            app,
+            &name,
+            None,
+            |r| ClientFrame::message(&name, piece, Some(r)),
+            fx,
+        );
     }
 }
 

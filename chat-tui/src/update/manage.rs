@@ -7,20 +7,13 @@
 
 use chat_proto::{Role, UserName, validate_reason, validate_topic};
 
-use super::input::send_pending;
+use super::outbox;
 use super::{Effect, notice};
-use crate::app::{App, Confirm, Entry, Level, Membership, Mode, Room, RoomRequest, RoomSync};
+use crate::app::{App, Confirm, Entry, Level, Membership, Mode, Room, RoomRequest};
 use crate::keymap::{self, SlashCommand};
 
-/// Runs one of the room-management commands in the current room; `typed`
-/// is the command as typed, without its `/`.
-pub(super) fn run(
-    app: &mut App,
-    command: SlashCommand,
-    arg: &str,
-    typed: &str,
-    fx: &mut Vec<Effect>,
-) {
+/// Runs one of the room-management commands in the current room.
+pub(super) fn run(app: &mut App, command: SlashCommand, arg: &str, fx: &mut Vec<Effect>) {
     if command == SlashCommand::Topic && arg.is_empty() {
         show_topic(app);
         return;
@@ -52,11 +45,10 @@ pub(super) fn run(
             app.mode = Mode::Confirm(Confirm {
                 room,
                 request,
-                typed: format!("/{typed}"),
                 question,
             })
         }
-        None => queue(app, &room, &format!("/{typed}"), request, fx),
+        None => queue(app, &room, request, fx),
     }
 }
 
@@ -173,15 +165,9 @@ fn show_topic(app: &mut App) {
 }
 
 /// Queues a request in the outbox, and sends it now if its room is live.
-fn queue(app: &mut App, room: &str, typed: &str, request: RoomRequest, fx: &mut Vec<Effect>) {
-    let now_ms = app.now_ms;
-    let reference = app.outbox.push_request(room, typed, request, now_ms);
-    let live = app
-        .room_index(room)
-        .is_some_and(|i| app.rooms[i].sync == RoomSync::Live);
-    if app.conn.is_online() && live {
-        send_pending(app, &reference, fx);
-    }
+fn queue(app: &mut App, room: &str, request: RoomRequest, fx: &mut Vec<Effect>) {
+    let what = request.describe();
+    outbox::queue(app, room, Some(what), |r| request.frame(room, &r), fx);
 }
 
 /// The answer to the question asked before a request: `y`
@@ -191,7 +177,7 @@ pub(super) fn answer(app: &mut App, yes: bool, fx: &mut Vec<Effect>) {
         return;
     };
     if yes {
-        queue(app, &confirm.room, &confirm.typed, confirm.request, fx);
+        queue(app, &confirm.room, confirm.request, fx);
     } else {
         let text = format!("Not done: {}.", confirm.request.describe());
         notice(app, &text, Level::Info);

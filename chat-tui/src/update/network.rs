@@ -271,6 +271,7 @@ fn on_error(
         }
         _ => {
             if let Some(p) = reference.as_deref().and_then(|r| app.outbox.take_by_ref(r)) {
+                app.state_dirty = true;
                 let line = refusal(&p, &text);
                 match app.room_index(&p.room) {
                     Some(index) => push_entry(
@@ -297,12 +298,13 @@ fn on_error(
 
 /// The line that says an outbox line or request was refused, and why.
 fn refusal(pending: &Pending, why: &str) -> String {
-    match &pending.request {
-        Some(request) => format!("#{}: {} refused: {why}", pending.room, request.describe()),
-        None => {
-            let shown = crate::text::truncate(&crate::sanitize::inert(&pending.text), 40);
-            format!("Not sent to #{} ({why}): {shown}", pending.room)
-        }
+    match pending.text() {
+        Some(_) => format!(
+            "Not sent to #{} ({why}): {}",
+            pending.room,
+            pending.describe()
+        ),
+        None => format!("#{}: {} refused: {why}", pending.room, pending.describe()),
     }
 }
 

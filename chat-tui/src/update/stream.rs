@@ -8,6 +8,7 @@
 use chat_proto::{Admittance, Entry as StreamEntry, Message, Reaction, Role, RoleChange};
 
 use super::commands::drop_outbox_lines;
+use super::outbox::acknowledge;
 use super::{notice, push_entry};
 use crate::app::{App, Entry, Level, Membership, Room, RoomSync, mentions};
 
@@ -16,8 +17,7 @@ use crate::app::{App, Entry, Level, Membership, Room, RoomSync, mentions};
 pub(super) enum Via {
     /// A live frame (or one held back while catching up).
     Live,
-    /// A page asked for while catching up: an own message without `ref`
-    /// may be the stored copy of an outbox line whose ack was lost.
+    /// A page asked for while catching up.
     CatchUp,
     /// A page nobody asked for: only what is new is kept.
     Page,
@@ -27,7 +27,7 @@ pub(super) enum Via {
 /// invitation for us, held back while its room is catching up, else shown.
 pub(super) fn on_live(app: &mut App, entry: StreamEntry) {
     if let Some(reference) = entry.reference() {
-        app.outbox.take_by_ref(reference);
+        acknowledge(app, reference);
     }
     if let StreamEntry::Invite(invite) = &entry
         && invite.subject == app.user
@@ -54,13 +54,6 @@ pub(super) fn on_live(app: &mut App, entry: StreamEntry) {
 /// Applies one entry unless it is a duplicate (its id is not newer than
 /// the newest shown).
 pub(super) fn absorb(app: &mut App, index: usize, entry: StreamEntry, via: Via) {
-    if let StreamEntry::Message(m) = &entry
-        && via == Via::CatchUp
-        && m.user == app.user
-        && m.reference.is_none()
-    {
-        app.outbox.take_stored_copy(&m.room, &m.text);
-    }
     let is_current = index == app.current;
     let room = &mut app.rooms[index];
     let id = entry.id();

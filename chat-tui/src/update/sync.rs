@@ -4,7 +4,7 @@
 
 use chat_proto::{ClientFrame, Entry as StreamEntry, RoomDetails};
 
-use super::input::flush_outbox;
+use super::outbox::flush_outbox;
 use super::stream::{Via, absorb, absorb_held};
 use super::{CATCH_UP_PAGE, Effect, OLDER_PAGE, push_entry};
 use crate::app::{App, Entry, Level, Older, Room, RoomSync};

@@ -233,6 +233,7 @@ fn saved_rooms_rejoin_from_the_last_id_read() {
             },
         ],
         current: Some("lobby".into()),
+        ..SavedState::default()
     };
     app.restore(&saved, &["random".into()], None);
     let frames = connect(&mut app, 1);
@@ -304,6 +305,7 @@ fn context_page_into_an_empty_pane_sets_the_position() {
             last_read: 40,
         }],
         current: None,
+        ..SavedState::default()
     };
     app.restore(&saved, &[], None);
     connect(&mut app, 1);
@@ -972,7 +974,7 @@ fn key_bindings_from_the_config_are_used_and_mistakes_told_on_one_line() {
     file.keys.insert("redraw".into(), vec!["Ctrl-".into()]);
     let settings =
         crate::config::resolve(&cli, &file, None, Some("/tmp/s".into())).expect("settings");
-    let app = crate::client::initial_app(&settings, &SavedState::default(), "r");
+    let app = crate::client::initial_app(&settings, &SavedState::default());
     let n = notices(&app);
     assert_eq!(
         n,
@@ -1233,13 +1235,9 @@ fn reconnect_rejoins_since_the_last_id_and_resends_by_ref() {
             },
         ]
     );
-    assert_eq!(
-        app.outbox
-            .entries
-            .iter()
-            .map(|p| p.attempts)
-            .collect::<Vec<_>>(),
-        [2, 1]
+    assert!(
+        app.outbox.entries.iter().all(|p| p.in_flight),
+        "both wait for their acknowledgement"
     );
 }
 
@@ -1277,7 +1275,7 @@ fn duplicates_are_dropped_by_id() {
 }
 
 #[test]
-fn a_stored_line_whose_ack_was_lost_is_not_sent_twice() {
+fn a_stored_line_whose_ack_was_lost_is_resent_by_ref_and_shown_once() {
     let mut app = live_in(&["lobby"]);
     enter_line(&mut app, "did it arrive?");
     enter_line(&mut app, "second");
@@ -1294,26 +1292,42 @@ fn a_stored_line_whose_ack_was_lost_is_not_sent_twice() {
         ),
     );
     assert_eq!(message_texts(&app, "lobby"), ["did it arrive?"]);
-    let resent = sent(&fx);
+    // No guessing from the text: both go again with their refs, and the
+    // server, which kept r1 with the entry, answers with the stored entry.
     assert_eq!(
-        resent,
-        [ClientFrame::Message {
-            room: "lobby".into(),
-            text: "second".into(),
-            reference: Some("r2".into()),
-            reply_to: None,
-            action: false
-        }],
-        "only the line that was not stored is sent again"
+        sent(&fx),
+        [
+            ClientFrame::message("lobby", "did it arrive?", Some("r1".into())),
+            ClientFrame::message("lobby", "second", Some("r2".into())),
+        ]
     );
-    assert_eq!(app.outbox.entries.len(), 1);
+    update(
+        &mut app,
+        frame(ServerFrame::Message(acked(
+            msg("lobby", 3, "alice", "did it arrive?"),
+            "r1",
+        ))),
+    );
+    update(
+        &mut app,
+        frame(ServerFrame::Message(acked(
+            msg("lobby", 4, "alice", "second"),
+            "r2",
+        ))),
+    );
+    assert!(app.outbox.entries.is_empty());
+    assert_eq!(
+        message_texts(&app, "lobby"),
+        ["did it arrive?", "second"],
+        "the stored copy is shown once, by id"
+    );
 }
 
 #[test]
-fn a_line_never_sent_is_not_mistaken_for_a_stored_copy() {
+fn an_own_line_in_history_with_the_same_text_does_not_take_a_pending_one() {
     let mut app = live_in(&["lobby"]);
-    disconnect(&mut app);
     enter_line(&mut app, "hi");
+    disconnect(&mut app);
     connect(&mut app, 2);
     // Another session of alice said "hi" meanwhile.
     let fx = update(
@@ -1325,7 +1339,12 @@ fn a_line_never_sent_is_not_mistaken_for_a_stored_copy() {
             false,
         ),
     );
-    assert_eq!(sent(&fx).len(), 1, "our own hi still goes out");
+    assert_eq!(
+        sent(&fx),
+        [ClientFrame::message("lobby", "hi", Some("r1".into()))],
+        "our own hi still goes out"
+    );
+    assert_eq!(app.outbox.entries.len(), 1);
 }
 
 #[test]
@@ -1424,6 +1443,200 @@ fn a_taken_guest_name_points_to_another_name_not_to_a_password() {
     assert!(!all[0].to_lowercase().contains("password"), "{all:?}");
     assert!(all[0].contains("--user"), "{all:?}");
     assert!(all[0].contains("retrying"), "{all:?}");
+}
+
+// ---------------------------------------------------------------- outbox on disk
+
+/// The same client started again from `saved`, as the runner starts it.
+fn restarted(saved: &SavedState) -> App {
+    let prefix = crate::client::ref_prefix(saved);
+    let mut app = App::new("ws://test/ws", "alice", &prefix);
+    app.now_ms = T0;
+    app.restore(saved, &[], None);
+    app
+}
+
+/// The state each durable save in `fx` writes, in order.
+fn durable_saves(fx: &[Effect]) -> Vec<SavedState> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::SaveStateDurably(state) => Some(state.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_line_is_on_disk_before_it_is_sent() {
+    let mut app = live_in(&["lobby"]);
+    let fx = enter_line(&mut app, "keep me");
+    let line = ClientFrame::message("lobby", "keep me", Some("r1".into()));
+    let saved_at = fx.iter().position(
+        |e| matches!(e, Effect::SaveStateDurably(s) if s.outbox.iter().any(|p| p.frame == line)),
+    );
+    let sent_at = fx.iter().position(|e| *e == Effect::Send(line.clone()));
+    assert!(
+        matches!((saved_at, sent_at), (Some(s), Some(t)) if s < t),
+        "saved durably, then sent: {fx:?}"
+    );
+    // Typed offline: saved just the same, and nothing sent.
+    disconnect(&mut app);
+    let fx = enter_line(&mut app, "offline");
+    assert!(sent(&fx).is_empty());
+    let saves = durable_saves(&fx);
+    assert_eq!(saves.len(), 1);
+    let texts: Vec<_> = saves[0].outbox.iter().map(|p| p.frame.clone()).collect();
+    assert_eq!(
+        texts,
+        [
+            line,
+            ClientFrame::message("lobby", "offline", Some("r2".into()))
+        ]
+    );
+    assert_eq!(saves[0].next_ref, 3);
+}
+
+#[test]
+fn an_acknowledged_line_leaves_the_saved_outbox() {
+    let mut app = live_in(&["lobby"]);
+    enter_line(&mut app, "one");
+    enter_line(&mut app, "two");
+    update(
+        &mut app,
+        frame(ServerFrame::Message(acked(
+            msg("lobby", 4, "alice", "one"),
+            "r1",
+        ))),
+    );
+    let fx = update(&mut app, Action::Tick);
+    let saved = fx.iter().find_map(|e| match e {
+        Effect::SaveState(s) => Some(s.clone()),
+        _ => None,
+    });
+    let pending: Vec<_> = saved
+        .expect("the removal is saved on the next tick")
+        .outbox
+        .into_iter()
+        .map(|p| p.frame)
+        .collect();
+    assert_eq!(
+        pending,
+        [ClientFrame::message("lobby", "two", Some("r2".into()))]
+    );
+    assert_eq!(app.outbox.entries.len(), 1);
+}
+
+#[test]
+fn refs_are_never_reused_across_restarts_or_installations() {
+    let fresh = SavedState::default();
+    let (a, b) = (
+        crate::client::ref_prefix(&fresh),
+        crate::client::ref_prefix(&fresh),
+    );
+    assert_ne!(a, b, "two installations get different prefixes");
+
+    let mut first = restarted(&fresh);
+    first.restore(&SavedState::default(), &["lobby".into()], None);
+    let fx = enter_line(&mut first, "one");
+    let saved = durable_saves(&fx).pop().expect("saved before sending");
+    let r1 = first.outbox.entries[0].reference.clone();
+    assert!(r1.starts_with(saved.ref_prefix.as_deref().unwrap_or("?")));
+
+    // Killed here, started again: the prefix and the counter go on.
+    let mut second = restarted(&saved);
+    assert_eq!(second.outbox.entries.len(), 1, "the unsent line is back");
+    assert_eq!(second.outbox.entries[0].reference, r1);
+    enter_line(&mut second, "two");
+    let r2 = second.outbox.entries[1].reference.clone();
+    assert_ne!(r1, r2);
+    assert_eq!(
+        r1.rsplit_once('-').map(|p| p.0),
+        r2.rsplit_once('-').map(|p| p.0)
+    );
+}
+
+#[test]
+fn a_restarted_client_sends_what_was_pending_once_in_order() {
+    let mut first = app_in(&["lobby", "rust"]);
+    for (room, text) in [("lobby", "l1"), ("rust", "r-one"), ("lobby", "l2")] {
+        let index = first.room_index(room).expect("joined");
+        first.current = index;
+        enter_line(&mut first, text);
+    }
+    let saved = first.saved_state();
+
+    let mut app = restarted(&saved);
+    assert!(sent(&update(&mut app, Action::Tick)).is_empty());
+    connect(&mut app, 1);
+    let fx = update(&mut app, joined("lobby", &["alice"], vec![], false));
+    assert_eq!(
+        sent(&fx),
+        [
+            ClientFrame::message("lobby", "l1", Some("r1".into())),
+            ClientFrame::message("lobby", "l2", Some("r3".into())),
+        ],
+        "in the order typed, with the refs they had"
+    );
+    let fx = update(&mut app, joined("rust", &["alice"], vec![], false));
+    assert_eq!(
+        sent(&fx),
+        [ClientFrame::message("rust", "r-one", Some("r2".into()))]
+    );
+    // Once: a reconnect before any ack sends each again, never a third
+    // copy on one socket, and an ack ends it.
+    assert!(sent(&update(&mut app, Action::Tick)).is_empty());
+    update(
+        &mut app,
+        frame(ServerFrame::Message(acked(
+            msg("lobby", 1, "alice", "l1"),
+            "r1",
+        ))),
+    );
+    disconnect(&mut app);
+    connect(&mut app, 2);
+    let fx = update(
+        &mut app,
+        joined(
+            "lobby",
+            &["alice"],
+            vec![msg("lobby", 1, "alice", "l1")],
+            false,
+        ),
+    );
+    assert_eq!(
+        sent(&fx),
+        [ClientFrame::message("lobby", "l2", Some("r3".into()))]
+    );
+    assert_eq!(message_texts(&app, "lobby"), ["l1"]);
+}
+
+#[test]
+fn any_request_with_a_ref_waits_in_the_outbox_until_its_entry_comes_back() {
+    let mut app = owning(&["lobby"], Role::Owner);
+    let fx = enter_line(&mut app, "/topic release day");
+    assert!(
+        matches!(
+            &fx[..],
+            [
+                Effect::SaveStateDurably(saved),
+                Effect::Send(ClientFrame::Topic { reference: Some(r), .. })
+            ] if r == "r1" && saved.outbox.len() == 1
+        ),
+        "saved durably, then sent: {fx:?}"
+    );
+    // After a restart it is pending again, still saying what it asks.
+    let again = restarted(&app.saved_state());
+    assert_eq!(again.outbox.entries[0].describe(), "setting the topic");
+    let topic = chat_proto::TopicChange {
+        room: "lobby".into(),
+        id: 7,
+        user: "alice".into(),
+        ts: T0,
+        topic: "release day".into(),
+        reference: Some("r1".into()),
+    };
+    update(&mut app, frame(ServerFrame::Topic(topic)));
+    assert!(app.outbox.entries.is_empty());
 }
 
 // ---------------------------------------------------------------- passwords
