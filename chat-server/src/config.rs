@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::store::SyncMode;
+use crate::tls::{ServerTls, TlsError};
 
 /// Real-time chat server: WebSocket rooms at /ws, stored in SQLite, or as
 /// one node of a cluster sharing PostgreSQL and Redis.
@@ -87,6 +88,13 @@ pub struct Cli {
     /// (redis://HOST:PORT). Needs --database.
     #[arg(long, value_name = "URL", env = "CHAT_REDIS_URL")]
     pub redis: Option<String>,
+    /// Serve https:// and wss:// with this PEM certificate chain (leaf
+    /// first); re-read on SIGHUP. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert; re-read on SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// What the binary does besides serving.
@@ -128,6 +136,8 @@ pub struct Config {
     pub ping_interval: Duration,
     pub handshake_timeout: Duration,
     pub logins: LoginLimits,
+    /// `--tls-cert`/`--tls-key`: every connection speaks TLS first.
+    pub tls: Option<ServerTls>,
 }
 
 /// The limits on logging in and registering (`crate::login_limits`).
@@ -177,6 +187,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             logins: LoginLimits::default(),
+            tls: None,
         }
     }
 }
@@ -192,6 +203,8 @@ impl From<&Cli> for Config {
             ping_interval: cli.ping_interval,
             handshake_timeout: cli.handshake_timeout,
             logins: LoginLimits::from(cli),
+            // Loading can fail: the binary does it with [`Cli::tls`].
+            tls: None,
         }
     }
 }
@@ -212,6 +225,16 @@ impl Cli {
             (None, Some(_)) => Err("--redis needs --database: a cluster node uses both \
                  (or neither, for one node on SQLite)"
                 .into()),
+        }
+    }
+
+    /// The certificate and key of `--tls-cert` and `--tls-key`, read now
+    /// (blocking), or `None` when TLS is off.
+    pub fn tls(&self) -> Result<Option<ServerTls>, TlsError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => ServerTls::load(cert, key).map(Some),
+            // clap makes each flag require the other.
+            _ => Ok(None),
         }
     }
 
@@ -278,6 +301,17 @@ mod tests {
         assert_eq!(config.outbox, default.outbox);
         assert_eq!(config.ping_interval, default.ping_interval);
         assert_eq!(config.logins, default.logins);
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["chat-server"], args].concat());
+        assert!(parse(&["--tls-cert", "c.pem"]).is_err());
+        assert!(parse(&["--tls-key", "k.pem"]).is_err());
+        let both = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(both.tls_cert, Some(PathBuf::from("c.pem")));
+        assert!(parse(&[]).unwrap().tls().unwrap().is_none());
+        assert!(Config::from(&both).tls.is_none());
     }
 
     #[test]

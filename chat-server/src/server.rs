@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -25,6 +25,7 @@ use crate::session::Session;
 use crate::shared::Shared;
 use crate::shutdown::{Shutdown, TaskGuard};
 use crate::store::{MessageStore, PostgresStore, SqliteStore, StoreError, SyncMode};
+use crate::tls::Stream;
 
 /// How long shutdown waits for connections to close before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -176,8 +177,9 @@ impl Listener {
                 tracing::warn!(%peer, "too many pending handshakes; dropping a connection");
                 continue;
             };
+            let _ = socket.set_nodelay(true);
             let handshake = Handshake {
-                socket,
+                socket: Stream::new(socket, self.shared.config.tls.as_ref()),
                 peer,
                 shared: self.shared.clone(),
                 sessions: self.sessions.clone(),
@@ -192,7 +194,7 @@ impl Listener {
 /// A TCP connection in its HTTP handshake: answered over HTTP and closed,
 /// or upgraded into a WebSocket [`Session`].
 struct Handshake {
-    socket: TcpStream,
+    socket: Stream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     sessions: Arc<Semaphore>,
@@ -202,7 +204,6 @@ struct Handshake {
 
 impl Handshake {
     async fn run(mut self, handshake_permit: OwnedSemaphorePermit) {
-        let _ = self.socket.set_nodelay(true);
         let timeout = self.shared.config.handshake_timeout;
         let read = tokio::select! {
             read = tokio::time::timeout(timeout, http::read_request(&mut self.socket)) => read,

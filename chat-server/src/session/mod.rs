@@ -35,7 +35,6 @@ use std::sync::atomic::Ordering;
 use chat_proto::{ClientFrame, ErrorCode, RoomName, decode_client_request};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
@@ -50,6 +49,7 @@ use crate::registry::{Outbox, Room};
 use crate::shared::Shared;
 use crate::shutdown::{Shutdown, TaskGuard};
 use crate::store::ConnId;
+use crate::tls::Stream;
 
 /// Messages one connection may have queued for storage but not yet
 /// committed; past this it stops reading until commits catch up.
@@ -94,7 +94,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(
-        ws: WebSocketStream<TcpStream>,
+        ws: WebSocketStream<Stream>,
         peer: SocketAddr,
         shared: Arc<Shared>,
         shutdown: Shutdown,

@@ -12,7 +12,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 use tokio_tungstenite::WebSocketStream;
@@ -24,6 +23,7 @@ use crate::limits::{MAX_FRAMES_PER_FLUSH, PRESENCE_FLUSH_DELAY};
 use crate::metrics::Metrics;
 use crate::registry::{Outgoing, SlowConsumerSignal};
 use crate::shutdown::Shutdown;
+use crate::tls::Stream;
 
 /// How long a closing handshake (and the frames still queued before it)
 /// may take before the connection is simply dropped.
@@ -85,12 +85,12 @@ pub(super) enum Incoming {
 
 /// The WebSocket stream of one session.
 pub(super) struct Socket {
-    ws: WebSocketStream<TcpStream>,
+    ws: WebSocketStream<Stream>,
     peer: SocketAddr,
 }
 
 impl Socket {
-    pub(super) fn new(ws: WebSocketStream<TcpStream>, peer: SocketAddr) -> Self {
+    pub(super) fn new(ws: WebSocketStream<Stream>, peer: SocketAddr) -> Self {
         Self { ws, peer }
     }
 
