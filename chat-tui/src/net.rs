@@ -13,7 +13,9 @@ use rand::Rng;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use crate::tls::ClientTls;
 
 /// The first retry waits about this long.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -103,9 +105,11 @@ enum SocketEnd {
     Shutdown,
 }
 
-/// Runs the connection loop until `Shutdown` or until the UI is gone.
+/// Runs the connection loop until `Shutdown` or until the UI is gone;
+/// `tls` verifies a `wss://` server.
 pub async fn run(
     url: String,
+    tls: Option<ClientTls>,
     mut cmd_rx: mpsc::UnboundedReceiver<NetCommand>,
     event_tx: mpsc::Sender<NetEvent>,
 ) {
@@ -127,7 +131,12 @@ pub async fn run(
         }
         let connect = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
+            tokio_tungstenite::connect_async_tls_with_config(
+                url.as_str(),
+                None,
+                true,
+                tls.as_ref().map(|tls| Connector::Rustls(tls.config())),
+            ),
         );
         let connected = tokio::select! {
             result = connect => Some(result),
@@ -154,7 +163,7 @@ pub async fn run(
                     SocketEnd::Shutdown => return,
                 }
             }
-            Some(Ok(Err(e))) => connect_error_text(&e),
+            Some(Ok(Err(e))) => connect_error_text(&e, tls.as_ref()),
             Some(Err(_)) => format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
         };
         tracing::info!(%reason, "disconnected");
@@ -213,10 +222,17 @@ async fn wait_for_reconnect(cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>) ->
     }
 }
 
-fn connect_error_text(e: &tokio_tungstenite::tungstenite::Error) -> String {
+fn connect_error_text(
+    e: &tokio_tungstenite::tungstenite::Error,
+    tls: Option<&ClientTls>,
+) -> String {
     use tokio_tungstenite::tungstenite::Error;
     match e {
-        Error::Io(io) => io.to_string(),
+        // A failed TLS handshake comes back as an I/O error around rustls's.
+        Error::Io(io) => match (tls, io.get_ref().and_then(|e| e.downcast_ref())) {
+            (Some(tls), Some(refused)) => tls.describe(refused),
+            _ => io.to_string(),
+        },
         Error::Http(response) => format!("server answered HTTP {}", response.status()),
         other => other.to_string(),
     }
