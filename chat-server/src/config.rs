@@ -90,10 +90,10 @@ pub struct Cli {
     pub redis: Option<String>,
     /// Serve https:// and wss:// with this PEM certificate chain (leaf
     /// first); re-read on SIGHUP. Needs --tls-key.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert; re-read on SIGHUP.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
 }
 
@@ -233,8 +233,9 @@ impl Cli {
     pub fn tls(&self) -> Result<Option<ServerTls>, TlsError> {
         match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => ServerTls::load(cert, key).map(Some),
-            // clap makes each flag require the other.
-            _ => Ok(None),
+            (Some(_), None) => Err(TlsError::HalfGiven("--tls-cert needs --tls-key")),
+            (None, Some(_)) => Err(TlsError::HalfGiven("--tls-key needs --tls-cert")),
+            (None, None) => Ok(None),
         }
     }
 
@@ -306,8 +307,10 @@ mod tests {
     #[test]
     fn tls_needs_both_files() {
         let parse = |args: &[&str]| Cli::try_parse_from([&["chat-server"], args].concat());
-        assert!(parse(&["--tls-cert", "c.pem"]).is_err());
-        assert!(parse(&["--tls-key", "k.pem"]).is_err());
+        let half = parse(&["--tls-cert", "c.pem"]).unwrap().tls().unwrap_err();
+        assert_eq!(half.to_string(), "--tls-cert needs --tls-key");
+        let half = parse(&["--tls-key", "k.pem"]).unwrap().tls().unwrap_err();
+        assert_eq!(half.to_string(), "--tls-key needs --tls-cert");
         let both = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
         assert_eq!(both.tls_cert, Some(PathBuf::from("c.pem")));
         assert!(parse(&[]).unwrap().tls().unwrap().is_none());

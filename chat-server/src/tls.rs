@@ -29,6 +29,8 @@ use crate::sync::lock;
 /// Why the certificate files cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    #[error("{0}")]
+    HalfGiven(&'static str),
     #[error("cannot read the TLS certificate {path}: {reason}")]
     Certificate { path: PathBuf, reason: String },
     #[error("cannot read the TLS key {path}: {reason}")]

@@ -100,12 +100,16 @@ impl ClientTls {
             other => return format!("TLS handshake failed: {other}"),
         };
         match (certificate, &self.trust) {
-            (CertificateError::UnknownIssuer, Trust::System) => {
+            // A bad signature: a CA of the same name, but not the signer.
+            (CertificateError::UnknownIssuer | CertificateError::BadSignature, Trust::System) => {
                 "the server's certificate is not signed by a CA this system trusts \
                  (for a private CA pass --ca-file FILE)"
                     .to_owned()
             }
-            (CertificateError::UnknownIssuer, Trust::CaFile(path)) => format!(
+            (
+                CertificateError::UnknownIssuer | CertificateError::BadSignature,
+                Trust::CaFile(path),
+            ) => format!(
                 "the server's certificate is not signed by the CA in {}",
                 path.display()
             ),

@@ -52,6 +52,8 @@ pub enum Signal {
     Stop,
     /// Thaws a frozen process.
     Cont,
+    /// Hang-up: what a certificate renewal hook sends the server.
+    Hup,
 }
 
 impl Signal {
@@ -63,6 +65,7 @@ impl Signal {
             Self::Kill => "-KILL",
             Self::Stop => "-STOP",
             Self::Cont => "-CONT",
+            Self::Hup => "-HUP",
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -16,6 +17,9 @@ use tokio_rustls::TlsConnector;
 
 use crate::http::{HttpResponse, exchange};
 
+/// Numbers test certificates, so each has a name of its own.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
 /// A self-signed certificate for `127.0.0.1` and `localhost`, and its key.
 pub struct TestCertificate {
     pub cert_pem: String,
@@ -25,14 +29,23 @@ pub struct TestCertificate {
 }
 
 impl TestCertificate {
-    /// A fresh key pair and certificate, different every call.
+    /// A fresh key pair and certificate, different every call, down to
+    /// its name: two certificates of one name would look to a verifier
+    /// like one CA with a bad signature rather than an unknown issuer.
     pub fn new() -> Self {
         let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
-        let made = rcgen::generate_simple_self_signed(names).expect("rcgen makes a certificate");
+        let mut params = rcgen::CertificateParams::new(names).expect("valid subject names");
+        let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            format!("chat-e2e test {} #{serial}", std::process::id()),
+        );
+        let key = rcgen::KeyPair::generate().expect("rcgen makes a key pair");
+        let cert = params.self_signed(&key).expect("rcgen signs a certificate");
         Self {
-            cert_pem: made.cert.pem(),
-            key_pem: made.signing_key.serialize_pem(),
-            der: made.cert.der().to_vec(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().to_vec(),
         }
     }
 
