@@ -129,22 +129,12 @@ pub async fn run(
         if event_tx.send(NetEvent::Connecting).await.is_err() {
             return;
         }
-        let connect = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            tokio_tungstenite::connect_async_tls_with_config(
-                url.as_str(),
-                None,
-                true,
-                tls.as_ref().map(|tls| Connector::Rustls(tls.config())),
-            ),
-        );
         let connected = tokio::select! {
-            result = connect => Some(result),
-            () = wait_for_shutdown(&mut cmd_rx, &mut held) => None,
+            result = connect(&url, tls.as_ref()) => result,
+            () = wait_for_shutdown(&mut cmd_rx, &mut held) => return,
         };
         let reason = match connected {
-            None => return,
-            Some(Ok(Ok((socket, _response)))) => {
+            Ok(socket) => {
                 epoch += 1;
                 if event_tx.send(NetEvent::Connected { epoch }).await.is_err() {
                     return;
@@ -163,8 +153,7 @@ pub async fn run(
                     SocketEnd::Shutdown => return,
                 }
             }
-            Some(Ok(Err(e))) => connect_error_text(&e, tls.as_ref()),
-            Some(Err(_)) => format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+            Err(reason) => reason,
         };
         tracing::info!(%reason, "disconnected");
         let retry_in = if held {
@@ -195,6 +184,18 @@ pub async fn run(
                 }
             }
         }
+    }
+}
+
+/// Opens the socket within [`CONNECT_TIMEOUT`]; a failure comes back as
+/// the line the UI shows.
+async fn connect(url: &str, tls: Option<&ClientTls>) -> Result<Socket, String> {
+    let connector = tls.map(|tls| Connector::Rustls(tls.config()));
+    let opening = tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector);
+    match tokio::time::timeout(CONNECT_TIMEOUT, opening).await {
+        Ok(Ok((socket, _response))) => Ok(socket),
+        Ok(Err(e)) => Err(connect_error_text(&e, tls)),
+        Err(_) => Err(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())),
     }
 }
 
