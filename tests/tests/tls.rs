@@ -15,7 +15,7 @@ use chat_e2e::tls::{TestCertificate, client_config, https_get};
 use chat_e2e::tui::{TuiOptions, TuiProcess};
 use chat_e2e::{ServerOptions, ServerProcess, Signal, TestClient, run_server_to_exit};
 use chat_proto::ServerFrame;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -307,13 +307,29 @@ async fn a_silent_connection_is_dropped_at_the_handshake_timeout() {
         ..ServerOptions::default()
     })
     .await;
-    // Connected, but never a byte of the TLS handshake: the server closes.
-    let mut silent = TcpStream::connect(server.addr()).await.unwrap();
-    let mut buf = [0u8; 64];
-    let read = tokio::time::timeout(Duration::from_secs(8), silent.read(&mut buf))
+    // One connection says nothing; another starts a TLS record (a
+    // handshake record of 0x50 bytes) and stalls inside it. The server
+    // closes both once the handshake timeout has passed.
+    let started = tokio::time::Instant::now();
+    let silent = TcpStream::connect(server.addr()).await.unwrap();
+    let mut stalled = TcpStream::connect(server.addr()).await.unwrap();
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x00, 0x50, 0x01])
         .await
-        .expect("the server kept a silent connection past its handshake timeout");
-    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        .unwrap();
+    for (what, mut stream) in [("silent", silent), ("stalled", stalled)] {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(8), stream.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("the server kept a {what} handshake past its timeout"));
+        assert!(matches!(read, Ok(0) | Err(_)), "{what}: {read:?}");
+    }
+    // Closed by the timeout (1 s), not refused on sight.
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     // The server still serves everyone else.
     let trust = client_config(&[&cert]);
     let health = https_get(server.addr(), "/healthz", trust, HTTP_TIMEOUT).await;
