@@ -407,6 +407,8 @@ impl Driver {
             room: self.room.clone(),
             text: wire::bench_text(stamp, self.shared.text_pad),
             reference: Some(self.seq.to_string()),
+            reply_to: None,
+            action: false,
         })
     }
 

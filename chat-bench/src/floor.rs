@@ -110,6 +110,7 @@ pub fn fanout_frame_bytes(text_pad: usize) -> usize {
         text: wire::bench_text(stamp, text_pad),
         ts: 1_764_547_200_000,
         reference: None,
+        ..Message::default()
     }));
     payload.len() + websocket_header_len(payload.len())
 }

@@ -139,6 +139,7 @@ mod tests {
             text: text.into(),
             ts: 1_763_719_201_000,
             reference: reference.map(str::to_owned),
+            ..Default::default()
         }))
     }
 
@@ -169,6 +170,7 @@ mod tests {
             history: vec![],
             more: false,
             last_id: 0,
+            details: None,
         });
         let error = encode(&ServerFrame::error(ErrorCode::RateLimited, "slow", None));
         assert_eq!(classify(&join), FrameKind::Presence);

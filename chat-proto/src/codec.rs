@@ -6,13 +6,60 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::frame::{ClientFrame, ErrorCode, ServerFrame};
-use crate::limits::MAX_REF_CHARS;
+use crate::limits::{MAX_REF_CHARS, PROTOCOL_2};
 
-/// The frame types a client may send, as named on the wire.
-pub const CLIENT_FRAME_TYPES: [&str; 6] = ["hello", "join", "message", "leave", "history", "rooms"];
+/// The frame types a client may send, as named on the wire: protocol 1's
+/// first ([`PROTOCOL_1_CLIENT_TYPES`] of them), then protocol 2's.
+pub const CLIENT_FRAME_TYPES: [&str; 21] = [
+    "hello",
+    "join",
+    "message",
+    "leave",
+    "history",
+    "rooms",
+    "edit",
+    "delete",
+    "react",
+    "unreact",
+    "topic",
+    "role",
+    "kick",
+    "ban",
+    "unban",
+    "invite",
+    "settings",
+    "delete_room",
+    "read",
+    "typing",
+    "search",
+];
+/// How many of [`CLIENT_FRAME_TYPES`] protocol 1 has.
+pub const PROTOCOL_1_CLIENT_TYPES: usize = 6;
 /// The frame types a server may send, as named on the wire.
-pub const SERVER_FRAME_TYPES: [&str; 8] = [
-    "welcome", "joined", "join", "leave", "message", "history", "rooms", "error",
+pub const SERVER_FRAME_TYPES: [&str; 23] = [
+    "welcome",
+    "joined",
+    "join",
+    "leave",
+    "message",
+    "history",
+    "rooms",
+    "error",
+    "edit",
+    "delete",
+    "react",
+    "unreact",
+    "topic",
+    "role",
+    "kick",
+    "ban",
+    "unban",
+    "invite",
+    "settings",
+    "room_deleted",
+    "read",
+    "typing",
+    "search",
 ];
 
 /// What kind of decoding failure this is; maps onto an error code.
@@ -47,6 +94,16 @@ impl DecodeError {
     /// The `error` frame that answers this failure.
     pub fn to_frame(&self) -> ServerFrame {
         ServerFrame::error(self.code(), self.detail.clone(), self.reference.clone())
+    }
+
+    /// The failure for a frame whose `type` the reader does not know (or,
+    /// with [`decode_client_request`], does not speak yet).
+    pub fn unknown_type(frame_type: &str, reference: Option<String>) -> Self {
+        Self {
+            kind: DecodeErrorKind::UnknownType,
+            detail: format!("unknown frame type {frame_type:?}"),
+            reference,
+        }
     }
 
     fn bad(detail: impl Into<String>, reference: Option<String>) -> Self {
@@ -111,16 +168,30 @@ fn echoable_reference<'de, D: Deserializer<'de>>(
     Ok(usable_reference(Some(&value)))
 }
 
-/// Decodes a frame sent by a client and its `ref` in one parse: what a
-/// server needs to answer any frame, where [`decode_client`] followed by
-/// [`reference_of`] would parse the text twice.
-pub fn decode_client_request(text: &str) -> Result<ClientRequest, DecodeError> {
+/// Decodes a frame sent by a client to a server that speaks `protocol`,
+/// and its `ref`, in one parse: what a server needs to answer any frame.
+/// Frame types of later versions are `unknown_type` (with the frame's
+/// `ref`), whether well-formed or not, exactly as that version's decoder
+/// answered them.
+pub fn decode_client_request(text: &str, protocol: u32) -> Result<ClientRequest, DecodeError> {
     match serde_json::from_str::<Envelope>(text) {
-        Ok(envelope) => Ok(ClientRequest {
-            frame: envelope.frame,
-            reference: envelope.echo.reference,
+        Ok(Envelope { frame, echo }) if frame.protocol() <= protocol => Ok(ClientRequest {
+            frame,
+            reference: echo.reference,
         }),
-        Err(_) => Err(diagnose::<ClientFrame>(text, &CLIENT_FRAME_TYPES)),
+        Ok(Envelope { frame, echo }) => {
+            Err(DecodeError::unknown_type(frame.kind(), echo.reference))
+        }
+        Err(_) => Err(diagnose::<ClientFrame>(text, client_frame_types(protocol))),
+    }
+}
+
+/// The client frame types a server speaking `protocol` knows.
+fn client_frame_types(protocol: u32) -> &'static [&'static str] {
+    if protocol < PROTOCOL_2 {
+        &CLIENT_FRAME_TYPES[..PROTOCOL_1_CLIENT_TYPES]
+    } else {
+        &CLIENT_FRAME_TYPES
     }
 }
 
@@ -163,11 +234,7 @@ fn diagnose<T: serde::de::DeserializeOwned>(text: &str, known_types: &[&str]) ->
         Some(_) => return DecodeError::bad("field `type` must be a string", reference),
     };
     if !known_types.contains(&frame_type.as_str()) {
-        return DecodeError {
-            kind: DecodeErrorKind::UnknownType,
-            detail: format!("unknown frame type {frame_type:?}"),
-            reference,
-        };
+        return DecodeError::unknown_type(&frame_type, reference);
     }
     let detail = match serde_json::from_value::<T>(value) {
         Err(e) => format!("{frame_type}: {e}"),
@@ -181,7 +248,8 @@ fn diagnose<T: serde::de::DeserializeOwned>(text: &str, known_types: &[&str]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::{Message, RoomInfo};
+    use crate::entry::{Entry, Message};
+    use crate::frame::RoomInfo;
 
     fn roundtrip_client(json: &str) -> ClientFrame {
         let frame = decode_client(json).unwrap_or_else(|e| panic!("{json}: {e}"));
@@ -189,6 +257,11 @@ mod tests {
         let original: Value = serde_json::from_str(json).unwrap();
         assert_eq!(again, original, "re-encoding {json}");
         frame
+    }
+
+    /// What a server speaking `protocol` decodes, without the echoed `ref`.
+    fn frame_for(text: &str, protocol: u32) -> Result<ClientFrame, DecodeError> {
+        decode_client_request(text, protocol).map(|request| request.frame)
     }
 
     fn roundtrip_server(json: &str) -> ServerFrame {
@@ -239,7 +312,9 @@ mod tests {
             ClientFrame::Message {
                 room: "lobby".into(),
                 text: "hi".into(),
-                reference: Some("c17".into())
+                reference: Some("c17".into()),
+                reply_to: None,
+                action: false
             }
         );
         assert_eq!(
@@ -266,7 +341,10 @@ mod tests {
                 limit: Some(500)
             }
         );
-        assert_eq!(roundtrip_client(r#"{"type":"rooms"}"#), ClientFrame::Rooms);
+        assert_eq!(
+            roundtrip_client(r#"{"type":"rooms"}"#),
+            ClientFrame::rooms()
+        );
     }
 
     #[test]
@@ -278,6 +356,7 @@ mod tests {
             text: "yo".into(),
             ts: 1_763_719_200_000,
             reference: None,
+            ..Message::default()
         };
         assert_eq!(
             roundtrip_server(
@@ -288,7 +367,8 @@ mod tests {
                 guest: false,
                 registered: false,
                 protocol: 1,
-                server: "chat-server 0.1.0".into()
+                server: "chat-server 0.1.0".into(),
+                admin: false
             }
         );
         let joined = format!(
@@ -301,9 +381,10 @@ mod tests {
             ServerFrame::Joined {
                 room: "lobby".into(),
                 members: vec!["alice".into(), "bob".into()],
-                history: vec![message.clone()],
+                history: vec![Entry::Message(message.clone())],
                 more: false,
-                last_id: 121
+                last_id: 121,
+                details: None
             }
         );
         assert_eq!(
@@ -332,7 +413,8 @@ mod tests {
                 user: "alice".into(),
                 text: "hi".into(),
                 ts: 1_763_719_201_000,
-                reference: Some("c17".into())
+                reference: Some("c17".into()),
+                ..Message::default()
             })
         );
         let history = r#"{"type":"history","room":"lobby","messages":[{"room":"lobby","id":121,"user":"bob","text":"yo","ts":1763719200000}],"more":true}"#;
@@ -340,7 +422,7 @@ mod tests {
             roundtrip_server(history),
             ServerFrame::History {
                 room: "lobby".into(),
-                messages: vec![message],
+                messages: vec![Entry::Message(message)],
                 more: true
             }
         );
@@ -349,11 +431,9 @@ mod tests {
                 r#"{"type":"rooms","rooms":[{"name":"lobby","members":2,"last_id":122}]}"#
             ),
             ServerFrame::Rooms {
-                rooms: vec![RoomInfo {
-                    name: "lobby".into(),
-                    members: 2,
-                    last_id: 122
-                }]
+                mine: false,
+                rooms: vec![RoomInfo::new("lobby", 2, 122)],
+                more: false
             }
         );
         assert_eq!(
@@ -377,6 +457,285 @@ mod tests {
                 r#"{"type":"error","code":"rate_limited","message":"too many failed logins","retry_after_ms":4000}"#
             ),
             throttled
+        );
+    }
+
+    #[test]
+    fn every_protocol_2_client_example_roundtrips() {
+        for json in [
+            r#"{"type":"message","room":"r","text":"yes","reply_to":122}"#,
+            r#"{"type":"message","room":"r","text":"waves","action":true,"ref":"c1"}"#,
+            r#"{"type":"edit","room":"r","target":122,"text":"fixed"}"#,
+            r#"{"type":"delete","room":"r","target":122}"#,
+            r#"{"type":"react","room":"r","target":122,"emoji":"👍"}"#,
+            r#"{"type":"unreact","room":"r","target":122,"emoji":"👍"}"#,
+            r#"{"type":"topic","room":"r","topic":"release day"}"#,
+            r#"{"type":"role","room":"r","subject":"bob","role":"op"}"#,
+            r#"{"type":"kick","room":"r","subject":"bob","reason":"…"}"#,
+            r#"{"type":"ban","room":"r","subject":"bob","reason":"…"}"#,
+            r#"{"type":"unban","room":"r","subject":"bob"}"#,
+            r#"{"type":"invite","room":"r","subject":"carol"}"#,
+            r#"{"type":"settings","room":"r","private":true}"#,
+            r#"{"type":"delete_room","room":"r"}"#,
+            r#"{"type":"rooms","mine":true}"#,
+            r#"{"type":"read","room":"r","id":125}"#,
+            r#"{"type":"typing","room":"r"}"#,
+            r#"{"type":"search","query":"release notes","room":"lobby","limit":50,"before":9}"#,
+            r#"{"type":"search","query":"release notes","before_ts":1763719201000}"#,
+            r#"{"type":"rooms","query":"ru","limit":100,"after":"rust"}"#,
+        ] {
+            let frame = roundtrip_client(json);
+            let kind = serde_json::from_str::<Value>(json).unwrap()["type"].clone();
+            assert_eq!(frame.kind(), kind, "{json}");
+            assert_eq!(
+                frame.protocol(),
+                if kind == "message" || kind == "rooms" {
+                    1
+                } else {
+                    2
+                }
+            );
+        }
+        assert_eq!(
+            roundtrip_client(
+                r#"{"type":"message","room":"r","text":"yes","reply_to":122,"ref":"m1"}"#
+            )
+            .reference(),
+            Some("m1")
+        );
+        assert_eq!(
+            roundtrip_client(r#"{"type":"typing","room":"r","ref":"t1"}"#).reference(),
+            Some("t1")
+        );
+    }
+
+    #[test]
+    fn every_frame_type_is_listed_once_with_its_protocol() {
+        assert_eq!(CLIENT_FRAME_TYPES.len(), 21);
+        for (index, kind) in CLIENT_FRAME_TYPES.iter().enumerate() {
+            assert_eq!(CLIENT_FRAME_TYPES.iter().filter(|k| k == &kind).count(), 1);
+            let e = decode_client(&format!(r#"{{"type":"{kind}","zzz":1}}"#));
+            // Known types fail on their fields, not as unknown.
+            if let Err(e) = e {
+                assert_eq!(e.code(), ErrorCode::BadFrame, "{kind}");
+            }
+            let v1 = frame_for(&format!(r#"{{"type":"{kind}","ref":"q"}}"#), 1);
+            if index < PROTOCOL_1_CLIENT_TYPES {
+                assert!(v1.is_ok() || v1.unwrap_err().code() == ErrorCode::BadFrame);
+            } else {
+                let e = v1.unwrap_err();
+                assert_eq!(e.code(), ErrorCode::UnknownType, "{kind}");
+                assert_eq!(e.detail, format!("unknown frame type {kind:?}"));
+                assert_eq!(e.reference.as_deref(), Some("q"));
+            }
+        }
+        for kind in SERVER_FRAME_TYPES {
+            assert_eq!(SERVER_FRAME_TYPES.iter().filter(|k| **k == kind).count(), 1);
+            let e = decode_server(&format!(r#"{{"type":"{kind}","zzz":1}}"#)).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::BadFrame, "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_protocol_1_server_answers_protocol_2_types_as_before() {
+        // Well-formed or not, a protocol-2 type is unknown to protocol 1.
+        for json in [
+            r#"{"type":"edit","room":"r","target":1,"text":"x","ref":"e1"}"#,
+            r#"{"type":"edit","ref":"e1"}"#,
+        ] {
+            let e = frame_for(json, 1).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::UnknownType, "{json}");
+            assert_eq!(e.reference.as_deref(), Some("e1"));
+        }
+        assert_eq!(
+            frame_for(r#"{"type":"edit","ref":"e1"}"#, 2)
+                .unwrap_err()
+                .code(),
+            ErrorCode::BadFrame
+        );
+        // Protocol-1 types decode alike in both, protocol-2 fields included.
+        let json = r#"{"type":"message","room":"r","text":"x","reply_to":3}"#;
+        assert_eq!(frame_for(json, 1), decode_client(json));
+        assert_eq!(
+            frame_for(r#"{"type":"dance"}"#, 1).unwrap_err().code(),
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            frame_for(r#"{"type":"dance"}"#, 2).unwrap_err().code(),
+            ErrorCode::UnknownType
+        );
+    }
+
+    #[test]
+    fn a_protocol_1_rooms_request_ignores_a_ref_of_any_type() {
+        assert_eq!(
+            decode_client(r#"{"type":"rooms","ref":42}"#).unwrap(),
+            ClientFrame::rooms()
+        );
+        assert_eq!(
+            decode_client(r#"{"type":"rooms","ref":"x"}"#)
+                .unwrap()
+                .reference(),
+            None
+        );
+    }
+
+    const PAGE_MESSAGE: &str = r#"{"room":"r","id":122,"user":"alice","text":"fixed","ts":1,"reply_to":120,"edited":5,"reactions":{"👍":["alice","bob"]}}"#;
+
+    #[test]
+    fn every_protocol_2_server_example_roundtrips() {
+        for json in [
+            r#"{"type":"welcome","user":"alice","guest":false,"registered":false,"protocol":2,"server":"chat-server 0.2.0","admin":true}"#,
+            r#"{"type":"edit","room":"r","id":123,"user":"alice","ts":2,"target":122,"text":"fixed","ref":"e1"}"#,
+            r#"{"type":"delete","room":"r","id":124,"user":"alice","ts":3,"target":122}"#,
+            r#"{"type":"react","room":"r","id":125,"user":"bob","ts":4,"target":122,"emoji":"👍"}"#,
+            r#"{"type":"unreact","room":"r","id":126,"user":"bob","ts":5,"target":122,"emoji":"👍"}"#,
+            r#"{"type":"topic","room":"r","id":127,"user":"alice","ts":6,"topic":"release day"}"#,
+            r#"{"type":"role","room":"r","id":128,"user":"alice","ts":7,"subject":"bob","role":"owner"}"#,
+            r#"{"type":"kick","room":"r","id":129,"user":"alice","ts":8,"subject":"bob","reason":"spam"}"#,
+            r#"{"type":"ban","room":"r","id":130,"user":"alice","ts":9,"subject":"bob"}"#,
+            r#"{"type":"unban","room":"r","id":131,"user":"alice","ts":10,"subject":"bob"}"#,
+            r#"{"type":"invite","room":"r","id":132,"user":"alice","ts":11,"subject":"carol"}"#,
+            r#"{"type":"settings","room":"r","id":133,"user":"alice","ts":12,"private":true}"#,
+            r#"{"type":"message","room":"r","id":134,"user":"alice","text":"waves","ts":13,"action":true}"#,
+            r#"{"type":"room_deleted","room":"r","user":"alice","ts":14}"#,
+            r#"{"type":"read","room":"r","id":125}"#,
+            r#"{"type":"typing","room":"r","user":"alice"}"#,
+            r#"{"type":"rooms","mine":true,"rooms":[{"name":"lobby","members":2,"last_id":130,"read_id":125,"topic":"","private":false}]}"#,
+            r#"{"type":"rooms","rooms":[{"name":"rust","members":0,"last_id":9,"topic":"","private":false}],"more":true}"#,
+            r#"{"type":"error","code":"rate_limited","message":"too many logins","retry_after_ms":1500}"#,
+            r#"{"type":"error","code":"forbidden","message":"not an op","ref":"k1"}"#,
+        ] {
+            roundtrip_server(json);
+        }
+        let search = format!(
+            r#"{{"type":"search","query":"fixed","messages":[{PAGE_MESSAGE}],"more":true}}"#
+        );
+        assert!(matches!(
+            roundtrip_server(&search),
+            ServerFrame::Search { messages, more: true, .. } if messages[0].edited == Some(5)
+        ));
+    }
+
+    #[test]
+    fn a_protocol_2_joined_carries_the_room_details() {
+        let json = format!(
+            r#"{{"type":"joined","room":"@alice+bob","members":["alice"],"history":[{PAGE_MESSAGE},{{"type":"delete","room":"@alice+bob","id":123,"user":"bob","ts":2,"target":121}}],"more":false,"last_id":123,"topic":"","owner":null,"ops":[],"private":true,"role":"member","read_id":122}}"#
+        );
+        let ServerFrame::Joined {
+            history, details, ..
+        } = roundtrip_server(&json)
+        else {
+            panic!("not joined");
+        };
+        let details = details.expect("protocol-2 details");
+        assert_eq!(details.owner, None);
+        assert_eq!(details.role, crate::Role::Member);
+        assert_eq!(details.read_id, 122);
+        assert!(details.private);
+        let message = history[0].as_message().expect("a message");
+        assert_eq!(message.reactions["👍"], ["alice", "bob"]);
+        assert_eq!((message.reply_to, message.edited), (Some(120), Some(5)));
+        assert_eq!(history[1].kind(), "delete");
+        assert_eq!(
+            (history[1].target(), history[1].subject()),
+            (Some(121), None)
+        );
+        assert_eq!(history[1].id(), 123);
+        // The encoder writes `"owner":null`, as the contract shows.
+        assert!(encode(&decode_server(&json).unwrap()).contains(r#""owner":null"#));
+    }
+
+    #[test]
+    fn a_joined_without_every_detail_is_read_as_protocol_1() {
+        let json = r#"{"type":"joined","room":"r","members":[],"history":[],"more":false,"last_id":0,"topic":"x"}"#;
+        assert!(matches!(
+            decode_server(json).unwrap(),
+            ServerFrame::Joined { details: None, .. }
+        ));
+        // Malformed details count as none: the room is shown as protocol 1
+        // shows it rather than not at all.
+        let json = r#"{"type":"joined","room":"r","members":[],"history":[],"more":false,"last_id":0,"topic":"","owner":null,"ops":[],"private":false,"role":"admin","read_id":0}"#;
+        assert!(matches!(
+            decode_server(json).unwrap(),
+            ServerFrame::Joined { details: None, .. }
+        ));
+    }
+
+    #[test]
+    fn pages_read_messages_with_or_without_type_and_skip_newer_kinds() {
+        let json = r#"{"type":"history","room":"r","messages":[
+            {"room":"r","id":1,"user":"a","text":"old","ts":1},
+            {"type":"message","room":"r","id":2,"user":"a","text":"new","ts":2},
+            {"type":"poll","room":"r","id":3,"user":"a","ts":3,"question":"?"},
+            {"type":"topic","room":"r","id":4,"user":"a","ts":4,"topic":"t"}],"more":false}"#;
+        let ServerFrame::History { messages, .. } = decode_server(json).unwrap() else {
+            panic!("not history");
+        };
+        let ids: Vec<u64> = messages.iter().map(Entry::id).collect();
+        assert_eq!(ids, [1, 2, 4], "the unknown kind is left out");
+        assert_eq!(
+            messages[1].as_message().map(|m| m.text.as_str()),
+            Some("new")
+        );
+        // Messages are written back without `type`, as protocol 1 wrote them.
+        assert!(!encode(&messages[1]).contains("\"type\""));
+        assert!(encode(&messages[2]).starts_with(r#"{"type":"topic""#));
+        // A known kind with a bad field fails the whole frame.
+        let bad = r#"{"type":"history","room":"r","messages":[{"type":"edit","room":"r","id":1,"user":"a","ts":1,"target":"x","text":""}],"more":false}"#;
+        assert_eq!(decode_server(bad).unwrap_err().code(), ErrorCode::BadFrame);
+        let bad = r#"{"type":"history","room":"r","messages":[{"type":7,"room":"r","id":1,"user":"a","text":"","ts":1}],"more":false}"#;
+        assert_eq!(decode_server(bad).unwrap_err().code(), ErrorCode::BadFrame);
+    }
+
+    #[test]
+    fn a_lone_entry_of_an_unknown_kind_is_refused() {
+        let e =
+            serde_json::from_str::<Entry>(r#"{"type":"poll","room":"r","id":3,"user":"a","ts":3}"#)
+                .unwrap_err();
+        assert!(e.to_string().contains("poll"), "{e}");
+    }
+
+    #[test]
+    fn live_entry_frames_and_entries_convert_both_ways() {
+        let frame = decode_server(
+            r#"{"type":"kick","room":"r","id":9,"user":"alice","ts":1,"subject":"bob","ref":"k"}"#,
+        )
+        .unwrap();
+        let entry = Entry::try_from(frame.clone()).unwrap();
+        assert_eq!(
+            (entry.kind(), entry.user(), entry.room()),
+            ("kick", "alice", "r")
+        );
+        assert_eq!((entry.ts(), entry.reference()), (1, Some("k")));
+        assert_eq!((entry.subject(), entry.target()), (Some("bob"), None));
+        assert_eq!(ServerFrame::from(entry), frame);
+        let typing = ServerFrame::Typing {
+            room: "r".into(),
+            user: "bob".into(),
+        };
+        assert_eq!(Entry::try_from(typing.clone()), Err(typing));
+    }
+
+    #[test]
+    fn protocol_2_error_codes_have_their_wire_names() {
+        for (code, name) in [
+            (ErrorCode::Forbidden, "forbidden"),
+            (ErrorCode::NotFound, "not_found"),
+            (ErrorCode::Unchanged, "unchanged"),
+        ] {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(encode(&code), format!("\"{name}\""));
+            assert!(!code.closes_connection());
+        }
+        assert_eq!(
+            ServerFrame::error_with_retry(ErrorCode::RateLimited, "later", None, 250),
+            ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                message: "later".into(),
+                reference: None,
+                retry_after_ms: Some(250)
+            }
         );
     }
 
@@ -412,7 +771,7 @@ mod tests {
     fn unknown_fields_are_ignored() {
         assert_eq!(
             decode_client(r#"{"type":"rooms","client":"x","v":[1,2]}"#).unwrap(),
-            ClientFrame::Rooms
+            ClientFrame::rooms()
         );
         assert!(matches!(
             decode_server(r#"{"type":"join","room":"r","user":"u","ts":1,"extra":true}"#),
@@ -487,8 +846,11 @@ mod tests {
             r#"[1,2]"#,
             "not json",
         ];
-        for text in cases {
-            let request = decode_client_request(text);
+        for (text, protocol) in cases
+            .iter()
+            .flat_map(|text| [(*text, 1), (*text, PROTOCOL_2)])
+        {
+            let request = decode_client_request(text, protocol);
             assert_eq!(
                 request.clone().map(|r| r.frame),
                 decode_client(text),
@@ -499,9 +861,10 @@ mod tests {
             }
         }
         let long = "r".repeat(65);
-        let request = decode_client_request(&format!(
-            r#"{{"type":"message","room":"r","text":"t","ref":"{long}"}}"#
-        ))
+        let request = decode_client_request(
+            &format!(r#"{{"type":"message","room":"r","text":"t","ref":"{long}"}}"#),
+            1,
+        )
         .unwrap();
         assert_eq!(request.reference, None);
         assert_eq!(request.frame.reference(), Some(long.as_str()));

@@ -1,12 +1,15 @@
-//! The rules for user names, room names, message text and client `ref`s.
+//! The rules for user names, room names, message text and client `ref`s,
+//! and the folding that makes user names unique regardless of case.
 //!
 //! [`UserName`] and [`RoomName`] can only be built through their `parse`
-//! functions, so holding one proves it follows the rules (and, for rooms,
-//! that it is already folded to lower case).
+//! functions (or, for a conversation's room, from a
+//! [`crate::ConversationName`]), so holding one proves it follows the rules
+//! (and, for rooms, that it is already folded to lower case).
 
 use std::borrow::Borrow;
 use std::fmt;
 
+use crate::frame::ErrorCode;
 use crate::limits::{MAX_REF_CHARS, MAX_ROOM_CHARS, MAX_TEXT_BYTES, MAX_USER_CHARS};
 
 /// Why a user or room name was refused.
@@ -31,9 +34,34 @@ pub enum TextError {
     TooLong { len: usize, max: usize },
 }
 
+impl NameError {
+    /// A name outside the rules is answered with `invalid_name`.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidName
+    }
+}
+
+impl TextError {
+    /// Text (message, topic, reason) outside its rules is `invalid_text`.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidText
+    }
+}
+
 /// A valid user name: 1–32 chars of `A-Z a-z 0-9 _ . -`, first a letter, digit or `_`.
+///
+/// Equality, ordering and hashing follow the spelling (`Alice` ≠ `alice`),
+/// so a name shows as it was written. Protocol 2 makes names unique
+/// regardless of case: compare and key by [`UserName::folded`] wherever
+/// "the same name" is meant (accounts, guests, bans, conversations).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserName(String);
+
+/// A user name folded to lower case: the key under which `Alice`, `ALICE`
+/// and `alice` are one name. It keeps no spelling; keep the [`UserName`]
+/// beside it to show the name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FoldedName(String);
 
 impl UserName {
     pub fn parse(raw: &str) -> Result<Self, NameError> {
@@ -63,9 +91,38 @@ impl UserName {
     pub fn into_string(self) -> String {
         self.0
     }
+
+    /// The case-insensitive key of this name.
+    pub fn folded(&self) -> FoldedName {
+        // User names are ASCII, so ASCII folding is complete.
+        FoldedName(self.0.to_ascii_lowercase())
+    }
+
+    /// Whether both are the same name regardless of case.
+    pub fn same_name(&self, other: &UserName) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
 }
 
-/// A valid room name, folded to lower case: 1–64 chars of `a-z 0-9 _ . -`.
+impl FoldedName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl From<&UserName> for FoldedName {
+    fn from(name: &UserName) -> Self {
+        name.folded()
+    }
+}
+
+/// A valid room name, folded to lower case: 1–64 chars of `a-z 0-9 _ . -`,
+/// or (protocol 2) a conversation's canonical name such as `@alice+bob`,
+/// built only from a [`crate::ConversationName`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoomName(String);
 
@@ -96,6 +153,30 @@ impl RoomName {
 
     pub fn into_string(self) -> String {
         self.0
+    }
+
+    /// Whether this is a conversation's room (`@alice+bob`).
+    pub fn is_conversation(&self) -> bool {
+        self.0.starts_with('@')
+    }
+
+    /// Wraps a conversation's canonical name, checked by its builder.
+    pub(crate) fn from_conversation(canonical: String) -> Self {
+        Self(canonical)
+    }
+}
+
+// The names hash and compare as their inner string, so maps keyed by them
+// can be probed with a plain `&str`.
+impl Borrow<str> for FoldedName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FoldedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -195,6 +276,39 @@ mod tests {
                 max: 4000
             })
         );
+    }
+
+    #[test]
+    fn folding_makes_case_variants_one_name_and_keeps_the_spelling() {
+        let upper = UserName::parse("Alice").unwrap();
+        let lower = UserName::parse("alice").unwrap();
+        let shout = UserName::parse("ALICE").unwrap();
+        assert_ne!(upper, lower, "the spelling stays distinct");
+        assert_eq!(upper.as_str(), "Alice");
+        assert_eq!(upper.folded(), lower.folded());
+        assert_eq!(shout.folded(), lower.folded());
+        assert_eq!(upper.folded().as_str(), "alice");
+        assert!(upper.same_name(&shout));
+        assert!(!upper.same_name(&UserName::parse("alicia").unwrap()));
+        let mut seen = std::collections::HashSet::new();
+        assert!(seen.insert(upper.folded()));
+        assert!(!seen.insert(shout.folded()), "one key for all spellings");
+        assert!(seen.contains("alice"), "probed with a plain &str");
+        assert_eq!(FoldedName::from(&upper).to_string(), "alice");
+        let mixed = UserName::parse("Bob_9.x-Y").unwrap();
+        assert_eq!(mixed.folded().into_string(), "bob_9.x-y");
+    }
+
+    #[test]
+    fn name_and_text_errors_map_to_their_codes() {
+        assert_eq!(NameError::Empty.code(), ErrorCode::InvalidName);
+        assert_eq!(TextError::Blank.code(), ErrorCode::InvalidText);
+    }
+
+    #[test]
+    fn plain_room_names_are_not_conversations() {
+        assert!(!RoomName::parse("lobby").unwrap().is_conversation());
+        assert_eq!(RoomName::parse("@alice+bob"), Err(NameError::BadChar('@')));
     }
 
     #[test]

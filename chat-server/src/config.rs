@@ -5,8 +5,13 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::address_limits::Shares;
 use crate::store::SyncMode;
 use crate::tls::{ServerTls, TlsError};
+
+/// `--outbox-bytes`' default: room for a 2 MB `history` page and then
+/// some, a small fraction of a small server's memory.
+pub const DEFAULT_OUTBOX_BYTES: usize = 4 * 1024 * 1024;
 
 /// Real-time chat server: WebSocket rooms at /ws, stored in SQLite, or as
 /// one node of a cluster sharing PostgreSQL and Redis.
@@ -47,6 +52,26 @@ pub struct Cli {
     /// closed with 1008.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub outbox: usize,
+    /// Bytes of frames queued per connection (its outbox) before it counts
+    /// as too slow and is closed with 1008; a single larger reply still
+    /// goes out when the outbox is below it.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_OUTBOX_BYTES)]
+    pub outbox_bytes: usize,
+    /// Connections that may be in their HTTP handshake at once; more are
+    /// dropped at accept.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_pending_handshakes: usize,
+    /// Percent of each pool (pending handshakes, sessions, half-finished
+    /// frames) that one address (IPv4, or IPv6 /64) may hold, never fewer
+    /// than 8 places of each (0: no per-address shares, e.g. for load
+    /// tests from one host).
+    #[arg(long, value_name = "PERCENT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub address_share: u32,
+    /// Seconds a frame may take from its first byte to its last; a slower
+    /// one closes the connection with 1008.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    pub frame_timeout: Duration,
     /// Seconds of silence before the server pings a connection; one more
     /// interval without an answer drops it.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_seconds)]
@@ -95,6 +120,11 @@ pub struct Cli {
     /// The PEM private key of --tls-cert; re-read on SIGHUP.
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// A web origin (scheme://host[:port]) besides the server's own whose
+    /// pages may open the WebSocket; repeat for several. Upgrades from any
+    /// other origin get HTTP 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = crate::web::parse_origin)]
+    pub allow_origins: Vec<String>,
 }
 
 /// What the binary does besides serving.
@@ -133,11 +163,19 @@ pub struct Config {
     pub rate_limit: u32,
     pub rate_burst: u32,
     pub outbox: usize,
+    pub outbox_bytes: usize,
+    pub max_pending_handshakes: usize,
+    /// `--address-share`: 0 turns the per-address shares off.
+    pub address_share: u32,
+    pub frame_timeout: Duration,
     pub ping_interval: Duration,
     pub handshake_timeout: Duration,
     pub logins: LoginLimits,
     /// `--tls-cert`/`--tls-key`: every connection speaks TLS first.
     pub tls: Option<ServerTls>,
+    /// Origins besides the server's own allowed to open the WebSocket, as
+    /// [`crate::web::parse_origin`] spells them.
+    pub allow_origins: Vec<String>,
 }
 
 /// The limits on logging in and registering (`crate::login_limits`).
@@ -184,10 +222,15 @@ impl Default for Config {
             rate_limit: 20,
             rate_burst: 40,
             outbox: 1024,
+            outbox_bytes: DEFAULT_OUTBOX_BYTES,
+            max_pending_handshakes: 4096,
+            address_share: 10,
+            frame_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             logins: LoginLimits::default(),
             tls: None,
+            allow_origins: Vec::new(),
         }
     }
 }
@@ -200,12 +243,30 @@ impl From<&Cli> for Config {
             rate_limit: cli.rate_limit,
             rate_burst: cli.rate_burst,
             outbox: cli.outbox,
+            outbox_bytes: cli.outbox_bytes,
+            max_pending_handshakes: cli.max_pending_handshakes,
+            address_share: cli.address_share,
+            frame_timeout: cli.frame_timeout,
             ping_interval: cli.ping_interval,
             handshake_timeout: cli.handshake_timeout,
             logins: LoginLimits::from(cli),
             // Loading can fail: the binary does it with [`Cli::tls`].
             tls: None,
+            allow_origins: cli.allow_origins.clone(),
         }
+    }
+}
+
+impl Config {
+    /// Each pool's share per address, `None` when `--address-share` is 0.
+    pub fn address_shares(&self) -> Option<Shares> {
+        (self.address_share > 0).then(|| {
+            Shares::of(
+                self.address_share,
+                self.max_pending_handshakes,
+                self.max_connections,
+            )
+        })
     }
 }
 
@@ -293,6 +354,24 @@ mod tests {
     }
 
     #[test]
+    fn allow_origin_repeats_and_refuses_what_is_not_an_origin() {
+        let cli = Cli::try_parse_from([
+            "chat-server",
+            "--allow-origin",
+            "https://App.example.org/",
+            "--allow-origin",
+            "http://127.0.0.1:9000",
+        ])
+        .unwrap();
+        assert_eq!(
+            Config::from(&cli).allow_origins,
+            ["https://app.example.org", "http://127.0.0.1:9000"]
+        );
+        assert!(Cli::try_parse_from(["chat-server", "--allow-origin", "app.example.org"]).is_err());
+        assert!(Config::default().allow_origins.is_empty());
+    }
+
+    #[test]
     fn defaults_match_the_config_defaults() {
         let cli = Cli::parse_from(["chat-server"]);
         let config = Config::from(&cli);
@@ -300,6 +379,13 @@ mod tests {
         assert_eq!(config.max_connections, default.max_connections);
         assert_eq!(config.rate_limit, default.rate_limit);
         assert_eq!(config.outbox, default.outbox);
+        assert_eq!(config.outbox_bytes, default.outbox_bytes);
+        assert_eq!(
+            config.max_pending_handshakes,
+            default.max_pending_handshakes
+        );
+        assert_eq!(config.address_share, default.address_share);
+        assert_eq!(config.frame_timeout, default.frame_timeout);
         assert_eq!(config.ping_interval, default.ping_interval);
         assert_eq!(config.logins, default.logins);
     }
@@ -315,6 +401,16 @@ mod tests {
         assert_eq!(both.tls_cert, Some(PathBuf::from("c.pem")));
         assert!(parse(&[]).unwrap().tls().unwrap().is_none());
         assert!(Config::from(&both).tls.is_none());
+    }
+
+    #[test]
+    fn address_shares_are_off_at_0_and_at_most_100_percent() {
+        let parse = |share: &str| Cli::try_parse_from(["chat-server", "--address-share", share]);
+        let off = Config::from(&parse("0").unwrap());
+        assert_eq!(off.address_shares(), None);
+        let half = Config::from(&parse("50").unwrap());
+        assert_eq!(half.address_shares().map(|s| s.handshakes), Some(2048));
+        assert!(parse("101").is_err());
     }
 
     #[test]

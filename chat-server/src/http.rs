@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::limits::MAX_REQUEST_HEAD_BYTES;
+use crate::web;
 
 /// The most headers a request may have.
 const MAX_HEADERS: usize = 32;
@@ -21,7 +22,12 @@ pub enum Route {
     Upgrade {
         key: String,
         leftover: Vec<u8>,
+        /// The `Origin` and `Host` headers, for [`web::check_origin`].
+        origin: Option<String>,
+        host: Option<String>,
     },
+    /// A file of the browser client.
+    Page(web::Page),
     Health,
     Metrics,
     /// Anything else: answered with this status and message, then closed.
@@ -122,6 +128,8 @@ fn route(request: &httparse::Request<'_, '_>, leftover: Vec<u8>) -> Route {
                 Some(key) if !key.is_empty() => Route::Upgrade {
                     key: key.to_owned(),
                     leftover,
+                    origin: header(request, "origin").map(str::to_owned),
+                    host: header(request, "host").map(str::to_owned),
                 },
                 _ => refuse(400, "Bad Request", "missing Sec-WebSocket-Key\n", false),
             }
@@ -129,12 +137,15 @@ fn route(request: &httparse::Request<'_, '_>, leftover: Vec<u8>) -> Route {
         (_, "/ws" | "/healthz" | "/metrics") => {
             refuse(405, "Method Not Allowed", "method not allowed\n", false)
         }
-        _ => refuse(
-            404,
-            "Not Found",
-            "not found: the chat endpoint is /ws\n",
-            false,
-        ),
+        _ => match web::page(path, header(request, "host")) {
+            Some(page) if method == "GET" => Route::Page(page),
+            _ => refuse(
+                404,
+                "Not Found",
+                "not found: the chat endpoint is /ws\n",
+                false,
+            ),
+        },
     }
 }
 
@@ -145,7 +156,7 @@ pub struct Response {
     pub reason: &'static str,
     pub content_type: &'static str,
     /// Header lines beyond the fixed ones, each ending in CRLF.
-    pub extra_headers: &'static str,
+    pub extra_headers: String,
     pub body: String,
 }
 
@@ -155,9 +166,19 @@ impl Response {
             status,
             reason,
             content_type: "text/plain; charset=utf-8",
-            extra_headers: "",
+            extra_headers: String::new(),
             body: body.into(),
         }
+    }
+
+    /// 403 for a WebSocket upgrade from a page whose origin is not allowed
+    /// ([`web::check_origin`]).
+    pub fn forbidden_origin() -> Self {
+        Self::text(
+            403,
+            "Forbidden",
+            "this page's origin may not open the chat WebSocket\n",
+        )
     }
 
     /// The response as it goes on the wire.
@@ -179,11 +200,14 @@ impl Response {
 
 /// The HTTP answer to a request head that does not become a session, or
 /// `None` when there is nobody to answer. An upgrade answered here is one
-/// the server has no session slot for. Pure: the caller reads the head,
-/// renders the metrics only when asked, and writes what comes back.
+/// the server has no session slot for; `/healthz` fails (503) while
+/// `storage_fault` says why storage refuses writes. Pure: the caller reads
+/// the head, renders the metrics only when asked, and writes what comes
+/// back.
 pub fn response(
     head: &Result<Route, HeadError>,
     metrics: impl FnOnce() -> String,
+    storage_fault: Option<&str>,
 ) -> Option<Response> {
     let route = match head {
         Ok(route) => route,
@@ -202,13 +226,25 @@ pub fn response(
         }
     };
     Some(match route {
-        Route::Health => Response::text(200, "OK", "ok\n"),
+        Route::Health => match storage_fault {
+            None => Response::text(200, "OK", "ok\n"),
+            Some(fault) => Response::text(
+                503,
+                "Service Unavailable",
+                format!("storage fault: {fault}\n"),
+            ),
+        },
         Route::Metrics => Response {
             content_type: "text/plain; version=0.0.4",
             ..Response::text(200, "OK", metrics())
         },
+        Route::Page(page) => Response {
+            content_type: page.content_type,
+            extra_headers: page.header_lines(),
+            ..Response::text(200, "OK", page.body)
+        },
         Route::Upgrade { .. } => Response {
-            extra_headers: "Retry-After: 5\r\n",
+            extra_headers: "Retry-After: 5\r\n".to_owned(),
             ..Response::text(
                 503,
                 "Service Unavailable",
@@ -222,9 +258,9 @@ pub fn response(
             upgrade_hint,
         } => Response {
             extra_headers: if *upgrade_hint {
-                "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n".to_owned()
             } else {
-                ""
+                String::new()
             },
             ..Response::text(*status, reason, *message)
         },
@@ -275,7 +311,11 @@ mod tests {
         );
         assert_eq!(parse("GET /metrics?x=1 HTTP/1.1\r\n\r\n"), Route::Metrics);
         assert!(matches!(
-            parse("GET / HTTP/1.1\r\n\r\n"),
+            parse("GET /?room=lobby HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Route::Page(web::Page { body, .. }) if body.contains("message-list")
+        ));
+        assert!(matches!(
+            parse("GET /index.html HTTP/1.1\r\n\r\n"),
             Route::Refuse { status: 404, .. }
         ));
         assert!(matches!(
@@ -292,7 +332,9 @@ mod tests {
             parse(upgrade),
             Route::Upgrade {
                 key: "dGhlIHNhbXBsZSBub25jZQ==".into(),
-                leftover: b"X".to_vec()
+                leftover: b"X".to_vec(),
+                origin: None,
+                host: None,
             }
         );
         let old_version = upgrade.replace("Version: 13", "Version: 8");
@@ -303,7 +345,7 @@ mod tests {
     }
 
     fn answer(head: Result<Route, HeadError>) -> Response {
-        response(&head, || "chat_frames_in_total 3\n".to_owned()).expect("an answer")
+        response(&head, || "chat_frames_in_total 3\n".to_owned(), None).expect("an answer")
     }
 
     #[test]
@@ -321,6 +363,8 @@ mod tests {
         let full = answer(Ok(Route::Upgrade {
             key: "k".into(),
             leftover: Vec::new(),
+            origin: None,
+            host: None,
         }));
         assert_eq!(
             full.encode(),
@@ -336,7 +380,27 @@ mod tests {
         );
         assert_eq!(refused.body, "this endpoint speaks WebSocket only\n");
         let missing = answer(Ok(parse("GET /nope HTTP/1.1\r\n\r\n")));
-        assert_eq!((missing.status, missing.extra_headers), (404, ""));
+        assert_eq!((missing.status, missing.extra_headers.as_str()), (404, ""));
+        let page = answer(Ok(parse("GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n")));
+        assert_eq!(
+            (page.status, page.content_type),
+            (200, "text/html; charset=utf-8")
+        );
+        assert!(
+            page.extra_headers.contains("Content-Security-Policy: "),
+            "{page:?}"
+        );
+        assert!(page.body.contains("data-test=\"message-list\""), "{page:?}");
+    }
+
+    #[test]
+    fn health_fails_while_storage_has_a_fault() {
+        let failing =
+            response(&Ok(Route::Health), String::new, Some("the disk is full")).expect("an answer");
+        assert_eq!(
+            (failing.status, failing.body.as_str()),
+            (503, "storage fault: the disk is full\n")
+        );
     }
 
     #[test]
@@ -350,7 +414,7 @@ mod tests {
         let malformed = answer(Err(HeadError::Malformed("invalid token".into())));
         assert_eq!(malformed.status, 400);
         assert_eq!(malformed.body, "malformed request: invalid token\n");
-        let unasked = |head| response(&head, || panic!("metrics rendered unasked"));
+        let unasked = |head| response(&head, || panic!("metrics rendered unasked"), None);
         assert_eq!(unasked(Err(HeadError::Closed)), None);
         assert_eq!(
             unasked(Err(HeadError::Io(

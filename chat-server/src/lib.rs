@@ -27,14 +27,18 @@
 //! - [`login_limits`]: failed-password throttle, new accounts per address.
 //! - [`hash_queue`]: the hashing queue, fair between addresses.
 //! - [`limits`]: the per-session rate limit and fixed sizes.
+//! - [`address_limits`]: fair shares per address of handshakes, sessions
+//!   and half-finished frames, and the log that names offenders once.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`shutdown`]: the shutdown signal and the drop guard tasks hold.
 //! - [`sync`]: the one poison-tolerant lock helper.
+//! - [`web`]: the embedded browser client, its headers, the `Origin` check.
 //!
 //! The binary only parses flags, opens the [`server::Backend`], binds and
 //! calls [`server::run`]; a test can do the same on `127.0.0.1:0`.
 
 pub mod accounts;
+pub mod address_limits;
 pub mod broker;
 pub mod clock;
 pub mod config;
@@ -51,6 +55,7 @@ pub mod shutdown;
 pub mod store;
 pub mod sync;
 pub mod tls;
+pub mod web;
 
 /// The `server` string announced in `welcome`.
 pub const SERVER_NAME: &str = concat!("chat-server ", env!("CARGO_PKG_VERSION"));

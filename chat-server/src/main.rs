@@ -82,6 +82,7 @@ async fn migrate(database: &str) -> ExitCode {
 }
 
 async fn serve(cli: Cli) -> ExitCode {
+    survive_file_size_limit();
     let mut config = Config::from(&cli);
     // Before the database: a bad certificate path is the cheaper mistake.
     config.tls = match cli.tls() {
@@ -168,6 +169,22 @@ async fn reload_tls_on_hangup(tls: ServerTls) {
 fn fail(message: String) -> ExitCode {
     eprintln!("chat-server: {message}");
     ExitCode::from(SETUP_FAILED)
+}
+
+/// A write past `RLIMIT_FSIZE` raises SIGXFSZ, whose default action kills
+/// the process and so every session. With a handler installed the write
+/// fails with `EFBIG` instead, which the store answers like a full disk.
+/// Tokio's handler stays installed for the life of the process even once
+/// the `Signal` is dropped (it never restores the default action), and
+/// the signals it records need no reader.
+fn survive_file_size_limit() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Err(e) = signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+            tracing::warn!(error = %e, "cannot handle SIGXFSZ; a file size limit will kill the server");
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

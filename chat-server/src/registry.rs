@@ -39,7 +39,7 @@
 //! map's (to remove the room), never the other way round.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chat_proto::{Message, RoomName, ServerFrame, UserName, encode};
@@ -59,14 +59,27 @@ pub fn frame(server_frame: &ServerFrame) -> Frame {
     Frame::from(encode(server_frame))
 }
 
-/// Tells a connection task it must close because it fell behind.
+/// Tells a connection task it must close because it fell behind, and
+/// counts the bytes waiting in its outbox.
 #[derive(Debug, Default)]
 pub struct SlowConsumerSignal {
     kicked: AtomicBool,
     notify: Notify,
+    /// Bytes of the frames queued and not yet taken by the writer.
+    queued_bytes: AtomicUsize,
 }
 
 impl SlowConsumerSignal {
+    /// The writer took a frame of `bytes` out of the outbox.
+    pub fn taken(&self, bytes: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Bytes of the frames waiting in the outbox.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Acquire)
+    }
+
     fn kick(&self) {
         if !self.kicked.swap(true, Ordering::AcqRel) {
             self.notify.notify_one();
@@ -94,22 +107,39 @@ pub struct Outgoing {
     pub urgent: bool,
 }
 
-/// The sending side of a connection's bounded outbound queue.
+/// The sending side of a connection's bounded outbound queue, bounded in
+/// frames and in bytes. The writer gives bytes back with
+/// [`SlowConsumerSignal::taken`] as it takes frames out.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     frames_tx: mpsc::Sender<Outgoing>,
     signal: Arc<SlowConsumerSignal>,
+    /// Past this many queued bytes the connection is a slow consumer.
+    byte_cap: usize,
 }
+
+/// What [`Outbox::new`] makes: the outbox, its receiving end and the
+/// signal both sides share.
+pub type OutboxParts = (Outbox, mpsc::Receiver<Outgoing>, Arc<SlowConsumerSignal>);
 
 impl Outbox {
     /// A new outbox holding at most `capacity` frames, with its receiving end.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>, Arc<SlowConsumerSignal>) {
+    pub fn new(capacity: usize) -> OutboxParts {
+        Self::bounded(capacity, usize::MAX)
+    }
+
+    /// A new outbox holding at most `capacity` frames and, past one frame,
+    /// about `byte_cap` bytes: a frame is refused once what is queued
+    /// already exceeds `byte_cap`, so one reply larger than the cap still
+    /// goes out to a client that reads.
+    pub fn bounded(capacity: usize, byte_cap: usize) -> OutboxParts {
         let (frames_tx, frames_rx) = mpsc::channel(capacity.max(1));
         let signal = Arc::new(SlowConsumerSignal::default());
         (
             Self {
                 frames_tx,
                 signal: signal.clone(),
+                byte_cap,
             },
             frames_rx,
             signal,
@@ -135,13 +165,24 @@ impl Outbox {
     /// Queues without waiting. A full queue marks the connection as a slow
     /// consumer; returns whether the frame was queued.
     fn queue(&self, outgoing: Outgoing) -> bool {
+        let bytes = outgoing.frame.len();
+        let queued = &self.signal.queued_bytes;
+        if queued.fetch_add(bytes, Ordering::AcqRel) > self.byte_cap {
+            queued.fetch_sub(bytes, Ordering::AcqRel);
+            self.signal.kick();
+            return false;
+        }
         match self.frames_tx.try_send(outgoing) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                queued.fetch_sub(bytes, Ordering::AcqRel);
                 self.signal.kick();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                queued.fetch_sub(bytes, Ordering::AcqRel);
+                false
+            }
         }
     }
 }
@@ -529,6 +570,7 @@ mod tests {
                 text: format!("m{id}"),
                 ts: 1,
                 reference: Some(format!("r{id}")),
+                ..Message::default()
             },
             origin: ConnId(origin),
         }
@@ -541,6 +583,7 @@ mod tests {
             history: vec![],
             more: false,
             last_id,
+            details: None,
         }
     }
 
@@ -644,5 +687,17 @@ mod tests {
         registry.deliver(&[committed("lobby", 1, 9)]);
         assert_eq!(seen(&mut frames_rx), ["1:"]);
         assert_eq!(registry.local_members("lobby"), ["carol"]);
+    }
+
+    #[test]
+    fn an_outbox_over_its_bytes_kicks_but_takes_one_large_frame() {
+        let (outbox, mut frames_rx, signal) = Outbox::bounded(64, 100);
+        assert!(outbox.push(Frame::from("x".repeat(300))), "one large frame");
+        assert!(!signal.is_kicked());
+        assert!(!outbox.push(Frame::from("y")), "over the cap now");
+        assert!(signal.is_kicked());
+        let taken = frames_rx.try_recv().expect("the large frame is queued");
+        signal.taken(taken.frame.len());
+        assert_eq!(signal.queued_bytes(), 0, "the refused frame is not counted");
     }
 }

@@ -1,6 +1,7 @@
 //! The runner: loads saved state, starts the network task and the state
-//! saver, owns the terminal, and loops — draw if something changed, wait
-//! for the next action, `update`, perform the effects. On quit it restores
+//! saver, owns the terminal, clears it, and loops — draw if something
+//! changed, wait for the next action and take every one already waiting,
+//! `update`, perform the effects. On quit it restores
 //! the terminal first, then closes the socket and lets the last save finish.
 
 use std::io::IsTerminal;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
+use crate::action::coalesce;
 use crate::app::{App, Entry, Level, Size};
 use crate::config::Settings;
 use crate::event::Events;
@@ -23,6 +25,9 @@ use crate::update::{Effect, update};
 const NET_EVENT_QUEUE: usize = 256;
 /// How long quitting waits for the socket to close and the state to save.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// At most this many actions are applied between two draws, so a flood of
+/// input still shows progress.
+const BATCH_MAX: usize = 4096;
 
 /// Runs the client until the user quits.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
@@ -118,40 +123,76 @@ async fn main_loop(
     cmd_tx: &mpsc::UnboundedSender<NetCommand>,
     save_tx: &watch::Sender<Option<SavedState>>,
 ) -> anyhow::Result<()> {
+    // Whatever an earlier program left on the terminal (a client killed
+    // without restoring it, say) goes before the first draw.
+    ui::clear(terminal)?;
     loop {
         if app.needs_redraw {
-            ui::render(terminal, app)?;
+            let drawn = ui::render(terminal, app)?;
+            app.drawn(drawn);
             app.needs_redraw = false;
         }
-        let action = events.next().await?;
-        app.now = Instant::now();
-        app.now_ms = wall_ms();
-        for effect in update(app, action) {
-            match effect {
-                Effect::Send(frame) => {
-                    if let Some(epoch) = app.conn.epoch() {
-                        // The network task lives as long as this loop; a
-                        // failed send means it is already gone and quitting.
-                        let _ = cmd_tx.send(NetCommand::Send { epoch, frame });
-                    }
+        // What arrived together (a burst of keys, a paste without brackets,
+        // frames queued while drawing) is applied whole before the next
+        // draw: one frame and one edit for it, not one per key.
+        let mut batch = vec![events.next().await?];
+        while batch.len() < BATCH_MAX {
+            match events.ready()? {
+                Some(action) => batch.push(action),
+                None => break,
+            }
+        }
+        for action in coalesce(batch) {
+            app.now = Instant::now();
+            app.now_ms = wall_ms();
+            for effect in update(app, action) {
+                if perform(app, terminal, effect, cmd_tx, save_tx)? == Flow::Quit {
+                    return Ok(());
                 }
-                Effect::SaveState(state) => {
-                    save_tx.send_replace(Some(state));
-                }
-                Effect::Reconnect => {
-                    let _ = cmd_tx.send(NetCommand::Reconnect);
-                }
-                Effect::HoldConnection => {
-                    let _ = cmd_tx.send(NetCommand::Hold);
-                }
-                Effect::ClearScreen => {
-                    terminal.clear()?;
-                    app.needs_redraw = true;
-                }
-                Effect::Quit => return Ok(()),
             }
         }
     }
+}
+
+/// Whether the main loop goes on.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Quit,
+}
+
+/// Carries out one effect of an update.
+fn perform(
+    app: &mut App,
+    terminal: &mut Term,
+    effect: Effect,
+    cmd_tx: &mpsc::UnboundedSender<NetCommand>,
+    save_tx: &watch::Sender<Option<SavedState>>,
+) -> anyhow::Result<Flow> {
+    match effect {
+        Effect::Send(frame) => {
+            if let Some(epoch) = app.conn.epoch() {
+                // The network task lives as long as the main loop; a failed
+                // send means it is already gone and quitting.
+                let _ = cmd_tx.send(NetCommand::Send { epoch, frame });
+            }
+        }
+        Effect::SaveState(state) => {
+            save_tx.send_replace(Some(state));
+        }
+        Effect::Reconnect => {
+            let _ = cmd_tx.send(NetCommand::Reconnect);
+        }
+        Effect::HoldConnection => {
+            let _ = cmd_tx.send(NetCommand::Hold);
+        }
+        Effect::ClearScreen => {
+            ui::clear(terminal)?;
+            app.needs_redraw = true;
+        }
+        Effect::Quit => return Ok(Flow::Quit),
+    }
+    Ok(Flow::Continue)
 }
 
 /// Writes the newest state whenever it changes, off the async thread, one

@@ -1,12 +1,20 @@
-//! The event source: one `select!` over the terminal's async event stream,
-//! the network task's channel, a one-second timer and the stop signals
-//! (SIGTERM, SIGHUP), turned into [`Action`]s. Nothing here blocks: crossterm's `EventStream` is polled as
-//! a future, never with the blocking `event::poll`.
+//! The event source: one `select!` over terminal input, the network task's
+//! channel, a one-second timer and the stop signals (SIGTERM, SIGHUP),
+//! turned into [`Action`]s, and [`Events::ready`] for what has already
+//! arrived, so a burst of keys is taken whole before the next draw.
+//!
+//! Terminal input is read on a thread of its own with crossterm's blocking
+//! `event::read`, over its level-triggered `/dev/tty` source (the
+//! `use-dev-tty` feature), and handed over a channel. Why not crossterm's
+//! `EventStream`: its default source reads the terminal 1 KiB per wake-up
+//! of an edge-triggered registration, so the rest of a larger burst (an
+//! unbracketed paste, `tmux send-keys`) waited for the next key press; and
+//! over the `/dev/tty` source the stream hands over one event per thread
+//! wake-up, one draw each. Nothing here blocks the runtime: the blocking
+//! read has its own thread.
 
 use std::time::Duration;
 
-use crossterm::event::EventStream;
-use futures_util::StreamExt;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
@@ -16,10 +24,13 @@ use crate::net::NetEvent;
 
 /// How often [`Action::Tick`] fires.
 pub const TICK: Duration = Duration::from_secs(1);
+/// Terminal events read but not yet taken; the reader thread waits when
+/// this many are queued.
+const TERMINAL_QUEUE: usize = 8192;
 
 /// Merges terminal, network and timer events.
 pub struct Events {
-    terminal: EventStream,
+    terminal_rx: mpsc::Receiver<std::io::Result<Action>>,
     net_rx: mpsc::Receiver<NetEvent>,
     /// Set when the network task is gone, so its closed channel is not
     /// polled again (it would be ready forever).
@@ -38,6 +49,8 @@ pub enum EventsError {
     TerminalClosed,
     #[error("cannot listen for signals: {0}")]
     Signals(std::io::Error),
+    #[error("cannot start the terminal reader: {0}")]
+    Reader(std::io::Error),
 }
 
 impl Events {
@@ -46,7 +59,7 @@ impl Events {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         Ok(Self {
-            terminal: EventStream::new(),
+            terminal_rx: spawn_terminal_reader().map_err(EventsError::Reader)?,
             net_rx,
             net_closed: false,
             tick,
@@ -59,15 +72,7 @@ impl Events {
     pub async fn next(&mut self) -> Result<Action, EventsError> {
         loop {
             tokio::select! {
-                event = self.terminal.next() => match event {
-                    Some(Ok(event)) => {
-                        if let Some(action) = Action::from_terminal(event) {
-                            return Ok(action);
-                        }
-                    }
-                    Some(Err(e)) => return Err(EventsError::Terminal(e)),
-                    None => return Err(EventsError::TerminalClosed),
-                },
+                input = self.terminal_rx.recv() => return terminal_action(input),
                 event = self.net_rx.recv(), if !self.net_closed => match event {
                     Some(event) => return Ok(Action::Net(event)),
                     None => self.net_closed = true,
@@ -78,4 +83,62 @@ impl Events {
             }
         }
     }
+
+    /// An action that has already arrived (terminal input already read, a
+    /// frame already queued), without waiting for one.
+    pub fn ready(&mut self) -> Result<Option<Action>, EventsError> {
+        match self.terminal_rx.try_recv() {
+            Ok(input) => return terminal_action(Some(input)).map(Some),
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                return Err(EventsError::TerminalClosed);
+            }
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+        if self.net_closed {
+            return Ok(None);
+        }
+        match self.net_rx.try_recv() {
+            Ok(event) => Ok(Some(Action::Net(event))),
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                self.net_closed = true;
+                Ok(None)
+            }
+            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
+        }
+    }
+}
+
+fn terminal_action(input: Option<std::io::Result<Action>>) -> Result<Action, EventsError> {
+    match input {
+        Some(Ok(action)) => Ok(action),
+        Some(Err(e)) => Err(EventsError::Terminal(e)),
+        None => Err(EventsError::TerminalClosed),
+    }
+}
+
+/// Starts the thread that reads terminal events as they come and queues
+/// the ones the client cares about. It ends when reading fails or the
+/// receiver is gone; while blocked in a read it holds crossterm's event
+/// reader, so nothing else may ask the terminal a question that needs an
+/// answer on the input (such as the cursor position).
+fn spawn_terminal_reader() -> std::io::Result<mpsc::Receiver<std::io::Result<Action>>> {
+    let (input_tx, input_rx) = mpsc::channel(TERMINAL_QUEUE);
+    std::thread::Builder::new()
+        .name("terminal-input".into())
+        .spawn(move || {
+            loop {
+                let input = match crossterm::event::read() {
+                    Ok(event) => match Action::from_terminal(event) {
+                        Some(action) => Ok(action),
+                        None => continue,
+                    },
+                    Err(e) => Err(e),
+                };
+                let failed = input.is_err();
+                if input_tx.blocking_send(input).is_err() || failed {
+                    return;
+                }
+            }
+        })?;
+    Ok(input_rx)
 }

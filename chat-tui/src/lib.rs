@@ -7,6 +7,8 @@
 //! - [`app`]: the state (rooms, messages, unread counts, input, outbox).
 //! - [`action`]: every input as one enum (key, paste, resize, network, tick).
 //! - [`event`]: one `select!` over terminal events, the network and a timer.
+//! - [`keymap`]: every key and `/command`, one table each, read by both
+//!   [`update`] and the help page.
 //! - [`update`]: state changes; returns [`update::Effect`]s, performs none.
 //!   Its module docs explain the reconnection guarantees.
 //! - [`ui`]: drawing, generic over the ratatui backend.
@@ -17,6 +19,7 @@
 //! - [`state`]: per-user, per-server saved state, written atomically.
 //! - [`config`]: flags, the config file and defaults.
 //! - [`sanitize`]: control characters from the network made inert.
+//! - [`text`]: display widths and cutting text to a width.
 //! - [`client`]: the runner that wires all of the above together.
 
 pub mod action;
@@ -24,9 +27,11 @@ pub mod app;
 pub mod client;
 pub mod config;
 pub mod event;
+pub mod keymap;
 pub mod net;
 pub mod sanitize;
 pub mod state;
+pub mod text;
 pub mod tls;
 pub mod tui;
 pub mod ui;

@@ -5,6 +5,7 @@
 //! nothing about rooms: `hello`, rejoining and resending are decided by
 //! [`crate::update`], which sees the state changes as actions.
 
+use std::io;
 use std::time::Duration;
 
 use chat_proto::{ClientFrame, ServerFrame, decode_server, encode};
@@ -12,7 +13,9 @@ use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::tls::ClientTls;
@@ -105,6 +108,15 @@ enum SocketEnd {
     Shutdown,
 }
 
+/// What the connection loop carries from one socket to the next.
+struct Link {
+    backoff: Backoff,
+    /// Numbers the sockets; frames for an older one are dropped.
+    epoch: u64,
+    /// Do not retry until `Reconnect`.
+    held: bool,
+}
+
 /// Runs the connection loop until `Shutdown` or until the UI is gone;
 /// `tls` verifies a `wss://` server.
 pub async fn run(
@@ -113,53 +125,32 @@ pub async fn run(
     mut cmd_rx: mpsc::UnboundedReceiver<NetCommand>,
     event_tx: mpsc::Sender<NetEvent>,
 ) {
-    let mut backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
-    let mut epoch = 0u64;
-    let mut held = false;
+    let mut link = Link {
+        backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP),
+        epoch: 0,
+        held: false,
+    };
     loop {
-        if held {
-            match wait_for_reconnect(&mut cmd_rx).await {
-                true => {
-                    held = false;
-                    backoff.reset();
-                }
-                false => return,
+        if link.held {
+            if !wait_for_reconnect(&mut cmd_rx).await {
+                return;
             }
+            link.held = false;
+            link.backoff.reset();
         }
         if event_tx.send(NetEvent::Connecting).await.is_err() {
             return;
         }
-        let connected = tokio::select! {
-            result = connect(&url, tls.as_ref()) => result,
-            () = wait_for_shutdown(&mut cmd_rx, &mut held) => return,
-        };
-        let reason = match connected {
-            Ok(socket) => {
-                epoch += 1;
-                if event_tx.send(NetEvent::Connected { epoch }).await.is_err() {
-                    return;
-                }
-                match pump(
-                    socket,
-                    epoch,
-                    &mut cmd_rx,
-                    &event_tx,
-                    &mut held,
-                    &mut backoff,
-                )
-                .await
-                {
-                    SocketEnd::Lost(reason) => reason,
-                    SocketEnd::Shutdown => return,
-                }
-            }
-            Err(reason) => reason,
+        let Some(reason) =
+            connect_and_pump(&url, tls.as_ref(), &mut cmd_rx, &event_tx, &mut link).await
+        else {
+            return;
         };
         tracing::info!(%reason, "disconnected");
-        let retry_in = if held {
+        let retry_in = if link.held {
             None
         } else {
-            Some(backoff.next_delay(&mut rand::rng()))
+            Some(link.backoff.next_delay(&mut rand::rng()))
         };
         if event_tx
             .send(NetEvent::Disconnected { reason, retry_in })
@@ -168,20 +159,65 @@ pub async fn run(
         {
             return;
         }
-        if let Some(delay) = retry_in {
-            let sleep = tokio::time::sleep(delay);
-            tokio::pin!(sleep);
-            loop {
-                tokio::select! {
-                    () = &mut sleep => break,
-                    cmd = cmd_rx.recv() => match cmd {
-                        None | Some(NetCommand::Shutdown) => return,
-                        Some(NetCommand::Reconnect) => { backoff.reset(); break; }
-                        Some(NetCommand::Hold) => { held = true; break; }
-                        // No socket: the UI resends what matters after rejoining.
-                        Some(NetCommand::Send { .. }) => {}
-                    }
+        if let Some(delay) = retry_in
+            && !wait_to_retry(delay, &mut cmd_rx, &mut link).await
+        {
+            return;
+        }
+    }
+}
+
+/// Opens one socket and serves it until it ends; returns why it ended,
+/// or `None` when the task should stop.
+async fn connect_and_pump(
+    url: &str,
+    tls: Option<&ClientTls>,
+    cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>,
+    event_tx: &mpsc::Sender<NetEvent>,
+    link: &mut Link,
+) -> Option<String> {
+    let connected = tokio::select! {
+        result = connect(url, tls) => result,
+        () = wait_for_shutdown(cmd_rx, &mut link.held) => return None,
+    };
+    match connected {
+        Ok(socket) => {
+            link.epoch += 1;
+            let epoch = link.epoch;
+            event_tx.send(NetEvent::Connected { epoch }).await.ok()?;
+            match pump(socket, epoch, cmd_rx, event_tx, link).await {
+                SocketEnd::Lost(reason) => Some(reason),
+                SocketEnd::Shutdown => None,
+            }
+        }
+        Err(reason) => Some(reason),
+    }
+}
+
+/// Waits `delay` before the next attempt, serving commands meanwhile;
+/// false when the task should stop.
+async fn wait_to_retry(
+    delay: Duration,
+    cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>,
+    link: &mut Link,
+) -> bool {
+    let sleep = tokio::time::sleep(delay);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            () = &mut sleep => return true,
+            cmd = cmd_rx.recv() => match cmd {
+                None | Some(NetCommand::Shutdown) => return false,
+                Some(NetCommand::Reconnect) => {
+                    link.backoff.reset();
+                    return true;
                 }
+                Some(NetCommand::Hold) => {
+                    link.held = true;
+                    return true;
+                }
+                // No socket: the UI resends what matters after rejoining.
+                Some(NetCommand::Send { .. }) => {}
             }
         }
     }
@@ -195,7 +231,10 @@ async fn connect(url: &str, tls: Option<&ClientTls>) -> Result<Socket, String> {
     match tokio::time::timeout(CONNECT_TIMEOUT, opening).await {
         Ok(Ok((socket, _response))) => Ok(socket),
         Ok(Err(e)) => Err(connect_error_text(&e, tls)),
-        Err(_) => Err(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())),
+        Err(_) => Err(format!(
+            "no answer from the server within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        )),
     }
 }
 
@@ -223,19 +262,84 @@ async fn wait_for_reconnect(cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>) ->
     }
 }
 
-fn connect_error_text(
-    e: &tokio_tungstenite::tungstenite::Error,
-    tls: Option<&ClientTls>,
-) -> String {
-    use tokio_tungstenite::tungstenite::Error;
+/// Why a connect failed, in words for the user rather than the library's.
+fn connect_error_text(e: &WsError, tls: Option<&ClientTls>) -> String {
     match e {
         // A failed TLS handshake comes back as an I/O error around rustls's.
-        Error::Io(io) => match (tls, io.get_ref().and_then(|e| e.downcast_ref())) {
+        WsError::Io(io) => match (tls, tls_refusal(io)) {
             (Some(tls), Some(refused)) => tls.describe(refused),
-            _ => io.to_string(),
+            _ => io_error_text(io),
         },
-        Error::Http(response) => format!("server answered HTTP {}", response.status()),
-        other => other.to_string(),
+        WsError::Http(response) if response.status().as_u16() == 503 => {
+            "the server is full or busy (HTTP 503)".into()
+        }
+        WsError::Http(response) => format!(
+            "the server answered HTTP {} instead of opening a chat connection",
+            response.status().as_u16()
+        ),
+        WsError::Url(_) => "the server address is not a usable ws:// or wss:// URL".into(),
+        _ => "the server did not open a chat connection".into(),
+    }
+}
+
+/// Why a connect's socket failed, in words for the user.
+fn io_error_text(io: &io::Error) -> String {
+    match io.kind() {
+        io::ErrorKind::ConnectionRefused => {
+            "the server refused the connection (is it running?)".into()
+        }
+        io::ErrorKind::TimedOut => "no answer from the server".into(),
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+            "the server's network cannot be reached".into()
+        }
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::UnexpectedEof => "the server dropped the connection".into(),
+        _ => "the server cannot be reached".into(),
+    }
+}
+
+/// The rustls error inside a failed TLS handshake's I/O error.
+fn tls_refusal(io: &io::Error) -> Option<&rustls::Error> {
+    io.get_ref().and_then(|e| e.downcast_ref())
+}
+
+/// Why an open socket was lost, in words for the user: a dropped
+/// connection reads "connection lost", not the library's error.
+fn lost_text(e: &WsError) -> String {
+    match e {
+        WsError::ConnectionClosed | WsError::AlreadyClosed => "the connection closed".into(),
+        WsError::Io(io) if io.kind() == io::ErrorKind::TimedOut => {
+            "connection lost (timed out)".into()
+        }
+        WsError::Capacity(_) => "the server sent more than this client accepts".into(),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) | WsError::Io(_) => {
+            "connection lost".into()
+        }
+        WsError::Protocol(_) | WsError::Utf8(_) => {
+            "connection lost (the server broke the WebSocket rules)".into()
+        }
+        _ => "connection lost".into(),
+    }
+}
+
+/// What a close frame from the server means, in words for the user.
+fn close_text(close: Option<&CloseFrame>) -> String {
+    let Some(frame) = close else {
+        return "the server closed the connection".into();
+    };
+    let why = match u16::from(frame.code) {
+        1000 => "the server closed the connection".to_owned(),
+        1001 => "the server is restarting or shutting down".to_owned(),
+        1008 => "the server closed the connection for breaking its rules".to_owned(),
+        1009 => "the server refused a frame as too big".to_owned(),
+        1011 => "the server had an internal error".to_owned(),
+        code => format!("the server closed the connection (code {code})"),
+    };
+    if frame.reason.is_empty() {
+        why
+    } else {
+        format!("{why}: {}", frame.reason.as_str())
     }
 }
 
@@ -245,39 +349,28 @@ async fn pump(
     epoch: u64,
     cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>,
     event_tx: &mpsc::Sender<NetEvent>,
-    held: &mut bool,
-    backoff: &mut Backoff,
+    link: &mut Link,
 ) -> SocketEnd {
     loop {
         tokio::select! {
             incoming = socket.next() => {
                 let message = match incoming {
-                    None => return SocketEnd::Lost("connection closed".into()),
-                    Some(Err(e)) => return SocketEnd::Lost(e.to_string()),
+                    None => return SocketEnd::Lost("the connection closed".into()),
+                    Some(Err(e)) => return SocketEnd::Lost(lost_text(&e)),
                     Some(Ok(message)) => message,
                 };
                 let event = match message {
                     WsMessage::Text(text) => match decode_server(text.as_str()) {
                         Ok(frame) => {
                             if matches!(frame, ServerFrame::Welcome { .. }) {
-                                backoff.reset();
+                                link.backoff.reset();
                             }
                             NetEvent::Frame(frame)
                         }
                         Err(e) => NetEvent::Undecodable { error: e.to_string() },
                     },
                     WsMessage::Close(close) => {
-                        let reason = match close {
-                            Some(frame) if frame.reason.is_empty() => {
-                                format!("server closed the connection ({})", u16::from(frame.code))
-                            }
-                            Some(frame) => format!(
-                                "server closed the connection ({} {})",
-                                u16::from(frame.code),
-                                frame.reason.as_str()
-                            ),
-                            None => "server closed the connection".into(),
-                        };
+                        let reason = close_text(close.as_ref());
                         // Let tungstenite finish the closing handshake.
                         let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(None)).await;
                         return SocketEnd::Lost(reason);
@@ -300,10 +393,10 @@ async fn pump(
                 Some(NetCommand::Send { epoch: for_epoch, frame }) => {
                     if for_epoch == epoch
                         && let Err(e) = socket.send(WsMessage::text(encode(&frame))).await {
-                            return SocketEnd::Lost(e.to_string());
+                            return SocketEnd::Lost(lost_text(&e));
                         }
                 }
-                Some(NetCommand::Hold) => *held = true,
+                Some(NetCommand::Hold) => link.held = true,
                 // Already connected: nothing to do.
                 Some(NetCommand::Reconnect) => {}
             }
@@ -315,6 +408,41 @@ async fn pump(
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn lost_connections_are_told_in_plain_words() {
+        let reset = WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake);
+        assert_eq!(lost_text(&reset), "connection lost");
+        let io = WsError::Io(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(lost_text(&io), "connection lost");
+        let refused = WsError::Io(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            connect_error_text(&refused, None),
+            "the server refused the connection (is it running?)"
+        );
+        for e in [reset, io, refused] {
+            for text in [lost_text(&e), connect_error_text(&e, None)] {
+                assert!(!text.contains("WebSocket protocol error"), "{text}");
+                assert!(!text.contains("os error"), "{text}");
+            }
+        }
+        let going_away = CloseFrame {
+            code: 1001.into(),
+            reason: "".into(),
+        };
+        assert_eq!(
+            close_text(Some(&going_away)),
+            "the server is restarting or shutting down"
+        );
+        let policy = CloseFrame {
+            code: 1008.into(),
+            reason: "too slow".into(),
+        };
+        assert_eq!(
+            close_text(Some(&policy)),
+            "the server closed the connection for breaking its rules: too slow"
+        );
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap() {

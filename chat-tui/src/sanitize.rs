@@ -2,9 +2,16 @@
 //! and bidi overrides from other users are turned into visible, inert
 //! notation (`^[` for ESC, `\x9b` for C1 controls, `<U+202E>` for bidi
 //! controls) so nothing a peer sends can move the cursor, recolour the
-//! terminal, retitle the window or reorder what the reader sees.
+//! terminal, retitle the window or reorder what the reader sees. A
+//! regional indicator without its pair (half a flag) is shown as
+//! `<U+1F1F5>` too: terminals disagree on its width, and one drawn wider
+//! than measured leaves a stray cell behind.
 
 use std::borrow::Cow;
+
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::text;
 
 /// One piece of sanitized text: either plain printable text, or the inert
 /// notation standing for a character that must never reach the terminal.
@@ -55,16 +62,25 @@ pub fn sanitize_lines(text: &str) -> Vec<Vec<Piece>> {
 pub fn sanitize_line(line: &str) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut plain = String::new();
-    for c in line.chars() {
-        if c == '\t' {
-            plain.push_str(TAB_AS_SPACES);
-        } else if let Some(shown) = notation(c) {
-            if !plain.is_empty() {
-                pieces.push(Piece::Text(std::mem::take(&mut plain)));
+    let control = |pieces: &mut Vec<Piece>, plain: &mut String, shown: String| {
+        if !plain.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(plain)));
+        }
+        pieces.push(Piece::Control(shown));
+    };
+    for g in line.graphemes(true) {
+        if text::is_lone_regional_indicator(g) {
+            control(&mut pieces, &mut plain, code_point(g));
+            continue;
+        }
+        for c in g.chars() {
+            if c == '\t' {
+                plain.push_str(TAB_AS_SPACES);
+            } else if let Some(shown) = notation(c) {
+                control(&mut pieces, &mut plain, shown.into_owned());
+            } else {
+                plain.push(c);
             }
-            pieces.push(Piece::Control(shown.into_owned()));
-        } else {
-            plain.push(c);
         }
     }
     if !plain.is_empty() {
@@ -73,14 +89,25 @@ pub fn sanitize_line(line: &str) -> Vec<Piece> {
     pieces
 }
 
+/// `<U+XXXX>` for a one-character grapheme.
+fn code_point(g: &str) -> String {
+    g.chars().map(|c| format!("<U+{:04X}>", c as u32)).collect()
+}
+
 /// A single-line safe rendering, for names and status text where styling
 /// the notation separately is not worth it.
 pub fn inert(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match notation(c) {
-            Some(shown) => out.push_str(&shown),
-            None => out.push(c),
+    for g in text.graphemes(true) {
+        if text::is_lone_regional_indicator(g) {
+            out.push_str(&code_point(g));
+            continue;
+        }
+        for c in g.chars() {
+            match notation(c) {
+                Some(shown) => out.push_str(&shown),
+                None => out.push(c),
+            }
         }
     }
     out
@@ -122,6 +149,17 @@ mod tests {
         let texts: Vec<String> = lines.iter().map(|l| flatten(l)).collect();
         assert_eq!(texts, ["one", "two    x", "three"]);
         assert_eq!(inert("a\nb"), "a^Jb");
+    }
+
+    #[test]
+    fn half_a_flag_is_inert_and_whole_emoji_are_untouched() {
+        assert_eq!(inert("🇵🇱🇵"), "🇵🇱<U+1F1F5>");
+        assert_eq!(
+            sanitize_line("x🇵"),
+            vec![Piece::Text("x".into()), Piece::Control("<U+1F1F5>".into())]
+        );
+        let emoji = "👍🏽 👨\u{200d}👩\u{200d}👧 🇫🇷 1\u{fe0f}\u{20e3}";
+        assert_eq!(sanitize_line(emoji), vec![Piece::Text(emoji.into())]);
     }
 
     #[test]

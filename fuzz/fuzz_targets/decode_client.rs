@@ -2,11 +2,12 @@
 //! accepts encodes and decodes back to the same frame; what it refuses
 //! becomes an error frame that a client can decode, echoing only a `ref`
 //! within the protocol's length. `decode_client_request`, which the server
-//! uses, agrees with `decode_client` and `reference_of` on every text.
+//! uses, agrees with `decode_client` and `reference_of` on every text when
+//! it speaks protocol 2 (every frame type `decode_client` knows).
 
 #![no_main]
 
-use chat_proto::limits::MAX_REF_CHARS;
+use chat_proto::limits::{MAX_REF_CHARS, PROTOCOL_2};
 use chat_proto::{
     ServerFrame, decode_client, decode_client_request, decode_server, encode, reference_of,
 };
@@ -16,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let request = decode_client_request(text);
+    let request = decode_client_request(text, PROTOCOL_2);
     assert_eq!(
         request.clone().map(|request| request.frame),
         decode_client(text),

@@ -525,6 +525,7 @@ impl TestClient {
                 registered,
                 protocol,
                 server,
+                ..
             } => Welcome {
                 user,
                 guest,
@@ -583,12 +584,13 @@ impl TestClient {
                 history,
                 more,
                 last_id,
+                ..
             } => {
                 assert_eq!(got, room, "{}: joined names the wrong room", self.label);
                 Joined {
                     room: got,
                     members,
-                    history,
+                    history: messages_only(history),
                     more,
                     last_id,
                 }
@@ -707,7 +709,7 @@ impl TestClient {
                 more,
             } => {
                 assert_eq!(got, room, "{}: history names the wrong room", self.label);
-                (messages, more)
+                (messages_only(messages), more)
             }
             other => panic!("{}: expected history {room}, got {other:?}", self.label),
         }
@@ -716,7 +718,7 @@ impl TestClient {
     /// The next frame must be a `rooms` listing.
     pub async fn expect_rooms(&mut self) -> Vec<RoomInfo> {
         match self.recv_within(RECV_TIMEOUT, "rooms").await {
-            ServerFrame::Rooms { rooms } => rooms,
+            ServerFrame::Rooms { rooms, .. } => rooms,
             other => panic!("{}: expected rooms, got {other:?}", self.label),
         }
     }
@@ -834,6 +836,8 @@ impl TestClient {
             room: room.to_owned(),
             text: text.to_owned(),
             reference: Some(reference.clone()),
+            reply_to: None,
+            action: false,
         })
         .await;
         let ack = self.expect_message().await;
@@ -883,7 +887,7 @@ impl TestClient {
 
     /// Asks for the room list and expects it as the next frame.
     pub async fn rooms(&mut self) -> Vec<RoomInfo> {
-        self.send(&ClientFrame::Rooms).await;
+        self.send(&ClientFrame::rooms()).await;
         self.expect_rooms().await
     }
 
@@ -943,12 +947,12 @@ impl TestClient {
     /// answers frames in order, so when the reply to `rooms` is the very
     /// next frame, nothing was sent to us before it.
     pub async fn barrier(&mut self) -> Vec<RoomInfo> {
-        self.send(&ClientFrame::Rooms).await;
+        self.send(&ClientFrame::rooms()).await;
         match self
             .recv_within(RECV_TIMEOUT, "the rooms reply of a barrier")
             .await
         {
-            ServerFrame::Rooms { rooms } => rooms,
+            ServerFrame::Rooms { rooms, .. } => rooms,
             other => panic!(
                 "{}: expected nothing before the barrier's rooms reply, got {other:?}",
                 self.label
@@ -972,6 +976,20 @@ pub fn message_burst(room: &str, count: usize, text: impl Fn(usize) -> String) -
             room: room.to_owned(),
             text: text(n),
             reference: None,
+            reply_to: None,
+            action: false,
+        })
+        .collect()
+}
+
+/// The messages of a page, which holds nothing else while the server
+/// speaks protocol 1.
+pub fn messages_only(entries: Vec<chat_proto::Entry>) -> Vec<Message> {
+    entries
+        .into_iter()
+        .map(|entry| match entry {
+            chat_proto::Entry::Message(message) => message,
+            other => panic!("a protocol-1 page holds only messages, got {other:?}"),
         })
         .collect()
 }
@@ -1030,6 +1048,7 @@ mod tests {
             history: Vec::new(),
             more: false,
             last_id: 0,
+            details: None,
         };
         assert!(!rosters.apply(&joined));
         assert!(rosters.apply(&presence(true, "bob")), "bob is already in");
@@ -1040,6 +1059,10 @@ mod tests {
             rosters.apply(&presence(false, "bob")),
             "bob has already left"
         );
-        assert!(!rosters.apply(&ServerFrame::Rooms { rooms: Vec::new() }));
+        assert!(!rosters.apply(&ServerFrame::Rooms {
+            mine: false,
+            rooms: Vec::new(),
+            more: false,
+        }));
     }
 }

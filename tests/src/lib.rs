@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`process`]: [`ChildProcess`], the one child-process fixture (spawn,
 //!   log draining, ready line, signals, reap, log dump on failure).
+//! - [`browser`]: chromedriver, headless Chromium pages on the web client.
 //! - [`server`]: [`ServerProcess`] (start on port 0, signals, restart, log).
 //! - [`in_process`]: [`start_server`], the library on 127.0.0.1:0 inside
 //!   the test process, for tests that need no signals or restarts.
@@ -20,6 +21,7 @@
 //!
 //! Every wait in these fixtures has a timeout; none sleeps to "wait enough".
 
+pub mod browser;
 pub mod client;
 pub mod cluster;
 pub mod db;
@@ -33,7 +35,7 @@ pub mod tui;
 
 pub use client::{
     Ending, ErrorReply, Joined, TestClient, Welcome, bulky_text, ids, join_in_order, message_burst,
-    room_info,
+    messages_only, room_info,
 };
 pub use in_process::{InProcessServer, start_server, start_server_with};
 pub use process::{ChildProcess, Signal};

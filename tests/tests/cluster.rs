@@ -27,6 +27,8 @@ fn message(room: &str, text: String, reference: String) -> ClientFrame {
         room: room.to_owned(),
         text,
         reference: Some(reference),
+        reply_to: None,
+        action: false,
     }
 }
 
@@ -522,7 +524,7 @@ async fn a_postgres_outage_answers_internal_and_heals() {
         .await;
     let reference = alice.expect_error(ErrorCode::Internal).await.reference;
     assert_eq!(reference.as_deref(), Some("void"));
-    alice.send(&ClientFrame::Rooms).await;
+    alice.send(&ClientFrame::rooms()).await;
     alice.expect_error(ErrorCode::Internal).await;
 
     cluster.postgres.restart().await;

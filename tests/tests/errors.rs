@@ -115,6 +115,42 @@ async fn an_unknown_type_is_unknown_type_with_its_ref() {
 }
 
 #[tokio::test]
+async fn protocol_2_types_are_unknown_type_before_hello_and_take_no_token() {
+    // One banked token: a protocol-2 frame that took one would leave the
+    // join at the end refused as rate_limited.
+    let server = start_server_with(ServerOptions {
+        rate_limit: Some(1),
+        rate_burst: Some(1),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut client = server.connect().await;
+    // Well-formed or not, a protocol-2 type is unknown to this server, as
+    // any unknown type is: before the hello check, with its ref.
+    let newer = [
+        (
+            r#"{"type":"edit","room":"lobby","target":1,"text":"x","ref":"e1"}"#,
+            "e1",
+        ),
+        (r#"{"type":"typing","ref":"t1"}"#, "t1"),
+        (r#"{"type":"search","query":"hi","ref":"s1"}"#, "s1"),
+    ];
+    for (frame, reference) in newer {
+        client.send_raw(frame).await;
+        let error = client.expect_error(ErrorCode::UnknownType).await;
+        assert_eq!(error.reference.as_deref(), Some(reference), "{frame}");
+    }
+    let welcome = client.hello("alice", None).await;
+    assert_eq!(welcome.protocol, 1);
+    for (frame, reference) in newer {
+        client.send_raw(frame).await;
+        let error = client.expect_error(ErrorCode::UnknownType).await;
+        assert_eq!(error.reference.as_deref(), Some(reference), "{frame}");
+    }
+    client.join("lobby").await;
+}
+
+#[tokio::test]
 async fn invalid_room_names_are_invalid_name() {
     let server = start_server().await;
     let mut alice = alice_in_lobby(&server).await;
@@ -170,6 +206,8 @@ async fn invalid_text_is_invalid_text_with_its_ref_and_nothing_is_stored() {
                 room: "lobby".into(),
                 text: bad.to_owned(),
                 reference: Some(reference.clone()),
+                reply_to: None,
+                action: false,
             })
             .await;
         let error = alice.expect_error(ErrorCode::InvalidText).await;
@@ -194,6 +232,8 @@ async fn not_in_room_for_message_leave_and_history_of_a_room_not_joined() {
             room: "private".into(),
             text: "let me in".into(),
             reference: Some("n1".into()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let error = alice.expect_error(ErrorCode::NotInRoom).await;
@@ -215,6 +255,8 @@ async fn not_in_room_for_message_leave_and_history_of_a_room_not_joined() {
             room: "nowhere".into(),
             text: "hello?".into(),
             reference: None,
+            reply_to: None,
+            action: false,
         },
         ClientFrame::Leave {
             room: "nowhere".into(),
@@ -248,6 +290,8 @@ async fn not_in_room_for_message_leave_and_history_of_a_room_not_joined() {
             room: "lobby".into(),
             text: "gone".into(),
             reference: Some("n2".into()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let error = alice.expect_error(ErrorCode::NotInRoom).await;
@@ -311,6 +355,8 @@ async fn a_bad_room_name_in_any_frame_is_invalid_name_and_an_overlong_ref_is_bad
             room: "no such room!".into(),
             text: "x".into(),
             reference: Some("m1".into()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let error = alice.expect_error(ErrorCode::InvalidName).await;
@@ -334,6 +380,8 @@ async fn a_bad_room_name_in_any_frame_is_invalid_name_and_an_overlong_ref_is_bad
             room: "lobby".into(),
             text: "x".into(),
             reference: Some(long_ref),
+            reply_to: None,
+            action: false,
         })
         .await;
     let error = alice.expect_error(ErrorCode::BadFrame).await;
@@ -344,6 +392,8 @@ async fn a_bad_room_name_in_any_frame_is_invalid_name_and_an_overlong_ref_is_bad
             room: "lobby".into(),
             text: "x".into(),
             reference: Some(longest_ref.clone()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let ack = alice.expect_message().await;

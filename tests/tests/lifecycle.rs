@@ -27,7 +27,8 @@ async fn healthz_is_200_and_other_plain_http_is_4xx() {
         health.raw
     );
 
-    for path in ["/", "/index.html", "/ws", "/healthz/extra"] {
+    // `/` is the web client (tests/tests/browser.rs); its neighbours are not.
+    for path in ["/static/missing.js", "/index.html", "/ws", "/healthz/extra"] {
         let response = http_get(server.addr(), path, HTTP_TIMEOUT).await;
         assert!(
             (400..500).contains(&response.status),
@@ -59,7 +60,7 @@ async fn sigterm_closes_every_session_with_1001_and_exits_0() {
     let mut carol = server.guest("carol").await;
     let mut anonymous = server.connect().await;
     // Make sure the server has fully accepted the anonymous connection.
-    anonymous.send(&ClientFrame::Rooms).await;
+    anonymous.send(&ClientFrame::rooms()).await;
     anonymous.expect_error(ErrorCode::NotAuthenticated).await;
 
     server.sigterm();
@@ -222,6 +223,8 @@ async fn acknowledged_messages_survive_sigkill() {
             room: "durable".into(),
             text: format!("d{n}"),
             reference: None,
+            reply_to: None,
+            action: false,
         })
         .collect();
     alice.send_all(&frames).await;

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use chat_e2e::{
-    InProcessServer, ServerOptions, TestClient, ids, join_in_order, start_server, start_server_with,
+    InProcessServer, ServerOptions, TestClient, ids, join_in_order, messages_only, start_server,
+    start_server_with,
 };
 use chat_proto::{ClientFrame, Message, ServerFrame};
 
@@ -289,6 +290,8 @@ async fn catch_up_while_the_room_talks(server: &InProcessServer, room: &str, pag
             room: room.into(),
             text: format!("live {n}"),
             reference: Some(format!("live-{n}")),
+            reply_to: None,
+            action: false,
         })
         .collect();
     alice.send_all(&burst).await;
@@ -327,7 +330,7 @@ async fn catch_up_while_the_room_talks(server: &InProcessServer, room: &str, pag
                 ..
             } => {
                 assert_eq!(joined_room, room);
-                break (history, more, last_id);
+                break (messages_only(history), more, last_id);
             }
             ServerFrame::Message(m) => seen.live.push(m),
             other => panic!("bob: unexpected {other:?} before joined"),
@@ -357,7 +360,9 @@ async fn catch_up_while_the_room_talks(server: &InProcessServer, room: &str, pag
         .await;
         let (page, page_more) = loop {
             match bob.recv().await {
-                ServerFrame::History { messages, more, .. } => break (messages, more),
+                ServerFrame::History { messages, more, .. } => {
+                    break (messages_only(messages), more);
+                }
                 ServerFrame::Message(m) => seen.live.push(m),
                 other => panic!("bob: unexpected {other:?} while paging"),
             }
@@ -439,6 +444,8 @@ async fn concurrent_senders_are_seen_by_everyone_in_the_same_id_order() {
                 room: "busy".into(),
                 text: format!("{label} {n}"),
                 reference: None,
+                reply_to: None,
+                action: false,
             })
             .collect();
         sender.send_all(&frames).await;

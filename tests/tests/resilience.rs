@@ -73,6 +73,8 @@ async fn send_until_the_server_dies(
                 room: room.clone(),
                 text: text.clone(),
                 reference: Some(reference.clone()),
+                reply_to: None,
+                action: false,
             };
             if client.try_send_raw(&encode(&frame)).await.is_err() {
                 can_send = false;

@@ -52,6 +52,8 @@ async fn room_names_are_folded_to_lower_case_in_every_answer() {
             room: "LoBbY".into(),
             text: "hi".into(),
             reference: Some("r1".into()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let ack = alice.expect_message().await;
@@ -210,6 +212,8 @@ async fn presence_goes_out_on_the_first_and_last_connection_of_a_user_only() {
             room: "hall".into(),
             text: "am I in?".into(),
             reference: Some("a1".into()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let error = alice1.expect_error(ErrorCode::NotInRoom).await;

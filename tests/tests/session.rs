@@ -127,7 +127,7 @@ async fn frames_before_hello_are_not_authenticated_and_hello_still_works() {
     let server = start_server().await;
     let mut client = server.connect().await;
     let early = [
-        ClientFrame::Rooms,
+        ClientFrame::rooms(),
         ClientFrame::Join {
             room: "lobby".into(),
             since: None,
@@ -152,6 +152,8 @@ async fn frames_before_hello_are_not_authenticated_and_hello_still_works() {
             room: "lobby".into(),
             text: "hi".into(),
             reference: Some("early-1".into()),
+            reply_to: None,
+            action: false,
         })
         .await;
     let error = client.expect_error(ErrorCode::NotAuthenticated).await;

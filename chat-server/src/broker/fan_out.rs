@@ -139,6 +139,7 @@ pub(super) fn from_wire(wire: WireMessage) -> CommittedMessage {
             text: wire.text,
             ts: wire.ts,
             reference: None,
+            ..Message::default()
         },
         // Not from any connection of this node.
         origin: ConnId(0),
@@ -171,6 +172,7 @@ mod tests {
             history: vec![],
             more: false,
             last_id: 0,
+            details: None,
         };
         registry.activate(&room, ConnId(1), 0, &joined);
         let wire = |id: u64| WireMessage {

@@ -191,6 +191,7 @@ mod tests {
                 text: format!("m{id}"),
                 ts: 1,
                 reference: (origin != 0).then(|| format!("r{id}")),
+                ..Message::default()
             },
             origin: ConnId(origin),
         }

@@ -94,6 +94,7 @@ fn welcome(cx: &Context, user: UserName, admission: Admission) -> Login {
         registered,
         protocol: chat_proto::limits::PROTOCOL_VERSION,
         server: crate::SERVER_NAME.to_owned(),
+        admin: false,
     });
     tracing::debug!(peer = %cx.peer, user = %user, ?kind, "session started");
     Login {

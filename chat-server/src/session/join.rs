@@ -2,7 +2,7 @@
 //! then live), so the joiner sees every message exactly once.
 
 use chat_proto::limits::clamp_history_limit;
-use chat_proto::{ErrorCode, RoomName, ServerFrame, UserName};
+use chat_proto::{Entry, ErrorCode, RoomName, ServerFrame, UserName};
 
 use super::Context;
 use super::command::room_name;
@@ -45,9 +45,15 @@ impl Join {
                 let joined = ServerFrame::Joined {
                     room: name.to_string(),
                     members,
-                    history: snapshot.page.messages,
+                    history: snapshot
+                        .page
+                        .messages
+                        .into_iter()
+                        .map(Entry::from)
+                        .collect(),
                     more: snapshot.page.more,
                     last_id: snapshot.last_id,
+                    details: None,
                 };
                 shared
                     .registry

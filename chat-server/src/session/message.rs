@@ -87,7 +87,12 @@ pub(super) fn settled(
     (reference, result): (Option<String>, Result<u64, StoreError>),
 ) {
     if let Err(e) = result {
-        tracing::warn!(peer = %cx.peer, error = %e, "storing a message failed");
+        // A storage fault is logged once by the store, not per message.
+        if matches!(e, StoreError::Unavailable(_)) {
+            tracing::debug!(peer = %cx.peer, error = %e, "storing a message failed");
+        } else {
+            tracing::warn!(peer = %cx.peer, error = %e, "storing a message failed");
+        }
         cx.replies.error_about(
             reference,
             ErrorCode::Internal,

@@ -112,11 +112,13 @@ mod tests {
             sent(&mut frames_rx),
             ServerFrame::error(ErrorCode::BadFrame, "binary", None)
         );
-        replies.send(&ServerFrame::Rooms { rooms: Vec::new() });
-        assert_eq!(
-            sent(&mut frames_rx),
-            ServerFrame::Rooms { rooms: Vec::new() }
-        );
+        let rooms = ServerFrame::Rooms {
+            mine: false,
+            rooms: Vec::new(),
+            more: false,
+        };
+        replies.send(&rooms);
+        assert_eq!(sent(&mut frames_rx), rooms);
         assert!(frames_rx.try_recv().is_err(), "one frame per reply");
     }
 }

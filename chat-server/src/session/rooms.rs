@@ -22,15 +22,13 @@ impl Rooms {
         let names = rooms.iter().map(|room| room.name.clone()).collect();
         match cx.shared.broker.member_counts(names).await {
             Ok(counts) => cx.replies.send(&ServerFrame::Rooms {
+                mine: false,
                 rooms: rooms
                     .into_iter()
                     .zip(counts)
-                    .map(|(room, members)| RoomInfo {
-                        name: room.name,
-                        members,
-                        last_id: room.last_id,
-                    })
+                    .map(|(room, members)| RoomInfo::new(room.name, members, room.last_id))
                     .collect(),
+                more: false,
             }),
             Err(e) => {
                 tracing::error!(peer = %cx.peer, error = %e, "could not count members");

@@ -88,6 +88,7 @@ fn committed(message: NewMessage, id: u64, ts: i64) -> CommittedMessage {
             text: message.text,
             ts,
             reference: message.reference,
+            ..Message::default()
         },
         origin: message.origin,
     }

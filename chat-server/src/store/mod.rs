@@ -9,10 +9,15 @@
 //! `commits` (committed batches streamed to a fan-out task that delivers,
 //! then acknowledges) and `page` (page bounds and paging, the rooms a
 //! join need not create, the schema-version rule). [`sqlite`] and
-//! [`postgres`] keep only their SQL and how they run it.
+//! [`postgres`] keep only their SQL and how they run it. [`health`] says
+//! whether storage takes writes now (and logs and counts its faults);
+//! `db_file` keeps a second server off a SQLite file and notices the file
+//! being deleted or replaced under a running one.
 
 mod batch;
 mod commits;
+mod db_file;
+pub mod health;
 mod page;
 pub mod postgres;
 pub mod sqlite;
@@ -23,6 +28,7 @@ use std::pin::Pin;
 use chat_proto::{Message, RoomName, UserName};
 use tokio::sync::oneshot;
 
+pub use health::{StorageFault, StoreHealth};
 pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, SyncMode};
 
@@ -88,8 +94,21 @@ pub struct StoredRoom {
 pub enum StoreError {
     #[error("cannot open database {path}: {reason}")]
     Open { path: String, reason: String },
+    #[error(
+        "database {path} is in use by another chat-server{}, which holds {lock}; stop it or \
+         pass another --db",
+        holder.map(|pid| format!(" (process {pid})")).unwrap_or_default()
+    )]
+    InUse {
+        path: String,
+        lock: String,
+        holder: Option<u32>,
+    },
     #[error("database error: {0}")]
     Database(String),
+    /// Refused without trying, or failed, because of a storage fault.
+    #[error("{0}")]
+    Unavailable(StorageFault),
     #[error("the store has shut down")]
     Closed,
 }
@@ -125,7 +144,12 @@ pub trait MessageStore: Send + Sync + 'static {
     fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>>;
     /// Registers an account; false when the name was registered meanwhile.
     fn create_account(&self, user: &UserName, password_hash: String) -> StoreFuture<bool>;
-    /// Finishes queued work, makes it durable and stops.
+    /// The fault that keeps the store from taking writes now, if any
+    /// (what `/healthz` reports).
+    fn fault(&self) -> Option<StorageFault>;
+    /// Finishes queued work, makes it durable and stops; an error when
+    /// that could not be done (a storage fault included), so shutdown
+    /// never claims a flush that did not happen.
     fn close(&self) -> StoreFuture<()>;
 }
 

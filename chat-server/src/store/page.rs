@@ -115,6 +115,7 @@ mod tests {
             text: String::new(),
             ts: 0,
             reference: None,
+            ..Message::default()
         }
     }
 

@@ -30,8 +30,8 @@ use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending};
 use super::commits::{Commit, FanOut};
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::{
-    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomSnapshot, StoreError,
-    StoreFuture, StoredRoom,
+    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomSnapshot,
+    StorageFault, StoreError, StoreFuture, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -251,6 +251,13 @@ impl MessageStore for PostgresStore {
         }))
     }
 
+    /// PostgreSQL keeps its own files and its own health; what the cluster
+    /// store sees of it (a refused or lost connection) is each write's
+    /// error, retried by the client.
+    fn fault(&self) -> Option<StorageFault> {
+        None
+    }
+
     fn close(&self) -> StoreFuture<()> {
         let closed = batch::request(&self.appends, Command::Close);
         let writer = lock(&self.writer).take();
@@ -397,6 +404,7 @@ async fn read_page(
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             ts: row.try_get(4).map_err(db_error)?,
             reference: None,
+            ..Message::default()
         });
     }
     Ok((last_id, bounds.finish(messages)))

@@ -11,6 +11,14 @@
 //! writes, and each read sees every transaction that committed before it
 //! began, which is what a join needs (see [`crate::registry`]). The schema is versioned
 //! with `PRAGMA user_version`.
+//!
+//! Faults: the store holds `<database>.lock` while open, so a second
+//! server on the same file refuses to start; the writer checks before and
+//! after each transaction that the path still names the file it opened,
+//! and a watch checks it every second, so a deleted or replaced file stops
+//! acknowledgements (see `store/db_file.rs`); a transaction that fails for
+//! the disk (full, or a write error) is answered with that error, nothing
+//! of it is acknowledged, and the next batch tries again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,11 +27,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chat_proto::{Message, RoomName, UserName};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 use tokio::sync::mpsc;
 
 use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending, Reply, Settle, answer};
 use super::commits::{Commit, FanOut};
+use super::db_file::{self, DbFile, DbLock, Watch};
+use super::health::{StorageFault, StoreHealth};
 use super::page::{Direction, KnownRooms, pending_migrations};
 use super::{
     CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomSnapshot, StoreError,
@@ -79,6 +89,17 @@ enum Write {
     CreateAccount(UserName, String, Reply<bool>),
 }
 
+impl Write {
+    /// Answers with `error` without running.
+    fn refuse(self, error: &StoreError) {
+        // A caller that gave up waiting has dropped its receiver.
+        match self {
+            Self::CreateRoom(_, reply) => drop(reply.send(Err(error.clone()))),
+            Self::CreateAccount(_, _, reply) => drop(reply.send(Err(error.clone()))),
+        }
+    }
+}
+
 /// Work for the reader thread.
 enum Read {
     /// A query that answers its caller itself.
@@ -97,6 +118,42 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The reader's and the writer's threads, joined at close.
     threads: Mutex<Vec<JoinHandle<()>>>,
+    health: Arc<StoreHealth>,
+    /// Looks at the database file while the store is open.
+    _watch: Watch,
+    /// Released at close, once both connections are closed.
+    lock: Mutex<Option<DbLock>>,
+}
+
+/// What opening the database gives: both connections, the rooms, and the
+/// file they opened.
+struct Opened {
+    writer: Connection,
+    reader: Connection,
+    rooms: HashMap<String, RoomRow>,
+    file: DbFile,
+}
+
+/// Opens, prepares and migrates the database at `path` (holding its lock).
+fn open_connections(path: &Path, sync: SyncMode) -> Result<Opened, String> {
+    let text = |e: rusqlite::Error| e.to_string();
+    let writer = connect(path, OpenFlags::SQLITE_OPEN_CREATE).map_err(text)?;
+    prepare(&writer, sync).map_err(text)?;
+    let rooms = load_rooms(&writer).map_err(text)?;
+    let reader = connect(path, OpenFlags::empty())
+        .and_then(|reader| {
+            reader
+                .pragma_update(None, "query_only", "ON")
+                .map(|()| reader)
+        })
+        .map_err(text)?;
+    let file = DbFile::identify(path).map_err(|e| e.to_string())?;
+    Ok(Opened {
+        writer,
+        reader,
+        rooms,
+        file,
+    })
 }
 
 impl SqliteStore {
@@ -119,17 +176,15 @@ impl SqliteStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| open_error(e.to_string()))?;
         }
-        let conn =
-            connect(path, OpenFlags::SQLITE_OPEN_CREATE).map_err(|e| open_error(e.to_string()))?;
-        prepare(&conn, sync).map_err(|e| open_error(e.to_string()))?;
-        let rooms = load_rooms(&conn).map_err(|e| open_error(e.to_string()))?;
-        let reader = connect(path, OpenFlags::empty())
-            .and_then(|reader| {
-                reader
-                    .pragma_update(None, "query_only", "ON")
-                    .map(|()| reader)
-            })
-            .map_err(|e| open_error(e.to_string()))?;
+        // Before the first byte is read or written.
+        let lock = DbLock::acquire(path)?;
+        let Opened {
+            writer: conn,
+            reader,
+            rooms,
+            file,
+        } = open_connections(path, sync).map_err(open_error)?;
+        let health = Arc::new(StoreHealth::new(metrics.clone()));
         let known_rooms = Arc::new(KnownRooms::new(
             rooms.keys().filter_map(|name| RoomName::parse(name).ok()),
         ));
@@ -140,8 +195,11 @@ impl SqliteStore {
         let writer = Writer {
             conn,
             rooms,
+            rooms_stale: false,
             commits_tx,
             metrics,
+            health: health.clone(),
+            file: file.clone(),
         };
         let threads = vec![
             spawn("sqlite-reader", move || read_loop(&reader, reader_rx))
@@ -156,6 +214,9 @@ impl SqliteStore {
             fan_out,
             path: path.to_owned(),
             threads: Mutex::new(threads),
+            _watch: db_file::watch(file, &health),
+            health,
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -244,10 +305,15 @@ impl MessageStore for SqliteStore {
         self.write(|reply| Write::CreateAccount(user, password_hash, reply))
     }
 
+    fn fault(&self) -> Option<StorageFault> {
+        self.health.fault()
+    }
+
     fn close(&self) -> StoreFuture<()> {
         let reader_tx = self.reader_tx.clone();
         let closed = batch::request(&self.writer_tx, Command::Close);
         let threads = std::mem::take(&mut *lock(&self.threads));
+        let db_lock = lock(&self.lock).take();
         let finished = self.fan_out.finished();
         Box::pin(async move {
             // The reader first, so no read holds the WAL while the writer
@@ -257,7 +323,9 @@ impl MessageStore for SqliteStore {
             // The threads have answered and are returning; joining them is
             // quick but still blocking, so keep it off the runtime.
             let _ = tokio::task::spawn_blocking(move || {
-                threads.into_iter().for_each(|t| drop(t.join()))
+                threads.into_iter().for_each(|t| drop(t.join()));
+                // Both connections are closed: another server may open it.
+                drop(db_lock);
             })
             .await;
             // Every receipt is answered before close returns.
@@ -338,10 +406,16 @@ fn read_loop(conn: &Connection, mut reader_rx: mpsc::Receiver<Read>) {
 struct Writer {
     conn: Connection,
     /// Mirrors the `rooms` table so appends need no lookup query. Changed
-    /// only inside a transaction and reloaded if that transaction fails.
+    /// only inside a transaction, and read back from the table before the
+    /// next one when that transaction failed.
     rooms: HashMap<String, RoomRow>,
+    /// Set when a transaction failed: `rooms` may be ahead of the table.
+    rooms_stale: bool,
     commits_tx: mpsc::Sender<Commit>,
     metrics: Arc<Metrics>,
+    health: Arc<StoreHealth>,
+    /// The file opened, checked around each transaction.
+    file: DbFile,
 }
 
 impl Writer {
@@ -354,45 +428,52 @@ impl Writer {
         {
             self.commit(appends, writes);
             if let Some(reply) = close {
-                let result = self
-                    .conn
-                    .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-                    .map_err(db_error);
-                if let Err(e) = &result {
-                    tracing::warn!(error = %e, "checkpoint at shutdown failed");
-                }
-                let _ = reply.send(result);
+                let _ = reply.send(self.flush());
                 break;
             }
         }
         batch::refuse_queued(&mut commands_rx);
     }
 
+    /// Checkpoints the WAL at shutdown; an error unless everything
+    /// acknowledged is in the file the path names. A file that was
+    /// deleted or replaced is not written to.
+    fn flush(&self) -> Result<(), StoreError> {
+        if let Some(fault) = self.health.permanent_fault() {
+            return Err(StoreError::Unavailable(fault));
+        }
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| {
+                tracing::warn!(error = %e, "checkpoint at shutdown failed");
+                db_error(e)
+            })?;
+        match self.health.fault() {
+            Some(fault) => Err(StoreError::Unavailable(fault)),
+            None => Ok(()),
+        }
+    }
+
     /// Runs one batch in one transaction, answers its writes, and hands
-    /// its appends to fan-out.
+    /// its appends to fan-out; with a storage fault, answers them all
+    /// with it instead.
     fn commit(&mut self, appends: Vec<Pending>, writes: Vec<Write>) {
         if appends.is_empty() && writes.is_empty() {
             return;
         }
         let started = Instant::now();
         let ts = now_ms();
-        let mut answers = Vec::with_capacity(writes.len());
-        let outcome = self.transaction(&appends, writes, ts, &mut answers);
-        let stored = match outcome {
-            Ok(ids) => {
-                answers.into_iter().for_each(|a| a.settle(None));
-                Ok(ids)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "store transaction failed");
-                let error = db_error(e);
-                // The in-memory room ids may be ahead of the rolled-back
-                // table; read them back so ids stay gapless and unique.
-                match load_rooms(&self.conn) {
-                    Ok(rooms) => self.rooms = rooms,
-                    Err(e) => tracing::error!(error = %e, "reloading rooms failed"),
-                }
-                answers.into_iter().for_each(|a| a.settle(Some(&error)));
+        let before = match self.health.permanent_fault() {
+            Some(fault) => Err(fault),
+            None => self.file.check(),
+        };
+        let stored = match before {
+            Ok(()) => self.store(&appends, writes, ts),
+            Err(fault) => {
+                self.health
+                    .failed(fault.clone(), appends.len() + writes.len());
+                let error = StoreError::Unavailable(fault);
+                writes.into_iter().for_each(|w| w.refuse(&error));
                 Err(error)
             }
         };
@@ -407,6 +488,53 @@ impl Writer {
         }
     }
 
+    /// Runs the transaction, then checks that it went into the file the
+    /// path still names; answers the writes with the outcome.
+    fn store(
+        &mut self,
+        appends: &[Pending],
+        writes: Vec<Write>,
+        ts: i64,
+    ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+        let count = appends.len() + writes.len();
+        let mut answers = Vec::with_capacity(writes.len());
+        let outcome = self.transaction(appends, writes, ts, &mut answers);
+        let stored = match outcome {
+            Err(e) => Err(self.failed(e, count)),
+            Ok(ids) => match self.file.check() {
+                Ok(()) => {
+                    self.health.stored();
+                    Ok(ids)
+                }
+                // Committed, but into a file nobody will open again.
+                Err(fault) => {
+                    self.health.failed(fault.clone(), count);
+                    Err(StoreError::Unavailable(fault))
+                }
+            },
+        };
+        let failure = stored.as_ref().err();
+        answers.into_iter().for_each(|a| a.settle(failure));
+        stored
+    }
+
+    /// A transaction that failed: a storage fault goes to the health
+    /// (logged there, once), anything else is logged here.
+    fn failed(&mut self, e: rusqlite::Error, count: usize) -> StoreError {
+        // The in-memory room ids may be ahead of the rolled-back table.
+        self.rooms_stale = true;
+        match storage_fault(&e) {
+            Some(fault) => {
+                self.health.failed(fault.clone(), count);
+                StoreError::Unavailable(fault)
+            }
+            None => {
+                tracing::error!(error = %e, "store transaction failed");
+                db_error(e)
+            }
+        }
+    }
+
     /// Stores the appends and runs the writes; one id (or error) per
     /// append. A write's answer is pushed to `answers` as it runs.
     fn transaction(
@@ -417,19 +545,26 @@ impl Writer {
         answers: &mut Vec<Box<dyn Settle>>,
     ) -> rusqlite::Result<Vec<Result<u64, StoreError>>> {
         let tx = self.conn.transaction()?;
+        if self.rooms_stale {
+            // Read back so ids stay gapless and unique.
+            self.rooms = load_rooms(&tx)?;
+            self.rooms_stale = false;
+        }
         let mut ids = Vec::with_capacity(appends.len());
         // Room row id -> newest id appended in this batch.
         let mut touched: HashMap<i64, u64> = HashMap::new();
         for pending in appends {
-            // One bad row must not sink the others in the batch.
-            ids.push(
-                append(&tx, &mut self.rooms, &pending.message, ts)
-                    .map(|(room_id, id)| {
-                        touched.insert(room_id, id);
-                        id
-                    })
-                    .map_err(db_error),
-            );
+            match append(&tx, &mut self.rooms, &pending.message, ts) {
+                Ok((room_id, id)) => {
+                    touched.insert(room_id, id);
+                    ids.push(Ok(id));
+                }
+                // The disk failing sinks the batch (SQLite may already
+                // have rolled it back)...
+                Err(e) if storage_fault(&e).is_some() => return Err(e),
+                // ...but one bad row must not sink the others.
+                Err(e) => ids.push(Err(db_error(e))),
+            }
         }
         for write in writes {
             answers.push(run_write(&tx, &mut self.rooms, write)?);
@@ -440,6 +575,15 @@ impl Writer {
         }
         tx.commit()?;
         Ok(ids)
+    }
+}
+
+/// The storage fault behind a SQLite error: the disk, not the data.
+fn storage_fault(e: &rusqlite::Error) -> Option<StorageFault> {
+    match e.sqlite_error_code()? {
+        ErrorCode::DiskFull => Some(StorageFault::NoSpace(e.to_string())),
+        ErrorCode::SystemIoFailure => Some(StorageFault::Io(e.to_string())),
+        _ => None,
     }
 }
 
@@ -559,6 +703,7 @@ fn read_page(
             text: row.get(2)?,
             ts: row.get(3)?,
             reference: None,
+            ..Message::default()
         })
     })?;
     Ok(bounds.finish(rows.collect::<rusqlite::Result<Vec<_>>>()?))
@@ -781,6 +926,45 @@ mod tests {
             Err(StoreError::Closed)
         ));
         assert!(matches!(store.rooms().await, Err(StoreError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_deleted_file_stops_appends_and_close_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let store = open(&path, Arc::new(Recorder::default()));
+        assert!(matches!(
+            SqliteStore::open(
+                &path,
+                SyncMode::Normal,
+                Arc::new(Recorder::default()),
+                Arc::new(Metrics::default()),
+            ),
+            Err(StoreError::InUse { .. })
+        ));
+        assert_eq!(append(&store, new_message("lobby", "kept")).await, 1);
+        std::fs::remove_file(&path).unwrap();
+        let refused = store
+            .queue_append(new_message("lobby", "lost"))
+            .await
+            .unwrap()
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(StoreError::Unavailable(StorageFault::FileDeleted { .. }))
+            ),
+            "{refused:?}"
+        );
+        assert!(store.fault().is_some_and(|f| f.is_permanent()));
+        assert!(matches!(
+            store.close().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        // Closed: the lock is free for the next server.
+        let next = open(&path, Arc::new(Recorder::default()));
+        assert_eq!(next.fault(), None);
+        next.close().await.unwrap();
     }
 
     #[test]

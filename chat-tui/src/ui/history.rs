@@ -1,9 +1,10 @@
 //! The history pane: turns a room's entries and its pending lines into
 //! display rows (time, sender in its own colour, wrapped text aligned under
-//! itself, day separators, a "new messages" marker), built bottom-up so a
-//! draw only lays out what fits on screen. [`crate::update`] uses the same
-//! row count to page through history.
+//! itself, day separators, a "new messages" marker), built bottom-up from
+//! the room's scroll anchor so a draw lays out only what is near the view,
+//! and reports what it showed as a [`Viewport`] for paging.
 
+use crate::text::ColumnWidth;
 use chat_proto::Message;
 use chrono::NaiveDate;
 use ratatui::Frame;
@@ -12,9 +13,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::UnicodeWidthStr;
 
-use crate::app::{App, Entry, Level, Older, Pending, mentions};
+use crate::app::{App, Entry, Level, Older, Pending, Scroll, Viewport, mentions};
 use crate::sanitize::{self, Piece};
 use crate::ui::theme;
 
@@ -77,11 +77,9 @@ impl Item<'_> {
     }
 }
 
-/// The last `max_rows` rows of the pane for the current room (or the status
-/// log when no room is joined), top to bottom, and whether they reach the
-/// top of what is loaded.
-pub fn rows(app: &App, width: u16, max_rows: usize) -> (Vec<Line<'static>>, bool) {
-    let geometry = Geometry::new(width);
+/// The pane's items in display order (entries, then pending lines) and
+/// the index the "new messages" marker goes before.
+fn items(app: &App) -> (Vec<Item<'_>>, Option<usize>) {
     let room = app.current_room();
     let entries = room.map_or(app.status_log.as_slice(), |r| r.entries.as_slice());
     let mut items: Vec<Item> = entries.iter().map(Item::Entry).collect();
@@ -93,48 +91,89 @@ pub fn rows(app: &App, width: u16, max_rows: usize) -> (Vec<Line<'static>>, bool
             .iter()
             .position(|i| i.message_id().is_some_and(|id| id > after))
     });
-    let day = |item: &Item| app.time_zone.datetime(item.ts()).date();
+    (items, marker_at)
+}
 
-    let mut reversed: Vec<Line<'static>> = Vec::new();
-    let mut index = items.len();
-    while index > 0 && reversed.len() < max_rows {
-        index -= 1;
+/// Walks the items bottom-up, handing `take` each one's index and rows
+/// (with the day separator and marker above it) until `take` says stop;
+/// returns whether every item was taken.
+fn walk_up(
+    app: &App,
+    geometry: &Geometry,
+    mut take: impl FnMut(usize, Vec<Line<'static>>) -> bool,
+) -> bool {
+    let (items, marker_at) = items(app);
+    let day = |item: &Item| app.time_zone.datetime(item.ts()).date();
+    for index in (0..items.len()).rev() {
         let item = items[index];
-        let mut chunk = item_rows(app, item, &geometry);
+        let mut chunk = item_rows(app, item, geometry);
         if marker_at == Some(index) {
             chunk.insert(
                 0,
                 separator_row("new messages", geometry.width, theme::marker()),
             );
         }
-        let new_day = index == 0 || day(&items[index - 1]) != day(&item);
-        if new_day {
-            chunk.insert(0, day_row(day(&item), &geometry));
+        if index == 0 || day(&items[index - 1]) != day(&item) {
+            chunk.insert(0, day_row(day(&item), geometry));
+        }
+        if !take(index, chunk) {
+            return index == 0;
+        }
+    }
+    true
+}
+
+/// Where the current room's anchor is: the entry boundary (none: the very
+/// end) and the rows above it.
+fn anchor(app: &App) -> (Option<usize>, usize) {
+    match app.current_room() {
+        Some(room) => match room.scroll {
+            Scroll::Bottom => (None, 0),
+            Scroll::Anchored { entries, rows_up } if entries < room.entries.len() => {
+                (Some(entries), rows_up)
+            }
+            Scroll::Anchored { rows_up, .. } => (None, rows_up),
+        },
+        None => (None, 0),
+    }
+}
+
+/// The rows a pane of `height` rows shows for the current room (or the
+/// status log when no room is joined), top to bottom, and where they
+/// stand in what is loaded. Lays out only what is under the view and up
+/// to one more pane above it.
+pub fn pane(app: &App, width: u16, height: usize) -> (Vec<Line<'static>>, Viewport) {
+    let geometry = Geometry::new(width);
+    let (boundary, rows_up) = anchor(app);
+    let mut reversed: Vec<Line<'static>> = Vec::new();
+    // Rows under the anchor, known once the walk passes it.
+    let mut below = if boundary.is_none() { Some(0) } else { None };
+    let reached_top = walk_up(app, &geometry, |index, chunk| {
+        if below.is_none() && boundary.is_some_and(|b| index < b) {
+            below = Some(reversed.len());
         }
         reversed.extend(chunk.into_iter().rev());
-    }
-    let reached_top = index == 0;
-    if reached_top
-        && reversed.len() < max_rows
-        && let Some(banner) = top_banner(app, &geometry)
-    {
+        below.is_none_or(|below| reversed.len() < below + rows_up + 2 * height)
+    });
+    let below = below.unwrap_or(reversed.len());
+    if reached_top && let Some(banner) = top_banner(app, &geometry) {
         reversed.push(banner);
     }
     reversed.reverse();
-    (reversed, reached_top)
-}
-
-/// How many rows the pane holds, counted up to `limit`, and whether all of
-/// the loaded history fits within that.
-pub fn count_rows(app: &App, width: u16, limit: usize) -> (usize, bool) {
-    let (rows, reached_top) = rows(app, width, limit);
-    (rows.len(), reached_top)
-}
-
-/// Rows one entry takes (without separators), to keep a scrolled-up view
-/// still while new lines arrive below it.
-pub fn entry_height(app: &App, entry: &Entry, width: u16) -> usize {
-    item_rows(app, Item::Entry(entry), &Geometry::new(width)).len()
+    let rows = reversed;
+    let mut from_bottom = below + rows_up;
+    if reached_top {
+        from_bottom = from_bottom.min(rows.len().saturating_sub(height));
+    }
+    let end = rows.len() - from_bottom.min(rows.len());
+    let start = end.saturating_sub(height);
+    let viewport = Viewport {
+        height,
+        rows_above: start,
+        reached_top,
+        rows_below: from_bottom,
+    };
+    (rows[start..end].to_vec(), viewport)
 }
 
 fn top_banner(app: &App, geometry: &Geometry) -> Option<Line<'static>> {
@@ -187,6 +226,7 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Line<'static>> {
                 text: p.text.clone(),
                 ts: p.typed_ms,
                 reference: None,
+                ..Message::default()
             };
             message_rows(app, &m, geometry, &time(p.typed_ms), true)
         }
@@ -416,18 +456,13 @@ fn spans_of(cells: Vec<Cell>) -> Vec<Span<'static>> {
     spans
 }
 
-/// Draws the pane: the rows that fit, `scroll` rows up from the bottom.
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+/// Draws the pane where its room is scrolled to; returns what it showed.
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Viewport {
     if area.height == 0 || area.width == 0 {
-        return;
+        return Viewport::default();
     }
     let height = area.height as usize;
-    let scroll = app.current_room().map_or(0, |r| r.scroll);
-    let (rows, _) = rows(app, area.width, height + scroll);
-    let scroll = scroll.min(rows.len().saturating_sub(height));
-    let end = rows.len() - scroll;
-    let start = end.saturating_sub(height);
-    let mut visible: Vec<Line> = rows[start..end].to_vec();
+    let (mut visible, viewport) = pane(app, area.width, height);
     if visible.is_empty() {
         let hint = sanitize::sanitize_lines(&empty_hint(app));
         visible = wrap(&hint, area.width as usize, theme::quiet())
@@ -439,17 +474,32 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let pad = height.saturating_sub(visible.len());
     let mut lines = vec![Line::raw(""); pad];
     lines.extend(visible);
-    frame.render_widget(Paragraph::new(lines), area);
-    if scroll > 0 {
-        let label = format!(" ↓ {scroll} more lines (PgDn) ");
-        let w = label.width() as u16;
-        if w <= area.width {
-            let x = area.right() - w;
-            frame
-                .buffer_mut()
-                .set_string(x, area.bottom() - 1, label, theme::scroll_hint());
-        }
+    if viewport.rows_below > 0 {
+        // Scrolled up: the last row says so instead of showing its line
+        // (which counts among those below), so the hint never covers text.
+        lines.pop();
+        lines.push(scroll_hint_row(
+            viewport.rows_below + 1,
+            area.width as usize,
+        ));
     }
+    frame.render_widget(Paragraph::new(lines), area);
+    viewport
+}
+
+/// `↓ N more lines (PgDn)` at the right of an otherwise empty row.
+fn scroll_hint_row(below: usize, width: usize) -> Line<'static> {
+    let long = format!(" ↓ {below} more lines (PgDn) ");
+    let label = if long.width() <= width {
+        long
+    } else {
+        crate::text::truncate(&format!(" ↓ {below} "), width)
+    };
+    let pad = " ".repeat(width.saturating_sub(label.width()));
+    Line::from(vec![
+        Span::raw(pad),
+        Span::styled(label, theme::scroll_hint()),
+    ])
 }
 
 fn empty_hint(app: &App) -> String {

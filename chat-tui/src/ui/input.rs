@@ -2,13 +2,13 @@
 //! always visible, and the terminal cursor placed on it. The password
 //! prompt draws the same way with every character masked.
 
+use crate::text::ColumnWidth;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, InputLine, Mode};
 
@@ -39,13 +39,16 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 
 fn draw_editor(frame: &mut Frame, area: Rect, line: &InputLine, with_cursor: bool) {
     let shown = crate::sanitize::inert(line.text());
+    // Measured on what is drawn: inert notation is wider than what it
+    // stands for.
+    let cursor = crate::sanitize::inert(line.before_cursor()).width();
     draw_line(
         frame,
         area,
         PROMPT,
         Style::new().fg(Color::Cyan),
         &shown,
-        line.cursor_column(),
+        cursor,
         with_cursor,
     );
 }

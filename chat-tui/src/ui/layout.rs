@@ -1,10 +1,6 @@
-//! Where each part of the screen goes for a given terminal size. Shared by
-//! drawing and by [`crate::update`], which needs the history pane's size to
-//! page through it.
+//! Where each part of the screen goes for a given terminal size.
 
 use ratatui::layout::Rect;
-
-use crate::app::Size;
 
 /// Terminals narrower than this get a one-line room bar instead of the
 /// sidebar, so the history keeps enough width to be readable.
@@ -70,12 +66,6 @@ pub fn areas(area: Rect) -> Areas {
             input,
         }
     }
-}
-
-/// The history pane's width and height for a terminal of `size`.
-pub fn history_size(size: Size) -> (u16, u16) {
-    let a = areas(Rect::new(0, 0, size.width, size.height));
-    (a.history.width, a.history.height)
 }
 
 #[cfg(test)]

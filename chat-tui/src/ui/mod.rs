@@ -19,13 +19,12 @@ pub mod theme;
 
 use ratatui::backend::Backend;
 use ratatui::{Frame, Terminal};
-use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::UnicodeWidthStr;
 
-use crate::app::{App, Mode};
+use crate::app::{App, Drawn, Mode};
 
-/// Draws the whole screen.
-pub fn draw(frame: &mut Frame, app: &App) {
+/// Draws the whole screen; returns what paging needs of it, for the runner
+/// to keep in the state ([`App::drawn`]).
+pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
     let area = frame.area();
     let areas = layout::areas(area);
     if let Some(sidebar) = areas.sidebar {
@@ -34,37 +33,35 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if let Some(bar) = areas.room_bar {
         rooms::draw_bar(frame, app, bar);
     }
-    history::draw(frame, app, areas.history);
+    let history = history::draw(frame, app, areas.history);
     status::draw(frame, app, areas.status);
     input::draw(frame, app, areas.input);
-    match &app.mode {
-        Mode::Help => popup::draw_help(frame, area),
-        Mode::Rooms(browser) => popup::draw_rooms(frame, app, browser, area),
-        Mode::Normal | Mode::Password(_) => {}
-    }
-}
-
-/// Draws the screen on any backend (the real terminal or a `TestBackend`).
-pub fn render<B: Backend>(terminal: &mut Terminal<B>, app: &App) -> Result<(), B::Error> {
-    terminal.draw(|frame| draw(frame, app)).map(|_| ())
-}
-
-/// `text` cut to `width` display columns, ending in `…` when cut.
-pub fn truncate(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for g in text.graphemes(true) {
-        if used + g.width() + 1 > width {
-            break;
+    let help = match &app.mode {
+        Mode::Help => Some(popup::draw_help(frame, app.help, area)),
+        Mode::Rooms(browser) => {
+            popup::draw_rooms(frame, app, browser, area);
+            None
         }
-        used += g.width();
-        out.push_str(g);
-    }
-    if width > 0 {
-        out.push('…');
-    }
-    out
+        Mode::Normal | Mode::Password(_) => None,
+    };
+    Drawn { history, help }
+}
+
+/// Draws the screen on any backend (the real terminal or a `TestBackend`);
+/// returns what paging needs of it.
+pub fn render<B: Backend>(terminal: &mut Terminal<B>, app: &App) -> Result<Drawn, B::Error> {
+    let mut drawn = Drawn::default();
+    terminal.draw(|frame| drawn = draw(frame, app))?;
+    Ok(drawn)
+}
+
+/// Blanks the whole terminal and forgets what was drawn, so the next draw
+/// paints every cell: for the first draw of a run (no text an earlier
+/// program left shows through cells this screen leaves blank) and Ctrl-L.
+/// Done as a resize to the current size, which clears without asking the
+/// terminal where its cursor is (`Terminal::clear` does ask, and the
+/// answer would have to come through the input the reader thread holds).
+pub fn clear<B: Backend>(terminal: &mut Terminal<B>) -> Result<(), B::Error> {
+    let size = terminal.size()?;
+    terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
 }

@@ -1,47 +1,27 @@
 //! Popups over the main screen: the help page and the `/rooms` browser.
 
+use crate::text::ColumnWidth;
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
-use unicode_width::UnicodeWidthStr;
 
-use crate::app::{App, RoomBrowser};
+use crate::app::{App, HelpView, RoomBrowser};
+use crate::keymap;
+use crate::sanitize;
+use crate::ui::history::wrap;
 use crate::ui::theme;
 
-/// Every key and command, as the help page lists them.
-pub const HELP: &[(&str, &str)] = &[
-    ("Enter", "send the line (or run the /command)"),
-    (
-        "Left/Right, Home/End",
-        "move the cursor (also Ctrl-A / Ctrl-E)",
-    ),
-    ("Ctrl-Left/Right", "move by word (also Alt-B / Alt-F)"),
-    ("Backspace/Delete", "delete a character"),
-    (
-        "Ctrl-W / Ctrl-U / Ctrl-K",
-        "delete word / to start / to end",
-    ),
-    ("Up/Down", "your earlier lines"),
-    (
-        "Tab / Shift-Tab",
-        "complete a member name (repeat to cycle)",
-    ),
-    ("PgUp/PgDn", "scroll history (older history is fetched)"),
-    ("Esc", "back to the newest messages"),
-    ("Alt-Up/Down, Ctrl-P/N", "previous / next room"),
-    ("Alt-1..9", "go to room 1..9"),
-    ("Ctrl-L", "redraw the screen"),
-    ("Ctrl-C", "quit"),
-    ("/join ROOM", "join a room (or switch to it)"),
-    ("/leave [ROOM]", "leave the current room (or ROOM)"),
-    ("/rooms", "browse the server's rooms; Enter joins"),
-    ("/who", "list the members of this room"),
-    ("/connect", "reconnect now (asks for a password if needed)"),
-    ("/help", "this page"),
-    ("/quit", "quit"),
-    ("//text", "send a line starting with /"),
-];
+/// Every key and command as the help page lists them, from the tables
+/// the handling reads.
+pub fn help_rows() -> Vec<(&'static str, &'static str)> {
+    let keys = keymap::KEYS.iter().map(|row| (row.keys, row.what));
+    let commands = keymap::COMMANDS.iter().map(|row| (row.usage, row.what));
+    keys.chain(commands)
+        .chain(std::iter::once(keymap::LITERAL_SLASH))
+        .collect()
+}
 
 /// A rectangle of at most `width` x `height`, centred in `area`.
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
@@ -55,34 +35,87 @@ fn centred(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-pub fn draw_help(frame: &mut Frame, area: Rect) {
-    let key_width = HELP.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
-    let lines: Vec<Line> = HELP
-        .iter()
-        .map(|(key, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {key:<key_width$}  "), theme::room_unread()),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    let width = HELP
+/// Descriptions narrower than this go under their key instead of beside it.
+const HELP_TEXT_MIN: usize = 16;
+
+/// The help page's lines for an inner width: key and description side by
+/// side, the description wrapped at word boundaries under itself; on a
+/// screen too narrow for that, each description under its key.
+fn help_lines(inner: usize) -> Vec<Line<'static>> {
+    let help = help_rows();
+    let key_width = help.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
+    let side_by_side = inner >= key_width + 4 + HELP_TEXT_MIN;
+    let mut lines = Vec::new();
+    for (key, what) in help {
+        let what = sanitize::sanitize_lines(what);
+        if side_by_side {
+            let body = wrap(&what, inner - key_width - 4, Style::new());
+            for (i, spans) in body.into_iter().enumerate() {
+                let label = if i == 0 { key } else { "" };
+                let mut row = vec![Span::styled(
+                    format!(" {label:<key_width$}  "),
+                    theme::room_unread(),
+                )];
+                row.extend(spans);
+                lines.push(Line::from(row));
+            }
+        } else {
+            lines.push(Line::styled(format!(" {key}"), theme::room_unread()));
+            for spans in wrap(&what, inner.saturating_sub(5), Style::new()) {
+                let mut row = vec![Span::raw("    ")];
+                row.extend(spans);
+                lines.push(Line::from(row));
+            }
+        }
+    }
+    lines
+}
+
+/// Draws the help page scrolled to `view.scroll` (kept within what there
+/// is); returns how it was drawn, for paging through it.
+pub fn draw_help(frame: &mut Frame, view: HelpView, area: Rect) -> HelpView {
+    let help = help_rows();
+    let key_width = help.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
+    let natural = help
         .iter()
         .map(|(_, w)| key_width + w.width() + 5)
         .max()
-        .unwrap_or(40) as u16;
-    let rect = centred(area, width + 2, lines.len() as u16 + 2);
+        .unwrap_or(40);
+    let inner = natural.min((area.width as usize).saturating_sub(2));
+    let lines = help_lines(inner);
+    let rect = centred(area, inner as u16 + 2, lines.len() as u16 + 2);
+    let shown = (rect.height as usize).saturating_sub(2);
+    let max_scroll = lines.len().saturating_sub(shown);
+    let scroll = view.scroll.min(max_scroll);
+    let footer = if max_scroll == 0 {
+        " Esc closes "
+    } else if scroll < max_scroll {
+        " ↓ more · ↑↓ PgUp/PgDn scroll · Esc closes "
+    } else {
+        " ↑↓ PgUp/PgDn scroll · Esc closes "
+    };
+    let visible: Vec<Line> = lines.into_iter().skip(scroll).take(shown).collect();
     frame.render_widget(Clear, rect);
     frame.render_widget(
-        Paragraph::new(lines).block(
+        Paragraph::new(visible).block(
             Block::bordered()
                 .title(" chat-tui help ")
-                .title_bottom(" Esc closes ")
+                .title_bottom(footer)
                 .border_style(theme::popup_border()),
         ),
         rect,
     );
+    HelpView {
+        scroll,
+        max_scroll,
+        page: shown.saturating_sub(1).max(1),
+    }
 }
+
+/// The widest the rooms browser's name column gets.
+const ROOM_NAME_COLUMNS: usize = 28;
+/// A browser row's columns besides the name: spaces, members, "joined".
+const ROOM_ROW_FIXED: usize = 1 + 1 + 12 + 1 + 7 + 1;
 
 pub fn draw_rooms(frame: &mut Frame, app: &App, browser: &RoomBrowser, area: Rect) {
     let visible = browser.visible();
@@ -90,6 +123,11 @@ pub fn draw_rooms(frame: &mut Frame, app: &App, browser: &RoomBrowser, area: Rec
     let wanted = visible.len().max(1) as u16 + 4;
     let rect = centred(area, 56, wanted.min(area.height.saturating_sub(2)).max(5));
     let inner_height = rect.height.saturating_sub(4) as usize;
+    // The name column gives way on narrow screens (cut with `…`), so the
+    // member count and "joined" stay on the row.
+    let name_width = (rect.width as usize)
+        .saturating_sub(2 + ROOM_ROW_FIXED)
+        .clamp(4, ROOM_NAME_COLUMNS);
     // Keep the selection on screen.
     let first = browser
         .selected
@@ -116,8 +154,9 @@ pub fn draw_rooms(frame: &mut Frame, app: &App, browser: &RoomBrowser, area: Rec
             info.members,
             if info.members == 1 { "" } else { "s" }
         );
-        let name = crate::ui::truncate(&info.name, 28);
-        let text = format!(" {name:<28} {people:>12} {joined:>7} ");
+        let name = crate::text::truncate(&info.name, name_width);
+        let pad = " ".repeat(name_width.saturating_sub(name.width()));
+        let text = format!(" {name}{pad} {people:>12} {joined:>7} ");
         lines.push(if i == browser.selected {
             Line::styled(text, theme::popup_selected())
         } else {

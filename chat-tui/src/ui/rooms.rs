@@ -2,12 +2,12 @@
 //! ones. Shows each joined room with its Alt-number, unread count and a
 //! mention marker; the current room is highlighted.
 
+use crate::text::ColumnWidth;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, Room, RoomSync};
 use crate::ui::theme;
@@ -60,7 +60,7 @@ pub fn draw_sidebar(frame: &mut Frame, app: &App, area: Rect) {
             let badge = badge(room);
             let key = hotkey(i);
             let name_room = width.saturating_sub(key.width() + 1 + badge.width() + 1);
-            let name = crate::ui::truncate(&room.name, name_room);
+            let name = crate::text::truncate(&room.name, name_room);
             let gap = width.saturating_sub(key.width() + 1 + name.width() + badge.width());
             Line::from(Span::styled(
                 format!("{key} {name}{}{badge}", " ".repeat(gap)),
@@ -71,39 +71,63 @@ pub fn draw_sidebar(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// The most columns a room name takes in the one-line bar.
+const BAR_NAME_COLUMNS: usize = 16;
+
 /// The one-line bar: `1:lobby 2:rust(3) 3:random(@1)`, scrolled so the
-/// current room is always visible.
+/// current room is always visible. Long names are cut with `…`; `<` and
+/// `>` mark rooms off the left and right edges.
 pub fn draw_bar(frame: &mut Frame, app: &App, area: Rect) {
+    let width = area.width as usize;
     let labels: Vec<(String, Style)> = app
         .rooms
         .iter()
         .enumerate()
         .map(|(i, room)| {
             let badge = badge(room);
+            let name = crate::text::truncate(&room.name, BAR_NAME_COLUMNS.min(width / 2).max(1));
             let label = if badge.is_empty() {
-                format!("{}:{}", hotkey(i).trim(), room.name)
+                format!("{}:{name}", hotkey(i).trim())
             } else {
-                format!("{}:{}({badge})", hotkey(i).trim(), room.name)
+                format!("{}:{name}({badge})", hotkey(i).trim())
             };
             (label, style_for(app, i, room))
         })
         .collect();
-    // Drop rooms from the left until the current one fits.
+    let current = app.current.min(labels.len().saturating_sub(1));
+    // Drop rooms from the left until the current one fits (with `<`).
     let mut first = 0;
-    let total = |from: usize| -> usize {
-        labels[from..=app.current.min(labels.len().saturating_sub(1))]
-            .iter()
-            .map(|(l, _)| l.width() + 1)
-            .sum()
+    let span = |from: usize| -> usize {
+        let marker = usize::from(from > 0);
+        marker
+            + labels[from..=current]
+                .iter()
+                .map(|(l, _)| l.width() + 1)
+                .sum::<usize>()
     };
-    while !labels.is_empty() && first < app.current && total(first) > area.width as usize {
+    while !labels.is_empty() && first < current && span(first) > width {
         first += 1;
     }
     let mut spans = Vec::new();
+    let mut used = 0;
     if first > 0 {
         spans.push(Span::styled("<", theme::quiet()));
+        used += 1;
     }
-    for (label, style) in labels.into_iter().skip(first) {
+    let count = labels.len();
+    for (i, (label, style)) in labels.into_iter().enumerate().skip(first) {
+        // Room for this label and, if more follow, the `>` marker.
+        let more = usize::from(i + 1 < count);
+        let label = if i == current {
+            crate::text::truncate(&label, width.saturating_sub(used + more))
+        } else {
+            label
+        };
+        if used + label.width() + more > width && i != current {
+            spans.push(Span::styled(">", theme::quiet()));
+            break;
+        }
+        used += label.width() + 1;
         spans.push(Span::styled(label, style));
         spans.push(Span::raw(" "));
     }

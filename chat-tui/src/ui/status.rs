@@ -1,12 +1,12 @@
 //! The status line: server, user, connection state (with the reconnect
 //! countdown), and the current room's member count.
 
+use crate::text::ColumnWidth;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, ConnState, RoomSync};
 use crate::ui::theme;
@@ -72,6 +72,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .iter()
         .find(|v| width(v) <= area.width as usize)
         .unwrap_or(&variants[3]);
+    // A room name too long for even the shortest form is cut with `…`.
+    let before = width(&(chosen.0, chosen.1, None));
+    let room = chosen
+        .2
+        .map(|room| crate::text::truncate(room, (area.width as usize).saturating_sub(before + 3)));
     let sep = || Span::styled(" │ ", bar);
     let mut parts: Vec<Span> = vec![Span::styled(" ", bar)];
     if let Some(server) = chosen.0 {
@@ -83,9 +88,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         parts.push(sep());
     }
     parts.push(Span::styled(conn, bar.fg(conn_colour)));
-    if let Some(room) = chosen.2 {
+    if let Some(room) = room {
         parts.push(sep());
-        parts.push(Span::styled(room.clone(), bar));
+        parts.push(Span::styled(room, bar));
     }
     frame.render_widget(Paragraph::new(Line::from(parts)).style(bar), area);
 }

@@ -8,7 +8,7 @@ use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
-use crate::app::{App, ConnState, Entry, Mode, Older, RoomSync, Size, TimeZone};
+use crate::app::{App, ConnState, Entry, InputLine, Mode, Older, RoomSync, Size, TimeZone};
 use crate::net::NetEvent;
 use crate::state::{SavedRoom, SavedState};
 
@@ -68,7 +68,13 @@ fn msg(room: &str, id: u64, user: &str, text: &str) -> Message {
         text: text.into(),
         ts: T0 + id as i64 * 1000,
         reference: None,
+        ..Default::default()
     }
+}
+
+/// A page of messages, as `joined` and `history` carry them.
+fn page(messages: Vec<Message>) -> Vec<chat_proto::Entry> {
+    messages.into_iter().map(chat_proto::Entry::from).collect()
 }
 
 fn acked(mut m: Message, reference: &str) -> Message {
@@ -81,9 +87,10 @@ fn joined(room: &str, members: &[&str], history: Vec<Message>, more: bool) -> Ac
     frame(ServerFrame::Joined {
         room: room.into(),
         members: members.iter().map(|m| m.to_string()).collect(),
-        history,
+        history: page(history),
         more,
         last_id,
+        details: None,
     })
 }
 
@@ -103,6 +110,7 @@ fn welcome(user: &str) -> Action {
         registered: false,
         protocol: 1,
         server: "chat-server test".into(),
+        admin: false,
     })
 }
 
@@ -259,10 +267,10 @@ fn saved_rooms_rejoin_from_the_last_id_read() {
         &mut app,
         frame(ServerFrame::History {
             room: "lobby".into(),
-            messages: vec![
+            messages: page(vec![
                 msg("lobby", 39, "bob", "old"),
                 msg("lobby", 40, "bob", "read"),
-            ],
+            ]),
             more: true,
         }),
     );
@@ -307,6 +315,7 @@ fn context_page_into_an_empty_pane_sets_the_position() {
             history: vec![],
             more: false,
             last_id: 40,
+            details: None,
         }),
     );
     assert!(matches!(
@@ -320,10 +329,10 @@ fn context_page_into_an_empty_pane_sets_the_position() {
         &mut app,
         frame(ServerFrame::History {
             room: "lobby".into(),
-            messages: vec![
+            messages: page(vec![
                 msg("lobby", 39, "bob", "old"),
                 msg("lobby", 40, "bob", "read"),
-            ],
+            ]),
             more: false,
         }),
     );
@@ -585,16 +594,21 @@ fn leave_command_leaves_and_moves_to_a_neighbour() {
 fn rooms_command_opens_a_browser_and_enter_joins() {
     let mut app = live_in(&["lobby"]);
     let fx = enter_line(&mut app, "/rooms");
-    assert_eq!(sent(&fx), [ClientFrame::Rooms]);
+    assert_eq!(sent(&fx), [ClientFrame::rooms()]);
     let info = |name: &str, members| RoomInfo {
         name: name.into(),
         members,
         last_id: 0,
+        read_id: None,
+        topic: None,
+        private: None,
     };
     update(
         &mut app,
         frame(ServerFrame::Rooms {
             rooms: vec![info("zeta", 1), info("lobby", 2), info("rust", 3)],
+            mine: false,
+            more: false,
         }),
     );
     let Mode::Rooms(browser) = &app.mode else {
@@ -614,6 +628,8 @@ fn rooms_command_opens_a_browser_and_enter_joins() {
         &mut app,
         frame(ServerFrame::Rooms {
             rooms: vec![info("zeta", 1), info("lobby", 2)],
+            mine: false,
+            more: false,
         }),
     );
     type_text(&mut app, "ze");
@@ -624,7 +640,14 @@ fn rooms_command_opens_a_browser_and_enter_joins() {
     update(&mut app, key(KeyCode::Esc));
     assert_eq!(app.mode, Mode::Normal);
     // An answer nobody asked for opens nothing.
-    update(&mut app, frame(ServerFrame::Rooms { rooms: vec![] }));
+    update(
+        &mut app,
+        frame(ServerFrame::Rooms {
+            rooms: vec![],
+            mine: false,
+            more: false,
+        }),
+    );
     assert_eq!(app.mode, Mode::Normal);
 }
 
@@ -696,7 +719,9 @@ fn a_line_is_pending_until_its_ref_comes_back() {
         [ClientFrame::Message {
             room: "lobby".into(),
             text: "hi all".into(),
-            reference: Some("r1".into())
+            reference: Some("r1".into()),
+            reply_to: None,
+            action: false
         }]
     );
     assert_eq!(app.outbox.entries.len(), 1);
@@ -795,6 +820,22 @@ fn disconnect_shows_the_countdown_and_queues_lines() {
 }
 
 #[test]
+fn a_lost_connection_is_told_in_plain_words_with_the_retry() {
+    let mut app = live_in(&["lobby"]);
+    update(
+        &mut app,
+        Action::Net(NetEvent::Disconnected {
+            reason: "connection lost".into(),
+            retry_in: Some(Duration::from_millis(2500)),
+        }),
+    );
+    assert_eq!(
+        notices(&app).last().map(String::as_str),
+        Some("Disconnected: connection lost; retrying in 3 s.")
+    );
+}
+
+#[test]
 fn a_failing_connect_is_explained_once_per_reason() {
     let mut app = app_in(&["lobby"]);
     let refused = |app: &mut App, reason: &str| {
@@ -873,10 +914,10 @@ fn reconnect_rejoins_since_the_last_id_and_resends_by_ref() {
         &mut app,
         frame(ServerFrame::History {
             room: "lobby".into(),
-            messages: vec![
+            messages: page(vec![
                 msg("lobby", 22, "bob", "missed 2"),
                 msg("lobby", 23, "bob", "live"),
-            ],
+            ]),
             more: false,
         }),
     );
@@ -892,12 +933,16 @@ fn reconnect_rejoins_since_the_last_id_and_resends_by_ref() {
             ClientFrame::Message {
                 room: "lobby".into(),
                 text: "in flight".into(),
-                reference: Some("r1".into())
+                reference: Some("r1".into()),
+                reply_to: None,
+                action: false
             },
             ClientFrame::Message {
                 room: "lobby".into(),
                 text: "typed offline".into(),
-                reference: Some("r2".into())
+                reference: Some("r2".into()),
+                reply_to: None,
+                action: false
             },
         ]
     );
@@ -968,7 +1013,9 @@ fn a_stored_line_whose_ack_was_lost_is_not_sent_twice() {
         [ClientFrame::Message {
             room: "lobby".into(),
             text: "second".into(),
-            reference: Some("r2".into())
+            reference: Some("r2".into()),
+            reply_to: None,
+            action: false
         }],
         "only the line that was not stored is sent again"
     );
@@ -1030,6 +1077,7 @@ fn a_reset_server_history_is_joined_afresh() {
             history: vec![],
             more: false,
             last_id: 3,
+            details: None,
         }),
     );
     assert_eq!(sent(&fx), [join_frame("lobby", None)]);
@@ -1069,6 +1117,26 @@ fn a_taken_guest_name_is_explained_once_while_retrying() {
     let all = notices(&app);
     assert_eq!(all.len(), 1, "{all:?}");
     assert!(all[0].contains("in use by another guest"));
+}
+
+#[test]
+fn a_taken_guest_name_points_to_another_name_not_to_a_password() {
+    let mut app = app_in(&["lobby"]);
+    update(&mut app, Action::Net(NetEvent::Connected { epoch: 1 }));
+    update(
+        &mut app,
+        frame(ServerFrame::error(
+            ErrorCode::NameTaken,
+            "alice is taken",
+            None,
+        )),
+    );
+    let all = notices(&app);
+    assert_eq!(all.len(), 1, "{all:?}");
+    // The server refuses a password login for a name a live guest holds.
+    assert!(!all[0].to_lowercase().contains("password"), "{all:?}");
+    assert!(all[0].contains("--user"), "{all:?}");
+    assert!(all[0].contains("retrying"), "{all:?}");
 }
 
 // ---------------------------------------------------------------- passwords
@@ -1142,6 +1210,31 @@ fn many(room: &str, ids: std::ops::RangeInclusive<u64>) -> Vec<Message> {
         .collect()
 }
 
+/// Draws the screen into a test terminal and keeps the history pane as
+/// drawn, as the runner does after every draw.
+fn draw(app: &mut App) {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(
+        app.size.width,
+        app.size.height,
+    ))
+    .expect("a test terminal");
+    let drawn = crate::ui::render(&mut terminal, app).expect("drawing into a TestBackend");
+    app.drawn(drawn);
+}
+
+/// Rows of the current room below the pane's bottom row, as last drawn.
+fn rows_scrolled(app: &mut App) -> usize {
+    draw(app);
+    app.current_room().map_or(0, |r| r.viewport.rows_below)
+}
+
+/// A key, then the screen drawn as the runner would.
+fn key_drawn(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    let fx = update(app, key(code));
+    draw(app);
+    fx
+}
+
 #[test]
 fn page_up_scrolls_and_fetches_older_history_at_the_top() {
     let mut app = app_in(&["lobby"]);
@@ -1155,13 +1248,14 @@ fn page_up_scrolls_and_fetches_older_history_at_the_top() {
         &mut app,
         joined("lobby", &["alice"], many("lobby", 101..=120), true),
     );
+    draw(&mut app);
     assert_eq!(app.rooms[0].older, Older::Available);
     // 20 rows of messages + a day separator in a 10-row pane.
-    let fx = update(&mut app, key(KeyCode::PageUp));
-    assert_eq!(app.rooms[0].scroll, 8);
+    let fx = key_drawn(&mut app, KeyCode::PageUp);
+    assert_eq!(rows_scrolled(&mut app), 8);
     assert!(sent(&fx).is_empty());
-    let fx = update(&mut app, key(KeyCode::PageUp));
-    assert_eq!(app.rooms[0].scroll, 11, "stops at the top");
+    let fx = key_drawn(&mut app, KeyCode::PageUp);
+    assert_eq!(rows_scrolled(&mut app), 11, "stops at the top");
     assert_eq!(
         sent(&fx),
         [ClientFrame::History {
@@ -1173,14 +1267,14 @@ fn page_up_scrolls_and_fetches_older_history_at_the_top() {
     );
     assert_eq!(app.rooms[0].older, Older::Loading);
     assert!(
-        sent(&update(&mut app, key(KeyCode::PageUp))).is_empty(),
+        sent(&key_drawn(&mut app, KeyCode::PageUp)).is_empty(),
         "one request at a time"
     );
     update(
         &mut app,
         frame(ServerFrame::History {
             room: "lobby".into(),
-            messages: many("lobby", 91..=100),
+            messages: page(many("lobby", 91..=100)),
             more: false,
         }),
     );
@@ -1191,14 +1285,14 @@ fn page_up_scrolls_and_fetches_older_history_at_the_top() {
     );
     assert_eq!(message_texts(&app, "lobby").len(), 30);
     // A new message while scrolled up does not move the view.
-    let before = app.rooms[0].scroll;
+    let before = rows_scrolled(&mut app);
     update(
         &mut app,
         frame(ServerFrame::Message(msg("lobby", 121, "bob", "new"))),
     );
-    assert_eq!(app.rooms[0].scroll, before + 1);
-    update(&mut app, key(KeyCode::PageDown));
-    assert_eq!(app.rooms[0].scroll, before + 1 - 8);
-    update(&mut app, key(KeyCode::Esc));
-    assert_eq!(app.rooms[0].scroll, 0);
+    assert_eq!(rows_scrolled(&mut app), before + 1);
+    key_drawn(&mut app, KeyCode::PageDown);
+    assert_eq!(rows_scrolled(&mut app), before + 1 - 8);
+    key_drawn(&mut app, KeyCode::Esc);
+    assert_eq!(rows_scrolled(&mut app), 0);
 }

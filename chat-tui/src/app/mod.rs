@@ -1,0 +1,234 @@
+//! The client's whole state as plain data, one module per thing modelled:
+//! rooms with their history ([`room`]), where a pane is scrolled to
+//! ([`scroll`]), the outbox of unacknowledged lines ([`outbox`]), the
+//! input line, its history and completion ([`input`]), the connection
+//! ([`conn`]), the rooms browser ([`browser`]), mentions ([`mention`]) and
+//! wall-clock time ([`time`]). Nothing here performs I/O: [`crate::update`]
+//! changes it, [`crate::ui`] draws it.
+
+pub mod browser;
+pub mod conn;
+pub mod input;
+pub mod mention;
+pub mod outbox;
+pub mod room;
+pub mod scroll;
+pub mod time;
+
+use std::time::Instant;
+
+pub use browser::RoomBrowser;
+pub use conn::ConnState;
+pub use input::{Completion, INPUT_HISTORY_MAX, InputHistory, InputLine};
+pub use mention::mentions;
+pub use outbox::{Outbox, Pending};
+pub use room::{Entry, Level, Older, Room, RoomSync};
+pub use scroll::{Scroll, Viewport};
+pub use time::TimeZone;
+
+use crate::state::{SavedRoom, SavedState};
+
+/// What has the keyboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Help,
+    Rooms(RoomBrowser),
+    /// Masked password entry.
+    Password(InputLine),
+}
+
+/// The help page: how far it is scrolled, and how far it can be and how
+/// far a page moves as it was last drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HelpView {
+    pub scroll: usize,
+    pub max_scroll: usize,
+    pub page: usize,
+}
+
+/// What a draw showed that paging depends on: the current room's history
+/// pane and, when open, the help page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drawn {
+    pub history: Viewport,
+    pub help: Option<HelpView>,
+}
+
+/// Terminal size in cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    pub width: u16,
+    pub height: u16,
+}
+
+/// The client's state.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub server: String,
+    /// The name asked for, replaced by the server's in `welcome`.
+    pub user: String,
+    pub password: Option<String>,
+    pub rooms: Vec<Room>,
+    /// Index into `rooms`; meaningless while `rooms` is empty.
+    pub current: usize,
+    /// Notices shown while no room is joined.
+    pub status_log: Vec<Entry>,
+    pub input: InputLine,
+    pub sent_lines: InputHistory,
+    pub completion: Option<Completion>,
+    pub conn: ConnState,
+    /// Set once a `welcome` arrived, to tell a reconnect from a first connect.
+    pub ever_online: bool,
+    /// Why the last attempt to connect failed, shown once per new reason
+    /// rather than on every retry.
+    pub last_failure: Option<String>,
+    /// The last refusal explained to the user (e.g. name taken), so
+    /// retries do not repeat it; cleared by a `welcome`.
+    pub last_refusal: Option<String>,
+    /// The server refused this socket with an error that was already
+    /// shown, so its closing needs no second explanation.
+    pub refused: bool,
+    pub outbox: Outbox,
+    pub mode: Mode,
+    pub size: Size,
+    /// The clock, set by the runner before each update so `update` stays pure.
+    pub now: Instant,
+    pub now_ms: i64,
+    pub time_zone: TimeZone,
+    /// Something visible changed since the last draw.
+    pub needs_redraw: bool,
+    /// Saved state is out of date; written on the next tick.
+    pub state_dirty: bool,
+    /// `/rooms` was asked for and its answer should open the browser.
+    pub awaiting_rooms: bool,
+    /// Where the help page is scrolled to while it is open.
+    pub help: HelpView,
+}
+
+impl App {
+    pub fn new(server: impl Into<String>, user: impl Into<String>, ref_prefix: &str) -> Self {
+        Self {
+            server: server.into(),
+            user: user.into(),
+            password: None,
+            rooms: Vec::new(),
+            current: 0,
+            status_log: Vec::new(),
+            input: InputLine::default(),
+            sent_lines: InputHistory::default(),
+            completion: None,
+            conn: ConnState::Connecting,
+            ever_online: false,
+            last_failure: None,
+            last_refusal: None,
+            refused: false,
+            outbox: Outbox::new(ref_prefix),
+            mode: Mode::Normal,
+            size: Size {
+                width: 80,
+                height: 24,
+            },
+            now: Instant::now(),
+            now_ms: 0,
+            time_zone: TimeZone::Local,
+            needs_redraw: true,
+            state_dirty: false,
+            awaiting_rooms: false,
+            help: HelpView::default(),
+        }
+    }
+
+    /// Adds the saved rooms (in saved order) and then `extra` rooms not
+    /// already among them; the current room becomes `prefer` if given, else
+    /// the saved current one.
+    pub fn restore(&mut self, saved: &SavedState, extra: &[String], prefer: Option<&str>) {
+        for SavedRoom { name, last_read } in &saved.rooms {
+            if self.room_index(name).is_none() {
+                let mut room = Room::new(name.clone());
+                room.last_read = *last_read;
+                room.want_context = *last_read > 0;
+                self.rooms.push(room);
+            }
+        }
+        for name in extra {
+            if self.room_index(name).is_none() {
+                self.rooms.push(Room::new(name.clone()));
+            }
+        }
+        let want = prefer.or(saved.current.as_deref());
+        if let Some(index) = want.and_then(|n| self.room_index(n)) {
+            self.current = index;
+        }
+    }
+
+    /// What is saved for the next run.
+    pub fn saved_state(&self) -> SavedState {
+        SavedState {
+            version: 0,
+            rooms: self
+                .rooms
+                .iter()
+                .map(|r| SavedRoom {
+                    name: r.name.clone(),
+                    last_read: r.last_read,
+                })
+                .collect(),
+            current: self.current_room().map(|r| r.name.clone()),
+        }
+    }
+
+    pub fn room_index(&self, name: &str) -> Option<usize> {
+        self.rooms.iter().position(|r| r.name == name)
+    }
+
+    pub fn current_room(&self) -> Option<&Room> {
+        self.rooms.get(self.current)
+    }
+
+    pub fn current_room_mut(&mut self) -> Option<&mut Room> {
+        self.rooms.get_mut(self.current)
+    }
+
+    /// Keeps what the last draw showed (the current room's pane, the help
+    /// page), for paging; set by the runner after every draw.
+    pub fn drawn(&mut self, drawn: Drawn) {
+        if let Some(room) = self.current_room_mut() {
+            room.viewport = drawn.history;
+        }
+        if let Some(help) = drawn.help {
+            self.help = help;
+        }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restore_keeps_saved_order_and_adds_new_rooms() {
+        let mut app = App::new("ws://x/ws", "alice", "r");
+        let saved = SavedState {
+            version: 1,
+            rooms: vec![
+                SavedRoom {
+                    name: "b".into(),
+                    last_read: 7,
+                },
+                SavedRoom {
+                    name: "a".into(),
+                    last_read: 0,
+                },
+            ],
+            current: Some("a".into()),
+        };
+        app.restore(&saved, &["a".into(), "c".into()], None);
+        let names: Vec<_> = app.rooms.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["b", "a", "c"]);
+        assert_eq!(app.current, 1);
+        assert_eq!(app.rooms[0].resume_since(), Some(7));
+        assert_eq!(app.rooms[1].resume_since(), None);
+        assert_eq!(app.saved_state().rooms[0].last_read, 7);
+        assert_eq!(app.saved_state().current.as_deref(), Some("a"));
+    }
+}

@@ -1,0 +1,156 @@
+//! One joined room: its loaded history (messages, presence, notices),
+//! members, read position, unread counts, sync state on the current
+//! socket and where its pane is scrolled to.
+
+use std::collections::BTreeSet;
+
+use chat_proto::Message;
+
+use crate::app::scroll::{Scroll, Viewport};
+
+/// Where a room stands in joining and catching up on the current socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomSync {
+    /// No socket, or not joined on this one yet.
+    Offline,
+    /// `join` sent; `since` is what it asked for.
+    Joining { since: Option<u64> },
+    /// `joined` said `more`: paging forward with `history` `after`.
+    CatchingUp,
+    /// Caught up: live messages are shown as they come, lines are sent.
+    Live,
+}
+
+/// Whether older history than what is loaded exists on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Older {
+    /// Not known yet (joined with `since`): ask when the user scrolls there.
+    Unknown,
+    /// The server said there is more.
+    Available,
+    /// A `history` `before` request is in flight.
+    Loading,
+    /// The oldest message is loaded.
+    Exhausted,
+}
+
+/// How loud a notice line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+/// One line of a room's history pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Message(Message),
+    Join {
+        user: String,
+        ts: i64,
+    },
+    Leave {
+        user: String,
+        ts: i64,
+    },
+    /// Client-side information or a server error, not a chat message.
+    Notice {
+        text: String,
+        ts: i64,
+        level: Level,
+    },
+}
+
+impl Entry {
+    pub fn ts(&self) -> i64 {
+        match self {
+            Entry::Message(m) => m.ts,
+            Entry::Join { ts, .. } | Entry::Leave { ts, .. } | Entry::Notice { ts, .. } => *ts,
+        }
+    }
+
+    pub fn message_id(&self) -> Option<u64> {
+        match self {
+            Entry::Message(m) => Some(m.id),
+            _ => None,
+        }
+    }
+}
+
+/// One joined room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub name: String,
+    /// Loaded history in display order: messages ascending by id, with
+    /// join/leave and notices where they happened.
+    pub entries: Vec<Entry>,
+    pub members: BTreeSet<String>,
+    /// The newest message id shown; anything at or below it that arrives
+    /// again is a duplicate and dropped.
+    pub last_seen: u64,
+    /// Whether `last_seen` is a real position to resume from (`join`
+    /// `since`), even when it is 0 because the room was empty.
+    pub position_known: bool,
+    /// The newest message id the user has had on screen; persisted.
+    pub last_read: u64,
+    pub unread: u32,
+    pub mentioned: bool,
+    /// Where the pane is scrolled to; [`Scroll::Bottom`] follows new lines.
+    pub scroll: Scroll,
+    /// The pane as last drawn, for paging.
+    pub viewport: Viewport,
+    pub sync: RoomSync,
+    pub older: Older,
+    /// Live messages that arrived while paging forward; shown once the
+    /// pages are in, so ids stay in order and dedupe holds.
+    pub held_live: Vec<Message>,
+    /// Draw a "new messages" marker after this id (set when the user
+    /// switches to a room that had unread messages).
+    pub new_marker: Option<u64>,
+    /// Fetch a page of older history once caught up, so a room resumed
+    /// from saved state shows some context above the unread messages.
+    pub want_context: bool,
+}
+
+impl Room {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            entries: Vec::new(),
+            members: BTreeSet::new(),
+            last_seen: 0,
+            position_known: false,
+            last_read: 0,
+            unread: 0,
+            mentioned: false,
+            scroll: Scroll::Bottom,
+            viewport: Viewport::default(),
+            sync: RoomSync::Offline,
+            older: Older::Unknown,
+            held_live: Vec::new(),
+            new_marker: None,
+            want_context: false,
+        }
+    }
+
+    /// The `since` to join with: the last id shown once a position is
+    /// known, else the last id read in an earlier run, else none (newest).
+    pub fn resume_since(&self) -> Option<u64> {
+        if self.position_known {
+            Some(self.last_seen)
+        } else if self.last_read > 0 {
+            Some(self.last_read)
+        } else {
+            None
+        }
+    }
+
+    /// The oldest loaded message id.
+    pub fn oldest_id(&self) -> Option<u64> {
+        self.entries.iter().find_map(Entry::message_id)
+    }
+
+    pub fn has_messages(&self) -> bool {
+        self.entries.iter().any(|e| matches!(e, Entry::Message(_)))
+    }
+}

@@ -1,0 +1,182 @@
+//! What a key does in each mode: on the main screen as [`crate::keymap`]
+//! says, in the rooms browser, and at the password prompt.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::commands::join_room;
+use super::input::{complete, submit};
+use super::rooms::{scroll_down, scroll_up, switch_relative, switch_to};
+use super::{Effect, notice, quit};
+use crate::app::{App, ConnState, Level, Mode, Scroll};
+use crate::keymap::{self, KeyCommand};
+
+pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    if keymap::lookup(&key) == Some(KeyCommand::Quit) {
+        quit(app, fx);
+        return;
+    }
+    match app.mode {
+        Mode::Normal => normal_key(app, key, fx),
+        Mode::Help => help_key(app, key),
+        Mode::Rooms(_) => rooms_key(app, key, fx),
+        Mode::Password(_) => password_key(app, key, fx),
+    }
+}
+
+fn normal_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let command = keymap::lookup(&key);
+    if !matches!(
+        command,
+        Some(KeyCommand::Complete | KeyCommand::CompleteBack)
+    ) {
+        app.completion = None;
+    }
+    if !matches!(command, Some(KeyCommand::OlderLine | KeyCommand::NewerLine)) {
+        app.sent_lines.stop_browsing();
+    }
+    match command {
+        Some(command) => run_key_command(app, command, fx),
+        None => {
+            let held = key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+            if let KeyCode::Char(c) = key.code
+                && !held
+            {
+                app.input.insert(c);
+            }
+        }
+    }
+}
+
+fn run_key_command(app: &mut App, command: KeyCommand, fx: &mut Vec<Effect>) {
+    match command {
+        KeyCommand::Submit => submit(app, fx),
+        KeyCommand::CursorLeft => app.input.left(),
+        KeyCommand::CursorRight => app.input.right(),
+        KeyCommand::CursorHome => app.input.home(),
+        KeyCommand::CursorEnd => app.input.end(),
+        KeyCommand::WordLeft => app.input.word_left(),
+        KeyCommand::WordRight => app.input.word_right(),
+        KeyCommand::DeleteBefore => app.input.backspace(),
+        KeyCommand::DeleteAt => app.input.delete(),
+        KeyCommand::DeleteWordBefore => app.input.delete_word_before(),
+        KeyCommand::DeleteToStart => app.input.delete_to_start(),
+        KeyCommand::DeleteToEnd => app.input.delete_to_end(),
+        KeyCommand::OlderLine => {
+            let current = app.input.text().to_owned();
+            if let Some(line) = app.sent_lines.older(&current) {
+                let line = line.to_owned();
+                app.input.set(line);
+            }
+        }
+        KeyCommand::NewerLine => {
+            if let Some(line) = app.sent_lines.newer() {
+                let line = line.to_owned();
+                app.input.set(line);
+            }
+        }
+        KeyCommand::Complete => complete(app, true),
+        KeyCommand::CompleteBack => complete(app, false),
+        KeyCommand::ScrollUp => scroll_up(app, fx),
+        KeyCommand::ScrollDown => scroll_down(app),
+        KeyCommand::ScrollToNewest => {
+            if let Some(room) = app.current_room_mut() {
+                room.scroll = Scroll::Bottom;
+            }
+        }
+        KeyCommand::PreviousRoom => switch_relative(app, -1),
+        KeyCommand::NextRoom => switch_relative(app, 1),
+        KeyCommand::GoToRoom(index) => switch_to(app, index),
+        KeyCommand::Redraw => fx.push(Effect::ClearScreen),
+        KeyCommand::Quit => quit(app, fx),
+    }
+}
+
+/// The help page: arrows and pages scroll it, any other key closes it.
+fn help_key(app: &mut App, key: KeyEvent) {
+    let help = &mut app.help;
+    match key.code {
+        KeyCode::Up => help.scroll = help.scroll.saturating_sub(1),
+        KeyCode::Down => help.scroll = (help.scroll + 1).min(help.max_scroll),
+        KeyCode::PageUp => help.scroll = help.scroll.saturating_sub(help.page),
+        KeyCode::PageDown => help.scroll = (help.scroll + help.page).min(help.max_scroll),
+        KeyCode::Home => help.scroll = 0,
+        KeyCode::End => help.scroll = help.max_scroll,
+        _ => app.mode = Mode::Normal,
+    }
+}
+
+fn rooms_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Mode::Rooms(browser) = &mut app.mode else {
+        return;
+    };
+    let count = browser.visible().len();
+    let page = 10;
+    match key.code {
+        KeyCode::Esc => app.mode = Mode::Normal,
+        KeyCode::Up => browser.selected = browser.selected.saturating_sub(1),
+        KeyCode::Down => browser.selected = (browser.selected + 1).min(count.saturating_sub(1)),
+        KeyCode::PageUp => browser.selected = browser.selected.saturating_sub(page),
+        KeyCode::PageDown => {
+            browser.selected = (browser.selected + page).min(count.saturating_sub(1));
+        }
+        KeyCode::Home => browser.selected = 0,
+        KeyCode::End => browser.selected = count.saturating_sub(1),
+        KeyCode::Backspace => {
+            browser.filter.pop();
+            browser.selected = 0;
+        }
+        KeyCode::Enter => {
+            let chosen = browser
+                .visible()
+                .get(browser.selected)
+                .map(|r| r.name.clone());
+            if let Some(name) = chosen {
+                app.mode = Mode::Normal;
+                join_room(app, &name, fx);
+            }
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            browser.filter.push(c);
+            browser.selected = 0;
+        }
+        _ => {}
+    }
+}
+
+fn password_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Mode::Password(line) = &mut app.mode else {
+        return;
+    };
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Enter => {
+            if line.is_empty() {
+                return;
+            }
+            app.password = Some(line.take());
+            app.mode = Mode::Normal;
+            app.conn = ConnState::Connecting;
+            fx.push(Effect::Reconnect);
+        }
+        KeyCode::Esc => {
+            app.mode = Mode::Normal;
+            notice(
+                app,
+                "Login cancelled. /connect to try again, /quit to leave.",
+                Level::Info,
+            );
+        }
+        KeyCode::Char('u') if ctrl => line.delete_to_start(),
+        KeyCode::Char('w') if ctrl => line.delete_word_before(),
+        KeyCode::Char(c) if !ctrl => line.insert(c),
+        KeyCode::Backspace => line.backspace(),
+        KeyCode::Delete => line.delete(),
+        KeyCode::Left => line.left(),
+        KeyCode::Right => line.right(),
+        KeyCode::Home => line.home(),
+        KeyCode::End => line.end(),
+        _ => {}
+    }
+}
