@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::address_limits::Shares;
 use crate::store::SyncMode;
+use crate::tls::{ServerTls, TlsError};
 
 /// `--outbox-bytes`' default: room for a 2 MB `history` page and then
 /// some, a small fraction of a small server's memory.
@@ -120,6 +121,13 @@ pub struct Cli {
     /// (redis://HOST:PORT). Needs --database.
     #[arg(long, value_name = "URL", env = "CHAT_REDIS_URL")]
     pub redis: Option<String>,
+    /// Serve https:// and wss:// with this PEM certificate chain (leaf
+    /// first); re-read on SIGHUP. Needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert; re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// A web origin (scheme://host[:port]) besides the server's own whose
     /// pages may open the WebSocket; repeat for several. Upgrades from any
     /// other origin get HTTP 403.
@@ -173,6 +181,8 @@ pub struct Config {
     pub logins: LoginLimits,
     /// `--rooms-per-session`: 0 means unlimited.
     pub rooms_per_session: usize,
+    /// `--tls-cert`/`--tls-key`: every connection speaks TLS first.
+    pub tls: Option<ServerTls>,
     /// Origins besides the server's own allowed to open the WebSocket, as
     /// [`crate::web::parse_origin`] spells them.
     pub allow_origins: Vec<String>,
@@ -230,6 +240,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             logins: LoginLimits::default(),
             rooms_per_session: DEFAULT_ROOMS_PER_SESSION,
+            tls: None,
             allow_origins: Vec::new(),
         }
     }
@@ -251,6 +262,8 @@ impl From<&Cli> for Config {
             handshake_timeout: cli.handshake_timeout,
             logins: LoginLimits::from(cli),
             rooms_per_session: cli.rooms_per_session,
+            // Loading can fail: the binary does it with [`Cli::tls`].
+            tls: None,
             allow_origins: cli.allow_origins.clone(),
         }
     }
@@ -285,6 +298,17 @@ impl Cli {
             (None, Some(_)) => Err("--redis needs --database: a cluster node uses both \
                  (or neither, for one node on SQLite)"
                 .into()),
+        }
+    }
+
+    /// The certificate and key of `--tls-cert` and `--tls-key`, read now
+    /// (blocking), or `None` when TLS is off.
+    pub fn tls(&self) -> Result<Option<ServerTls>, TlsError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => ServerTls::load(cert, key).map(Some),
+            (Some(_), None) => Err(TlsError::HalfGiven("--tls-cert needs --tls-key")),
+            (None, Some(_)) => Err(TlsError::HalfGiven("--tls-key needs --tls-cert")),
+            (None, None) => Ok(None),
         }
     }
 
@@ -376,6 +400,19 @@ mod tests {
         assert_eq!(config.frame_timeout, default.frame_timeout);
         assert_eq!(config.ping_interval, default.ping_interval);
         assert_eq!(config.logins, default.logins);
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["chat-server"], args].concat());
+        let half = parse(&["--tls-cert", "c.pem"]).unwrap().tls().unwrap_err();
+        assert_eq!(half.to_string(), "--tls-cert needs --tls-key");
+        let half = parse(&["--tls-key", "k.pem"]).unwrap().tls().unwrap_err();
+        assert_eq!(half.to_string(), "--tls-key needs --tls-cert");
+        let both = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(both.tls_cert, Some(PathBuf::from("c.pem")));
+        assert!(parse(&[]).unwrap().tls().unwrap().is_none());
+        assert!(Config::from(&both).tls.is_none());
     }
 
     #[test]

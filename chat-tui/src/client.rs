@@ -119,7 +119,12 @@ async fn run_async(settings: Settings) -> anyhow::Result<()> {
 
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (net_tx, net_rx) = mpsc::channel(NET_EVENT_QUEUE);
-    let network = tokio::spawn(net::run(settings.server.clone(), cmd_rx, net_tx));
+    let network = tokio::spawn(net::run(
+        settings.server.clone(),
+        settings.tls.clone(),
+        cmd_rx,
+        net_tx,
+    ));
     let (mut saver, saver_task) = Saver::start(state_file);
 
     let result = async {

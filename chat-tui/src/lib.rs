@@ -15,6 +15,8 @@
 //!   Its module docs explain the reconnection guarantees.
 //! - [`ui`]: drawing, generic over the ratatui backend.
 //! - [`net`]: the WebSocket task with capped, jittered backoff.
+//! - [`tls`]: what a `wss://` server is verified against, and TLS
+//!   failures told in one line.
 //! - [`tui`]: the terminal guard (restored on drop and on panic).
 //! - [`state`]: per-user, per-server saved state, written atomically.
 //! - [`config`]: flags, the config file and defaults.
@@ -35,6 +37,7 @@ pub mod net;
 pub mod sanitize;
 pub mod state;
 pub mod text;
+pub mod tls;
 pub mod tui;
 pub mod ui;
 pub mod update;

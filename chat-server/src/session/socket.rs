@@ -15,7 +15,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::WebSocketStream;
@@ -29,13 +28,14 @@ use crate::limits::{MAX_FRAMES_PER_FLUSH, PRESENCE_FLUSH_DELAY};
 use crate::metrics::Metrics;
 use crate::registry::{Outgoing, SlowConsumerSignal};
 use crate::shutdown::Shutdown;
+use crate::tls::Stream;
 
 /// How long a closing handshake (and the frames still queued before it)
 /// may take before the connection is simply dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// A session's WebSocket, over the stream that times each frame.
-pub type WsStream = WebSocketStream<FrameDeadline<TcpStream>>;
+pub type WsStream = WebSocketStream<FrameDeadline<Stream>>;
 
 /// Why a session ended; decides the close frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,7 @@ impl Socket {
     }
 
     /// The stream beneath the WebSocket, which times frames.
-    pub(super) fn stream(&mut self) -> &mut FrameDeadline<TcpStream> {
+    pub(super) fn stream(&mut self) -> &mut FrameDeadline<Stream> {
         self.ws.get_mut()
     }
 
