@@ -1,6 +1,8 @@
 //! The `chat-server` binary: flags, logging, signals; the library does the rest.
 
+use std::future::Future;
 use std::io::IsTerminal;
+use std::pin::Pin;
 use std::process::ExitCode;
 
 use chat_server::config::{Cli, Command, Config};
@@ -121,6 +123,7 @@ async fn serve(cli: Cli) -> ExitCode {
         Ok(listener) => listener,
         Err(e) => return fail(format!("cannot listen on {}:{}: {e}", cli.host, cli.port)),
     };
+    let shutdown = shutdown_signal();
     let scheme = if config.tls.is_some() { "wss" } else { "ws" };
     match listener.local_addr() {
         Ok(addr) => tracing::info!("listening on {scheme}://{addr}/ws, {storage}"),
@@ -129,7 +132,7 @@ async fn serve(cli: Cli) -> ExitCode {
     if let Some(tls) = config.tls.clone() {
         tokio::spawn(reload_tls_on_hangup(tls));
     }
-    server::run(listener, config, backend, shutdown_signal()).await;
+    server::run(listener, config, backend, shutdown).await;
     ExitCode::SUCCESS
 }
 
@@ -187,28 +190,33 @@ fn survive_file_size_limit() {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Registers for SIGINT and SIGTERM at once, before the server says where
+/// it listens, so a signal sent right after that line is never met by the
+/// default action (death without flushing storage); resolves on either.
+fn shutdown_signal() -> Pin<Box<dyn Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
         ) {
-            Ok(signal) => signal,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _ = interrupt.await;
-                return;
+            (Ok(mut interrupt), Ok(mut terminate)) => Box::pin(async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            }),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for SIGINT or SIGTERM; stop the server with SIGKILL");
+                Box::pin(std::future::pending())
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        Box::pin(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
