@@ -423,13 +423,6 @@ async fn a_terminal_client_and_a_browser_see_each_other_and_older_pages_load() {
     dave.close().await;
 }
 
-/// What the page's own client module says its WebSocket endpoint is: the
-/// same module instance the page runs, asked rather than re-derived here.
-const PAGE_ENDPOINT: &str = r#"
-    const [done] = arguments;
-    import("/net.js").then((net) => done(net.endpoint()), (e) => done("import failed: " + e));
-"#;
-
 #[tokio::test]
 async fn a_browser_and_a_terminal_client_chat_over_wss_with_a_self_signed_certificate() {
     let dir = tempfile::tempdir().expect("a temporary directory can be created");
@@ -456,11 +449,12 @@ async fn a_browser_and_a_terminal_client_chat_over_wss_with_a_self_signed_certif
     assert_eq!(alice.connection_state().await, "connected");
     let location = alice.eval("return location.protocol;").await;
     assert_eq!(location, json!("https:"));
+    // The URL the page's WebSocket was opened with.
     let endpoint = alice
-        .client()
-        .execute_async(PAGE_ENDPOINT, Vec::new())
-        .await
-        .expect("the script reports");
+        .eval(
+            r#"return document.querySelector('[data-test="connection-state"]').dataset.endpoint;"#,
+        )
+        .await;
     assert_eq!(endpoint, json!(format!("wss://{}/ws", server.addr())));
     alice.join("lobby").await;
 
