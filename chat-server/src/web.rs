@@ -279,6 +279,27 @@ mod tests {
     }
 
     #[test]
+    fn an_https_page_may_open_wss_to_its_own_host() {
+        // The policy is the same over http and https (the page picks ws or
+        // wss from its own scheme); what matters for TLS is wss://HOST,
+        // for the IP-and-port hosts a self-signed set-up uses too.
+        for host in ["127.0.0.1:8443", "[::1]:8443", "chat.example.org"] {
+            let lines = page("/", Some(host)).unwrap().header_lines();
+            let csp = lines
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Security-Policy: "))
+                .unwrap();
+            let connect = csp
+                .split("; ")
+                .find_map(|d| d.strip_prefix("connect-src "))
+                .unwrap();
+            let sources: Vec<&str> = connect.split(' ').collect();
+            assert!(sources.contains(&format!("wss://{host}").as_str()), "{csp}");
+            assert!(sources.contains(&"'self'"), "{csp}");
+        }
+    }
+
+    #[test]
     fn a_host_header_cannot_write_into_the_policy() {
         let page = page("/", Some("evil.example; script-src *")).unwrap();
         let lines = page.header_lines();

@@ -40,6 +40,7 @@ function start(user, password, restoring = false) {
     },
     state: (name, retryAt) => view.setState(name, retryAt),
   });
+  view.setEndpoint(connection.url);
   session = { user, chat, connection, state };
   view.showChat();
   view.draw(chat, "all");

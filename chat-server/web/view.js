@@ -62,6 +62,13 @@ export class View {
   }
 
   /** The connection line: "connected", "reconnecting in 3s", … */
+  /** The WebSocket URL the state is about: shown on hover, and there for
+   * a test to check the page's scheme (ws: or wss:) against. */
+  setEndpoint(url) {
+    this.state.dataset.endpoint = url;
+    this.state.title = url;
+  }
+
   setState(state, retryAt) {
     this.state.dataset.state = state;
     clearInterval(this.ticker);

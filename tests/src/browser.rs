@@ -111,11 +111,19 @@ impl Browser {
     /// A new headless Chromium with a fresh profile and a window of
     /// `width` × `height` CSS pixels.
     pub async fn page(&mut self, width: u32, height: u32) -> Page {
+        self.page_with_args(width, height, &[]).await
+    }
+
+    /// [`Browser::page`] with more Chromium flags, for example
+    /// `--ignore-certificate-errors-spki-list=…` to trust one test
+    /// certificate.
+    pub async fn page_with_args(&mut self, width: u32, height: u32, extra: &[String]) -> Page {
         self.next_profile += 1;
         let profile = self.profiles.path().join(self.next_profile.to_string());
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| (*a).to_owned()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
         args.push(format!("--window-size={width},{height}"));
+        args.extend(extra.iter().cloned());
         let mut options = json!({
             "binary": program("CHROMIUM", "/usr/bin/chromium"),
             "args": args,

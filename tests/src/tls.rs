@@ -1,7 +1,7 @@
 //! TLS fixtures: self-signed certificates made with `rcgen` (written to
 //! files for `chat-server --tls-cert/--tls-key` and `chat-tui --ca-file`),
 //! a rustls client configuration trusting given certificates, and HTTP
-//! requests over TLS.
+//! requests over TLS, and the pin that makes Chromium accept a certificate.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use base64::Engine as _;
+use rcgen::PublicKeyData as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
@@ -26,6 +28,10 @@ pub struct TestCertificate {
     pub key_pem: String,
     /// The certificate as the server presents it in the handshake.
     pub der: Vec<u8>,
+    /// The base64 of the SHA-256 of the certificate's SubjectPublicKeyInfo:
+    /// what Chromium's `--ignore-certificate-errors-spki-list` takes, so a
+    /// browser trusts this certificate and no other.
+    pub spki_sha256: String,
 }
 
 impl TestCertificate {
@@ -46,6 +52,7 @@ impl TestCertificate {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
             der: cert.der().to_vec(),
+            spki_sha256: spki_sha256(&key.subject_public_key_info()),
         }
     }
 
@@ -74,6 +81,11 @@ impl Default for TestCertificate {
     fn default() -> Self {
         Self::new()
     }
+}
+
+fn spki_sha256(spki_der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, spki_der);
+    base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
 }
 
 /// A client configuration that trusts exactly `trusted`.

@@ -1,13 +1,16 @@
 //! The browser client in real headless Chromium: two browsers chatting,
 //! catching up after a server restart with nothing lost or doubled,
 //! markup shown as text, a terminal-protocol client and a browser seeing
-//! each other, the Origin check, and the layout at desktop and phone size.
+//! each other, the Origin check, a browser and a terminal-protocol client
+//! over `wss://` with a self-signed certificate, and the layout at desktop
+//! and phone size.
 
 use std::time::Duration;
 
 use chat_e2e::browser::{Browser, ForeignSite, Forwarder, Page, Shown};
 use chat_e2e::db::stored_messages;
 use chat_e2e::http::http_get;
+use chat_e2e::tls::{TestCertificate, client_config, https_get};
 use chat_e2e::{ServerOptions, ServerProcess, TestClient, message_burst};
 use chat_proto::{ClientFrame, Message, ServerFrame};
 use serde_json::json;
@@ -418,6 +421,74 @@ async fn a_terminal_client_and_a_browser_see_each_other_and_older_pages_load() {
     assert_eq!(dave.wait_message_count(82).await.len(), 82);
     assert_eq!(member_names(&dave).await, ["carol", "dave"]);
     dave.close().await;
+}
+
+#[tokio::test]
+async fn a_browser_and_a_terminal_client_chat_over_wss_with_a_self_signed_certificate() {
+    let dir = tempfile::tempdir().expect("a temporary directory can be created");
+    let cert = TestCertificate::new();
+    let server = ServerProcess::start(ServerOptions {
+        extra_args: cert.server_args(dir.path(), "server"),
+        ..ServerOptions::default()
+    })
+    .await;
+    let origin = format!("https://{}", server.addr());
+    let trust = client_config(&[&cert]);
+
+    // The https page's policy lets it open wss:// to its own host.
+    let page = https_get(server.addr(), "/", trust.clone(), HTTP_TIMEOUT).await;
+    assert_eq!(page.status, 200, "{}", page.raw);
+    let wss_allowed = format!("connect-src 'self' ws://{0} wss://{0};", server.addr());
+    assert!(page.raw.contains(&wss_allowed), "{}", page.raw);
+
+    // Chromium trusts exactly this certificate, by its key's pin.
+    let mut browser = Browser::start().await;
+    let pin = format!("--ignore-certificate-errors-spki-list={}", cert.spki_sha256);
+    let alice = browser.page_with_args(DESKTOP.0, DESKTOP.1, &[pin]).await;
+    alice.login(&origin, "alice", None).await;
+    assert_eq!(alice.connection_state().await, "connected");
+    let location = alice.eval("return location.protocol;").await;
+    assert_eq!(location, json!("https:"));
+    // The URL the page's WebSocket was opened with.
+    let endpoint = alice
+        .eval(
+            r#"return document.querySelector('[data-test="connection-state"]').dataset.endpoint;"#,
+        )
+        .await;
+    assert_eq!(endpoint, json!(format!("wss://{}/ws", server.addr())));
+    alice.join("lobby").await;
+
+    // The port speaks TLS only, so a page that is connected is on wss://.
+    let mut bob = TestClient::connect_tls(&server.wss_url(), trust).await;
+    bob.hello("bob", None).await;
+    bob.join("lobby").await;
+    alice
+        .wait_for(
+            "bob among lobby's members",
+            "return [...document.querySelectorAll('#member-list li')].some(e => e.textContent === 'bob');",
+        )
+        .await;
+
+    let sent = bob.say("lobby", "hello from wss").await;
+    let shown = alice.wait_message("hello from wss").await;
+    assert_eq!(
+        shown,
+        [Shown {
+            id: sent.id,
+            user: "bob".into(),
+            text: "hello from wss".into(),
+        }]
+    );
+    alice.say("and back over wss").await;
+    let relayed = expect_text(&mut bob, "and back over wss").await;
+    assert_eq!(relayed.user, "alice");
+    let shown = alice.wait_message_count(2).await;
+    assert_eq!(texts(&shown), ["hello from wss", "and back over wss"]);
+    assert_eq!(shown[1].id, relayed.id, "the page shows the stored id");
+    assert_ids_ascending_and_unique(&shown);
+    assert_eq!(alice.connection_state().await, "connected");
+    bob.close().await;
+    alice.close().await;
 }
 
 /// Opens a WebSocket from the current page and reports "open" or
