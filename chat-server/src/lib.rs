@@ -45,6 +45,7 @@ pub mod http;
 pub mod limits;
 pub mod login_limits;
 pub mod metrics;
+pub mod outbox;
 pub mod registry;
 pub mod server;
 pub mod session;

@@ -1,0 +1,615 @@
+//! A connection's outbox and the one path every byte to its client takes:
+//! WebSocket-framed [`Frame`]s (encoded once, shared by every recipient)
+//! queued in order and written to the socket by whoever queues them.
+//!
+//! Server frames are unmasked, so a frame's bytes (header and payload) are
+//! the same for every member of a room: they are framed once and written
+//! as they are. A frame queued while the queue is empty and the socket can
+//! take it is written at once by the thread that queued it (the fan-out,
+//! another session, the session itself): no task is woken for it. Only
+//! when the socket takes less than offered is the session woken, once, to
+//! wait for the socket and write the rest ([`Outbox::drain`]). Presence
+//! frames may wait in the queue for the session's presence timer, or the
+//! next urgent frame, so a burst of joins shares one write.
+//!
+//! The WebSocket library's own writes (pongs, pings, close frames) go
+//! through [`WireStream`] into the same queue, whole, so they never land
+//! inside a frame that is half written. Every write happens under the
+//! queue's lock, from its head: the client gets the bytes in queue order.
+//!
+//! The queue is bounded in frames and in bytes not yet taken by the
+//! socket: past either, the connection is a slow consumer and is kicked.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use chat_proto::{ServerFrame, encode};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::limits::MAX_FRAMES_PER_FLUSH;
+use crate::metrics::Metrics;
+use crate::sync::lock;
+
+/// A WebSocket text frame, header and payload, ready to be written as it
+/// is; cheap to clone (shared bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame(Bytes);
+
+impl Frame {
+    /// Frames `payload` as one final, unmasked text frame.
+    pub fn text(payload: &str) -> Self {
+        let len = payload.len();
+        let mut framed = BytesMut::with_capacity(len + 10);
+        framed.put_u8(0x81); // FIN, opcode 1 (text)
+        if len < 126 {
+            framed.put_u8(len as u8);
+        } else if let Ok(short) = u16::try_from(len) {
+            framed.put_u8(126);
+            framed.put_u16(short);
+        } else {
+            framed.put_u8(127);
+            framed.put_u64(len as u64);
+        }
+        framed.put_slice(payload.as_bytes());
+        Self(framed.freeze())
+    }
+
+    /// Bytes on the wire, header included.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The frame's text, without its header.
+    pub fn payload(&self) -> &str {
+        let header = match self.0.get(1) {
+            Some(126) => 4,
+            Some(127) => 10,
+            _ => 2,
+        };
+        std::str::from_utf8(self.0.get(header..).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+/// Encodes a server frame once, for sharing among recipients.
+pub fn frame(server_frame: &ServerFrame) -> Frame {
+    Frame::text(&encode(server_frame))
+}
+
+/// What a queued piece of bytes is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A frame to write at once.
+    Urgent,
+    /// A presence frame, which may wait to share a write.
+    Presence,
+    /// The WebSocket library's own bytes (pong, ping, close): not counted
+    /// as a frame out.
+    Control,
+}
+
+/// A frame (or control bytes) waiting for the socket.
+#[derive(Debug)]
+struct Queued {
+    bytes: Bytes,
+    kind: Kind,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Queued>,
+    /// Bytes of the head item already written.
+    head_written: usize,
+    /// Bytes queued and not yet taken by the socket.
+    bytes: usize,
+    /// Something queued must go now (not only presence).
+    urgent: bool,
+    /// The socket took less than offered: the session is waiting for it
+    /// to drain, and everyone else only queues.
+    blocked: bool,
+    /// A write failed, or the session ended: nothing more is taken.
+    closed: bool,
+}
+
+/// The state behind every clone of an [`Outbox`].
+#[derive(Debug)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// `None` for an outbox with no socket (unit tests): frames only queue.
+    socket: Option<TcpStream>,
+    /// Past this many queued frames the connection is a slow consumer.
+    frame_cap: usize,
+    /// Past this many queued bytes the connection is a slow consumer.
+    byte_cap: usize,
+    kicked: AtomicBool,
+    kick: Notify,
+    /// Tells the session there is work for it: the socket is blocked, or
+    /// presence waits for its timer.
+    work: Notify,
+    metrics: Option<Arc<Metrics>>,
+}
+
+/// The sending side of a connection: cheap to clone, shared by the room
+/// registry, the session's replies and its socket.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    shared: Arc<Shared>,
+}
+
+/// What [`Outbox::drain`] and the queue's writes can end with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// Everything queued has been written.
+    Empty,
+    /// The socket failed or the outbox was closed.
+    Failed,
+}
+
+impl Outbox {
+    /// An outbox with no socket, holding at most `capacity` frames: what
+    /// is pushed stays queued until [`Outbox::take_queued`].
+    pub fn new(capacity: usize) -> Self {
+        Self::build(None, capacity, usize::MAX, None)
+    }
+
+    /// The outbox of `socket`, holding at most `capacity` frames and, past
+    /// one frame, about `byte_cap` bytes: a frame is refused once what is
+    /// queued already exceeds `byte_cap`, so one reply larger than the cap
+    /// still goes out to a client that reads.
+    pub fn bounded(
+        socket: TcpStream,
+        capacity: usize,
+        byte_cap: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self::build(Some(socket), capacity, byte_cap, Some(metrics))
+    }
+
+    fn build(
+        socket: Option<TcpStream>,
+        capacity: usize,
+        byte_cap: usize,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                queue: Mutex::new(Queue::default()),
+                socket,
+                frame_cap: capacity.max(1),
+                byte_cap,
+                kicked: AtomicBool::new(false),
+                kick: Notify::new(),
+                work: Notify::new(),
+                metrics,
+            }),
+        }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        lock(&self.shared.queue)
+    }
+
+    /// Queues a frame to be written at once (written here if the socket
+    /// takes it); returns whether it was taken.
+    pub fn push(&self, frame: Frame) -> bool {
+        self.enqueue(frame.0, Kind::Urgent)
+    }
+
+    /// Queues a presence frame, which may wait to share a write.
+    pub fn push_presence(&self, frame: Frame) -> bool {
+        self.enqueue(frame.0, Kind::Presence)
+    }
+
+    /// Queues without waiting. A full queue kicks the connection as a slow
+    /// consumer.
+    fn enqueue(&self, bytes: Bytes, kind: Kind) -> bool {
+        let shared = &self.shared;
+        let mut queue = self.queue();
+        if queue.closed {
+            return false;
+        }
+        if queue.bytes > shared.byte_cap || queue.items.len() >= shared.frame_cap {
+            drop(queue);
+            self.kick();
+            return false;
+        }
+        queue.bytes += bytes.len();
+        queue.items.push_back(Queued { bytes, kind });
+        if queue.blocked {
+            return true; // The session writes it once the socket drains.
+        }
+        if kind == Kind::Presence && !queue.urgent {
+            if queue.items.len() == 1 {
+                shared.work.notify_one(); // Starts the presence timer.
+            }
+            return true;
+        }
+        queue.urgent = true;
+        if shared.socket.is_some() && self.write_out(&mut queue) != Some(Drained::Empty) {
+            queue.blocked = true;
+            shared.work.notify_one();
+        }
+        true
+    }
+
+    /// Writes from the queue's head until it is empty (`Some(Empty)`), the
+    /// socket would block (`None`) or fails (`Some(Failed)`).
+    fn write_out(&self, queue: &mut Queue) -> Option<Drained> {
+        let socket = self.shared.socket.as_ref()?;
+        let mut frames = 0;
+        let outcome = loop {
+            if queue.items.is_empty() {
+                queue.urgent = false;
+                break Some(Drained::Empty);
+            }
+            match try_write(socket, queue) {
+                Ok(0) => break Some(Drained::Failed),
+                Ok(written) => frames += consume(queue, written),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break None,
+                Err(_) => break Some(Drained::Failed),
+            }
+        };
+        if outcome == Some(Drained::Failed) {
+            queue.closed = true;
+        }
+        if frames > 0
+            && let Some(metrics) = &self.shared.metrics
+        {
+            metrics.frames_out.fetch_add(frames, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    /// Whether the session has something to do about its queue now: the
+    /// socket is blocked, or something urgent (or failed) waits.
+    pub fn needs_drain(&self) -> bool {
+        let queue = self.queue();
+        queue.blocked || queue.urgent || queue.closed
+    }
+
+    /// Whether presence frames wait in the queue for their timer.
+    pub fn presence_waiting(&self) -> bool {
+        !self.queue().items.is_empty()
+    }
+
+    /// Writes everything queued, waiting for the socket as long as it
+    /// takes. Cancel-safe: what was written stays written.
+    pub async fn drain(&self) -> Drained {
+        let Some(socket) = self.shared.socket.as_ref() else {
+            return Drained::Empty;
+        };
+        loop {
+            {
+                let mut queue = self.queue();
+                if queue.closed {
+                    return Drained::Failed;
+                }
+                if let Some(done) = self.write_out(&mut queue) {
+                    queue.blocked = false;
+                    return done;
+                }
+                queue.blocked = true;
+            }
+            if socket.writable().await.is_err() {
+                return Drained::Failed;
+            }
+        }
+    }
+
+    /// Resolves when there may be work for the session ([`Outbox::drain`],
+    /// or the presence timer). Cancel-safe.
+    pub async fn work(&self) {
+        self.shared.work.notified().await;
+    }
+
+    fn kick(&self) {
+        if !self.shared.kicked.swap(true, Ordering::AcqRel) {
+            self.shared.kick.notify_one();
+        }
+    }
+
+    pub fn is_kicked(&self) -> bool {
+        self.shared.kicked.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the connection has been kicked as a slow consumer.
+    pub async fn kicked(&self) {
+        if !self.is_kicked() {
+            self.shared.kick.notified().await;
+        }
+    }
+
+    /// Drops what is queued and not yet begun: for a client that is not
+    /// reading, whose close frame should not wait behind it. A frame
+    /// already half written stays, so the close frame lands after it.
+    pub fn discard_queued(&self) {
+        let mut queue = self.queue();
+        let keep = usize::from(queue.head_written > 0);
+        queue.items.truncate(keep);
+        let left = queue.items.front().map_or(0, |head| head.bytes.len());
+        queue.bytes = left.saturating_sub(queue.head_written);
+        queue.urgent = keep > 0;
+    }
+
+    /// Takes nothing more: the session has ended.
+    pub fn close(&self) {
+        self.queue().closed = true;
+    }
+
+    /// The library's own bytes (pong, ping, close), queued whole behind
+    /// everything else; over the byte cap they still go, and kick.
+    fn push_control(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut queue = self.queue();
+        if queue.closed {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        if queue.bytes > self.shared.byte_cap {
+            self.kick();
+        }
+        queue.bytes += bytes.len();
+        queue.items.push_back(Queued {
+            bytes: Bytes::copy_from_slice(bytes),
+            kind: Kind::Control,
+        });
+        queue.urgent = true;
+        if !queue.blocked && self.write_out(&mut queue).is_none() {
+            queue.blocked = true;
+            self.shared.work.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Takes what is queued, oldest first, with whether each frame was
+    /// urgent; for an outbox without a socket.
+    pub fn take_queued(&self) -> Vec<(Frame, bool)> {
+        let mut queue = self.queue();
+        queue.bytes = 0;
+        queue.urgent = false;
+        queue
+            .items
+            .drain(..)
+            .map(|item| (Frame(item.bytes), item.kind != Kind::Presence))
+            .collect()
+    }
+
+    /// Bytes queued and not yet taken by the socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue().bytes
+    }
+}
+
+/// Offers the queue's unwritten bytes to the socket in one call.
+fn try_write(socket: &TcpStream, queue: &Queue) -> io::Result<usize> {
+    let mut slices = [IoSlice::new(&[]); MAX_FRAMES_PER_FLUSH];
+    let mut count = 0;
+    for (slot, item) in slices.iter_mut().zip(&queue.items) {
+        let skip = if count == 0 { queue.head_written } else { 0 };
+        *slot = IoSlice::new(item.bytes.get(skip..).unwrap_or_default());
+        count += 1;
+    }
+    match count {
+        1 => socket.try_write(&slices[0]),
+        _ => socket.try_write_vectored(&slices[..count]),
+    }
+}
+
+/// Takes `written` bytes off the queue's head; returns how many frames
+/// (not control bytes) were finished.
+fn consume(queue: &mut Queue, mut written: usize) -> u64 {
+    queue.bytes -= written;
+    let mut frames = 0;
+    while let Some(head) = queue.items.front() {
+        let left = head.bytes.len() - queue.head_written;
+        if written < left {
+            queue.head_written += written;
+            break;
+        }
+        written -= left;
+        frames += u64::from(head.kind != Kind::Control);
+        queue.head_written = 0;
+        queue.items.pop_front();
+    }
+    frames
+}
+
+/// The byte stream under a session's WebSocket: reads straight from the
+/// socket, writes through the outbox's queue, whole, so the library's
+/// frames and the outbox's never interleave mid-frame.
+#[derive(Debug, Clone)]
+pub struct WireStream {
+    outbox: Outbox,
+}
+
+impl WireStream {
+    /// The stream of an outbox that has a socket.
+    pub fn new(outbox: Outbox) -> Self {
+        Self { outbox }
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn socket(&self) -> io::Result<&TcpStream> {
+        self.outbox
+            .shared
+            .socket
+            .as_ref()
+            .ok_or_else(|| io::ErrorKind::NotConnected.into())
+    }
+}
+
+impl AsyncRead for WireStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let socket = self.socket()?;
+        loop {
+            std::task::ready!(socket.poll_read_ready(cx))?;
+            match socket.try_read(buf.initialize_unfilled()) {
+                Ok(read) => {
+                    buf.advance(read);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for WireStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(self.outbox.push_control(buf).map(|()| buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let outbox = &self.outbox;
+        let socket = self.socket()?;
+        loop {
+            {
+                let mut queue = outbox.queue();
+                if queue.closed {
+                    return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+                }
+                match outbox.write_out(&mut queue) {
+                    Some(Drained::Empty) => {
+                        queue.blocked = false;
+                        return Poll::Ready(Ok(()));
+                    }
+                    Some(Drained::Failed) => {
+                        return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+                    }
+                    None => queue.blocked = true,
+                }
+            }
+            std::task::ready!(socket.poll_write_ready(cx))?;
+        }
+    }
+
+    /// Flushes only: the socket closes when the last handle to the
+    /// outbox goes, after the session has left its rooms.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_is_framed_once_with_the_header_its_length_needs() {
+        for len in [0, 125, 126, 65_535, 65_536] {
+            let text = "x".repeat(len);
+            let frame = Frame::text(&text);
+            let header = frame.len() - len;
+            assert_eq!(
+                header,
+                [2, 4, 10][usize::from(len >= 126) + usize::from(len > 65_535)]
+            );
+            assert_eq!(frame.0[0], 0x81, "final text frame, unmasked");
+            assert_eq!(frame.payload(), text);
+        }
+    }
+
+    #[test]
+    fn an_outbox_over_its_bytes_kicks_but_takes_one_large_frame() {
+        let outbox = Outbox::build(None, 64, 100, None);
+        assert!(
+            outbox.push(Frame::text(&"x".repeat(300))),
+            "one large frame"
+        );
+        assert!(!outbox.is_kicked());
+        assert!(!outbox.push(Frame::text("y")), "over the cap now");
+        assert!(outbox.is_kicked());
+        assert_eq!(outbox.take_queued().len(), 1, "the large frame is queued");
+        assert_eq!(outbox.queued_bytes(), 0, "the refused frame is not counted");
+    }
+
+    #[test]
+    fn an_outbox_over_its_frames_kicks() {
+        let outbox = Outbox::new(2);
+        assert!(outbox.push_presence(Frame::text("a")));
+        assert!(outbox.push(Frame::text("b")));
+        assert!(!outbox.push(Frame::text("c")));
+        assert!(outbox.is_kicked());
+        let queued = outbox.take_queued();
+        let kinds: Vec<bool> = queued.iter().map(|(_, urgent)| *urgent).collect();
+        assert_eq!(kinds, [false, true], "presence may wait, replies may not");
+    }
+
+    /// A connected loopback pair: the server's end and the client's.
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        (accepted.unwrap().0, client.unwrap())
+    }
+
+    #[tokio::test]
+    async fn what_the_socket_cannot_take_waits_in_order_and_drains_whole() {
+        use tokio::io::AsyncReadExt;
+
+        let (server, mut client) = pair().await;
+        let metrics = Arc::new(Metrics::default());
+        let outbox = Outbox::bounded(server, 100_000, usize::MAX, metrics.clone());
+        let mut expected = Vec::new();
+        let mut frames = 0u64;
+        // Written at once until the socket is full; then queued.
+        while outbox.queued_bytes() == 0 && frames < 10_000 {
+            let frame = Frame::text(&format!("{frames:06}").repeat(10_000));
+            expected.extend_from_slice(&frame.0);
+            assert!(outbox.push(frame));
+            frames += 1;
+        }
+        assert!(
+            outbox.needs_drain(),
+            "the socket is full: the session drains"
+        );
+        // The library's own bytes go behind, whole.
+        let mut stream = WireStream::new(outbox.clone());
+        let control = [0x89u8, 0];
+        std::future::poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, &control))
+            .await
+            .unwrap();
+        expected.extend_from_slice(&control);
+        let last = Frame::text("last");
+        expected.extend_from_slice(&last.0);
+        assert!(outbox.push(last));
+        let total = expected.len();
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0u8; total];
+            client.read_exact(&mut got).await.unwrap();
+            got
+        });
+        let drained = tokio::time::timeout(std::time::Duration::from_secs(20), outbox.drain());
+        assert_eq!(drained.await.unwrap(), Drained::Empty);
+        assert!(
+            reader.await.unwrap() == expected,
+            "every byte, in queue order"
+        );
+        assert!(!outbox.needs_drain());
+        assert_eq!(
+            metrics.frames_out.load(Ordering::Relaxed),
+            frames + 1,
+            "control bytes are not frames"
+        );
+    }
+}
