@@ -17,8 +17,9 @@ pub const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
 /// A burst of joins, such as everyone reconnecting after a restart, would
 /// otherwise cost every member one packet per joiner.
 pub const PRESENCE_FLUSH_DELAY: Duration = Duration::from_millis(200);
-/// How many queued frames one vectored write offers the socket.
-pub const MAX_FRAMES_PER_FLUSH: usize = 256;
+/// How many queued frames one vectored write offers the socket (the
+/// kernel takes at most 1,024 slices in one call).
+pub const MAX_FRAMES_PER_WRITE: usize = 64;
 /// Concurrent password hash computations; each is CPU- and memory-hard.
 pub const MAX_CONCURRENT_HASHES: usize = 2;
 

@@ -33,7 +33,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use crate::limits::MAX_FRAMES_PER_FLUSH;
+use crate::limits::MAX_FRAMES_PER_WRITE;
 use crate::metrics::Metrics;
 use crate::sync::lock;
 
@@ -388,19 +388,25 @@ impl Outbox {
     }
 }
 
-/// Offers the queue's unwritten bytes to the socket in one call.
+/// Offers the queue's unwritten bytes to the socket in one call: a lone
+/// frame (the common case) without building a vector of slices.
 fn try_write(socket: &TcpStream, queue: &Queue) -> io::Result<usize> {
-    let mut slices = [IoSlice::new(&[]); MAX_FRAMES_PER_FLUSH];
+    fn unwritten(item: &Queued, skip: usize) -> &[u8] {
+        item.bytes.get(skip..).unwrap_or_default()
+    }
+    let skip = queue.head_written;
+    if let [only] = queue.items.as_slices().0
+        && queue.items.len() == 1
+    {
+        return socket.try_write(unwritten(only, skip));
+    }
+    let mut slices = [IoSlice::new(&[]); MAX_FRAMES_PER_WRITE];
     let mut count = 0;
     for (slot, item) in slices.iter_mut().zip(&queue.items) {
-        let skip = if count == 0 { queue.head_written } else { 0 };
-        *slot = IoSlice::new(item.bytes.get(skip..).unwrap_or_default());
+        *slot = IoSlice::new(unwritten(item, if count == 0 { skip } else { 0 }));
         count += 1;
     }
-    match count {
-        1 => socket.try_write(&slices[0]),
-        _ => socket.try_write_vectored(&slices[..count]),
-    }
+    socket.try_write_vectored(&slices[..count])
 }
 
 /// Takes `written` bytes off the queue's head; returns how many frames
