@@ -91,6 +91,8 @@ pub fn frame(server_frame: &ServerFrame) -> Frame {
 enum Kind {
     /// A frame to write at once.
     Urgent,
+    /// A frame to write at the next flush (one committed batch's).
+    Unflushed,
     /// A presence frame, which may wait to share a write.
     Presence,
     /// The WebSocket library's own bytes (pong, ping, close): not counted
@@ -114,6 +116,8 @@ struct Queue {
     bytes: usize,
     /// Something queued must go now (not only presence).
     urgent: bool,
+    /// Frames wait for [`Outbox::flush`].
+    unflushed: bool,
     /// The socket took less than offered: the session is waiting for it
     /// to drain, and everyone else only queues.
     blocked: bool,
@@ -210,6 +214,32 @@ impl Outbox {
         self.enqueue(frame.0, Kind::Presence)
     }
 
+    /// Queues a frame to be written at the next [`Outbox::flush`], so the
+    /// frames of one committed batch share a write.
+    pub fn push_unflushed(&self, frame: Frame) -> bool {
+        self.enqueue(frame.0, Kind::Unflushed)
+    }
+
+    /// Writes what [`Outbox::push_unflushed`] queued (and what waits
+    /// before it), if the socket takes it; otherwise the session will.
+    pub fn flush(&self) {
+        let mut queue = self.queue();
+        if queue.unflushed && !queue.blocked && !queue.closed {
+            queue.unflushed = false;
+            queue.urgent = true;
+            self.write_or_hand_over(&mut queue);
+        }
+    }
+
+    /// Writes from here; what the socket cannot take now is the session's
+    /// to write once it drains.
+    fn write_or_hand_over(&self, queue: &mut Queue) {
+        if self.shared.socket.is_some() && self.write_out(queue) != Some(Drained::Empty) {
+            queue.blocked = true;
+            self.shared.work.notify_one();
+        }
+    }
+
     /// Queues without waiting. A full queue kicks the connection as a slow
     /// consumer.
     fn enqueue(&self, bytes: Bytes, kind: Kind) -> bool {
@@ -228,6 +258,10 @@ impl Outbox {
         if queue.blocked {
             return true; // The session writes it once the socket drains.
         }
+        if kind == Kind::Unflushed {
+            queue.unflushed = true;
+            return true;
+        }
         if kind == Kind::Presence && !queue.urgent {
             if queue.items.len() == 1 {
                 shared.work.notify_one(); // Starts the presence timer.
@@ -235,10 +269,8 @@ impl Outbox {
             return true;
         }
         queue.urgent = true;
-        if shared.socket.is_some() && self.write_out(&mut queue) != Some(Drained::Empty) {
-            queue.blocked = true;
-            shared.work.notify_one();
-        }
+        queue.unflushed = false;
+        self.write_or_hand_over(&mut queue);
         true
     }
 
@@ -250,6 +282,7 @@ impl Outbox {
         let outcome = loop {
             if queue.items.is_empty() {
                 queue.urgent = false;
+                queue.unflushed = false;
                 break Some(Drained::Empty);
             }
             match try_write(socket, queue) {

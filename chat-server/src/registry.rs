@@ -76,11 +76,12 @@ impl Member {
         }
     }
 
+    /// Messages wait for [`Outbox::flush`], so a batch shares a write.
     fn send(&self, id: u64, frame: Frame) {
         if id == 0 {
             self.outbox.push_presence(frame);
         } else {
-            self.outbox.push(frame);
+            self.outbox.push_unflushed(frame);
         }
     }
 }
@@ -96,6 +97,29 @@ struct RoomState {
 }
 
 impl RoomState {
+    /// Queues messages of this room to every member, then writes each
+    /// member's share in one go.
+    fn deliver(&mut self, messages: &[CommittedMessage]) {
+        for committed in messages {
+            let message = &committed.message;
+            let shared = frame(&ServerFrame::Message(Message {
+                reference: None,
+                ..message.clone()
+            }));
+            for (conn, member) in self.members.iter_mut() {
+                let copy = if *conn == committed.origin && message.reference.is_some() {
+                    frame(&ServerFrame::Message(message.clone()))
+                } else {
+                    shared.clone()
+                };
+                member.deliver(message.id, copy);
+            }
+        }
+        for member in self.members.values() {
+            member.outbox.flush();
+        }
+    }
+
     /// Sends a presence frame about `user` to every member that is not
     /// one of that user's own connections.
     fn tell_others(&mut self, user: &UserName, presence: &ServerFrame) {
@@ -276,6 +300,7 @@ impl RoomRegistry {
                 member.send(id, held);
             }
         }
+        member.outbox.flush();
     }
 
     /// Removes the connection from the room, announcing the user's
@@ -356,33 +381,21 @@ impl RoomRegistry {
 
     /// Delivers committed messages, in the order given, to this node's
     /// members of their rooms; the origin connection gets the copy with
-    /// its `ref`.
+    /// its `ref`. Each run of one room's messages shares one write per
+    /// member.
     pub fn deliver(&self, batch: &[CommittedMessage]) {
-        let mut current: Option<Arc<Room>> = None;
-        for committed in batch {
-            let message = &committed.message;
-            if current
-                .as_ref()
-                .is_none_or(|room| room.name.as_str() != message.room)
-            {
-                current = self.room(&message.room);
+        let mut rest = batch;
+        while let Some(first) = rest.first() {
+            let room_name = first.message.room.as_str();
+            let run = rest
+                .iter()
+                .take_while(|committed| committed.message.room == room_name)
+                .count();
+            let (messages, later) = rest.split_at(run);
+            if let Some(room) = self.room(room_name) {
+                room.lock().deliver(messages);
             }
-            let Some(room) = &current else {
-                continue; // Nobody is in the room here.
-            };
-            let shared = frame(&ServerFrame::Message(Message {
-                reference: None,
-                ..message.clone()
-            }));
-            let mut state = room.lock();
-            for (conn, member) in state.members.iter_mut() {
-                let copy = if *conn == committed.origin && message.reference.is_some() {
-                    frame(&ServerFrame::Message(message.clone()))
-                } else {
-                    shared.clone()
-                };
-                member.deliver(message.id, copy);
-            }
+            rest = later;
         }
     }
 }
