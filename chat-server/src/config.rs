@@ -7,10 +7,15 @@ use clap::{Parser, Subcommand};
 
 use crate::address_limits::Shares;
 use crate::store::SyncMode;
+use crate::tls::{ServerTls, TlsError};
 
 /// `--outbox-bytes`' default: room for a 2 MB `history` page and then
 /// some, a small fraction of a small server's memory.
 pub const DEFAULT_OUTBOX_BYTES: usize = 4 * 1024 * 1024;
+/// Rooms one session may be in at once, unless `--rooms-per-session` says
+/// otherwise: enough for anyone reading, few enough that one session
+/// cannot hold thousands of rooms in memory.
+pub const DEFAULT_ROOMS_PER_SESSION: usize = 200;
 
 /// Real-time chat server: WebSocket rooms at /ws, stored in SQLite, or as
 /// one node of a cluster sharing PostgreSQL and Redis.
@@ -95,6 +100,10 @@ pub struct Cli {
     /// unlimited).
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub sessions_per_account: u32,
+    /// Rooms one session may be in at once; a further join is refused with
+    /// `rate_limited` until it leaves one (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_ROOMS_PER_SESSION)]
+    pub rooms_per_session: usize,
     /// Commit durability: `normal` survives a crash of the process, `full`
     /// also a power cut (slower).
     #[arg(long, value_enum, default_value_t = SyncMode::Normal)]
@@ -112,6 +121,13 @@ pub struct Cli {
     /// (redis://HOST:PORT). Needs --database.
     #[arg(long, value_name = "URL", env = "CHAT_REDIS_URL")]
     pub redis: Option<String>,
+    /// Serve https:// and wss:// with this PEM certificate chain (leaf
+    /// first); re-read on SIGHUP. Needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert; re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// A web origin (scheme://host[:port]) besides the server's own whose
     /// pages may open the WebSocket; repeat for several. Upgrades from any
     /// other origin get HTTP 403.
@@ -163,6 +179,10 @@ pub struct Config {
     pub ping_interval: Duration,
     pub handshake_timeout: Duration,
     pub logins: LoginLimits,
+    /// `--rooms-per-session`: 0 means unlimited.
+    pub rooms_per_session: usize,
+    /// `--tls-cert`/`--tls-key`: every connection speaks TLS first.
+    pub tls: Option<ServerTls>,
     /// Origins besides the server's own allowed to open the WebSocket, as
     /// [`crate::web::parse_origin`] spells them.
     pub allow_origins: Vec<String>,
@@ -219,6 +239,8 @@ impl Default for Config {
             ping_interval: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             logins: LoginLimits::default(),
+            rooms_per_session: DEFAULT_ROOMS_PER_SESSION,
+            tls: None,
             allow_origins: Vec::new(),
         }
     }
@@ -239,6 +261,9 @@ impl From<&Cli> for Config {
             ping_interval: cli.ping_interval,
             handshake_timeout: cli.handshake_timeout,
             logins: LoginLimits::from(cli),
+            rooms_per_session: cli.rooms_per_session,
+            // Loading can fail: the binary does it with [`Cli::tls`].
+            tls: None,
             allow_origins: cli.allow_origins.clone(),
         }
     }
@@ -273,6 +298,17 @@ impl Cli {
             (None, Some(_)) => Err("--redis needs --database: a cluster node uses both \
                  (or neither, for one node on SQLite)"
                 .into()),
+        }
+    }
+
+    /// The certificate and key of `--tls-cert` and `--tls-key`, read now
+    /// (blocking), or `None` when TLS is off.
+    pub fn tls(&self) -> Result<Option<ServerTls>, TlsError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => ServerTls::load(cert, key).map(Some),
+            (Some(_), None) => Err(TlsError::HalfGiven("--tls-cert needs --tls-key")),
+            (None, Some(_)) => Err(TlsError::HalfGiven("--tls-key needs --tls-cert")),
+            (None, None) => Ok(None),
         }
     }
 
@@ -364,6 +400,19 @@ mod tests {
         assert_eq!(config.frame_timeout, default.frame_timeout);
         assert_eq!(config.ping_interval, default.ping_interval);
         assert_eq!(config.logins, default.logins);
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["chat-server"], args].concat());
+        let half = parse(&["--tls-cert", "c.pem"]).unwrap().tls().unwrap_err();
+        assert_eq!(half.to_string(), "--tls-cert needs --tls-key");
+        let half = parse(&["--tls-key", "k.pem"]).unwrap().tls().unwrap_err();
+        assert_eq!(half.to_string(), "--tls-key needs --tls-cert");
+        let both = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(both.tls_cert, Some(PathBuf::from("c.pem")));
+        assert!(parse(&[]).unwrap().tls().unwrap().is_none());
+        assert!(Config::from(&both).tls.is_none());
     }
 
     #[test]

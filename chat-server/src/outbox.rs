@@ -19,13 +19,20 @@
 //!
 //! The queue is bounded in frames and in bytes not yet taken by the
 //! socket: past either, the connection is a slow consumer and is kicked.
+//!
+//! Over TLS the bytes must be encrypted, in order, by the one TLS session
+//! of the connection's [`Stream`], whose writes need the writer's waker:
+//! there every frame takes the queued path, and the session writes it
+//! through the stream (the same stream its reads come from). Plain
+//! connections keep the direct writes.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
+use std::{fmt, mem};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use chat_proto::{ServerFrame, encode};
@@ -36,6 +43,7 @@ use tokio::sync::Notify;
 use crate::limits::MAX_FRAMES_PER_WRITE;
 use crate::metrics::Metrics;
 use crate::sync::lock;
+use crate::tls::Stream;
 
 /// A WebSocket text frame, header and payload, ready to be written as it
 /// is; cheap to clone (shared bytes).
@@ -125,12 +133,33 @@ struct Queue {
     closed: bool,
 }
 
+/// The connection an outbox writes to.
+enum Wire {
+    /// Plain TCP: read and written through a shared reference, so any
+    /// thread that queues a frame can write it with `try_write`.
+    Plain(TcpStream),
+    /// TLS (or its handshake): read and written only by the session's
+    /// task, through the stream, with that task's waker. The lock is
+    /// never contended; it lets the reads and the queue's writes share
+    /// the one TLS session.
+    Tls(Mutex<Stream>),
+}
+
+impl fmt::Debug for Wire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Plain(socket) => f.debug_tuple("Plain").field(socket).finish(),
+            Self::Tls(_) => f.write_str("Tls"),
+        }
+    }
+}
+
 /// The state behind every clone of an [`Outbox`].
 #[derive(Debug)]
 struct Shared {
     queue: Mutex<Queue>,
     /// `None` for an outbox with no socket (unit tests): frames only queue.
-    socket: Option<TcpStream>,
+    socket: Option<Wire>,
     /// Past this many queued frames the connection is a slow consumer.
     frame_cap: usize,
     /// Past this many queued bytes the connection is a slow consumer.
@@ -171,16 +200,20 @@ impl Outbox {
     /// queued already exceeds `byte_cap`, so one reply larger than the cap
     /// still goes out to a client that reads.
     pub fn bounded(
-        socket: TcpStream,
+        socket: Stream,
         capacity: usize,
         byte_cap: usize,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self::build(Some(socket), capacity, byte_cap, Some(metrics))
+        let wire = match socket {
+            Stream::Plain(socket) => Wire::Plain(socket),
+            tls => Wire::Tls(Mutex::new(tls)),
+        };
+        Self::build(Some(wire), capacity, byte_cap, Some(metrics))
     }
 
     fn build(
-        socket: Option<TcpStream>,
+        socket: Option<Wire>,
         capacity: usize,
         byte_cap: usize,
         metrics: Option<Arc<Metrics>>,
@@ -231,10 +264,10 @@ impl Outbox {
         }
     }
 
-    /// Writes from here; what the socket cannot take now is the session's
-    /// to write once it drains.
+    /// Writes from here on a plain connection; what the socket cannot
+    /// take now, and everything over TLS, is the session's to write.
     fn write_or_hand_over(&self, queue: &mut Queue) {
-        if self.shared.socket.is_some() && self.write_out(queue) != Some(Drained::Empty) {
+        if self.shared.socket.is_some() && self.write_out(queue, None) != Some(Drained::Empty) {
             queue.blocked = true;
             self.shared.work.notify_one();
         }
@@ -275,25 +308,21 @@ impl Outbox {
     }
 
     /// Writes from the queue's head until it is empty (`Some(Empty)`), the
-    /// socket would block (`None`) or fails (`Some(Failed)`).
-    fn write_out(&self, queue: &mut Queue) -> Option<Drained> {
-        let socket = self.shared.socket.as_ref()?;
+    /// socket would block (`None`) or fails (`Some(Failed)`). A TLS stream
+    /// is written only with the writer's `cx`: without it, `None`.
+    fn write_out(&self, queue: &mut Queue, cx: Option<&mut Context<'_>>) -> Option<Drained> {
         let mut frames = 0;
-        let outcome = loop {
-            if queue.items.is_empty() {
+        let outcome = match self.shared.socket.as_ref()? {
+            Wire::Plain(socket) => write_plain(socket, queue, &mut frames),
+            Wire::Tls(stream) => write_tls(&mut lock(stream), queue, cx?, &mut frames),
+        };
+        match outcome {
+            Some(Drained::Empty) => {
                 queue.urgent = false;
                 queue.unflushed = false;
-                break Some(Drained::Empty);
             }
-            match try_write(socket, queue) {
-                Ok(0) => break Some(Drained::Failed),
-                Ok(written) => frames += consume(queue, written),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break None,
-                Err(_) => break Some(Drained::Failed),
-            }
-        };
-        if outcome == Some(Drained::Failed) {
-            queue.closed = true;
+            Some(Drained::Failed) => queue.closed = true,
+            None => {}
         }
         if frames > 0
             && let Some(metrics) = &self.shared.metrics
@@ -301,6 +330,36 @@ impl Outbox {
             metrics.frames_out.fetch_add(frames, Ordering::Relaxed);
         }
         outcome
+    }
+
+    /// Writes what is queued with the session's `cx`; `Pending` until the
+    /// socket has taken all of it (over TLS: and the stream has flushed).
+    fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<Drained> {
+        let Some(wire) = self.shared.socket.as_ref() else {
+            return Poll::Ready(Drained::Empty);
+        };
+        loop {
+            {
+                let mut queue = self.queue();
+                if queue.closed {
+                    return Poll::Ready(Drained::Failed);
+                }
+                if let Some(done) = self.write_out(&mut queue, Some(cx)) {
+                    queue.blocked = false;
+                    return Poll::Ready(done);
+                }
+                queue.blocked = true;
+            }
+            match wire {
+                Wire::Plain(socket) => {
+                    if ready!(socket.poll_write_ready(cx)).is_err() {
+                        return Poll::Ready(Drained::Failed);
+                    }
+                }
+                // The stream holds `cx` to wake once it can go on.
+                Wire::Tls(_) => return Poll::Pending,
+            }
+        }
     }
 
     /// Whether the session has something to do about its queue now: the
@@ -318,25 +377,7 @@ impl Outbox {
     /// Writes everything queued, waiting for the socket as long as it
     /// takes. Cancel-safe: what was written stays written.
     pub async fn drain(&self) -> Drained {
-        let Some(socket) = self.shared.socket.as_ref() else {
-            return Drained::Empty;
-        };
-        loop {
-            {
-                let mut queue = self.queue();
-                if queue.closed {
-                    return Drained::Failed;
-                }
-                if let Some(done) = self.write_out(&mut queue) {
-                    queue.blocked = false;
-                    return done;
-                }
-                queue.blocked = true;
-            }
-            if socket.writable().await.is_err() {
-                return Drained::Failed;
-            }
-        }
+        std::future::poll_fn(|cx| self.poll_drain(cx)).await
     }
 
     /// Resolves when there may be work for the session ([`Outbox::drain`],
@@ -395,9 +436,8 @@ impl Outbox {
             kind: Kind::Control,
         });
         queue.urgent = true;
-        if !queue.blocked && self.write_out(&mut queue).is_none() {
-            queue.blocked = true;
-            self.shared.work.notify_one();
+        if !queue.blocked {
+            self.write_or_hand_over(&mut queue);
         }
         Ok(())
     }
@@ -421,24 +461,70 @@ impl Outbox {
     }
 }
 
+/// Writes a plain socket from the queue's head until the queue is empty,
+/// the socket would block (`None`) or fails; counts finished frames.
+fn write_plain(socket: &TcpStream, queue: &mut Queue, frames: &mut u64) -> Option<Drained> {
+    while !queue.items.is_empty() {
+        match try_write(socket, queue) {
+            Ok(0) => return Some(Drained::Failed),
+            Ok(written) => *frames += consume(queue, written),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+            Err(_) => return Some(Drained::Failed),
+        }
+    }
+    Some(Drained::Empty)
+}
+
+/// Writes the queue into the TLS stream, then flushes the stream: `None`
+/// while it cannot go on (it wakes `cx` when it can).
+fn write_tls(
+    stream: &mut Stream,
+    queue: &mut Queue,
+    cx: &mut Context<'_>,
+    frames: &mut u64,
+) -> Option<Drained> {
+    while !queue.items.is_empty() {
+        let offered = {
+            let mut slices = [IoSlice::new(&[]); MAX_FRAMES_PER_WRITE];
+            let count = unwritten_slices(queue, &mut slices);
+            Pin::new(&mut *stream).poll_write_vectored(cx, &slices[..count])
+        };
+        match offered {
+            Poll::Ready(Ok(0) | Err(_)) => return Some(Drained::Failed),
+            Poll::Ready(Ok(written)) => *frames += consume(queue, written),
+            Poll::Pending => return None,
+        }
+    }
+    match Pin::new(stream).poll_flush(cx) {
+        Poll::Ready(Ok(())) => Some(Drained::Empty),
+        Poll::Ready(Err(_)) => Some(Drained::Failed),
+        Poll::Pending => None,
+    }
+}
+
+/// The queue's unwritten bytes, item by item, in `slices`; returns how
+/// many slices were filled.
+fn unwritten_slices<'a>(queue: &'a Queue, slices: &mut [IoSlice<'a>]) -> usize {
+    let mut skip = queue.head_written;
+    let mut count = 0;
+    for (slot, item) in slices.iter_mut().zip(&queue.items) {
+        *slot = IoSlice::new(item.bytes.get(mem::take(&mut skip)..).unwrap_or_default());
+        count += 1;
+    }
+    count
+}
+
 /// Offers the queue's unwritten bytes to the socket in one call: a lone
 /// frame (the common case) without building a vector of slices.
 fn try_write(socket: &TcpStream, queue: &Queue) -> io::Result<usize> {
-    fn unwritten(item: &Queued, skip: usize) -> &[u8] {
-        item.bytes.get(skip..).unwrap_or_default()
-    }
-    let skip = queue.head_written;
     if let [only] = queue.items.as_slices().0
         && queue.items.len() == 1
     {
-        return socket.try_write(unwritten(only, skip));
+        let skip = queue.head_written;
+        return socket.try_write(only.bytes.get(skip..).unwrap_or_default());
     }
     let mut slices = [IoSlice::new(&[]); MAX_FRAMES_PER_WRITE];
-    let mut count = 0;
-    for (slot, item) in slices.iter_mut().zip(&queue.items) {
-        *slot = IoSlice::new(unwritten(item, if count == 0 { skip } else { 0 }));
-        count += 1;
-    }
+    let count = unwritten_slices(queue, &mut slices);
     socket.try_write_vectored(&slices[..count])
 }
 
@@ -479,7 +565,7 @@ impl WireStream {
         &self.outbox
     }
 
-    fn socket(&self) -> io::Result<&TcpStream> {
+    fn socket(&self) -> io::Result<&Wire> {
         self.outbox
             .shared
             .socket
@@ -494,9 +580,12 @@ impl AsyncRead for WireStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let socket = self.socket()?;
+        let socket = match self.socket()? {
+            Wire::Plain(socket) => socket,
+            Wire::Tls(stream) => return Pin::new(&mut *lock(stream)).poll_read(cx, buf),
+        };
         loop {
-            std::task::ready!(socket.poll_read_ready(cx))?;
+            ready!(socket.poll_read_ready(cx))?;
             match socket.try_read(buf.initialize_unfilled()) {
                 Ok(read) => {
                     buf.advance(read);
@@ -519,26 +608,9 @@ impl AsyncWrite for WireStream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let outbox = &self.outbox;
-        let socket = self.socket()?;
-        loop {
-            {
-                let mut queue = outbox.queue();
-                if queue.closed {
-                    return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-                }
-                match outbox.write_out(&mut queue) {
-                    Some(Drained::Empty) => {
-                        queue.blocked = false;
-                        return Poll::Ready(Ok(()));
-                    }
-                    Some(Drained::Failed) => {
-                        return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-                    }
-                    None => queue.blocked = true,
-                }
-            }
-            std::task::ready!(socket.poll_write_ready(cx))?;
+        match ready!(self.outbox.poll_drain(cx)) {
+            Drained::Empty => Poll::Ready(Ok(())),
+            Drained::Failed => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
         }
     }
 
@@ -608,7 +680,7 @@ mod tests {
 
         let (server, mut client) = pair().await;
         let metrics = Arc::new(Metrics::default());
-        let outbox = Outbox::bounded(server, 100_000, usize::MAX, metrics.clone());
+        let outbox = Outbox::bounded(Stream::Plain(server), 100_000, usize::MAX, metrics.clone());
         let mut expected = Vec::new();
         let mut frames = 0u64;
         // Written at once until the socket is full; then queued.

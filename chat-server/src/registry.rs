@@ -33,6 +33,8 @@
 //!
 //! A room lives in the map only while it has members: the last `leave`
 //! removes it, so the map does not grow with every room ever visited.
+//! A room that never held a message is then handed to the
+//! [`RoomRegistry::on_vacated`] hook, so the store can forget it too.
 //!
 //! Locks are std `Mutex`es: they guard short, non-async sections and are
 //! never held across an await. Lock order: a room's lock may take the
@@ -40,7 +42,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use chat_proto::{Message, RoomName, ServerFrame, UserName};
 use tokio::sync::mpsc;
@@ -94,12 +96,17 @@ struct RoomState {
     /// Set when the last member left and the room was taken out of the
     /// map: a subscriber still holding it must look the room up again.
     removed: bool,
+    /// Whether the room is known to hold a message (a join's snapshot
+    /// said so, or one was delivered): a room that never did is handed to
+    /// the [`RoomRegistry::on_vacated`] hook when it empties.
+    held_entry: bool,
 }
 
 impl RoomState {
     /// Queues messages of this room to every member, then writes each
     /// member's share in one go.
     fn deliver(&mut self, messages: &[CommittedMessage]) {
+        self.held_entry |= !messages.is_empty();
         for committed in messages {
             let message = &committed.message;
             let shared = frame(&ServerFrame::Message(Message {
@@ -177,7 +184,13 @@ pub struct RoomRegistry {
     /// be disconnected, so telling them who leaves would only be noise.
     shutting_down: AtomicBool,
     metrics: Arc<Metrics>,
+    /// Told of each room that empties without ever having held a message.
+    vacated: OnceLock<VacatedHook>,
 }
+
+/// What the registry calls, outside every lock, with a room that lost its
+/// last member here and never held a message. It must not block.
+pub type VacatedHook = Box<dyn Fn(&RoomName) + Send + Sync>;
 
 impl RoomRegistry {
     pub fn new(metrics: Arc<Metrics>, presence: PresenceRoute) -> Self {
@@ -186,7 +199,14 @@ impl RoomRegistry {
             presence,
             shutting_down: AtomicBool::new(false),
             metrics,
+            vacated: OnceLock::new(),
         }
+    }
+
+    /// Sets the hook told of rooms that empty without ever holding a
+    /// message; only the first call takes effect.
+    pub fn on_vacated(&self, hook: VacatedHook) {
+        let _ = self.vacated.set(hook);
     }
 
     fn rooms(&self) -> MutexGuard<'_, HashMap<RoomName, Arc<Room>>> {
@@ -290,6 +310,7 @@ impl RoomRegistry {
     /// member live.
     pub fn activate(&self, room: &Room, conn: ConnId, last_id: u64, joined: &ServerFrame) {
         let mut state = room.lock();
+        state.held_entry |= last_id > 0;
         let Some(member) = state.members.get_mut(&conn) else {
             return; // Disconnected meanwhile.
         };
@@ -335,6 +356,11 @@ impl RoomRegistry {
         if state.members.is_empty() {
             self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
             self.remove(room, &mut state);
+            let never_used = !state.held_entry;
+            drop(state);
+            if let Some(hook) = self.vacated.get().filter(|_| never_used) {
+                hook(&room.name);
+            }
         }
         true
     }
@@ -565,5 +591,37 @@ mod tests {
         registry.deliver(&[committed("lobby", 1, 9)]);
         assert_eq!(seen(&outbox), ["1:"]);
         assert_eq!(registry.local_members("lobby"), ["carol"]);
+    }
+
+    #[test]
+    fn only_rooms_that_never_held_a_message_are_reported_vacated() {
+        let (registry, _) = registry();
+        let vacated = Arc::new(Mutex::new(Vec::new()));
+        let heard = vacated.clone();
+        registry.on_vacated(Box::new(move |room: &RoomName| {
+            heard.lock().unwrap().push(room.to_string());
+        }));
+        let outbox = Outbox::new(64);
+        let alice = user("alice");
+        // Never held a message: reported once its last member leaves.
+        let unused = registry.subscribe(&room("unused"), ConnId(1), &alice, &outbox);
+        registry.activate(&unused, ConnId(1), 0, &joined("unused", 0));
+        // A message delivered while in it, or a snapshot with messages.
+        let talked = registry.subscribe(&room("talked"), ConnId(1), &alice, &outbox);
+        registry.activate(&talked, ConnId(1), 0, &joined("talked", 0));
+        registry.deliver(&[committed("talked", 1, 9)]);
+        let old = registry.subscribe(&room("old"), ConnId(1), &alice, &outbox);
+        registry.activate(&old, ConnId(1), 7, &joined("old", 7));
+        let shared = registry.subscribe(&room("unused"), ConnId(2), &alice, &outbox);
+        for (handle, conn) in [(&unused, 1), (&talked, 1), (&old, 1)] {
+            registry.leave(handle, ConnId(conn));
+        }
+        assert!(
+            vacated.lock().unwrap().is_empty(),
+            "unused still has a member"
+        );
+        registry.leave(&shared, ConnId(2));
+        assert_eq!(*vacated.lock().unwrap(), ["unused"]);
+        assert_eq!(registry.room_count(), 0, "every empty room left memory");
     }
 }

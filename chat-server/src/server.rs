@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -27,6 +27,7 @@ use crate::session::{FrameDeadline, Session, Slots};
 use crate::shared::Shared;
 use crate::shutdown::{Shutdown, TaskGuard};
 use crate::store::{MessageStore, PostgresStore, SqliteStore, StoreError, SyncMode};
+use crate::tls::Stream;
 use crate::web;
 
 /// How long shutdown waits for connections to close before giving up on them.
@@ -192,8 +193,9 @@ impl Listener {
                 tracing::warn!(%peer, "too many pending handshakes; dropping a connection");
                 continue;
             };
+            let _ = socket.set_nodelay(true);
             let handshake = Handshake {
-                socket,
+                socket: Stream::new(socket, self.shared.config.tls.as_ref()),
                 peer,
                 ticket,
                 shared: self.shared.clone(),
@@ -232,7 +234,7 @@ struct HandshakeSlots {
 /// A TCP connection in its HTTP handshake: answered over HTTP and closed,
 /// or upgraded into a WebSocket [`Session`].
 struct Handshake {
-    socket: TcpStream,
+    socket: Stream,
     peer: SocketAddr,
     ticket: AddressTicket,
     shared: Arc<Shared>,
@@ -243,7 +245,6 @@ struct Handshake {
 
 impl Handshake {
     async fn run(mut self, handshake_slots: HandshakeSlots) {
-        let _ = self.socket.set_nodelay(true);
         let timeout = self.shared.config.handshake_timeout;
         let read = tokio::select! {
             read = tokio::time::timeout(timeout, http::read_request(&mut self.socket)) => read,
@@ -297,8 +298,6 @@ impl Handshake {
         }
     }
 
-    /// A place for one more session, in the server and in the address's
-    /// share; `None` (counted and logged) when either is full.
     /// Whether the page's origin may open the WebSocket
     /// ([`web::check_origin`]); when not, it is answered 403.
     async fn origin_allowed(&mut self, origin: Option<&str>, host: Option<&str>) -> bool {
@@ -311,6 +310,8 @@ impl Handshake {
         false
     }
 
+    /// A place for one more session, in the server and in the address's
+    /// share; `None` (counted and logged) when either is full.
     fn session_slots(&self) -> Option<Slots> {
         let metrics = &self.shared.metrics;
         let Some(address) = self.ticket.try_take(Pool::Connections) else {

@@ -46,7 +46,12 @@ impl Command {
                 after,
                 limit,
             } => Command::History(History::parse(&room, before, after, limit)?),
-            ClientFrame::Rooms { .. } => Command::Rooms(Rooms),
+            ClientFrame::Rooms {
+                mine,
+                query,
+                limit,
+                after,
+            } => Command::Rooms(Rooms::parse(mine, query, limit, after)),
             // Protocol 2 is not served yet: `decode_client_request` already
             // refuses these types as unknown, and so would this.
             newer => {
@@ -108,7 +113,35 @@ mod tests {
                 room: room("lobby")
             }))
         );
-        assert_eq!(command(r#"{"type":"rooms"}"#), Ok(Command::Rooms(Rooms)));
+        assert_eq!(
+            command(r#"{"type":"rooms"}"#),
+            Ok(Command::Rooms(Rooms::parse(false, None, None, None)))
+        );
+    }
+
+    #[test]
+    fn rooms_pages_fold_their_query_and_clamp_their_limit() {
+        use crate::store::RoomQuery;
+        assert_eq!(
+            command(r#"{"type":"rooms"}"#),
+            Ok(Command::Rooms(Rooms::Page(RoomQuery {
+                contains: None,
+                after: None,
+                limit: 100
+            })))
+        );
+        assert_eq!(
+            command(r#"{"type":"rooms","query":"RU","after":"Rust","limit":9000}"#),
+            Ok(Command::Rooms(Rooms::Page(RoomQuery {
+                contains: Some("ru".into()),
+                after: Some("rust".into()),
+                limit: 500
+            })))
+        );
+        assert_eq!(
+            command(r#"{"type":"rooms","mine":true,"query":"x"}"#),
+            Ok(Command::Rooms(Rooms::Mine))
+        );
     }
 
     #[test]

@@ -34,6 +34,14 @@ impl Join {
     pub(super) async fn run(self, cx: &mut Context, user: &UserName) {
         let Join { room: name, page } = self;
         let rejoin = cx.rooms.contains_key(&name);
+        let cap = cx.shared.config.rooms_per_session;
+        if !rejoin && cap > 0 && cx.rooms.len() >= cap {
+            cx.replies.refuse(Refusal::new(
+                ErrorCode::RateLimited,
+                format!("this session is in {cap} rooms, the most it may be in: leave one first"),
+            ));
+            return;
+        }
         let shared = &cx.shared;
         let room = shared
             .registry

@@ -1,17 +1,66 @@
-//! `rooms`: every room on the server, with its members and newest id.
+//! `rooms`: one page of the room list (protocol 2's "Listing rooms"), in
+//! name order, with each room's members and newest id. A protocol-1
+//! `{"type":"rooms"}` gets the first page.
 
+use chat_proto::limits::{MAX_ROOM_CHARS, clamp_rooms_limit};
 use chat_proto::{ErrorCode, RoomInfo, ServerFrame};
 
 use super::Context;
+use crate::store::{RoomPage, RoomQuery};
 
 /// A `rooms` request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Rooms;
+pub(super) enum Rooms {
+    /// A page of every room.
+    Page(RoomQuery),
+    /// `mine`: the user's remembered rooms, which this server does not
+    /// keep yet (issue 13): answered with an empty list, as for a guest.
+    Mine,
+}
 
 impl Rooms {
+    pub(super) fn parse(
+        mine: bool,
+        query: Option<String>,
+        limit: Option<u32>,
+        after: Option<String>,
+    ) -> Self {
+        if mine {
+            return Self::Mine;
+        }
+        // Room names are lower case: so is what is matched against them.
+        let fold = |text: String| text.to_ascii_lowercase();
+        Self::Page(RoomQuery {
+            contains: query.map(fold).filter(|query| !query.is_empty()),
+            after: after.map(fold).filter(|after| !after.is_empty()),
+            limit: clamp_rooms_limit(limit),
+        })
+    }
+
     pub(super) async fn run(self, cx: &mut Context) {
-        let rooms = match cx.shared.store.rooms().await {
-            Ok(rooms) => rooms,
+        let query = match self {
+            Self::Mine => {
+                cx.replies.send(&ServerFrame::Rooms {
+                    mine: true,
+                    rooms: Vec::new(),
+                    more: false,
+                });
+                return;
+            }
+            Self::Page(query) => query,
+        };
+        // No room name holds a longer string: nothing to read.
+        let page = if query
+            .contains
+            .as_ref()
+            .is_some_and(|q| q.len() > MAX_ROOM_CHARS)
+        {
+            Ok(RoomPage::default())
+        } else {
+            cx.shared.store.list_rooms(query).await
+        };
+        let page = match page {
+            Ok(page) => page,
             Err(e) => {
                 tracing::error!(peer = %cx.peer, error = %e, "could not list rooms");
                 cx.replies
@@ -19,16 +68,21 @@ impl Rooms {
                 return;
             }
         };
-        let names = rooms.iter().map(|room| room.name.clone()).collect();
+        let names = page.rooms.iter().map(|room| room.name.clone()).collect();
         match cx.shared.broker.member_counts(names).await {
             Ok(counts) => cx.replies.send(&ServerFrame::Rooms {
                 mine: false,
-                rooms: rooms
+                rooms: page
+                    .rooms
                     .into_iter()
                     .zip(counts)
+                    // A room that never held a message and has nobody in
+                    // it is not listed (it is forgotten once empty; this
+                    // hides one whose sweep has not run yet).
+                    .filter(|(room, members)| room.last_id > 0 || *members > 0)
                     .map(|(room, members)| RoomInfo::new(room.name, members, room.last_id))
                     .collect(),
-                more: false,
+                more: page.more,
             }),
             Err(e) => {
                 tracing::error!(peer = %cx.peer, error = %e, "could not count members");

@@ -71,7 +71,10 @@ pub(crate) fn from_sql_id(id: i64) -> u64 {
 }
 
 /// Rooms known to exist, so a join skips the write that creates one.
-/// Rooms are never deleted, so the set is only ever right or short.
+/// A room leaves it when the store forgets it (a room that never held a
+/// message, once empty) on this node; a join that finds a known room
+/// gone (another node forgot it) makes it again, and a room forgotten
+/// while a joiner was on its way is made again by its first message.
 #[derive(Debug, Default)]
 pub(crate) struct KnownRooms(Mutex<HashSet<RoomName>>);
 
@@ -86,6 +89,10 @@ impl KnownRooms {
 
     pub(crate) fn insert(&self, room: RoomName) {
         lock(&self.0).insert(room);
+    }
+
+    pub(crate) fn remove(&self, room: &RoomName) {
+        lock(&self.0).remove(room);
     }
 }
 

@@ -34,10 +34,11 @@ use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending, Reply, Settle, 
 use super::commits::{Commit, FanOut};
 use super::db_file::{self, DbFile, DbLock, Watch};
 use super::health::{StorageFault, StoreHealth};
+use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, pending_migrations};
 use super::{
-    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomSnapshot, StoreError,
-    StoreFuture, StoredRoom,
+    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomPage, RoomQuery,
+    RoomSnapshot, StoreError, StoreFuture, StoredAccount, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -80,6 +81,8 @@ const MIGRATIONS: &[&str] = &[
         password_hash TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );",
+    // 2: user names unique regardless of case; case variants retired.
+    include_str!("schema/sqlite_02_names.sql"),
 ];
 
 /// Writes besides appends, run in a batch's transaction and answered
@@ -87,6 +90,8 @@ const MIGRATIONS: &[&str] = &[
 enum Write {
     CreateRoom(RoomName, Reply<()>),
     CreateAccount(UserName, String, Reply<bool>),
+    /// Deletes a room that never held a message; true when it did.
+    SweepRoom(RoomName, Reply<bool>),
 }
 
 impl Write {
@@ -96,6 +101,7 @@ impl Write {
         match self {
             Self::CreateRoom(_, reply) => drop(reply.send(Err(error.clone()))),
             Self::CreateAccount(_, _, reply) => drop(reply.send(Err(error.clone()))),
+            Self::SweepRoom(_, reply) => drop(reply.send(Err(error.clone()))),
         }
     }
 }
@@ -139,6 +145,7 @@ fn open_connections(path: &Path, sync: SyncMode) -> Result<Opened, String> {
     let text = |e: rusqlite::Error| e.to_string();
     let writer = connect(path, OpenFlags::SQLITE_OPEN_CREATE).map_err(text)?;
     prepare(&writer, sync).map_err(text)?;
+    sweep_unused_rooms(&writer).map_err(text)?;
     let rooms = load_rooms(&writer).map_err(text)?;
     let reader = connect(path, OpenFlags::empty())
         .and_then(|reader| {
@@ -263,11 +270,24 @@ impl MessageStore for SqliteStore {
             .then(|| self.write(|reply| Write::CreateRoom(room.clone(), reply)));
         let known_rooms = self.known_rooms.clone();
         let reader_tx = self.reader_tx.clone();
+        let writer_tx = self.writer_tx.clone();
         Box::pin(async move {
             if let Some(create) = create {
                 create.await?;
                 known_rooms.insert(room.clone());
             }
+            let read = room.clone();
+            let snapshot = read_on(&reader_tx, move |conn| read_room(conn, &read, page)).await?;
+            if let Some(snapshot) = snapshot {
+                return Ok(snapshot);
+            }
+            // Known, but swept (it never held a message) since: make it
+            // again, so a room someone is in is listed.
+            batch::request(&writer_tx, |reply| {
+                Command::Write(Write::CreateRoom(room.clone(), reply))
+            })
+            .await?;
+            known_rooms.insert(room.clone());
             read_on(&reader_tx, move |conn| read_snapshot(conn, &room, page)).await
         })
     }
@@ -291,12 +311,67 @@ impl MessageStore for SqliteStore {
         })
     }
 
-    fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>> {
-        let user = user.clone();
+    fn list_rooms(&self, query: RoomQuery) -> StoreFuture<RoomPage> {
+        let bounds = query.bounds();
         self.read(move |conn| {
-            conn.prepare_cached("SELECT password_hash FROM accounts WHERE name = ?1")?
-                .query_row([user.as_str()], |row| row.get(0))
-                .optional()
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, last_id FROM rooms WHERE name > ?1 AND instr(name, ?2) > 0
+                 ORDER BY name LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![bounds.after, bounds.contains, bounds.fetch],
+                |row| {
+                    Ok(StoredRoom {
+                        name: row.get(0)?,
+                        last_id: row.get(1)?,
+                    })
+                },
+            )?;
+            Ok(bounds.finish(rows.collect::<rusqlite::Result<_>>()?))
+        })
+    }
+
+    fn sweep_room(&self, room: &RoomName) -> StoreFuture<bool> {
+        let room = room.clone();
+        let known_rooms = self.known_rooms.clone();
+        let swept = self.write(|reply| Write::SweepRoom(room.clone(), reply));
+        Box::pin(async move {
+            let swept = swept.await?;
+            if swept {
+                // The next join creates it again through the writer.
+                known_rooms.remove(&room);
+            }
+            Ok(swept)
+        })
+    }
+
+    fn unused_rooms(&self) -> StoreFuture<Vec<RoomName>> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT name FROM rooms WHERE last_id = 0 ORDER BY name")?;
+            let names = stmt.query_map([], |row| row.get::<_, String>(0))?;
+            Ok(names
+                .filter_map(|name| name.ok().and_then(|name| RoomName::parse(&name).ok()))
+                .collect())
+        })
+    }
+
+    fn account(&self, user: &UserName) -> StoreFuture<Option<StoredAccount>> {
+        let folded = user.folded();
+        self.read(move |conn| {
+            let row = conn
+                .prepare_cached("SELECT name, password_hash FROM accounts WHERE name_folded = ?1")?
+                .query_row([folded.as_str()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(name, password_hash)| {
+                let name = UserName::parse(&name).ok()?;
+                Some(StoredAccount {
+                    name,
+                    password_hash,
+                })
+            }))
         })
     }
 
@@ -368,6 +443,29 @@ fn prepare(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
         tx.execute_batch(migration)?;
         tx.pragma_update(None, "user_version", index + 1)?;
         tx.commit()?;
+    }
+    if version < 2 && !pending.is_empty() {
+        log_retired(&retired_accounts(conn)?);
+    }
+    Ok(())
+}
+
+/// Each retired account with the spelling that kept its name.
+fn retired_accounts(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT r.name, a.name FROM retired_accounts r
+         JOIN accounts a ON a.name_folded = r.name_folded ORDER BY r.name",
+    )?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
+/// Deletes the rooms that never held a message. At start nobody is in
+/// any room, so every such room is one nobody needs.
+fn sweep_unused_rooms(conn: &Connection) -> rusqlite::Result<()> {
+    let swept = conn.execute("DELETE FROM rooms WHERE last_id = 0", [])?;
+    if swept > 0 {
+        tracing::info!(rooms = swept, "forgot rooms that never held a message");
     }
     Ok(())
 }
@@ -611,12 +709,16 @@ fn run_write(
         Write::CreateAccount(user, hash, reply) => {
             let inserted = tx
                 .prepare_cached(
-                    "INSERT INTO accounts (name, password_hash, created_at)
-                     VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+                    "INSERT INTO accounts (name, name_folded, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 )
-                .and_then(|mut stmt| stmt.execute(params![user.as_str(), hash, now_ms()]));
+                .and_then(|mut stmt| {
+                    let folded = user.folded();
+                    stmt.execute(params![user.as_str(), folded.as_str(), hash, now_ms()])
+                });
             held(reply, inserted.map(|rows| rows == 1))
         }
+        Write::SweepRoom(room, reply) => held(reply, sweep_room(tx, rooms, &room)),
     }
 }
 
@@ -636,6 +738,22 @@ fn ensure_room(
     };
     rooms.insert(room.as_str().to_owned(), row);
     Ok(row)
+}
+
+/// Deletes `room` if it never held a message, judged by the writer's map,
+/// which already counts this transaction's appends.
+fn sweep_room(
+    tx: &Transaction<'_>,
+    rooms: &mut HashMap<String, RoomRow>,
+    room: &RoomName,
+) -> rusqlite::Result<bool> {
+    if rooms.get(room.as_str()).is_none_or(|row| row.last_id > 0) {
+        return Ok(false);
+    }
+    tx.prepare_cached("DELETE FROM rooms WHERE name = ?1 AND last_id = 0")?
+        .execute([room.as_str()])?;
+    rooms.remove(room.as_str());
+    Ok(true)
 }
 
 /// Inserts one message; returns its room's row id and its id.
@@ -661,6 +779,15 @@ fn append(
 /// committed after it is exactly what has a larger id. A room that does
 /// not exist reads as empty.
 fn read_snapshot(conn: &Connection, room: &RoomName, page: Page) -> rusqlite::Result<RoomSnapshot> {
+    Ok(read_room(conn, room, page)?.unwrap_or_default())
+}
+
+/// [`read_snapshot`], or `None` when the room does not exist.
+fn read_room(
+    conn: &Connection,
+    room: &RoomName,
+    page: Page,
+) -> rusqlite::Result<Option<RoomSnapshot>> {
     // Deferred: the snapshot is taken at the first SELECT and holds for both.
     let tx = conn.unchecked_transaction()?;
     let row = tx
@@ -670,11 +797,11 @@ fn read_snapshot(conn: &Connection, room: &RoomName, page: Page) -> rusqlite::Re
         })
         .optional()?;
     let Some((room_id, last_id)) = row else {
-        return Ok(RoomSnapshot::default());
+        return Ok(None);
     };
     let page = read_page(&tx, room_id, room.as_str(), page)?;
     tx.commit()?;
-    Ok(RoomSnapshot { page, last_id })
+    Ok(Some(RoomSnapshot { page, last_id }))
 }
 
 fn read_page(
