@@ -723,4 +723,76 @@ mod tests {
             "control bytes are not frames"
         );
     }
+
+    /// `server` as a TLS stream with a fresh certificate, and `client`'s
+    /// TLS connection to it (it trusts that certificate).
+    fn tls_pair(
+        server: TcpStream,
+        client: TcpStream,
+    ) -> (
+        Stream,
+        impl Future<Output = tokio_rustls::client::TlsStream<TcpStream>>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let tls = crate::tls::ServerTls::load(&cert, &key).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(made.cert.der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let connect = async move { connector.connect(name, client).await.unwrap() };
+        (Stream::new(server, Some(&tls)), connect)
+    }
+
+    #[tokio::test]
+    async fn over_tls_frames_wait_for_the_session_and_arrive_in_order() {
+        use tokio::io::AsyncReadExt;
+
+        let (server, client) = pair().await;
+        let (stream, connect) = tls_pair(server, client);
+        let metrics = Arc::new(Metrics::default());
+        let outbox = Outbox::bounded(stream, 1_000, usize::MAX, metrics.clone());
+        let mut expected = Vec::new();
+        for n in 0..200 {
+            let frame = Frame::text(&format!("{n:04}").repeat(500));
+            expected.extend_from_slice(&frame.0);
+            assert!(outbox.push(frame));
+        }
+        // Nothing is written by the queuing thread: the session drains.
+        assert!(outbox.needs_drain());
+        assert_eq!(outbox.queued_bytes(), expected.len());
+        let mut wire = WireStream::new(outbox.clone());
+        let control = [0x89u8, 0];
+        std::future::poll_fn(|cx| Pin::new(&mut wire).poll_write(cx, &control))
+            .await
+            .unwrap();
+        expected.extend_from_slice(&control);
+        let total = expected.len();
+        let reader = tokio::spawn(async move {
+            let mut client = connect.await;
+            let mut got = vec![0u8; total];
+            client.read_exact(&mut got).await.unwrap();
+            got
+        });
+        let drained = tokio::time::timeout(std::time::Duration::from_secs(20), outbox.drain());
+        assert_eq!(drained.await.unwrap(), Drained::Empty);
+        let got = tokio::time::timeout(std::time::Duration::from_secs(20), reader);
+        assert!(
+            got.await.unwrap().unwrap() == expected,
+            "every byte, decrypted, in order"
+        );
+        assert!(!outbox.needs_drain());
+        assert_eq!(outbox.queued_bytes(), 0);
+        assert_eq!(metrics.frames_out.load(Ordering::Relaxed), 200);
+    }
 }
