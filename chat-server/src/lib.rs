@@ -16,6 +16,8 @@
 //!   `rooms`).
 //! - [`shared`]: the state every session holds a handle to.
 //! - [`registry`]: rooms, presence and fan-out of committed messages.
+//! - [`outbox`]: a connection's queue of pre-framed frames, written by
+//!   whoever queues them while the socket takes them.
 //! - [`store`]: the [`store::MessageStore`] seam, the rules both stores
 //!   share (group commit, the commit stream to fan-out, paging), its SQLite
 //!   form (one node: writer and reader threads) and its PostgreSQL form (a
@@ -48,6 +50,7 @@ pub mod http;
 pub mod limits;
 pub mod login_limits;
 pub mod metrics;
+pub mod outbox;
 pub mod registry;
 pub mod server;
 pub mod session;

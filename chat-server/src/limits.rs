@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 /// are idle most of the time and client frames are small; the library also
 /// clears it on every read, so a large one costs CPU as well as memory.
 pub const READ_BUFFER_BYTES: usize = 1024;
-/// Frames queued in the socket writer before it writes them out in one go.
+/// The WebSocket library's write buffer, which holds only its control
+/// frames on their way into the outbox.
 pub const WRITE_BUFFER_BYTES: usize = 32 * 1024;
 /// The longest HTTP request head the server reads.
 pub const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
@@ -16,8 +17,9 @@ pub const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
 /// A burst of joins, such as everyone reconnecting after a restart, would
 /// otherwise cost every member one packet per joiner.
 pub const PRESENCE_FLUSH_DELAY: Duration = Duration::from_millis(200);
-/// How many frames the writer gathers from the outbox into one flush.
-pub const MAX_FRAMES_PER_FLUSH: usize = 256;
+/// How many queued frames one vectored write offers the socket (the
+/// kernel takes at most 1,024 slices in one call).
+pub const MAX_FRAMES_PER_WRITE: usize = 64;
 /// Concurrent password hash computations; each is CPU- and memory-hard.
 pub const MAX_CONCURRENT_HASHES: usize = 2;
 

@@ -41,153 +41,18 @@
 //! map's (to remove the room), never the other way round.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use chat_proto::{Message, RoomName, ServerFrame, UserName, encode};
-use tokio::sync::{Notify, mpsc};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use chat_proto::{Message, RoomName, ServerFrame, UserName};
+use tokio::sync::mpsc;
 
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
 use crate::store::{CommitListener, CommittedMessage, ConnId};
 use crate::sync::lock;
 
-/// An encoded text frame, cheap to clone (shared bytes).
-pub type Frame = Utf8Bytes;
-
-/// Encodes a server frame once, for sharing among recipients.
-pub fn frame(server_frame: &ServerFrame) -> Frame {
-    Frame::from(encode(server_frame))
-}
-
-/// Tells a connection task it must close because it fell behind, and
-/// counts the bytes waiting in its outbox.
-#[derive(Debug, Default)]
-pub struct SlowConsumerSignal {
-    kicked: AtomicBool,
-    notify: Notify,
-    /// Bytes of the frames queued and not yet taken by the writer.
-    queued_bytes: AtomicUsize,
-}
-
-impl SlowConsumerSignal {
-    /// The writer took a frame of `bytes` out of the outbox.
-    pub fn taken(&self, bytes: usize) {
-        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-    }
-
-    /// Bytes of the frames waiting in the outbox.
-    pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes.load(Ordering::Acquire)
-    }
-
-    fn kick(&self) {
-        if !self.kicked.swap(true, Ordering::AcqRel) {
-            self.notify.notify_one();
-        }
-    }
-
-    pub fn is_kicked(&self) -> bool {
-        self.kicked.load(Ordering::Acquire)
-    }
-
-    /// Resolves once the connection has been kicked.
-    pub async fn kicked(&self) {
-        if !self.is_kicked() {
-            self.notify.notified().await;
-        }
-    }
-}
-
-/// A frame waiting in an outbox. Urgent frames are written at once;
-/// presence may wait a moment so that a burst of joins and leaves shares
-/// one write instead of costing a packet each.
-#[derive(Debug)]
-pub struct Outgoing {
-    pub frame: Frame,
-    pub urgent: bool,
-}
-
-/// The sending side of a connection's bounded outbound queue, bounded in
-/// frames and in bytes. The writer gives bytes back with
-/// [`SlowConsumerSignal::taken`] as it takes frames out.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    frames_tx: mpsc::Sender<Outgoing>,
-    signal: Arc<SlowConsumerSignal>,
-    /// Past this many queued bytes the connection is a slow consumer.
-    byte_cap: usize,
-}
-
-/// What [`Outbox::new`] makes: the outbox, its receiving end and the
-/// signal both sides share.
-pub type OutboxParts = (Outbox, mpsc::Receiver<Outgoing>, Arc<SlowConsumerSignal>);
-
-impl Outbox {
-    /// A new outbox holding at most `capacity` frames, with its receiving end.
-    pub fn new(capacity: usize) -> OutboxParts {
-        Self::bounded(capacity, usize::MAX)
-    }
-
-    /// A new outbox holding at most `capacity` frames and, past one frame,
-    /// about `byte_cap` bytes: a frame is refused once what is queued
-    /// already exceeds `byte_cap`, so one reply larger than the cap still
-    /// goes out to a client that reads.
-    pub fn bounded(capacity: usize, byte_cap: usize) -> OutboxParts {
-        let (frames_tx, frames_rx) = mpsc::channel(capacity.max(1));
-        let signal = Arc::new(SlowConsumerSignal::default());
-        (
-            Self {
-                frames_tx,
-                signal: signal.clone(),
-                byte_cap,
-            },
-            frames_rx,
-            signal,
-        )
-    }
-
-    /// Queues a frame to be written at once.
-    pub fn push(&self, frame: Frame) -> bool {
-        self.queue(Outgoing {
-            frame,
-            urgent: true,
-        })
-    }
-
-    /// Queues a presence frame, which may wait to share a write.
-    pub fn push_presence(&self, frame: Frame) -> bool {
-        self.queue(Outgoing {
-            frame,
-            urgent: false,
-        })
-    }
-
-    /// Queues without waiting. A full queue marks the connection as a slow
-    /// consumer; returns whether the frame was queued.
-    fn queue(&self, outgoing: Outgoing) -> bool {
-        let bytes = outgoing.frame.len();
-        let queued = &self.signal.queued_bytes;
-        if queued.fetch_add(bytes, Ordering::AcqRel) > self.byte_cap {
-            queued.fetch_sub(bytes, Ordering::AcqRel);
-            self.signal.kick();
-            return false;
-        }
-        match self.frames_tx.try_send(outgoing) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                queued.fetch_sub(bytes, Ordering::AcqRel);
-                self.signal.kick();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                queued.fetch_sub(bytes, Ordering::AcqRel);
-                false
-            }
-        }
-    }
-}
+pub use crate::outbox::{Frame, Outbox, frame};
 
 struct Member {
     user: UserName,
@@ -213,11 +78,12 @@ impl Member {
         }
     }
 
+    /// Messages wait for [`Outbox::flush`], so a batch shares a write.
     fn send(&self, id: u64, frame: Frame) {
         if id == 0 {
             self.outbox.push_presence(frame);
         } else {
-            self.outbox.push(frame);
+            self.outbox.push_unflushed(frame);
         }
     }
 }
@@ -237,6 +103,30 @@ struct RoomState {
 }
 
 impl RoomState {
+    /// Queues messages of this room to every member, then writes each
+    /// member's share in one go.
+    fn deliver(&mut self, messages: &[CommittedMessage]) {
+        self.held_entry |= !messages.is_empty();
+        for committed in messages {
+            let message = &committed.message;
+            let shared = frame(&ServerFrame::Message(Message {
+                reference: None,
+                ..message.clone()
+            }));
+            for (conn, member) in self.members.iter_mut() {
+                let copy = if *conn == committed.origin && message.reference.is_some() {
+                    frame(&ServerFrame::Message(message.clone()))
+                } else {
+                    shared.clone()
+                };
+                member.deliver(message.id, copy);
+            }
+        }
+        for member in self.members.values() {
+            member.outbox.flush();
+        }
+    }
+
     /// Sends a presence frame about `user` to every member that is not
     /// one of that user's own connections.
     fn tell_others(&mut self, user: &UserName, presence: &ServerFrame) {
@@ -431,6 +321,7 @@ impl RoomRegistry {
                 member.send(id, held);
             }
         }
+        member.outbox.flush();
     }
 
     /// Removes the connection from the room, announcing the user's
@@ -516,34 +407,21 @@ impl RoomRegistry {
 
     /// Delivers committed messages, in the order given, to this node's
     /// members of their rooms; the origin connection gets the copy with
-    /// its `ref`.
+    /// its `ref`. Each run of one room's messages shares one write per
+    /// member.
     pub fn deliver(&self, batch: &[CommittedMessage]) {
-        let mut current: Option<Arc<Room>> = None;
-        for committed in batch {
-            let message = &committed.message;
-            if current
-                .as_ref()
-                .is_none_or(|room| room.name.as_str() != message.room)
-            {
-                current = self.room(&message.room);
+        let mut rest = batch;
+        while let Some(first) = rest.first() {
+            let room_name = first.message.room.as_str();
+            let run = rest
+                .iter()
+                .take_while(|committed| committed.message.room == room_name)
+                .count();
+            let (messages, later) = rest.split_at(run);
+            if let Some(room) = self.room(room_name) {
+                room.lock().deliver(messages);
             }
-            let Some(room) = &current else {
-                continue; // Nobody is in the room here.
-            };
-            let shared = frame(&ServerFrame::Message(Message {
-                reference: None,
-                ..message.clone()
-            }));
-            let mut state = room.lock();
-            state.held_entry = true;
-            for (conn, member) in state.members.iter_mut() {
-                let copy = if *conn == committed.origin && message.reference.is_some() {
-                    frame(&ServerFrame::Message(message.clone()))
-                } else {
-                    shared.clone()
-                };
-                member.deliver(message.id, copy);
-            }
+            rest = later;
         }
     }
 }
@@ -615,10 +493,10 @@ mod tests {
 
     /// What a member would see, frame by frame: `joined@last_id`,
     /// `id:ref` for messages, `+user` / `-user` for presence.
-    fn seen(frames_rx: &mut mpsc::Receiver<Outgoing>) -> Vec<String> {
+    fn seen(outbox: &Outbox) -> Vec<String> {
         let mut seen = Vec::new();
-        while let Ok(outgoing) = frames_rx.try_recv() {
-            seen.push(match decode_server(outgoing.frame.as_str()).unwrap() {
+        for (frame, _) in outbox.take_queued() {
+            seen.push(match decode_server(frame.payload()).unwrap() {
                 ServerFrame::Joined { last_id, .. } => format!("joined@{last_id}"),
                 ServerFrame::Message(m) => format!("{}:{}", m.id, m.reference.unwrap_or_default()),
                 ServerFrame::Join { user, .. } => format!("+{user}"),
@@ -633,40 +511,40 @@ mod tests {
     fn a_pending_member_gets_joined_first_then_only_what_the_snapshot_missed() {
         let (registry, _) = registry();
         let lobby = room("lobby");
-        let (outbox, mut frames_rx, _) = Outbox::new(64);
+        let outbox = Outbox::new(64);
         let handle = registry.subscribe(&lobby, ConnId(1), &user("alice"), &outbox);
         // While alice's snapshot is being read: 1 and 2 commit (the
         // snapshot covers them), bob arrives, 3 commits after the read.
         registry.deliver(&[committed("lobby", 1, 9), committed("lobby", 2, 9)]);
-        let (bob_outbox, mut bob_rx, _) = Outbox::new(64);
+        let bob_outbox = Outbox::new(64);
         registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob_outbox);
         registry.deliver(&[committed("lobby", 3, 9)]);
-        assert!(seen(&mut frames_rx).is_empty(), "held while pending");
+        assert!(seen(&outbox).is_empty(), "held while pending");
 
         registry.activate(&handle, ConnId(1), 2, &joined("lobby", 2));
-        assert_eq!(seen(&mut frames_rx), ["joined@2", "+bob", "3:"]);
+        assert_eq!(seen(&outbox), ["joined@2", "+bob", "3:"]);
         registry.deliver(&[committed("lobby", 4, 1)]);
         assert_eq!(
-            seen(&mut frames_rx),
+            seen(&outbox),
             ["4:r4"],
             "live now; the sender's copy keeps its ref"
         );
         // Bob is still pending: everything waits for his own `joined`.
-        assert!(seen(&mut bob_rx).is_empty());
+        assert!(seen(&bob_outbox).is_empty());
         let bob_room = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob_outbox);
         registry.activate(&bob_room, ConnId(2), 3, &joined("lobby", 3));
-        assert_eq!(seen(&mut bob_rx), ["joined@3", "4:"]);
+        assert_eq!(seen(&bob_outbox), ["joined@3", "4:"]);
     }
 
     #[test]
     fn the_id_floor_drops_what_history_already_held() {
         let (registry, _) = registry();
         let lobby = room("lobby");
-        let (outbox, mut frames_rx, _) = Outbox::new(64);
+        let outbox = Outbox::new(64);
         let handle = registry.subscribe(&lobby, ConnId(1), &user("alice"), &outbox);
         registry.deliver(&[committed("lobby", 5, 9), committed("lobby", 6, 9)]);
         registry.activate(&handle, ConnId(1), 5, &joined("lobby", 5));
-        assert_eq!(seen(&mut frames_rx), ["joined@5", "6:"]);
+        assert_eq!(seen(&outbox), ["joined@5", "6:"]);
         // Copies arriving late (another node's, or a repair read) and
         // messages of other rooms are not shown again.
         registry.deliver(&[
@@ -675,20 +553,20 @@ mod tests {
             committed("elsewhere", 7, 9),
             committed("lobby", 7, 9),
         ]);
-        assert_eq!(seen(&mut frames_rx), ["7:"]);
+        assert_eq!(seen(&outbox), ["7:"]);
         // A re-join raises the floor, never lowers it.
         let again = registry.subscribe(&lobby, ConnId(1), &user("alice"), &outbox);
         registry.deliver(&[committed("lobby", 8, 9)]);
         registry.activate(&again, ConnId(1), 3, &joined("lobby", 3));
         registry.deliver(&[committed("lobby", 5, 9)]);
-        assert_eq!(seen(&mut frames_rx), ["joined@3", "8:"]);
+        assert_eq!(seen(&outbox), ["joined@3", "8:"]);
     }
 
     #[test]
     fn the_last_member_leaving_frees_the_room() {
         let (registry, metrics) = registry();
         let lobby = room("lobby");
-        let (outbox, mut frames_rx, _) = Outbox::new(64);
+        let outbox = Outbox::new(64);
         let first = registry.subscribe(&lobby, ConnId(1), &user("alice"), &outbox);
         let second = registry.subscribe(&lobby, ConnId(2), &user("alice"), &outbox);
         assert!(Arc::ptr_eq(&first, &second));
@@ -709,22 +587,10 @@ mod tests {
         let fresh = registry.subscribe(&lobby, ConnId(3), &user("carol"), &outbox);
         assert!(!Arc::ptr_eq(&first, &fresh));
         registry.activate(&fresh, ConnId(3), 0, &joined("lobby", 0));
-        seen(&mut frames_rx);
+        seen(&outbox);
         registry.deliver(&[committed("lobby", 1, 9)]);
-        assert_eq!(seen(&mut frames_rx), ["1:"]);
+        assert_eq!(seen(&outbox), ["1:"]);
         assert_eq!(registry.local_members("lobby"), ["carol"]);
-    }
-
-    #[test]
-    fn an_outbox_over_its_bytes_kicks_but_takes_one_large_frame() {
-        let (outbox, mut frames_rx, signal) = Outbox::bounded(64, 100);
-        assert!(outbox.push(Frame::from("x".repeat(300))), "one large frame");
-        assert!(!signal.is_kicked());
-        assert!(!outbox.push(Frame::from("y")), "over the cap now");
-        assert!(signal.is_kicked());
-        let taken = frames_rx.try_recv().expect("the large frame is queued");
-        signal.taken(taken.frame.len());
-        assert_eq!(signal.queued_bytes(), 0, "the refused frame is not counted");
     }
 
     #[test]
@@ -735,7 +601,7 @@ mod tests {
         registry.on_vacated(Box::new(move |room: &RoomName| {
             heard.lock().unwrap().push(room.to_string());
         }));
-        let (outbox, _frames_rx, _) = Outbox::new(64);
+        let outbox = Outbox::new(64);
         let alice = user("alice");
         // Never held a message: reported once its last member leaves.
         let unused = registry.subscribe(&room("unused"), ConnId(1), &alice, &outbox);

@@ -21,6 +21,7 @@ use crate::config::{ClusterUrls, Config};
 use crate::http::{self, Route};
 use crate::limits::{READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
 use crate::metrics::Metrics;
+use crate::outbox::{Outbox, WireStream};
 use crate::registry::{PresenceRoute, RoomRegistry};
 use crate::session::{FrameDeadline, Session, Slots};
 use crate::shared::Shared;
@@ -345,14 +346,20 @@ impl Handshake {
         drop(handshake_slots);
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
-            // No cap on the write buffer: a `history` page may legitimately
-            // be megabytes, and what one connection can have queued is
-            // already bounded by its outbox.
+            // The library writes only its control frames (pongs, pings,
+            // close): every data frame goes through the outbox, which
+            // bounds what one connection can have queued.
             .write_buffer_size(WRITE_BUFFER_BYTES)
             .max_message_size(Some(chat_proto::limits::MAX_FRAME_BYTES))
             .max_frame_size(Some(chat_proto::limits::MAX_FRAME_BYTES));
         let frame_timeout = self.shared.config.frame_timeout;
-        let stream = FrameDeadline::new(self.socket, frame_timeout, self.ticket);
+        let outbox = Outbox::bounded(
+            self.socket,
+            self.shared.config.outbox,
+            self.shared.config.outbox_bytes,
+            self.shared.metrics.clone(),
+        );
+        let stream = FrameDeadline::new(WireStream::new(outbox), frame_timeout, self.ticket);
         let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config))
             .await;
         Session::new(

@@ -164,7 +164,7 @@ mod tests {
         ));
         let (fan_out, mut publish) = ClusterFanOut::new(registry.clone());
         let lobby = RoomName::parse("lobby").unwrap();
-        let (outbox, mut frames_rx, _) = Outbox::new(16);
+        let outbox = Outbox::new(16);
         let room = registry.subscribe(&lobby, ConnId(1), &UserName::parse("ann").unwrap(), &outbox);
         let joined = chat_proto::ServerFrame::Joined {
             room: "lobby".into(),
@@ -198,9 +198,9 @@ mod tests {
             }
         });
         let mut ids = Vec::new();
-        while let Ok(outgoing) = frames_rx.try_recv() {
+        for (frame, _) in outbox.take_queued() {
             if let Ok(chat_proto::ServerFrame::Message(m)) =
-                chat_proto::decode_server(outgoing.frame.as_str())
+                chat_proto::decode_server(frame.payload())
             {
                 ids.push(m.id);
             }

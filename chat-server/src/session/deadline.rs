@@ -60,6 +60,11 @@ impl<S> FrameDeadline<S> {
         }
     }
 
+    /// The stream beneath.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
     pub fn ticket(&self) -> &AddressTicket {
         &self.ticket
     }

@@ -59,7 +59,7 @@ use self::reply::Replies;
 use self::socket::{Ending, Incoming, KeepAlive, Outbound, Socket};
 use crate::address_limits::{Offence, ShareSlot};
 use crate::limits::{RateLimit, Verdict};
-use crate::registry::{Outbox, Room};
+use crate::registry::Room;
 use crate::shared::Shared;
 use crate::shutdown::{Shutdown, TaskGuard};
 use crate::store::ConnId;
@@ -133,10 +133,10 @@ impl Session {
         slots: Slots,
     ) -> Self {
         let config = &shared.config;
-        let (outbox, frames_rx, signal) = Outbox::bounded(config.outbox, config.outbox_bytes);
+        let outbox = ws.get_ref().get_ref().outbox().clone();
         Self {
             socket: Socket::new(ws, peer),
-            outbound: Outbound::new(frames_rx, signal, shutdown, shared.metrics.clone()),
+            outbound: Outbound::new(outbox.clone(), shutdown),
             keepalive: KeepAlive::new(config.ping_interval),
             login: None,
             rate_limit: RateLimit::new(
@@ -205,7 +205,7 @@ impl Session {
             let served = tokio::select! {
                 biased;
                 wake = self.outbound.wake() => {
-                    self.outbound.serve(&mut self.socket, wake, give_up_at).await
+                    self.outbound.serve(wake, give_up_at).await
                 }
                 Some(receipt) = self.cx.appends.next(), if !self.cx.appends.is_empty() => {
                     message::settled(&self.cx, receipt);

@@ -83,33 +83,35 @@ mod tests {
 
     use super::*;
 
-    fn sent(frames_rx: &mut tokio::sync::mpsc::Receiver<crate::registry::Outgoing>) -> ServerFrame {
-        let outgoing = frames_rx.try_recv().expect("a queued frame");
-        assert!(outgoing.urgent, "replies are written at once");
-        decode_server(outgoing.frame.as_str()).expect("a server frame")
+    fn sent(outbox: &Outbox) -> ServerFrame {
+        let queued = outbox.take_queued();
+        assert_eq!(queued.len(), 1, "one frame per reply");
+        let (frame, urgent) = &queued[0];
+        assert!(urgent, "replies are written at once");
+        decode_server(frame.payload()).expect("a server frame")
     }
 
     #[test]
     fn errors_echo_the_ref_of_the_frame_being_answered() {
-        let (outbox, mut frames_rx, _signal) = Outbox::new(8);
-        let mut replies = Replies::new(outbox);
+        let outbox = Outbox::new(8);
+        let mut replies = Replies::new(outbox.clone());
         replies.answering(Some("j1".into()));
         assert_eq!(replies.reference(), Some("j1"));
         replies.error(ErrorCode::NotInRoom, "join lobby first");
         assert_eq!(
-            sent(&mut frames_rx),
+            sent(&outbox),
             ServerFrame::error(ErrorCode::NotInRoom, "join lobby first", Some("j1".into()))
         );
         // A receipt failing later is about its own frame, not the current one.
         replies.error_about(None, ErrorCode::Internal, "retry");
         assert_eq!(
-            sent(&mut frames_rx),
+            sent(&outbox),
             ServerFrame::error(ErrorCode::Internal, "retry", None)
         );
         replies.answering(None);
         replies.refuse(Refusal::new(ErrorCode::BadFrame, "binary"));
         assert_eq!(
-            sent(&mut frames_rx),
+            sent(&outbox),
             ServerFrame::error(ErrorCode::BadFrame, "binary", None)
         );
         let rooms = ServerFrame::Rooms {
@@ -118,7 +120,7 @@ mod tests {
             more: false,
         };
         replies.send(&rooms);
-        assert_eq!(sent(&mut frames_rx), rooms);
-        assert!(frames_rx.try_recv().is_err(), "one frame per reply");
+        assert_eq!(sent(&outbox), rooms);
+        assert!(outbox.take_queued().is_empty());
     }
 }

@@ -2,20 +2,19 @@
 //! flushes, keep-alive pings, and the close handshake each [`Ending`]
 //! calls for.
 //!
-//! Writes drain whatever has piled up in the outbox into one flush, which
-//! saves a syscall (and a packet) per frame when a room is busy. A write
+//! Most frames leave without the session: whoever queues a frame writes it
+//! when the socket takes it (see [`crate::outbox`]). The session writes
+//! only what the socket could not take at once, all of it in one vectored
+//! write when it drains, and presence that waited for its timer. A write
 //! that blocks on a client that does not read gives up at the keep-alive
 //! deadline, so such a client is dropped within two ping intervals of its
 //! last sign of life, whatever it was sent.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -24,18 +23,16 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf
 
 use super::deadline::{FrameDeadline, ReadRefused};
 use crate::address_limits::AddressTicket;
-use crate::limits::{MAX_FRAMES_PER_FLUSH, PRESENCE_FLUSH_DELAY};
-use crate::metrics::Metrics;
-use crate::registry::{Outgoing, SlowConsumerSignal};
+use crate::limits::PRESENCE_FLUSH_DELAY;
+use crate::outbox::{Drained, Outbox, WireStream};
 use crate::shutdown::Shutdown;
-use crate::tls::Stream;
 
 /// How long a closing handshake (and the frames still queued before it)
 /// may take before the connection is simply dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// A session's WebSocket, over the stream that times each frame.
-pub type WsStream = WebSocketStream<FrameDeadline<Stream>>;
+pub type WsStream = WebSocketStream<FrameDeadline<WireStream>>;
 
 /// Why a session ended; decides the close frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +134,7 @@ impl Socket {
     }
 
     /// The stream beneath the WebSocket, which times frames.
-    pub(super) fn stream(&mut self) -> &mut FrameDeadline<Stream> {
+    pub(super) fn stream(&mut self) -> &mut FrameDeadline<WireStream> {
         self.ws.get_mut()
     }
 
@@ -190,20 +187,19 @@ impl Socket {
         let Some((code, reason)) = ending.close_frame() else {
             // Flushes the reply to a client's own close, if any.
             let _ = tokio::time::timeout(CLOSE_GRACE, self.ws.close(None)).await;
+            outbound.outbox.close();
             return;
         };
         let ws = &mut self.ws;
-        let frames_rx = &mut outbound.frames_rx;
-        let signal = &outbound.signal;
+        let outbox = &outbound.outbox;
         let closing = async move {
             if ending.flushes_queue() {
                 // Acknowledge what was already stored (its echo is queued
-                // once the receipt resolves), then send what is queued.
+                // once the receipt resolves): the close frame goes behind
+                // it and everything queued.
                 settle.await;
-                while let Ok(queued) = frames_rx.try_recv() {
-                    signal.taken(queued.frame.len());
-                    ws.feed(WsMessage::Text(queued.frame)).await?;
-                }
+            } else {
+                outbox.discard_queued();
             }
             ws.close(Some(CloseFrame {
                 code,
@@ -217,44 +213,38 @@ impl Socket {
             Ok::<(), WsError>(())
         };
         let _ = tokio::time::timeout(CLOSE_GRACE, closing).await;
+        outbound.outbox.close();
     }
 }
 
 /// Why the session's writer woke up.
 pub(super) enum Wake {
-    /// A frame was queued in the outbox.
-    Queued(Outgoing),
+    /// The outbox has work for the session: the socket is blocked, or
+    /// presence frames wait for their timer.
+    Work,
     /// Presence frames waited long enough to share a write.
     FlushPresence,
     Ended(Ending),
 }
 
-/// The session's outbound side: the receiving end of its outbox, and what
-/// cuts a write short (being kicked as a slow consumer, shutdown).
+/// The session's outbound side: its outbox (which most frames leave
+/// without the session's help), and what cuts a blocked write short
+/// (being kicked as a slow consumer, shutdown).
 pub(super) struct Outbound {
-    frames_rx: mpsc::Receiver<Outgoing>,
-    signal: Arc<SlowConsumerSignal>,
+    outbox: Outbox,
     shutdown: Shutdown,
-    /// Presence frames are buffered in the socket writer but not yet sent.
-    unflushed: bool,
+    /// The presence timer runs: presence frames wait in the outbox.
+    presence_armed: bool,
     presence_flush: Pin<Box<Sleep>>,
-    metrics: Arc<Metrics>,
 }
 
 impl Outbound {
-    pub(super) fn new(
-        frames_rx: mpsc::Receiver<Outgoing>,
-        signal: Arc<SlowConsumerSignal>,
-        shutdown: Shutdown,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub(super) fn new(outbox: Outbox, shutdown: Shutdown) -> Self {
         Self {
-            frames_rx,
-            signal,
+            outbox,
             shutdown,
-            unflushed: false,
+            presence_armed: false,
             presence_flush: Box::pin(tokio::time::sleep(PRESENCE_FLUSH_DELAY)),
-            metrics,
         }
     }
 
@@ -264,27 +254,25 @@ impl Outbound {
         tokio::select! {
             biased;
             _ = self.shutdown.recv() => Wake::Ended(Ending::Shutdown),
-            _ = self.signal.kicked() => Wake::Ended(Ending::SlowConsumer),
-            Some(first) = self.frames_rx.recv() => Wake::Queued(first),
-            _ = &mut self.presence_flush, if self.unflushed => Wake::FlushPresence,
+            () = self.outbox.kicked() => Wake::Ended(Ending::SlowConsumer),
+            () = self.outbox.work() => Wake::Work,
+            () = &mut self.presence_flush, if self.presence_armed => Wake::FlushPresence,
         }
     }
 
     /// Does what [`Outbound::wake`] woke up for; a write still blocked at
     /// `give_up_at` (the keep-alive deadline) ends the session.
-    pub(super) async fn serve(
-        &mut self,
-        socket: &mut Socket,
-        wake: Wake,
-        give_up_at: Instant,
-    ) -> Result<(), Ending> {
+    pub(super) async fn serve(&mut self, wake: Wake, give_up_at: Instant) -> Result<(), Ending> {
         match wake {
             Wake::Ended(ending) => Err(ending),
-            Wake::FlushPresence => self.flush(socket, give_up_at).await,
-            Wake::Queued(first) => {
-                let was_unflushed = self.unflushed;
-                self.write_queued(socket, first, give_up_at).await?;
-                if self.unflushed && !was_unflushed {
+            Wake::FlushPresence => {
+                self.presence_armed = false;
+                self.drain(give_up_at).await
+            }
+            Wake::Work if self.outbox.needs_drain() => self.drain(give_up_at).await,
+            Wake::Work => {
+                if !self.presence_armed && self.outbox.presence_waiting() {
+                    self.presence_armed = true;
                     let deadline = Instant::now() + PRESENCE_FLUSH_DELAY;
                     self.presence_flush.as_mut().reset(deadline);
                 }
@@ -293,64 +281,19 @@ impl Outbound {
         }
     }
 
-    /// Writes `first` and everything else already queued, in one flush,
-    /// unless all of it is presence: that waits for the presence timer or
-    /// the next urgent frame. Gives up when the connection is kicked or the
-    /// server shuts down while the client is not reading.
-    async fn write_queued(
-        &mut self,
-        socket: &mut Socket,
-        first: Outgoing,
-        give_up_at: Instant,
-    ) -> Result<(), Ending> {
-        let ws = &mut socket.ws;
-        let frames_rx = &mut self.frames_rx;
-        let signal = &self.signal;
-        let write = async move {
-            let mut urgent = first.urgent;
-            signal.taken(first.frame.len());
-            ws.feed(WsMessage::Text(first.frame)).await?;
-            let mut written = 1u64;
-            while written < MAX_FRAMES_PER_FLUSH as u64 {
-                match frames_rx.try_recv() {
-                    Ok(next) => {
-                        urgent |= next.urgent;
-                        signal.taken(next.frame.len());
-                        ws.feed(WsMessage::Text(next.frame)).await?;
-                    }
-                    Err(_) => break,
-                }
-                written += 1;
-            }
-            if urgent {
-                ws.flush().await?;
-            }
-            Ok::<(u64, bool), WsError>((written, urgent))
-        };
-        let (written, flushed) = tokio::select! {
-            result = write => result.map_err(|_| Ending::Gone)?,
-            _ = self.signal.kicked() => return Err(Ending::SlowConsumer),
-            _ = self.shutdown.recv() => return Err(Ending::Shutdown),
-            () = tokio::time::sleep_until(give_up_at) => return Err(Ending::Unresponsive),
-        };
-        // An urgent frame flushes everything before it, presence included.
-        self.unflushed = !flushed;
-        self.metrics
-            .frames_out
-            .fetch_add(written, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Writes out presence frames that were waiting to share a write.
-    async fn flush(&mut self, socket: &mut Socket, give_up_at: Instant) -> Result<(), Ending> {
-        let flushed = tokio::select! {
-            result = socket.ws.flush() => result.map_err(|_| Ending::Gone),
-            _ = self.signal.kicked() => Err(Ending::SlowConsumer),
+    /// Writes out everything queued, waiting for a socket that cannot take
+    /// it yet; gives up when the connection is kicked or the server shuts
+    /// down while the client is not reading.
+    async fn drain(&mut self, give_up_at: Instant) -> Result<(), Ending> {
+        tokio::select! {
+            drained = self.outbox.drain() => match drained {
+                Drained::Empty => Ok(()),
+                Drained::Failed => Err(Ending::Gone),
+            },
+            () = self.outbox.kicked() => Err(Ending::SlowConsumer),
             _ = self.shutdown.recv() => Err(Ending::Shutdown),
             () = tokio::time::sleep_until(give_up_at) => Err(Ending::Unresponsive),
-        };
-        self.unflushed = false;
-        flushed
+        }
     }
 }
 
