@@ -42,13 +42,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chat_proto::{Message, RoomName, ServerFrame, UserName, encode};
+use chat_proto::{RoomName, ServerFrame, UserName, encode};
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
-use crate::store::{CommitListener, CommittedMessage, ConnId};
+use crate::store::{CommitListener, Committed, ConnId, StreamEvent};
 use crate::sync::lock;
 
 /// An encoded text frame, cheap to clone (shared bytes).
@@ -448,34 +448,31 @@ impl RoomRegistry {
         members
     }
 
-    /// Delivers committed messages, in the order given, to this node's
+    /// Delivers committed entries, in the order given, to this node's
     /// members of their rooms; the origin connection gets the copy with
     /// its `ref`.
-    pub fn deliver(&self, batch: &[CommittedMessage]) {
+    pub fn deliver(&self, batch: &[Committed]) {
         let mut current: Option<Arc<Room>> = None;
         for committed in batch {
-            let message = &committed.message;
             if current
                 .as_ref()
-                .is_none_or(|room| room.name.as_str() != message.room)
+                .is_none_or(|room| room.name.as_str() != committed.room)
             {
-                current = self.room(&message.room);
+                current = self.room(&committed.room);
             }
             let Some(room) = &current else {
                 continue; // Nobody is in the room here.
             };
-            let shared = frame(&ServerFrame::Message(Message {
-                reference: None,
-                ..message.clone()
-            }));
+            let StreamEvent::Entry(entry) = &committed.event;
+            let shared = frame(&ServerFrame::from(entry.without_reference()));
             let mut state = room.lock();
             for (conn, member) in state.members.iter_mut() {
-                let copy = if *conn == committed.origin && message.reference.is_some() {
-                    frame(&ServerFrame::Message(message.clone()))
+                let copy = if *conn == committed.origin && entry.reference().is_some() {
+                    frame(&ServerFrame::from(entry.clone()))
                 } else {
                     shared.clone()
                 };
-                member.deliver(message.id, copy);
+                member.deliver(committed.id, copy);
             }
         }
     }
@@ -484,7 +481,7 @@ impl RoomRegistry {
 /// The single-node listener: committed messages go straight to this
 /// node's members.
 impl CommitListener for RoomRegistry {
-    fn committed(&self, batch: &[CommittedMessage]) {
+    fn committed(&self, batch: &[Committed]) {
         self.deliver(batch);
     }
 }
@@ -500,7 +497,7 @@ fn presence_frame(change: &PresenceChange) -> ServerFrame {
 
 #[cfg(test)]
 mod tests {
-    use chat_proto::decode_server;
+    use chat_proto::{Message, decode_server};
 
     use super::*;
 
@@ -520,19 +517,17 @@ mod tests {
         )
     }
 
-    fn committed(room: &str, id: u64, origin: u64) -> CommittedMessage {
-        CommittedMessage {
-            message: Message {
-                room: room.into(),
-                id,
-                user: "bob".into(),
-                text: format!("m{id}"),
-                ts: 1,
-                reference: Some(format!("r{id}")),
-                ..Message::default()
-            },
-            origin: ConnId(origin),
-        }
+    fn committed(room: &str, id: u64, origin: u64) -> Committed {
+        let message = Message {
+            room: room.into(),
+            id,
+            user: "bob".into(),
+            text: format!("m{id}"),
+            ts: 1,
+            reference: Some(format!("r{id}")),
+            ..Message::default()
+        };
+        Committed::entry(message.into(), ConnId(origin))
     }
 
     fn joined(name: &str, last_id: u64) -> ServerFrame {

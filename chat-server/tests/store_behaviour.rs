@@ -11,8 +11,8 @@ use chat_e2e::cluster::Postgres;
 use chat_proto::{RoomName, UserName};
 use chat_server::metrics::Metrics;
 use chat_server::store::{
-    CommitListener, CommittedMessage, ConnId, MessageStore, NewMessage, Page, PostgresStore,
-    SqliteStore, SyncMode,
+    CommitListener, Committed, ConnId, MessageStore, NewMessage, Page, PostgresStore, SqliteStore,
+    SyncMode,
 };
 
 /// Records the ids a store's listener hears, and checks each one was
@@ -21,13 +21,13 @@ use chat_server::store::{
 struct Heard(Mutex<Vec<(String, u64)>>);
 
 impl CommitListener for Heard {
-    fn committed(&self, batch: &[CommittedMessage]) {
+    fn committed(&self, batch: &[Committed]) {
         let mut heard = self
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for committed in batch {
-            heard.push((committed.message.room.clone(), committed.message.id));
+            heard.push((committed.room.clone(), committed.id));
         }
     }
 }

@@ -17,6 +17,7 @@
 //! order they were queued.
 
 mod command;
+mod entry;
 mod hello;
 mod history;
 mod join;
@@ -42,8 +43,8 @@ use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 
 use self::command::Command;
+use self::entry::PendingAppend;
 use self::hello::Login;
-use self::message::PendingAppend;
 use self::reply::Replies;
 use self::socket::{Ending, Incoming, KeepAlive, Outbound, Socket};
 use crate::limits::{RateLimit, Verdict};
@@ -168,7 +169,7 @@ impl Session {
                 biased;
                 wake = self.outbound.wake() => self.outbound.serve(&mut self.socket, wake).await,
                 Some(receipt) = self.cx.appends.next(), if !self.cx.appends.is_empty() => {
-                    message::settled(&self.cx, receipt);
+                    entry::settled(&self.cx, receipt);
                     Ok(())
                 }
                 incoming = self.socket.read(), if self.cx.appends.len() < MAX_APPENDS_IN_FLIGHT => {

@@ -17,6 +17,7 @@
 mod batch;
 mod commits;
 mod db_file;
+mod entry;
 pub mod health;
 mod page;
 pub mod postgres;
@@ -28,6 +29,7 @@ use std::pin::Pin;
 use chat_proto::{Message, RoomName, UserName};
 use tokio::sync::oneshot;
 
+pub use entry::{Actor, Change, Committed, NewEntry, NewMessage, Outcome, Refusal, StreamEvent};
 pub use health::{StorageFault, StoreHealth};
 pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, SyncMode};
@@ -36,25 +38,6 @@ pub use sqlite::{SqliteStore, SyncMode};
 /// sender its own copy (with its `ref`) as the acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
-
-/// A message as a session hands it to the store: no id and no timestamp
-/// yet; the store assigns both when it commits.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub room: RoomName,
-    pub user: UserName,
-    pub text: String,
-    pub reference: Option<String>,
-    pub origin: ConnId,
-}
-
-/// A message the store has committed, with where it came from.
-#[derive(Debug, Clone)]
-pub struct CommittedMessage {
-    /// The stored message, carrying the sender's `ref` when it had one.
-    pub message: Message,
-    pub origin: ConnId,
-}
 
 /// Which slice of a room's history to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,27 +94,46 @@ pub enum StoreError {
     Unavailable(StorageFault),
     #[error("the store has shut down")]
     Closed,
+    /// The room's rules refused the entry (from [`MessageStore::queue_append`]).
+    #[error("refused: {0}")]
+    Refused(&'static str),
 }
 
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
 
-/// Resolves to a queued message's id once it is committed.
-pub type Receipt = StoreFuture<u64>;
+/// Resolves to what became of a queued entry once its batch committed.
+pub type Receipt = StoreFuture<Outcome>;
 
-/// Where a store's writer answers a queued append.
-pub type ReceiptSender = oneshot::Sender<Result<u64, StoreError>>;
+/// Where a store's writer answers a queued entry.
+pub type ReceiptSender = oneshot::Sender<Result<Outcome, StoreError>>;
 
 /// Durable storage for messages, rooms and accounts.
 ///
 /// Every method queues its work at once and returns a future for the
 /// result, so a session can keep many appends in flight.
 pub trait MessageStore: Send + Sync + 'static {
-    /// Queues a message for storage. The outer future resolves once the
-    /// message holds its place in the queue, so messages a session queues
+    /// Queues an entry for storage. The outer future resolves once the
+    /// entry holds its place in the queue, so entries a session queues
     /// one after another get ids in that order; the [`Receipt`] resolves to
-    /// its id after the commit, and the [`CommitListener`] has heard of it
-    /// before that.
-    fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt>;
+    /// its [`Outcome`] after the commit (its id, or the rule that refused
+    /// it), and the [`CommitListener`] has heard of a stored one before
+    /// that.
+    fn queue_entry(&self, entry: NewEntry) -> StoreFuture<Receipt>;
+    /// Queues a plain message, as [`MessageStore::queue_entry`] does; the
+    /// inner future resolves to its id, or [`StoreError::Refused`].
+    fn queue_append(&self, message: NewMessage) -> StoreFuture<StoreFuture<u64>> {
+        let queued = self.queue_entry(message.into());
+        Box::pin(async move {
+            let receipt = queued.await?;
+            let id: StoreFuture<u64> = Box::pin(async move {
+                match receipt.await? {
+                    Outcome::Stored(id) => Ok(id),
+                    Outcome::Refused(refusal) => Err(StoreError::Refused(refusal.reason)),
+                }
+            });
+            Ok(id)
+        })
+    }
     /// Creates the room if it is new and reads a page of it with its newest
     /// id, in one read that sees every commit fanned out before the call
     /// (see [`crate::registry`] for why a join relies on that).
@@ -153,9 +155,9 @@ pub trait MessageStore: Send + Sync + 'static {
     fn close(&self) -> StoreFuture<()>;
 }
 
-/// Hears about committed messages, in commit (and so id) order, before the
+/// Hears about committed entries, in commit (and so id) order, before the
 /// appending sessions are told. Called from the store's fan-out task on the
 /// tokio runtime (see `store/commits.rs`): it must not block.
 pub trait CommitListener: Send + Sync + 'static {
-    fn committed(&self, batch: &[CommittedMessage]);
+    fn committed(&self, batch: &[Committed]);
 }

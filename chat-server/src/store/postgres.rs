@@ -30,8 +30,8 @@ use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending};
 use super::commits::{Commit, FanOut};
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::{
-    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomSnapshot,
-    StorageFault, StoreError, StoreFuture, StoredRoom,
+    Change, CommitListener, HistoryPage, MessageStore, NewEntry, Outcome, Page, Receipt,
+    RoomSnapshot, StorageFault, StoreError, StoreFuture, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -164,8 +164,8 @@ impl PostgresStore {
 }
 
 impl MessageStore for PostgresStore {
-    fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt> {
-        batch::queue_append(&self.appends, message)
+    fn queue_entry(&self, entry: NewEntry) -> StoreFuture<Receipt> {
+        batch::queue_entry(&self.appends, entry)
     }
 
     fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot> {
@@ -441,7 +441,7 @@ impl Writer {
                 tracing::error!(error = %e, messages = appends.len(), "storing a batch failed");
             }
         }
-        let stored = stored.map(|ids| ids.into_iter().map(Ok).collect());
+        let stored = stored.map(|ids| ids.into_iter().map(|id| Ok(Outcome::Stored(id))).collect());
         if self
             .commits_tx
             .send(Commit::new(appends, stored, ts))
@@ -461,7 +461,7 @@ impl Writer {
         let mut rooms: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (index, pending) in batch.iter().enumerate() {
             rooms
-                .entry(pending.message.room.as_str())
+                .entry(pending.entry.room.as_str())
                 .or_default()
                 .push(index);
         }
@@ -495,8 +495,10 @@ impl Writer {
                 ids[index] = from_sql_id(offset);
                 room_ids.push(room_id);
                 message_ids.push(offset);
-                users.push(batch[index].message.user.as_str());
-                texts.push(batch[index].message.text.as_bytes());
+                let entry = &batch[index].entry;
+                let Change::Message { text } = &entry.change;
+                users.push(entry.actor.name.as_str());
+                texts.push(text.as_bytes());
             }
         }
         let stamps = vec![ts; batch.len()];

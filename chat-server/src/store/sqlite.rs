@@ -36,8 +36,8 @@ use super::db_file::{self, DbFile, DbLock, Watch};
 use super::health::{StorageFault, StoreHealth};
 use super::page::{Direction, KnownRooms, pending_migrations};
 use super::{
-    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomSnapshot, StoreError,
-    StoreFuture, StoredRoom,
+    Change, CommitListener, HistoryPage, MessageStore, NewEntry, Outcome, Page, Receipt,
+    RoomSnapshot, StoreError, StoreFuture, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -253,8 +253,8 @@ fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> std::io::Result<Joi
 }
 
 impl MessageStore for SqliteStore {
-    fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt> {
-        batch::queue_append(&self.writer_tx, message)
+    fn queue_entry(&self, entry: NewEntry) -> StoreFuture<Receipt> {
+        batch::queue_entry(&self.writer_tx, entry)
     }
 
     fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot> {
@@ -495,7 +495,7 @@ impl Writer {
         appends: &[Pending],
         writes: Vec<Write>,
         ts: i64,
-    ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+    ) -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
         let count = appends.len() + writes.len();
         let mut answers = Vec::with_capacity(writes.len());
         let outcome = self.transaction(appends, writes, ts, &mut answers);
@@ -543,7 +543,7 @@ impl Writer {
         writes: Vec<Write>,
         ts: i64,
         answers: &mut Vec<Box<dyn Settle>>,
-    ) -> rusqlite::Result<Vec<Result<u64, StoreError>>> {
+    ) -> rusqlite::Result<Vec<Result<Outcome, StoreError>>> {
         let tx = self.conn.transaction()?;
         if self.rooms_stale {
             // Read back so ids stay gapless and unique.
@@ -554,10 +554,10 @@ impl Writer {
         // Room row id -> newest id appended in this batch.
         let mut touched: HashMap<i64, u64> = HashMap::new();
         for pending in appends {
-            match append(&tx, &mut self.rooms, &pending.message, ts) {
+            match append(&tx, &mut self.rooms, &pending.entry, ts) {
                 Ok((room_id, id)) => {
                     touched.insert(room_id, id);
-                    ids.push(Ok(id));
+                    ids.push(Ok(Outcome::Stored(id)));
                 }
                 // The disk failing sinks the batch (SQLite may already
                 // have rolled it back)...
@@ -638,20 +638,21 @@ fn ensure_room(
     Ok(row)
 }
 
-/// Inserts one message; returns its room's row id and its id.
+/// Inserts one entry; returns its room's row id and its id.
 fn append(
     tx: &Transaction<'_>,
     rooms: &mut HashMap<String, RoomRow>,
-    message: &NewMessage,
+    entry: &NewEntry,
     ts: i64,
 ) -> rusqlite::Result<(i64, u64)> {
-    let row = ensure_room(tx, rooms, &message.room)?;
+    let row = ensure_room(tx, rooms, &entry.room)?;
     let id = row.last_id + 1;
+    let Change::Message { text } = &entry.change;
     tx.prepare_cached(
         "INSERT INTO messages (room_id, id, user, text, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![row.id, id, message.user.as_str(), message.text, ts])?;
-    if let Some(row) = rooms.get_mut(message.room.as_str()) {
+    .execute(params![row.id, id, entry.actor.name.as_str(), text, ts])?;
+    if let Some(row) = rooms.get_mut(entry.room.as_str()) {
         row.last_id = id;
     }
     Ok((row.id, id))
@@ -714,17 +715,14 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::store::{CommittedMessage, ConnId};
+    use crate::store::{Committed, ConnId, NewMessage};
 
     #[derive(Default)]
     struct Recorder(Mutex<Vec<u64>>);
 
     impl CommitListener for Recorder {
-        fn committed(&self, batch: &[CommittedMessage]) {
-            self.0
-                .lock()
-                .unwrap()
-                .extend(batch.iter().map(|c| c.message.id));
+        fn committed(&self, batch: &[Committed]) {
+            self.0.lock().unwrap().extend(batch.iter().map(|c| c.id));
         }
     }
 
