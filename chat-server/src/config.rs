@@ -33,6 +33,11 @@ pub struct Cli {
     /// Refuse guest sessions: every hello needs a password.
     #[arg(long)]
     pub require_accounts: bool,
+    /// A server admin's account name (repeatable): admins may do anything
+    /// an owner may, in every room. No guest may use the name, and its
+    /// account is made only with `chat-server user add NAME`.
+    #[arg(long = "admin", value_name = "NAME", value_parser = parse_user_name)]
+    pub admins: Vec<chat_proto::UserName>,
     /// Most WebSocket sessions at once; further upgrades get HTTP 503.
     #[arg(long, value_name = "N", default_value_t = 50_000)]
     pub max_connections: usize,
@@ -122,10 +127,35 @@ fn parse_seconds(raw: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// The names given to `--admin`, compared regardless of case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admins(std::collections::HashSet<String>);
+
+impl Admins {
+    pub fn new(names: impl IntoIterator<Item = chat_proto::UserName>) -> Self {
+        Self(
+            names
+                .into_iter()
+                .map(|n| n.as_str().to_lowercase())
+                .collect(),
+        )
+    }
+
+    pub fn contains(&self, name: &chat_proto::UserName) -> bool {
+        self.0.contains(&name.as_str().to_lowercase())
+    }
+}
+
+fn parse_user_name(raw: &str) -> Result<chat_proto::UserName, String> {
+    chat_proto::UserName::parse(raw).map_err(|e| e.to_string())
+}
+
 /// What a running server needs to know, independent of how it was started.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub require_accounts: bool,
+    /// `--admin`: the server admins' names.
+    pub admins: Admins,
     pub max_connections: usize,
     pub rate_limit: u32,
     pub rate_burst: u32,
@@ -178,6 +208,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             require_accounts: false,
+            admins: Admins::default(),
             max_connections: 50_000,
             rate_limit: 20,
             rate_burst: 40,
@@ -194,6 +225,7 @@ impl From<&Cli> for Config {
     fn from(cli: &Cli) -> Self {
         Self {
             require_accounts: cli.require_accounts,
+            admins: Admins::new(cli.admins.iter().cloned()),
             max_connections: cli.max_connections,
             rate_limit: cli.rate_limit,
             rate_burst: cli.rate_burst,

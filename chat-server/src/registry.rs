@@ -42,7 +42,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chat_proto::{RoomName, ServerFrame, UserName, encode};
+use chat_proto::{Entry, RoomName, ServerFrame, UserName, encode};
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -213,6 +213,12 @@ impl Room {
         &self.name
     }
 
+    /// Whether the connection is (still) in the room: a kick, a ban or
+    /// the room's deletion takes it out without its asking.
+    pub fn is_member(&self, conn: ConnId) -> bool {
+        self.lock().members.contains_key(&conn)
+    }
+
     fn lock(&self) -> MutexGuard<'_, RoomState> {
         lock(&self.state)
     }
@@ -377,6 +383,11 @@ impl RoomRegistry {
     /// the connection was a member.
     pub fn leave(&self, room: &Room, conn: ConnId) -> bool {
         let mut state = room.lock();
+        self.leave_locked(room, &mut state, conn)
+    }
+
+    /// [`RoomRegistry::leave`], under the room's lock.
+    fn leave_locked(&self, room: &Room, state: &mut RoomState, conn: ConnId) -> bool {
         let Some(member) = state.members.remove(&conn) else {
             return false;
         };
@@ -397,13 +408,13 @@ impl RoomRegistry {
                 entered: false,
                 ts: now_ms(),
             };
-            self.announce(&mut state, change);
+            self.announce(state, change);
         }
         // Removed only after the departure has been announced: a new room
         // by that name, and the arrival it announces, can only come after.
         if state.members.is_empty() {
             self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
-            self.remove(room, &mut state);
+            self.remove(room, state);
         }
         true
     }
@@ -450,7 +461,8 @@ impl RoomRegistry {
 
     /// Delivers committed entries, in the order given, to this node's
     /// members of their rooms; the origin connection gets the copy with
-    /// its `ref`.
+    /// its `ref`. A kick or ban then takes every connection of its subject
+    /// out of the room; a deleted room loses every member.
     pub fn deliver(&self, batch: &[Committed]) {
         let mut current: Option<Arc<Room>> = None;
         for committed in batch {
@@ -463,18 +475,73 @@ impl RoomRegistry {
             let Some(room) = &current else {
                 continue; // Nobody is in the room here.
             };
-            let StreamEvent::Entry(entry) = &committed.event;
-            let shared = frame(&ServerFrame::from(entry.without_reference()));
             let mut state = room.lock();
-            for (conn, member) in state.members.iter_mut() {
-                let copy = if *conn == committed.origin && entry.reference().is_some() {
-                    frame(&ServerFrame::from(entry.clone()))
-                } else {
-                    shared.clone()
-                };
-                member.deliver(committed.id, copy);
+            match &committed.event {
+                StreamEvent::Entry(entry) => {
+                    deliver_entry(&mut state, committed, entry);
+                    if let Entry::Kick(removal) | Entry::Ban(removal) = entry {
+                        self.remove_user(room, &mut state, &removal.subject);
+                    }
+                }
+                StreamEvent::RoomDeleted {
+                    room: name,
+                    user,
+                    ts,
+                    ..
+                } => {
+                    let deleted = frame(&ServerFrame::RoomDeleted {
+                        room: name.clone(),
+                        user: user.clone(),
+                        ts: *ts,
+                    });
+                    for member in state.members.values_mut() {
+                        member.deliver(committed.id, deleted.clone());
+                    }
+                    self.empty_room(room, &mut state);
+                }
             }
         }
+    }
+
+    /// Takes every connection of `subject` out of the room, as if each
+    /// had left: the others hear the departure (as presence decides), the
+    /// subject's connections hear nothing more.
+    fn remove_user(&self, room: &Room, state: &mut RoomState, subject: &str) {
+        let subject = subject.to_lowercase();
+        let conns: Vec<ConnId> = state
+            .members
+            .iter()
+            .filter(|(_, member)| member.user.as_str().to_lowercase() == subject)
+            .map(|(conn, _)| *conn)
+            .collect();
+        for conn in conns {
+            self.leave_locked(room, state, conn);
+        }
+    }
+
+    /// Takes every member out of a deleted room at once, telling nobody.
+    fn empty_room(&self, room: &Room, state: &mut RoomState) {
+        if state.members.is_empty() {
+            return;
+        }
+        state.members.clear();
+        state.users.clear();
+        self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
+        self.remove(room, state);
+    }
+}
+
+/// Queues one entry to every member of the room; the origin gets the copy
+/// with its `ref`.
+fn deliver_entry(state: &mut RoomState, committed: &Committed, entry: &Entry) {
+    let shared = frame(&ServerFrame::from(entry.without_reference()));
+    for (conn, member) in state.members.iter_mut() {
+        let copy = if *conn == committed.origin && entry.reference().is_some() {
+            frame(&ServerFrame::from(entry.clone()))
+        } else {
+            shared.clone()
+        };
+        member.deliver(committed.id, copy);
     }
 }
 

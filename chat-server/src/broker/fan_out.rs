@@ -196,7 +196,7 @@ mod tests {
             Ok(Publish::Batch(batch)) => {
                 let ids: Vec<u64> = batch
                     .iter()
-                    .map(|WireMessage(StreamEvent::Entry(entry))| entry.id())
+                    .map(|wire| Committed::new(wire.0.clone(), ConnId(0)).id)
                     .collect();
                 assert_eq!(ids, [1, 2]);
             }

@@ -353,11 +353,11 @@ impl Inner {
                     },
                 )
                 .await?;
-            let first = page.messages.first().map(|m| m.id);
+            let first = page.entries.first().map(chat_proto::Entry::id);
             let now = Instant::now();
             self.fan_out.sequenced(|sequencer, released| {
-                for message in page.messages {
-                    sequencer.offer(Committed::entry(message.into(), ConnId(0)), now, released);
+                for entry in page.entries {
+                    sequencer.offer(Committed::entry(entry, ConnId(0)), now, released);
                 }
                 if sequencer.delivered(room) == after {
                     // Ids are never skipped, so this is a hole in the

@@ -5,6 +5,7 @@
 
 use chat_proto::{ClientFrame, DecodeError, ErrorCode, RoomName};
 
+use super::entry::Request;
 use super::hello::Hello;
 use super::history::History;
 use super::join::Join;
@@ -12,6 +13,7 @@ use super::leave::Leave;
 use super::message::Post;
 use super::reply::Refusal;
 use super::rooms::Rooms;
+use super::{ban, delete_room, invite, kick, role, settings, topic, unban};
 
 /// A request a session serves, with every field already valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,8 @@ pub(super) enum Command {
     Leave(Leave),
     History(History),
     Rooms(Rooms),
+    /// A protocol-2 request that makes an entry (or deletes the room).
+    Entry(Request),
 }
 
 impl Command {
@@ -47,13 +51,61 @@ impl Command {
                 limit,
             } => Command::History(History::parse(&room, before, after, limit)?),
             ClientFrame::Rooms { .. } => Command::Rooms(Rooms),
-            // Protocol 2 is not served yet: `decode_client_request` already
-            // refuses these types as unknown, and so would this.
+            newer => return Self::parse_entry(newer, echoed),
+        })
+    }
+
+    /// The protocol-2 requests that make an entry.
+    fn parse_entry(frame: ClientFrame, echoed: Option<&str>) -> Result<Self, Refusal> {
+        Ok(Command::Entry(match frame {
+            ClientFrame::Topic {
+                room,
+                topic,
+                reference,
+            } => topic::parse(&room, topic, reference, echoed)?,
+            ClientFrame::Role {
+                room,
+                subject,
+                role,
+                reference,
+            } => role::parse(&room, &subject, role, reference, echoed)?,
+            ClientFrame::Kick {
+                room,
+                subject,
+                reason,
+                reference,
+            } => kick::parse(&room, &subject, reason, reference, echoed)?,
+            ClientFrame::Ban {
+                room,
+                subject,
+                reason,
+                reference,
+            } => ban::parse(&room, &subject, reason, reference, echoed)?,
+            ClientFrame::Unban {
+                room,
+                subject,
+                reference,
+            } => unban::parse(&room, &subject, reference, echoed)?,
+            ClientFrame::Invite {
+                room,
+                subject,
+                reference,
+            } => invite::parse(&room, &subject, reference, echoed)?,
+            ClientFrame::Settings {
+                room,
+                private,
+                reference,
+            } => settings::parse(&room, private, reference, echoed)?,
+            ClientFrame::DeleteRoom { room, reference } => {
+                delete_room::parse(&room, reference, echoed)?
+            }
+            // Fixable messages, read markers, typing and search are their
+            // own issues: until then they are unknown here.
             newer => {
                 let unknown = DecodeError::unknown_type(newer.kind(), None);
                 return Err(Refusal::new(unknown.code(), unknown.detail));
             }
-        })
+        }))
     }
 }
 

@@ -6,10 +6,14 @@
 
 use std::pin::Pin;
 
-use chat_proto::ErrorCode;
+use chat_proto::{ErrorCode, RoomName, UserName};
 
 use super::Context;
-use crate::store::{NewEntry, Outcome, StoreError};
+use super::command::room_name;
+use super::reply::Refusal;
+use crate::broker::BrokerError;
+use crate::shared::Shared;
+use crate::store::{Actor, Change, NewEntry, Outcome, Seen, StoreError};
 
 /// A queued entry waiting for its commit: its `ref`, and the receipt.
 pub(super) type PendingAppend =
@@ -58,4 +62,98 @@ pub(super) fn settled(
             );
         }
     }
+}
+
+/// A request that makes an entry, with every field valid: the room, what
+/// it changes and the `ref` to echo. Each protocol-2 kind's file makes
+/// one from its frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Request {
+    pub(super) room: RoomName,
+    pub(super) change: Change,
+    pub(super) reference: Option<String>,
+}
+
+impl Request {
+    /// `echoed` is the frame's `ref` as the decoder checked it for
+    /// echoing: the same string when it is within the limit.
+    pub(super) fn new(
+        room: &str,
+        change: Change,
+        reference: Option<String>,
+        echoed: Option<&str>,
+    ) -> Result<Self, Refusal> {
+        if reference.is_some() && echoed.is_none() {
+            return Err(Refusal::new(
+                ErrorCode::BadFrame,
+                "ref is longer than 64 characters",
+            ));
+        }
+        Ok(Self {
+            room: room_name(room)?,
+            change,
+            reference,
+        })
+    }
+
+    /// Queues the entry for a joined room; the store checks the room's
+    /// rules when it stores it.
+    pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
+        if cx.joined(&self.room).is_none() {
+            return;
+        }
+        let shared = cx.shared.clone();
+        let seen = match seen(&shared, &self.room, &self.change).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                tracing::error!(peer = %cx.peer, error = %e, "could not read the room's members");
+                cx.replies.error(
+                    ErrorCode::Internal,
+                    "the request could not be served; retry",
+                );
+                return;
+            }
+        };
+        let entry = NewEntry {
+            room: self.room,
+            actor: actor.clone(),
+            change: self.change,
+            reference: self.reference,
+            origin: cx.conn,
+            seen,
+        };
+        queue(cx, entry).await;
+    }
+}
+
+/// What only presence knows, for the changes whose rules need it.
+async fn seen(shared: &Shared, room: &RoomName, change: &Change) -> Result<Seen, BrokerError> {
+    let admins = &shared.config.admins;
+    let mut seen = Seen {
+        subject_admin: change
+            .subject()
+            .is_some_and(|subject| admins.contains(subject)),
+        ..Seen::default()
+    };
+    if matches!(
+        change,
+        Change::Kick { .. } | Change::Settings { private: true }
+    ) {
+        let present = shared.broker.members(room).await?;
+        seen.subject_present = change
+            .subject()
+            .is_some_and(|subject| present.iter().any(|p| p == subject.as_str()));
+        seen.present = present;
+    }
+    Ok(seen)
+}
+
+/// A `subject` from a frame, or the `invalid_name` refusal.
+pub(super) fn subject_name(raw: &str) -> Result<UserName, Refusal> {
+    UserName::parse(raw).map_err(|e| Refusal::new(ErrorCode::InvalidName, format!("subject: {e}")))
+}
+
+/// A topic or reason outside its rules is `invalid_text`.
+pub(super) fn text_rule<E: std::fmt::Display>(checked: Result<(), E>) -> Result<(), Refusal> {
+    checked.map_err(|e| Refusal::new(ErrorCode::InvalidText, e.to_string()))
 }

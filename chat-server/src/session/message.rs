@@ -2,12 +2,12 @@
 //! `entry`); the echo to the sender (with its `ref`) comes through fan-out
 //! once the message is stored.
 
-use chat_proto::{ErrorCode, RoomName, UserName, validate_text};
+use chat_proto::{ErrorCode, RoomName, validate_text};
 
 use super::command::room_name;
 use super::reply::Refusal;
 use super::{Context, entry};
-use crate::store::{Actor, Change, NewEntry};
+use crate::store::{Actor, Change, NewEntry, Seen};
 
 /// A `message` with a valid room name, text and `ref`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl Post {
         })
     }
 
-    pub(super) async fn run(self, cx: &mut Context, user: &UserName) {
+    pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
         let Post {
             room,
             text,
@@ -54,10 +54,11 @@ impl Post {
         }
         let entry = NewEntry {
             room,
-            actor: Actor::member(user.clone()),
+            actor: actor.clone(),
             change: Change::Message { text },
             reference,
             origin: cx.conn,
+            seen: Seen::default(),
         };
         entry::queue(cx, entry).await;
     }

@@ -16,24 +16,32 @@
 //! through its outbox, so replies and room traffic reach the client in the
 //! order they were queued.
 
+mod ban;
 mod command;
+mod delete_room;
 mod entry;
 mod hello;
 mod history;
+mod invite;
 mod join;
+mod kick;
 mod leave;
 mod message;
 mod ping;
 mod reply;
+mod role;
 mod rooms;
+mod settings;
 mod socket;
+mod topic;
+mod unban;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use chat_proto::limits::PROTOCOL_VERSION;
+use chat_proto::limits::PROTOCOL_2;
 use chat_proto::{ClientFrame, ErrorCode, RoomName, decode_client_request};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -71,9 +79,15 @@ struct Context {
 }
 
 impl Context {
-    /// The joined room, or `None` after a `not_in_room` error.
+    /// The joined room, or `None` after a `not_in_room` error. A
+    /// connection kicked, banned or deleted out of a room is no longer in
+    /// it.
     fn joined(&self, room: &RoomName) -> Option<Arc<Room>> {
-        let joined = self.rooms.get(room).cloned();
+        let joined = self
+            .rooms
+            .get(room)
+            .filter(|joined| joined.is_member(self.conn))
+            .cloned();
         if joined.is_none() {
             self.replies
                 .error(ErrorCode::NotInRoom, format!("join {room} first"));
@@ -209,7 +223,7 @@ impl Session {
         // Frame types of a later protocol than the one announced in
         // `welcome` are `unknown_type` here, before hello and the rate limit,
         // exactly as types no protocol has.
-        let request = match decode_client_request(text, PROTOCOL_VERSION) {
+        let request = match decode_client_request(text, PROTOCOL_2) {
             Ok(request) => request,
             Err(e) => {
                 replies.answering(e.reference.clone());
@@ -271,15 +285,16 @@ impl Session {
             }
             return Ok(());
         };
-        let (cx, user) = (&mut self.cx, &login.user);
+        let (cx, user, actor) = (&mut self.cx, &login.user, &login.actor);
         match command {
             // After login, `admit` refuses a hello.
             Command::Hello(_) => {}
-            Command::Join(join) => join.run(cx, user).await,
-            Command::Post(post) => post.run(cx, user).await,
+            Command::Join(join) => join.run(cx, actor).await,
+            Command::Post(post) => post.run(cx, actor).await,
+            Command::Entry(request) => request.run(cx, actor).await,
             Command::Leave(leave) => leave.run(cx, user),
             Command::History(history) => history.run(cx).await,
-            Command::Rooms(rooms) => rooms.run(cx).await,
+            Command::Rooms(rooms) => rooms.run(cx, actor).await,
         }
         Ok(())
     }

@@ -197,6 +197,7 @@ mod tests {
             .iter()
             .map(|p| match &p.entry.change {
                 Change::Message { text } => text.as_str(),
+                other => panic!("only messages are queued here: {other:?}"),
             })
             .collect();
         assert_eq!(texts, ["a", "b"]);

@@ -6,30 +6,92 @@
 //! Every kind of entry takes its id from the room's one sequence; a
 //! refused request takes none, so ids stay gapless.
 
-use chat_proto::{Entry, ErrorCode, Message, RoomName, UserName};
+use chat_proto::{
+    Admittance, Entry, ErrorCode, Message, Removal, Role, RoleChange, RoomName, SettingsChange,
+    TopicChange, UserName,
+};
 use serde::{Deserialize, Serialize};
 
 use super::ConnId;
 
-/// Who asks for an entry: the session's name, and whether the operator
-/// named it a server admin (which only a registered session can be).
+/// Who asks for an entry: the session's name, whether it holds an
+/// account (roles, ownership and access are for accounts only), and
+/// whether the operator named it a server admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub name: UserName,
+    pub registered: bool,
     pub admin: bool,
 }
 
 impl Actor {
-    /// An actor who is not a server admin.
+    /// A guest: no account, no admin.
     pub fn member(name: UserName) -> Self {
-        Self { name, admin: false }
+        Self {
+            name,
+            registered: false,
+            admin: false,
+        }
     }
 }
 
-/// What an entry changes in its room.
+/// What an entry changes in its room. Every kind but `DeleteRoom` is an
+/// entry of its own type; `DeleteRoom` takes an id but leaves no entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Message { text: String },
+    Message {
+        text: String,
+    },
+    Topic {
+        topic: String,
+    },
+    Role {
+        subject: UserName,
+        role: Role,
+    },
+    Kick {
+        subject: UserName,
+        reason: Option<String>,
+    },
+    Ban {
+        subject: UserName,
+        reason: Option<String>,
+    },
+    Unban {
+        subject: UserName,
+    },
+    Invite {
+        subject: UserName,
+    },
+    Settings {
+        private: bool,
+    },
+    DeleteRoom,
+}
+
+impl Change {
+    /// The user the change acts on, if any.
+    pub fn subject(&self) -> Option<&UserName> {
+        match self {
+            Change::Role { subject, .. }
+            | Change::Kick { subject, .. }
+            | Change::Ban { subject, .. }
+            | Change::Unban { subject }
+            | Change::Invite { subject } => Some(subject),
+            _ => None,
+        }
+    }
+}
+
+/// What only presence knows, filled in by the session from the room's
+/// members when it queues the entry: whether a kick's subject is in the
+/// room, and who is there when a room becomes private.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub subject_present: bool,
+    /// The operator named the subject a server admin.
+    pub subject_admin: bool,
+    pub present: Vec<String>,
 }
 
 /// An entry as a session hands it to the store: no id and no timestamp
@@ -43,6 +105,7 @@ pub struct NewEntry {
     /// The client's `ref`, echoed on the actor's own copy.
     pub reference: Option<String>,
     pub origin: ConnId,
+    pub seen: Seen,
 }
 
 /// A plain message as the protocol-1 API queued it; kept for callers that
@@ -64,6 +127,7 @@ impl From<NewMessage> for NewEntry {
             change: Change::Message { text: message.text },
             reference: message.reference,
             origin: message.origin,
+            seen: Seen::default(),
         }
     }
 }
@@ -78,6 +142,11 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn forbidden(reason: &'static str) -> Self {
+        Self::forbidden_const(reason)
+    }
+
+    /// [`Refusal::forbidden`], for constants.
+    pub const fn forbidden_const(reason: &'static str) -> Self {
         Self {
             code: ErrorCode::Forbidden,
             reason,
@@ -115,6 +184,13 @@ pub enum Outcome {
 pub enum StreamEvent {
     /// An entry, carrying the actor's `ref` when it had one.
     Entry(Entry),
+    /// The room was deleted by `user`; its id `id` closed it.
+    RoomDeleted {
+        room: String,
+        id: u64,
+        user: String,
+        ts: i64,
+    },
 }
 
 /// An entry the store has committed, with where it came from.
@@ -131,6 +207,7 @@ impl StreamEvent {
     pub fn without_reference(&self) -> Self {
         match self {
             Self::Entry(entry) => Self::Entry(entry.without_reference()),
+            deleted @ Self::RoomDeleted { .. } => deleted.clone(),
         }
     }
 }
@@ -140,6 +217,7 @@ impl Committed {
     pub fn new(event: StreamEvent, origin: ConnId) -> Self {
         let (room, id) = match &event {
             StreamEvent::Entry(entry) => (entry.room().to_owned(), entry.id()),
+            StreamEvent::RoomDeleted { room, id, .. } => (room.clone(), *id),
         };
         Self {
             room,
@@ -158,19 +236,112 @@ impl Committed {
 impl NewEntry {
     /// The entry as stored under `id` at `ts`, with the actor's `ref`.
     pub fn committed(self, id: u64, ts: i64) -> Committed {
-        let room = self.room.into_string();
-        let user = self.actor.name.into_string();
-        let entry = match self.change {
+        let origin = self.origin;
+        Committed::new(self.event(id, ts), origin)
+    }
+
+    /// What the stream shows for this change under `id` at `ts`.
+    pub fn event(self, id: u64, ts: i64) -> StreamEvent {
+        let head = Head {
+            room: self.room.into_string(),
+            id,
+            user: self.actor.name.into_string(),
+            ts,
+            reference: self.reference,
+        };
+        StreamEvent::Entry(match self.change {
             Change::Message { text } => Entry::Message(Message {
-                room,
+                room: head.room,
                 id,
-                user,
+                user: head.user,
                 text,
                 ts,
-                reference: self.reference,
+                reference: head.reference,
                 ..Message::default()
             }),
-        };
-        Committed::entry(entry, self.origin)
+            Change::Topic { topic } => Entry::Topic(head.topic(topic)),
+            Change::Role { subject, role } => Entry::Role(head.role(subject, role)),
+            Change::Kick { subject, reason } => Entry::Kick(head.removal(subject, reason)),
+            Change::Ban { subject, reason } => Entry::Ban(head.removal(subject, reason)),
+            Change::Unban { subject } => Entry::Unban(head.admittance(subject)),
+            Change::Invite { subject } => Entry::Invite(head.admittance(subject)),
+            Change::Settings { private } => Entry::Settings(head.settings(private)),
+            Change::DeleteRoom => {
+                return StreamEvent::RoomDeleted {
+                    room: head.room,
+                    id,
+                    user: head.user,
+                    ts,
+                };
+            }
+        })
+    }
+}
+
+/// The fields every entry has.
+struct Head {
+    room: String,
+    id: u64,
+    user: String,
+    ts: i64,
+    reference: Option<String>,
+}
+
+impl Head {
+    fn topic(self, topic: String) -> TopicChange {
+        TopicChange {
+            room: self.room,
+            id: self.id,
+            user: self.user,
+            ts: self.ts,
+            reference: self.reference,
+            topic,
+        }
+    }
+
+    fn role(self, subject: UserName, role: Role) -> RoleChange {
+        RoleChange {
+            room: self.room,
+            id: self.id,
+            user: self.user,
+            ts: self.ts,
+            reference: self.reference,
+            subject: subject.into_string(),
+            role,
+        }
+    }
+
+    fn removal(self, subject: UserName, reason: Option<String>) -> Removal {
+        Removal {
+            room: self.room,
+            id: self.id,
+            user: self.user,
+            ts: self.ts,
+            reference: self.reference,
+            subject: subject.into_string(),
+            reason,
+        }
+    }
+
+    fn admittance(self, subject: UserName) -> Admittance {
+        Admittance {
+            room: self.room,
+            id: self.id,
+            user: self.user,
+            ts: self.ts,
+            reference: self.reference,
+            subject: subject.into_string(),
+        }
+    }
+
+    fn settings(self, private: bool) -> SettingsChange {
+        SettingsChange {
+            room: self.room,
+            id: self.id,
+            user: self.user,
+            ts: self.ts,
+            reference: self.reference,
+            private,
+        }
     }
 }

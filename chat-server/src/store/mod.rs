@@ -21,15 +21,20 @@ mod entry;
 pub mod health;
 mod page;
 pub mod postgres;
+mod rows;
+mod rules;
 pub mod sqlite;
+mod sqlite_rooms;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use chat_proto::{Message, RoomName, UserName};
+use chat_proto::{Entry, Role, RoomName, UserName};
 use tokio::sync::oneshot;
 
-pub use entry::{Actor, Change, Committed, NewEntry, NewMessage, Outcome, Refusal, StreamEvent};
+pub use entry::{
+    Actor, Change, Committed, NewEntry, NewMessage, Outcome, Refusal, Seen, StreamEvent,
+};
 pub use health::{StorageFault, StoreHealth};
 pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, SyncMode};
@@ -50,19 +55,53 @@ pub enum Page {
     After { id: u64, limit: u32 },
 }
 
-/// Messages in ascending id order, and whether the page was cut at its limit.
+/// Entries in ascending id order, and whether the page was cut at its limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryPage {
-    pub messages: Vec<Message>,
+    pub entries: Vec<Entry>,
     pub more: bool,
 }
 
-/// What a join reads: a history page and the room's newest id, taken
-/// together, so messages committed later are exactly those with a larger id.
+/// A room's state as a joiner sees it (`joined`'s protocol-2 fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomState {
+    pub topic: String,
+    pub owner: Option<String>,
+    /// In name order.
+    pub ops: Vec<String>,
+    pub private: bool,
+    /// The joiner's role.
+    pub role: Role,
+}
+
+impl Default for RoomState {
+    fn default() -> Self {
+        Self {
+            topic: String::new(),
+            owner: None,
+            ops: Vec::new(),
+            private: false,
+            role: Role::Member,
+        }
+    }
+}
+
+/// What a join reads: a history page, the room's newest id and its state,
+/// taken together, so entries committed later are exactly those with a
+/// larger id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoomSnapshot {
     pub page: HistoryPage,
     pub last_id: u64,
+    pub state: RoomState,
+}
+
+/// A join's answer: the snapshot, or why the joiner may not enter (banned,
+/// or a private room it is not on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinOutcome {
+    Joined(RoomSnapshot),
+    Refused(Refusal),
 }
 
 /// A room as the store knows it.
@@ -70,6 +109,8 @@ pub struct RoomSnapshot {
 pub struct StoredRoom {
     pub name: String,
     pub last_id: u64,
+    pub topic: String,
+    pub private: bool,
 }
 
 /// Why a storage operation failed.
@@ -134,14 +175,19 @@ pub trait MessageStore: Send + Sync + 'static {
             Ok(id)
         })
     }
-    /// Creates the room if it is new and reads a page of it with its newest
-    /// id, in one read that sees every commit fanned out before the call
-    /// (see [`crate::registry`] for why a join relies on that).
-    fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot>;
+    /// Creates the room if it is new (or was deleted), owned by `viewer`
+    /// when registered, and reads a page of it with its newest id and
+    /// state, in one read that sees every commit fanned out before the call
+    /// (see [`crate::registry`] for why a join relies on that). A banned
+    /// viewer, or one not on a private room's list, is refused.
+    fn join(&self, room: &RoomName, viewer: &Actor, page: Page) -> StoreFuture<JoinOutcome>;
     /// Reads a page of a room's history.
     fn history(&self, room: &RoomName, page: Page) -> StoreFuture<HistoryPage>;
-    /// Every room, by name.
+    /// Every room, by name (deleted rooms left out).
     fn rooms(&self) -> StoreFuture<Vec<StoredRoom>>;
+    /// The private rooms `viewer` may see in a listing (owner, op, on the
+    /// access list), by name.
+    fn readable_private(&self, viewer: &Actor) -> StoreFuture<Vec<String>>;
     /// The stored password hash of an account, if the name is registered.
     fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>>;
     /// Registers an account; false when the name was registered meanwhile.

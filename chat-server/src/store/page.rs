@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use chat_proto::{Message, RoomName};
+use chat_proto::{Entry, RoomName};
 
 use super::{HistoryPage, Page, StoreError};
 use crate::sync::lock;
@@ -49,14 +49,14 @@ impl Page {
 impl Bounds {
     /// Turns the rows the query returned, in its order, into a page in
     /// ascending id order that says whether it was cut at its limit.
-    pub(crate) fn finish(&self, mut messages: Vec<Message>) -> HistoryPage {
+    pub(crate) fn finish(&self, mut entries: Vec<Entry>) -> HistoryPage {
         let limit = self.limit as usize;
-        let more = messages.len() > limit;
-        messages.truncate(limit);
+        let more = entries.len() > limit;
+        entries.truncate(limit);
         if self.direction == Direction::Older {
-            messages.reverse();
+            entries.reverse();
         }
-        HistoryPage { messages, more }
+        HistoryPage { entries, more }
     }
 }
 
@@ -70,8 +70,9 @@ pub(crate) fn from_sql_id(id: i64) -> u64 {
     u64::try_from(id).unwrap_or(0)
 }
 
-/// Rooms known to exist, so a join skips the write that creates one.
-/// Rooms are never deleted, so the set is only ever right or short.
+/// Rooms known to exist, so a join skips the write that creates one. A
+/// deleted room stays in the set: its join reads it as deleted and makes
+/// it again through the writer.
 #[derive(Debug, Default)]
 pub(crate) struct KnownRooms(Mutex<HashSet<RoomName>>);
 
@@ -105,10 +106,12 @@ pub(crate) fn pending_migrations<'a>(
 
 #[cfg(test)]
 mod tests {
+    use chat_proto::Message;
+
     use super::*;
 
-    fn message(id: u64) -> Message {
-        Message {
+    fn message(id: u64) -> Entry {
+        Entry::Message(Message {
             room: "r".into(),
             id,
             user: "u".into(),
@@ -116,14 +119,14 @@ mod tests {
             ts: 0,
             reference: None,
             ..Message::default()
-        }
+        })
     }
 
     fn finish(page: Page, ids: &[u64]) -> (Vec<u64>, bool) {
         let page = page
             .bounds()
             .finish(ids.iter().copied().map(message).collect());
-        (page.messages.iter().map(|m| m.id).collect(), page.more)
+        (page.entries.iter().map(Entry::id).collect(), page.more)
     }
 
     #[test]

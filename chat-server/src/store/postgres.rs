@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_proto::{Message, RoomName, UserName};
+use chat_proto::{Entry, Message, RoomName, UserName};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::future::try_join_all;
 use tokio::sync::mpsc;
@@ -30,12 +30,17 @@ use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending};
 use super::commits::{Commit, FanOut};
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::{
-    Change, CommitListener, HistoryPage, MessageStore, NewEntry, Outcome, Page, Receipt,
-    RoomSnapshot, StorageFault, StoreError, StoreFuture, StoredRoom,
+    Actor, Change, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
+    Receipt, Refusal, RoomSnapshot, StorageFault, StoreError, StoreFuture, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
 use crate::sync::lock;
+/// What the cluster store answers a request other than a message: its
+/// schema has no room ownership yet (see `docs/protocol.md`).
+const CLUSTER_MESSAGES_ONLY: Refusal =
+    Refusal::forbidden_const("rooms are not owned on a cluster yet: only messages are taken");
+
 /// Pooled connections per node: the writer holds one at a time, the rest
 /// serve joins, history pages, room lists and accounts.
 const POOL_SIZE: usize = 16;
@@ -168,7 +173,7 @@ impl MessageStore for PostgresStore {
         batch::queue_entry(&self.appends, entry)
     }
 
-    fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot> {
+    fn join(&self, room: &RoomName, _viewer: &Actor, page: Page) -> StoreFuture<JoinOutcome> {
         let pool = self.pool.clone();
         let room = room.clone();
         let known = self.known_rooms.contains(&room);
@@ -184,10 +189,11 @@ impl MessageStore for PostgresStore {
                 known_rooms.insert(room.clone());
             }
             let (last_id, page) = read_page(&client, &room, page).await?;
-            Ok(RoomSnapshot {
+            Ok(JoinOutcome::Joined(RoomSnapshot {
                 page,
                 last_id: last_id.unwrap_or(0),
-            })
+                state: Default::default(),
+            }))
         }))
     }
 
@@ -211,10 +217,17 @@ impl MessageStore for PostgresStore {
                     Ok(StoredRoom {
                         name: row.try_get(0).map_err(db_error)?,
                         last_id: from_sql_id(row.try_get(1).map_err(db_error)?),
+                        topic: String::new(),
+                        private: false,
                     })
                 })
                 .collect()
         }))
+    }
+
+    /// The cluster schema has no private rooms yet.
+    fn readable_private(&self, _viewer: &Actor) -> StoreFuture<Vec<String>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 
     fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>> {
@@ -396,7 +409,7 @@ async fn read_page(
             continue;
         };
         let text: Vec<u8> = row.try_get(3).map_err(db_error)?;
-        messages.push(Message {
+        messages.push(Entry::Message(Message {
             room: room.to_string(),
             id: from_sql_id(id),
             user: row.try_get(2).map_err(db_error)?,
@@ -405,7 +418,7 @@ async fn read_page(
             ts: row.try_get(4).map_err(db_error)?,
             reference: None,
             ..Message::default()
-        });
+        }));
     }
     Ok((last_id, bounds.finish(messages)))
 }
@@ -436,12 +449,18 @@ impl Writer {
         let ts = now_ms();
         let stored = bounded(self.store(&appends, ts)).await;
         match &stored {
-            Ok(ids) => self.metrics.record_commit(started.elapsed(), ids.len()),
+            Ok(ids) => self
+                .metrics
+                .record_commit(started.elapsed(), ids.iter().flatten().count()),
             Err(e) => {
                 tracing::error!(error = %e, messages = appends.len(), "storing a batch failed");
             }
         }
-        let stored = stored.map(|ids| ids.into_iter().map(|id| Ok(Outcome::Stored(id))).collect());
+        let stored = stored.map(|ids| {
+            ids.into_iter()
+                .map(|id| Ok(id.map_or(Outcome::Refused(CLUSTER_MESSAGES_ONLY), Outcome::Stored)))
+                .collect()
+        });
         if self
             .commits_tx
             .send(Commit::new(appends, stored, ts))
@@ -454,12 +473,15 @@ impl Writer {
     }
 
     /// Runs the batch's transaction; returns each message's id, in batch
-    /// order.
-    async fn store(&self, batch: &[Pending], ts: i64) -> Result<Vec<u64>, StoreError> {
+    /// order (`None` for entries of other kinds, which are not stored).
+    async fn store(&self, batch: &[Pending], ts: i64) -> Result<Vec<Option<u64>>, StoreError> {
         // Rooms in name order, so two nodes' transactions lock shared rows
         // in the same order and cannot deadlock.
         let mut rooms: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (index, pending) in batch.iter().enumerate() {
+            if !matches!(pending.entry.change, Change::Message { .. }) {
+                continue;
+            }
             rooms
                 .entry(pending.entry.room.as_str())
                 .or_default()
@@ -483,7 +505,7 @@ impl Writer {
             .await
             .map_err(db_error)?;
 
-        let mut ids = vec![0u64; batch.len()];
+        let mut ids = vec![None; batch.len()];
         let mut room_ids = Vec::with_capacity(batch.len());
         let mut message_ids = Vec::with_capacity(batch.len());
         let mut users = Vec::with_capacity(batch.len());
@@ -492,13 +514,14 @@ impl Writer {
             let room_id: i64 = row.try_get(0).map_err(db_error)?;
             let last_id: i64 = row.try_get(1).map_err(db_error)?;
             for (offset, &index) in (last_id - count + 1..).zip(indices) {
-                ids[index] = from_sql_id(offset);
+                ids[index] = Some(from_sql_id(offset));
                 room_ids.push(room_id);
                 message_ids.push(offset);
                 let entry = &batch[index].entry;
-                let Change::Message { text } = &entry.change;
-                users.push(entry.actor.name.as_str());
-                texts.push(text.as_bytes());
+                if let Change::Message { text } = &entry.change {
+                    users.push(entry.actor.name.as_str());
+                    texts.push(text.as_bytes());
+                }
             }
         }
         let stamps = vec![ts; batch.len()];
