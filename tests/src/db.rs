@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-/// One row of the `messages` table, joined with its room's name.
+/// One message row of the `entries` table (`messages` before schema 3),
+/// joined with its room's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
     pub room: String,
@@ -38,8 +39,8 @@ pub async fn stored_messages(db: &Path, room: &str) -> rusqlite::Result<Vec<Stor
     tokio::task::spawn_blocking(move || {
         let conn = open(&db)?;
         let mut stmt = conn.prepare(
-            "SELECT r.name, m.id, m.user, m.text, m.ts FROM messages m \
-             JOIN rooms r ON r.id = m.room_id WHERE r.name = ?1 ORDER BY m.id",
+            "SELECT r.name, m.id, m.user, m.text, m.ts FROM entries m \
+             JOIN rooms r ON r.id = m.room_id WHERE r.name = ?1 AND m.kind = 0 ORDER BY m.id",
         )?;
         let rows = stmt.query_map([&room], |row| {
             Ok(StoredMessage {
@@ -97,6 +98,51 @@ pub async fn journal_mode(db: &Path) -> rusqlite::Result<String> {
     tokio::task::spawn_blocking(move || {
         let conn = open(&db)?;
         conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
+
+/// The database's `PRAGMA user_version` (its schema version).
+pub async fn schema_version(db: &Path) -> rusqlite::Result<i64> {
+    let db: PathBuf = db.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
+
+/// Every row of `entries` in `room` as (id, kind), in id order.
+pub async fn stored_entry_kinds(db: &Path, room: &str) -> rusqlite::Result<Vec<(i64, i64)>> {
+    let db: PathBuf = db.to_owned();
+    let room = room.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        let mut stmt = conn.prepare(
+            "SELECT e.id, e.kind FROM entries e JOIN rooms r ON r.id = e.room_id \
+             WHERE r.name = ?1 ORDER BY e.id",
+        )?;
+        let rows = stmt.query_map([&room], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect()
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
+
+/// The folded names banned from `room`, in order.
+pub async fn stored_bans(db: &Path, room: &str) -> rusqlite::Result<Vec<String>> {
+    let db: PathBuf = db.to_owned();
+    let room = room.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        let mut stmt = conn.prepare(
+            "SELECT b.name_folded FROM bans b JOIN rooms r ON r.id = b.room_id \
+             WHERE r.name = ?1 ORDER BY b.name_folded",
+        )?;
+        let rows = stmt.query_map([&room], |row| row.get(0))?;
+        rows.collect()
     })
     .await
     .expect("the database reader thread does not panic")

@@ -37,7 +37,23 @@ impl Join {
             .rooms
             .get(&name)
             .is_some_and(|room| room.is_member(cx.conn));
-        let shared = &cx.shared;
+        let shared = cx.shared.clone();
+        match shared.store.may_join(&name, actor).await {
+            Ok(None) => {}
+            Ok(Some(refusal)) => {
+                cx.replies
+                    .refuse(Refusal::new(refusal.code, refusal.reason));
+                return;
+            }
+            Err(e) => {
+                tracing::error!(peer = %cx.peer, room = %name, error = %e, "join failed");
+                cx.replies.refuse(Refusal::new(
+                    ErrorCode::Internal,
+                    "could not join the room; retry",
+                ));
+                return;
+            }
+        }
         let room = shared
             .registry
             .subscribe(&name, cx.conn, &actor.name, cx.replies.outbox());

@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use chat_proto::limits::PROTOCOL_2;
+use chat_proto::limits::PROTOCOL_VERSION;
 use chat_proto::{ClientFrame, ErrorCode, RoomName, decode_client_request};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -223,15 +223,22 @@ impl Session {
         // Frame types of a later protocol than the one announced in
         // `welcome` are `unknown_type` here, before hello and the rate limit,
         // exactly as types no protocol has.
-        let request = match decode_client_request(text, PROTOCOL_2) {
+        let request = match decode_client_request(text, PROTOCOL_VERSION) {
             Ok(request) => request,
             Err(e) => {
+                let e = command::not_served_text(text, e);
                 replies.answering(e.reference.clone());
                 replies.send(&e.to_frame());
                 return Ok(());
             }
         };
         replies.answering(request.reference);
+        if let Some(unknown) = command::not_served(&request.frame) {
+            // Protocol-2 requests of later issues: unknown to this server
+            // as any unknown type is, before hello and the rate limit.
+            replies.send(&unknown.to_frame());
+            return Ok(());
+        }
         if !self.admit(matches!(request.frame, ClientFrame::Hello { .. }))? {
             return Ok(());
         }

@@ -181,6 +181,10 @@ pub trait MessageStore: Send + Sync + 'static {
     /// (see [`crate::registry`] for why a join relies on that). A banned
     /// viewer, or one not on a private room's list, is refused.
     fn join(&self, room: &RoomName, viewer: &Actor, page: Page) -> StoreFuture<JoinOutcome>;
+    /// Why `viewer` may not join the room (banned, or a private room it is
+    /// not on), read without creating it, so that a refused join never
+    /// shows as presence. A race with a later ban is caught by `join`.
+    fn may_join(&self, room: &RoomName, viewer: &Actor) -> StoreFuture<Option<Refusal>>;
     /// Reads a page of a room's history.
     fn history(&self, room: &RoomName, page: Page) -> StoreFuture<HistoryPage>;
     /// Every room, by name (deleted rooms left out).

@@ -225,6 +225,11 @@ impl MessageStore for PostgresStore {
         }))
     }
 
+    /// The cluster schema has no bans or private rooms yet.
+    fn may_join(&self, _room: &RoomName, _viewer: &Actor) -> StoreFuture<Option<Refusal>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// The cluster schema has no private rooms yet.
     fn readable_private(&self, _viewer: &Actor) -> StoreFuture<Vec<String>> {
         Box::pin(async { Ok(Vec::new()) })

@@ -42,7 +42,7 @@ use super::rules::decide;
 use super::sqlite_rooms::{STREAM_SCHEMA, apply, folded, join_state, load_facts, revive};
 use super::{
     Actor, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
-    Receipt, RoomSnapshot, StoreError, StoreFuture, StoredRoom,
+    Receipt, Refusal, RoomSnapshot, StoreError, StoreFuture, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -295,6 +295,17 @@ impl MessageStore for SqliteStore {
             read(room, viewer)
                 .await?
                 .ok_or_else(|| StoreError::Database("the room was deleted again".into()))
+        })
+    }
+
+    fn may_join(&self, room: &RoomName, viewer: &Actor) -> StoreFuture<Option<Refusal>> {
+        let room = room.clone();
+        let viewer = viewer.clone();
+        self.read(move |conn| {
+            let Some((room_id, _)) = room_row(conn, &room)? else {
+                return Ok(None);
+            };
+            Ok(join_state(conn, room_id, &viewer)?.and_then(Result::err))
         })
     }
 
