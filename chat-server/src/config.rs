@@ -102,11 +102,45 @@ pub struct Cli {
 /// What the binary does besides serving.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
+    /// Manage accounts (the only way to make a server admin's account).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        /// The SQLite database file [default: as for the server].
+        #[arg(long, value_name = "PATH", global = true)]
+        db: Option<PathBuf>,
+        /// A cluster's PostgreSQL database instead of a SQLite file.
+        #[arg(long, value_name = "URL", env = "CHAT_DATABASE_URL", global = true)]
+        database: Option<String>,
+    },
     /// Create or upgrade the cluster's PostgreSQL schema, then exit.
     Migrate {
         /// The PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB).
         #[arg(long, value_name = "URL", env = "CHAT_DATABASE_URL")]
         database: String,
+    },
+}
+
+/// What `chat-server user` does. Passwords are read from standard input
+/// (one line), or from a prompt that shows no characters on a terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum UserAction {
+    /// Create an account.
+    Add {
+        #[arg(value_parser = parse_user_name)]
+        name: chat_proto::UserName,
+    },
+    /// Set an account's password.
+    Passwd {
+        #[arg(value_parser = parse_user_name)]
+        name: chat_proto::UserName,
+    },
+    /// List every account's name.
+    List,
+    /// Remove an account (its messages stay).
+    Remove {
+        #[arg(value_parser = parse_user_name)]
+        name: chat_proto::UserName,
     },
 }
 

@@ -42,6 +42,7 @@ pub mod http;
 pub mod limits;
 pub mod login_limits;
 pub mod metrics;
+pub mod operator;
 pub mod registry;
 pub mod server;
 pub mod session;

@@ -606,3 +606,100 @@ async fn stored_messages_v1(server: &ServerProcess) -> Vec<chat_e2e::db::StoredM
     .await
     .expect("the version-1 file reads")
 }
+
+/// Runs `chat-server user ARGS --db DB` with `stdin` as its input; returns
+/// its standard output, failing the test when it fails.
+async fn user_command(db: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut child =
+        tokio::process::Command::new(chat_e2e::process::workspace_binary("chat-server"))
+            .arg("user")
+            .args(args)
+            .arg("--db")
+            .arg(db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("chat-server runs");
+    let mut input = child.stdin.take().expect("a piped stdin");
+    input
+        .write_all(stdin.as_bytes())
+        .await
+        .expect("stdin takes the password");
+    drop(input);
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the command ends")
+        .expect("its output is read");
+    assert!(
+        output.status.success(),
+        "chat-server user {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn the_operator_makes_an_admin_who_moderates_every_room() {
+    let mut server = ServerProcess::start(options()).await;
+    let mut alice = server.account("alice", "pw-alice").await;
+    alice.join("r").await;
+    send(
+        &mut alice,
+        json!({"type":"settings","room":"r","private":true}),
+    )
+    .await;
+    expect_entry(&mut alice, "settings", "alice").await;
+    drop(alice);
+    server.sigterm();
+    assert!(server.wait_exit(Duration::from_secs(10)).await.success());
+
+    let db = server.db_path().to_owned();
+    assert!(
+        user_command(&db, &["add", "root"], "root-pw\n")
+            .await
+            .contains("root")
+    );
+    user_command(&db, &["add", "temp"], "temp-pw\n").await;
+    user_command(&db, &["passwd", "temp"], "new-pw\n").await;
+    assert_eq!(
+        user_command(&db, &["list"], "").await,
+        "alice\nroot\ntemp\n"
+    );
+    user_command(&db, &["remove", "temp"], "").await;
+    assert_eq!(user_command(&db, &["list"], "").await, "alice\nroot\n");
+
+    server.restart().await;
+    let mut root = server.connect().await;
+    root.send(&ClientFrame::Hello {
+        user: "root".into(),
+        password: Some("root-pw".into()),
+    })
+    .await;
+    let frame = root
+        .expect("an admin's welcome", |f| {
+            matches!(f, ServerFrame::Welcome { admin: true, .. })
+        })
+        .await;
+    drop(frame);
+    root.label_as("root");
+    // Private, and not on its list: an admin enters anyway, and acts.
+    root.join("r").await;
+    send(
+        &mut root,
+        json!({"type":"topic","room":"r","topic":"by root","ref":"t"}),
+    )
+    .await;
+    expect_entry(&mut root, "topic", "root").await;
+    let mut alice = server.account("alice", "pw-alice").await;
+    alice.join("r").await;
+    root.expect_join("r", "alice").await;
+    send(
+        &mut root,
+        json!({"type":"kick","room":"r","subject":"alice","ref":"k"}),
+    )
+    .await;
+    expect_entry(&mut root, "kick", "root").await;
+    expect_entry(&mut alice, "kick", "root").await;
+}

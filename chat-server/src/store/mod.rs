@@ -196,6 +196,13 @@ pub trait MessageStore: Send + Sync + 'static {
     fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>>;
     /// Registers an account; false when the name was registered meanwhile.
     fn create_account(&self, user: &UserName, password_hash: String) -> StoreFuture<bool>;
+    /// Every account's name, in name order (for `chat-server user list`).
+    fn account_names(&self) -> StoreFuture<Vec<String>>;
+    /// Replaces an account's password hash; false when there is no such
+    /// account.
+    fn set_password(&self, user: &UserName, password_hash: String) -> StoreFuture<bool>;
+    /// Removes an account; false when there was none. Its messages stay.
+    fn remove_account(&self, user: &UserName) -> StoreFuture<bool>;
     /// The fault that keeps the store from taking writes now, if any
     /// (what `/healthz` reports).
     fn fault(&self) -> Option<StorageFault>;

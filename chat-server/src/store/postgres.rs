@@ -269,6 +269,49 @@ impl MessageStore for PostgresStore {
         }))
     }
 
+    fn account_names(&self) -> StoreFuture<Vec<String>> {
+        let pool = self.pool.clone();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let rows = client
+                .query("SELECT name FROM accounts ORDER BY name", &[])
+                .await
+                .map_err(db_error)?;
+            rows.iter()
+                .map(|row| row.try_get(0).map_err(db_error))
+                .collect()
+        }))
+    }
+
+    fn set_password(&self, user: &UserName, password_hash: String) -> StoreFuture<bool> {
+        let pool = self.pool.clone();
+        let user = user.clone();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let updated = client
+                .execute(
+                    "UPDATE accounts SET password_hash = $1 WHERE name = $2",
+                    &[&password_hash, &user.as_str()],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(updated == 1)
+        }))
+    }
+
+    fn remove_account(&self, user: &UserName) -> StoreFuture<bool> {
+        let pool = self.pool.clone();
+        let user = user.clone();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let removed = client
+                .execute("DELETE FROM accounts WHERE name = $1", &[&user.as_str()])
+                .await
+                .map_err(db_error)?;
+            Ok(removed == 1)
+        }))
+    }
+
     /// PostgreSQL keeps its own files and its own health; what the cluster
     /// store sees of it (a refused or lost connection) is each write's
     /// error, retried by the client.

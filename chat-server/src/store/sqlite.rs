@@ -99,6 +99,8 @@ enum Write {
     /// registered joiner named.
     CreateRoom(RoomName, Option<String>, Reply<()>),
     CreateAccount(UserName, String, Reply<bool>),
+    SetPassword(UserName, String, Reply<bool>),
+    RemoveAccount(UserName, Reply<bool>),
 }
 
 impl Write {
@@ -107,7 +109,10 @@ impl Write {
         // A caller that gave up waiting has dropped its receiver.
         match self {
             Self::CreateRoom(_, _, reply) => drop(reply.send(Err(error.clone()))),
-            Self::CreateAccount(_, _, reply) => drop(reply.send(Err(error.clone()))),
+            Self::CreateAccount(_, _, reply) | Self::SetPassword(_, _, reply) => {
+                drop(reply.send(Err(error.clone())));
+            }
+            Self::RemoveAccount(_, reply) => drop(reply.send(Err(error.clone()))),
         }
     }
 }
@@ -359,6 +364,24 @@ impl MessageStore for SqliteStore {
     fn create_account(&self, user: &UserName, password_hash: String) -> StoreFuture<bool> {
         let user = user.clone();
         self.write(|reply| Write::CreateAccount(user, password_hash, reply))
+    }
+
+    fn account_names(&self) -> StoreFuture<Vec<String>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT name FROM accounts ORDER BY name")?;
+            let rows = stmt.query_map([], |row| row.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn set_password(&self, user: &UserName, password_hash: String) -> StoreFuture<bool> {
+        let user = user.clone();
+        self.write(|reply| Write::SetPassword(user, password_hash, reply))
+    }
+
+    fn remove_account(&self, user: &UserName) -> StoreFuture<bool> {
+        let user = user.clone();
+        self.write(|reply| Write::RemoveAccount(user, reply))
     }
 
     fn fault(&self) -> Option<StorageFault> {
@@ -679,6 +702,18 @@ fn run_write(
                 )
                 .and_then(|mut stmt| stmt.execute(params![user.as_str(), hash, now_ms()]));
             held(reply, inserted.map(|rows| rows == 1))
+        }
+        Write::SetPassword(user, hash, reply) => {
+            let updated = tx
+                .prepare_cached("UPDATE accounts SET password_hash = ?1 WHERE name = ?2")
+                .and_then(|mut stmt| stmt.execute(params![hash, user.as_str()]));
+            held(reply, updated.map(|rows| rows == 1))
+        }
+        Write::RemoveAccount(user, reply) => {
+            let removed = tx
+                .prepare_cached("DELETE FROM accounts WHERE name = ?1")
+                .and_then(|mut stmt| stmt.execute([user.as_str()]));
+            held(reply, removed.map(|rows| rows == 1))
         }
     }
 }
