@@ -339,9 +339,30 @@ mod tests {
             .unwrap();
         match cli.command {
             Some(Command::Migrate { database }) => assert_eq!(database, "postgres://db/c"),
-            None => panic!("migrate was not parsed"),
+            other => panic!("migrate was not parsed: {other:?}"),
         }
         assert!(Cli::try_parse_from(["chat-server", "--port", "1", "migrate"]).is_err());
+    }
+
+    #[test]
+    fn user_is_a_subcommand_and_admin_repeats() {
+        let cli =
+            Cli::try_parse_from(["chat-server", "user", "add", "root", "--db", "x.db"]).unwrap();
+        match cli.command {
+            Some(Command::User { action, db, .. }) => {
+                let name = chat_proto::UserName::parse("root").unwrap();
+                assert_eq!(action, UserAction::Add { name });
+                assert_eq!(db.as_deref(), Some(std::path::Path::new("x.db")));
+            }
+            other => panic!("user was not parsed: {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["chat-server", "user", "add", "b b"]).is_err());
+        let cli =
+            Cli::try_parse_from(["chat-server", "--admin", "root", "--admin", "Ops"]).unwrap();
+        let admins = Config::from(&cli).admins;
+        assert!(admins.contains(&chat_proto::UserName::parse("ops").unwrap()));
+        assert!(admins.contains(&chat_proto::UserName::parse("root").unwrap()));
+        assert!(!admins.contains(&chat_proto::UserName::parse("alice").unwrap()));
     }
 
     #[test]
