@@ -248,6 +248,11 @@ pub enum PresenceRoute {
 /// Every room with members on this node, by name.
 pub struct RoomRegistry {
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
+    /// Every logged-in connection on this node by folded user name, so an
+    /// invitation reaches the invitee outside the room. Lock order: a
+    /// room's lock may be taken under this one (by `invite_outside`),
+    /// never this one under a room's.
+    online: Mutex<HashMap<String, HashMap<ConnId, Outbox>>>,
     presence: PresenceRoute,
     /// Set when the server starts shutting down: everyone here is about to
     /// be disconnected, so telling them who leaves would only be noise.
@@ -259,6 +264,7 @@ impl RoomRegistry {
     pub fn new(metrics: Arc<Metrics>, presence: PresenceRoute) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
+            online: Mutex::new(HashMap::new()),
             presence,
             shutting_down: AtomicBool::new(false),
             metrics,
@@ -472,6 +478,9 @@ impl RoomRegistry {
             {
                 current = self.room(&committed.room);
             }
+            if let StreamEvent::Entry(Entry::Invite(invite)) = &committed.event {
+                self.invite_outside(current.as_deref(), committed, &invite.subject);
+            }
             let Some(room) = &current else {
                 continue; // Nobody is in the room here.
             };
@@ -500,6 +509,52 @@ impl RoomRegistry {
                     self.empty_room(room, &mut state);
                 }
             }
+        }
+    }
+
+    /// A logged-in connection of `user`: invitations reach it anywhere.
+    pub fn online(&self, user: &UserName, conn: ConnId, outbox: &Outbox) {
+        lock(&self.online)
+            .entry(user.as_str().to_lowercase())
+            .or_default()
+            .insert(conn, outbox.clone());
+    }
+
+    /// The connection has closed.
+    pub fn offline(&self, user: &UserName, conn: ConnId) {
+        let mut online = lock(&self.online);
+        let folded = user.as_str().to_lowercase();
+        if let Some(conns) = online.get_mut(&folded) {
+            conns.remove(&conn);
+            if conns.is_empty() {
+                online.remove(&folded);
+            }
+        }
+    }
+
+    /// Sends an invitation to the invitee's connections on this node that
+    /// are not in the room (those in it get it as members).
+    fn invite_outside(&self, room: Option<&Room>, committed: &Committed, subject: &str) {
+        let StreamEvent::Entry(entry) = &committed.event else {
+            return;
+        };
+        let outside: Vec<Outbox> = {
+            let online = lock(&self.online);
+            let Some(conns) = online.get(&subject.to_lowercase()) else {
+                return;
+            };
+            conns
+                .iter()
+                .filter(|(conn, _)| room.is_none_or(|room| !room.is_member(**conn)))
+                .map(|(_, outbox)| outbox.clone())
+                .collect()
+        };
+        if outside.is_empty() {
+            return;
+        }
+        let invite = frame(&ServerFrame::from(entry.without_reference()));
+        for outbox in outside {
+            outbox.push(invite.clone());
         }
     }
 

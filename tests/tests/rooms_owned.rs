@@ -359,6 +359,8 @@ async fn catch_up_with_since_brings_every_entry_kind_once_in_order() {
         }
     }
     alice.say("r", "after").await;
+    // The invitation reached carol in the lobby.
+    expect_entry(&mut carol, "invite", "alice").await;
     // Carol, an op now, catches up; bob, kicked, is off the private list.
     let joined = carol.join_with("r", Some(mark), None).await;
     let got: Vec<&str> = joined.entries.iter().map(Entry::kind).collect();
@@ -434,6 +436,11 @@ async fn a_private_room_is_listed_and_joined_only_by_its_list() {
         unreachable!()
     };
     assert_eq!(invite.subject, "carol");
+    // Carol is in no room: the invitation reaches her all the same.
+    let Entry::Invite(seen) = expect_entry(&mut carol, "invite", "alice").await else {
+        unreachable!()
+    };
+    assert_eq!((seen.id, seen.reference), (invite.id, None));
     send(
         &mut alice,
         json!({"type":"invite","room":"r","subject":"carol","ref":"i2"}),

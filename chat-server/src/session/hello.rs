@@ -38,6 +38,21 @@ pub(super) struct Login {
     _guest: Option<GuestClaim>,
     /// Counts the session against its account's cap while it lives.
     _seat: Option<AccountSeat>,
+    /// Keeps the connection findable by its user (for invitations).
+    _online: Online,
+}
+
+/// A connection listed under its user in the registry while it lives.
+struct Online {
+    registry: std::sync::Arc<crate::registry::RoomRegistry>,
+    user: UserName,
+    conn: crate::store::ConnId,
+}
+
+impl Drop for Online {
+    fn drop(&mut self) {
+        self.registry.offline(&self.user, self.conn);
+    }
 }
 
 impl Hello {
@@ -146,7 +161,16 @@ fn welcome(cx: &Context, user: UserName, admission: Admission) -> Login {
         admin,
     });
     tracing::debug!(peer = %cx.peer, user = %user, ?kind, "session started");
+    cx.shared
+        .registry
+        .online(&user, cx.conn, cx.replies.outbox());
+    let online = Online {
+        registry: cx.shared.registry.clone(),
+        user: user.clone(),
+        conn: cx.conn,
+    };
     Login {
+        _online: online,
         user,
         actor,
         kind,
