@@ -224,3 +224,142 @@ fn role_effects(
     effects.push(Effect::Append);
     Ok(effects)
 }
+
+#[cfg(test)]
+mod tests {
+    use chat_proto::{ErrorCode, RoomName, UserName};
+
+    use super::*;
+    use crate::store::{Actor, ConnId, Seen};
+
+    fn entry(admin: bool, change: Change) -> NewEntry {
+        NewEntry {
+            room: RoomName::parse("r").unwrap(),
+            actor: Actor {
+                name: UserName::parse("me").unwrap(),
+                registered: true,
+                admin,
+            },
+            change,
+            reference: None,
+            origin: ConnId(1),
+            seen: Seen::default(),
+        }
+    }
+
+    fn kick() -> Change {
+        Change::Kick {
+            subject: UserName::parse("them").unwrap(),
+            reason: None,
+        }
+    }
+
+    fn code(result: Result<Vec<Effect>, Refusal>) -> Option<ErrorCode> {
+        result.err().map(|refusal| refusal.code)
+    }
+
+    #[test]
+    fn acting_on_someone_needs_a_higher_rank_and_admins_act_on_admins() {
+        let op = PersonFacts {
+            op: true,
+            ..PersonFacts::default()
+        };
+        let owner = PersonFacts {
+            owner: true,
+            ..PersonFacts::default()
+        };
+        let on_the_list = PersonFacts {
+            access: true,
+            ..PersonFacts::default()
+        };
+        let facts = |actor, subject, subject_admin| Facts {
+            actor,
+            subject: PersonFacts {
+                access: true,
+                ..subject
+            },
+            subject_admin,
+            ..Facts::default()
+        };
+        let ops_kick = |subject| code(decide(&entry(false, kick()), &facts(op, subject, false)));
+        assert_eq!(ops_kick(PersonFacts::default()), None);
+        assert_eq!(ops_kick(op), Some(ErrorCode::Forbidden), "an op on an op");
+        assert_eq!(
+            ops_kick(owner),
+            Some(ErrorCode::Forbidden),
+            "nobody on the owner"
+        );
+        let owner_on_admin = facts(owner, PersonFacts::default(), true);
+        assert_eq!(
+            code(decide(&entry(false, kick()), &owner_on_admin)),
+            Some(ErrorCode::Forbidden)
+        );
+        let admin_on_admin = facts(PersonFacts::default(), PersonFacts::default(), true);
+        assert_eq!(code(decide(&entry(true, kick()), &admin_on_admin)), None);
+        let nobody_here = Facts {
+            actor: op,
+            ..Facts::default()
+        };
+        assert_eq!(
+            code(decide(&entry(false, kick()), &nobody_here)),
+            Some(ErrorCode::Unchanged),
+            "neither present nor on the list"
+        );
+        let listed_only = Facts {
+            actor: op,
+            subject: on_the_list,
+            ..Facts::default()
+        };
+        assert_eq!(
+            decide(&entry(false, kick()), &listed_only),
+            Ok(vec![
+                Effect::Access {
+                    name: "them".into(),
+                    on: false
+                },
+                Effect::Append
+            ])
+        );
+    }
+
+    #[test]
+    fn handing_over_makes_the_old_owner_an_op_and_a_deleted_room_takes_nothing() {
+        let owner = PersonFacts {
+            owner: true,
+            ..PersonFacts::default()
+        };
+        let facts = Facts {
+            owner: Some("me".into()),
+            actor: owner,
+            subject_account: Some("them".into()),
+            ..Facts::default()
+        };
+        let hand_over = Change::Role {
+            subject: UserName::parse("them").unwrap(),
+            role: Role::Owner,
+        };
+        assert_eq!(
+            decide(&entry(false, hand_over.clone()), &facts),
+            Ok(vec![
+                Effect::Op {
+                    name: "me".into(),
+                    on: true
+                },
+                Effect::Op {
+                    name: "them".into(),
+                    on: false
+                },
+                Effect::Owner("them".into()),
+                Effect::Append
+            ])
+        );
+        let deleted = Facts {
+            deleted: true,
+            ..facts
+        };
+        assert_eq!(
+            code(decide(&entry(false, hand_over), &deleted)),
+            Some(ErrorCode::NotFound)
+        );
+    }
+}
