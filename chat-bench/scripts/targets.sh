@@ -39,7 +39,9 @@ start_server() { # name [extra server flags]
     rm -f "$OUT/$name.sqlite3" "$OUT/$name.sqlite3-wal" "$OUT/$name.sqlite3-shm"
     # Ten thousand sockets need more than the usual 1024 descriptors.
     ulimit -n "$(ulimit -Hn)"
-    "$BIN/chat-server" --port "$PORT" --db "$OUT/$name.sqlite3" --rate-limit 0 "$@" \
+    # Limits off, as in every published figure: no rate limit, and no
+    # per-address shares (every bench connection comes from 127.0.0.1).
+    "$BIN/chat-server" --port "$PORT" --db "$OUT/$name.sqlite3" --rate-limit 0 --address-share 0 "$@" \
         >/dev/null 2>"$OUT/$name.server.log" &
     SERVER_PID=$!
     timeout 20 bash -c "until grep -q 'listening on' '$OUT/$name.server.log'; do sleep 0.05; done"

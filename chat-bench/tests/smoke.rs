@@ -39,7 +39,7 @@ impl Server {
             .args(["--port", "0", "--db"])
             .arg(dir.path().join("x.sqlite3"))
             // The bench measures the server, not its abuse limits.
-            .args(["--rate-limit", "0"])
+            .args(["--rate-limit", "0", "--address-share", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -37,7 +37,13 @@ pub enum Admission {
     Guest(GuestClaim),
     /// A password account; `registered` when this hello created it. The
     /// seat counts the session against the account's cap until dropped.
-    Account { registered: bool, seat: AccountSeat },
+    /// `user` is the account's spelling, which may differ in case from
+    /// the hello's.
+    Account {
+        user: UserName,
+        registered: bool,
+        seat: AccountSeat,
+    },
 }
 
 /// Why a `hello` was refused.
@@ -53,6 +59,10 @@ pub enum HelloError {
     AuthRequired,
     #[error("the name is in use by another guest")]
     NameTaken,
+    /// The name is registered in another spelling: names are one
+    /// regardless of case.
+    #[error("the name is registered as {0}")]
+    RegisteredAs(UserName),
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -247,8 +257,10 @@ impl Accounts {
         peer: SocketAddr,
     ) -> Result<Admission, HelloError> {
         let Some(password) = password else {
-            return match self.store.password_hash(user).await? {
-                Some(_) => Err(HelloError::PasswordRequired),
+            return match self.store.account(user).await? {
+                // Protocol 1: a registered name without its password.
+                Some(account) if account.name == *user => Err(HelloError::PasswordRequired),
+                Some(account) => Err(HelloError::RegisteredAs(account.name)),
                 None if self.require_accounts => Err(HelloError::AuthRequired),
                 None => self.claim_guest(user).await.map(Admission::Guest),
             };
@@ -257,8 +269,13 @@ impl Accounts {
             .throttle
             .begin(user, AddressKey::of(peer.ip()), Instant::now())
             .map_err(|wait| self.refuse(Limit::FailedLogins, Some(wait), user, peer))?;
-        match self.store.password_hash(user).await? {
-            Some(hash) => self.log_in(user, password, hash, attempt, peer).await,
+        match self.store.account(user).await? {
+            // Any spelling logs in to the account, which answers with its own.
+            Some(account) => {
+                let hash = account.password_hash;
+                self.log_in(&account.name, password, hash, attempt, peer)
+                    .await
+            }
             None => self.register(user, password, attempt, peer).await,
         }
     }
@@ -292,18 +309,22 @@ impl Accounts {
             attempt.succeeded(Instant::now());
             let seat = self.take_seat(user, peer)?;
             return Ok(Admission::Account {
+                user: user.clone(),
                 registered: true,
                 seat,
             });
         }
-        // Someone registered the name between the lookup and the insert:
-        // this hello is a login against their account.
-        let hash = self
+        // Someone registered the name (in some spelling) between the
+        // lookup and the insert: this hello is a login against their
+        // account.
+        let account = self
             .store
-            .password_hash(user)
+            .account(user)
             .await?
             .ok_or(HelloError::AuthFailed)?;
-        self.log_in(user, password, hash, attempt, peer).await
+        let hash = account.password_hash;
+        self.log_in(&account.name, password, hash, attempt, peer)
+            .await
     }
 
     async fn claim_guest(&self, user: &UserName) -> Result<GuestClaim, HelloError> {
@@ -359,6 +380,7 @@ impl Accounts {
         attempt.succeeded(Instant::now());
         let seat = self.take_seat(user, peer)?;
         Ok(Admission::Account {
+            user: user.clone(),
             registered: false,
             seat,
         })

@@ -5,7 +5,17 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::address_limits::Shares;
 use crate::store::SyncMode;
+use crate::tls::{ServerTls, TlsError};
+
+/// `--outbox-bytes`' default: room for a 2 MB `history` page and then
+/// some, a small fraction of a small server's memory.
+pub const DEFAULT_OUTBOX_BYTES: usize = 4 * 1024 * 1024;
+/// Rooms one session may be in at once, unless `--rooms-per-session` says
+/// otherwise: enough for anyone reading, few enough that one session
+/// cannot hold thousands of rooms in memory.
+pub const DEFAULT_ROOMS_PER_SESSION: usize = 200;
 
 /// Real-time chat server: WebSocket rooms at /ws, stored in SQLite, or as
 /// one node of a cluster sharing PostgreSQL and Redis.
@@ -51,6 +61,26 @@ pub struct Cli {
     /// closed with 1008.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub outbox: usize,
+    /// Bytes of frames queued per connection (its outbox) before it counts
+    /// as too slow and is closed with 1008; a single larger reply still
+    /// goes out when the outbox is below it.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_OUTBOX_BYTES)]
+    pub outbox_bytes: usize,
+    /// Connections that may be in their HTTP handshake at once; more are
+    /// dropped at accept.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_pending_handshakes: usize,
+    /// Percent of each pool (pending handshakes, sessions, half-finished
+    /// frames) that one address (IPv4, or IPv6 /64) may hold, never fewer
+    /// than 8 places of each (0: no per-address shares, e.g. for load
+    /// tests from one host).
+    #[arg(long, value_name = "PERCENT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub address_share: u32,
+    /// Seconds a frame may take from its first byte to its last; a slower
+    /// one closes the connection with 1008.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    pub frame_timeout: Duration,
     /// Seconds of silence before the server pings a connection; one more
     /// interval without an answer drops it.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_seconds)]
@@ -75,6 +105,10 @@ pub struct Cli {
     /// unlimited).
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub sessions_per_account: u32,
+    /// Rooms one session may be in at once; a further join is refused with
+    /// `rate_limited` until it leaves one (0: unlimited).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_ROOMS_PER_SESSION)]
+    pub rooms_per_session: usize,
     /// Commit durability: `normal` survives a crash of the process, `full`
     /// also a power cut (slower).
     #[arg(long, value_enum, default_value_t = SyncMode::Normal)]
@@ -92,6 +126,13 @@ pub struct Cli {
     /// (redis://HOST:PORT). Needs --database.
     #[arg(long, value_name = "URL", env = "CHAT_REDIS_URL")]
     pub redis: Option<String>,
+    /// Serve https:// and wss:// with this PEM certificate chain (leaf
+    /// first); re-read on SIGHUP. Needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert; re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// A web origin (scheme://host[:port]) besides the server's own whose
     /// pages may open the WebSocket; repeat for several. Upgrades from any
     /// other origin get HTTP 403.
@@ -194,9 +235,18 @@ pub struct Config {
     pub rate_limit: u32,
     pub rate_burst: u32,
     pub outbox: usize,
+    pub outbox_bytes: usize,
+    pub max_pending_handshakes: usize,
+    /// `--address-share`: 0 turns the per-address shares off.
+    pub address_share: u32,
+    pub frame_timeout: Duration,
     pub ping_interval: Duration,
     pub handshake_timeout: Duration,
     pub logins: LoginLimits,
+    /// `--rooms-per-session`: 0 means unlimited.
+    pub rooms_per_session: usize,
+    /// `--tls-cert`/`--tls-key`: every connection speaks TLS first.
+    pub tls: Option<ServerTls>,
     /// Origins besides the server's own allowed to open the WebSocket, as
     /// [`crate::web::parse_origin`] spells them.
     pub allow_origins: Vec<String>,
@@ -247,9 +297,15 @@ impl Default for Config {
             rate_limit: 20,
             rate_burst: 40,
             outbox: 1024,
+            outbox_bytes: DEFAULT_OUTBOX_BYTES,
+            max_pending_handshakes: 4096,
+            address_share: 10,
+            frame_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             logins: LoginLimits::default(),
+            rooms_per_session: DEFAULT_ROOMS_PER_SESSION,
+            tls: None,
             allow_origins: Vec::new(),
         }
     }
@@ -264,11 +320,31 @@ impl From<&Cli> for Config {
             rate_limit: cli.rate_limit,
             rate_burst: cli.rate_burst,
             outbox: cli.outbox,
+            outbox_bytes: cli.outbox_bytes,
+            max_pending_handshakes: cli.max_pending_handshakes,
+            address_share: cli.address_share,
+            frame_timeout: cli.frame_timeout,
             ping_interval: cli.ping_interval,
             handshake_timeout: cli.handshake_timeout,
             logins: LoginLimits::from(cli),
+            rooms_per_session: cli.rooms_per_session,
+            // Loading can fail: the binary does it with [`Cli::tls`].
+            tls: None,
             allow_origins: cli.allow_origins.clone(),
         }
+    }
+}
+
+impl Config {
+    /// Each pool's share per address, `None` when `--address-share` is 0.
+    pub fn address_shares(&self) -> Option<Shares> {
+        (self.address_share > 0).then(|| {
+            Shares::of(
+                self.address_share,
+                self.max_pending_handshakes,
+                self.max_connections,
+            )
+        })
     }
 }
 
@@ -288,6 +364,17 @@ impl Cli {
             (None, Some(_)) => Err("--redis needs --database: a cluster node uses both \
                  (or neither, for one node on SQLite)"
                 .into()),
+        }
+    }
+
+    /// The certificate and key of `--tls-cert` and `--tls-key`, read now
+    /// (blocking), or `None` when TLS is off.
+    pub fn tls(&self) -> Result<Option<ServerTls>, TlsError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => ServerTls::load(cert, key).map(Some),
+            (Some(_), None) => Err(TlsError::HalfGiven("--tls-cert needs --tls-key")),
+            (None, Some(_)) => Err(TlsError::HalfGiven("--tls-key needs --tls-cert")),
+            (None, None) => Ok(None),
         }
     }
 
@@ -391,8 +478,38 @@ mod tests {
         assert_eq!(config.max_connections, default.max_connections);
         assert_eq!(config.rate_limit, default.rate_limit);
         assert_eq!(config.outbox, default.outbox);
+        assert_eq!(config.outbox_bytes, default.outbox_bytes);
+        assert_eq!(
+            config.max_pending_handshakes,
+            default.max_pending_handshakes
+        );
+        assert_eq!(config.address_share, default.address_share);
+        assert_eq!(config.frame_timeout, default.frame_timeout);
         assert_eq!(config.ping_interval, default.ping_interval);
         assert_eq!(config.logins, default.logins);
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["chat-server"], args].concat());
+        let half = parse(&["--tls-cert", "c.pem"]).unwrap().tls().unwrap_err();
+        assert_eq!(half.to_string(), "--tls-cert needs --tls-key");
+        let half = parse(&["--tls-key", "k.pem"]).unwrap().tls().unwrap_err();
+        assert_eq!(half.to_string(), "--tls-key needs --tls-cert");
+        let both = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(both.tls_cert, Some(PathBuf::from("c.pem")));
+        assert!(parse(&[]).unwrap().tls().unwrap().is_none());
+        assert!(Config::from(&both).tls.is_none());
+    }
+
+    #[test]
+    fn address_shares_are_off_at_0_and_at_most_100_percent() {
+        let parse = |share: &str| Cli::try_parse_from(["chat-server", "--address-share", share]);
+        let off = Config::from(&parse("0").unwrap());
+        assert_eq!(off.address_shares(), None);
+        let half = Config::from(&parse("50").unwrap());
+        assert_eq!(half.address_shares().map(|s| s.handshakes), Some(2048));
+        assert!(parse("101").is_err());
     }
 
     #[test]

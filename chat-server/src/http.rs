@@ -5,8 +5,7 @@
 //! than inside the WebSocket library, is what lets a plain request get a
 //! proper HTTP answer instead of a dropped connection.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::limits::MAX_REQUEST_HEAD_BYTES;
@@ -54,7 +53,7 @@ pub enum HeadError {
 }
 
 /// Reads one request head and decides its route.
-pub async fn read_request(stream: &mut TcpStream) -> Result<Route, HeadError> {
+pub async fn read_request(stream: &mut (impl AsyncRead + Unpin)) -> Result<Route, HeadError> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
@@ -269,13 +268,19 @@ pub fn response(
 }
 
 /// Writes a response and closes the write side.
-pub async fn write_response(stream: &mut TcpStream, response: &Response) -> std::io::Result<()> {
+pub async fn write_response(
+    stream: &mut (impl AsyncWrite + Unpin),
+    response: &Response,
+) -> std::io::Result<()> {
     stream.write_all(response.encode().as_bytes()).await?;
     stream.shutdown().await
 }
 
 /// Completes the WebSocket upgrade.
-pub async fn accept_upgrade(stream: &mut TcpStream, key: &str) -> std::io::Result<()> {
+pub async fn accept_upgrade(
+    stream: &mut (impl AsyncWrite + Unpin),
+    key: &str,
+) -> std::io::Result<()> {
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {}\r\n\r\n",

@@ -8,6 +8,8 @@
 //!   connection's HTTP handshake, and the shutdown order.
 //! - [`http`]: request heads, the one pure function that answers `/healthz`,
 //!   `/metrics` and refusals, its writer, and the WebSocket upgrade.
+//! - [`tls`]: the certificate files (re-read on SIGHUP) and the one
+//!   [`tls::Stream`] a connection is served over, plain TCP or TLS.
 //! - [`session`]: one WebSocket session: its loop, socket and keep-alive
 //!   (`session/socket.rs`), frames made into a typed command once, and one
 //!   file per request kind (`hello`, `join`, `message`, `leave`, `history`,
@@ -25,8 +27,11 @@
 //! - [`login_limits`]: failed-password throttle, new accounts per address.
 //! - [`hash_queue`]: the hashing queue, fair between addresses.
 //! - [`limits`]: the per-session rate limit and fixed sizes.
+//! - [`address_limits`]: fair shares per address of handshakes, sessions
+//!   and half-finished frames, and the log that names offenders once.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`shutdown`]: the shutdown signal and the drop guard tasks hold.
+//! - [`sweep`]: rooms that never held a message are forgotten once empty.
 //! - [`sync`]: the one poison-tolerant lock helper.
 //! - [`web`]: the embedded browser client, its headers, the `Origin` check.
 //!
@@ -34,6 +39,7 @@
 //! calls [`server::run`]; a test can do the same on `127.0.0.1:0`.
 
 pub mod accounts;
+pub mod address_limits;
 pub mod broker;
 pub mod clock;
 pub mod config;
@@ -49,7 +55,9 @@ pub mod session;
 pub mod shared;
 pub mod shutdown;
 pub mod store;
+pub mod sweep;
 pub mod sync;
+pub mod tls;
 pub mod web;
 
 /// The `server` string announced in `welcome`.

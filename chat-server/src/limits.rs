@@ -1,11 +1,9 @@
-//! Limits against abuse: the per-session token bucket and the fixed sizes
-//! the server enforces. Tunable values live in [`crate::config::Config`].
+//! Limits against abuse: the per-session token bucket, which slows a
+//! session down rather than refusing its frames, and the fixed sizes the
+//! server enforces. Tunable values live in [`crate::config::Config`].
 
 use std::time::{Duration, Instant};
 
-/// A session that keeps sending into an empty bucket this many times in a
-/// row is flooding, not bursting: it is closed with 1008.
-pub const FLOOD_STRIKES: u32 = 200;
 /// WebSocket read buffer per connection. Small, because most connections
 /// are idle most of the time and client frames are small; the library also
 /// clears it on every read, so a large one costs CPU as well as memory.
@@ -20,9 +18,6 @@ pub const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
 pub const PRESENCE_FLUSH_DELAY: Duration = Duration::from_millis(200);
 /// How many frames the writer gathers from the outbox into one flush.
 pub const MAX_FRAMES_PER_FLUSH: usize = 256;
-/// Connections that may be mid-handshake at once; past this, new TCP
-/// connections are dropped at accept.
-pub const MAX_PENDING_HANDSHAKES: usize = 4096;
 /// Concurrent password hash computations; each is CPU- and memory-hard.
 pub const MAX_CONCURRENT_HASHES: usize = 2;
 
@@ -49,17 +44,22 @@ impl TokenBucket {
 
     /// Takes a token if there is one.
     pub fn try_take(&mut self, now: Instant) -> bool {
+        self.take_or_wait(now).is_ok()
+    }
+
+    /// Takes a token, or says how long until there is one.
+    pub fn take_or_wait(&mut self, now: Instant) -> Result<(), Duration> {
         if self.rate == 0.0 {
-            return true;
+            return Ok(());
         }
         let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         self.refilled = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
         }
     }
 }
@@ -69,39 +69,31 @@ impl TokenBucket {
 pub enum Verdict {
     /// Serve it.
     Allowed,
-    /// Drop it, and say so.
-    Dropped,
-    /// [`FLOOD_STRIKES`] frames in a row were dropped: close the session.
-    Flooding,
+    /// Hold it, and stop reading, until then: the session is slowed down,
+    /// not refused, so a burst arrives whole and in order.
+    WaitUntil(Instant),
 }
 
-/// A session's rate limit: its token bucket, and how many frames in a row
-/// it has refused, which tells a burst from a flood.
+/// A session's rate limit: its token bucket.
 #[derive(Debug, Clone)]
 pub struct RateLimit {
     bucket: TokenBucket,
-    strikes: u32,
 }
 
 impl RateLimit {
     pub fn new(rate: u32, burst: u32, now: Instant) -> Self {
         Self {
             bucket: TokenBucket::new(rate, burst, now),
-            strikes: 0,
         }
     }
 
-    /// Takes a token for one frame.
+    /// Takes a token for one frame, or says when there is one. A held
+    /// frame asks again at that time (and may be told to wait a little
+    /// longer, when the clock's rounding fell short).
     pub fn check(&mut self, now: Instant) -> Verdict {
-        if self.bucket.try_take(now) {
-            self.strikes = 0;
-            return Verdict::Allowed;
-        }
-        self.strikes += 1;
-        if self.strikes >= FLOOD_STRIKES {
-            Verdict::Flooding
-        } else {
-            Verdict::Dropped
+        match self.bucket.take_or_wait(now) {
+            Ok(()) => Verdict::Allowed,
+            Err(wait) => Verdict::WaitUntil(now + wait),
         }
     }
 }
@@ -132,17 +124,21 @@ mod tests {
     }
 
     #[test]
-    fn a_rate_limit_drops_then_calls_a_flood() {
+    fn a_rate_limit_says_when_the_next_token_comes() {
         let now = Instant::now();
-        let mut limit = RateLimit::new(1, 1, now);
+        let mut limit = RateLimit::new(4, 1, now);
         assert_eq!(limit.check(now), Verdict::Allowed);
-        for _ in 1..FLOOD_STRIKES {
-            assert_eq!(limit.check(now), Verdict::Dropped);
-        }
-        assert_eq!(limit.check(now), Verdict::Flooding);
-        // A served frame clears the strikes.
-        let later = now + Duration::from_secs(1);
-        assert_eq!(limit.check(later), Verdict::Allowed);
-        assert_eq!(limit.check(later), Verdict::Dropped);
+        let Verdict::WaitUntil(until) = limit.check(now) else {
+            panic!("an empty bucket must make the frame wait");
+        };
+        assert_eq!(until, now + Duration::from_millis(250));
+        assert_eq!(limit.check(until), Verdict::Allowed);
+        // Waiting never banks: the next frame waits a full interval again.
+        assert_eq!(
+            limit.check(until),
+            Verdict::WaitUntil(until + Duration::from_millis(250))
+        );
+        let mut unlimited = RateLimit::new(0, 1, now);
+        assert!((0..1000).all(|_| unlimited.check(now) == Verdict::Allowed));
     }
 }

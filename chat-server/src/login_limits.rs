@@ -415,16 +415,26 @@ impl RegistrationLimit {
 }
 
 /// Which offending addresses were logged lately, so each is named once per
-/// [`OFFENDER_LOG_INTERVAL`] and limit, never once per refused frame.
-#[derive(Debug, Default)]
-pub struct OffenderLog {
-    logged: Mutex<SweptMap<(AddressKey, Limit), Instant>>,
+/// [`OFFENDER_LOG_INTERVAL`] and limit, never once per refused frame. `L`
+/// names the limits (the login ones here; the connection limits of
+/// `crate::address_limits` keep a log of their own).
+#[derive(Debug)]
+pub struct OffenderLog<L = Limit> {
+    logged: Mutex<SweptMap<(AddressKey, L), Instant>>,
 }
 
-impl OffenderLog {
+impl<L: Eq + Hash> Default for OffenderLog<L> {
+    fn default() -> Self {
+        Self {
+            logged: Mutex::new(SweptMap::default()),
+        }
+    }
+}
+
+impl<L: Copy + Eq + Hash> OffenderLog<L> {
     /// True when `address` was not logged for `limit` lately: the caller
     /// logs it now.
-    pub fn first_in_a_while(&self, address: AddressKey, limit: Limit, now: Instant) -> bool {
+    pub fn first_in_a_while(&self, address: AddressKey, limit: L, now: Instant) -> bool {
         let recent = |at: &Instant| now.saturating_duration_since(*at) < OFFENDER_LOG_INTERVAL;
         let mut logged = lock(&self.logged);
         let fresh = match logged.entries.get(&(address, limit)) {

@@ -1,11 +1,14 @@
 //! The `chat-server` binary: flags, logging, signals; the library does the rest.
 
+use std::future::Future;
 use std::io::IsTerminal;
+use std::pin::Pin;
 use std::process::ExitCode;
 
 use chat_server::config::{Cli, Command, Config};
 use chat_server::server::{self, Backend};
 use chat_server::store::postgres::{self, redact_url};
+use chat_server::tls::ServerTls;
 use clap::Parser;
 use clap::error::ErrorKind;
 use tokio::net::TcpListener;
@@ -110,6 +113,12 @@ async fn user(
 
 async fn serve(cli: Cli) -> ExitCode {
     survive_file_size_limit();
+    let mut config = Config::from(&cli);
+    // Before the database: a bad certificate path is the cheaper mistake.
+    config.tls = match cli.tls() {
+        Ok(tls) => tls,
+        Err(e) => return fail(e.to_string()),
+    };
     let cluster = match cli.cluster() {
         Ok(cluster) => cluster,
         Err(e) => return fail(e),
@@ -142,12 +151,50 @@ async fn serve(cli: Cli) -> ExitCode {
         Ok(listener) => listener,
         Err(e) => return fail(format!("cannot listen on {}:{}: {e}", cli.host, cli.port)),
     };
+    let shutdown = shutdown_signal();
+    let scheme = if config.tls.is_some() { "wss" } else { "ws" };
     match listener.local_addr() {
-        Ok(addr) => tracing::info!("listening on ws://{addr}/ws, {storage}"),
+        Ok(addr) => tracing::info!("listening on {scheme}://{addr}/ws, {storage}"),
         Err(e) => return fail(format!("cannot read the listening address: {e}")),
     }
-    server::run(listener, Config::from(&cli), backend, shutdown_signal()).await;
+    if let Some(tls) = config.tls.clone() {
+        tokio::spawn(reload_tls_on_hangup(tls));
+    }
+    server::run(listener, config, backend, shutdown).await;
     ExitCode::SUCCESS
+}
+
+/// Re-reads the certificate files on each SIGHUP (what a renewal hook
+/// sends); a failed reload keeps the certificate in use.
+async fn reload_tls_on_hangup(tls: ServerTls) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(hangup) => hangup,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; certificates reload only on restart");
+                return;
+            }
+        };
+        while hangup.recv().await.is_some() {
+            let reloading = tls.clone();
+            // File reads: off the runtime's worker threads.
+            match tokio::task::spawn_blocking(move || reloading.reload()).await {
+                Ok(Ok(())) => {
+                    tracing::info!("reloaded the TLS certificate {}", tls.cert_path().display())
+                }
+                Ok(Err(e)) => tracing::error!("{e}; keeping the current certificate"),
+                Err(e) => tracing::error!(
+                    "reloading the TLS certificate failed: {e}; keeping the current one"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tls;
+    }
 }
 
 fn fail(message: String) -> ExitCode {
@@ -171,28 +218,33 @@ fn survive_file_size_limit() {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Registers for SIGINT and SIGTERM at once, before the server says where
+/// it listens, so a signal sent right after that line is never met by the
+/// default action (death without flushing storage); resolves on either.
+fn shutdown_signal() -> Pin<Box<dyn Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
         ) {
-            Ok(signal) => signal,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _ = interrupt.await;
-                return;
+            (Ok(mut interrupt), Ok(mut terminate)) => Box::pin(async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            }),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for SIGINT or SIGTERM; stop the server with SIGKILL");
+                Box::pin(std::future::pending())
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        Box::pin(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

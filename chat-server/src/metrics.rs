@@ -26,6 +26,8 @@ const COMMIT_BUCKETS: [f64; 12] = [
 type SessionLabels = [(&'static str, &'static str); 1];
 /// The label set of `chat_hellos_refused_total`: `limit` = which limit.
 type LimitLabels = [(&'static str, &'static str); 1];
+/// The label set of `chat_address_share_refused_total`: `pool` = which pool.
+type PoolLabels = [(&'static str, &'static str); 1];
 
 /// A counter series: the atomic the registry renders. It derefs to that
 /// `AtomicU64`, so call sites count with `fetch_add(n, Relaxed)`.
@@ -73,6 +75,7 @@ pub struct Metrics {
     pub hash_queue_refused: CounterCell,
     pub account_sessions_refused: CounterCell,
     pub store: StoreFaultSeries,
+    pub net: ConnectionSeries,
     /// Observed once per store transaction (not per frame), under the
     /// histogram's own uncontended lock.
     commit_seconds: Histogram,
@@ -98,52 +101,6 @@ impl Metrics {
     /// with `_total`).
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let connections_open = gauge(
-            &mut registry,
-            "chat_connections_open",
-            "Open WebSocket connections",
-        );
-        let rooms_active = gauge(
-            &mut registry,
-            "chat_rooms_active",
-            "Rooms with at least one member connected",
-        );
-        let frames_in = counter(
-            &mut registry,
-            "chat_frames_in",
-            "WebSocket frames received from clients (data frames and pings)",
-        );
-        let frames_out = counter(&mut registry, "chat_frames_out", "Frames queued to clients");
-        let messages_stored = counter(
-            &mut registry,
-            "chat_messages_stored",
-            "Chat messages committed to storage",
-        );
-        let slow_consumers_dropped = counter(
-            &mut registry,
-            "chat_slow_consumers_dropped",
-            "Connections closed because they did not read their frames",
-        );
-        let rate_limited_frames = counter(
-            &mut registry,
-            "chat_rate_limited_frames",
-            "Frames dropped by the rate limit",
-        );
-        let connections_refused = counter(
-            &mut registry,
-            "chat_connections_refused",
-            "WebSocket upgrades refused because the server was full",
-        );
-        let handshake_timeouts = counter(
-            &mut registry,
-            "chat_handshake_timeouts",
-            "Connections closed for not finishing the handshake or hello in time",
-        );
-        let logins_failed = counter(
-            &mut registry,
-            "chat_logins_failed",
-            "Hellos with a wrong password for an account",
-        );
         let [
             logins_throttled,
             registrations_refused,
@@ -152,25 +109,63 @@ impl Metrics {
         ] = hello_refusal_counters(&mut registry);
         let (guest_sessions, account_sessions) = session_gauges(&mut registry);
         let store = StoreFaultSeries::register(&mut registry);
+        let net = ConnectionSeries::register(&mut registry);
         let commit_seconds = commit_histogram(&mut registry);
         Self {
-            connections_open,
+            connections_open: gauge(
+                &mut registry,
+                "chat_connections_open",
+                "Open WebSocket connections",
+            ),
             guest_sessions,
             account_sessions,
-            rooms_active,
-            frames_in,
-            frames_out,
-            messages_stored,
-            slow_consumers_dropped,
-            rate_limited_frames,
-            connections_refused,
-            handshake_timeouts,
-            logins_failed,
+            rooms_active: gauge(
+                &mut registry,
+                "chat_rooms_active",
+                "Rooms with at least one member connected",
+            ),
+            frames_in: counter(
+                &mut registry,
+                "chat_frames_in",
+                "WebSocket frames received from clients (data frames and pings)",
+            ),
+            frames_out: counter(&mut registry, "chat_frames_out", "Frames queued to clients"),
+            messages_stored: counter(
+                &mut registry,
+                "chat_messages_stored",
+                "Chat messages committed to storage",
+            ),
+            slow_consumers_dropped: counter(
+                &mut registry,
+                "chat_slow_consumers_dropped",
+                "Connections closed because they did not read their frames",
+            ),
+            rate_limited_frames: counter(
+                &mut registry,
+                "chat_rate_limited_frames",
+                "Frames the rate limit held back until their token was due",
+            ),
+            connections_refused: counter(
+                &mut registry,
+                "chat_connections_refused",
+                "WebSocket upgrades refused because the server was full",
+            ),
+            handshake_timeouts: counter(
+                &mut registry,
+                "chat_handshake_timeouts",
+                "Connections closed for not finishing the handshake or hello in time",
+            ),
+            logins_failed: counter(
+                &mut registry,
+                "chat_logins_failed",
+                "Hellos with a wrong password for an account",
+            ),
             logins_throttled,
             registrations_refused,
             hash_queue_refused,
             account_sessions_refused,
             store,
+            net,
             commit_seconds,
             registry,
         }
@@ -242,6 +237,62 @@ fn commit_histogram(registry: &mut Registry) -> Histogram {
         histogram.clone(),
     );
     histogram
+}
+
+/// What the per-address shares and the session's own limits count.
+#[derive(Debug)]
+pub struct ConnectionSeries {
+    /// Sessions the rate limit slowed down (each counted once).
+    pub sessions_throttled: CounterCell,
+    /// Sessions closed for neither reading nor answering pings.
+    pub unresponsive_dropped: CounterCell,
+    /// Sessions closed for a frame slower than `--frame-timeout`.
+    pub frame_timeouts: CounterCell,
+    /// Sessions closed for breaking the WebSocket rules (1002, 1007, 1009).
+    pub protocol_violations: CounterCell,
+    /// Refusals by the per-address shares, one series per pool.
+    pub handshakes_over_share: CounterCell,
+    pub connections_over_share: CounterCell,
+    pub partial_frames_over_share: CounterCell,
+}
+
+impl ConnectionSeries {
+    fn register(registry: &mut Registry) -> Self {
+        let refused = Family::<PoolLabels, Counter<u64, AtomicU64>>::default();
+        let [handshakes, connections, partial_frames] =
+            ["pending_handshakes", "connections", "partial_frames"]
+                .map(|pool| CounterCell(refused.get_or_create_owned(&[("pool", pool)])));
+        registry.register(
+            "chat_address_share_refused",
+            "Connections refused or closed because their address held its share of a pool",
+            refused,
+        );
+        Self {
+            sessions_throttled: counter(
+                registry,
+                "chat_sessions_throttled",
+                "Sessions slowed down for sending faster than the rate limit",
+            ),
+            unresponsive_dropped: counter(
+                registry,
+                "chat_unresponsive_dropped",
+                "Connections closed for neither reading nor answering pings",
+            ),
+            frame_timeouts: counter(
+                registry,
+                "chat_frame_timeouts",
+                "Connections closed for a frame not finished within the frame timeout",
+            ),
+            protocol_violations: counter(
+                registry,
+                "chat_protocol_violations",
+                "Connections closed for breaking WebSocket rules (1002, 1007, 1009)",
+            ),
+            handshakes_over_share: handshakes,
+            connections_over_share: connections,
+            partial_frames_over_share: partial_frames,
+        }
+    }
 }
 
 /// What `store/health.rs` counts.

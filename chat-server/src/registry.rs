@@ -33,14 +33,16 @@
 //!
 //! A room lives in the map only while it has members: the last `leave`
 //! removes it, so the map does not grow with every room ever visited.
+//! A room that never held a message is then handed to the
+//! [`RoomRegistry::on_vacated`] hook, so the store can forget it too.
 //!
 //! Locks are std `Mutex`es: they guard short, non-async sections and are
 //! never held across an await. Lock order: a room's lock may take the
 //! map's (to remove the room), never the other way round.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use chat_proto::{Entry, RoomName, ServerFrame, UserName, encode};
 use tokio::sync::{Notify, mpsc};
@@ -59,14 +61,27 @@ pub fn frame(server_frame: &ServerFrame) -> Frame {
     Frame::from(encode(server_frame))
 }
 
-/// Tells a connection task it must close because it fell behind.
+/// Tells a connection task it must close because it fell behind, and
+/// counts the bytes waiting in its outbox.
 #[derive(Debug, Default)]
 pub struct SlowConsumerSignal {
     kicked: AtomicBool,
     notify: Notify,
+    /// Bytes of the frames queued and not yet taken by the writer.
+    queued_bytes: AtomicUsize,
 }
 
 impl SlowConsumerSignal {
+    /// The writer took a frame of `bytes` out of the outbox.
+    pub fn taken(&self, bytes: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Bytes of the frames waiting in the outbox.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Acquire)
+    }
+
     fn kick(&self) {
         if !self.kicked.swap(true, Ordering::AcqRel) {
             self.notify.notify_one();
@@ -94,22 +109,39 @@ pub struct Outgoing {
     pub urgent: bool,
 }
 
-/// The sending side of a connection's bounded outbound queue.
+/// The sending side of a connection's bounded outbound queue, bounded in
+/// frames and in bytes. The writer gives bytes back with
+/// [`SlowConsumerSignal::taken`] as it takes frames out.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     frames_tx: mpsc::Sender<Outgoing>,
     signal: Arc<SlowConsumerSignal>,
+    /// Past this many queued bytes the connection is a slow consumer.
+    byte_cap: usize,
 }
+
+/// What [`Outbox::new`] makes: the outbox, its receiving end and the
+/// signal both sides share.
+pub type OutboxParts = (Outbox, mpsc::Receiver<Outgoing>, Arc<SlowConsumerSignal>);
 
 impl Outbox {
     /// A new outbox holding at most `capacity` frames, with its receiving end.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>, Arc<SlowConsumerSignal>) {
+    pub fn new(capacity: usize) -> OutboxParts {
+        Self::bounded(capacity, usize::MAX)
+    }
+
+    /// A new outbox holding at most `capacity` frames and, past one frame,
+    /// about `byte_cap` bytes: a frame is refused once what is queued
+    /// already exceeds `byte_cap`, so one reply larger than the cap still
+    /// goes out to a client that reads.
+    pub fn bounded(capacity: usize, byte_cap: usize) -> OutboxParts {
         let (frames_tx, frames_rx) = mpsc::channel(capacity.max(1));
         let signal = Arc::new(SlowConsumerSignal::default());
         (
             Self {
                 frames_tx,
                 signal: signal.clone(),
+                byte_cap,
             },
             frames_rx,
             signal,
@@ -135,13 +167,24 @@ impl Outbox {
     /// Queues without waiting. A full queue marks the connection as a slow
     /// consumer; returns whether the frame was queued.
     fn queue(&self, outgoing: Outgoing) -> bool {
+        let bytes = outgoing.frame.len();
+        let queued = &self.signal.queued_bytes;
+        if queued.fetch_add(bytes, Ordering::AcqRel) > self.byte_cap {
+            queued.fetch_sub(bytes, Ordering::AcqRel);
+            self.signal.kick();
+            return false;
+        }
         match self.frames_tx.try_send(outgoing) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                queued.fetch_sub(bytes, Ordering::AcqRel);
                 self.signal.kick();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                queued.fetch_sub(bytes, Ordering::AcqRel);
+                false
+            }
         }
     }
 }
@@ -187,6 +230,10 @@ struct RoomState {
     /// Set when the last member left and the room was taken out of the
     /// map: a subscriber still holding it must look the room up again.
     removed: bool,
+    /// Whether the room is known to hold a message (a join's snapshot
+    /// said so, or one was delivered): a room that never did is handed to
+    /// the [`RoomRegistry::on_vacated`] hook when it empties.
+    held_entry: bool,
 }
 
 impl RoomState {
@@ -258,7 +305,13 @@ pub struct RoomRegistry {
     /// be disconnected, so telling them who leaves would only be noise.
     shutting_down: AtomicBool,
     metrics: Arc<Metrics>,
+    /// Told of each room that empties without ever having held a message.
+    vacated: OnceLock<VacatedHook>,
 }
+
+/// What the registry calls, outside every lock, with a room that lost its
+/// last member here and never held a message. It must not block.
+pub type VacatedHook = Box<dyn Fn(&RoomName) + Send + Sync>;
 
 impl RoomRegistry {
     pub fn new(metrics: Arc<Metrics>, presence: PresenceRoute) -> Self {
@@ -268,7 +321,14 @@ impl RoomRegistry {
             presence,
             shutting_down: AtomicBool::new(false),
             metrics,
+            vacated: OnceLock::new(),
         }
+    }
+
+    /// Sets the hook told of rooms that empty without ever holding a
+    /// message; only the first call takes effect.
+    pub fn on_vacated(&self, hook: VacatedHook) {
+        let _ = self.vacated.set(hook);
     }
 
     fn rooms(&self) -> MutexGuard<'_, HashMap<RoomName, Arc<Room>>> {
@@ -372,6 +432,7 @@ impl RoomRegistry {
     /// member live.
     pub fn activate(&self, room: &Room, conn: ConnId, last_id: u64, joined: &ServerFrame) {
         let mut state = room.lock();
+        state.held_entry |= last_id > 0;
         let Some(member) = state.members.get_mut(&conn) else {
             return; // Disconnected meanwhile.
         };
@@ -389,7 +450,18 @@ impl RoomRegistry {
     /// the connection was a member.
     pub fn leave(&self, room: &Room, conn: ConnId) -> bool {
         let mut state = room.lock();
-        self.leave_locked(room, &mut state, conn)
+        if !self.leave_locked(room, &mut state, conn) {
+            return false;
+        }
+        // Emptied by this leave (a kick or a deletion is an entry, so only
+        // a leave can empty a room that never held one): hand it on,
+        // outside the lock.
+        let never_used = state.removed && !state.held_entry;
+        drop(state);
+        if let Some(hook) = self.vacated.get().filter(|_| never_used) {
+            hook(&room.name);
+        }
+        true
     }
 
     /// [`RoomRegistry::leave`], under the room's lock.
@@ -485,6 +557,7 @@ impl RoomRegistry {
                 continue; // Nobody is in the room here.
             };
             let mut state = room.lock();
+            state.held_entry = true;
             match &committed.event {
                 StreamEvent::Entry(entry) => {
                     deliver_entry(&mut state, committed, entry);
@@ -763,5 +836,49 @@ mod tests {
         registry.deliver(&[committed("lobby", 1, 9)]);
         assert_eq!(seen(&mut frames_rx), ["1:"]);
         assert_eq!(registry.local_members("lobby"), ["carol"]);
+    }
+
+    #[test]
+    fn an_outbox_over_its_bytes_kicks_but_takes_one_large_frame() {
+        let (outbox, mut frames_rx, signal) = Outbox::bounded(64, 100);
+        assert!(outbox.push(Frame::from("x".repeat(300))), "one large frame");
+        assert!(!signal.is_kicked());
+        assert!(!outbox.push(Frame::from("y")), "over the cap now");
+        assert!(signal.is_kicked());
+        let taken = frames_rx.try_recv().expect("the large frame is queued");
+        signal.taken(taken.frame.len());
+        assert_eq!(signal.queued_bytes(), 0, "the refused frame is not counted");
+    }
+
+    #[test]
+    fn only_rooms_that_never_held_a_message_are_reported_vacated() {
+        let (registry, _) = registry();
+        let vacated = Arc::new(Mutex::new(Vec::new()));
+        let heard = vacated.clone();
+        registry.on_vacated(Box::new(move |room: &RoomName| {
+            heard.lock().unwrap().push(room.to_string());
+        }));
+        let (outbox, _frames_rx, _) = Outbox::new(64);
+        let alice = user("alice");
+        // Never held a message: reported once its last member leaves.
+        let unused = registry.subscribe(&room("unused"), ConnId(1), &alice, &outbox);
+        registry.activate(&unused, ConnId(1), 0, &joined("unused", 0));
+        // A message delivered while in it, or a snapshot with messages.
+        let talked = registry.subscribe(&room("talked"), ConnId(1), &alice, &outbox);
+        registry.activate(&talked, ConnId(1), 0, &joined("talked", 0));
+        registry.deliver(&[committed("talked", 1, 9)]);
+        let old = registry.subscribe(&room("old"), ConnId(1), &alice, &outbox);
+        registry.activate(&old, ConnId(1), 7, &joined("old", 7));
+        let shared = registry.subscribe(&room("unused"), ConnId(2), &alice, &outbox);
+        for (handle, conn) in [(&unused, 1), (&talked, 1), (&old, 1)] {
+            registry.leave(handle, ConnId(conn));
+        }
+        assert!(
+            vacated.lock().unwrap().is_empty(),
+            "unused still has a member"
+        );
+        registry.leave(&shared, ConnId(2));
+        assert_eq!(*vacated.lock().unwrap(), ["unused"]);
+        assert_eq!(registry.room_count(), 0, "every empty room left memory");
     }
 }

@@ -1,7 +1,7 @@
 //! The listener: accepts TCP connections, runs each one's HTTP
 //! `Handshake` under a timeout, hands WebSocket sessions to a [`Session`]
-//! while a semaphore caps how many there are, and shuts everything down in
-//! order.
+//! while semaphores cap how many there are (and each address's share of
+//! them, [`crate::address_limits`]), and shuts everything down in order.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,21 +10,23 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use crate::address_limits::{AddressLimits, AddressTicket, Offence, Pool, ShareSlot};
 use crate::broker::{Broker, BrokerError, ClusterFanOut, LocalBroker, RedisBroker};
 use crate::config::{ClusterUrls, Config};
 use crate::http::{self, Route};
-use crate::limits::{MAX_PENDING_HANDSHAKES, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
+use crate::limits::{READ_BUFFER_BYTES, WRITE_BUFFER_BYTES};
 use crate::metrics::Metrics;
 use crate::registry::{PresenceRoute, RoomRegistry};
-use crate::session::Session;
+use crate::session::{FrameDeadline, Session, Slots};
 use crate::shared::Shared;
 use crate::shutdown::{Shutdown, TaskGuard};
 use crate::store::{MessageStore, PostgresStore, SqliteStore, StoreError, SyncMode};
+use crate::tls::Stream;
 use crate::web;
 
 /// How long shutdown waits for connections to close before giving up on them.
@@ -106,7 +108,8 @@ pub async fn run(listener: TcpListener, config: Config, backend: Backend, shutdo
     let mut accept = Listener {
         listener,
         sessions: Arc::new(Semaphore::new(shared.config.max_connections)),
-        handshakes: Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES)),
+        handshakes: Arc::new(Semaphore::new(shared.config.max_pending_handshakes)),
+        addresses: AddressLimits::new(shared.config.address_shares()),
         shared,
         notify_shutdown,
         shutdown_complete_tx,
@@ -152,6 +155,8 @@ struct Listener {
     sessions: Arc<Semaphore>,
     /// One permit per connection still in its HTTP handshake.
     handshakes: Arc<Semaphore>,
+    /// Each address's share of both pools, and of half-finished frames.
+    addresses: Arc<AddressLimits>,
     notify_shutdown: broadcast::Sender<()>,
     shutdown_complete_tx: mpsc::Sender<()>,
 }
@@ -173,28 +178,64 @@ impl Listener {
                     continue;
                 }
             };
+            let ticket = self.addresses.ticket(peer.ip());
+            let Some(handshake_slot) = ticket.try_take(Pool::Handshakes) else {
+                let metrics = &self.shared.metrics;
+                metrics
+                    .net
+                    .handshakes_over_share
+                    .fetch_add(1, Ordering::Relaxed);
+                log_over_share(&ticket, peer, Pool::Handshakes);
+                continue;
+            };
             let Ok(handshake_permit) = self.handshakes.clone().try_acquire_owned() else {
                 tracing::warn!(%peer, "too many pending handshakes; dropping a connection");
                 continue;
             };
+            let _ = socket.set_nodelay(true);
             let handshake = Handshake {
-                socket,
+                socket: Stream::new(socket, self.shared.config.tls.as_ref()),
                 peer,
+                ticket,
                 shared: self.shared.clone(),
                 sessions: self.sessions.clone(),
                 shutdown: Shutdown::new(self.notify_shutdown.subscribe()),
                 guard: TaskGuard::new(self.shutdown_complete_tx.clone()),
             };
-            tokio::spawn(handshake.run(handshake_permit));
+            tokio::spawn(handshake.run(HandshakeSlots {
+                _server: handshake_permit,
+                _address: handshake_slot,
+            }));
         }
     }
+}
+
+/// Names an address that ran into its share of `pool`, once in a while.
+fn log_over_share(ticket: &AddressTicket, peer: SocketAddr, pool: Pool) {
+    let offence = Offence::OverShare(pool);
+    if ticket.limits().first_in_a_while(ticket.key(), offence) {
+        tracing::warn!(
+            %peer,
+            address = %ticket.key(),
+            "an address is {offence} (--address-share); refusing its connections \
+             (named once per address in a while)"
+        );
+    }
+}
+
+/// A pending handshake's places: in the server's pool and its address's
+/// share, held until dropped.
+struct HandshakeSlots {
+    _server: OwnedSemaphorePermit,
+    _address: ShareSlot,
 }
 
 /// A TCP connection in its HTTP handshake: answered over HTTP and closed,
 /// or upgraded into a WebSocket [`Session`].
 struct Handshake {
-    socket: TcpStream,
+    socket: Stream,
     peer: SocketAddr,
+    ticket: AddressTicket,
     shared: Arc<Shared>,
     sessions: Arc<Semaphore>,
     shutdown: Shutdown,
@@ -202,8 +243,7 @@ struct Handshake {
 }
 
 impl Handshake {
-    async fn run(mut self, handshake_permit: OwnedSemaphorePermit) {
-        let _ = self.socket.set_nodelay(true);
+    async fn run(mut self, handshake_slots: HandshakeSlots) {
         let timeout = self.shared.config.handshake_timeout;
         let read = tokio::select! {
             read = tokio::time::timeout(timeout, http::read_request(&mut self.socket)) => read,
@@ -216,35 +256,24 @@ impl Handshake {
                 origin,
                 host,
             })) => {
-                if let Err(e) = web::check_origin(
-                    origin.as_deref(),
-                    host.as_deref(),
-                    &self.shared.config.allow_origins,
-                ) {
-                    tracing::info!(peer = %self.peer, "refusing a WebSocket upgrade: {e}");
-                    let refusal = http::Response::forbidden_origin();
-                    let _ = http::write_response(&mut self.socket, &refusal).await;
+                if !self
+                    .origin_allowed(origin.as_deref(), host.as_deref())
+                    .await
+                {
                     return;
                 }
-                match self.sessions.clone().try_acquire_owned() {
-                    Ok(session_permit) => {
+                match self.session_slots() {
+                    Some(session_slots) => {
                         return self
-                            .upgrade(&key, leftover, handshake_permit, session_permit)
+                            .upgrade(&key, leftover, handshake_slots, session_slots)
                             .await;
                     }
-                    Err(_) => {
-                        self.shared
-                            .metrics
-                            .connections_refused
-                            .fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(peer = %self.peer, "at --max-connections; refusing a session");
-                        Ok(Route::Upgrade {
-                            key,
-                            leftover,
-                            origin,
-                            host,
-                        })
-                    }
+                    None => Ok(Route::Upgrade {
+                        key,
+                        leftover,
+                        origin,
+                        host,
+                    }),
                 }
             }
             Ok(head) => head,
@@ -268,20 +297,52 @@ impl Handshake {
         }
     }
 
+    /// Whether the page's origin may open the WebSocket
+    /// ([`web::check_origin`]); when not, it is answered 403.
+    async fn origin_allowed(&mut self, origin: Option<&str>, host: Option<&str>) -> bool {
+        let Err(e) = web::check_origin(origin, host, &self.shared.config.allow_origins) else {
+            return true;
+        };
+        tracing::info!(peer = %self.peer, "refusing a WebSocket upgrade: {e}");
+        let refusal = http::Response::forbidden_origin();
+        let _ = http::write_response(&mut self.socket, &refusal).await;
+        false
+    }
+
+    /// A place for one more session, in the server and in the address's
+    /// share; `None` (counted and logged) when either is full.
+    fn session_slots(&self) -> Option<Slots> {
+        let metrics = &self.shared.metrics;
+        let Some(address) = self.ticket.try_take(Pool::Connections) else {
+            metrics
+                .net
+                .connections_over_share
+                .fetch_add(1, Ordering::Relaxed);
+            log_over_share(&self.ticket, self.peer, Pool::Connections);
+            return None;
+        };
+        let Ok(server) = self.sessions.clone().try_acquire_owned() else {
+            metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(peer = %self.peer, "at --max-connections; refusing a session");
+            return None;
+        };
+        Some(Slots { server, address })
+    }
+
     /// Completes the upgrade and serves the session until it ends; the
-    /// handshake permit is given back once the upgrade is written.
+    /// handshake's places are given back once the upgrade is written.
     async fn upgrade(
         mut self,
         key: &str,
         leftover: Vec<u8>,
-        handshake_permit: OwnedSemaphorePermit,
-        session_permit: OwnedSemaphorePermit,
+        handshake_slots: HandshakeSlots,
+        session_slots: Slots,
     ) {
         if let Err(e) = http::accept_upgrade(&mut self.socket, key).await {
             tracing::debug!(peer = %self.peer, error = %e, "upgrade write failed");
             return;
         }
-        drop(handshake_permit);
+        drop(handshake_slots);
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
             // No cap on the write buffer: a `history` page may legitimately
@@ -290,16 +351,17 @@ impl Handshake {
             .write_buffer_size(WRITE_BUFFER_BYTES)
             .max_message_size(Some(chat_proto::limits::MAX_FRAME_BYTES))
             .max_frame_size(Some(chat_proto::limits::MAX_FRAME_BYTES));
-        let ws =
-            WebSocketStream::from_partially_read(self.socket, leftover, Role::Server, Some(config))
-                .await;
+        let frame_timeout = self.shared.config.frame_timeout;
+        let stream = FrameDeadline::new(self.socket, frame_timeout, self.ticket);
+        let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config))
+            .await;
         Session::new(
             ws,
             self.peer,
             self.shared,
             self.shutdown,
             self.guard,
-            session_permit,
+            session_slots,
         )
         .run()
         .await;

@@ -1,5 +1,6 @@
 //! [`Shared`]: the state every connection task holds a handle to (config,
 //! storage, fan-out, accounts, metrics), and the connection id counter.
+//! Making it starts the sweep of rooms that never held a message.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +11,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::registry::RoomRegistry;
 use crate::store::{ConnId, MessageStore};
+use crate::sweep::Sweeper;
 
 /// State every connection task shares, behind one `Arc`.
 pub struct Shared {
@@ -31,6 +33,7 @@ impl Shared {
         registry: Arc<RoomRegistry>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        Sweeper::start(&store, &broker, &registry);
         Self {
             accounts: Accounts::new(
                 store.clone(),

@@ -299,7 +299,7 @@ async fn postgres_behaves_like_a_message_store() {
     .await;
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "1"
+        "2"
     );
 }
 

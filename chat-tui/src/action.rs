@@ -1,8 +1,11 @@
 //! The one enum of everything that can change the client's state: a key,
-//! characters typed in a burst, a paste, a resize, something from the
-//! network task, a clock tick, or a request from outside to stop.
+//! characters typed in a burst, a paste, the mouse, what the editor left,
+//! a resize, something from the network task, a clock tick, or a request
+//! from outside to stop.
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 
 use crate::net::NetEvent;
 
@@ -14,8 +17,12 @@ pub enum Action {
     /// unbracketed paste, keys sent by a script): the same as one `Key` per
     /// character, applied at once.
     Typed(String),
-    /// Bracketed paste: inserted into the input as typed text.
+    /// Bracketed paste: inserted into the input with its lines kept.
     Paste(String),
+    /// The wheel turned, or the left button went down.
+    Mouse(MouseEvent),
+    /// `$EDITOR` finished: the text it left, or why there is none.
+    Edited(Result<String, String>),
     Resize {
         width: u16,
         height: u16,
@@ -36,6 +43,16 @@ impl Action {
             // enabled; a press (or auto-repeat) is what the user meant.
             Event::Key(key) if key.kind != KeyEventKind::Release => Some(Action::Key(key)),
             Event::Paste(text) => Some(Action::Paste(text)),
+            // Capture reports every move too; only these mean something.
+            Event::Mouse(
+                mouse @ MouseEvent {
+                    kind:
+                        MouseEventKind::ScrollUp
+                        | MouseEventKind::ScrollDown
+                        | MouseEventKind::Down(MouseButton::Left),
+                    ..
+                },
+            ) => Some(Action::Mouse(mouse)),
             Event::Resize(width, height) => Some(Action::Resize { width, height }),
             _ => None,
         }

@@ -11,13 +11,25 @@
 //! user = "alice"
 //! rooms = ["lobby", "rust"]
 //! password_file = "/home/alice/.chat-password"
+//! # Pastes of more lines than this ask first (0: never ask).
+//! paste_max_lines = 100
+//!
+//! # Key bindings: each action named here gets these keys instead of its
+//! # defaults (see crate::keybind for the action and key names).
+//! [keys]
+//! scroll_up = ["PgUp", "Ctrl-Y"]
+//! # for a wss:// server whose CA the system does not trust:
+//! ca_file = "/home/alice/chat-ca.pem"
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chat_proto::{RoomName, UserName};
 use clap::Parser;
 use serde::Deserialize;
+
+use crate::tls::{ClientTls, TlsSetupError};
 
 /// The server used when neither a flag nor the config file names one.
 pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8000/ws";
@@ -37,7 +49,7 @@ const CONFIG_FILE_NAME: &str = "config.toml";
                   The password may also come from the CHAT_PASSWORD environment variable."
 )]
 pub struct Cli {
-    /// Server WebSocket URL [default: ws://127.0.0.1:8000/ws]
+    /// Server WebSocket URL, ws:// or wss:// [default: ws://127.0.0.1:8000/ws]
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// User name to log in as
@@ -49,6 +61,10 @@ pub struct Cli {
     /// File whose first line is the password
     #[arg(long, value_name = "PATH")]
     pub password_file: Option<PathBuf>,
+    /// For wss://: trust only the CA certificates in this PEM file (a
+    /// private CA or a self-signed server) instead of the system's roots
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Directory for saved state (joined rooms, last read message)
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -69,6 +85,12 @@ pub struct ConfigFile {
     #[serde(default)]
     pub rooms: Vec<String>,
     pub password_file: Option<PathBuf>,
+    /// Pastes of more lines than this ask before going into the input.
+    pub paste_max_lines: Option<usize>,
+    /// Key bindings: action name to the keys it is bound to.
+    #[serde(default)]
+    pub keys: BTreeMap<String, Vec<String>>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Everything the client needs to start, after flags, file and defaults
@@ -82,6 +104,13 @@ pub struct Settings {
     pub password: Option<String>,
     pub state_dir: PathBuf,
     pub log_file: Option<PathBuf>,
+    /// Pastes of more lines than this ask first; 0 never asks.
+    pub paste_max_lines: usize,
+    /// The config file's key bindings, checked when the client starts
+    /// ([`crate::keybind::Keymap::with_changes`]).
+    pub keys: BTreeMap<String, Vec<String>>,
+    /// What a `wss://` server is verified against; `None` for `ws://`.
+    pub tls: Option<ClientTls>,
 }
 
 /// Why the client cannot start with the given flags and files.
@@ -106,8 +135,12 @@ pub enum ConfigError {
         name: String,
         source: chat_proto::NameError,
     },
-    #[error("server URL must start with ws:// (got {0:?}; this build has no TLS, so no wss://)")]
+    #[error("server URL must start with ws:// or wss:// (got {0:?})")]
     BadServer(String),
+    #[error("--ca-file is for wss:// servers; {0} is ws://")]
+    CaFileWithoutTls(String),
+    #[error("{0}")]
+    Tls(#[from] TlsSetupError),
     #[error("cannot read password file {path}: {source}")]
     ReadPassword {
         path: PathBuf,
@@ -175,9 +208,7 @@ pub fn resolve(
         .clone()
         .or_else(|| file.server.clone())
         .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-    if !server.starts_with("ws://") {
-        return Err(ConfigError::BadServer(server));
-    }
+    let tls = server_tls(&server, cli.ca_file.as_ref().or(file.ca_file.as_ref()))?;
     let user_raw = cli
         .user
         .clone()
@@ -223,7 +254,24 @@ pub fn resolve(
         password,
         state_dir,
         log_file: cli.log_file.clone(),
+        paste_max_lines: file.paste_max_lines.unwrap_or(crate::app::PASTE_MAX_LINES),
+        keys: file.keys.clone(),
+        tls,
     })
+}
+
+/// The TLS configuration a `wss://` URL needs (reading `ca_file` or the
+/// system's roots now), `None` for `ws://`.
+fn server_tls(server: &str, ca_file: Option<&PathBuf>) -> Result<Option<ClientTls>, ConfigError> {
+    if server.starts_with("wss://") {
+        Ok(Some(ClientTls::new(ca_file.map(PathBuf::as_path))?))
+    } else if !server.starts_with("ws://") {
+        Err(ConfigError::BadServer(server.to_owned()))
+    } else if ca_file.is_some() {
+        Err(ConfigError::CaFileWithoutTls(server.to_owned()))
+    } else {
+        Ok(None)
+    }
 }
 
 /// Parses the process's flags and loads everything they point at.
@@ -260,6 +308,9 @@ mod tests {
             user: Some("fromfile".into()),
             rooms: vec!["a".into(), "b".into()],
             password_file: None,
+            paste_max_lines: None,
+            keys: BTreeMap::new(),
+            ca_file: None,
         };
         let s = resolve(&cli(&["--user", "alice"]), &file, None, state()).unwrap();
         assert_eq!(s.user.as_str(), "alice");
@@ -313,6 +364,33 @@ mod tests {
         assert!(matches!(e, ConfigError::BadServer(_)));
         let e = resolve(&cli(&["--user", "a"]), &none, None, None).unwrap_err();
         assert!(matches!(e, ConfigError::NoStateDir));
+        let e = resolve(
+            &cli(&["--user", "a", "--ca-file", "/nonexistent/ca.pem"]),
+            &none,
+            None,
+            state(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ConfigError::CaFileWithoutTls(_)), "{e}");
+        let e = resolve(
+            &cli(&[
+                "--user",
+                "a",
+                "--server",
+                "wss://x/ws",
+                "--ca-file",
+                "/nonexistent/ca.pem",
+            ]),
+            &none,
+            None,
+            state(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot read CA file /nonexistent/ca.pem"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -355,6 +433,25 @@ mod tests {
         let file = load_config_file(&path, true).unwrap();
         assert_eq!(file.user.as_deref(), Some("carol"));
         assert_eq!(file.rooms, ["x"]);
+        assert_eq!(file.paste_max_lines, None);
+        std::fs::write(
+            &path,
+            "user = \"carol\"\npaste_max_lines = 5\n[keys]\nscroll_up = [\"Ctrl-Y\"]\n",
+        )
+        .unwrap();
+        let file = load_config_file(&path, true).unwrap();
+        assert_eq!(file.paste_max_lines, Some(5));
+        assert_eq!(file.keys["scroll_up"], ["Ctrl-Y"]);
+        let s = resolve(&cli(&[]), &file, None, state()).unwrap();
+        assert_eq!(s.paste_max_lines, 5);
+        let s = resolve(
+            &cli(&["--user", "x"]),
+            &ConfigFile::default(),
+            None,
+            state(),
+        )
+        .unwrap();
+        assert_eq!(s.paste_max_lines, 100);
         std::fs::write(&path, "usr = \"typo\"\n").unwrap();
         let e = load_config_file(&path, true).unwrap_err();
         assert!(e.to_string().contains("usr"), "{e}");

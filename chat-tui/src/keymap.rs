@@ -2,7 +2,8 @@
 //! both the handling and the help page read: [`KEYS`] is looked up by
 //! [`lookup`] in [`crate::update`] and listed by the help popup, and so is
 //! [`COMMANDS`] by [`command_named`]. A binding added here is handled and
-//! documented at once.
+//! documented at once. The table holds the defaults; the config file may
+//! change them ([`crate::keybind`] builds the bindings in effect).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -10,6 +11,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyCommand {
     Submit,
+    /// Put a new line in the input (the message is sent as several lines).
+    NewLine,
+    /// Compose the input in `$VISUAL` / `$EDITOR`.
+    Editor,
     CursorLeft,
     CursorRight,
     CursorHome,
@@ -42,6 +47,10 @@ pub enum Held {
     Nothing,
     Ctrl,
     Alt,
+    /// Shift on a key that is not a character (Shift-Enter): reported only
+    /// by terminals with the kitty keyboard protocol, or xterm's
+    /// `modifyOtherKeys`.
+    Shift,
 }
 
 /// A key with the modifier held for it.
@@ -79,12 +88,41 @@ const fn alt(code: KeyCode) -> Chord {
     }
 }
 
+const fn shift(code: KeyCode) -> Chord {
+    Chord {
+        held: Held::Shift,
+        code,
+    }
+}
+
+/// A key, or a key pressed after another one (Ctrl-X Ctrl-E).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keys {
+    /// The first key; alone when `then` is `None`.
+    pub first: Chord,
+    pub then: Option<Chord>,
+}
+
+const fn one(chord: Chord) -> Keys {
+    Keys {
+        first: chord,
+        then: None,
+    }
+}
+
+const fn two(first: Chord, then: Chord) -> Keys {
+    Keys {
+        first,
+        then: Some(then),
+    }
+}
+
 /// One row of the help page and the bindings it describes.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyRow {
     pub keys: &'static str,
     pub what: &'static str,
-    pub bindings: &'static [(Chord, KeyCommand)],
+    pub bindings: &'static [(Keys, KeyCommand)],
 }
 
 use KeyCode as K;
@@ -95,146 +133,174 @@ pub const KEYS: &[KeyRow] = &[
     KeyRow {
         keys: "Enter",
         what: "send the line (or run the /command)",
-        bindings: &[(key(K::Enter), C::Submit)],
+        bindings: &[(one(key(K::Enter)), C::Submit)],
+    },
+    KeyRow {
+        keys: "Alt-Enter, Shift-Enter",
+        what: "a new line in the message (Shift-Enter where the terminal tells it)",
+        bindings: &[
+            (one(alt(K::Enter)), C::NewLine),
+            (one(shift(K::Enter)), C::NewLine),
+        ],
+    },
+    KeyRow {
+        keys: "Ctrl-X Ctrl-E",
+        what: "write the message in $VISUAL or $EDITOR (as /editor)",
+        bindings: &[(two(ctrl('x'), ctrl('e')), C::Editor)],
     },
     KeyRow {
         keys: "Left/Right, Home/End",
-        what: "move the cursor (also Ctrl-B/F, Ctrl-A/E)",
+        what: "move the cursor; Home/End to the start / end of the line (also Ctrl-B/F, Ctrl-A/E)",
         bindings: &[
-            (key(K::Left), C::CursorLeft),
-            (key(K::Right), C::CursorRight),
-            (key(K::Home), C::CursorHome),
-            (key(K::End), C::CursorEnd),
-            (ctrl('a'), C::CursorHome),
-            (ctrl('e'), C::CursorEnd),
-            (ctrl('b'), C::CursorLeft),
-            (ctrl('f'), C::CursorRight),
+            (one(key(K::Left)), C::CursorLeft),
+            (one(key(K::Right)), C::CursorRight),
+            (one(key(K::Home)), C::CursorHome),
+            (one(key(K::End)), C::CursorEnd),
+            (one(ctrl('a')), C::CursorHome),
+            (one(ctrl('e')), C::CursorEnd),
+            (one(ctrl('b')), C::CursorLeft),
+            (one(ctrl('f')), C::CursorRight),
         ],
     },
     KeyRow {
         keys: "Ctrl-Left/Right",
         what: "move by word (also Alt-Left/Right, Alt-B/F)",
         bindings: &[
-            (ctrl_key(K::Left), C::WordLeft),
-            (ctrl_key(K::Right), C::WordRight),
-            (alt(K::Left), C::WordLeft),
-            (alt(K::Right), C::WordRight),
-            (alt(K::Char('b')), C::WordLeft),
-            (alt(K::Char('f')), C::WordRight),
+            (one(ctrl_key(K::Left)), C::WordLeft),
+            (one(ctrl_key(K::Right)), C::WordRight),
+            (one(alt(K::Left)), C::WordLeft),
+            (one(alt(K::Right)), C::WordRight),
+            (one(alt(K::Char('b'))), C::WordLeft),
+            (one(alt(K::Char('f'))), C::WordRight),
         ],
     },
     KeyRow {
         keys: "Backspace/Delete",
         what: "delete a character (also Ctrl-H / Ctrl-D)",
         bindings: &[
-            (key(K::Backspace), C::DeleteBefore),
-            (key(K::Delete), C::DeleteAt),
-            (ctrl('h'), C::DeleteBefore),
-            (ctrl('d'), C::DeleteAt),
+            (one(key(K::Backspace)), C::DeleteBefore),
+            (one(key(K::Delete)), C::DeleteAt),
+            (one(ctrl('h')), C::DeleteBefore),
+            (one(ctrl('d')), C::DeleteAt),
         ],
     },
     KeyRow {
         keys: "Ctrl-W / Ctrl-U / Ctrl-K",
         what: "delete word / to start / to end",
         bindings: &[
-            (ctrl('w'), C::DeleteWordBefore),
-            (ctrl('u'), C::DeleteToStart),
-            (ctrl('k'), C::DeleteToEnd),
+            (one(ctrl('w')), C::DeleteWordBefore),
+            (one(ctrl('u')), C::DeleteToStart),
+            (one(ctrl('k')), C::DeleteToEnd),
         ],
     },
     KeyRow {
         keys: "Alt-/Ctrl-Backspace",
         what: "delete the word before the cursor",
         bindings: &[
-            (ctrl_key(K::Backspace), C::DeleteWordBefore),
-            (alt(K::Backspace), C::DeleteWordBefore),
+            (one(ctrl_key(K::Backspace)), C::DeleteWordBefore),
+            (one(alt(K::Backspace)), C::DeleteWordBefore),
         ],
     },
     KeyRow {
         keys: "Up/Down",
-        what: "your earlier lines",
-        bindings: &[(key(K::Up), C::OlderLine), (key(K::Down), C::NewerLine)],
+        what: "the line above / below in a message of several lines, else your earlier lines",
+        bindings: &[
+            (one(key(K::Up)), C::OlderLine),
+            (one(key(K::Down)), C::NewerLine),
+        ],
     },
     KeyRow {
         keys: "Tab / Shift-Tab",
         what: "complete a member name (repeat to cycle)",
         bindings: &[
-            (key(K::Tab), C::Complete),
-            (key(K::BackTab), C::CompleteBack),
+            (one(key(K::Tab)), C::Complete),
+            (one(key(K::BackTab)), C::CompleteBack),
         ],
     },
     KeyRow {
         keys: "PgUp/PgDn",
         what: "scroll history (older history is fetched)",
         bindings: &[
-            (key(K::PageUp), C::ScrollUp),
-            (key(K::PageDown), C::ScrollDown),
+            (one(key(K::PageUp)), C::ScrollUp),
+            (one(key(K::PageDown)), C::ScrollDown),
         ],
     },
     KeyRow {
         keys: "Esc",
         what: "back to the newest messages",
-        bindings: &[(key(K::Esc), C::ScrollToNewest)],
+        bindings: &[(one(key(K::Esc)), C::ScrollToNewest)],
     },
     KeyRow {
         keys: "Alt-Up/Down, Ctrl-P/N",
         what: "previous / next room",
         bindings: &[
-            (alt(K::Up), C::PreviousRoom),
-            (alt(K::Down), C::NextRoom),
-            (ctrl('p'), C::PreviousRoom),
-            (ctrl('n'), C::NextRoom),
+            (one(alt(K::Up)), C::PreviousRoom),
+            (one(alt(K::Down)), C::NextRoom),
+            (one(ctrl('p')), C::PreviousRoom),
+            (one(ctrl('n')), C::NextRoom),
         ],
     },
     KeyRow {
         keys: "Alt-1..9",
         what: "go to room 1..9",
         bindings: &[
-            (alt(K::Char('1')), C::GoToRoom(0)),
-            (alt(K::Char('2')), C::GoToRoom(1)),
-            (alt(K::Char('3')), C::GoToRoom(2)),
-            (alt(K::Char('4')), C::GoToRoom(3)),
-            (alt(K::Char('5')), C::GoToRoom(4)),
-            (alt(K::Char('6')), C::GoToRoom(5)),
-            (alt(K::Char('7')), C::GoToRoom(6)),
-            (alt(K::Char('8')), C::GoToRoom(7)),
-            (alt(K::Char('9')), C::GoToRoom(8)),
+            (one(alt(K::Char('1'))), C::GoToRoom(0)),
+            (one(alt(K::Char('2'))), C::GoToRoom(1)),
+            (one(alt(K::Char('3'))), C::GoToRoom(2)),
+            (one(alt(K::Char('4'))), C::GoToRoom(3)),
+            (one(alt(K::Char('5'))), C::GoToRoom(4)),
+            (one(alt(K::Char('6'))), C::GoToRoom(5)),
+            (one(alt(K::Char('7'))), C::GoToRoom(6)),
+            (one(alt(K::Char('8'))), C::GoToRoom(7)),
+            (one(alt(K::Char('9'))), C::GoToRoom(8)),
         ],
+    },
+    KeyRow {
+        keys: "Wheel, click",
+        what: "scroll the history; a click on a room goes to it (Shift held: select text)",
+        bindings: &[],
     },
     KeyRow {
         keys: "Ctrl-L",
         what: "redraw the screen",
-        bindings: &[(ctrl('l'), C::Redraw)],
+        bindings: &[(one(ctrl('l')), C::Redraw)],
     },
     KeyRow {
         keys: "Ctrl-C",
         what: "quit",
-        bindings: &[(ctrl('c'), C::Quit)],
+        bindings: &[(one(ctrl('c')), C::Quit)],
     },
 ];
 
-/// What a key press on the main screen does, if it is bound. A character
+/// The modifiers a key press is looked up with, in order. A character
 /// with Ctrl (or else Alt) held means only its Ctrl (Alt) binding; any
-/// other key takes its Ctrl or Alt binding when one is held and there is
-/// one, else its plain binding. A plain character is typed text: `None`.
-pub fn lookup(key: &KeyEvent) -> Option<KeyCommand> {
+/// other key takes its Ctrl, Alt or Shift binding when one is held and
+/// there is one, else its plain binding. A plain character is typed text:
+/// no binding at all.
+pub fn held_passes(key: &KeyEvent) -> &'static [Held] {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let alt = key.modifiers.contains(KeyModifiers::ALT);
-    let passes: &[Held] = match (key.code, ctrl, alt) {
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    match (key.code, ctrl, alt) {
         (KeyCode::Char(_), true, _) => &[Held::Ctrl],
         (KeyCode::Char(_), false, true) => &[Held::Alt],
         (KeyCode::Char(_), false, false) => &[],
         (_, true, true) => &[Held::Ctrl, Held::Alt, Held::Nothing],
         (_, true, false) => &[Held::Ctrl, Held::Nothing],
         (_, false, true) => &[Held::Alt, Held::Nothing],
+        (_, false, false) if shift => &[Held::Shift, Held::Nothing],
         (_, false, false) => &[Held::Nothing],
+    }
+}
+
+/// The chord a key press is when held as `held`.
+pub fn chord_of(key: &KeyEvent, held: Held) -> Chord {
+    let code = match key.code {
+        // Ctrl-X may arrive as `X` with Shift on some terminals.
+        KeyCode::Char(c) if held != Held::Nothing => KeyCode::Char(c.to_ascii_lowercase()),
+        code => code,
     };
-    passes.iter().find_map(|&held| {
-        KEYS.iter()
-            .flat_map(|row| row.bindings)
-            .find(|(chord, _)| chord.held == held && chord.code == key.code)
-            .map(|&(_, command)| command)
-    })
+    Chord { held, code }
 }
 
 /// What a `/command` does.
@@ -242,8 +308,24 @@ pub fn lookup(key: &KeyEvent) -> Option<KeyCommand> {
 pub enum SlashCommand {
     Join,
     Leave,
+    /// Go to a room by its number in the list (`/win 2`, as Alt-2).
+    Window,
+    /// Clear the history pane (not the stored history).
+    Clear,
+    /// Write the message in `$VISUAL` / `$EDITOR`.
+    Editor,
     Rooms,
     Who,
+    Topic,
+    Op,
+    Deop,
+    Owner,
+    Kick,
+    Ban,
+    Unban,
+    Invite,
+    Private,
+    DeleteRoom,
     Connect,
     Help,
     Quit,
@@ -273,6 +355,24 @@ pub const COMMANDS: &[CommandRow] = &[
         command: SlashCommand::Leave,
     },
     CommandRow {
+        names: &["win", "buffer", "window"],
+        usage: "/win N, /buffer N",
+        what: "go to room N of the list (as Alt-N)",
+        command: SlashCommand::Window,
+    },
+    CommandRow {
+        names: &["clear"],
+        usage: "/clear",
+        what: "clear this room's pane (history stays; new lines show below)",
+        command: SlashCommand::Clear,
+    },
+    CommandRow {
+        names: &["editor", "edit"],
+        usage: "/editor",
+        what: "write the message in $VISUAL or $EDITOR (as Ctrl-X Ctrl-E)",
+        command: SlashCommand::Editor,
+    },
+    CommandRow {
         names: &["rooms", "list"],
         usage: "/rooms",
         what: "browse the server's rooms; Enter joins",
@@ -283,6 +383,66 @@ pub const COMMANDS: &[CommandRow] = &[
         usage: "/who",
         what: "list the members of this room",
         command: SlashCommand::Who,
+    },
+    CommandRow {
+        names: &["topic"],
+        usage: "/topic [TEXT]",
+        what: "show the topic, or set it (--clear clears it)",
+        command: SlashCommand::Topic,
+    },
+    CommandRow {
+        names: &["op"],
+        usage: "/op NAME",
+        what: "make NAME an op here (owner)",
+        command: SlashCommand::Op,
+    },
+    CommandRow {
+        names: &["deop"],
+        usage: "/deop NAME",
+        what: "make NAME a plain member again (owner)",
+        command: SlashCommand::Deop,
+    },
+    CommandRow {
+        names: &["owner"],
+        usage: "/owner NAME",
+        what: "hand the room to NAME (asks first)",
+        command: SlashCommand::Owner,
+    },
+    CommandRow {
+        names: &["kick"],
+        usage: "/kick NAME [REASON]",
+        what: "put NAME out of this room (owner, ops)",
+        command: SlashCommand::Kick,
+    },
+    CommandRow {
+        names: &["ban"],
+        usage: "/ban NAME [REASON]",
+        what: "kick NAME and keep them out (owner, ops)",
+        command: SlashCommand::Ban,
+    },
+    CommandRow {
+        names: &["unban"],
+        usage: "/unban NAME",
+        what: "let NAME join this room again (owner, ops)",
+        command: SlashCommand::Unban,
+    },
+    CommandRow {
+        names: &["invite"],
+        usage: "/invite NAME",
+        what: "invite NAME, into a private room too (owner, ops)",
+        command: SlashCommand::Invite,
+    },
+    CommandRow {
+        names: &["private"],
+        usage: "/private on|off",
+        what: "invited people only, or anyone (owner)",
+        command: SlashCommand::Private,
+    },
+    CommandRow {
+        names: &["delete-room"],
+        usage: "/delete-room",
+        what: "delete this room and its history (asks first)",
+        command: SlashCommand::DeleteRoom,
     },
     CommandRow {
         names: &["connect", "reconnect"],
@@ -306,6 +466,11 @@ pub const COMMANDS: &[CommandRow] = &[
 
 /// The help row for a line that starts with `//`.
 pub const LITERAL_SLASH: (&str, &str) = ("//text", "send a line starting with /");
+/// The help row saying where the keys are changed (before the last row).
+pub const REBINDING: (&str, &str) = (
+    "config.toml",
+    "[keys] rebinds keys, paste_max_lines sets when a paste asks (docs/client.md)",
+);
 
 /// The command a name (without `/`, any case) stands for.
 pub fn command_named(name: &str) -> Option<SlashCommand> {
@@ -320,35 +485,6 @@ pub fn command_named(name: &str) -> Option<SlashCommand> {
 mod tests {
     use super::*;
 
-    fn press(code: KeyCode, modifiers: KeyModifiers) -> Option<KeyCommand> {
-        lookup(&KeyEvent::new(code, modifiers))
-    }
-
-    #[test]
-    fn lookup_follows_the_modifier_rules() {
-        assert_eq!(press(K::Char('a'), KeyModifiers::NONE), None);
-        assert_eq!(press(K::Char('A'), KeyModifiers::SHIFT), None);
-        assert_eq!(
-            press(K::Char('a'), KeyModifiers::CONTROL),
-            Some(C::CursorHome)
-        );
-        // A character with Ctrl held means its Ctrl binding or nothing.
-        assert_eq!(
-            press(K::Char('1'), KeyModifiers::CONTROL | KeyModifiers::ALT),
-            None
-        );
-        assert_eq!(press(K::Char('3'), KeyModifiers::ALT), Some(C::GoToRoom(2)));
-        // Other keys fall back to their plain binding.
-        assert_eq!(press(K::Enter, KeyModifiers::SHIFT), Some(C::Submit));
-        assert_eq!(press(K::Up, KeyModifiers::CONTROL), Some(C::OlderLine));
-        assert_eq!(
-            press(K::Up, KeyModifiers::CONTROL | KeyModifiers::ALT),
-            Some(C::PreviousRoom)
-        );
-        assert_eq!(press(K::Left, KeyModifiers::ALT), Some(C::WordLeft));
-        assert_eq!(press(K::F(5), KeyModifiers::NONE), None);
-    }
-
     /// How the help page names a key, without its modifier.
     fn key_name(code: KeyCode) -> String {
         match code {
@@ -360,36 +496,48 @@ mod tests {
         }
     }
 
+    fn chord_name(chord: &Chord) -> String {
+        let modifier = match chord.held {
+            Held::Nothing => "",
+            Held::Ctrl => "Ctrl-",
+            Held::Alt => "Alt-",
+            Held::Shift => "Shift-",
+        };
+        format!("{modifier}{}", key_name(chord.code))
+    }
+
     #[test]
     fn every_binding_is_named_on_its_help_row() {
         for row in KEYS {
             let text = format!("{} {}", row.keys, row.what);
-            for (chord, _) in row.bindings {
-                let name = key_name(chord.code);
-                let modifier = match chord.held {
-                    Held::Nothing => "",
-                    Held::Ctrl => "Ctrl-",
-                    Held::Alt => "Alt-",
-                };
+            for (keys, _) in row.bindings {
+                let name = chord_name(&keys.first);
+                if let Some(then) = &keys.then {
+                    let both = format!("{name} {}", chord_name(then));
+                    assert!(text.contains(&both), "{both} is not named in {text:?}");
+                    continue;
+                }
+                let bare = key_name(keys.first.code);
+                let modifier = name.strip_suffix(&bare).unwrap_or("");
                 // "Alt-1..9" names Alt-1 to Alt-9, "Ctrl-Left/Right" names
                 // Ctrl-Right and "Ctrl-B/F" names Ctrl-F.
-                let digit = name.chars().all(|c| c.is_ascii_digit()) && text.contains("1..9");
+                let digit = bare.chars().all(|c| c.is_ascii_digit()) && text.contains("1..9");
                 assert!(
-                    text.contains(modifier) && (text.contains(&name) || digit),
-                    "{modifier}{name} is not named in {text:?}"
+                    text.contains(modifier) && (text.contains(&bare) || digit),
+                    "{name} is not named in {text:?}"
                 );
             }
         }
     }
 
     #[test]
-    fn no_chord_is_bound_twice_and_commands_have_unique_names() {
-        let chords: Vec<Chord> = KEYS
+    fn no_keys_are_bound_twice_and_commands_have_unique_names() {
+        let all: Vec<Keys> = KEYS
             .iter()
-            .flat_map(|row| row.bindings.iter().map(|(chord, _)| *chord))
+            .flat_map(|row| row.bindings.iter().map(|(keys, _)| *keys))
             .collect();
-        for (i, chord) in chords.iter().enumerate() {
-            assert!(!chords[i + 1..].contains(chord), "{chord:?} bound twice");
+        for (i, keys) in all.iter().enumerate() {
+            assert!(!all[i + 1..].contains(keys), "{keys:?} bound twice");
         }
         let names: Vec<&str> = COMMANDS.iter().flat_map(|row| row.names).copied().collect();
         for (i, name) in names.iter().enumerate() {
@@ -397,6 +545,7 @@ mod tests {
         }
         assert_eq!(command_named("J"), Some(SlashCommand::Join));
         assert_eq!(command_named("?"), Some(SlashCommand::Help));
+        assert_eq!(command_named("buffer"), Some(SlashCommand::Window));
         assert_eq!(command_named("nope"), None);
     }
 }

@@ -16,7 +16,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use crate::tls::ClientTls;
 
 /// The first retry waits about this long.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -115,9 +117,11 @@ struct Link {
     held: bool,
 }
 
-/// Runs the connection loop until `Shutdown` or until the UI is gone.
+/// Runs the connection loop until `Shutdown` or until the UI is gone;
+/// `tls` verifies a `wss://` server.
 pub async fn run(
     url: String,
+    tls: Option<ClientTls>,
     mut cmd_rx: mpsc::UnboundedReceiver<NetCommand>,
     event_tx: mpsc::Sender<NetEvent>,
 ) {
@@ -137,7 +141,9 @@ pub async fn run(
         if event_tx.send(NetEvent::Connecting).await.is_err() {
             return;
         }
-        let Some(reason) = connect_and_pump(&url, &mut cmd_rx, &event_tx, &mut link).await else {
+        let Some(reason) =
+            connect_and_pump(&url, tls.as_ref(), &mut cmd_rx, &event_tx, &mut link).await
+        else {
             return;
         };
         tracing::info!(%reason, "disconnected");
@@ -165,20 +171,17 @@ pub async fn run(
 /// or `None` when the task should stop.
 async fn connect_and_pump(
     url: &str,
+    tls: Option<&ClientTls>,
     cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>,
     event_tx: &mpsc::Sender<NetEvent>,
     link: &mut Link,
 ) -> Option<String> {
-    let connect = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async_with_config(url, None, true),
-    );
     let connected = tokio::select! {
-        result = connect => result,
+        result = connect(url, tls) => result,
         () = wait_for_shutdown(cmd_rx, &mut link.held) => return None,
     };
     match connected {
-        Ok(Ok((socket, _response))) => {
+        Ok(socket) => {
             link.epoch += 1;
             let epoch = link.epoch;
             event_tx.send(NetEvent::Connected { epoch }).await.ok()?;
@@ -187,11 +190,7 @@ async fn connect_and_pump(
                 SocketEnd::Shutdown => None,
             }
         }
-        Ok(Err(e)) => Some(connect_error_text(&e)),
-        Err(_) => Some(format!(
-            "no answer from the server within {} s",
-            CONNECT_TIMEOUT.as_secs()
-        )),
+        Err(reason) => Some(reason),
     }
 }
 
@@ -224,6 +223,21 @@ async fn wait_to_retry(
     }
 }
 
+/// Opens the socket within [`CONNECT_TIMEOUT`]; a failure comes back as
+/// the line the UI shows.
+async fn connect(url: &str, tls: Option<&ClientTls>) -> Result<Socket, String> {
+    let connector = tls.map(|tls| Connector::Rustls(tls.config()));
+    let opening = tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector);
+    match tokio::time::timeout(CONNECT_TIMEOUT, opening).await {
+        Ok(Ok((socket, _response))) => Ok(socket),
+        Ok(Err(e)) => Err(connect_error_text(&e, tls)),
+        Err(_) => Err(format!(
+            "no answer from the server within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 /// Serves commands while a connect is under way; returns only on
 /// `Shutdown` (or a closed channel), so otherwise the connect branch wins.
 async fn wait_for_shutdown(cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>, held: &mut bool) {
@@ -249,20 +263,12 @@ async fn wait_for_reconnect(cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>) ->
 }
 
 /// Why a connect failed, in words for the user rather than the library's.
-fn connect_error_text(e: &WsError) -> String {
+fn connect_error_text(e: &WsError, tls: Option<&ClientTls>) -> String {
     match e {
-        WsError::Io(io) => match io.kind() {
-            io::ErrorKind::ConnectionRefused => {
-                "the server refused the connection (is it running?)".into()
-            }
-            io::ErrorKind::TimedOut => "no answer from the server".into(),
-            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-                "the server's network cannot be reached".into()
-            }
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::UnexpectedEof => "the server dropped the connection".into(),
-            _ => "the server cannot be reached".into(),
+        // A failed TLS handshake comes back as an I/O error around rustls's.
+        WsError::Io(io) => match (tls, tls_refusal(io)) {
+            (Some(tls), Some(refused)) => tls.describe(refused),
+            _ => io_error_text(io),
         },
         WsError::Http(response) if response.status().as_u16() == 503 => {
             "the server is full or busy (HTTP 503)".into()
@@ -271,9 +277,31 @@ fn connect_error_text(e: &WsError) -> String {
             "the server answered HTTP {} instead of opening a chat connection",
             response.status().as_u16()
         ),
-        WsError::Url(_) => "the server address is not a usable ws:// URL".into(),
+        WsError::Url(_) => "the server address is not a usable ws:// or wss:// URL".into(),
         _ => "the server did not open a chat connection".into(),
     }
+}
+
+/// Why a connect's socket failed, in words for the user.
+fn io_error_text(io: &io::Error) -> String {
+    match io.kind() {
+        io::ErrorKind::ConnectionRefused => {
+            "the server refused the connection (is it running?)".into()
+        }
+        io::ErrorKind::TimedOut => "no answer from the server".into(),
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+            "the server's network cannot be reached".into()
+        }
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::UnexpectedEof => "the server dropped the connection".into(),
+        _ => "the server cannot be reached".into(),
+    }
+}
+
+/// The rustls error inside a failed TLS handshake's I/O error.
+fn tls_refusal(io: &io::Error) -> Option<&rustls::Error> {
+    io.get_ref().and_then(|e| e.downcast_ref())
 }
 
 /// Why an open socket was lost, in words for the user: a dropped
@@ -389,11 +417,11 @@ mod tests {
         assert_eq!(lost_text(&io), "connection lost");
         let refused = WsError::Io(io::Error::from(io::ErrorKind::ConnectionRefused));
         assert_eq!(
-            connect_error_text(&refused),
+            connect_error_text(&refused, None),
             "the server refused the connection (is it running?)"
         );
         for e in [reset, io, refused] {
-            for text in [lost_text(&e), connect_error_text(&e)] {
+            for text in [lost_text(&e), connect_error_text(&e, None)] {
                 assert!(!text.contains("WebSocket protocol error"), "{text}");
                 assert!(!text.contains("os error"), "{text}");
             }

@@ -6,6 +6,11 @@
 //! regional indicator without its pair (half a flag) is shown as
 //! `<U+1F1F5>` too: terminals disagree on its width, and one drawn wider
 //! than measured leaves a stray cell behind.
+//!
+//! [`links`] finds the `http`/`https` URLs the client draws as OSC 8
+//! hyperlinks ([`crate::ui::link`]): only URL characters of RFC 3986, all
+//! printable ASCII, so a URL can never end the escape sequence around it
+//! or start another one; the sequence itself is only ever the client's.
 
 use std::borrow::Cow;
 
@@ -113,6 +118,51 @@ pub fn inert(text: &str) -> String {
     out
 }
 
+/// Whether `c` may be part of a URL drawn as a link: RFC 3986's
+/// unreserved and reserved characters and `%`. No control character, no
+/// space, no `\\`, `"`, `<`, `>`, backtick, `^`, `{`, `|` or `}`.
+pub fn is_url_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c)
+}
+
+/// The byte ranges of the `http://` and `https://` URLs in `text` (text
+/// already made inert: pieces of [`Piece::Text`]). A URL starts where a
+/// word does, runs over URL characters, and leaves out punctuation that
+/// ends the sentence around it (and a `)` it did not open).
+pub fn links(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("http").map(|i| i + from) {
+        let starts_word = text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let rest = &text[at..];
+        let scheme = ["https://", "http://"]
+            .into_iter()
+            .find(|s| rest.starts_with(s));
+        let (Some(scheme), true) = (scheme, starts_word) else {
+            from = at + 4;
+            continue;
+        };
+        let len = rest.find(|c| !is_url_char(c)).unwrap_or(rest.len());
+        let mut url = &rest[..len];
+        while let Some(last) = url.chars().next_back() {
+            let unopened = last == ')' && url.matches('(').count() < url.matches(')').count();
+            if ".,;:!?'".contains(last) || unopened {
+                url = &url[..url.len() - 1];
+            } else {
+                break;
+            }
+        }
+        if url.len() > scheme.len() {
+            found.push(at..at + url.len());
+        }
+        from = at + len.max(4);
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +217,25 @@ mod tests {
         let text = "héllo 世界 🎉 ok";
         assert_eq!(sanitize_line(text), vec![Piece::Text(text.into())]);
         assert_eq!(inert(text), text);
+    }
+
+    #[test]
+    fn links_are_found_with_safe_characters_only() {
+        let text = "see https://example.com/a_(b)?q=1&r=%20. or (http://x.org/y), \
+                    nothttps://no.pe, https:// and http://a.b/\u{1b}]8;;evil";
+        let urls: Vec<&str> = links(text).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://example.com/a_(b)?q=1&r=%20",
+                "http://x.org/y",
+                "http://a.b/"
+            ]
+        );
+        for url in urls {
+            assert!(url.chars().all(is_url_char), "{url}");
+        }
+        assert!(!is_url_char('\u{1b}') && !is_url_char('\u{7}') && !is_url_char('\\'));
+        assert!(links("plain words").is_empty());
     }
 }

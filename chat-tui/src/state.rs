@@ -1,16 +1,20 @@
 //! State that survives a restart, one JSON file per user and server in the
 //! state directory: the joined rooms in order, the last message id read in
-//! each, and the room that was on screen. Writes go to a temporary file in
-//! the same directory that is then renamed over the old one, so a crash
-//! mid-write leaves the previous state intact, never a torn file.
+//! each, the room that was on screen, and the outbox (every request not
+//! acknowledged yet, with this installation's `ref` prefix and counter).
+//! Writes go to a temporary file in the same directory, synced, then
+//! renamed over the old one, so a crash mid-write leaves the previous state
+//! intact, never a torn file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use chat_proto::ClientFrame;
 use serde::{Deserialize, Serialize};
 
-/// The version written into new state files; older files are still read.
-const STATE_VERSION: u32 = 1;
+/// The version written into new state files; older files are still read
+/// (version 1 had no outbox: a new `ref` prefix is made for it).
+const STATE_VERSION: u32 = 2;
 
 /// One joined room as saved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +34,28 @@ pub struct SavedState {
     pub rooms: Vec<SavedRoom>,
     #[serde(default)]
     pub current: Option<String>,
+    /// This installation's random `ref` prefix, made once and kept.
+    #[serde(default)]
+    pub ref_prefix: Option<String>,
+    /// The counter of the next `ref`; every `ref` below it may have been
+    /// sent, so none is ever made again.
+    #[serde(default)]
+    pub next_ref: u64,
+    /// Requests not acknowledged yet, in the order made.
+    #[serde(default)]
+    pub outbox: Vec<SavedPending>,
+}
+
+/// One unacknowledged request as saved: the frame exactly as it is sent
+/// (its `ref` inside), the room it waits for, and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedPending {
+    pub room: String,
+    pub typed_ms: i64,
+    pub frame: ClientFrame,
+    /// For a request other than a chat line: what it asks, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what: Option<String>,
 }
 
 /// Why state could not be read or written.
@@ -154,11 +180,22 @@ mod tests {
                 },
             ],
             current: Some("rust".into()),
+            ref_prefix: Some("0123abcd-".into()),
+            next_ref: 8,
+            outbox: vec![SavedPending {
+                room: "lobby".into(),
+                typed_ms: 5,
+                frame: ClientFrame::message("lobby", "still here?", Some("0123abcd-7".into())),
+                what: None,
+            }],
         };
         alice.save(&state).unwrap();
         let loaded = alice.load().unwrap();
         assert_eq!(loaded.rooms, state.rooms);
         assert_eq!(loaded.current.as_deref(), Some("rust"));
+        assert_eq!(loaded.ref_prefix, state.ref_prefix);
+        assert_eq!(loaded.next_ref, 8);
+        assert_eq!(loaded.outbox, state.outbox);
         assert_eq!(loaded.version, STATE_VERSION);
         assert_eq!(bob.load().unwrap(), SavedState::default());
 
@@ -168,6 +205,18 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_version_1_file_loads_with_an_empty_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path(), "ws://h:1/ws", "alice");
+        let old = r#"{"version":1,"rooms":[{"name":"lobby","last_read":3}],"current":"lobby"}"#;
+        std::fs::write(file.path(), old).unwrap();
+        let loaded = file.load().unwrap();
+        assert_eq!(loaded.rooms.len(), 1);
+        assert_eq!((loaded.ref_prefix, loaded.next_ref), (None, 0));
+        assert!(loaded.outbox.is_empty());
     }
 
     #[test]

@@ -625,3 +625,345 @@ fn the_more_lines_hint_has_its_own_row_and_covers_no_text() {
         );
     }
 }
+
+/// A conversation with messages of several lines, and a message of
+/// several lines being written.
+fn several_lines(width: u16, height: u16) -> App {
+    let mut app = connected(&["lobby", "rust"], width, height);
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            1,
+            "bob",
+            "here is the fix:\nfn main() {\n    println!(\"hi\");\n}\nworks for me",
+            T0,
+        ),
+    );
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            2,
+            "carol",
+            "first line of a paragraph that is long enough to wrap on a narrow screen\nsecond line",
+            T0 + MINUTE,
+        ),
+    );
+    type_text(&mut app, "one");
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)),
+    );
+    update(&mut app, Action::Paste("two\nthree".into()));
+    app
+}
+
+#[test]
+fn several_lines_100x30() {
+    let app = several_lines(100, 30);
+    let mut terminal = draw(&app);
+    insta::assert_snapshot!(terminal.backend());
+    // The input took three rows; the cursor is after "three".
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    assert_eq!((cursor.x, cursor.y), (7, 29));
+    let rows = screen_rows(&terminal);
+    assert!(rows[27].starts_with("> one"), "{:?}", rows[27]);
+    assert!(rows[28].starts_with("  two"), "{:?}", rows[28]);
+}
+
+#[test]
+fn several_lines_50x20() {
+    let mut app = several_lines(50, 20);
+    // More lines than the input shows: it scrolls, marking what is hidden.
+    update(&mut app, Action::Paste("\nfour\nfive\nsix".into()));
+    let mut terminal = draw(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let rows = screen_rows(&terminal);
+    assert!(rows[15].starts_with("↑ two"), "{:?}", rows[15]);
+    assert!(rows[19].starts_with("  six"), "{:?}", rows[19]);
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    assert_eq!((cursor.x, cursor.y), (5, 19));
+    // Up twice: the cursor's line stays on screen.
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    let rows = screen_rows(&draw(&app));
+    assert!(rows[15].starts_with("> one"), "{:?}", rows[15]);
+    assert!(rows[19].starts_with("↓ five"), "{:?}", rows[19]);
+}
+
+#[test]
+fn a_long_paste_asks_on_the_input_row() {
+    let mut app = connected(&["lobby"], 50, 20);
+    update(&mut app, Action::Paste("line\n".repeat(150)));
+    let rows = screen_rows(&draw(&app));
+    assert!(
+        rows[19].starts_with("Paste 151 lines into the input? y/Enter: yes, n"),
+        "{:?}",
+        rows[19]
+    );
+}
+
+/// The screen as the backend has it, escapes shown as `␛`: each cell of
+/// a link is `␛]8;id=…;URL␛\` + its character + `␛]8;;␛\`.
+fn screen_with_links(terminal: &Terminal<TestBackend>) -> String {
+    terminal.backend().to_string().replace('\u{1b}', "␛")
+}
+
+fn with_links(width: u16, height: u16) -> App {
+    let mut app = connected(&["lobby"], width, height);
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            1,
+            "bob",
+            "docs at https://example.com/chat/docs/client.md#keys-and-commands, see there",
+            T0,
+        ),
+    );
+    live(
+        &mut app,
+        msg(
+            "lobby",
+            2,
+            "mallory",
+            "http://evil.example/\u{1b}]8;;http://other\u{7}click\u{1b}]8;;\u{7}",
+            T0,
+        ),
+    );
+    app
+}
+
+#[test]
+fn links_100x30() {
+    let app = with_links(100, 30);
+    let terminal = draw(&app);
+    insta::assert_snapshot!(screen_with_links(&terminal));
+    let screen = screen_with_links(&terminal);
+    // One link, on one row here, whole.
+    let url = "https://example.com/chat/docs/client.md#keys-and-commands";
+    assert_eq!(
+        screen.matches(&format!("{url}␛\\")).count(),
+        url.len(),
+        "every column of the link carries the whole URL"
+    );
+    // The URL visible in mallory's inert text is a link of its own, drawn
+    // by the client; her escape sequence is shown, not obeyed.
+    assert!(screen.contains("^[]8;;␛]8;id="), "{screen}");
+    assert!(
+        screen.contains("http://other␛\\r␛]8;;␛\\^Gclick"),
+        "{screen}"
+    );
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find_symbol(buffer, "https://example.com");
+    assert!(buffer[(x, y)].modifier.contains(Modifier::UNDERLINED));
+}
+
+#[test]
+fn links_50x20() {
+    let app = with_links(50, 20);
+    let terminal = draw(&app);
+    let screen = screen_with_links(&terminal);
+    insta::assert_snapshot!(screen);
+    // Wrapped over three rows, every part of the URL links to all of it.
+    let rows_with_link: Vec<&str> = screen
+        .lines()
+        .filter(|row| row.contains("client.md#keys-and-commands␛\\"))
+        .collect();
+    assert_eq!(rows_with_link.len(), 3, "{screen}");
+}
+
+/// The first cell whose symbol contains `text`.
+fn find_symbol(buffer: &ratatui::buffer::Buffer, text: &str) -> (u16, u16) {
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            if buffer[(x, y)].symbol().contains(text) {
+                return (x, y);
+            }
+        }
+    }
+    panic!("{text:?} not in any cell")
+}
+
+/// alice on a protocol-2 server, op of private `lobby` (with a topic),
+/// kicked out of `rust`, invited to `secret`; lobby's history holds a
+/// message and one line of every room-change kind.
+fn managed_rooms(width: u16, height: u16) -> App {
+    use chat_proto::{Admittance, Entry, Removal, Role, RoleChange, RoomDetails, SettingsChange};
+    let mut app = connected(&[], width, height);
+    update(
+        &mut app,
+        frame(ServerFrame::Welcome {
+            user: "alice".into(),
+            guest: false,
+            registered: false,
+            protocol: 2,
+            server: "chat-server 0.2.0".into(),
+            admin: false,
+        }),
+    );
+    let details = |topic: &str, private: bool| RoomDetails {
+        topic: topic.into(),
+        owner: Some("dave".into()),
+        ops: vec!["alice".into(), "bob".into()],
+        private,
+        role: Role::Op,
+        read_id: 0,
+    };
+    let removal = |room: &str, id: u64, subject: &str, reason: Option<&str>| Removal {
+        room: room.into(),
+        id,
+        user: "bob".into(),
+        ts: T0 + id as i64 * MINUTE,
+        reference: None,
+        subject: subject.into(),
+        reason: reason.map(str::to_owned),
+    };
+    let admit = |room: &str, id: u64, user: &str, subject: &str| Admittance {
+        room: room.into(),
+        id,
+        user: user.into(),
+        ts: T0 + id as i64 * MINUTE,
+        reference: None,
+        subject: subject.into(),
+    };
+    let topic = |id: u64, topic: &str| {
+        Entry::Topic(chat_proto::TopicChange {
+            room: "lobby".into(),
+            id,
+            user: "dave".into(),
+            ts: T0 + id as i64 * MINUTE,
+            reference: None,
+            topic: topic.into(),
+        })
+    };
+    let history = vec![
+        Entry::from(msg("lobby", 1, "bob", "morning all", T0 + MINUTE)),
+        topic(2, "release day \u{1b}[31m— ship v2.0 tonight, notes in #42"),
+        Entry::Role(RoleChange {
+            room: "lobby".into(),
+            id: 3,
+            user: "dave".into(),
+            ts: T0 + 3 * MINUTE,
+            reference: None,
+            subject: "carol".into(),
+            role: Role::Op,
+        }),
+        Entry::Kick(removal("lobby", 4, "mallory", Some("spam"))),
+        Entry::Ban(removal(
+            "lobby",
+            5,
+            "mallory",
+            Some("came back and spammed again, with links"),
+        )),
+        Entry::Unban(admit("lobby", 6, "dave", "mallory")),
+        Entry::Invite(admit("lobby", 7, "dave", "erin")),
+        Entry::Settings(SettingsChange {
+            room: "lobby".into(),
+            id: 8,
+            user: "dave".into(),
+            ts: T0 + 8 * MINUTE,
+            reference: None,
+            private: true,
+        }),
+    ];
+    for (room, history, details) in [
+        (
+            "lobby",
+            history,
+            details(
+                "release day \u{1b}[31m— ship v2.0 tonight, notes in #42",
+                true,
+            ),
+        ),
+        ("rust", vec![], details("", false)),
+    ] {
+        type_text(&mut app, &format!("/join {room}"));
+        press(&mut app, KeyCode::Enter);
+        update(
+            &mut app,
+            frame(ServerFrame::Joined {
+                room: room.into(),
+                members: vec!["alice".into(), "bob".into(), "carol".into()],
+                history,
+                more: false,
+                last_id: 8,
+                details: Some(details),
+            }),
+        );
+    }
+    let kick = removal("rust", 9, "alice", Some("off topic"));
+    update(&mut app, frame(ServerFrame::Kick(kick)));
+    let invite = admit("secret", 10, "dave", "alice");
+    update(&mut app, frame(ServerFrame::Invite(invite)));
+    press_alt(&mut app, '1');
+    for room in &mut app.rooms {
+        room.entries
+            .retain(|e| !matches!(e, chat_tui::app::Entry::Notice { .. }));
+    }
+    app
+}
+
+#[test]
+fn title_line_and_room_change_lines() {
+    for (width, height) in [(100, 30), (50, 20)] {
+        let mut app = managed_rooms(width, height);
+        let terminal = draw_kept(&mut app);
+        insta::assert_snapshot!(format!("managed_{width}x{height}"), terminal.backend());
+        let rows = screen_rows(&terminal);
+        // The title is the history's first row, the topic made inert.
+        let title_row = if width < 60 { 1 } else { 0 };
+        assert!(rows[title_row].contains("release day ^[[31m"), "{rows:#?}");
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "mallory was kicked by bob:");
+        assert!(buffer[(x, y)].modifier.contains(Modifier::DIM));
+        let (x, y) = find(buffer, "release day");
+        assert!(buffer[(x, y)].modifier.contains(Modifier::BOLD));
+        // The room we were kicked from says why; the invitation, how.
+        press_alt(&mut app, '2');
+        let rows = screen_rows(&draw_kept(&mut app));
+        let text = rows.join("\n");
+        assert!(text.contains("you were kicked by bob: off"), "{text}");
+        press_alt(&mut app, '3');
+        let rows = screen_rows(&draw_kept(&mut app));
+        assert!(
+            rows[title_row].contains("dave invited you to #secret"),
+            "{rows:#?}"
+        );
+        if width >= 60 {
+            insta::assert_snapshot!(
+                format!("invited_{width}x{height}"),
+                draw_kept(&mut app).backend()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_protocol_1_room_has_no_title_line() {
+    let app = conversation(100, 20);
+    let rows = screen_rows(&draw(&app));
+    // The pane's top row is the history's padding, not a title.
+    assert_eq!(
+        rows[0].split('│').nth(1).map(str::trim),
+        Some(""),
+        "{rows:#?}"
+    );
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.contains("you: ") || r.contains("no topic")),
+        "{rows:#?}"
+    );
+}
+
+#[test]
+fn deleting_a_room_asks_in_a_popup() {
+    let mut app = managed_rooms(50, 20);
+    type_text(&mut app, "/delete-room");
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("confirm_50x20", draw(&app).backend());
+}

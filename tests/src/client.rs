@@ -4,10 +4,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame, decode_server, encode};
 use futures_util::{SinkExt, StreamExt};
+use rustls::ClientConfig;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -156,6 +158,42 @@ impl TestClient {
     pub async fn try_connect(url: &str) -> Result<Self, tungstenite::Error> {
         let (ws, _response) = tokio_tungstenite::connect_async(url).await?;
         Ok(Self::from_socket(ws))
+    }
+
+    /// Opens a `wss://` connection that trusts what `tls` trusts, failing
+    /// the test when that fails.
+    pub async fn connect_tls(url: &str, tls: Arc<ClientConfig>) -> Self {
+        match timeout(RECV_TIMEOUT, Self::try_connect_tls(url, tls)).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => panic!("cannot connect to {url}: {e}"),
+            Err(_) => panic!("connecting to {url} took over {RECV_TIMEOUT:?}"),
+        }
+    }
+
+    /// [`TestClient::connect_tls`], returning the handshake's failure (a
+    /// refused certificate, say).
+    pub async fn try_connect_tls(
+        url: &str,
+        tls: Arc<ClientConfig>,
+    ) -> Result<Self, tungstenite::Error> {
+        let connector = tokio_tungstenite::Connector::Rustls(tls);
+        let (ws, _response) =
+            tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector))
+                .await?;
+        Ok(Self::from_socket(ws))
+    }
+
+    /// The certificate the server presented, DER-encoded; `None` over
+    /// plain TCP.
+    pub fn peer_certificate(&self) -> Option<Vec<u8>> {
+        match self.ws.get_ref() {
+            MaybeTlsStream::Rustls(tls) => {
+                let (_, connection) = tls.get_ref();
+                let chain = connection.peer_certificates()?;
+                chain.first().map(|cert| cert.to_vec())
+            }
+            _ => None,
+        }
     }
 
     /// Opens a connection whose kernel receive buffer is tiny, so that a
@@ -582,6 +620,22 @@ impl TestClient {
             ServerFrame::Message(message) => message,
             other => panic!("{}: expected message, got {other:?}", self.label),
         }
+    }
+
+    /// The next chat message, passing over presence frames on the way
+    /// (at most `max_presence` of them).
+    pub async fn message_after_presence(&mut self, max_presence: usize) -> Message {
+        for _ in 0..=max_presence {
+            match self.recv().await {
+                ServerFrame::Message(message) => return message,
+                ServerFrame::Join { .. } | ServerFrame::Leave { .. } => {}
+                other => panic!("{}: expected a message, got {other:?}", self.label),
+            }
+        }
+        panic!(
+            "{}: no message among {max_presence} presence frames",
+            self.label
+        )
     }
 
     /// The next `count` frames, which must all be messages.

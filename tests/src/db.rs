@@ -1,5 +1,6 @@
 //! Read-only looks into a server's SQLite database while (or after) it runs,
-//! to check what was really stored.
+//! to check what was really stored, and [`seed_rooms`], which fills a
+//! stopped server's database faster than clients could.
 
 use std::path::{Path, PathBuf};
 
@@ -103,7 +104,23 @@ pub async fn journal_mode(db: &Path) -> rusqlite::Result<String> {
     .expect("the database reader thread does not panic")
 }
 
-/// The database's `PRAGMA user_version` (its schema version).
+/// The names in the `rooms` table, in name order.
+pub async fn stored_room_names(db: &Path) -> rusqlite::Result<Vec<String>> {
+    query_strings(db, "SELECT name FROM rooms ORDER BY name").await
+}
+
+/// The names in the `retired_accounts` table (schema version 2), in name
+/// order.
+pub async fn retired_account_names(db: &Path) -> rusqlite::Result<Vec<String>> {
+    query_strings(db, "SELECT name FROM retired_accounts ORDER BY name").await
+}
+
+/// The names in the `accounts` table, in name order.
+pub async fn stored_account_names(db: &Path) -> rusqlite::Result<Vec<String>> {
+    query_strings(db, "SELECT name FROM accounts ORDER BY name").await
+}
+
+/// The database's `PRAGMA user_version`: its schema version.
 pub async fn schema_version(db: &Path) -> rusqlite::Result<i64> {
     let db: PathBuf = db.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -131,6 +148,18 @@ pub async fn stored_entry_kinds(db: &Path, room: &str) -> rusqlite::Result<Vec<(
     .expect("the database reader thread does not panic")
 }
 
+async fn query_strings(db: &Path, sql: &'static str) -> rusqlite::Result<Vec<String>> {
+    let db: PathBuf = db.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([], |row| row.get(0))?;
+        rows.collect()
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
+
 /// The folded names banned from `room`, in order.
 pub async fn stored_bans(db: &Path, room: &str) -> rusqlite::Result<Vec<String>> {
     let db: PathBuf = db.to_owned();
@@ -146,4 +175,33 @@ pub async fn stored_bans(db: &Path, room: &str) -> rusqlite::Result<Vec<String>>
     })
     .await
     .expect("the database reader thread does not panic")
+}
+
+/// Adds `count` rooms named `{prefix}NNNNN`, each holding one message, to
+/// the database of a server that is **not running** and has migrated
+/// to schema version 3 (where messages are rows of `entries`), in one
+/// transaction.
+pub async fn seed_rooms(db: &Path, prefix: &str, count: usize) -> rusqlite::Result<()> {
+    let db: PathBuf = db.to_owned();
+    let prefix = prefix.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = Connection::open(&db)?;
+        let tx = conn.transaction()?;
+        {
+            let mut room = tx.prepare(
+                "INSERT INTO rooms (name, last_id, created_at) VALUES (?1, 1, 0) RETURNING id",
+            )?;
+            let mut message = tx.prepare(
+                "INSERT INTO entries (room_id, id, user, text, ts) VALUES (?1, 1, 'seed', ?2, 0)",
+            )?;
+            for index in 0..count {
+                let name = format!("{prefix}{index:05}");
+                let id: i64 = room.query_row([&name], |row| row.get(0))?;
+                message.execute(rusqlite::params![id, format!("the first word in {name}")])?;
+            }
+        }
+        tx.commit()
+    })
+    .await
+    .expect("the database writer thread does not panic")
 }

@@ -1,10 +1,11 @@
-//! Plain HTTP requests written by hand on a raw TCP socket, to check what
-//! the server answers to requests that are not WebSocket upgrades.
+//! Plain HTTP requests written by hand on a raw TCP socket (or any open
+//! stream, TLS included), to check what the server answers to requests
+//! that are not WebSocket upgrades.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 
@@ -41,7 +42,20 @@ pub async fn http_raw(addr: SocketAddr, request: &[u8], limit: Duration) -> Http
         .await
         .expect("TCP connect timed out")
         .expect("TCP connect to the server");
-    stream.write_all(request).await.expect("request written");
+    exchange(&mut stream, request, deadline).await
+}
+
+/// Writes `request` on an open stream (plain or TLS) and reads the
+/// response until it is complete or the stream ends, by `deadline`.
+pub async fn exchange(
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
+    request: &[u8],
+    deadline: Instant,
+) -> HttpResponse {
+    match timeout_at(deadline, stream.write_all(request)).await {
+        Ok(written) => written.expect("request written"),
+        Err(_) => panic!("writing the request blocked past the deadline"),
+    }
     let mut received = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -54,7 +68,7 @@ pub async fn http_raw(addr: SocketAddr, request: &[u8], limit: Duration) -> Http
         );
         match timeout_at(deadline, stream.read(&mut buf)).await {
             Err(_) => panic!(
-                "no complete HTTP response within {limit:?}; received {:?}",
+                "no complete HTTP response by the deadline; received {:?}",
                 String::from_utf8_lossy(&received)
             ),
             Ok(Ok(0)) | Ok(Err(_)) => break,

@@ -14,6 +14,8 @@
 //! - [`cluster`]: private PostgreSQL and Redis servers and nodes sharing them.
 //! - [`tui`]: the `chat-tui` binary on a pseudo-terminal, and a relay.
 //! - [`http`]: hand-written HTTP requests on a raw TCP socket.
+//! - [`tls`]: self-signed certificates (`rcgen`), a client configuration
+//!   trusting them, HTTP over TLS.
 //! - [`db`]: read-only queries on the server's SQLite file.
 //! - [`metrics`]: `GET /metrics` parsed as Prometheus text.
 //!
@@ -28,6 +30,7 @@ pub mod in_process;
 pub mod metrics;
 pub mod process;
 pub mod server;
+pub mod tls;
 pub mod tui;
 
 pub use client::{

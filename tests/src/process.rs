@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 
 /// How long a stopped child may take to exit before it is killed, and a
@@ -52,6 +52,8 @@ pub enum Signal {
     Stop,
     /// Thaws a frozen process.
     Cont,
+    /// Hang-up: what a certificate renewal hook sends the server.
+    Hup,
 }
 
 impl Signal {
@@ -63,6 +65,7 @@ impl Signal {
             Self::Kill => "-KILL",
             Self::Stop => "-STOP",
             Self::Cont => "-CONT",
+            Self::Hup => "-HUP",
         }
     }
 }
@@ -79,20 +82,60 @@ pub fn send_signal(pid: u32, signal: Signal) -> bool {
 
 /// Everything a child wrote to stdout and stderr, line by line, shared
 /// with the threads that drain its pipes.
-#[derive(Debug, Clone, Default)]
-pub struct ProcessLog(Arc<Mutex<String>>);
+#[derive(Debug, Clone)]
+pub struct ProcessLog {
+    text: Arc<Mutex<String>>,
+    /// Bumped after every line, so a test can wait for one to appear.
+    lines: Arc<watch::Sender<u64>>,
+}
+
+impl Default for ProcessLog {
+    fn default() -> Self {
+        Self {
+            text: Arc::default(),
+            lines: Arc::new(watch::channel(0).0),
+        }
+    }
+}
 
 impl ProcessLog {
     /// Appends one line (for the fixture's own notes, such as restarts).
     pub fn push_line(&self, line: &str) {
-        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut log = self.text.lock().unwrap_or_else(|e| e.into_inner());
         log.push_str(line);
         log.push('\n');
+        drop(log);
+        self.lines.send_modify(|n| *n += 1);
     }
 
     /// The whole log so far.
     pub fn text(&self) -> String {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.text.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How long the log is now: a mark for [`ProcessLog::wait_for`].
+    pub fn mark(&self) -> usize {
+        self.text.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Waits until `needle` appears in what was logged after `mark`;
+    /// `false` when it has not by `limit`.
+    pub async fn wait_for(&self, needle: &str, mark: usize, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut lines_rx = self.lines.subscribe();
+        loop {
+            let found = {
+                let text = self.text.lock().unwrap_or_else(|e| e.into_inner());
+                text.get(mark..).is_some_and(|new| new.contains(needle))
+            };
+            if found {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, lines_rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return false,
+            }
+        }
     }
 }
 

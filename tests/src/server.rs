@@ -18,8 +18,9 @@ use crate::process::{ChildProcess, Signal, run_to_exit};
 /// because a debug build on a loaded two-core machine starts slowly.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The line the server prints once it accepts connections.
-const LISTENING_MARKER: &str = "listening on ws://";
+/// The line the server prints once it accepts connections, followed by
+/// `ws://` or (with TLS) `wss://`.
+const LISTENING_MARKER: &str = "listening on ";
 
 /// Command-line options for one server run; `None` keeps the server's
 /// default. [`crate::start_server_with`] applies the same settings to a
@@ -116,11 +117,15 @@ pub fn strip_ansi(line: &str) -> String {
     out
 }
 
-/// Finds the address in a `listening on ws://HOST:PORT/ws` line.
+/// Finds the address in a `listening on ws://HOST:PORT/ws` (or `wss://`)
+/// line.
 pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
     let clean = strip_ansi(line);
     let start = clean.find(LISTENING_MARKER)? + LISTENING_MARKER.len();
     let rest = &clean[start..];
+    let rest = rest
+        .strip_prefix("ws://")
+        .or_else(|| rest.strip_prefix("wss://"))?;
     let end = rest.find("/ws")?;
     rest[..end].parse().ok()
 }
@@ -169,6 +174,11 @@ impl ServerProcess {
         format!("ws://{}/ws", self.addr)
     }
 
+    /// The URL of a server started with `--tls-cert` and `--tls-key`.
+    pub fn wss_url(&self) -> String {
+        format!("wss://{}/ws", self.addr)
+    }
+
     pub fn db_path(&self) -> &Path {
         &self.db_path
     }
@@ -180,6 +190,22 @@ impl ServerProcess {
 
     pub fn log(&self) -> String {
         self.process.log().text()
+    }
+
+    /// How long the log is now, for [`ServerProcess::wait_for_log`].
+    pub fn log_mark(&self) -> usize {
+        self.process.log().mark()
+    }
+
+    /// Waits until the server logs `needle` after `mark`; fails the test
+    /// with the log after `limit`.
+    pub async fn wait_for_log(&self, needle: &str, mark: usize, limit: Duration) {
+        if !self.process.log().wait_for(needle, mark, limit).await {
+            panic!(
+                "the server did not log {needle:?} within {limit:?}\n--- its log ---\n{}",
+                self.log()
+            );
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -324,7 +350,13 @@ async fn spawn(process: &mut ChildProcess, options: &ServerOptions, db_path: &Pa
 
 /// The binary with `args`, logging at `log_filter` without colours.
 fn server_command(args: &[impl AsRef<std::ffi::OsStr>], log_filter: &str) -> Command {
-    let mut command = Command::new(workspace_binary("chat-server"));
+    // `CHAT_E2E_SERVER_BIN` runs the tests against another build (say,
+    // the previous release, to see a test fail there).
+    let binary = std::env::var_os("CHAT_E2E_SERVER_BIN")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_binary("chat-server"));
+    let mut command = Command::new(binary);
     command
         .args(args)
         .env("RUST_LOG", log_filter)
@@ -390,6 +422,14 @@ mod tests {
             Some("127.0.0.1:8000".parse().unwrap())
         );
         assert_eq!(parse_listening_line("starting chat-server"), None);
+        assert_eq!(
+            parse_listening_line("INFO chat_server: listening on wss://127.0.0.1:9/ws, x"),
+            Some("127.0.0.1:9".parse().unwrap())
+        );
+        assert_eq!(
+            parse_listening_line("listening on http://127.0.0.1:9/ws"),
+            None
+        );
     }
 
     #[test]

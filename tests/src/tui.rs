@@ -41,6 +41,8 @@ pub struct TuiOptions {
     pub cols: u16,
     /// Extra environment, e.g. `CHAT_PASSWORD`.
     pub env: Vec<(String, String)>,
+    /// Flags after the fixture's own, e.g. `--ca-file FILE`.
+    pub extra_args: Vec<String>,
 }
 
 impl TuiOptions {
@@ -53,6 +55,7 @@ impl TuiOptions {
             rows: DEFAULT_ROWS,
             cols: DEFAULT_COLS,
             env: Vec::new(),
+            extra_args: Vec::new(),
         }
     }
 }
@@ -96,6 +99,7 @@ impl TuiProcess {
         cmd.arg(&options.state_dir);
         cmd.arg("--log-file");
         cmd.arg(home.path().join("chat-tui.log"));
+        cmd.args(&options.extra_args);
         cmd.env("TERM", "xterm-256color");
         cmd.env("HOME", home.path());
         cmd.env("XDG_CONFIG_HOME", home.path().join("config"));
@@ -259,6 +263,12 @@ impl TuiProcess {
     pub fn sigterm(&self) {
         let pid = self.pid.expect("the client has a process id");
         assert!(send_signal(pid, Signal::Term), "kill -TERM {pid} failed");
+    }
+
+    /// Sends SIGKILL: the client dies at once, saving and restoring nothing.
+    pub fn sigkill(&self) {
+        let pid = self.pid.expect("the client has a process id");
+        assert!(send_signal(pid, Signal::Kill), "kill -KILL {pid} failed");
     }
 
     /// Waits for the process to exit; fails the test after `limit`.

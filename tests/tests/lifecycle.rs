@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chat_e2e::db::{journal_mode, stored_account, stored_messages, stored_room_last_id};
 use chat_e2e::http::{http_get, http_raw};
-use chat_e2e::{ServerOptions, ServerProcess, ids, run_server_to_exit};
+use chat_e2e::{ServerOptions, ServerProcess, Signal, ids, run_server_to_exit};
 use chat_proto::{ClientFrame, ErrorCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -81,6 +81,21 @@ async fn sigterm_closes_every_session_with_1001_and_exits_0() {
         Some(0),
         "exit status after SIGTERM: {status}"
     );
+}
+
+#[tokio::test]
+async fn a_signal_right_after_the_listening_line_still_shuts_down_cleanly() {
+    // The handlers are in place before the server says where it listens, so
+    // a supervisor that signals at once does not kill it with the default
+    // action (exit by signal, storage not flushed). Before, they were set up
+    // only once the accept loop first ran: a race lost on a busy machine,
+    // which this test catches only sometimes; main.rs now closes it by order.
+    for signal in [Signal::Term, Signal::Int] {
+        let mut server = ServerProcess::start_default().await;
+        server.signal(signal);
+        let status = server.wait_exit(SHUTDOWN_LIMIT).await;
+        assert_eq!(status.code(), Some(0), "{signal:?} at once: {status}");
+    }
 }
 
 #[tokio::test]

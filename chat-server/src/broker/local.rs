@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chat_proto::{RoomName, UserName};
+use chat_proto::{FoldedName, RoomName, UserName};
 
 use super::{Broker, BrokerFuture};
 use crate::registry::RoomRegistry;
@@ -13,7 +13,8 @@ use crate::sync::lock;
 
 pub struct LocalBroker {
     registry: Arc<RoomRegistry>,
-    guests: Mutex<HashSet<UserName>>,
+    /// Live guest names, folded: `Dav` and `dav` are one guest name.
+    guests: Mutex<HashSet<FoldedName>>,
 }
 
 impl LocalBroker {
@@ -24,7 +25,7 @@ impl LocalBroker {
         }
     }
 
-    fn guests(&self) -> MutexGuard<'_, HashSet<UserName>> {
+    fn guests(&self) -> MutexGuard<'_, HashSet<FoldedName>> {
         lock(&self.guests)
     }
 }
@@ -44,11 +45,11 @@ impl Broker for LocalBroker {
     }
 
     fn claim_guest(&self, user: &UserName) -> BrokerFuture<bool> {
-        let claimed = self.guests().insert(user.clone());
+        let claimed = self.guests().insert(user.folded());
         Box::pin(async move { Ok(claimed) })
     }
 
     fn release_guest(&self, user: &UserName) {
-        self.guests().remove(user);
+        self.guests().remove(&user.folded());
     }
 }

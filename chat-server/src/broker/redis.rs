@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
 use ::redis::{Client, Msg, RedisError};
-use chat_proto::{RoomName, UserName};
+use chat_proto::{FoldedName, RoomName, UserName};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -129,7 +129,8 @@ enum Repair {
 /// Guest names this node's sessions hold, by claim number.
 #[derive(Default)]
 struct GuestBook {
-    held: HashMap<UserName, u64>,
+    /// By folded name: `Dav` and `dav` are one guest name.
+    held: HashMap<FoldedName, u64>,
     next_claim: u64,
 }
 
@@ -672,7 +673,7 @@ impl Broker for RedisBroker {
 
     fn claim_guest(&self, user: &UserName) -> BrokerFuture<bool> {
         let inner = self.inner.clone();
-        let user = user.clone();
+        let user = user.folded();
         Box::pin(async move {
             let claim = {
                 let mut guests = lock(&inner.guests);
@@ -688,7 +689,7 @@ impl Broker for RedisBroker {
             invocation
                 .arg(PREFIX)
                 .arg(&inner.node)
-                .arg(scripts::guest_key(user.as_str()))
+                .arg(scripts::guest_key(&user))
                 .arg(scripts::guest_value(&inner.node, claim))
                 .arg(millis(GUEST_TTL));
             let mut redis = inner.redis.clone();
@@ -705,10 +706,11 @@ impl Broker for RedisBroker {
 
     fn release_guest(&self, user: &UserName) {
         let inner = &self.inner;
-        let claim = lock(&inner.guests).held.remove(user);
+        let folded = user.folded();
+        let claim = lock(&inner.guests).held.remove(&folded);
         if let Some(claim) = claim {
             let release = Control::Release(
-                scripts::guest_key(user.as_str()),
+                scripts::guest_key(&folded),
                 scripts::guest_value(&inner.node, claim),
             );
             if inner.control_tx.send(release).is_err() {

@@ -14,7 +14,8 @@
 //! - `node:<node>:reaped`: left by the janitor so a node that was cut off,
 //!   not dead, knows to announce its users again.
 //! - `nodes`: set of node ids, for the janitor to check.
-//! - `guest:<user>`: `"<node>/<claim>"` while a guest session holds the name.
+//! - `guest:<folded user>`: `"<node>/<claim>"` while a guest session holds
+//!   the name in any spelling (the key is lower case).
 //!
 //! Channels: `messages` (committed batches), `presence` (join/leave
 //! events), `notices` (heartbeats and reaped nodes). Room and user names are
@@ -23,6 +24,7 @@
 
 use std::sync::LazyLock;
 
+use chat_proto::FoldedName;
 use redis::Script;
 
 pub const PREFIX: &str = "chat:";
@@ -38,8 +40,9 @@ pub fn node_presence_key(node: &str) -> String {
     format!("{PREFIX}node:{node}:presence")
 }
 
-pub fn guest_key(user: &str) -> String {
-    format!("{PREFIX}guest:{user}")
+/// The key of a guest name, folded: `Dav` and `dav` are one guest name.
+pub fn guest_key(user: &FoldedName) -> String {
+    format!("{PREFIX}guest:{}", user.as_str())
 }
 
 /// What a guest key holds while this node's claim number `claim` has it.

@@ -50,7 +50,12 @@ impl Command {
                 after,
                 limit,
             } => Command::History(History::parse(&room, before, after, limit)?),
-            ClientFrame::Rooms { .. } => Command::Rooms(Rooms),
+            ClientFrame::Rooms {
+                mine,
+                query,
+                limit,
+                after,
+            } => Command::Rooms(Rooms::parse(mine, query, limit, after)),
             newer => return Self::parse_entry(newer, echoed),
         })
     }
@@ -193,7 +198,35 @@ mod tests {
                 room: room("lobby")
             }))
         );
-        assert_eq!(command(r#"{"type":"rooms"}"#), Ok(Command::Rooms(Rooms)));
+        assert_eq!(
+            command(r#"{"type":"rooms"}"#),
+            Ok(Command::Rooms(Rooms::parse(false, None, None, None)))
+        );
+    }
+
+    #[test]
+    fn rooms_pages_fold_their_query_and_clamp_their_limit() {
+        use crate::store::RoomQuery;
+        assert_eq!(
+            command(r#"{"type":"rooms"}"#),
+            Ok(Command::Rooms(Rooms::Page(RoomQuery {
+                contains: None,
+                after: None,
+                limit: 100
+            })))
+        );
+        assert_eq!(
+            command(r#"{"type":"rooms","query":"RU","after":"Rust","limit":9000}"#),
+            Ok(Command::Rooms(Rooms::Page(RoomQuery {
+                contains: Some("ru".into()),
+                after: Some("rust".into()),
+                limit: 500
+            })))
+        );
+        assert_eq!(
+            command(r#"{"type":"rooms","mine":true,"query":"x"}"#),
+            Ok(Command::Rooms(Rooms::Mine))
+        );
     }
 
     #[test]

@@ -95,7 +95,9 @@ impl Hello {
             Err(e @ HelloError::AuthRequired) => {
                 Refusal::new(ErrorCode::AuthRequired, e.to_string())
             }
-            Err(e @ HelloError::NameTaken) => Refusal::new(ErrorCode::NameTaken, e.to_string()),
+            Err(e @ (HelloError::NameTaken | HelloError::RegisteredAs(_))) => {
+                Refusal::new(ErrorCode::NameTaken, e.to_string())
+            }
             Err(HelloError::Refused(limit)) => {
                 // A login limit: the connection stays open for a later hello.
                 let reference = cx.replies.reference().map(str::to_owned);
@@ -138,12 +140,16 @@ async fn admin_name_refusal(
     }))
 }
 
-fn welcome(cx: &Context, user: UserName, admission: Admission) -> Login {
-    let (kind, guest, registered, seat) = match admission {
-        Admission::Guest(claim) => (SessionKind::Guest, Some(claim), false, None),
-        Admission::Account { registered, seat } => {
-            (SessionKind::Account, None, registered, Some(seat))
-        }
+/// Welcomes the session under its name: a guest's as its hello spelled
+/// it, an account's as it was first registered.
+fn welcome(cx: &Context, hello_user: UserName, admission: Admission) -> Login {
+    let (user, kind, guest, registered, seat) = match admission {
+        Admission::Guest(claim) => (hello_user, SessionKind::Guest, Some(claim), false, None),
+        Admission::Account {
+            user,
+            registered,
+            seat,
+        } => (user, SessionKind::Account, None, registered, Some(seat)),
     };
     cx.shared.metrics.session_started(kind);
     let admin = guest.is_none() && cx.shared.config.admins.contains(&user);

@@ -37,6 +37,14 @@ impl Join {
             .rooms
             .get(&name)
             .is_some_and(|room| room.is_member(cx.conn));
+        let cap = cx.shared.config.rooms_per_session;
+        if !cx.rooms.contains_key(&name) && cap > 0 && cx.rooms.len() >= cap {
+            cx.replies.refuse(Refusal::new(
+                ErrorCode::RateLimited,
+                format!("this session is in {cap} rooms, the most it may be in: leave one first"),
+            ));
+            return;
+        }
         let shared = cx.shared.clone();
         match shared.store.may_join(&name, actor).await {
             Ok(None) => {}

@@ -5,6 +5,7 @@
 //! # Layout
 //! - `socket`: reading, batched writes of the outbox, keep-alive, the
 //!   close handshake.
+//! - `deadline`: the stream under the WebSocket, timing each frame.
 //! - `command`: a decoded frame made into a typed `Command` once.
 //! - `reply`: the one place replies and errors go out, echoing the `ref`.
 //! - one file per request kind: `hello`, `join`, `message`, `leave`,
@@ -15,9 +16,16 @@
 //! hello deadline and keep-alive. Everything the connection is sent goes
 //! through its outbox, so replies and room traffic reach the client in the
 //! order they were queued.
+//!
+//! A session over its rate limit is slowed, not refused: the frame that
+//! found the bucket empty is held and the socket is not read again until
+//! a token is back, so the client's burst is served whole and in order
+//! while TCP pushes back on the rest (the kernel buffer fills; the server
+//! buffers one frame).
 
 mod ban;
 mod command;
+mod deadline;
 mod delete_room;
 mod entry;
 mod hello;
@@ -41,20 +49,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use std::pin::Pin;
+
 use chat_proto::limits::PROTOCOL_VERSION;
-use chat_proto::{ClientFrame, ErrorCode, RoomName, decode_client_request};
+use chat_proto::{ClientFrame, ClientRequest, ErrorCode, RoomName, decode_client_request};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
+use tokio::time::{Instant, Sleep};
+
+pub use self::deadline::FrameDeadline;
+pub use self::socket::WsStream;
 
 use self::command::Command;
 use self::entry::PendingAppend;
 use self::hello::Login;
 use self::reply::Replies;
 use self::socket::{Ending, Incoming, KeepAlive, Outbound, Socket};
+use crate::address_limits::{Offence, ShareSlot};
 use crate::limits::{RateLimit, Verdict};
 use crate::registry::{Outbox, Room};
 use crate::shared::Shared;
@@ -96,6 +108,18 @@ impl Context {
     }
 }
 
+/// A frame the rate limit holds back (`None` for a ping, which the library
+/// has answered already) until its token is due.
+struct Held {
+    request: Option<ClientRequest>,
+}
+
+/// The session's slots: in the server's pool and in its address's share.
+pub struct Slots {
+    pub server: OwnedSemaphorePermit,
+    pub address: ShareSlot,
+}
+
 /// One WebSocket connection's session.
 pub struct Session {
     socket: Socket,
@@ -103,22 +127,28 @@ pub struct Session {
     keepalive: KeepAlive,
     login: Option<Login>,
     rate_limit: RateLimit,
+    /// `Some` while the session is slowed: nothing is read meanwhile.
+    held: Option<Held>,
+    /// When the held frame's token is due.
+    release: Pin<Box<Sleep>>,
+    /// Whether this session has been slowed before (counted once).
+    throttled: bool,
     cx: Context,
     _guard: TaskGuard,
-    _permit: OwnedSemaphorePermit,
+    _slots: Slots,
 }
 
 impl Session {
     pub fn new(
-        ws: WebSocketStream<TcpStream>,
+        ws: WsStream,
         peer: SocketAddr,
         shared: Arc<Shared>,
         shutdown: Shutdown,
         guard: TaskGuard,
-        permit: OwnedSemaphorePermit,
+        slots: Slots,
     ) -> Self {
         let config = &shared.config;
-        let (outbox, frames_rx, signal) = Outbox::new(config.outbox);
+        let (outbox, frames_rx, signal) = Outbox::bounded(config.outbox, config.outbox_bytes);
         Self {
             socket: Socket::new(ws, peer),
             outbound: Outbound::new(frames_rx, signal, shutdown, shared.metrics.clone()),
@@ -129,6 +159,9 @@ impl Session {
                 config.rate_burst,
                 Instant::now().into_std(),
             ),
+            held: None,
+            release: Box::pin(tokio::time::sleep(std::time::Duration::ZERO)),
+            throttled: false,
             cx: Context {
                 conn: shared.next_conn_id(),
                 peer,
@@ -138,7 +171,7 @@ impl Session {
                 shared,
             },
             _guard: guard,
-            _permit: permit,
+            _slots: slots,
         }
     }
 
@@ -155,12 +188,7 @@ impl Session {
         if ending == Ending::HelloTimeout {
             metrics.handshake_timeouts.fetch_add(1, Ordering::Relaxed);
         }
-        if ending == Ending::SlowConsumer {
-            metrics
-                .slow_consumers_dropped
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::info!(%peer, user, "closing a slow consumer");
-        }
+        self.report_ending(ending, user);
         // Leave first, so the room stops queueing frames for a connection
         // that is going away.
         for (_, room) in self.cx.rooms.drain() {
@@ -178,20 +206,35 @@ impl Session {
     async fn serve(&mut self) -> Ending {
         let hello_deadline = tokio::time::sleep(self.cx.shared.config.handshake_timeout);
         tokio::pin!(hello_deadline);
+        let mut was_reading = true;
         loop {
+            let backlogged = self.cx.appends.len() >= MAX_APPENDS_IN_FLIGHT;
+            let reading = self.held.is_none() && !backlogged;
+            if reading && !was_reading {
+                // Not reading was the server's choice: the frame under way
+                // gets its whole time again.
+                self.socket.stream().restart_clock();
+            }
+            was_reading = reading;
+            let give_up_at = self.keepalive.give_up_at();
             let served = tokio::select! {
                 biased;
-                wake = self.outbound.wake() => self.outbound.serve(&mut self.socket, wake).await,
+                wake = self.outbound.wake() => {
+                    self.outbound.serve(&mut self.socket, wake, give_up_at).await
+                }
                 Some(receipt) = self.cx.appends.next(), if !self.cx.appends.is_empty() => {
                     entry::settled(&self.cx, receipt);
                     Ok(())
                 }
-                incoming = self.socket.read(), if self.cx.appends.len() < MAX_APPENDS_IN_FLIGHT => {
+                () = self.release.as_mut(), if self.held.is_some() => self.release_held().await,
+                incoming = self.socket.read(), if reading => {
                     self.keepalive.heard();
                     self.on_incoming(incoming).await
                 }
                 () = &mut hello_deadline, if self.login.is_none() => Err(Ending::HelloTimeout),
-                () = self.keepalive.tick() => self.keepalive.check(&mut self.socket).await,
+                () = self.keepalive.tick() => {
+                    self.keepalive.check(&mut self.socket, !reading).await
+                }
             };
             if let Err(ending) = served {
                 return ending;
@@ -232,16 +275,24 @@ impl Session {
                 return Ok(());
             }
         };
-        replies.answering(request.reference);
+        replies.answering(request.reference.clone());
         if let Some(unknown) = command::not_served(&request.frame) {
             // Protocol-2 requests of later issues: unknown to this server
             // as any unknown type is, before hello and the rate limit.
             replies.send(&unknown.to_frame());
             return Ok(());
         }
-        if !self.admit(matches!(request.frame, ClientFrame::Hello { .. }))? {
-            return Ok(());
+        match self.admit(matches!(request.frame, ClientFrame::Hello { .. })) {
+            Admission::Serve => self.serve_request(request).await,
+            Admission::Refused => Ok(()),
+            Admission::WaitUntil(until) => {
+                self.hold(Some(request), until);
+                Ok(())
+            }
         }
+    }
+
+    async fn serve_request(&mut self, request: ClientRequest) -> Result<(), Ending> {
         match Command::parse(request.frame, self.cx.replies.reference()) {
             Ok(command) => self.dispatch(command).await,
             Err(refusal) => {
@@ -252,34 +303,63 @@ impl Session {
     }
 
     /// Whether a frame may be served: a `hello` only before login, anything
-    /// else only after it and within the rate limit. Refusals are answered
-    /// here.
-    fn admit(&mut self, is_hello: bool) -> Result<bool, Ending> {
+    /// else only after it, and then once the rate limit has a token for
+    /// it. Refusals are answered here.
+    fn admit(&mut self, is_hello: bool) -> Admission {
         let replies = &self.cx.replies;
         match (self.login.is_some(), is_hello) {
-            (false, true) => Ok(true),
+            (false, true) => Admission::Serve,
             (false, false) => {
                 replies.error(ErrorCode::NotAuthenticated, "send hello first");
-                Ok(false)
+                Admission::Refused
             }
             (true, true) => {
                 replies.error(
                     ErrorCode::AlreadyAuthenticated,
                     "this connection is already logged in",
                 );
-                Ok(false)
+                Admission::Refused
             }
             // Only frames that make the server work take a token: refusals
             // cost next to nothing, and a client that does not read them is
             // closed as a slow consumer anyway.
             (true, false) => match self.take_token() {
-                Verdict::Allowed => Ok(true),
-                Verdict::Dropped => {
-                    let replies = &self.cx.replies;
-                    replies.error(ErrorCode::RateLimited, "slow down: frame dropped");
-                    Ok(false)
+                Verdict::Allowed => Admission::Serve,
+                Verdict::WaitUntil(until) => Admission::WaitUntil(until),
+            },
+        }
+    }
+
+    /// Slows the session down: `request` waits for its token, due at
+    /// `until`, and nothing more is read meanwhile.
+    fn hold(&mut self, request: Option<ClientRequest>, until: std::time::Instant) {
+        self.release.as_mut().reset(Instant::from_std(until));
+        self.held = Some(Held { request });
+        if !self.throttled {
+            self.throttled = true;
+            self.cx
+                .shared
+                .metrics
+                .net
+                .sessions_throttled
+                .fetch_add(1, Ordering::Relaxed);
+            self.report(Offence::Throttled, "slowing a session down to --rate-limit");
+        }
+    }
+
+    /// The held frame's token is due: serve it (or wait a little longer).
+    async fn release_held(&mut self) -> Result<(), Ending> {
+        match self.take_token() {
+            Verdict::WaitUntil(until) => {
+                self.release.as_mut().reset(Instant::from_std(until));
+                Ok(())
+            }
+            Verdict::Allowed => match self.held.take().and_then(|held| held.request) {
+                Some(request) => {
+                    self.cx.replies.answering(request.reference.clone());
+                    self.serve_request(request).await
                 }
-                Verdict::Flooding => Err(Ending::Flooding),
+                None => Ok(()),
             },
         }
     }
@@ -306,10 +386,10 @@ impl Session {
         Ok(())
     }
 
-    /// Takes a rate-limit token for one frame, counting refusals.
+    /// Takes a rate-limit token for one frame, counting the frames held.
     fn take_token(&mut self) -> Verdict {
         let verdict = self.rate_limit.check(Instant::now().into_std());
-        if verdict != Verdict::Allowed {
+        if verdict != Verdict::Allowed && self.held.is_none() {
             self.cx
                 .shared
                 .metrics
@@ -319,6 +399,40 @@ impl Session {
         verdict
     }
 
+    /// Counts an ending the operator should know of, and logs it once per
+    /// address in a while.
+    fn report_ending(&self, ending: Ending, user: &str) {
+        let metrics = &self.cx.shared.metrics;
+        let counter = match ending {
+            Ending::SlowConsumer => &metrics.slow_consumers_dropped,
+            Ending::Unresponsive => &metrics.net.unresponsive_dropped,
+            Ending::FrameTimeout => &metrics.net.frame_timeouts,
+            Ending::OverShare => &metrics.net.partial_frames_over_share,
+            Ending::ProtocolError | Ending::InvalidUtf8 | Ending::TooBig => {
+                &metrics.net.protocol_violations
+            }
+            Ending::Gone | Ending::Shutdown | Ending::Refused | Ending::HelloTimeout => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(why) = ending.offence() {
+            self.log_offence(Offence::Dropped(why), user, "closing a session");
+        }
+    }
+
+    /// Logs what a session did, unless its address was named for it lately.
+    fn report(&self, offence: Offence, what: &str) {
+        let user = self.login.as_ref().map(|login| login.user.to_string());
+        self.log_offence(offence, user.as_deref().unwrap_or(""), what);
+    }
+
+    fn log_offence(&self, offence: Offence, user: &str, what: &str) {
+        let ticket = self.socket.ticket();
+        if ticket.limits().first_in_a_while(ticket.key(), offence) {
+            let peer = self.cx.peer;
+            tracing::info!(%peer, user, reason = %offence, "{what} (named once per address in a while)");
+        }
+    }
+
     fn count_frame_in(&self) {
         self.cx
             .shared
@@ -326,4 +440,13 @@ impl Session {
             .frames_in
             .fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// What the gate says about a frame.
+enum Admission {
+    Serve,
+    /// Answered with an error already.
+    Refused,
+    /// Over the rate: held until then.
+    WaitUntil(std::time::Instant),
 }

@@ -1,5 +1,6 @@
 //! A WebSocket ping from the client. The library answers it; it still
-//! takes a rate-limit token, so a ping flood ends like any other flood.
+//! takes a rate-limit token, so a ping flood is slowed like any other: the
+//! session stops reading until the token is due.
 
 use super::Session;
 use super::socket::Ending;
@@ -8,9 +9,9 @@ use crate::limits::Verdict;
 impl Session {
     pub(super) fn on_ping(&mut self) -> Result<(), Ending> {
         self.count_frame_in();
-        match self.take_token() {
-            Verdict::Flooding => Err(Ending::Flooding),
-            Verdict::Allowed | Verdict::Dropped => Ok(()),
+        if let Verdict::WaitUntil(until) = self.take_token() {
+            self.hold(None, until);
         }
+        Ok(())
     }
 }

@@ -1,19 +1,67 @@
-//! `rooms`: every room on the server the session may see (private rooms
-//! only to those on them), with its members, newest id, topic and privacy.
+//! `rooms`: one page of the room list (protocol 2's "Listing rooms"), in
+//! name order, with each room's members, newest id, topic and privacy;
+//! private rooms only to those on them. A protocol-1 `{"type":"rooms"}`
+//! gets the first page.
 
+use chat_proto::limits::{MAX_ROOM_CHARS, clamp_rooms_limit};
 use chat_proto::{ErrorCode, RoomInfo, ServerFrame};
 
 use super::Context;
-use crate::store::{Actor, StoreError, StoredRoom};
+use crate::store::{Actor, RoomPage, RoomQuery, StoreError};
 
 /// A `rooms` request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Rooms;
+pub(super) enum Rooms {
+    /// A page of every room.
+    Page(RoomQuery),
+    /// `mine`: the user's remembered rooms, which this server does not
+    /// keep yet (issue 13): answered with an empty list, as for a guest.
+    Mine,
+}
 
 impl Rooms {
+    pub(super) fn parse(
+        mine: bool,
+        query: Option<String>,
+        limit: Option<u32>,
+        after: Option<String>,
+    ) -> Self {
+        if mine {
+            return Self::Mine;
+        }
+        // Room names are lower case: so is what is matched against them.
+        let fold = |text: String| text.to_ascii_lowercase();
+        Self::Page(RoomQuery {
+            contains: query.map(fold).filter(|query| !query.is_empty()),
+            after: after.map(fold).filter(|after| !after.is_empty()),
+            limit: clamp_rooms_limit(limit),
+        })
+    }
+
     pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
-        let rooms = match listed(cx, actor).await {
-            Ok(rooms) => rooms,
+        let query = match self {
+            Self::Mine => {
+                cx.replies.send(&ServerFrame::Rooms {
+                    mine: true,
+                    rooms: Vec::new(),
+                    more: false,
+                });
+                return;
+            }
+            Self::Page(query) => query,
+        };
+        // No room name holds a longer string: nothing to read.
+        let page = if query
+            .contains
+            .as_ref()
+            .is_some_and(|q| q.len() > MAX_ROOM_CHARS)
+        {
+            Ok(RoomPage::default())
+        } else {
+            listed(cx, actor, query).await
+        };
+        let page = match page {
+            Ok(page) => page,
             Err(e) => {
                 tracing::error!(peer = %cx.peer, error = %e, "could not list rooms");
                 cx.replies
@@ -21,20 +69,25 @@ impl Rooms {
                 return;
             }
         };
-        let names = rooms.iter().map(|room| room.name.clone()).collect();
+        let names = page.rooms.iter().map(|room| room.name.clone()).collect();
         match cx.shared.broker.member_counts(names).await {
             Ok(counts) => cx.replies.send(&ServerFrame::Rooms {
                 mine: false,
-                rooms: rooms
+                rooms: page
+                    .rooms
                     .into_iter()
                     .zip(counts)
+                    // A room that never held an entry and has nobody in
+                    // it is not listed (it is forgotten once empty; this
+                    // hides one whose sweep has not run yet).
+                    .filter(|(room, members)| room.last_id > 0 || *members > 0)
                     .map(|(room, members)| RoomInfo {
                         topic: Some(room.topic),
                         private: Some(room.private),
                         ..RoomInfo::new(room.name, members, room.last_id)
                     })
                     .collect(),
-                more: false,
+                more: page.more,
             }),
             Err(e) => {
                 tracing::error!(peer = %cx.peer, error = %e, "could not count members");
@@ -45,14 +98,16 @@ impl Rooms {
     }
 }
 
-/// The rooms `actor` may see: every public one, and the private ones it
-/// is on (all of them for an admin).
-async fn listed(cx: &mut Context, actor: &Actor) -> Result<Vec<StoredRoom>, StoreError> {
+/// One page of the rooms `actor` may see: every public one, and the
+/// private ones it is on (all of them for an admin). A private room left
+/// out makes the page shorter; `more` still says whether rooms follow.
+async fn listed(cx: &mut Context, actor: &Actor, query: RoomQuery) -> Result<RoomPage, StoreError> {
     let store = cx.shared.store.clone();
-    let mut rooms = store.rooms().await?;
-    if !actor.admin && rooms.iter().any(|room| room.private) {
+    let mut page = store.list_rooms(query).await?;
+    if !actor.admin && page.rooms.iter().any(|room| room.private) {
         let readable = store.readable_private(actor).await?;
-        rooms.retain(|room| !room.private || readable.contains(&room.name));
+        page.rooms
+            .retain(|room| !room.private || readable.contains(&room.name));
     }
-    Ok(rooms)
+    Ok(page)
 }

@@ -3,7 +3,10 @@
 //! calls for.
 //!
 //! Writes drain whatever has piled up in the outbox into one flush, which
-//! saves a syscall (and a packet) per frame when a room is busy.
+//! saves a syscall (and a packet) per frame when a room is busy. A write
+//! that blocks on a client that does not read gives up at the keep-alive
+//! deadline, so such a client is dropped within two ping intervals of its
+//! last sign of life, whatever it was sent.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -12,22 +15,27 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
+use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 
+use super::deadline::{FrameDeadline, ReadRefused};
+use crate::address_limits::AddressTicket;
 use crate::limits::{MAX_FRAMES_PER_FLUSH, PRESENCE_FLUSH_DELAY};
 use crate::metrics::Metrics;
 use crate::registry::{Outgoing, SlowConsumerSignal};
 use crate::shutdown::Shutdown;
+use crate::tls::Stream;
 
 /// How long a closing handshake (and the frames still queued before it)
 /// may take before the connection is simply dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// A session's WebSocket, over the stream that times each frame.
+pub type WsStream = WebSocketStream<FrameDeadline<Stream>>;
 
 /// Why a session ended; decides the close frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,12 +50,18 @@ pub(super) enum Ending {
     TooBig,
     /// An auth failure whose error frame is queued: 1008.
     Refused,
-    /// Kept sending into an empty rate-limit bucket: 1008.
-    Flooding,
     /// No hello within the handshake timeout: 1008.
     HelloTimeout,
-    /// Stopped answering pings.
+    /// Stopped answering pings, or reading: 1008.
     Unresponsive,
+    /// A frame did not finish within `--frame-timeout`: 1008.
+    FrameTimeout,
+    /// Its address already has its share of half-finished frames: 1008.
+    OverShare,
+    /// Broke the WebSocket framing rules: 1002.
+    ProtocolError,
+    /// A text frame that is not UTF-8: 1007.
+    InvalidUtf8,
 }
 
 impl Ending {
@@ -59,9 +73,32 @@ impl Ending {
             Ending::SlowConsumer => (CloseCode::Policy, "too slow: frames were not read in time"),
             Ending::TooBig => (CloseCode::Size, "frame larger than 16 KiB"),
             Ending::Refused => (CloseCode::Policy, "session refused"),
-            Ending::Flooding => (CloseCode::Policy, "sending too fast"),
             Ending::HelloTimeout => (CloseCode::Policy, "no hello in time"),
             Ending::Unresponsive => (CloseCode::Policy, "no answer to ping"),
+            Ending::FrameTimeout => (CloseCode::Policy, "frame not finished in time"),
+            Ending::OverShare => (
+                CloseCode::Policy,
+                "too many unfinished frames from this address",
+            ),
+            Ending::ProtocolError => (CloseCode::Protocol, "WebSocket protocol violation"),
+            Ending::InvalidUtf8 => (CloseCode::Invalid, "text frame is not UTF-8"),
+        })
+    }
+
+    /// Why the operator hears of this ending (once per address in a
+    /// while), or `None` for the ordinary ones.
+    pub(super) fn offence(self) -> Option<&'static str> {
+        Some(match self {
+            Ending::SlowConsumer => "too slow to read its frames",
+            Ending::Unresponsive => "neither reading nor answering pings",
+            Ending::FrameTimeout => "a frame took longer than --frame-timeout",
+            Ending::OverShare => "its address's share of unfinished frames",
+            Ending::ProtocolError => "a WebSocket protocol violation",
+            Ending::InvalidUtf8 => "a text frame that is not UTF-8",
+            Ending::TooBig => "a frame over the size limit",
+            Ending::Gone | Ending::Shutdown | Ending::Refused | Ending::HelloTimeout => {
+                return None;
+            }
         })
     }
 
@@ -85,29 +122,59 @@ pub(super) enum Incoming {
 
 /// The WebSocket stream of one session.
 pub(super) struct Socket {
-    ws: WebSocketStream<TcpStream>,
+    ws: WsStream,
     peer: SocketAddr,
 }
 
 impl Socket {
-    pub(super) fn new(ws: WebSocketStream<TcpStream>, peer: SocketAddr) -> Self {
+    pub(super) fn new(ws: WsStream, peer: SocketAddr) -> Self {
         Self { ws, peer }
+    }
+
+    /// The connection's standing with its address's shares.
+    pub(super) fn ticket(&self) -> &AddressTicket {
+        self.ws.get_ref().ticket()
+    }
+
+    /// The stream beneath the WebSocket, which times frames.
+    pub(super) fn stream(&mut self) -> &mut FrameDeadline<Stream> {
+        self.ws.get_mut()
     }
 
     /// The next frame from the client. Cancel-safe.
     pub(super) async fn read(&mut self) -> Incoming {
-        match self.ws.next().await {
+        let next = self.ws.next().await;
+        if matches!(next, Some(Ok(_))) {
+            self.ws.get_mut().frame_done();
+        }
+        match next {
             None => Incoming::Ended(Ending::Gone),
-            Some(Err(WsError::Capacity(_))) => Incoming::Ended(Ending::TooBig),
-            Some(Err(e)) => {
-                tracing::debug!(peer = %self.peer, error = %e, "socket error");
-                Incoming::Ended(Ending::Gone)
-            }
+            Some(Err(e)) => Incoming::Ended(self.read_failed(e)),
             Some(Ok(WsMessage::Text(text))) => Incoming::Text(text),
             Some(Ok(WsMessage::Binary(_))) => Incoming::Binary,
             Some(Ok(WsMessage::Ping(_))) => Incoming::Ping,
             Some(Ok(WsMessage::Close(_))) => Incoming::Ended(Ending::Gone),
             Some(Ok(WsMessage::Pong(_) | WsMessage::Frame(_))) => Incoming::Other,
+        }
+    }
+
+    /// The ending a failed read calls for: the RFC 6455 code for what the
+    /// client broke, where there is one.
+    fn read_failed(&self, error: WsError) -> Ending {
+        match error {
+            WsError::Capacity(_) => Ending::TooBig,
+            WsError::Protocol(_) => Ending::ProtocolError,
+            WsError::Utf8(_) => Ending::InvalidUtf8,
+            WsError::Io(e) if ReadRefused::of(&e) == Some(ReadRefused::TimedOut) => {
+                Ending::FrameTimeout
+            }
+            WsError::Io(e) if ReadRefused::of(&e) == Some(ReadRefused::OverShare) => {
+                Ending::OverShare
+            }
+            e => {
+                tracing::debug!(peer = %self.peer, error = %e, "socket error");
+                Ending::Gone
+            }
         }
     }
 
@@ -127,12 +194,14 @@ impl Socket {
         };
         let ws = &mut self.ws;
         let frames_rx = &mut outbound.frames_rx;
+        let signal = &outbound.signal;
         let closing = async move {
             if ending.flushes_queue() {
                 // Acknowledge what was already stored (its echo is queued
                 // once the receipt resolves), then send what is queued.
                 settle.await;
                 while let Ok(queued) = frames_rx.try_recv() {
+                    signal.taken(queued.frame.len());
                     ws.feed(WsMessage::Text(queued.frame)).await?;
                 }
             }
@@ -201,14 +270,20 @@ impl Outbound {
         }
     }
 
-    /// Does what [`Outbound::wake`] woke up for.
-    pub(super) async fn serve(&mut self, socket: &mut Socket, wake: Wake) -> Result<(), Ending> {
+    /// Does what [`Outbound::wake`] woke up for; a write still blocked at
+    /// `give_up_at` (the keep-alive deadline) ends the session.
+    pub(super) async fn serve(
+        &mut self,
+        socket: &mut Socket,
+        wake: Wake,
+        give_up_at: Instant,
+    ) -> Result<(), Ending> {
         match wake {
             Wake::Ended(ending) => Err(ending),
-            Wake::FlushPresence => self.flush(socket).await,
+            Wake::FlushPresence => self.flush(socket, give_up_at).await,
             Wake::Queued(first) => {
                 let was_unflushed = self.unflushed;
-                self.write_queued(socket, first).await?;
+                self.write_queued(socket, first, give_up_at).await?;
                 if self.unflushed && !was_unflushed {
                     let deadline = Instant::now() + PRESENCE_FLUSH_DELAY;
                     self.presence_flush.as_mut().reset(deadline);
@@ -222,17 +297,25 @@ impl Outbound {
     /// unless all of it is presence: that waits for the presence timer or
     /// the next urgent frame. Gives up when the connection is kicked or the
     /// server shuts down while the client is not reading.
-    async fn write_queued(&mut self, socket: &mut Socket, first: Outgoing) -> Result<(), Ending> {
+    async fn write_queued(
+        &mut self,
+        socket: &mut Socket,
+        first: Outgoing,
+        give_up_at: Instant,
+    ) -> Result<(), Ending> {
         let ws = &mut socket.ws;
         let frames_rx = &mut self.frames_rx;
+        let signal = &self.signal;
         let write = async move {
             let mut urgent = first.urgent;
+            signal.taken(first.frame.len());
             ws.feed(WsMessage::Text(first.frame)).await?;
             let mut written = 1u64;
             while written < MAX_FRAMES_PER_FLUSH as u64 {
                 match frames_rx.try_recv() {
                     Ok(next) => {
                         urgent |= next.urgent;
+                        signal.taken(next.frame.len());
                         ws.feed(WsMessage::Text(next.frame)).await?;
                     }
                     Err(_) => break,
@@ -248,6 +331,7 @@ impl Outbound {
             result = write => result.map_err(|_| Ending::Gone)?,
             _ = self.signal.kicked() => return Err(Ending::SlowConsumer),
             _ = self.shutdown.recv() => return Err(Ending::Shutdown),
+            () = tokio::time::sleep_until(give_up_at) => return Err(Ending::Unresponsive),
         };
         // An urgent frame flushes everything before it, presence included.
         self.unflushed = !flushed;
@@ -258,11 +342,12 @@ impl Outbound {
     }
 
     /// Writes out presence frames that were waiting to share a write.
-    async fn flush(&mut self, socket: &mut Socket) -> Result<(), Ending> {
+    async fn flush(&mut self, socket: &mut Socket, give_up_at: Instant) -> Result<(), Ending> {
         let flushed = tokio::select! {
             result = socket.ws.flush() => result.map_err(|_| Ending::Gone),
             _ = self.signal.kicked() => Err(Ending::SlowConsumer),
             _ = self.shutdown.recv() => Err(Ending::Shutdown),
+            () = tokio::time::sleep_until(give_up_at) => Err(Ending::Unresponsive),
         };
         self.unflushed = false;
         flushed
@@ -270,28 +355,27 @@ impl Outbound {
 }
 
 /// Keep-alive: a ping when the client has been quiet for an interval, and
-/// the end of the session when a ping goes unanswered for another.
+/// the end of the session when another interval passes without a word,
+/// even while a write to it is blocked.
 pub(super) struct KeepAlive {
-    ticks: Interval,
     interval: Duration,
     last_heard: Instant,
     /// When the unanswered ping went out; any frame from the client
     /// answers it.
     ping_sent: Option<Instant>,
+    /// The next time to look; set from `last_heard` when it fires, so
+    /// hearing from the client costs no timer update.
+    next_check: Pin<Box<Sleep>>,
 }
 
 impl KeepAlive {
     pub(super) fn new(interval: Duration) -> Self {
-        // Ticking at half the interval lets a ping go out, and an
-        // unanswered one be noticed, within 1.5 intervals.
-        let tick = interval / 2;
-        let mut ticks = tokio::time::interval_at(Instant::now() + tick, tick);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let now = Instant::now();
         Self {
-            ticks,
             interval,
-            last_heard: Instant::now(),
+            last_heard: now,
             ping_sent: None,
+            next_check: Box::pin(tokio::time::sleep_until(now + interval)),
         }
     }
 
@@ -301,23 +385,46 @@ impl KeepAlive {
         self.ping_sent = None;
     }
 
+    /// When the client counts as gone if it is still silent (and a write
+    /// to it still blocked): two intervals after it was last heard.
+    pub(super) fn give_up_at(&self) -> Instant {
+        self.ping_sent
+            .map_or(self.last_heard + 2 * self.interval, |sent| {
+                sent + self.interval
+            })
+    }
+
     /// Waits for the next check. Cancel-safe.
     pub(super) async fn tick(&mut self) {
-        self.ticks.tick().await;
+        self.next_check.as_mut().await;
     }
 
     /// Pings a quiet client, or ends the session of an unresponsive one.
-    pub(super) async fn check(&mut self, socket: &mut Socket) -> Result<(), Ending> {
-        match self.ping_sent {
-            Some(sent) if sent.elapsed() >= self.interval => Err(Ending::Unresponsive),
-            Some(_) => Ok(()),
-            None if self.last_heard.elapsed() >= self.interval => {
-                let ping = WsMessage::Ping(Default::default());
-                socket.ws.send(ping).await.map_err(|_| Ending::Gone)?;
-                self.ping_sent = Some(Instant::now());
-                Ok(())
-            }
-            None => Ok(()),
+    /// A session the server itself is holding back (`slowed`) is not
+    /// being read, so its silence says nothing: it counts as heard.
+    pub(super) async fn check(&mut self, socket: &mut Socket, slowed: bool) -> Result<(), Ending> {
+        if slowed {
+            self.heard();
         }
+        let now = Instant::now();
+        let next = match self.ping_sent {
+            Some(sent) if now >= sent + self.interval => return Err(Ending::Unresponsive),
+            Some(sent) => sent + self.interval,
+            None if now >= self.last_heard + self.interval => {
+                let ping = socket.ws.send(WsMessage::Ping(Default::default()));
+                // A client that reads nothing lets the ping block: it gets
+                // as long as it would have to answer.
+                match tokio::time::timeout_at(now + self.interval, ping).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Err(Ending::Gone),
+                    Err(_) => return Err(Ending::Unresponsive),
+                }
+                self.ping_sent = Some(now);
+                now + self.interval
+            }
+            None => self.last_heard + self.interval,
+        };
+        self.next_check.as_mut().reset(next);
+        Ok(())
     }
 }

@@ -8,17 +8,20 @@
 //! queue, group commit, answers after commit, refusing after close),
 //! `commits` (committed batches streamed to a fan-out task that delivers,
 //! then acknowledges) and `page` (page bounds and paging, the rooms a
-//! join need not create, the schema-version rule). [`sqlite`] and
+//! join need not create, the schema-version rule) and `listing` (room
+//! list pages, the same from both stores). [`sqlite`] and
 //! [`postgres`] keep only their SQL and how they run it. [`health`] says
 //! whether storage takes writes now (and logs and counts its faults);
 //! `db_file` keeps a second server off a SQLite file and notices the file
-//! being deleted or replaced under a running one.
+//! being deleted or replaced under a running one. Each store's schema
+//! migrations past version 1 are SQL files in `store/schema/`.
 
 mod batch;
 mod commits;
 mod db_file;
 mod entry;
 pub mod health;
+mod listing;
 mod page;
 pub mod postgres;
 mod rows;
@@ -113,6 +116,32 @@ pub struct StoredRoom {
     pub private: bool,
 }
 
+/// An account as the store keeps it: the spelling first registered, which
+/// every session of it answers with, and its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccount {
+    pub name: UserName,
+    pub password_hash: String,
+}
+
+/// One page of the room list: names containing `contains`, after `after`,
+/// in name (byte) order, at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomQuery {
+    /// Lower case, as room names are; `None` lists every room.
+    pub contains: Option<String>,
+    /// Only names that sort after this one.
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// Rooms in name order, and whether the page was cut at its limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomPage {
+    pub rooms: Vec<StoredRoom>,
+    pub more: bool,
+}
+
 /// Why a storage operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -187,14 +216,31 @@ pub trait MessageStore: Send + Sync + 'static {
     fn may_join(&self, room: &RoomName, viewer: &Actor) -> StoreFuture<Option<Refusal>>;
     /// Reads a page of a room's history.
     fn history(&self, room: &RoomName, page: Page) -> StoreFuture<HistoryPage>;
-    /// Every room, by name (deleted rooms left out).
+    /// Every room, by name, deleted rooms left out (for a cluster node's
+    /// catch-up; clients get
+    /// [`MessageStore::list_rooms`] pages).
     fn rooms(&self) -> StoreFuture<Vec<StoredRoom>>;
+    /// One page of the room list, read beside the writer (never on it).
+    fn list_rooms(&self, query: RoomQuery) -> StoreFuture<RoomPage>;
     /// The private rooms `viewer` may see in a listing (owner, op, on the
     /// access list), by name.
     fn readable_private(&self, viewer: &Actor) -> StoreFuture<Vec<String>>;
-    /// The stored password hash of an account, if the name is registered.
-    fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>>;
-    /// Registers an account; false when the name was registered meanwhile.
+    /// Forgets a room that never held a message (its last member has
+    /// left); true when it was deleted, false when it holds messages or
+    /// is not there.
+    fn sweep_room(&self, room: &RoomName) -> StoreFuture<bool>;
+    /// The rooms that never held a message, for the sweep at start.
+    fn unused_rooms(&self) -> StoreFuture<Vec<RoomName>>;
+    /// The account registered under this name in any spelling.
+    fn account(&self, user: &UserName) -> StoreFuture<Option<StoredAccount>>;
+    /// The stored password hash of the account registered under this name
+    /// in any spelling.
+    fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>> {
+        let account = self.account(user);
+        Box::pin(async move { Ok(account.await?.map(|account| account.password_hash)) })
+    }
+    /// Registers an account; false when the name, in any spelling, was
+    /// registered meanwhile.
     fn create_account(&self, user: &UserName, password_hash: String) -> StoreFuture<bool>;
     /// Every account's name, in name order (for `chat-server user list`).
     fn account_names(&self) -> StoreFuture<Vec<String>>;

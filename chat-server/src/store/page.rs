@@ -70,9 +70,12 @@ pub(crate) fn from_sql_id(id: i64) -> u64 {
     u64::try_from(id).unwrap_or(0)
 }
 
-/// Rooms known to exist, so a join skips the write that creates one. A
-/// deleted room stays in the set: its join reads it as deleted and makes
-/// it again through the writer.
+/// Rooms known to exist, so a join skips the write that creates one.
+/// A room leaves it when the store forgets it (a room that never held an
+/// entry, once empty) on this node; a join that finds a known room gone
+/// (another node forgot it) or deleted makes it again through the writer,
+/// and a room forgotten while a joiner was on its way is made again by
+/// its first message.
 #[derive(Debug, Default)]
 pub(crate) struct KnownRooms(Mutex<HashSet<RoomName>>);
 
@@ -87,6 +90,10 @@ impl KnownRooms {
 
     pub(crate) fn insert(&self, room: RoomName) {
         lock(&self.0).insert(room);
+    }
+
+    pub(crate) fn remove(&self, room: &RoomName) {
+        lock(&self.0).remove(room);
     }
 }
 

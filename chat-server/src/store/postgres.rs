@@ -28,10 +28,12 @@ use tokio_postgres::types::ToSql;
 
 use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending};
 use super::commits::{Commit, FanOut};
+use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::{
     Actor, Change, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
-    Receipt, Refusal, RoomSnapshot, StorageFault, StoreError, StoreFuture, StoredRoom,
+    Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StorageFault, StoreError, StoreFuture,
+    StoredAccount, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -77,6 +79,8 @@ const MIGRATIONS: &[&str] = &[
         password_hash TEXT NOT NULL,
         created_at BIGINT NOT NULL
     );",
+    // 2: user names unique regardless of case; case variants retired.
+    include_str!("schema/postgres_02_names.sql"),
 ];
 
 /// Reserves `n` ids in a room (creating it), returning the row id and the
@@ -100,9 +104,19 @@ const PAGE_AFTER: &str = "SELECT r.last_id, m.id, m.user_name, m.text, m.ts FROM
          WHERE room_id = r.id AND id > $2 ORDER BY id ASC LIMIT $3) m ON TRUE
      WHERE r.name = $1";
 const LIST_ROOMS: &str = "SELECT name, last_id FROM rooms ORDER BY name";
-const PASSWORD_HASH: &str = "SELECT password_hash FROM accounts WHERE name = $1";
-const CREATE_ACCOUNT: &str = "INSERT INTO accounts (name, password_hash, created_at)
-     VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING";
+// Byte order, as SQLite's, along the `rooms_name_c` index.
+const ROOM_PAGE: &str = r#"SELECT name, last_id FROM rooms
+     WHERE name COLLATE "C" > $1 AND strpos(name, $2) > 0
+     ORDER BY name COLLATE "C" LIMIT $3"#;
+// Under the row lock an append takes: a room that got messages meanwhile
+// is kept.
+const SWEEP_ROOM: &str = "DELETE FROM rooms WHERE name = $1 AND last_id = 0";
+const UNUSED_ROOMS: &str = "SELECT name FROM rooms WHERE last_id = 0 ORDER BY name";
+const ACCOUNT: &str = "SELECT name, password_hash FROM accounts WHERE name_folded = $1";
+const CREATE_ACCOUNT: &str = "INSERT INTO accounts (name, name_folded, password_hash, created_at)
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+const RETIRED_ACCOUNTS: &str = "SELECT r.name, a.name FROM retired_accounts r
+     JOIN accounts a ON a.name_folded = r.name_folded ORDER BY r.name";
 
 /// The schema versions before and after [`migrate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,16 +195,19 @@ impl MessageStore for PostgresStore {
         Box::pin(bounded(async move {
             let client = pool.get().await.map_err(pool_error)?;
             if !known {
-                let create = client.prepare_cached(CREATE_ROOM).await.map_err(db_error)?;
-                client
-                    .execute(&create, &[&room.as_str(), &now_ms()])
-                    .await
-                    .map_err(db_error)?;
+                create_room(&client, &room).await?;
                 known_rooms.insert(room.clone());
             }
-            let (last_id, page) = read_page(&client, &room, page).await?;
+            let (mut last_id, mut page_read) = read_page(&client, &room, page).await?;
+            if last_id.is_none() {
+                // Known, but swept (it never held a message) since, maybe
+                // by another node: make it again, so a room someone is in
+                // is listed.
+                create_room(&client, &room).await?;
+                (last_id, page_read) = read_page(&client, &room, page).await?;
+            }
             Ok(JoinOutcome::Joined(RoomSnapshot {
-                page,
+                page: page_read,
                 last_id: last_id.unwrap_or(0),
                 state: Default::default(),
             }))
@@ -235,20 +252,89 @@ impl MessageStore for PostgresStore {
         Box::pin(async { Ok(Vec::new()) })
     }
 
-    fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>> {
+    fn list_rooms(&self, query: RoomQuery) -> StoreFuture<RoomPage> {
         let pool = self.pool.clone();
-        let user = user.clone();
+        let bounds = query.bounds();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let statement = client.prepare_cached(ROOM_PAGE).await.map_err(db_error)?;
+            let rows = client
+                .query(
+                    &statement,
+                    &[&bounds.after, &bounds.contains, &bounds.fetch],
+                )
+                .await
+                .map_err(db_error)?;
+            let rooms = rows
+                .iter()
+                .map(|row| {
+                    Ok(StoredRoom {
+                        name: row.try_get(0).map_err(db_error)?,
+                        last_id: from_sql_id(row.try_get(1).map_err(db_error)?),
+                        topic: String::new(),
+                        private: false,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            Ok(bounds.finish(rooms))
+        }))
+    }
+
+    fn sweep_room(&self, room: &RoomName) -> StoreFuture<bool> {
+        let pool = self.pool.clone();
+        let room = room.clone();
+        let known_rooms = self.known_rooms.clone();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let statement = client.prepare_cached(SWEEP_ROOM).await.map_err(db_error)?;
+            let deleted = client
+                .execute(&statement, &[&room.as_str()])
+                .await
+                .map_err(db_error)?;
+            if deleted > 0 {
+                known_rooms.remove(&room);
+            }
+            Ok(deleted > 0)
+        }))
+    }
+
+    fn unused_rooms(&self) -> StoreFuture<Vec<RoomName>> {
+        let pool = self.pool.clone();
         Box::pin(bounded(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let statement = client
-                .prepare_cached(PASSWORD_HASH)
+                .prepare_cached(UNUSED_ROOMS)
                 .await
                 .map_err(db_error)?;
+            let rows = client.query(&statement, &[]).await.map_err(db_error)?;
+            Ok(rows
+                .iter()
+                .filter_map(|row| row.try_get::<_, &str>(0).ok())
+                .filter_map(|name| RoomName::parse(name).ok())
+                .collect())
+        }))
+    }
+
+    fn account(&self, user: &UserName) -> StoreFuture<Option<StoredAccount>> {
+        let pool = self.pool.clone();
+        let folded = user.folded();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let statement = client.prepare_cached(ACCOUNT).await.map_err(db_error)?;
             let row = client
-                .query_opt(&statement, &[&user.as_str()])
+                .query_opt(&statement, &[&folded.as_str()])
                 .await
                 .map_err(db_error)?;
-            row.map(|row| row.try_get(0).map_err(db_error)).transpose()
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let name: &str = row.try_get(0).map_err(db_error)?;
+            let name = UserName::parse(name)
+                .map_err(|e| StoreError::Database(format!("stored account name {name:?}: {e}")))?;
+            Ok(Some(StoredAccount {
+                name,
+                password_hash: row.try_get(1).map_err(db_error)?,
+            }))
         }))
     }
 
@@ -261,8 +347,12 @@ impl MessageStore for PostgresStore {
                 .prepare_cached(CREATE_ACCOUNT)
                 .await
                 .map_err(db_error)?;
+            let folded = user.folded();
             let inserted = client
-                .execute(&statement, &[&user.as_str(), &password_hash, &now_ms()])
+                .execute(
+                    &statement,
+                    &[&user.as_str(), &folded.as_str(), &password_hash, &now_ms()],
+                )
                 .await
                 .map_err(db_error)?;
             Ok(inserted == 1)
@@ -285,13 +375,13 @@ impl MessageStore for PostgresStore {
 
     fn set_password(&self, user: &UserName, password_hash: String) -> StoreFuture<bool> {
         let pool = self.pool.clone();
-        let user = user.clone();
+        let folded = user.folded();
         Box::pin(bounded(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let updated = client
                 .execute(
-                    "UPDATE accounts SET password_hash = $1 WHERE name = $2",
-                    &[&password_hash, &user.as_str()],
+                    "UPDATE accounts SET password_hash = $1 WHERE name_folded = $2",
+                    &[&password_hash, &folded.as_str()],
                 )
                 .await
                 .map_err(db_error)?;
@@ -301,11 +391,14 @@ impl MessageStore for PostgresStore {
 
     fn remove_account(&self, user: &UserName) -> StoreFuture<bool> {
         let pool = self.pool.clone();
-        let user = user.clone();
+        let folded = user.folded();
         Box::pin(bounded(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let removed = client
-                .execute("DELETE FROM accounts WHERE name = $1", &[&user.as_str()])
+                .execute(
+                    "DELETE FROM accounts WHERE name_folded = $1",
+                    &[&folded.as_str()],
+                )
                 .await
                 .map_err(db_error)?;
             Ok(removed == 1)
@@ -420,6 +513,15 @@ async fn run_migrations(pool: &Pool) -> Result<Migration, StoreError> {
         for migration in pending_migrations(from, MIGRATIONS)? {
             tx.batch_execute(migration).await.map_err(db_error)?;
         }
+        if from < 2 && MIGRATIONS.len() >= 2 {
+            let rows = tx.query(RETIRED_ACCOUNTS, &[]).await.map_err(db_error)?;
+            let retired = rows
+                .iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                .collect::<Result<Vec<(String, String)>, tokio_postgres::Error>>()
+                .map_err(db_error)?;
+            log_retired(&retired);
+        }
         let to = MIGRATIONS.len();
         let version = i32::try_from(to).unwrap_or(i32::MAX);
         tx.execute("UPDATE schema_version SET version = $1", &[&version])
@@ -429,6 +531,19 @@ async fn run_migrations(pool: &Pool) -> Result<Migration, StoreError> {
         Ok(Migration { from, to })
     })
     .await
+}
+
+/// Creates `room` unless it exists.
+async fn create_room(
+    client: &deadpool_postgres::Client,
+    room: &RoomName,
+) -> Result<(), StoreError> {
+    let create = client.prepare_cached(CREATE_ROOM).await.map_err(db_error)?;
+    client
+        .execute(&create, &[&room.as_str(), &now_ms()])
+        .await
+        .map_err(db_error)?;
+    Ok(())
 }
 
 /// Reads a page of `room` and, from the same snapshot, its newest id

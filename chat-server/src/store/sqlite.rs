@@ -36,13 +36,15 @@ use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending, Reply, Settle, 
 use super::commits::{Commit, FanOut};
 use super::db_file::{self, DbFile, DbLock, Watch};
 use super::health::{StorageFault, StoreHealth};
+use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, pending_migrations};
 use super::rows::EntryRow;
 use super::rules::decide;
 use super::sqlite_rooms::{STREAM_SCHEMA, apply, folded, join_state, load_facts, revive};
 use super::{
     Actor, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
-    Receipt, Refusal, RoomSnapshot, StoreError, StoreFuture, StoredRoom,
+    Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StoreError, StoreFuture, StoredAccount,
+    StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -85,9 +87,8 @@ const MIGRATIONS: &[&str] = &[
         password_hash TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );",
-    // 2: names regardless of case (issue 9), written on its own branch;
-    // empty here so that version 3 keeps its number when both are merged.
-    "",
+    // 2: user names unique regardless of case; case variants retired.
+    include_str!("schema/sqlite_02_names.sql"),
     // 3: the room stream and rooms people own.
     STREAM_SCHEMA,
 ];
@@ -101,6 +102,8 @@ enum Write {
     CreateAccount(UserName, String, Reply<bool>),
     SetPassword(UserName, String, Reply<bool>),
     RemoveAccount(UserName, Reply<bool>),
+    /// Deletes a room that never held a message; true when it did.
+    SweepRoom(RoomName, Reply<bool>),
 }
 
 impl Write {
@@ -112,7 +115,9 @@ impl Write {
             Self::CreateAccount(_, _, reply) | Self::SetPassword(_, _, reply) => {
                 drop(reply.send(Err(error.clone())));
             }
-            Self::RemoveAccount(_, reply) => drop(reply.send(Err(error.clone()))),
+            Self::RemoveAccount(_, reply) | Self::SweepRoom(_, reply) => {
+                drop(reply.send(Err(error.clone())));
+            }
         }
     }
 }
@@ -156,6 +161,7 @@ fn open_connections(path: &Path, sync: SyncMode) -> Result<Opened, String> {
     let text = |e: rusqlite::Error| e.to_string();
     let writer = connect(path, OpenFlags::SQLITE_OPEN_CREATE).map_err(text)?;
     prepare(&writer, sync).map_err(text)?;
+    sweep_unused_rooms(&writer).map_err(text)?;
     let rooms = load_rooms(&writer).map_err(text)?;
     let reader = connect(path, OpenFlags::empty())
         .and_then(|reader| {
@@ -352,12 +358,70 @@ impl MessageStore for SqliteStore {
         })
     }
 
-    fn password_hash(&self, user: &UserName) -> StoreFuture<Option<String>> {
-        let user = user.clone();
+    fn list_rooms(&self, query: RoomQuery) -> StoreFuture<RoomPage> {
+        let bounds = query.bounds();
         self.read(move |conn| {
-            conn.prepare_cached("SELECT password_hash FROM accounts WHERE name = ?1")?
-                .query_row([user.as_str()], |row| row.get(0))
-                .optional()
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, last_id, topic, private FROM rooms
+                 WHERE name > ?1 AND instr(name, ?2) > 0 AND deleted_at IS NULL
+                 ORDER BY name LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![bounds.after, bounds.contains, bounds.fetch],
+                |row| {
+                    Ok(StoredRoom {
+                        name: row.get(0)?,
+                        last_id: row.get(1)?,
+                        topic: row.get(2)?,
+                        private: row.get(3)?,
+                    })
+                },
+            )?;
+            Ok(bounds.finish(rows.collect::<rusqlite::Result<_>>()?))
+        })
+    }
+
+    fn sweep_room(&self, room: &RoomName) -> StoreFuture<bool> {
+        let room = room.clone();
+        let known_rooms = self.known_rooms.clone();
+        let swept = self.write(|reply| Write::SweepRoom(room.clone(), reply));
+        Box::pin(async move {
+            let swept = swept.await?;
+            if swept {
+                // The next join creates it again through the writer.
+                known_rooms.remove(&room);
+            }
+            Ok(swept)
+        })
+    }
+
+    fn unused_rooms(&self) -> StoreFuture<Vec<RoomName>> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT name FROM rooms WHERE last_id = 0 ORDER BY name")?;
+            let names = stmt.query_map([], |row| row.get::<_, String>(0))?;
+            Ok(names
+                .filter_map(|name| name.ok().and_then(|name| RoomName::parse(&name).ok()))
+                .collect())
+        })
+    }
+
+    fn account(&self, user: &UserName) -> StoreFuture<Option<StoredAccount>> {
+        let folded = user.folded();
+        self.read(move |conn| {
+            let row = conn
+                .prepare_cached("SELECT name, password_hash FROM accounts WHERE name_folded = ?1")?
+                .query_row([folded.as_str()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(name, password_hash)| {
+                let name = UserName::parse(&name).ok()?;
+                Some(StoredAccount {
+                    name,
+                    password_hash,
+                })
+            }))
         })
     }
 
@@ -447,6 +511,29 @@ fn prepare(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
         tx.execute_batch(migration)?;
         tx.pragma_update(None, "user_version", index + 1)?;
         tx.commit()?;
+    }
+    if version < 2 && !pending.is_empty() {
+        log_retired(&retired_accounts(conn)?);
+    }
+    Ok(())
+}
+
+/// Each retired account with the spelling that kept its name.
+fn retired_accounts(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT r.name, a.name FROM retired_accounts r
+         JOIN accounts a ON a.name_folded = r.name_folded ORDER BY r.name",
+    )?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
+/// Deletes the rooms that never held a message. At start nobody is in
+/// any room, so every such room is one nobody needs.
+fn sweep_unused_rooms(conn: &Connection) -> rusqlite::Result<()> {
+    let swept = conn.execute("DELETE FROM rooms WHERE last_id = 0", [])?;
+    if swept > 0 {
+        tracing::info!(rooms = swept, "forgot rooms that never held a message");
     }
     Ok(())
 }
@@ -697,24 +784,28 @@ fn run_write(
         Write::CreateAccount(user, hash, reply) => {
             let inserted = tx
                 .prepare_cached(
-                    "INSERT INTO accounts (name, password_hash, created_at)
-                     VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+                    "INSERT INTO accounts (name, name_folded, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 )
-                .and_then(|mut stmt| stmt.execute(params![user.as_str(), hash, now_ms()]));
+                .and_then(|mut stmt| {
+                    let folded = user.folded();
+                    stmt.execute(params![user.as_str(), folded.as_str(), hash, now_ms()])
+                });
             held(reply, inserted.map(|rows| rows == 1))
         }
         Write::SetPassword(user, hash, reply) => {
             let updated = tx
-                .prepare_cached("UPDATE accounts SET password_hash = ?1 WHERE name = ?2")
-                .and_then(|mut stmt| stmt.execute(params![hash, user.as_str()]));
+                .prepare_cached("UPDATE accounts SET password_hash = ?1 WHERE name_folded = ?2")
+                .and_then(|mut stmt| stmt.execute(params![hash, user.folded().as_str()]));
             held(reply, updated.map(|rows| rows == 1))
         }
         Write::RemoveAccount(user, reply) => {
             let removed = tx
-                .prepare_cached("DELETE FROM accounts WHERE name = ?1")
-                .and_then(|mut stmt| stmt.execute([user.as_str()]));
+                .prepare_cached("DELETE FROM accounts WHERE name_folded = ?1")
+                .and_then(|mut stmt| stmt.execute([user.folded().as_str()]));
             held(reply, removed.map(|rows| rows == 1))
         }
+        Write::SweepRoom(room, reply) => held(reply, sweep_room(tx, rooms, &room)),
     }
 }
 
@@ -749,6 +840,22 @@ fn ensure_room(
     };
     rooms.insert(room.as_str().to_owned(), row);
     Ok(row)
+}
+
+/// Deletes `room` if it never held an entry (no id was ever used), judged by the writer's map,
+/// which already counts this transaction's appends.
+fn sweep_room(
+    tx: &Transaction<'_>,
+    rooms: &mut HashMap<String, RoomRow>,
+    room: &RoomName,
+) -> rusqlite::Result<bool> {
+    if rooms.get(room.as_str()).is_none_or(|row| row.last_id > 0) {
+        return Ok(false);
+    }
+    tx.prepare_cached("DELETE FROM rooms WHERE name = ?1 AND last_id = 0")?
+        .execute([room.as_str()])?;
+    rooms.remove(room.as_str());
+    Ok(true)
 }
 
 /// Checks one entry against the room's rules and, when allowed, stores

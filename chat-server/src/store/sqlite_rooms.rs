@@ -44,7 +44,8 @@ pub(super) const STREAM_SCHEMA: &str = "
 
 /// A name as the stores key people by.
 pub(super) fn folded(name: &str) -> String {
-    name.to_lowercase()
+    // As `UserName::folded` and the `name_folded` columns of schema v2.
+    name.to_ascii_lowercase()
 }
 
 fn person(conn: &Connection, room_id: i64, name: &str) -> rusqlite::Result<PersonFacts> {
@@ -76,10 +77,10 @@ fn room_row(
     })
 }
 
-/// The account name registered as `name`, if any.
+/// The account registered as `name` in any spelling, as it is spelled.
 fn account(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached("SELECT name FROM accounts WHERE name = ?1")?
-        .query_row([name], |row| row.get(0))
+    conn.prepare_cached("SELECT name FROM accounts WHERE name_folded = ?1")?
+        .query_row([folded(name)], |row| row.get(0))
         .optional()
 }
 
@@ -164,10 +165,10 @@ pub(super) fn apply(
         Effect::AccessFromPresent(names) => {
             let mut insert = conn.prepare_cached(
                 "INSERT OR IGNORE INTO access (room_id, name_folded)
-                 SELECT ?1, lower(name) FROM accounts WHERE name = ?2",
+                 SELECT ?1, name_folded FROM accounts WHERE name_folded = ?2",
             )?;
             for name in names {
-                insert.execute(params![room_id, name])?;
+                insert.execute(params![room_id, folded(&name)])?;
             }
             Ok(())
         }

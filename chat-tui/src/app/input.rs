@@ -5,7 +5,8 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::text;
 
-/// A single-line text editor. `cursor` is a grapheme index so one
+/// The input's text editor: one line, or several separated by `\n`
+/// (Alt-Enter, a paste, `$EDITOR`). `cursor` is a grapheme index so one
 /// keystroke moves over one visible character, emoji and accents included.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InputLine {
@@ -83,12 +84,74 @@ impl InputLine {
         self.cursor = (self.cursor + 1).min(self.len());
     }
 
+    /// To the start of the cursor's line.
     pub fn home(&mut self) {
-        self.cursor = 0;
+        self.cursor = self.line_start(self.cursor);
     }
 
+    /// To the end of the cursor's line.
     pub fn end(&mut self) {
-        self.cursor = self.len();
+        self.cursor = self.line_end(self.cursor);
+    }
+
+    /// How many lines the text has.
+    pub fn line_count(&self) -> usize {
+        self.text.split('\n').count()
+    }
+
+    /// The cursor's line (0 is the first) and its grapheme index in it.
+    pub fn cursor_line(&self) -> (usize, usize) {
+        let before = self.before_cursor();
+        let line = before.matches('\n').count();
+        let start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[start..].graphemes(true).count())
+    }
+
+    /// Up a line, to the same grapheme index or the line's end; false on
+    /// the first line.
+    pub fn line_up(&mut self) -> bool {
+        let start = self.line_start(self.cursor);
+        if start == 0 {
+            return false;
+        }
+        let column = self.cursor - start;
+        let above = self.line_start(start - 1);
+        self.cursor = (above + column).min(start - 1);
+        true
+    }
+
+    /// Down a line, to the same grapheme index or the line's end; false
+    /// on the last line.
+    pub fn line_down(&mut self) -> bool {
+        let end = self.line_end(self.cursor);
+        if end >= self.len() {
+            return false;
+        }
+        let column = self.cursor - self.line_start(self.cursor);
+        let below = end + 1;
+        self.cursor = (below + column).min(self.line_end(below));
+        true
+    }
+
+    /// The grapheme index where the line holding index `at` starts.
+    fn line_start(&self, at: usize) -> usize {
+        let g = self.graphemes();
+        let mut i = at.min(g.len());
+        while i > 0 && g[i - 1] != "\n" {
+            i -= 1;
+        }
+        i
+    }
+
+    /// The grapheme index of the `\n` ending the line holding `at` (or
+    /// the text's end).
+    fn line_end(&self, at: usize) -> usize {
+        let g = self.graphemes();
+        let mut i = at.min(g.len());
+        while i < g.len() && g[i] != "\n" {
+            i += 1;
+        }
+        i
     }
 
     pub fn backspace(&mut self) {
@@ -279,6 +342,29 @@ mod tests {
         assert_eq!(line.cursor(), 0);
         line.delete();
         assert_eq!(line.text(), "x");
+    }
+
+    #[test]
+    fn lines_of_a_multi_line_input_are_walked_by_up_down_home_end() {
+        let mut line = InputLine::default();
+        line.set("first line\nab\nthird");
+        assert_eq!((line.line_count(), line.cursor_line()), (3, (2, 5)));
+        assert!(line.line_up());
+        assert_eq!(line.cursor_line(), (1, 2), "kept within the shorter line");
+        assert!(line.line_up());
+        assert_eq!(line.cursor_line(), (0, 2));
+        assert!(!line.line_up());
+        line.end();
+        assert_eq!(line.cursor_line(), (0, 10));
+        assert!(line.line_down());
+        line.home();
+        assert_eq!(line.cursor_line(), (1, 0));
+        line.insert('\n');
+        assert_eq!(line.text(), "first line\n\nab\nthird");
+        assert_eq!(line.cursor_line(), (2, 0));
+        assert!(line.line_down());
+        assert!(!line.line_down());
+        assert_eq!(line.cursor_line(), (3, 0));
     }
 
     #[test]

@@ -2,15 +2,17 @@
 //! rooms with their history ([`room`]), where a pane is scrolled to
 //! ([`scroll`]), the outbox of unacknowledged lines ([`outbox`]), the
 //! input line, its history and completion ([`input`]), the connection
-//! ([`conn`]), the rooms browser ([`browser`]), mentions ([`mention`]) and
-//! wall-clock time ([`time`]). Nothing here performs I/O: [`crate::update`]
-//! changes it, [`crate::ui`] draws it.
+//! ([`conn`]), the rooms browser ([`browser`]), mentions ([`mention`]),
+//! room-management requests ([`request`]) and wall-clock time ([`time`]).
+//! Nothing here performs I/O: [`crate::update`] changes it, [`crate::ui`]
+//! draws it.
 
 pub mod browser;
 pub mod conn;
 pub mod input;
 pub mod mention;
 pub mod outbox;
+pub mod request;
 pub mod room;
 pub mod scroll;
 pub mod time;
@@ -22,10 +24,13 @@ pub use conn::ConnState;
 pub use input::{Completion, INPUT_HISTORY_MAX, InputHistory, InputLine};
 pub use mention::mentions;
 pub use outbox::{Outbox, Pending};
-pub use room::{Entry, Level, Older, Room, RoomSync};
+pub use request::{Confirm, RoomRequest};
+pub use room::{Entry, Level, Membership, Older, Room, RoomSync};
 pub use scroll::{Scroll, Viewport};
 pub use time::TimeZone;
 
+use crate::keybind::Keymap;
+use crate::keymap::Chord;
 use crate::state::{SavedRoom, SavedState};
 
 /// What has the keyboard.
@@ -36,6 +41,23 @@ pub enum Mode {
     Rooms(RoomBrowser),
     /// Masked password entry.
     Password(InputLine),
+    /// A paste of more lines than `paste_max_lines` waits for a yes
+    /// before it goes into the input.
+    ConfirmPaste(String),
+    /// A yes-or-no question before a request that cannot be undone.
+    Confirm(Confirm),
+}
+
+/// Pastes of more lines than this ask before going into the input, unless
+/// the config file says otherwise (`paste_max_lines`; 0 never asks), as
+/// weechat's `paste_max_lines` does with the same default.
+pub const PASTE_MAX_LINES: usize = 100;
+
+/// Where a room is on screen, as last drawn: a click there selects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomTarget {
+    pub area: ratatui::layout::Rect,
+    pub index: usize,
 }
 
 /// The help page: how far it is scrolled, and how far it can be and how
@@ -49,10 +71,12 @@ pub struct HelpView {
 
 /// What a draw showed that paging depends on: the current room's history
 /// pane and, when open, the help page.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Drawn {
     pub history: Viewport,
     pub help: Option<HelpView>,
+    /// The rooms in the sidebar or the room bar, for mouse clicks.
+    pub rooms: Vec<RoomTarget>,
 }
 
 /// Terminal size in cells.
@@ -104,6 +128,18 @@ pub struct App {
     pub awaiting_rooms: bool,
     /// Where the help page is scrolled to while it is open.
     pub help: HelpView,
+    /// The key bindings in effect.
+    pub keymap: Keymap,
+    /// The first key of a two-key binding, pressed just before.
+    pub key_prefix: Option<Chord>,
+    /// Pastes of more lines than this ask first; 0 never asks.
+    pub paste_max_lines: usize,
+    /// Where the rooms were drawn last, for mouse clicks.
+    pub room_targets: Vec<RoomTarget>,
+    /// The protocol the server said it speaks in `welcome` (0 before one).
+    pub protocol: u32,
+    /// `welcome` said this session is a server admin's.
+    pub admin: bool,
 }
 
 impl App {
@@ -136,6 +172,12 @@ impl App {
             state_dirty: false,
             awaiting_rooms: false,
             help: HelpView::default(),
+            keymap: Keymap::default(),
+            key_prefix: None,
+            paste_max_lines: PASTE_MAX_LINES,
+            room_targets: Vec::new(),
+            protocol: 0,
+            admin: false,
         }
     }
 
@@ -160,21 +202,35 @@ impl App {
         if let Some(index) = want.and_then(|n| self.room_index(n)) {
             self.current = index;
         }
+        // Requests for a room no longer joined could never be sent.
+        let pending: Vec<_> = saved
+            .outbox
+            .iter()
+            .filter(|p| self.room_index(&p.room).is_some())
+            .cloned()
+            .collect();
+        self.outbox.restore(saved.next_ref, &pending);
     }
 
-    /// What is saved for the next run.
+    /// What is saved for the next run: the rooms we are in (not those we
+    /// were put out of or only invited to).
     pub fn saved_state(&self) -> SavedState {
+        let (ref_prefix, next_ref, outbox) = self.outbox.saved();
         SavedState {
             version: 0,
             rooms: self
                 .rooms
                 .iter()
+                .filter(|r| r.is_member())
                 .map(|r| SavedRoom {
                     name: r.name.clone(),
                     last_read: r.last_read,
                 })
                 .collect(),
             current: self.current_room().map(|r| r.name.clone()),
+            ref_prefix: Some(ref_prefix),
+            next_ref,
+            outbox,
         }
     }
 
@@ -199,6 +255,7 @@ impl App {
         if let Some(help) = drawn.help {
             self.help = help;
         }
+        self.room_targets = drawn.rooms;
     }
 }
 #[cfg(test)]
@@ -221,6 +278,7 @@ mod tests {
                 },
             ],
             current: Some("a".into()),
+            ..SavedState::default()
         };
         app.restore(&saved, &["a".into(), "c".into()], None);
         let names: Vec<_> = app.rooms.iter().map(|r| r.name.as_str()).collect();

@@ -1,32 +1,61 @@
-//! The outbox: lines typed by the user that the server has not
-//! acknowledged yet, each with a `ref` unique across runs.
+//! The outbox: requests the user made (lines typed, and any other frame
+//! that makes a room entry) that the server has not acknowledged yet, each
+//! with a `ref` unique to this installation across runs, kept in the saved
+//! state until acknowledged.
 
 use std::time::Instant;
 
-/// A line typed by the user that the server has not acknowledged.
+use chat_proto::ClientFrame;
+
+use crate::state::SavedPending;
+
+/// A request the server has not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub reference: String,
+    /// The room it goes to: sent only while that room is caught up.
     pub room: String,
-    pub text: String,
-    /// When it was typed (ms since the epoch), for the screen.
+    /// The frame exactly as sent, every time, with `reference` as its `ref`.
+    pub frame: ClientFrame,
+    /// For a request other than a chat line: what it asks, in words
+    /// ("kicking bob"), for the line that says it was refused.
+    pub what: Option<String>,
+    /// When it was made (ms since the epoch), for the screen.
     pub typed_ms: i64,
-    /// How many times it was sent, over all sockets. A line never sent
-    /// cannot have been stored, so it is never matched to a stored copy.
-    pub attempts: u32,
     /// Sent on the current socket and not answered yet.
     pub in_flight: bool,
     /// Not to be sent again before this (after `rate_limited`).
     pub retry_at: Option<Instant>,
 }
 
-/// Lines not acknowledged yet, in the order typed, each with a unique `ref`.
+impl Pending {
+    /// The text of a pending chat line; `None` for other requests.
+    pub fn text(&self) -> Option<&str> {
+        match &self.frame {
+            ClientFrame::Message { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// A few words for the user about what it was: the start of the line,
+    /// or what the request asks.
+    pub fn describe(&self) -> String {
+        match (self.text(), &self.what) {
+            (Some(text), _) => crate::text::truncate(&crate::sanitize::inert(text), 40),
+            (None, Some(what)) => what.clone(),
+            (None, None) => format!("a {} request", self.frame.kind()),
+        }
+    }
+}
+
+/// Requests not acknowledged yet, in the order made, each with a unique `ref`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outbox {
     pub entries: Vec<Pending>,
     next_ref: u64,
-    /// Makes refs unique across runs of the client, so an old run's ack can
-    /// never be mistaken for this run's.
+    /// This installation's random prefix (kept in the saved state), so no
+    /// two installations, and no two runs of one, ever use the same `ref`:
+    /// the counter after it is saved with every request before it is sent.
     ref_prefix: String,
 }
 
@@ -39,16 +68,25 @@ impl Outbox {
         }
     }
 
-    /// Queues a line and returns its `ref`.
-    pub fn push(&mut self, room: &str, text: &str, typed_ms: i64) -> String {
+    /// Queues the frame `make` builds around a new `ref` (it must carry
+    /// that `ref`) and returns the `ref`.
+    pub fn push(
+        &mut self,
+        room: &str,
+        typed_ms: i64,
+        what: Option<String>,
+        make: impl FnOnce(String) -> ClientFrame,
+    ) -> String {
         let reference = format!("{}{}", self.ref_prefix, self.next_ref);
         self.next_ref += 1;
+        let frame = make(reference.clone());
+        debug_assert_eq!(frame.reference(), Some(reference.as_str()));
         self.entries.push(Pending {
             reference: reference.clone(),
             room: room.to_owned(),
-            text: text.to_owned(),
+            frame,
+            what,
             typed_ms,
-            attempts: 0,
             in_flight: false,
             retry_at: None,
         });
@@ -61,17 +99,6 @@ impl Outbox {
         Some(self.entries.remove(index))
     }
 
-    /// Removes the oldest sent-but-unanswered line in `room` with exactly
-    /// `text`: a stored copy of it came back in history without a `ref`
-    /// because the socket died between storing and acknowledging.
-    pub fn take_stored_copy(&mut self, room: &str, text: &str) -> Option<Pending> {
-        let index = self
-            .entries
-            .iter()
-            .position(|p| p.room == room && p.text == text && p.attempts > 0 && !p.in_flight)?;
-        Some(self.entries.remove(index))
-    }
-
     pub fn by_ref_mut(&mut self, reference: &str) -> Option<&mut Pending> {
         self.entries.iter_mut().find(|p| p.reference == reference)
     }
@@ -80,34 +107,97 @@ impl Outbox {
         self.entries.iter().filter(move |p| p.room == room)
     }
 
+    /// The pending chat lines of a room, as the screen shows them.
+    pub fn lines_in<'a>(&'a self, room: &'a str) -> impl Iterator<Item = &'a Pending> + 'a {
+        self.in_room(room).filter(|p| p.text().is_some())
+    }
+
     /// The socket is gone: nothing is in flight any more.
     pub fn connection_lost(&mut self) {
         for p in &mut self.entries {
             p.in_flight = false;
         }
     }
+
+    /// What is saved: the prefix, the next counter and every entry.
+    pub fn saved(&self) -> (String, u64, Vec<SavedPending>) {
+        let entries = self
+            .entries
+            .iter()
+            .map(|p| SavedPending {
+                room: p.room.clone(),
+                typed_ms: p.typed_ms,
+                frame: p.frame.clone(),
+                what: p.what.clone(),
+            })
+            .collect();
+        (self.ref_prefix.clone(), self.next_ref, entries)
+    }
+
+    /// Takes back what an earlier run saved (after that run's prefix was
+    /// given to [`Outbox::new`]): the counter goes on from where it was,
+    /// and every saved request is pending again, not in flight. A saved
+    /// frame without a `ref` could never be acknowledged and is dropped.
+    pub fn restore(&mut self, next_ref: u64, saved: &[SavedPending]) {
+        self.next_ref = self.next_ref.max(next_ref);
+        for s in saved {
+            let Some(reference) = s.frame.reference() else {
+                continue;
+            };
+            if self.entries.iter().any(|p| p.reference == reference) {
+                continue;
+            }
+            self.entries.push(Pending {
+                reference: reference.to_owned(),
+                room: s.room.clone(),
+                frame: s.frame.clone(),
+                what: s.what.clone(),
+                typed_ms: s.typed_ms,
+                in_flight: false,
+                retry_at: None,
+            });
+        }
+    }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn line(room: &str, text: &str) -> impl FnOnce(String) -> ClientFrame {
+        let (room, text) = (room.to_owned(), text.to_owned());
+        move |r| ClientFrame::message(&room, &text, Some(r))
+    }
+
     #[test]
-    fn outbox_matches_stored_copies_only_for_lines_sent_before() {
+    fn refs_go_on_from_the_saved_counter_with_the_saved_prefix() {
         let mut outbox = Outbox::new("t-");
-        let r1 = outbox.push("lobby", "hi", 0);
-        let r2 = outbox.push("lobby", "hi", 0);
+        let r1 = outbox.push("lobby", 0, None, line("lobby", "hi"));
+        let r2 = outbox.push("lobby", 0, None, line("lobby", "hi"));
         assert_eq!((r1.as_str(), r2.as_str()), ("t-1", "t-2"));
-        // Never sent: cannot have been stored.
-        assert_eq!(outbox.take_stored_copy("lobby", "hi"), None);
-        for p in &mut outbox.entries {
-            p.attempts = 1;
-        }
-        assert_eq!(outbox.take_stored_copy("rust", "hi"), None);
-        assert_eq!(
-            outbox.take_stored_copy("lobby", "hi").map(|p| p.reference),
-            Some(r1)
-        );
-        assert_eq!(outbox.take_by_ref(&r2).map(|p| p.text), Some("hi".into()));
-        assert!(outbox.entries.is_empty());
+        assert_eq!(outbox.take_by_ref(&r1).map(|p| p.reference), Some(r1));
+        let (prefix, next, saved) = outbox.saved();
+
+        let mut again = Outbox::new(prefix);
+        again.restore(next, &saved);
+        assert_eq!(again.entries.len(), 1);
+        assert_eq!(again.entries[0].reference, r2);
+        assert_eq!(again.entries[0].text(), Some("hi"));
+        assert_eq!(again.push("lobby", 0, None, line("lobby", "x")), "t-3");
+    }
+
+    #[test]
+    fn any_frame_with_a_ref_can_wait_but_only_lines_are_drawn() {
+        let mut outbox = Outbox::new("t-");
+        outbox.push("lobby", 0, None, |r| ClientFrame::Topic {
+            room: "lobby".into(),
+            topic: "release day".into(),
+            reference: Some(r),
+        });
+        outbox.push("lobby", 0, None, line("lobby", "hello"));
+        assert_eq!(outbox.in_room("lobby").count(), 2);
+        let drawn: Vec<_> = outbox.lines_in("lobby").filter_map(Pending::text).collect();
+        assert_eq!(drawn, ["hello"]);
+        assert_eq!(outbox.entries[0].describe(), "a topic request");
     }
 }

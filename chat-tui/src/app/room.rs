@@ -1,10 +1,11 @@
-//! One joined room: its loaded history (messages, presence, notices),
-//! members, read position, unread counts, sync state on the current
-//! socket and where its pane is scrolled to.
+//! One joined room: its loaded history (messages, room changes, presence,
+//! notices), members, what the server said of the room (topic, owner, ops,
+//! privacy, our role), whether we are in it, read position, unread counts,
+//! sync state on the current socket and where its pane is scrolled to.
 
 use std::collections::BTreeSet;
 
-use chat_proto::Message;
+use chat_proto::{Message, RoomDetails};
 
 use crate::app::scroll::{Scroll, Viewport};
 
@@ -53,6 +54,11 @@ pub enum Entry {
         user: String,
         ts: i64,
     },
+    /// A `topic`, `role`, `kick`, `ban`, `unban`, `invite` or `settings`
+    /// entry of the room's stream, drawn as a dim system line. Messages are
+    /// always [`Entry::Message`]; edits, deletions and reactions change the
+    /// message they target instead of adding a line.
+    Change(chat_proto::Entry),
     /// Client-side information or a server error, not a chat message.
     Notice {
         text: String,
@@ -65,6 +71,7 @@ impl Entry {
     pub fn ts(&self) -> i64 {
         match self {
             Entry::Message(m) => m.ts,
+            Entry::Change(e) => e.ts(),
             Entry::Join { ts, .. } | Entry::Leave { ts, .. } | Entry::Notice { ts, .. } => *ts,
         }
     }
@@ -75,6 +82,28 @@ impl Entry {
             _ => None,
         }
     }
+
+    /// The id in the room's stream, for messages and room changes.
+    pub fn stream_id(&self) -> Option<u64> {
+        match self {
+            Entry::Message(m) => Some(m.id),
+            Entry::Change(e) => Some(e.id()),
+            _ => None,
+        }
+    }
+}
+
+/// Whether we are in a room of the list, and if not, why it is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Membership {
+    /// Joined, or to be joined on every connect.
+    Member,
+    /// Put out by a kick or ban (`why` says by whom, and the reason): kept
+    /// in the list so it does not silently vanish, not joined again until
+    /// `/join`.
+    Removed { why: String },
+    /// `by` invited us; joined on Enter (or `/join`).
+    Invited { by: String },
 }
 
 /// One joined room.
@@ -85,7 +114,12 @@ pub struct Room {
     /// join/leave and notices where they happened.
     pub entries: Vec<Entry>,
     pub members: BTreeSet<String>,
-    /// The newest message id shown; anything at or below it that arrives
+    /// The room's topic, owner, ops, privacy and our role, as the last
+    /// `joined` said and the entries since changed them. `None` from a
+    /// protocol-1 server, which tells none of it.
+    pub details: Option<RoomDetails>,
+    pub membership: Membership,
+    /// The newest entry id shown; anything at or below it that arrives
     /// again is a duplicate and dropped.
     pub last_seen: u64,
     /// Whether `last_seen` is a real position to resume from (`join`
@@ -103,13 +137,16 @@ pub struct Room {
     pub older: Older,
     /// Live messages that arrived while paging forward; shown once the
     /// pages are in, so ids stay in order and dedupe holds.
-    pub held_live: Vec<Message>,
+    pub held_live: Vec<chat_proto::Entry>,
     /// Draw a "new messages" marker after this id (set when the user
     /// switches to a room that had unread messages).
     pub new_marker: Option<u64>,
     /// Fetch a page of older history once caught up, so a room resumed
     /// from saved state shows some context above the unread messages.
     pub want_context: bool,
+    /// `/clear`: the pane shows only the entries from this index on (the
+    /// history itself is kept, on the server and here).
+    pub cleared: usize,
 }
 
 impl Room {
@@ -118,6 +155,8 @@ impl Room {
             name: name.into(),
             entries: Vec::new(),
             members: BTreeSet::new(),
+            details: None,
+            membership: Membership::Member,
             last_seen: 0,
             position_known: false,
             last_read: 0,
@@ -130,6 +169,7 @@ impl Room {
             held_live: Vec::new(),
             new_marker: None,
             want_context: false,
+            cleared: 0,
         }
     }
 
@@ -145,9 +185,13 @@ impl Room {
         }
     }
 
-    /// The oldest loaded message id.
+    /// The oldest loaded entry id (message or room change).
     pub fn oldest_id(&self) -> Option<u64> {
-        self.entries.iter().find_map(Entry::message_id)
+        self.entries.iter().find_map(Entry::stream_id)
+    }
+
+    pub fn is_member(&self) -> bool {
+        self.membership == Membership::Member
     }
 
     pub fn has_messages(&self) -> bool {

@@ -16,6 +16,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::app::{App, Entry, Level, Older, Pending, Scroll, Viewport, mentions};
 use crate::sanitize::{self, Piece};
+use crate::ui::link::{self, RowLink};
 use crate::ui::theme;
 
 /// Width of the `HH:MM` column.
@@ -53,6 +54,28 @@ impl Geometry {
     }
 }
 
+/// One display row of the pane and the links on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub line: Line<'static>,
+    pub links: Vec<RowLink>,
+}
+
+impl From<Line<'static>> for Row {
+    fn from(line: Line<'static>) -> Self {
+        Row {
+            line,
+            links: Vec::new(),
+        }
+    }
+}
+
+/// One wrapped row of text: its spans and the links in it.
+pub(crate) struct Wrapped {
+    spans: Vec<Span<'static>>,
+    links: Vec<RowLink>,
+}
+
 /// One thing shown in the pane.
 #[derive(Debug, Clone, Copy)]
 enum Item<'a> {
@@ -77,47 +100,45 @@ impl Item<'_> {
     }
 }
 
-/// The pane's items in display order (entries, then pending lines) and
-/// the index the "new messages" marker goes before.
-fn items(app: &App) -> (Vec<Item<'_>>, Option<usize>) {
+/// The pane's items in display order (entries, then pending lines), the
+/// index the "new messages" marker goes before, and the first item shown
+/// (entries before a `/clear` are not).
+fn items(app: &App) -> (Vec<Item<'_>>, Option<usize>, usize) {
     let room = app.current_room();
     let entries = room.map_or(app.status_log.as_slice(), |r| r.entries.as_slice());
     let mut items: Vec<Item> = entries.iter().map(Item::Entry).collect();
     if let Some(room) = room {
-        items.extend(app.outbox.in_room(&room.name).map(Item::Pending));
+        items.extend(app.outbox.lines_in(&room.name).map(Item::Pending));
     }
     let marker_at = room.and_then(|r| r.new_marker).and_then(|after| {
         items
             .iter()
             .position(|i| i.message_id().is_some_and(|id| id > after))
     });
-    (items, marker_at)
+    let first = room.map_or(0, |r| r.cleared.min(r.entries.len()));
+    (items, marker_at, first)
 }
 
 /// Walks the items bottom-up, handing `take` each one's index and rows
 /// (with the day separator and marker above it) until `take` says stop;
 /// returns whether every item was taken.
-fn walk_up(
-    app: &App,
-    geometry: &Geometry,
-    mut take: impl FnMut(usize, Vec<Line<'static>>) -> bool,
-) -> bool {
-    let (items, marker_at) = items(app);
+fn walk_up(app: &App, geometry: &Geometry, mut take: impl FnMut(usize, Vec<Row>) -> bool) -> bool {
+    let (items, marker_at, first) = items(app);
     let day = |item: &Item| app.time_zone.datetime(item.ts()).date();
-    for index in (0..items.len()).rev() {
+    for index in (first..items.len()).rev() {
         let item = items[index];
         let mut chunk = item_rows(app, item, geometry);
         if marker_at == Some(index) {
             chunk.insert(
                 0,
-                separator_row("new messages", geometry.width, theme::marker()),
+                separator_row("new messages", geometry.width, theme::marker()).into(),
             );
         }
-        if index == 0 || day(&items[index - 1]) != day(&item) {
-            chunk.insert(0, day_row(day(&item), geometry));
+        if index == first || day(&items[index - 1]) != day(&item) {
+            chunk.insert(0, day_row(day(&item), geometry).into());
         }
         if !take(index, chunk) {
-            return index == 0;
+            return index == first;
         }
     }
     true
@@ -142,10 +163,10 @@ fn anchor(app: &App) -> (Option<usize>, usize) {
 /// status log when no room is joined), top to bottom, and where they
 /// stand in what is loaded. Lays out only what is under the view and up
 /// to one more pane above it.
-pub fn pane(app: &App, width: u16, height: usize) -> (Vec<Line<'static>>, Viewport) {
+pub fn pane(app: &App, width: u16, height: usize) -> (Vec<Row>, Viewport) {
     let geometry = Geometry::new(width);
     let (boundary, rows_up) = anchor(app);
-    let mut reversed: Vec<Line<'static>> = Vec::new();
+    let mut reversed: Vec<Row> = Vec::new();
     // Rows under the anchor, known once the walk passes it.
     let mut below = if boundary.is_none() { Some(0) } else { None };
     let reached_top = walk_up(app, &geometry, |index, chunk| {
@@ -157,7 +178,7 @@ pub fn pane(app: &App, width: u16, height: usize) -> (Vec<Line<'static>>, Viewpo
     });
     let below = below.unwrap_or(reversed.len());
     if reached_top && let Some(banner) = top_banner(app, &geometry) {
-        reversed.push(banner);
+        reversed.push(banner.into());
     }
     reversed.reverse();
     let rows = reversed;
@@ -177,7 +198,7 @@ pub fn pane(app: &App, width: u16, height: usize) -> (Vec<Line<'static>>, Viewpo
 }
 
 fn top_banner(app: &App, geometry: &Geometry) -> Option<Line<'static>> {
-    let room = app.current_room()?;
+    let room = app.current_room().filter(|r| r.cleared == 0)?;
     let text = match room.older {
         Older::Exhausted if room.has_messages() => format!("start of #{}", room.name),
         Older::Loading => "loading older messages…".to_owned(),
@@ -214,7 +235,7 @@ fn separator_row(text: &str, width: usize, style: Style) -> Line<'static> {
     ))
 }
 
-fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Line<'static>> {
+fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Row> {
     let time = |ts| app.time_zone.datetime(ts).format("%H:%M").to_string();
     match item {
         Item::Entry(Entry::Message(m)) => message_rows(app, m, geometry, &time(m.ts), false),
@@ -223,7 +244,7 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Line<'static>> {
                 room: p.room.clone(),
                 id: 0,
                 user: app.user.clone(),
-                text: p.text.clone(),
+                text: p.text().unwrap_or_default().to_owned(),
                 ts: p.typed_ms,
                 reference: None,
                 ..Message::default()
@@ -246,6 +267,14 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Line<'static>> {
             theme::quiet(),
             geometry,
         ),
+        Item::Entry(Entry::Change(change)) => system_rows(
+            &time(change.ts()),
+            "--",
+            &crate::ui::change::describe(change, &app.user),
+            theme::quiet(),
+            theme::room_change(),
+            geometry,
+        ),
         Item::Entry(Entry::Notice { text, ts, level }) => {
             let (mark, style) = match level {
                 Level::Info => ("--", theme::quiet()),
@@ -262,7 +291,7 @@ fn message_rows(
     geometry: &Geometry,
     time: &str,
     pending: bool,
-) -> Vec<Line<'static>> {
+) -> Vec<Row> {
     let own = m.user == app.user;
     let mention = !own && mentions(&m.text, &app.user);
     let mut text_style = if mention {
@@ -288,7 +317,7 @@ fn message_rows(
         Span::styled(nick, nick_style),
         Span::styled(geometry.separator, theme::separator()),
     ];
-    let body = wrap(
+    let body = wrap_rows(
         &sanitize::sanitize_lines(&m.text),
         geometry.text,
         text_style,
@@ -303,25 +332,26 @@ fn system_rows(
     mark_style: Style,
     text_style: Style,
     geometry: &Geometry,
-) -> Vec<Line<'static>> {
+) -> Vec<Row> {
     let first_prefix = vec![
         Span::styled(time.to_owned(), theme::time()),
         Span::raw(" "),
         Span::styled(fit_right(mark, geometry.nick), mark_style),
         Span::styled(geometry.separator, theme::separator()),
     ];
-    let body = wrap(&sanitize::sanitize_lines(text), geometry.text, text_style);
+    let body = wrap_rows(&sanitize::sanitize_lines(text), geometry.text, text_style);
     prefix_rows(first_prefix, body, geometry)
 }
 
 fn prefix_rows(
     first_prefix: Vec<Span<'static>>,
-    body: Vec<Vec<Span<'static>>>,
+    body: Vec<Wrapped>,
     geometry: &Geometry,
-) -> Vec<Line<'static>> {
+) -> Vec<Row> {
+    let prefix_width = geometry.indent().width() + geometry.separator.width();
     body.into_iter()
         .enumerate()
-        .map(|(i, spans)| {
+        .map(|(i, Wrapped { spans, mut links })| {
             let mut row = if i == 0 {
                 first_prefix.clone()
             } else {
@@ -331,7 +361,13 @@ fn prefix_rows(
                 ]
             };
             row.extend(spans);
-            Line::from(row)
+            for link in &mut links {
+                link.column += prefix_width;
+            }
+            Row {
+                line: Line::from(row),
+                links,
+            }
         })
         .collect()
 }
@@ -356,39 +392,106 @@ fn fit_right(text: &str, width: usize) -> String {
     format!("{}{out}", " ".repeat(width.saturating_sub(used + 1)))
 }
 
-/// A grapheme with its style and display width.
+/// A grapheme with its style and display width, and the link it is part
+/// of (an index into the text's URLs).
 struct Cell {
     grapheme: String,
     style: Style,
     width: usize,
+    link: Option<usize>,
 }
 
 /// Word-wraps sanitized lines to `width` columns by display width (wide
 /// characters count two), breaking words longer than a row.
 pub(crate) fn wrap(lines: &[Vec<Piece>], width: usize, style: Style) -> Vec<Vec<Span<'static>>> {
+    wrap_rows(lines, width, style)
+        .into_iter()
+        .map(|row| row.spans)
+        .collect()
+}
+
+/// [`wrap`], with the links found in the text (drawn underlined).
+fn wrap_rows(lines: &[Vec<Piece>], width: usize, style: Style) -> Vec<Wrapped> {
     let width = width.max(1);
+    let mut urls: Vec<String> = Vec::new();
     let mut rows = Vec::new();
     for line in lines {
         let mut cells = Vec::new();
         for piece in line {
-            let (text, piece_style) = match piece {
-                Piece::Text(t) => (t.as_str(), style),
-                Piece::Control(t) => (t.as_str(), theme::control()),
-            };
-            for g in text.graphemes(true) {
-                cells.push(Cell {
+            match piece {
+                Piece::Text(t) => text_cells(t, style, &mut urls, &mut cells),
+                Piece::Control(t) => cells.extend(t.graphemes(true).map(|g| Cell {
                     grapheme: g.to_owned(),
-                    style: piece_style,
+                    style: theme::control(),
                     width: g.width(),
-                });
+                    link: None,
+                })),
             }
         }
         wrap_cells(cells, width, &mut rows);
     }
-    rows
+    rows.into_iter()
+        .map(|cells| Wrapped {
+            links: links_of(&cells, &urls),
+            spans: spans_of(cells),
+        })
+        .collect()
 }
 
-fn wrap_cells(cells: Vec<Cell>, width: usize, rows: &mut Vec<Vec<Span<'static>>>) {
+/// The cells of plain text, its URLs marked (and added to `urls`).
+fn text_cells(text: &str, style: Style, urls: &mut Vec<String>, cells: &mut Vec<Cell>) {
+    let found = sanitize::links(text);
+    for (at, g) in text.grapheme_indices(true) {
+        let link = found.iter().position(|r| r.contains(&at)).map(|i| {
+            let url = &text[found[i].clone()];
+            match urls.iter().position(|u| u == url) {
+                Some(known) => known,
+                None => {
+                    urls.push(url.to_owned());
+                    urls.len() - 1
+                }
+            }
+        });
+        cells.push(Cell {
+            grapheme: g.to_owned(),
+            style: if link.is_some() {
+                style.patch(theme::link())
+            } else {
+                style
+            },
+            width: g.width(),
+            link,
+        });
+    }
+}
+
+/// Where on a row its cells' links are.
+fn links_of(cells: &[Cell], urls: &[String]) -> Vec<RowLink> {
+    let mut links: Vec<(Option<usize>, RowLink)> = Vec::new();
+    let mut column = 0;
+    for cell in cells {
+        match (cell.link, links.last_mut()) {
+            (Some(l), Some((Some(last), run)))
+                if *last == l && run.column + run.width == column =>
+            {
+                run.width += cell.width;
+            }
+            (Some(l), _) => links.push((
+                Some(l),
+                RowLink {
+                    column,
+                    width: cell.width,
+                    url: urls[l].clone(),
+                },
+            )),
+            (None, _) => {}
+        }
+        column += cell.width;
+    }
+    links.into_iter().map(|(_, link)| link).collect()
+}
+
+fn wrap_cells(cells: Vec<Cell>, width: usize, rows: &mut Vec<Vec<Cell>>) {
     let mut row: Vec<Cell> = Vec::new();
     let mut row_width = 0;
     let mut flush = |row: &mut Vec<Cell>, row_width: &mut usize| {
@@ -396,7 +499,7 @@ fn wrap_cells(cells: Vec<Cell>, width: usize, rows: &mut Vec<Vec<Span<'static>>>
         while row.last().is_some_and(is_space) {
             row.pop();
         }
-        rows.push(spans_of(std::mem::take(row)));
+        rows.push(std::mem::take(row));
         *row_width = 0;
     };
     let mut words: Vec<Vec<Cell>> = Vec::new();
@@ -467,23 +570,28 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Viewport {
         let hint = sanitize::sanitize_lines(&empty_hint(app));
         visible = wrap(&hint, area.width as usize, theme::quiet())
             .into_iter()
-            .map(Line::from)
+            .map(|spans| Line::from(spans).into())
             .collect();
     }
     // New lines sit at the bottom, as in every chat client: pad above.
     let pad = height.saturating_sub(visible.len());
-    let mut lines = vec![Line::raw(""); pad];
-    lines.extend(visible);
+    let mut rows: Vec<Row> = vec![Line::raw("").into(); pad];
+    rows.extend(visible);
     if viewport.rows_below > 0 {
         // Scrolled up: the last row says so instead of showing its line
         // (which counts among those below), so the hint never covers text.
-        lines.pop();
-        lines.push(scroll_hint_row(
-            viewport.rows_below + 1,
-            area.width as usize,
-        ));
+        rows.pop();
+        rows.push(scroll_hint_row(viewport.rows_below + 1, area.width as usize).into());
     }
+    let links: Vec<Vec<RowLink>> = rows
+        .iter_mut()
+        .map(|r| std::mem::take(&mut r.links))
+        .collect();
+    let lines: Vec<Line<'static>> = rows.into_iter().map(|r| r.line).collect();
     frame.render_widget(Paragraph::new(lines), area);
+    for (y, row_links) in links.iter().enumerate() {
+        link::emit(frame.buffer_mut(), area, area.y + y as u16, row_links);
+    }
     viewport
 }
 
@@ -505,6 +613,10 @@ fn scroll_hint_row(below: usize, width: usize) -> Line<'static> {
 fn empty_hint(app: &App) -> String {
     match app.current_room() {
         None => "You are in no room. Type /join ROOM to join one, /help for keys.".to_owned(),
+        Some(room) if !room.is_member() => crate::ui::title::not_in_hint(room),
+        Some(room) if room.cleared > 0 => {
+            format!("#{} cleared: new messages show here.", room.name)
+        }
         Some(room) if room.sync == crate::app::RoomSync::Live => {
             format!("No messages in #{} yet. Say hello!", room.name)
         }

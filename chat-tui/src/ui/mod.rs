@@ -3,19 +3,25 @@
 //!
 //! - [`layout`]: where each part goes for a terminal size.
 //! - [`rooms`]: the room sidebar / bar.
+//! - [`title`]: the title line above the history (topic, privacy, role).
 //! - [`history`]: the message pane and its row layout.
+//! - [`change`]: room changes (topic, roles, kicks…) in words.
+//! - [`link`]: URLs drawn as OSC 8 hyperlinks.
 //! - [`status`]: the status line.
 //! - [`input`]: the input line and the password prompt.
-//! - [`popup`]: help and the rooms browser.
+//! - [`popup`]: help, the rooms browser and yes-or-no questions.
 //! - [`theme`]: colours and styles.
 
+pub mod change;
 pub mod history;
 pub mod input;
 pub mod layout;
+pub mod link;
 pub mod popup;
 pub mod rooms;
 pub mod status;
 pub mod theme;
+pub mod title;
 
 use ratatui::backend::Backend;
 use ratatui::{Frame, Terminal};
@@ -26,14 +32,19 @@ use crate::app::{App, Drawn, Mode};
 /// to keep in the state ([`App::drawn`]).
 pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
     let area = frame.area();
-    let areas = layout::areas(area);
+    let areas = layout::areas(area, input::rows(app));
+    let mut room_targets = Vec::new();
     if let Some(sidebar) = areas.sidebar {
-        rooms::draw_sidebar(frame, app, sidebar);
+        room_targets = rooms::draw_sidebar(frame, app, sidebar);
     }
     if let Some(bar) = areas.room_bar {
-        rooms::draw_bar(frame, app, bar);
+        room_targets = rooms::draw_bar(frame, app, bar);
     }
-    let history = history::draw(frame, app, areas.history);
+    let (title_row, history_area) = title::split(app, areas.history);
+    if let Some(row) = title_row {
+        title::draw(frame, app, row);
+    }
+    let history = history::draw(frame, app, history_area);
     status::draw(frame, app, areas.status);
     input::draw(frame, app, areas.input);
     let help = match &app.mode {
@@ -42,9 +53,17 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
             popup::draw_rooms(frame, app, browser, area);
             None
         }
-        Mode::Normal | Mode::Password(_) => None,
+        Mode::Confirm(confirm) => {
+            popup::draw_confirm(frame, confirm, area);
+            None
+        }
+        Mode::Normal | Mode::Password(_) | Mode::ConfirmPaste(_) => None,
     };
-    Drawn { history, help }
+    Drawn {
+        history,
+        help,
+        rooms: room_targets,
+    }
 }
 
 /// Draws the screen on any backend (the real terminal or a `TestBackend`);

@@ -1,4 +1,5 @@
-//! Popups over the main screen: the help page and the `/rooms` browser.
+//! Popups over the main screen: the help page, the `/rooms` browser and
+//! the yes-or-no question before a request that cannot be undone.
 
 use crate::text::ColumnWidth;
 use ratatui::Frame;
@@ -7,7 +8,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::app::{App, HelpView, RoomBrowser};
+use crate::app::{App, Confirm, HelpView, RoomBrowser};
 use crate::keymap;
 use crate::sanitize;
 use crate::ui::history::wrap;
@@ -19,7 +20,7 @@ pub fn help_rows() -> Vec<(&'static str, &'static str)> {
     let keys = keymap::KEYS.iter().map(|row| (row.keys, row.what));
     let commands = keymap::COMMANDS.iter().map(|row| (row.usage, row.what));
     keys.chain(commands)
-        .chain(std::iter::once(keymap::LITERAL_SLASH))
+        .chain([keymap::REBINDING, keymap::LITERAL_SLASH])
         .collect()
 }
 
@@ -169,6 +170,33 @@ pub fn draw_rooms(frame: &mut Frame, app: &App, browser: &RoomBrowser, area: Rec
             Block::bordered()
                 .title(format!(" rooms on the server ({}) ", browser.rooms.len()))
                 .title_bottom(" ↑↓ choose · Enter join · Esc close ")
+                .border_style(theme::popup_border()),
+        ),
+        rect,
+    );
+}
+
+/// The question before handing a room over or deleting it, wrapped in a
+/// box of at most 60 columns, with how to answer at its foot.
+pub fn draw_confirm(frame: &mut Frame, confirm: &Confirm, area: Rect) {
+    let inner = 56.min((area.width as usize).saturating_sub(4)).max(1);
+    let question = sanitize::sanitize_lines(&confirm.question);
+    let mut lines: Vec<Line> = wrap(&question, inner, Style::new())
+        .into_iter()
+        .map(|spans| {
+            let mut row = vec![Span::raw(" ")];
+            row.extend(spans);
+            Line::from(row)
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(" y: yes · any other key: no", theme::quiet()));
+    let rect = centred(area, inner as u16 + 3, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(" are you sure? ")
                 .border_style(theme::popup_border()),
         ),
         rect,

@@ -9,11 +9,18 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::app::{App, Room, RoomSync};
+use crate::app::{App, Membership, Room, RoomSync, RoomTarget};
 use crate::ui::theme;
 
-/// The unread badge: `@3` when mentioned, `3` when unread, empty otherwise.
+/// The unread badge: `@3` when mentioned, `3` when unread, empty
+/// otherwise; `inv` for a room we are invited to, `left` for one we were
+/// put out of.
 fn badge(room: &Room) -> String {
+    match room.membership {
+        Membership::Invited { .. } => return "inv".to_owned(),
+        Membership::Removed { .. } => return "left".to_owned(),
+        Membership::Member => {}
+    }
     match (room.unread, room.mentioned) {
         (0, false) => String::new(),
         (n, true) => format!("@{n}"),
@@ -43,8 +50,9 @@ fn hotkey(index: usize) -> String {
     }
 }
 
-/// The sidebar: one row per room, `N name      badge`.
-pub fn draw_sidebar(frame: &mut Frame, app: &App, area: Rect) {
+/// The sidebar: one row per room, `N name      badge`; returns where
+/// each room is, for clicks.
+pub fn draw_sidebar(frame: &mut Frame, app: &App, area: Rect) -> Vec<RoomTarget> {
     let block = Block::new()
         .borders(Borders::RIGHT)
         .border_style(theme::separator());
@@ -69,6 +77,12 @@ pub fn draw_sidebar(frame: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+    (0..app.rooms.len().min(inner.height as usize))
+        .map(|index| RoomTarget {
+            area: Rect::new(area.x, inner.y + index as u16, inner.width, 1),
+            index,
+        })
+        .collect()
 }
 
 /// The most columns a room name takes in the one-line bar.
@@ -76,8 +90,9 @@ const BAR_NAME_COLUMNS: usize = 16;
 
 /// The one-line bar: `1:lobby 2:rust(3) 3:random(@1)`, scrolled so the
 /// current room is always visible. Long names are cut with `…`; `<` and
-/// `>` mark rooms off the left and right edges.
-pub fn draw_bar(frame: &mut Frame, app: &App, area: Rect) {
+/// `>` mark rooms off the left and right edges. Returns where each room
+/// shown is, for clicks.
+pub fn draw_bar(frame: &mut Frame, app: &App, area: Rect) -> Vec<RoomTarget> {
     let width = area.width as usize;
     let labels: Vec<(String, Style)> = app
         .rooms
@@ -109,6 +124,7 @@ pub fn draw_bar(frame: &mut Frame, app: &App, area: Rect) {
         first += 1;
     }
     let mut spans = Vec::new();
+    let mut targets = Vec::new();
     let mut used = 0;
     if first > 0 {
         spans.push(Span::styled("<", theme::quiet()));
@@ -127,9 +143,20 @@ pub fn draw_bar(frame: &mut Frame, app: &App, area: Rect) {
             spans.push(Span::styled(">", theme::quiet()));
             break;
         }
+        let x = area.x + used as u16;
+        targets.push(RoomTarget {
+            area: Rect::new(
+                x,
+                area.y,
+                (label.width() as u16).min(area.right().saturating_sub(x)),
+                1,
+            ),
+            index: i,
+        });
         used += label.width() + 1;
         spans.push(Span::styled(label, style));
         spans.push(Span::raw(" "));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    targets
 }

@@ -50,6 +50,21 @@ pub fn quiet() -> Style {
     Style::new().fg(Color::DarkGray)
 }
 
+/// A room change (topic, roles, kicks, privacy): a dim system line.
+pub fn room_change() -> Style {
+    Style::new().add_modifier(Modifier::DIM)
+}
+
+/// The title line above the history: the topic.
+pub fn title_topic() -> Style {
+    Style::new().add_modifier(Modifier::BOLD)
+}
+
+/// The title line's privacy and role, and "no topic".
+pub fn title_meta() -> Style {
+    Style::new().fg(Color::DarkGray)
+}
+
 pub fn joined() -> Style {
     Style::new().fg(Color::Green).add_modifier(Modifier::DIM)
 }
@@ -84,6 +99,11 @@ pub fn mention_nick() -> Style {
 }
 
 /// Inert notation for control characters from the network.
+/// A URL in a message, also an OSC 8 hyperlink where the terminal has them.
+pub fn link() -> Style {
+    Style::new().add_modifier(Modifier::UNDERLINED)
+}
+
 pub fn control() -> Style {
     Style::new()
         .fg(Color::LightRed)

@@ -1,7 +1,7 @@
 //! The one-second tick: reconnect countdowns, deferred resends, saving state.
 
 use super::Effect;
-use super::input::flush_outbox;
+use super::outbox::flush_outbox;
 use crate::app::{App, ConnState, RoomSync};
 
 pub(super) fn on_tick(app: &mut App, fx: &mut Vec<Effect>) {

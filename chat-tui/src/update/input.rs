@@ -1,38 +1,96 @@
-//! The input line: pasted text, Enter (a line to send or a `/command`),
-//! the outbox that sends lines in order once their room is caught up, and
-//! Tab completion of member names.
+//! The input: pasted text (its lines kept), what `$EDITOR` wrote, Enter
+//! (a message to send through the outbox, split when over the protocol's
+//! limit, or a `/command`), and Tab completion of member names.
 
+use chat_proto::limits::MAX_TEXT_BYTES;
 use chat_proto::{ClientFrame, validate_text};
+use crossterm::event::KeyCode;
 
 use super::commands::run_command;
+use super::outbox::queue;
 use super::{Effect, notice};
-use crate::app::{App, Completion, Entry, InputLine, Level, Mode, RoomSync, Scroll};
+use crate::app::{App, Completion, Entry, InputLine, Level, Mode, Scroll};
+
+/// Text from outside (a paste, the editor) as the input takes it: line
+/// ends as `\n`, a tab as spaces (a raw tab would let the terminal pick
+/// the column), other control characters dropped rather than sent to
+/// other people's screens.
+pub(super) fn clean_text(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\t', "    ")
+        .chars()
+        .filter(|&c| c == '\n' || !c.is_control())
+        .collect()
+}
 
 pub(super) fn on_paste(app: &mut App, text: &str) {
-    // One line per message: a pasted newline becomes a space, and control
-    // characters are dropped rather than sent to other people's screens.
-    let clean: String = text
-        .chars()
-        .map(|c| {
-            if c == '\n' || c == '\r' || c == '\t' {
-                ' '
-            } else {
-                c
-            }
-        })
-        .filter(|c| !c.is_control())
-        .collect();
+    let clean = clean_text(text);
     match &mut app.mode {
         Mode::Normal => {
-            app.completion = None;
-            app.input.insert_str(&clean);
+            let lines = clean.split('\n').count();
+            if app.paste_max_lines > 0 && lines > app.paste_max_lines {
+                app.mode = Mode::ConfirmPaste(clean);
+            } else {
+                insert_paste(app, &clean);
+            }
         }
-        Mode::Password(line) => line.insert_str(clean.trim()),
+        // One-line fields: the lines joined.
+        Mode::Password(line) => line.insert_str(clean.replace('\n', " ").trim()),
         Mode::Rooms(browser) => {
-            browser.filter.push_str(clean.trim());
+            browser.filter.push_str(clean.replace('\n', " ").trim());
             browser.selected = 0;
         }
-        Mode::Help => {}
+        Mode::Help | Mode::ConfirmPaste(_) | Mode::Confirm(_) => {}
+    }
+}
+
+/// A paste of many lines waits: y or Enter puts it in the input, n or Esc
+/// drops it; other keys are ignored.
+pub(super) fn answer_paste(app: &mut App, key: KeyCode) {
+    let Mode::ConfirmPaste(text) = &mut app.mode else {
+        return;
+    };
+    match key {
+        KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+            let text = std::mem::take(text);
+            app.mode = Mode::Normal;
+            insert_paste(app, &text);
+        }
+        KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+            app.mode = Mode::Normal;
+            notice(app, "Paste dropped.", Level::Info);
+        }
+        _ => {}
+    }
+}
+
+/// Puts pasted (already cleaned) text in the input at the cursor.
+pub(super) fn insert_paste(app: &mut App, clean: &str) {
+    app.key_prefix = None;
+    app.completion = None;
+    app.sent_lines.stop_browsing();
+    app.input.insert_str(clean);
+}
+
+/// Ctrl-X Ctrl-E, `/editor`: the runner suspends the screen and opens the
+/// editor on what the input holds; [`on_edited`] takes the result.
+pub(super) fn open_editor(app: &mut App, fx: &mut Vec<Effect>) {
+    app.completion = None;
+    app.sent_lines.stop_browsing();
+    fx.push(Effect::Edit(app.input.text().to_owned()));
+}
+
+/// What the editor left: the new input (its last line end dropped, as
+/// editors add one), or why there is none (the input is then unchanged).
+pub(super) fn on_edited(app: &mut App, outcome: Result<String, String>) {
+    match outcome {
+        Ok(text) => {
+            let clean = clean_text(&text);
+            let clean = clean.strip_suffix('\n').unwrap_or(&clean);
+            app.input.set(clean);
+        }
+        Err(problem) => notice(app, &format!("Editor: {problem}"), Level::Error),
     }
 }
 
@@ -42,6 +100,16 @@ pub(super) fn on_typed(app: &mut App, text: &str) {
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
         match &mut app.mode {
+            // Typed keys answer the question one by one (a single key
+            // press arrives as typed text too).
+            Mode::ConfirmPaste(_) => {
+                answer_paste(app, KeyCode::Char(c));
+                rest = &rest[c.len_utf8()..];
+            }
+            // Ctrl-X then a character: no binding, both used up.
+            Mode::Normal if app.key_prefix.take().is_some() => {
+                rest = &rest[c.len_utf8()..];
+            }
             Mode::Normal => {
                 app.completion = None;
                 app.sent_lines.stop_browsing();
@@ -61,6 +129,8 @@ pub(super) fn on_typed(app: &mut App, text: &str) {
                 app.mode = Mode::Normal;
                 rest = &rest[c.len_utf8()..];
             }
+            // Answered by `manage::answer_typed` before this is reached.
+            Mode::Confirm(_) => return,
         }
     }
 }
@@ -68,6 +138,7 @@ pub(super) fn on_typed(app: &mut App, text: &str) {
 pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
     let line = app.input.take();
     if line.trim().is_empty() {
+        super::commands::accept_invitation(app, fx);
         return;
     }
     app.sent_lines.push(&line);
@@ -80,63 +151,44 @@ pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
     }
 }
 
+/// Queues a message (several, in order, when it is over the protocol's
+/// limit: cut at word boundaries) and sends it if its room is live.
 pub(super) fn send_line(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
     let Some(room) = app.current_room() else {
         app.input.set(text);
         notice(app, "You are in no room: /join ROOM first.", Level::Error);
         return;
     };
-    if let Err(e) = validate_text(text) {
+    if !room.is_member() {
+        let problem = format!("Not sent: you are not in #{}; /join it first.", room.name);
+        app.input.set(text);
+        notice(app, &problem, Level::Error);
+        return;
+    }
+    let pieces = crate::text::split_message(text, MAX_TEXT_BYTES);
+    if let Some(e) = validate_text(text)
+        .err()
+        .filter(|_| pieces.len() < 2)
+        .or_else(|| pieces.iter().find_map(|p| validate_text(p).err()))
+    {
         app.input.set(text);
         notice(app, &format!("Not sent: {e}."), Level::Error);
         return;
     }
     let name = room.name.clone();
-    let now_ms = app.now_ms;
-    let reference = app.outbox.push(&name, text, now_ms);
     if let Some(room) = app.current_room_mut() {
         room.scroll = Scroll::Bottom;
         room.new_marker = None;
     }
-    if app.conn.is_online() && app.current_room().is_some_and(|r| r.sync == RoomSync::Live) {
-        send_pending(app, &reference, fx);
-    }
-}
-
-/// Sends one outbox line and marks it in flight.
-pub(super) fn send_pending(app: &mut App, reference: &str, fx: &mut Vec<Effect>) {
-    if let Some(p) = app.outbox.by_ref_mut(reference) {
-        p.attempts += 1;
-        p.in_flight = true;
-        p.retry_at = None;
-        fx.push(Effect::Send(ClientFrame::Message {
-            room: p.room.clone(),
-            text: p.text.clone(),
-            reference: Some(p.reference.clone()),
-            reply_to: None,
-            action: false,
-        }));
-    }
-}
-
-/// Sends a live room's unsent lines in the order typed, stopping at one
-/// that must still wait (so order is kept).
-pub(super) fn flush_outbox(app: &mut App, room: &str, fx: &mut Vec<Effect>) {
-    if !app.conn.is_online() {
-        return;
-    }
-    let mut due = Vec::new();
-    for p in app.outbox.in_room(room) {
-        if p.in_flight {
-            continue;
-        }
-        if p.retry_at.is_some_and(|t| t > app.now) {
-            break;
-        }
-        due.push(p.reference.clone());
-    }
-    for reference in due {
-        send_pending(app, &reference, fx);
+    // Each piece in order, each saved before it is sent.
+    for piece in &pieces {
+        queue(
+            app,
+            &name,
+            None,
+            |r| ClientFrame::message(&name, piece, Some(r)),
+            fx,
+        );
     }
 }
 
@@ -173,7 +225,10 @@ pub(super) fn complete(app: &mut App, forward: bool) {
         Some(rest) => ("@", rest),
         None => ("", word),
     };
-    if prefix.is_empty() {
+    // After a room-management command, the names it can act on (offered
+    // before anything is typed, too).
+    let subjects = super::manage::subject_candidates(room, app.input.slice(0, start));
+    if prefix.is_empty() && subjects.is_none() {
         return;
     }
     let prefix = prefix.to_ascii_lowercase();
@@ -183,7 +238,11 @@ pub(super) fn complete(app: &mut App, forward: bool) {
         Entry::Message(m) => Some(&m.user),
         _ => None,
     });
-    for name in room.members.iter().chain(speakers) {
+    let pool: Box<dyn Iterator<Item = &String>> = match &subjects {
+        Some(names) => Box::new(names.iter()),
+        None => Box::new(room.members.iter().chain(speakers)),
+    };
+    for name in pool {
         if name != &app.user
             && name.to_ascii_lowercase().starts_with(&prefix)
             && !candidates.iter().any(|c| c == &format!("{at}{name}"))

@@ -1,17 +1,20 @@
-//! What a key does in each mode: on the main screen as [`crate::keymap`]
-//! says, in the rooms browser, and at the password prompt.
+//! What a key does in each mode: on the main screen as the bindings in
+//! effect say ([`crate::keybind`]), in the rooms browser, at the password
+//! prompt, when a long paste asks to be confirmed, and at the question
+//! before a room request that cannot be undone.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::commands::join_room;
-use super::input::{complete, submit};
+use super::input::{answer_paste, complete, open_editor, submit};
 use super::rooms::{scroll_down, scroll_up, switch_relative, switch_to};
 use super::{Effect, notice, quit};
 use crate::app::{App, ConnState, Level, Mode, Scroll};
-use crate::keymap::{self, KeyCommand};
+use crate::keybind::Lookup;
+use crate::keymap::KeyCommand;
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
-    if keymap::lookup(&key) == Some(KeyCommand::Quit) {
+    if app.keymap.lookup(None, &key) == Lookup::Command(KeyCommand::Quit) {
         quit(app, fx);
         return;
     }
@@ -20,11 +23,27 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Mode::Help => help_key(app, key),
         Mode::Rooms(_) => rooms_key(app, key, fx),
         Mode::Password(_) => password_key(app, key, fx),
+        Mode::ConfirmPaste(_) => answer_paste(app, key.code),
+        Mode::Confirm(_) => {
+            let yes = matches!(key.code, KeyCode::Char('y' | 'Y'));
+            super::manage::answer(app, yes, fx);
+        }
     }
 }
 
 fn normal_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
-    let command = keymap::lookup(&key);
+    let prefix = app.key_prefix.take();
+    let command = match app.keymap.lookup(prefix, &key) {
+        Lookup::Command(command) => Some(command),
+        Lookup::Prefix(first) => {
+            app.key_prefix = Some(first);
+            return;
+        }
+        // The first key of a pair, then a key that completes no binding:
+        // both are used up, as in Emacs.
+        Lookup::Unbound if prefix.is_some() => return,
+        Lookup::Unbound => None,
+    };
     if !matches!(
         command,
         Some(KeyCommand::Complete | KeyCommand::CompleteBack)
@@ -52,6 +71,8 @@ fn normal_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
 fn run_key_command(app: &mut App, command: KeyCommand, fx: &mut Vec<Effect>) {
     match command {
         KeyCommand::Submit => submit(app, fx),
+        KeyCommand::NewLine => app.input.insert('\n'),
+        KeyCommand::Editor => open_editor(app, fx),
         KeyCommand::CursorLeft => app.input.left(),
         KeyCommand::CursorRight => app.input.right(),
         KeyCommand::CursorHome => app.input.home(),
@@ -63,6 +84,8 @@ fn run_key_command(app: &mut App, command: KeyCommand, fx: &mut Vec<Effect>) {
         KeyCommand::DeleteWordBefore => app.input.delete_word_before(),
         KeyCommand::DeleteToStart => app.input.delete_to_start(),
         KeyCommand::DeleteToEnd => app.input.delete_to_end(),
+        KeyCommand::OlderLine if app.input.line_up() => {}
+        KeyCommand::NewerLine if app.input.line_down() => {}
         KeyCommand::OlderLine => {
             let current = app.input.text().to_owned();
             if let Some(line) = app.sent_lines.older(&current) {

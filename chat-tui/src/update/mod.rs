@@ -6,41 +6,47 @@
 //! behaviour is a plain unit test.
 //!
 //! One module per topic: [`keys`] (what a key does, from
-//! [`crate::keymap`]), [`input`] (the input line, the outbox, completion),
-//! [`commands`] (`/commands`), [`rooms`] (switching, read marks, paging),
-//! [`sync`] (joining, catching up, older pages, absorbing messages),
+//! [`crate::keybind`]), [`mouse`] (the wheel and clicks), [`input`] (the
+//! input, pastes, the editor's result, completion), [`outbox`] (queueing,
+//! sending and acknowledging requests), [`commands`] (`/commands`),
+//! [`manage`] (the room-management commands), [`rooms`] (switching, read
+//! marks, paging), [`sync`] (joining, catching up, older pages), [`stream`]
+//! (applying every kind of room entry),
 //! [`network`] (socket events and server frames) and [`clock`] (ticks).
 //!
 //! # Reconnection without loss or duplication
-//! - Each room remembers `last_seen`, the newest message id shown. After a
-//!   `welcome` every room is joined again with `since = last_seen` (with
-//!   `limit` 500) and, while `more`, paged on with `history` `after`.
-//!   Live messages that arrive during that paging are held back and shown
-//!   after it, so ids are absorbed in order.
-//! - Any message whose id is at or below `last_seen` is a duplicate and is
+//! - Each room remembers `last_seen`, the newest entry id shown (a message
+//!   or a room change). After a `welcome` every room we are in is joined
+//!   again with `since = last_seen` (with `limit` 500) and, while `more`,
+//!   paged on with `history` `after`. Live entries that arrive during that
+//!   paging are held back and shown after it, so ids are absorbed in order.
+//! - Any entry whose id is at or below `last_seen` is a duplicate and is
 //!   dropped.
-//! - Typed lines go to the outbox with a unique `ref` and are drawn dimmed
-//!   until the server's copy with that `ref` comes back (the server sends it
-//!   only after storing the message). Lines of a room are sent only while
-//!   that room is caught up, so after a reconnect they go out after the
-//!   missed messages and in the order typed, with their original `ref`.
-//! - A line can be stored while its acknowledgement is lost with the
-//!   socket. Its stored copy then comes back in the rejoin history, without
-//!   `ref` (refs are only on the sender's live copy). So while catching up,
-//!   a message from this user without `ref` whose room and text equal an
-//!   outbox line that was sent at least once is taken as that line's
-//!   acknowledgement, and the line is not sent again. The trade-off: if the
-//!   same user sent the very same text to the same room from another
-//!   session during the outage, one pending line here is taken as stored
-//!   although it was not. We accept that rare loss of an identical,
-//!   repeated line to guarantee the common case never shows a line twice.
+//! - Typed lines (and any other request that makes an entry) go to the
+//!   outbox with a `ref` unique to this installation, and the state with
+//!   the outbox is put on disk ([`Effect::SaveStateDurably`]) before the
+//!   request is first sent. A line is drawn dimmed until the server's copy
+//!   with its `ref` comes back (sent only after the server stored it);
+//!   only then does it leave the outbox. Requests of a room are sent only
+//!   while that room is caught up, so after a reconnect or a restart they
+//!   go out after the missed messages, in the order made, with their
+//!   original `ref`.
+//! - A request can be stored while its acknowledgement is lost with the
+//!   socket (or the client dies). It is then sent again with the same
+//!   `ref`, and the server, which keeps the `ref` with the entry, answers
+//!   with the stored entry instead of storing it again; that copy's id is
+//!   not newer than what catch-up already showed, so it is not shown twice.
 
 mod clock;
 mod commands;
 mod input;
 mod keys;
+mod manage;
+mod mouse;
 mod network;
+mod outbox;
 mod rooms;
+mod stream;
 mod sync;
 
 use std::time::Duration;
@@ -49,7 +55,7 @@ use chat_proto::ClientFrame;
 use chat_proto::limits::MAX_HISTORY_LIMIT;
 
 use crate::action::Action;
-use crate::app::{App, Entry, Level, Size};
+use crate::app::{App, Entry, Level, Mode, Size};
 use crate::state::SavedState;
 
 /// Messages asked for per page when scrolling back.
@@ -65,14 +71,22 @@ pub const RESEND_DELAY: Duration = Duration::from_secs(1);
 pub enum Effect {
     /// Send a frame on the current socket.
     Send(ClientFrame),
-    /// Write the state file.
+    /// Write the state file when convenient (the newest state wins).
     SaveState(SavedState),
+    /// Write the state file and wait until it is on disk before performing
+    /// the next effect: the outbox gained a request that is about to be
+    /// sent, and a client killed after sending must find it there.
+    SaveStateDurably(SavedState),
     /// Connect now.
     Reconnect,
     /// Stop retrying until `Reconnect` (the login was refused).
     HoldConnection,
     /// Repaint the whole terminal.
     ClearScreen,
+    /// Suspend the screen and compose the input in `$VISUAL` / `$EDITOR`,
+    /// starting from this text; the outcome comes back as
+    /// [`Action::Edited`].
+    Edit(String),
     Quit,
 }
 
@@ -86,7 +100,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Typed(text) => {
             app.needs_redraw = true;
-            input::on_typed(app, &text);
+            if matches!(app.mode, Mode::Confirm(_)) {
+                manage::answer_typed(app, &text, &mut fx);
+            } else {
+                input::on_typed(app, &text);
+            }
         }
         Action::Paste(text) => {
             app.needs_redraw = true;
@@ -99,6 +117,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Net(event) => {
             app.needs_redraw = true;
             network::on_net(app, event, &mut fx);
+        }
+        Action::Mouse(event) => mouse::on_mouse(app, event, &mut fx),
+        Action::Edited(outcome) => {
+            app.needs_redraw = true;
+            input::on_edited(app, outcome);
         }
         Action::Tick => clock::on_tick(app, &mut fx),
         Action::Terminate => quit(app, &mut fx),

@@ -2,11 +2,16 @@
 
 use std::time::Duration;
 
-use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame};
+use chat_proto::{ClientFrame, Entry as StreamEntry, ErrorCode, RoomInfo, ServerFrame};
 
-use super::sync::{absorb, on_history, on_joined, send_join};
+use super::commands::room_deleted;
+use super::stream::on_live;
+use super::sync::{Joined, on_history, on_joined, send_join};
 use super::{Effect, RESEND_DELAY, notice, push_entry};
-use crate::app::{App, ConnState, Entry, InputLine, Level, Mode, Older, RoomBrowser, RoomSync};
+use crate::app::{
+    App, ConnState, Entry, InputLine, Level, Membership, Mode, Older, Pending, RoomBrowser,
+    RoomSync,
+};
 use crate::net::NetEvent;
 
 pub(super) fn on_net(app: &mut App, event: NetEvent, fx: &mut Vec<Effect>) {
@@ -88,28 +93,45 @@ fn whole_seconds(delay: Duration) -> u128 {
 }
 
 fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
+    let frame = match StreamEntry::try_from(frame) {
+        Ok(entry) => return on_live(app, entry),
+        Err(frame) => frame,
+    };
     match frame {
         ServerFrame::Welcome {
             user,
             guest,
             registered,
             server,
-            ..
-        } => on_welcome(app, user, guest, registered, &server, fx),
+            protocol,
+            admin,
+        } => {
+            app.protocol = protocol;
+            app.admin = admin;
+            on_welcome(app, user, guest, registered, &server, fx);
+        }
         ServerFrame::Joined {
             room,
             members,
             history,
             more,
             last_id,
-            ..
-        } => on_joined(app, &room, members, messages_of(history), more, last_id, fx),
+            details,
+        } => {
+            let joined = Joined {
+                members,
+                history,
+                more,
+                last_id,
+                details,
+            };
+            on_joined(app, &room, joined, fx);
+        }
         ServerFrame::History {
             room,
             messages,
             more,
-        } => on_history(app, &room, messages_of(messages), more, fx),
-        ServerFrame::Message(message) => on_message(app, message),
+        } => on_history(app, &room, messages, more, fx),
         ServerFrame::Join { room, user, ts } => {
             let Some(index) = app.room_index(&room) else {
                 return;
@@ -131,38 +153,17 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
             }
         }
         ServerFrame::Rooms { rooms, .. } => on_rooms(app, rooms),
+        ServerFrame::RoomDeleted { room, user, .. } => room_deleted(app, &room, &user),
         ServerFrame::Error {
             code,
             message,
             reference,
             ..
         } => on_error(app, code, &message, reference, fx),
-        // Protocol-2 frames this client does not show yet (a protocol-1
-        // server sends none of them).
-        ServerFrame::Edit(_)
-        | ServerFrame::Delete(_)
-        | ServerFrame::React(_)
-        | ServerFrame::Unreact(_)
-        | ServerFrame::Topic(_)
-        | ServerFrame::Role(_)
-        | ServerFrame::Kick(_)
-        | ServerFrame::Ban(_)
-        | ServerFrame::Unban(_)
-        | ServerFrame::Invite(_)
-        | ServerFrame::Settings(_)
-        | ServerFrame::RoomDeleted { .. }
-        | ServerFrame::Read { .. }
-        | ServerFrame::Typing { .. }
-        | ServerFrame::Search { .. } => {}
+        // Entries came out above; protocol-2 frames this client does not
+        // show yet (a protocol-1 server sends none of them).
+        _ => {}
     }
-}
-
-/// The messages of a page; entries of other kinds are not shown yet.
-fn messages_of(entries: Vec<chat_proto::Entry>) -> Vec<Message> {
-    entries
-        .into_iter()
-        .filter_map(chat_proto::Entry::into_message)
-        .collect()
 }
 
 /// Logged in: say so once (or that we are back), then join every room.
@@ -197,24 +198,9 @@ fn on_welcome(
     app.ever_online = true;
     notice(app, &text, Level::Info);
     for index in 0..app.rooms.len() {
-        send_join(app, index, fx);
-    }
-}
-
-/// A live message: an acknowledgement if it carries one of our refs, held
-/// back while its room is catching up, else shown.
-fn on_message(app: &mut App, message: Message) {
-    if let Some(reference) = &message.reference {
-        app.outbox.take_by_ref(reference);
-    }
-    let Some(index) = app.room_index(&message.room) else {
-        return;
-    };
-    match app.rooms[index].sync {
-        RoomSync::Joining { .. } | RoomSync::CatchingUp => {
-            app.rooms[index].held_live.push(message);
+        if app.rooms[index].is_member() {
+            send_join(app, index, fx);
         }
-        RoomSync::Live | RoomSync::Offline => absorb(app, index, message, false),
     }
 }
 
@@ -270,6 +256,7 @@ fn on_error(
             app.refused = true;
             return;
         }
+        ErrorCode::Forbidden if reference.is_none() && join_refused(app, &text) => return,
         ErrorCode::RateLimited | ErrorCode::Internal => {
             if let Some(p) = reference.as_deref().and_then(|r| app.outbox.by_ref_mut(r)) {
                 p.in_flight = false;
@@ -284,8 +271,8 @@ fn on_error(
         }
         _ => {
             if let Some(p) = reference.as_deref().and_then(|r| app.outbox.take_by_ref(r)) {
-                let shown = crate::text::truncate(&crate::sanitize::inert(&p.text), 40);
-                let line = format!("Not sent to #{} ({text}): {shown}", p.room);
+                app.state_dirty = true;
+                let line = refusal(&p, &text);
                 match app.room_index(&p.room) {
                     Some(index) => push_entry(
                         app,
@@ -307,4 +294,48 @@ fn on_error(
         &format!("Server: {text} ({})", code.as_str()),
         Level::Error,
     );
+}
+
+/// The line that says an outbox line or request was refused, and why.
+fn refusal(pending: &Pending, why: &str) -> String {
+    match pending.text() {
+        Some(_) => format!(
+            "Not sent to #{} ({why}): {}",
+            pending.room,
+            pending.describe()
+        ),
+        None => format!("#{}: {} refused: {why}", pending.room, pending.describe()),
+    }
+}
+
+/// A `forbidden` without `ref` while a room is joining: the server refused
+/// the `join` (a ban, a private room). The server answers a socket's
+/// requests in order, so it is the room whose join went out first, which
+/// is the first one still joining. That room is marked as left with the
+/// reason instead of waiting forever; returns whether there was one.
+fn join_refused(app: &mut App, why: &str) -> bool {
+    let Some(index) = app
+        .rooms
+        .iter()
+        .position(|r| matches!(r.sync, RoomSync::Joining { .. }))
+    else {
+        return false;
+    };
+    let room = &mut app.rooms[index];
+    room.sync = RoomSync::Offline;
+    room.membership = Membership::Removed {
+        why: format!("the server refused to let you in: {why}"),
+    };
+    app.state_dirty = true;
+    let text = format!("Cannot join #{}: {why}", room.name);
+    push_entry(
+        app,
+        index,
+        Entry::Notice {
+            text,
+            ts: app.now_ms,
+            level: Level::Error,
+        },
+    );
+    true
 }

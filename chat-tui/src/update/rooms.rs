@@ -46,12 +46,17 @@ pub(super) fn mark_read(app: &mut App, index: usize) {
 /// PgUp: a page up, no further than the top of what is loaded; at the
 /// top, older history is asked for.
 pub(super) fn scroll_up(app: &mut App, fx: &mut Vec<Effect>) {
+    let page = app.current_room().map_or(1, |room| room.viewport.page());
+    scroll_up_by(app, page, fx);
+}
+
+/// Up by `page` rows (a page, or a turn of the mouse wheel).
+pub(super) fn scroll_up_by(app: &mut App, page: usize, fx: &mut Vec<Effect>) {
     let current = app.current;
     let Some(room) = app.rooms.get_mut(current) else {
         return;
     };
     let drawn = room.viewport;
-    let page = drawn.page();
     let step = page.min(drawn.rows_above);
     if step > 0 {
         room.scroll = room.scroll.up(step, room.entries.len());
@@ -59,18 +64,24 @@ pub(super) fn scroll_up(app: &mut App, fx: &mut Vec<Effect>) {
         room.viewport.rows_above -= step;
         room.viewport.rows_below += step;
     }
-    if drawn.reached_top && page >= drawn.rows_above {
+    // Above a `/clear` there is nothing to show, so nothing to fetch.
+    if drawn.reached_top && page >= drawn.rows_above && room.cleared == 0 {
         request_older(app, current, fx);
     }
 }
 
 /// PgDn: a page down, following new lines again at the bottom.
 pub(super) fn scroll_down(app: &mut App) {
+    let page = app.current_room().map_or(1, |room| room.viewport.page());
+    scroll_down_by(app, page);
+}
+
+/// Down by `page` rows.
+pub(super) fn scroll_down_by(app: &mut App, page: usize) {
     let Some(room) = app.current_room_mut() else {
         return;
     };
     let drawn = room.viewport;
-    let page = drawn.page();
     room.scroll = room.scroll.down(page, &drawn, room.entries.len());
     let step = page.min(drawn.rows_below);
     room.viewport.rows_below -= step;

@@ -1,12 +1,13 @@
 //! Keeping a room in step with the server: joining with `since`, paging
 //! forward while catching up, fetching older pages, and absorbing each
-//! message exactly once.
+//! entry exactly once (through [`super::stream`]).
 
-use chat_proto::{ClientFrame, Message};
+use chat_proto::{ClientFrame, Entry as StreamEntry, RoomDetails};
 
-use super::input::flush_outbox;
+use super::outbox::flush_outbox;
+use super::stream::{Via, absorb, absorb_held};
 use super::{CATCH_UP_PAGE, Effect, OLDER_PAGE, push_entry};
-use crate::app::{App, Entry, Level, Older, Room, RoomSync, mentions};
+use crate::app::{App, Entry, Level, Older, Room, RoomSync};
 
 /// Asks for the page of history before the oldest loaded message.
 pub(super) fn request_older(app: &mut App, index: usize, fx: &mut Vec<Effect>) {
@@ -51,19 +52,32 @@ pub(super) fn send_join(app: &mut App, index: usize, fx: &mut Vec<Effect>) {
     }));
 }
 
-pub(super) fn on_joined(
-    app: &mut App,
-    name: &str,
-    members: Vec<String>,
-    history: Vec<Message>,
-    more: bool,
-    last_id: u64,
-    fx: &mut Vec<Effect>,
-) {
+/// What `joined` says of a room.
+pub(super) struct Joined {
+    pub members: Vec<String>,
+    pub history: Vec<StreamEntry>,
+    pub more: bool,
+    pub last_id: u64,
+    pub details: Option<RoomDetails>,
+}
+
+pub(super) fn on_joined(app: &mut App, name: &str, joined: Joined, fx: &mut Vec<Effect>) {
+    let Joined {
+        members,
+        history,
+        more,
+        last_id,
+        details,
+    } = joined;
     let Some(index) = app.room_index(name) else {
         return;
     };
     let room = &mut app.rooms[index];
+    if !room.is_member() {
+        // Left (kicked) or only invited meanwhile: not ours to show.
+        return;
+    }
+    room.details = details;
     let since = match room.sync {
         RoomSync::Joining { since } => since,
         _ => room.resume_since(),
@@ -89,8 +103,8 @@ pub(super) fn on_joined(
         send_join(app, index, fx);
         return;
     }
-    for message in history {
-        absorb(app, index, message, true);
+    for entry in in_id_order(history) {
+        absorb(app, index, entry, Via::CatchUp);
     }
     let room = &mut app.rooms[index];
     room.position_known = true;
@@ -122,7 +136,7 @@ pub(super) fn request_catch_up_page(room: &Room, fx: &mut Vec<Effect>) {
 pub(super) fn on_history(
     app: &mut App,
     name: &str,
-    messages: Vec<Message>,
+    entries: Vec<StreamEntry>,
     more: bool,
     fx: &mut Vec<Effect>,
 ) {
@@ -130,9 +144,13 @@ pub(super) fn on_history(
         return;
     };
     let room = &app.rooms[index];
+    if !room.is_member() {
+        return;
+    }
+    let entries = in_id_order(entries);
     if room.sync == RoomSync::CatchingUp {
-        for message in messages {
-            absorb(app, index, message, true);
+        for entry in entries {
+            absorb(app, index, entry, Via::CatchUp);
         }
         let room = &mut app.rooms[index];
         if more {
@@ -141,7 +159,7 @@ pub(super) fn on_history(
             room_live(app, index, fx);
         }
     } else if room.older == Older::Loading {
-        prepend_older(app, index, messages);
+        prepend_older(app, index, entries);
         app.rooms[index].older = if more {
             Older::Available
         } else {
@@ -149,19 +167,18 @@ pub(super) fn on_history(
         };
     } else {
         // Not asked for: keep only what is new.
-        for message in messages {
-            absorb(app, index, message, false);
+        for entry in entries {
+            absorb(app, index, entry, Via::Page);
         }
     }
 }
 
 /// The room is caught up: show what was held back, send its pending lines.
 pub(super) fn room_live(app: &mut App, index: usize, fx: &mut Vec<Effect>) {
-    let room = &mut app.rooms[index];
-    room.sync = RoomSync::Live;
-    let held = std::mem::take(&mut room.held_live);
-    for message in held {
-        absorb(app, index, message, false);
+    app.rooms[index].sync = RoomSync::Live;
+    if !absorb_held(app, index) {
+        // Kicked in what was held back: nothing more to show or send.
+        return;
     }
     let name = app.rooms[index].name.clone();
     flush_outbox(app, &name, fx);
@@ -179,51 +196,43 @@ pub(super) fn room_live(app: &mut App, index: usize, fx: &mut Vec<Effect>) {
     }
 }
 
-/// Older history arrived: what is older than every loaded message goes on
-/// top, above any notices, since it happened before them.
-pub(super) fn prepend_older(app: &mut App, index: usize, messages: Vec<Message>) {
+/// A page's entries sorted by id: the contract sends them in id order,
+/// and applying them in any other would show an older state last.
+fn in_id_order(mut entries: Vec<StreamEntry>) -> Vec<StreamEntry> {
+    entries.sort_by_key(StreamEntry::id);
+    entries
+}
+
+/// Older history arrived: what is older than every loaded entry goes on
+/// top, above any notices, since it happened before them. Its messages
+/// are already in their page state and the room's details are newer than
+/// its changes, so nothing is applied: room changes only add their lines,
+/// and edits, deletions and reactions nothing.
+pub(super) fn prepend_older(app: &mut App, index: usize, entries: Vec<StreamEntry>) {
     let room = &mut app.rooms[index];
     let oldest = room.oldest_id();
-    let older: Vec<Entry> = messages
+    let older: Vec<Entry> = entries
         .into_iter()
-        .filter(|m| oldest.is_none_or(|oldest| m.id < oldest))
-        .map(Entry::Message)
+        .filter(|e| oldest.is_none_or(|oldest| e.id() < oldest))
+        .filter_map(|e| match e {
+            StreamEntry::Message(m) => Some(Entry::Message(m)),
+            StreamEntry::Edit(_)
+            | StreamEntry::Delete(_)
+            | StreamEntry::React(_)
+            | StreamEntry::Unreact(_) => None,
+            change => Some(Entry::Change(change)),
+        })
         .collect();
     if oldest.is_none() {
         // Nothing was loaded: this page is also the newest we have seen.
-        let newest = older.iter().filter_map(Entry::message_id).max();
+        let newest = older.iter().filter_map(Entry::stream_id).max();
         room.last_seen = room.last_seen.max(newest.unwrap_or(0));
         room.position_known = true;
     }
     room.scroll = room.scroll.entries_prepended(older.len());
+    if room.cleared > 0 {
+        // Older than what `/clear` hid: hidden too.
+        room.cleared += older.len();
+    }
     room.entries.splice(0..0, older);
-}
-
-/// Shows one message from the server unless it is a duplicate, counting
-/// it as unread (and maybe a mention) outside the current room. During a
-/// catch-up (`catching_up`), an own message without `ref` may be the stored
-/// copy of an outbox line whose acknowledgement was lost.
-pub(super) fn absorb(app: &mut App, index: usize, message: Message, catching_up: bool) {
-    if catching_up && message.user == app.user && message.reference.is_none() {
-        app.outbox.take_stored_copy(&message.room, &message.text);
-    }
-    let is_current = index == app.current;
-    let me = app.user.clone();
-    let room = &mut app.rooms[index];
-    if message.id <= room.last_seen {
-        return;
-    }
-    room.last_seen = message.id;
-    if message.id > room.last_read {
-        if is_current {
-            room.last_read = message.id;
-            app.state_dirty = true;
-        } else if message.user != me {
-            room.unread += 1;
-            if mentions(&message.text, &me) {
-                room.mentioned = true;
-            }
-        }
-    }
-    push_entry(app, index, Entry::Message(message));
 }

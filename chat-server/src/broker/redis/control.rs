@@ -183,7 +183,7 @@ impl ControlTask {
             .iter()
             .map(|(user, claim)| {
                 (
-                    scripts::guest_key(user.as_str()),
+                    scripts::guest_key(user),
                     scripts::guest_value(&self.inner.node, *claim),
                 )
             })
