@@ -21,6 +21,7 @@ mod entry;
 pub mod health;
 mod page;
 pub mod postgres;
+mod postgres_rooms;
 mod rows;
 mod rules;
 pub mod sqlite;
