@@ -297,9 +297,10 @@ async fn postgres_behaves_like_a_message_store() {
         open(Arc::new(Heard::default())).await
     })
     .await;
+    // Schema 3: the room stream and rooms people own.
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "2"
+        "3"
     );
 }
 

@@ -407,6 +407,13 @@ async fn a_private_room_is_listed_and_joined_only_by_its_list() {
     expect_entry(&mut gus, "settings", "alice").await;
     gus.say("r", "still here").await;
     alice.expect_message().await;
+    // Roles and access are for registered users: a guest here is refused.
+    send(
+        &mut alice,
+        json!({"type":"invite","room":"r","subject":"gus","ref":"g"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::Forbidden, "g").await;
 
     let mut carol = server.account("carol", "pw-carol").await;
     assert!(chat_e2e::room_info(&carol.rooms().await, "r").is_none());

@@ -135,10 +135,14 @@ async fn seen(shared: &Shared, room: &RoomName, change: &Change) -> Result<Seen,
             .is_some_and(|subject| admins.contains(subject)),
         ..Seen::default()
     };
-    if matches!(
+    let needs_presence = matches!(
         change,
-        Change::Kick { .. } | Change::Settings { private: true }
-    ) {
+        Change::Kick { .. }
+            | Change::Role { .. }
+            | Change::Invite { .. }
+            | Change::Settings { private: true }
+    );
+    if needs_presence {
         let present = shared.broker.members(room).await?;
         seen.subject_present = change
             .subject()

@@ -24,6 +24,7 @@ pub mod health;
 mod listing;
 mod page;
 pub mod postgres;
+mod postgres_rooms;
 mod rows;
 mod rules;
 pub mod sqlite;

@@ -110,8 +110,7 @@ pub(crate) fn decide(entry: &NewEntry, facts: &Facts) -> Result<Vec<Effect>, Ref
         }
         Change::Role { role, .. } => {
             needs(OWNER, "only the owner and admins may give roles")?;
-            let account = facts.subject_account.clone();
-            let account = account.ok_or(Refusal::not_found("no such user"))?;
+            let account = registered_subject(entry, facts)?;
             role_effects(*role, account, facts, outranks)
         }
         Change::Kick { .. } => {
@@ -138,8 +137,7 @@ pub(crate) fn decide(entry: &NewEntry, facts: &Facts) -> Result<Vec<Effect>, Ref
         }
         Change::Invite { .. } => {
             needs(OP, "only the owner and ops may invite")?;
-            let account = facts.subject_account.clone();
-            let account = account.ok_or(Refusal::not_found("no such user"))?;
+            let account = registered_subject(entry, facts)?;
             unchanged_if(facts.subject.access, "they are invited already")?;
             let on = Effect::Access {
                 name: account,
@@ -155,6 +153,19 @@ pub(crate) fn decide(entry: &NewEntry, facts: &Facts) -> Result<Vec<Effect>, Ref
             needs(OWNER, "only the owner and admins may delete the room")?;
             Ok(vec![Effect::DeleteRoom])
         }
+    }
+}
+
+/// The account a role or an invitation is for: a guest in the room is
+/// `forbidden` (roles and access are for accounts), a name with no
+/// account otherwise `not_found`.
+fn registered_subject(entry: &NewEntry, facts: &Facts) -> Result<String, Refusal> {
+    match &facts.subject_account {
+        Some(account) => Ok(account.clone()),
+        None if entry.seen.subject_present => Err(Refusal::forbidden(
+            "roles and invitations are for registered users",
+        )),
+        None => Err(Refusal::not_found("no such user")),
     }
 }
 
