@@ -227,6 +227,13 @@ impl Entry {
         each_kind!(self, e => e.reference.as_deref())
     }
 
+    /// A copy without the actor's `ref`: what everyone but the actor gets.
+    pub fn without_reference(&self) -> Entry {
+        let mut copy = self.clone();
+        each_kind!(&mut copy, e => e.reference = None);
+        copy
+    }
+
     /// The kind as named by `type` on the wire.
     pub fn kind(&self) -> &'static str {
         match self {

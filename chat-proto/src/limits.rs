@@ -1,9 +1,9 @@
 //! Numeric limits of the protocol (versions 1 and 2), named once so server,
 //! client and tests agree on them.
 
-/// The protocol version the server announces in `welcome` today. It moves
-/// to [`PROTOCOL_2`] once the server handles every protocol-2 request.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version the server announces in `welcome` today: protocol
+/// 2, served in parts (`docs/protocol.md` says which requests so far).
+pub const PROTOCOL_VERSION: u32 = PROTOCOL_2;
 /// Protocol 2: the room stream, owned rooms, fixable messages,
 /// conversations, search. Its wire types are all in this crate.
 pub const PROTOCOL_2: u32 = 2;

@@ -43,6 +43,11 @@ pub struct Cli {
     /// Refuse guest sessions: every hello needs a password.
     #[arg(long)]
     pub require_accounts: bool,
+    /// A server admin's account name (repeatable): admins may do anything
+    /// an owner may, in every room. No guest may use the name, and its
+    /// account is made only with `chat-server user add NAME`.
+    #[arg(long = "admin", value_name = "NAME", value_parser = parse_user_name)]
+    pub admins: Vec<chat_proto::UserName>,
     /// Most WebSocket sessions at once; further upgrades get HTTP 503.
     #[arg(long, value_name = "N", default_value_t = 50_000)]
     pub max_connections: usize,
@@ -138,11 +143,45 @@ pub struct Cli {
 /// What the binary does besides serving.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
+    /// Manage accounts (the only way to make a server admin's account).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        /// The SQLite database file [default: as for the server].
+        #[arg(long, value_name = "PATH", global = true)]
+        db: Option<PathBuf>,
+        /// A cluster's PostgreSQL database instead of a SQLite file.
+        #[arg(long, value_name = "URL", env = "CHAT_DATABASE_URL", global = true)]
+        database: Option<String>,
+    },
     /// Create or upgrade the cluster's PostgreSQL schema, then exit.
     Migrate {
         /// The PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB).
         #[arg(long, value_name = "URL", env = "CHAT_DATABASE_URL")]
         database: String,
+    },
+}
+
+/// What `chat-server user` does. Passwords are read from standard input
+/// (one line), or from a prompt that shows no characters on a terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum UserAction {
+    /// Create an account.
+    Add {
+        #[arg(value_parser = parse_user_name)]
+        name: chat_proto::UserName,
+    },
+    /// Set an account's password.
+    Passwd {
+        #[arg(value_parser = parse_user_name)]
+        name: chat_proto::UserName,
+    },
+    /// List every account's name.
+    List,
+    /// Remove an account (its messages stay).
+    Remove {
+        #[arg(value_parser = parse_user_name)]
+        name: chat_proto::UserName,
     },
 }
 
@@ -163,10 +202,35 @@ fn parse_seconds(raw: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// The names given to `--admin`, compared regardless of case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admins(std::collections::HashSet<String>);
+
+impl Admins {
+    pub fn new(names: impl IntoIterator<Item = chat_proto::UserName>) -> Self {
+        Self(
+            names
+                .into_iter()
+                .map(|n| n.as_str().to_lowercase())
+                .collect(),
+        )
+    }
+
+    pub fn contains(&self, name: &chat_proto::UserName) -> bool {
+        self.0.contains(&name.as_str().to_lowercase())
+    }
+}
+
+fn parse_user_name(raw: &str) -> Result<chat_proto::UserName, String> {
+    chat_proto::UserName::parse(raw).map_err(|e| e.to_string())
+}
+
 /// What a running server needs to know, independent of how it was started.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub require_accounts: bool,
+    /// `--admin`: the server admins' names.
+    pub admins: Admins,
     pub max_connections: usize,
     pub rate_limit: u32,
     pub rate_burst: u32,
@@ -228,6 +292,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             require_accounts: false,
+            admins: Admins::default(),
             max_connections: 50_000,
             rate_limit: 20,
             rate_burst: 40,
@@ -250,6 +315,7 @@ impl From<&Cli> for Config {
     fn from(cli: &Cli) -> Self {
         Self {
             require_accounts: cli.require_accounts,
+            admins: Admins::new(cli.admins.iter().cloned()),
             max_connections: cli.max_connections,
             rate_limit: cli.rate_limit,
             rate_burst: cli.rate_burst,
@@ -360,9 +426,30 @@ mod tests {
             .unwrap();
         match cli.command {
             Some(Command::Migrate { database }) => assert_eq!(database, "postgres://db/c"),
-            None => panic!("migrate was not parsed"),
+            other => panic!("migrate was not parsed: {other:?}"),
         }
         assert!(Cli::try_parse_from(["chat-server", "--port", "1", "migrate"]).is_err());
+    }
+
+    #[test]
+    fn user_is_a_subcommand_and_admin_repeats() {
+        let cli =
+            Cli::try_parse_from(["chat-server", "user", "add", "root", "--db", "x.db"]).unwrap();
+        match cli.command {
+            Some(Command::User { action, db, .. }) => {
+                let name = chat_proto::UserName::parse("root").unwrap();
+                assert_eq!(action, UserAction::Add { name });
+                assert_eq!(db.as_deref(), Some(std::path::Path::new("x.db")));
+            }
+            other => panic!("user was not parsed: {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["chat-server", "user", "add", "b b"]).is_err());
+        let cli =
+            Cli::try_parse_from(["chat-server", "--admin", "root", "--admin", "Ops"]).unwrap();
+        let admins = Config::from(&cli).admins;
+        assert!(admins.contains(&chat_proto::UserName::parse("ops").unwrap()));
+        assert!(admins.contains(&chat_proto::UserName::parse("root").unwrap()));
+        assert!(!admins.contains(&chat_proto::UserName::parse("alice").unwrap()));
     }
 
     #[test]

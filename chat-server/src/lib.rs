@@ -50,6 +50,7 @@ pub mod http;
 pub mod limits;
 pub mod login_limits;
 pub mod metrics;
+pub mod operator;
 pub mod outbox;
 pub mod registry;
 pub mod server;

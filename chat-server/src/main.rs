@@ -57,6 +57,14 @@ fn main() -> ExitCode {
     if let Some(Command::Migrate { database }) = &cli.command {
         return runtime.block_on(migrate(database));
     }
+    if let Some(Command::User {
+        action,
+        db,
+        database,
+    }) = cli.command.clone()
+    {
+        return runtime.block_on(user(action, db.or_else(|| cli.db_path()), database));
+    }
     runtime.block_on(serve(cli))
 }
 
@@ -80,6 +88,26 @@ async fn migrate(database: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(format!("migrating {}: {e}", redact_url(database))),
+    }
+}
+
+/// `chat-server user ...`: prints what was done, or fails.
+async fn user(
+    action: chat_server::config::UserAction,
+    db: Option<std::path::PathBuf>,
+    database: Option<String>,
+) -> ExitCode {
+    let Some(db) = db else {
+        return fail("cannot find a data directory for the database; pass --db PATH".into());
+    };
+    match chat_server::operator::run(action, &db, database.as_deref()).await {
+        Ok(done) => {
+            if !done.is_empty() {
+                println!("{done}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e.to_string()),
     }
 }
 

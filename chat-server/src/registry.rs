@@ -44,12 +44,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use chat_proto::{Message, RoomName, ServerFrame, UserName};
+use chat_proto::{Entry, RoomName, ServerFrame, UserName};
 use tokio::sync::mpsc;
 
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
-use crate::store::{CommitListener, CommittedMessage, ConnId};
+use crate::store::{CommitListener, Committed, ConnId, StreamEvent};
 use crate::sync::lock;
 
 pub use crate::outbox::{Frame, Outbox, frame};
@@ -103,25 +103,8 @@ struct RoomState {
 }
 
 impl RoomState {
-    /// Queues messages of this room to every member, then writes each
-    /// member's share in one go.
-    fn deliver(&mut self, messages: &[CommittedMessage]) {
-        self.held_entry |= !messages.is_empty();
-        for committed in messages {
-            let message = &committed.message;
-            let shared = frame(&ServerFrame::Message(Message {
-                reference: None,
-                ..message.clone()
-            }));
-            for (conn, member) in self.members.iter_mut() {
-                let copy = if *conn == committed.origin && message.reference.is_some() {
-                    frame(&ServerFrame::Message(message.clone()))
-                } else {
-                    shared.clone()
-                };
-                member.deliver(message.id, copy);
-            }
-        }
+    /// Writes what [`Member::send`] queued unflushed, once per member.
+    fn flush_members(&self) {
         for member in self.members.values() {
             member.outbox.flush();
         }
@@ -148,6 +131,12 @@ pub struct Room {
 impl Room {
     pub fn name(&self) -> &RoomName {
         &self.name
+    }
+
+    /// Whether the connection is (still) in the room: a kick, a ban or
+    /// the room's deletion takes it out without its asking.
+    pub fn is_member(&self, conn: ConnId) -> bool {
+        self.lock().members.contains_key(&conn)
     }
 
     fn lock(&self) -> MutexGuard<'_, RoomState> {
@@ -179,6 +168,11 @@ pub enum PresenceRoute {
 /// Every room with members on this node, by name.
 pub struct RoomRegistry {
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
+    /// Every logged-in connection on this node by folded user name, so an
+    /// invitation reaches the invitee outside the room. Lock order: a
+    /// room's lock may be taken under this one (by `invite_outside`),
+    /// never this one under a room's.
+    online: Mutex<HashMap<String, HashMap<ConnId, Outbox>>>,
     presence: PresenceRoute,
     /// Set when the server starts shutting down: everyone here is about to
     /// be disconnected, so telling them who leaves would only be noise.
@@ -196,6 +190,7 @@ impl RoomRegistry {
     pub fn new(metrics: Arc<Metrics>, presence: PresenceRoute) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
+            online: Mutex::new(HashMap::new()),
             presence,
             shutting_down: AtomicBool::new(false),
             metrics,
@@ -329,6 +324,22 @@ impl RoomRegistry {
     /// the connection was a member.
     pub fn leave(&self, room: &Room, conn: ConnId) -> bool {
         let mut state = room.lock();
+        if !self.leave_locked(room, &mut state, conn) {
+            return false;
+        }
+        // Emptied by this leave (a kick or a deletion is an entry, so only
+        // a leave can empty a room that never held one): hand it on,
+        // outside the lock.
+        let never_used = state.removed && !state.held_entry;
+        drop(state);
+        if let Some(hook) = self.vacated.get().filter(|_| never_used) {
+            hook(&room.name);
+        }
+        true
+    }
+
+    /// [`RoomRegistry::leave`], under the room's lock.
+    fn leave_locked(&self, room: &Room, state: &mut RoomState, conn: ConnId) -> bool {
         let Some(member) = state.members.remove(&conn) else {
             return false;
         };
@@ -349,18 +360,13 @@ impl RoomRegistry {
                 entered: false,
                 ts: now_ms(),
             };
-            self.announce(&mut state, change);
+            self.announce(state, change);
         }
         // Removed only after the departure has been announced: a new room
         // by that name, and the arrival it announces, can only come after.
         if state.members.is_empty() {
             self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
-            self.remove(room, &mut state);
-            let never_used = !state.held_entry;
-            drop(state);
-            if let Some(hook) = self.vacated.get().filter(|_| never_used) {
-                hook(&room.name);
-            }
+            self.remove(room, state);
         }
         true
     }
@@ -405,31 +411,160 @@ impl RoomRegistry {
         members
     }
 
-    /// Delivers committed messages, in the order given, to this node's
+    /// Delivers committed entries, in the order given, to this node's
     /// members of their rooms; the origin connection gets the copy with
-    /// its `ref`. Each run of one room's messages shares one write per
-    /// member.
-    pub fn deliver(&self, batch: &[CommittedMessage]) {
-        let mut rest = batch;
-        while let Some(first) = rest.first() {
-            let room_name = first.message.room.as_str();
-            let run = rest
-                .iter()
-                .take_while(|committed| committed.message.room == room_name)
-                .count();
-            let (messages, later) = rest.split_at(run);
-            if let Some(room) = self.room(room_name) {
-                room.lock().deliver(messages);
+    /// its `ref`. Each run of one room's entries shares one write per
+    /// member. A kick or ban then takes every connection of its subject out
+    /// of the room; a deleted room loses every member.
+    pub fn deliver(&self, batch: &[Committed]) {
+        let mut current: Option<Arc<Room>> = None;
+        for committed in batch {
+            if current
+                .as_ref()
+                .is_none_or(|room| room.name.as_str() != committed.room)
+            {
+                if let Some(done) = &current {
+                    done.lock().flush_members();
+                }
+                current = self.room(&committed.room);
             }
-            rest = later;
+            if let StreamEvent::Entry(Entry::Invite(invite)) = &committed.event {
+                self.invite_outside(current.as_deref(), committed, &invite.subject);
+            }
+            if let Some(room) = &current {
+                self.apply(room, committed);
+            }
         }
+        if let Some(done) = &current {
+            done.lock().flush_members();
+        }
+    }
+
+    /// One committed entry for this node's members of `room`.
+    fn apply(&self, room: &Room, committed: &Committed) {
+        let mut state = room.lock();
+        state.held_entry = true;
+        match &committed.event {
+            StreamEvent::Entry(entry) => {
+                deliver_entry(&mut state, committed, entry);
+                if let Entry::Kick(removal) | Entry::Ban(removal) = entry {
+                    // The subject's connections get the entry before they go.
+                    state.flush_members();
+                    self.remove_user(room, &mut state, &removal.subject);
+                }
+            }
+            StreamEvent::RoomDeleted {
+                room: name,
+                user,
+                ts,
+                ..
+            } => {
+                let deleted = frame(&ServerFrame::RoomDeleted {
+                    room: name.clone(),
+                    user: user.clone(),
+                    ts: *ts,
+                });
+                for member in state.members.values_mut() {
+                    member.deliver(committed.id, deleted.clone());
+                }
+                state.flush_members();
+                self.empty_room(room, &mut state);
+            }
+        }
+    }
+
+    /// A logged-in connection of `user`: invitations reach it anywhere.
+    pub fn online(&self, user: &UserName, conn: ConnId, outbox: &Outbox) {
+        lock(&self.online)
+            .entry(user.as_str().to_lowercase())
+            .or_default()
+            .insert(conn, outbox.clone());
+    }
+
+    /// The connection has closed.
+    pub fn offline(&self, user: &UserName, conn: ConnId) {
+        let mut online = lock(&self.online);
+        let folded = user.as_str().to_lowercase();
+        if let Some(conns) = online.get_mut(&folded) {
+            conns.remove(&conn);
+            if conns.is_empty() {
+                online.remove(&folded);
+            }
+        }
+    }
+
+    /// Sends an invitation to the invitee's connections on this node that
+    /// are not in the room (those in it get it as members).
+    fn invite_outside(&self, room: Option<&Room>, committed: &Committed, subject: &str) {
+        let StreamEvent::Entry(entry) = &committed.event else {
+            return;
+        };
+        let outside: Vec<Outbox> = {
+            let online = lock(&self.online);
+            let Some(conns) = online.get(&subject.to_lowercase()) else {
+                return;
+            };
+            conns
+                .iter()
+                .filter(|(conn, _)| room.is_none_or(|room| !room.is_member(**conn)))
+                .map(|(_, outbox)| outbox.clone())
+                .collect()
+        };
+        if outside.is_empty() {
+            return;
+        }
+        let invite = frame(&ServerFrame::from(entry.without_reference()));
+        for outbox in outside {
+            outbox.push(invite.clone());
+        }
+    }
+
+    /// Takes every connection of `subject` out of the room, as if each
+    /// had left: the others hear the departure (as presence decides), the
+    /// subject's connections hear nothing more.
+    fn remove_user(&self, room: &Room, state: &mut RoomState, subject: &str) {
+        let subject = subject.to_lowercase();
+        let conns: Vec<ConnId> = state
+            .members
+            .iter()
+            .filter(|(_, member)| member.user.as_str().to_lowercase() == subject)
+            .map(|(conn, _)| *conn)
+            .collect();
+        for conn in conns {
+            self.leave_locked(room, state, conn);
+        }
+    }
+
+    /// Takes every member out of a deleted room at once, telling nobody.
+    fn empty_room(&self, room: &Room, state: &mut RoomState) {
+        if state.members.is_empty() {
+            return;
+        }
+        state.members.clear();
+        state.users.clear();
+        self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
+        self.remove(room, state);
+    }
+}
+
+/// Queues one entry to every member of the room; the origin gets the copy
+/// with its `ref`.
+fn deliver_entry(state: &mut RoomState, committed: &Committed, entry: &Entry) {
+    let shared = frame(&ServerFrame::from(entry.without_reference()));
+    for (conn, member) in state.members.iter_mut() {
+        let copy = if *conn == committed.origin && entry.reference().is_some() {
+            frame(&ServerFrame::from(entry.clone()))
+        } else {
+            shared.clone()
+        };
+        member.deliver(committed.id, copy);
     }
 }
 
 /// The single-node listener: committed messages go straight to this
 /// node's members.
 impl CommitListener for RoomRegistry {
-    fn committed(&self, batch: &[CommittedMessage]) {
+    fn committed(&self, batch: &[Committed]) {
         self.deliver(batch);
     }
 }
@@ -445,7 +580,7 @@ fn presence_frame(change: &PresenceChange) -> ServerFrame {
 
 #[cfg(test)]
 mod tests {
-    use chat_proto::decode_server;
+    use chat_proto::{Message, decode_server};
 
     use super::*;
 
@@ -465,19 +600,17 @@ mod tests {
         )
     }
 
-    fn committed(room: &str, id: u64, origin: u64) -> CommittedMessage {
-        CommittedMessage {
-            message: Message {
-                room: room.into(),
-                id,
-                user: "bob".into(),
-                text: format!("m{id}"),
-                ts: 1,
-                reference: Some(format!("r{id}")),
-                ..Message::default()
-            },
-            origin: ConnId(origin),
-        }
+    fn committed(room: &str, id: u64, origin: u64) -> Committed {
+        let message = Message {
+            room: room.into(),
+            id,
+            user: "bob".into(),
+            text: format!("m{id}"),
+            ts: 1,
+            reference: Some(format!("r{id}")),
+            ..Message::default()
+        };
+        Committed::entry(message.into(), ConnId(origin))
     }
 
     fn joined(name: &str, last_id: u64) -> ServerFrame {

@@ -30,9 +30,14 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct Joined {
     pub room: String,
     pub members: Vec<String>,
+    /// The page's messages (what a protocol-1 client reads).
     pub history: Vec<Message>,
+    /// The page's every entry, messages and protocol-2 kinds, in id order.
+    pub entries: Vec<chat_proto::Entry>,
     pub more: bool,
     pub last_id: u64,
+    /// Protocol 2: topic, owner, ops, privacy, role, read marker.
+    pub details: Option<chat_proto::RoomDetails>,
 }
 
 /// A `welcome` frame's fields.
@@ -584,15 +589,20 @@ impl TestClient {
                 history,
                 more,
                 last_id,
-                ..
+                details,
             } => {
                 assert_eq!(got, room, "{}: joined names the wrong room", self.label);
                 Joined {
                     room: got,
                     members,
-                    history: messages_only(history),
+                    history: history
+                        .iter()
+                        .filter_map(|entry| entry.as_message().cloned())
+                        .collect(),
+                    entries: history,
                     more,
                     last_id,
+                    details,
                 }
             }
             other => panic!("{}: expected joined {room}, got {other:?}", self.label),

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-/// One row of the `messages` table, joined with its room's name.
+/// One message row of the `entries` table (`messages` before schema 3),
+/// joined with its room's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
     pub room: String,
@@ -39,8 +40,8 @@ pub async fn stored_messages(db: &Path, room: &str) -> rusqlite::Result<Vec<Stor
     tokio::task::spawn_blocking(move || {
         let conn = open(&db)?;
         let mut stmt = conn.prepare(
-            "SELECT r.name, m.id, m.user, m.text, m.ts FROM messages m \
-             JOIN rooms r ON r.id = m.room_id WHERE r.name = ?1 ORDER BY m.id",
+            "SELECT r.name, m.id, m.user, m.text, m.ts FROM entries m \
+             JOIN rooms r ON r.id = m.room_id WHERE r.name = ?1 AND m.kind = 0 ORDER BY m.id",
         )?;
         let rows = stmt.query_map([&room], |row| {
             Ok(StoredMessage {
@@ -130,6 +131,23 @@ pub async fn schema_version(db: &Path) -> rusqlite::Result<i64> {
     .expect("the database reader thread does not panic")
 }
 
+/// Every row of `entries` in `room` as (id, kind), in id order.
+pub async fn stored_entry_kinds(db: &Path, room: &str) -> rusqlite::Result<Vec<(i64, i64)>> {
+    let db: PathBuf = db.to_owned();
+    let room = room.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        let mut stmt = conn.prepare(
+            "SELECT e.id, e.kind FROM entries e JOIN rooms r ON r.id = e.room_id \
+             WHERE r.name = ?1 ORDER BY e.id",
+        )?;
+        let rows = stmt.query_map([&room], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect()
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
+
 async fn query_strings(db: &Path, sql: &'static str) -> rusqlite::Result<Vec<String>> {
     let db: PathBuf = db.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -142,10 +160,27 @@ async fn query_strings(db: &Path, sql: &'static str) -> rusqlite::Result<Vec<Str
     .expect("the database reader thread does not panic")
 }
 
+/// The folded names banned from `room`, in order.
+pub async fn stored_bans(db: &Path, room: &str) -> rusqlite::Result<Vec<String>> {
+    let db: PathBuf = db.to_owned();
+    let room = room.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        let mut stmt = conn.prepare(
+            "SELECT b.name_folded FROM bans b JOIN rooms r ON r.id = b.room_id \
+             WHERE r.name = ?1 ORDER BY b.name_folded",
+        )?;
+        let rows = stmt.query_map([&room], |row| row.get(0))?;
+        rows.collect()
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
+
 /// Adds `count` rooms named `{prefix}NNNNN`, each holding one message, to
-/// the database of a server that is **not running** (the `rooms` and
-/// `messages` tables are the same in every schema version so far), in
-/// one transaction.
+/// the database of a server that is **not running** and has migrated
+/// to schema version 3 (where messages are rows of `entries`), in one
+/// transaction.
 pub async fn seed_rooms(db: &Path, prefix: &str, count: usize) -> rusqlite::Result<()> {
     let db: PathBuf = db.to_owned();
     let prefix = prefix.to_owned();
@@ -157,7 +192,7 @@ pub async fn seed_rooms(db: &Path, prefix: &str, count: usize) -> rusqlite::Resu
                 "INSERT INTO rooms (name, last_id, created_at) VALUES (?1, 1, 0) RETURNING id",
             )?;
             let mut message = tx.prepare(
-                "INSERT INTO messages (room_id, id, user, text, ts) VALUES (?1, 1, 'seed', ?2, 0)",
+                "INSERT INTO entries (room_id, id, user, text, ts) VALUES (?1, 1, 'seed', ?2, 0)",
             )?;
             for index in 0..count {
                 let name = format!("{prefix}{index:05}");

@@ -28,6 +28,8 @@ const LISTENING_MARKER: &str = "listening on ";
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
     pub require_accounts: bool,
+    /// `--admin NAME`, once per name.
+    pub admins: Vec<String>,
     pub max_connections: Option<u32>,
     pub rate_limit: Option<u32>,
     pub rate_burst: Option<u32>,
@@ -41,6 +43,9 @@ pub struct ServerOptions {
     pub redis_url: Option<String>,
     /// Appended after every other flag.
     pub extra_args: Vec<String>,
+    /// Another `chat-server` binary to run (an older release), instead of
+    /// this workspace's.
+    pub program: Option<PathBuf>,
 }
 
 impl ServerOptions {
@@ -57,6 +62,10 @@ impl ServerOptions {
         let mut args = Vec::new();
         if self.require_accounts {
             args.push("--require-accounts".to_owned());
+        }
+        for admin in &self.admins {
+            args.push("--admin".to_owned());
+            args.push(admin.clone());
         }
         let numeric = [
             ("--max-connections", self.max_connections.map(u64::from)),
@@ -229,6 +238,12 @@ impl ServerProcess {
         self.process.wait_exit(limit).await
     }
 
+    /// Runs this workspace's binary from the next [`ServerProcess::restart`]
+    /// on: an upgrade from [`ServerOptions::program`].
+    pub fn upgrade_on_restart(&mut self) {
+        self.options.program = None;
+    }
+
     /// Stops the server gracefully (SIGTERM, expecting exit code 0) and
     /// starts it again on the same database and a new port.
     pub async fn restart(&mut self) {
@@ -309,7 +324,14 @@ async fn spawn(process: &mut ChildProcess, options: &ServerOptions, db_path: &Pa
     }
     args.extend(options.args());
     let log_filter = std::env::var("CHAT_E2E_SERVER_LOG").unwrap_or_else(|_| "info".to_owned());
-    let command = server_command(&args, &log_filter);
+    let mut command = server_command(&args, &log_filter);
+    if let Some(program) = &options.program {
+        command = Command::new(program);
+        command
+            .args(&args)
+            .env("RUST_LOG", &log_filter)
+            .env("NO_COLOR", "1");
+    }
     match process
         .launch(command, parse_listening_line, STARTUP_TIMEOUT)
         .await

@@ -254,7 +254,7 @@ async fn users_of_a_killed_node_leave_their_rooms_within_seconds() {
         .postgres
         .query(
             "WITH r AS (UPDATE rooms SET last_id = last_id + 1 WHERE name = 'lobby' \
-             RETURNING id, last_id) INSERT INTO messages (room_id, id, user_name, text, ts) \
+             RETURNING id, last_id) INSERT INTO entries (room_id, id, user_name, text, ts) \
              SELECT id, last_id, 'bob', convert_to('committed, never published', 'UTF8'), \
              (extract(epoch FROM now()) * 1000)::bigint FROM r",
         )
@@ -501,7 +501,7 @@ async fn the_cluster_recovers_when_redis_restarts() {
     // Nothing acknowledged was lost, nothing was stored twice.
     let stored = cluster
         .postgres
-        .query("SELECT string_agg(id::text, ',' ORDER BY id) FROM messages")
+        .query("SELECT string_agg(id::text, ',' ORDER BY id) FROM entries")
         .await;
     let acknowledged: Vec<String> = std::iter::once(before.id)
         .chain(during.iter().map(|m| m.id))
@@ -562,17 +562,17 @@ async fn migrate_creates_the_schema_and_a_node_needs_both_engines() {
     let first = run_server_to_exit(&["migrate", "--database", &url], limit).await;
     assert!(first.status.success(), "{}", first.describe());
     assert!(
-        first.stderr.contains("from schema version 0 to 2"),
+        first.stderr.contains("from schema version 0 to 3"),
         "{}",
         first.describe()
     );
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "2"
+        "3"
     );
     assert_eq!(
         postgres
-            .query("SELECT count(*) FROM information_schema.tables WHERE table_name IN ('rooms', 'messages', 'accounts')")
+            .query("SELECT count(*) FROM information_schema.tables WHERE table_name IN ('rooms', 'entries', 'accounts')")
             .await,
         "3"
     );

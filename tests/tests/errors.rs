@@ -141,7 +141,7 @@ async fn protocol_2_types_are_unknown_type_before_hello_and_take_no_token() {
         assert_eq!(error.reference.as_deref(), Some(reference), "{frame}");
     }
     let welcome = client.hello("alice", None).await;
-    assert_eq!(welcome.protocol, 1);
+    assert_eq!(welcome.protocol, chat_proto::limits::PROTOCOL_VERSION);
     for (frame, reference) in newer {
         client.send_raw(frame).await;
         let error = client.expect_error(ErrorCode::UnknownType).await;

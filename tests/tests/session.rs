@@ -12,7 +12,7 @@ async fn a_guest_gets_a_guest_welcome() {
     let welcome = client.hello("gus", None).await;
     assert!(welcome.guest, "{welcome:?}");
     assert!(!welcome.registered, "{welcome:?}");
-    assert_eq!(welcome.protocol, 1);
+    assert_eq!(welcome.protocol, chat_proto::limits::PROTOCOL_2);
     assert!(
         welcome.server.starts_with("chat-server"),
         "server names itself: {welcome:?}"

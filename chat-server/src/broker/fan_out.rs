@@ -8,13 +8,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_proto::Message;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sequencer::{Gap, Sequencer};
 use crate::registry::RoomRegistry;
-use crate::store::{CommitListener, CommittedMessage, ConnId};
+use crate::store::{CommitListener, Committed, ConnId, StreamEvent};
 use crate::sync::lock;
 
 /// How long a message that arrived early waits for the ones before it
@@ -23,16 +22,11 @@ const GAP_WAIT: Duration = Duration::from_millis(150);
 /// Early arrivals in one room past which the store is read at once.
 const MAX_HELD: usize = 10_000;
 
-/// A committed message as it travels between nodes: no `ref`, which only
+/// A committed entry as it travels between nodes: no `ref`, which only
 /// ever goes to the sender's own connection.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct WireMessage {
-    pub room: String,
-    pub id: u64,
-    pub user: String,
-    pub text: String,
-    pub ts: i64,
-}
+#[serde(transparent)]
+pub(super) struct WireMessage(pub StreamEvent);
 
 /// Work for the publisher task.
 pub(super) enum Publish {
@@ -72,7 +66,7 @@ impl ClusterFanOut {
     /// Runs `step` on the sequencer and delivers what it released, all
     /// under the sequencer's lock so that deliveries from different
     /// tasks cannot overtake each other.
-    pub(super) fn sequenced(&self, step: impl FnOnce(&mut Sequencer, &mut Vec<CommittedMessage>)) {
+    pub(super) fn sequenced(&self, step: impl FnOnce(&mut Sequencer, &mut Vec<Committed>)) {
         let mut sequencer = lock(&self.sequencer);
         let mut released = Vec::new();
         step(&mut sequencer, &mut released);
@@ -104,7 +98,7 @@ impl ClusterFanOut {
 }
 
 impl CommitListener for ClusterFanOut {
-    fn committed(&self, batch: &[CommittedMessage]) {
+    fn committed(&self, batch: &[Committed]) {
         let now = Instant::now();
         self.sequenced(|sequencer, released| {
             for committed in batch {
@@ -113,13 +107,7 @@ impl CommitListener for ClusterFanOut {
         });
         let wire = batch
             .iter()
-            .map(|committed| WireMessage {
-                room: committed.message.room.clone(),
-                id: committed.message.id,
-                user: committed.message.user.clone(),
-                text: committed.message.text.clone(),
-                ts: committed.message.ts,
-            })
+            .map(|committed| WireMessage(committed.event.without_reference()))
             .collect();
         if self.publish_tx.send(Publish::Batch(wire)).is_err() {
             tracing::debug!(
@@ -129,21 +117,10 @@ impl CommitListener for ClusterFanOut {
     }
 }
 
-/// A message another node committed, as this node delivers it.
-pub(super) fn from_wire(wire: WireMessage) -> CommittedMessage {
-    CommittedMessage {
-        message: Message {
-            room: wire.room,
-            id: wire.id,
-            user: wire.user,
-            text: wire.text,
-            ts: wire.ts,
-            reference: None,
-            ..Message::default()
-        },
-        // Not from any connection of this node.
-        origin: ConnId(0),
-    }
+/// An entry another node committed, as this node delivers it.
+pub(super) fn from_wire(wire: WireMessage) -> Committed {
+    // Not from any connection of this node.
+    Committed::new(wire.0.without_reference(), ConnId(0))
 }
 
 #[cfg(test)]
@@ -151,6 +128,21 @@ mod tests {
     use chat_proto::{RoomName, UserName};
 
     use super::*;
+
+    fn message(id: u64, user: &str, text: &str) -> chat_proto::Entry {
+        chat_proto::Entry::Message(chat_proto::Message {
+            room: "lobby".into(),
+            id,
+            user: user.into(),
+            text: if text == "m" {
+                format!("m{id}")
+            } else {
+                text.into()
+            },
+            ts: 1,
+            ..chat_proto::Message::default()
+        })
+    }
 
     #[test]
     fn this_nodes_commits_are_delivered_once_in_order_and_queued_for_publishing() {
@@ -175,18 +167,12 @@ mod tests {
             details: None,
         };
         registry.activate(&room, ConnId(1), 0, &joined);
-        let wire = |id: u64| WireMessage {
-            room: "lobby".into(),
-            id,
-            user: "bob".into(),
-            text: format!("m{id}"),
-            ts: 1,
-        };
+        let wire = |id: u64| WireMessage(StreamEvent::Entry(message(id, "bob", "m")));
         // Own commits 1 and 2; then the subscription brings 2 (a copy)
         // and 3 (another node's).
-        let own: Vec<CommittedMessage> = [1, 2]
+        let own: Vec<Committed> = [1, 2]
             .into_iter()
-            .map(|id| CommittedMessage {
+            .map(|id| Committed {
                 origin: ConnId(1),
                 ..from_wire(wire(id))
             })
@@ -208,7 +194,11 @@ mod tests {
         assert_eq!(ids, [1, 2, 3]);
         match publish.0.try_recv() {
             Ok(Publish::Batch(batch)) => {
-                assert_eq!(batch.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
+                let ids: Vec<u64> = batch
+                    .iter()
+                    .map(|wire| Committed::new(wire.0.clone(), ConnId(0)).id)
+                    .collect();
+                assert_eq!(ids, [1, 2]);
             }
             _ => panic!("this node's commits are queued for publishing"),
         }
@@ -217,15 +207,20 @@ mod tests {
 
     #[test]
     fn wire_messages_carry_no_ref_and_no_origin() {
-        let committed = from_wire(WireMessage {
-            room: "lobby".into(),
-            id: 7,
-            user: "alice".into(),
-            text: "hi\u{0}".into(),
-            ts: 1,
-        });
+        let mut sent = message(7, "alice", "hi\u{0}");
+        if let chat_proto::Entry::Message(m) = &mut sent {
+            m.reference = Some("mine".into());
+        }
+        let encoded =
+            serde_json::to_string(&WireMessage(StreamEvent::Entry(sent).without_reference()))
+                .unwrap();
+        let committed = from_wire(serde_json::from_str(&encoded).unwrap());
         assert_eq!(committed.origin, ConnId(0));
-        assert_eq!(committed.message.reference, None);
-        assert_eq!(committed.message.text, "hi\u{0}");
+        assert_eq!((committed.room.as_str(), committed.id), ("lobby", 7));
+        let StreamEvent::Entry(chat_proto::Entry::Message(m)) = committed.event else {
+            panic!("a message");
+        };
+        assert_eq!(m.reference, None);
+        assert_eq!(m.text, "hi\u{0}");
     }
 }

@@ -48,7 +48,7 @@ use super::sequencer::Gap;
 use super::{Broker, BrokerError, BrokerFuture};
 use crate::registry::{PresenceChange, RoomRegistry};
 use crate::store::postgres::redact_url;
-use crate::store::{CommittedMessage, ConnId, MessageStore, Page, StoreError};
+use crate::store::{Committed, ConnId, MessageStore, Page, StoreError};
 use crate::sync::lock;
 
 mod control;
@@ -354,18 +354,11 @@ impl Inner {
                     },
                 )
                 .await?;
-            let first = page.messages.first().map(|m| m.id);
+            let first = page.entries.first().map(chat_proto::Entry::id);
             let now = Instant::now();
             self.fan_out.sequenced(|sequencer, released| {
-                for message in page.messages {
-                    sequencer.offer(
-                        CommittedMessage {
-                            message,
-                            origin: ConnId(0),
-                        },
-                        now,
-                        released,
-                    );
+                for entry in page.entries {
+                    sequencer.offer(Committed::entry(entry, ConnId(0)), now, released);
                 }
                 if sequencer.delivered(room) == after {
                     // Ids are never skipped, so this is a hole in the

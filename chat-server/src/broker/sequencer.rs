@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use crate::store::CommittedMessage;
+use crate::store::Committed;
 
 /// A room whose messages after `after` must be read from the store, at
 /// least up to `until`.
@@ -29,7 +29,7 @@ struct RoomCursor {
     /// delivered, skipped on purpose, or predates this node's interest.
     delivered: u64,
     /// Early arrivals by id, with when each arrived.
-    held: BTreeMap<u64, (Instant, CommittedMessage)>,
+    held: BTreeMap<u64, (Instant, Committed)>,
     /// A store read for this room is running; don't start another.
     repairing: bool,
     /// After a failed repair: not before this instant.
@@ -38,7 +38,7 @@ struct RoomCursor {
 
 impl RoomCursor {
     /// Moves every held message that is next in line to `out`.
-    fn drain(&mut self, out: &mut Vec<CommittedMessage>) {
+    fn drain(&mut self, out: &mut Vec<Committed>) {
         while let Some(entry) = self.held.first_entry() {
             let id = *entry.key();
             if id <= self.delivered {
@@ -78,14 +78,9 @@ impl Sequencer {
     /// Takes one committed message; whatever is now next in line, this one
     /// and held ones after it, goes to `out` in id order. Duplicates and
     /// messages at or below the cursor are dropped.
-    pub fn offer(
-        &mut self,
-        message: CommittedMessage,
-        now: Instant,
-        out: &mut Vec<CommittedMessage>,
-    ) {
-        let cursor = self.rooms.entry(message.message.room.clone()).or_default();
-        let id = message.message.id;
+    pub fn offer(&mut self, message: Committed, now: Instant, out: &mut Vec<Committed>) {
+        let cursor = self.rooms.entry(message.room.clone()).or_default();
+        let id = message.id;
         if id <= cursor.delivered {
             return;
         }
@@ -97,7 +92,7 @@ impl Sequencer {
         }
         // An earlier copy wins: this node's own commit carries its origin
         // and `ref`, which a copy read back from the store does not.
-        let room = message.message.room.clone();
+        let room = message.room.clone();
         cursor.held.entry(id).or_insert((now, message));
         cursor.drain(out);
         self.track(&room);
@@ -118,7 +113,7 @@ impl Sequencer {
     /// Declares everything up to `id` in `room` accounted for (it predates
     /// this node's interest, or nobody here needs it) and releases held
     /// messages that are next in line.
-    pub fn fast_forward(&mut self, room: &str, id: u64, out: &mut Vec<CommittedMessage>) {
+    pub fn fast_forward(&mut self, room: &str, id: u64, out: &mut Vec<Committed>) {
         let cursor = self.rooms.entry(room.to_owned()).or_default();
         if id > cursor.delivered {
             cursor.delivered = id;
@@ -182,23 +177,21 @@ mod tests {
     use super::*;
     use crate::store::ConnId;
 
-    fn message(room: &str, id: u64, origin: u64) -> CommittedMessage {
-        CommittedMessage {
-            message: Message {
-                room: room.into(),
-                id,
-                user: "u".into(),
-                text: format!("m{id}"),
-                ts: 1,
-                reference: (origin != 0).then(|| format!("r{id}")),
-                ..Message::default()
-            },
-            origin: ConnId(origin),
-        }
+    fn message(room: &str, id: u64, origin: u64) -> Committed {
+        let message = Message {
+            room: room.into(),
+            id,
+            user: "u".into(),
+            text: format!("m{id}"),
+            ts: 1,
+            reference: (origin != 0).then(|| format!("r{id}")),
+            ..Message::default()
+        };
+        Committed::entry(message.into(), ConnId(origin))
     }
 
-    fn ids(out: &[CommittedMessage]) -> Vec<u64> {
-        out.iter().map(|m| m.message.id).collect()
+    fn ids(out: &[Committed]) -> Vec<u64> {
+        out.iter().map(|m| m.id).collect()
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `history`: a page of a joined room's stored messages.
 
 use chat_proto::limits::clamp_history_limit;
-use chat_proto::{Entry, ErrorCode, RoomName, ServerFrame};
+use chat_proto::{ErrorCode, RoomName, ServerFrame};
 
 use super::Context;
 use super::command::room_name;
@@ -45,7 +45,7 @@ impl History {
         match cx.shared.store.history(&self.room, self.page).await {
             Ok(page) => cx.replies.send(&ServerFrame::History {
                 room: self.room.into_string(),
-                messages: page.messages.into_iter().map(Entry::from).collect(),
+                messages: page.entries,
                 more: page.more,
             }),
             Err(e) => {

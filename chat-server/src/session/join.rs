@@ -2,12 +2,12 @@
 //! then live), so the joiner sees every message exactly once.
 
 use chat_proto::limits::clamp_history_limit;
-use chat_proto::{Entry, ErrorCode, RoomName, ServerFrame, UserName};
+use chat_proto::{ErrorCode, RoomDetails, RoomName, ServerFrame};
 
 use super::Context;
 use super::command::room_name;
 use super::reply::Refusal;
-use crate::store::Page;
+use crate::store::{Actor, JoinOutcome, Page, RoomState};
 
 /// A `join` of a valid room name, with the history page it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,37 +31,59 @@ impl Join {
         Ok(Self { room, page })
     }
 
-    pub(super) async fn run(self, cx: &mut Context, user: &UserName) {
+    pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
         let Join { room: name, page } = self;
-        let rejoin = cx.rooms.contains_key(&name);
+        let rejoin = cx
+            .rooms
+            .get(&name)
+            .is_some_and(|room| room.is_member(cx.conn));
         let cap = cx.shared.config.rooms_per_session;
-        if !rejoin && cap > 0 && cx.rooms.len() >= cap {
+        if !cx.rooms.contains_key(&name) && cap > 0 && cx.rooms.len() >= cap {
             cx.replies.refuse(Refusal::new(
                 ErrorCode::RateLimited,
                 format!("this session is in {cap} rooms, the most it may be in: leave one first"),
             ));
             return;
         }
-        let shared = &cx.shared;
+        let shared = cx.shared.clone();
+        match shared.store.may_join(&name, actor).await {
+            Ok(None) => {}
+            Ok(Some(refusal)) => {
+                cx.replies
+                    .refuse(Refusal::new(refusal.code, refusal.reason));
+                return;
+            }
+            Err(e) => {
+                tracing::error!(peer = %cx.peer, room = %name, error = %e, "join failed");
+                cx.replies.refuse(Refusal::new(
+                    ErrorCode::Internal,
+                    "could not join the room; retry",
+                ));
+                return;
+            }
+        }
         let room = shared
             .registry
-            .subscribe(&name, cx.conn, user, cx.replies.outbox());
-        let snapshot = shared.store.join(&name, page).await;
+            .subscribe(&name, cx.conn, &actor.name, cx.replies.outbox());
+        let snapshot = shared.store.join(&name, actor, page).await;
+        if let Ok(JoinOutcome::Refused(refusal)) = snapshot {
+            // Banned, or a private room it is not on.
+            shared.registry.leave(&room, cx.conn);
+            cx.rooms.remove(&name);
+            cx.replies
+                .refuse(Refusal::new(refusal.code, refusal.reason));
+            return;
+        }
         let members = shared.broker.members(&name).await;
         match (snapshot, members) {
-            (Ok(snapshot), Ok(members)) => {
+            (Ok(JoinOutcome::Joined(snapshot)), Ok(members)) => {
                 let joined = ServerFrame::Joined {
                     room: name.to_string(),
                     members,
-                    history: snapshot
-                        .page
-                        .messages
-                        .into_iter()
-                        .map(Entry::from)
-                        .collect(),
+                    history: snapshot.page.entries,
                     more: snapshot.page.more,
                     last_id: snapshot.last_id,
-                    details: None,
+                    details: Some(details(snapshot.state)),
                 };
                 shared
                     .registry
@@ -70,6 +92,7 @@ impl Join {
             }
             (snapshot, members) => {
                 let error = snapshot
+                    .map(drop)
                     .err()
                     .map(|e| e.to_string())
                     .or(members.err().map(|e| e.to_string()));
@@ -87,5 +110,18 @@ impl Join {
                 }
             }
         }
+    }
+}
+
+/// `joined`'s protocol-2 fields. Read markers are a later issue: until
+/// then `read_id` is 0.
+fn details(state: RoomState) -> RoomDetails {
+    RoomDetails {
+        topic: state.topic,
+        owner: state.owner,
+        ops: state.ops,
+        private: state.private,
+        role: state.role,
+        read_id: 0,
     }
 }

@@ -1,19 +1,13 @@
-//! `message`: queues a message to a joined room for storage. Its receipt
-//! is awaited by the session loop; the echo to the sender (with its `ref`)
-//! comes through fan-out once the message is stored.
+//! `message`: queues a message to a joined room for storage (see
+//! `entry`); the echo to the sender (with its `ref`) comes through fan-out
+//! once the message is stored.
 
-use std::pin::Pin;
+use chat_proto::{ErrorCode, RoomName, validate_text};
 
-use chat_proto::{ErrorCode, RoomName, UserName, validate_text};
-
-use super::Context;
 use super::command::room_name;
 use super::reply::Refusal;
-use crate::store::{NewMessage, StoreError};
-
-/// A queued message waiting for its commit: its `ref`, and the receipt.
-pub(super) type PendingAppend =
-    Pin<Box<dyn Future<Output = (Option<String>, Result<u64, StoreError>)> + Send>>;
+use super::{Context, entry};
+use crate::store::{Actor, Change, NewEntry, Seen};
 
 /// A `message` with a valid room name, text and `ref`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +43,7 @@ impl Post {
         })
     }
 
-    pub(super) async fn run(self, cx: &mut Context, user: &UserName) {
+    pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
         let Post {
             room,
             text,
@@ -58,45 +52,14 @@ impl Post {
         if cx.joined(&room).is_none() {
             return;
         }
-        let new_message = NewMessage {
+        let entry = NewEntry {
             room,
-            user: user.clone(),
-            text,
-            reference: reference.clone(),
-            origin: cx.conn,
-        };
-        match cx.shared.store.queue_append(new_message).await {
-            Ok(receipt) => cx
-                .appends
-                .push(Box::pin(async move { (reference, receipt.await) })),
-            Err(e) => {
-                tracing::error!(peer = %cx.peer, error = %e, "queueing a message failed");
-                cx.replies.error(
-                    ErrorCode::Internal,
-                    "the message could not be stored; retry",
-                );
-            }
-        }
-    }
-}
-
-/// A queued message's receipt resolved: a failure is the sender's to hear,
-/// about the frame that carried this `ref`.
-pub(super) fn settled(
-    cx: &Context,
-    (reference, result): (Option<String>, Result<u64, StoreError>),
-) {
-    if let Err(e) = result {
-        // A storage fault is logged once by the store, not per message.
-        if matches!(e, StoreError::Unavailable(_)) {
-            tracing::debug!(peer = %cx.peer, error = %e, "storing a message failed");
-        } else {
-            tracing::warn!(peer = %cx.peer, error = %e, "storing a message failed");
-        }
-        cx.replies.error_about(
+            actor: actor.clone(),
+            change: Change::Message { text },
             reference,
-            ErrorCode::Internal,
-            "the message could not be stored; retry",
-        );
+            origin: cx.conn,
+            seen: Seen::default(),
+        };
+        entry::queue(cx, entry).await;
     }
 }

@@ -23,17 +23,26 @@
 //! while TCP pushes back on the rest (the kernel buffer fills; the server
 //! buffers one frame).
 
+mod ban;
 mod command;
 mod deadline;
+mod delete_room;
+mod entry;
 mod hello;
 mod history;
+mod invite;
 mod join;
+mod kick;
 mod leave;
 mod message;
 mod ping;
 mod reply;
+mod role;
 mod rooms;
+mod settings;
 mod socket;
+mod topic;
+mod unban;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -53,8 +62,8 @@ pub use self::deadline::FrameDeadline;
 pub use self::socket::WsStream;
 
 use self::command::Command;
+use self::entry::PendingAppend;
 use self::hello::Login;
-use self::message::PendingAppend;
 use self::reply::Replies;
 use self::socket::{Ending, Incoming, KeepAlive, Outbound, Socket};
 use crate::address_limits::{Offence, ShareSlot};
@@ -82,9 +91,15 @@ struct Context {
 }
 
 impl Context {
-    /// The joined room, or `None` after a `not_in_room` error.
+    /// The joined room, or `None` after a `not_in_room` error. A
+    /// connection kicked, banned or deleted out of a room is no longer in
+    /// it.
     fn joined(&self, room: &RoomName) -> Option<Arc<Room>> {
-        let joined = self.rooms.get(room).cloned();
+        let joined = self
+            .rooms
+            .get(room)
+            .filter(|joined| joined.is_member(self.conn))
+            .cloned();
         if joined.is_none() {
             self.replies
                 .error(ErrorCode::NotInRoom, format!("join {room} first"));
@@ -208,7 +223,7 @@ impl Session {
                     self.outbound.serve(wake, give_up_at).await
                 }
                 Some(receipt) = self.cx.appends.next(), if !self.cx.appends.is_empty() => {
-                    message::settled(&self.cx, receipt);
+                    entry::settled(&self.cx, receipt);
                     Ok(())
                 }
                 () = self.release.as_mut(), if self.held.is_some() => self.release_held().await,
@@ -254,12 +269,19 @@ impl Session {
         let request = match decode_client_request(text, PROTOCOL_VERSION) {
             Ok(request) => request,
             Err(e) => {
+                let e = command::not_served_text(text, e);
                 replies.answering(e.reference.clone());
                 replies.send(&e.to_frame());
                 return Ok(());
             }
         };
         replies.answering(request.reference.clone());
+        if let Some(unknown) = command::not_served(&request.frame) {
+            // Protocol-2 requests of later issues: unknown to this server
+            // as any unknown type is, before hello and the rate limit.
+            replies.send(&unknown.to_frame());
+            return Ok(());
+        }
         match self.admit(matches!(request.frame, ClientFrame::Hello { .. })) {
             Admission::Serve => self.serve_request(request).await,
             Admission::Refused => Ok(()),
@@ -350,15 +372,16 @@ impl Session {
             }
             return Ok(());
         };
-        let (cx, user) = (&mut self.cx, &login.user);
+        let (cx, user, actor) = (&mut self.cx, &login.user, &login.actor);
         match command {
             // After login, `admit` refuses a hello.
             Command::Hello(_) => {}
-            Command::Join(join) => join.run(cx, user).await,
-            Command::Post(post) => post.run(cx, user).await,
+            Command::Join(join) => join.run(cx, actor).await,
+            Command::Post(post) => post.run(cx, actor).await,
+            Command::Entry(request) => request.run(cx, actor).await,
             Command::Leave(leave) => leave.run(cx, user),
             Command::History(history) => history.run(cx).await,
-            Command::Rooms(rooms) => rooms.run(cx).await,
+            Command::Rooms(rooms) => rooms.run(cx, actor).await,
         }
         Ok(())
     }

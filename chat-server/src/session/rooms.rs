@@ -1,12 +1,13 @@
 //! `rooms`: one page of the room list (protocol 2's "Listing rooms"), in
-//! name order, with each room's members and newest id. A protocol-1
-//! `{"type":"rooms"}` gets the first page.
+//! name order, with each room's members, newest id, topic and privacy;
+//! private rooms only to those on them. A protocol-1 `{"type":"rooms"}`
+//! gets the first page.
 
 use chat_proto::limits::{MAX_ROOM_CHARS, clamp_rooms_limit};
 use chat_proto::{ErrorCode, RoomInfo, ServerFrame};
 
 use super::Context;
-use crate::store::{RoomPage, RoomQuery};
+use crate::store::{Actor, RoomPage, RoomQuery, StoreError};
 
 /// A `rooms` request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +38,7 @@ impl Rooms {
         })
     }
 
-    pub(super) async fn run(self, cx: &mut Context) {
+    pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
         let query = match self {
             Self::Mine => {
                 cx.replies.send(&ServerFrame::Rooms {
@@ -57,7 +58,7 @@ impl Rooms {
         {
             Ok(RoomPage::default())
         } else {
-            cx.shared.store.list_rooms(query).await
+            listed(cx, actor, query).await
         };
         let page = match page {
             Ok(page) => page,
@@ -76,11 +77,15 @@ impl Rooms {
                     .rooms
                     .into_iter()
                     .zip(counts)
-                    // A room that never held a message and has nobody in
+                    // A room that never held an entry and has nobody in
                     // it is not listed (it is forgotten once empty; this
                     // hides one whose sweep has not run yet).
                     .filter(|(room, members)| room.last_id > 0 || *members > 0)
-                    .map(|(room, members)| RoomInfo::new(room.name, members, room.last_id))
+                    .map(|(room, members)| RoomInfo {
+                        topic: Some(room.topic),
+                        private: Some(room.private),
+                        ..RoomInfo::new(room.name, members, room.last_id)
+                    })
                     .collect(),
                 more: page.more,
             }),
@@ -91,4 +96,18 @@ impl Rooms {
             }
         }
     }
+}
+
+/// One page of the rooms `actor` may see: every public one, and the
+/// private ones it is on (all of them for an admin). A private room left
+/// out makes the page shorter; `more` still says whether rooms follow.
+async fn listed(cx: &mut Context, actor: &Actor, query: RoomQuery) -> Result<RoomPage, StoreError> {
+    let store = cx.shared.store.clone();
+    let mut page = store.list_rooms(query).await?;
+    if !actor.admin && page.rooms.iter().any(|room| room.private) {
+        let readable = store.readable_private(actor).await?;
+        page.rooms
+            .retain(|room| !room.private || readable.contains(&room.name));
+    }
+    Ok(page)
 }

@@ -7,7 +7,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{NewMessage, Receipt, ReceiptSender, StoreError, StoreFuture};
+use super::{NewEntry, Receipt, ReceiptSender, StoreError, StoreFuture};
 
 /// Commands waiting for a writer. Bounded so a burst of senders waits
 /// (asynchronously) instead of growing memory without limit.
@@ -19,9 +19,9 @@ pub(crate) const MAX_BATCH: usize = 1024;
 /// Where a store answers one request.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-/// An append waiting in a batch for its transaction.
+/// An entry waiting in a batch for its transaction.
 pub(crate) struct Pending {
-    pub message: NewMessage,
+    pub entry: NewEntry,
     pub receipt: ReceiptSender,
 }
 
@@ -108,17 +108,17 @@ pub(crate) fn request<C: Send + 'static, T: Send + 'static>(
     })
 }
 
-/// Queues an append; the outer future resolves once it holds its place in
+/// Queues an entry; the outer future resolves once it holds its place in
 /// the queue, the [`Receipt`] once its commit has been fanned out.
-pub(crate) fn queue_append<W: Send + 'static>(
+pub(crate) fn queue_entry<W: Send + 'static>(
     writer: &mpsc::Sender<Command<W>>,
-    message: NewMessage,
+    entry: NewEntry,
 ) -> StoreFuture<Receipt> {
     let writer = writer.clone();
     Box::pin(async move {
         let (receipt_tx, receipt_rx) = oneshot::channel();
         let pending = Pending {
-            message,
+            entry,
             receipt: receipt_tx,
         };
         writer
@@ -163,18 +163,19 @@ mod tests {
     use chat_proto::{RoomName, UserName};
 
     use super::*;
-    use crate::store::ConnId;
+    use crate::store::{Change, ConnId, NewMessage, Outcome};
 
-    fn append(text: &str) -> (Command<()>, oneshot::Receiver<Result<u64, StoreError>>) {
+    fn append(text: &str) -> (Command<()>, oneshot::Receiver<Result<Outcome, StoreError>>) {
         let (receipt, receipt_rx) = oneshot::channel();
-        let message = NewMessage {
+        let entry = NewMessage {
             room: RoomName::parse("lobby").unwrap(),
             user: UserName::parse("alice").unwrap(),
             text: text.into(),
             reference: None,
             origin: ConnId(1),
-        };
-        (Command::Append(Pending { message, receipt }), receipt_rx)
+        }
+        .into();
+        (Command::Append(Pending { entry, receipt }), receipt_rx)
     }
 
     #[tokio::test]
@@ -194,7 +195,10 @@ mod tests {
         let texts: Vec<&str> = batch
             .appends
             .iter()
-            .map(|p| p.message.text.as_str())
+            .map(|p| match &p.entry.change {
+                Change::Message { text } => text.as_str(),
+                other => panic!("only messages are queued here: {other:?}"),
+            })
             .collect();
         assert_eq!(texts, ["a", "b"]);
         assert_eq!(batch.writes.len(), 1);

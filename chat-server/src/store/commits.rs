@@ -1,5 +1,5 @@
 //! Commits as a stream: a store's writer hands each committed batch (its
-//! messages and their receipts) to one fan-out task on the tokio runtime,
+//! entries and their receipts) to one fan-out task on the tokio runtime,
 //! which tells the [`CommitListener`] (delivery, or the cluster's
 //! sequencing) and only then resolves the receipts.
 //!
@@ -18,12 +18,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use chat_proto::Message;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::batch::Pending;
-use super::{CommitListener, CommittedMessage, NewMessage, ReceiptSender, StoreError};
+use super::{CommitListener, Committed, Outcome, ReceiptSender, StoreError};
 use crate::sync::lock;
 
 /// Committed batches waiting for fan-out. Small: a writer that runs ahead
@@ -33,64 +32,51 @@ const FAN_OUT_QUEUE: usize = 64;
 /// One transaction's outcome on its way to fan-out.
 pub(crate) struct Commit {
     /// What committed, in id order per room.
-    messages: Vec<CommittedMessage>,
-    /// Every append of the batch with its answer, in queue order.
-    receipts: Vec<(ReceiptSender, Result<u64, StoreError>)>,
+    entries: Vec<Committed>,
+    /// Every entry of the batch with its answer, in queue order.
+    receipts: Vec<(ReceiptSender, Result<Outcome, StoreError>)>,
 }
 
 impl Commit {
-    /// Pairs a batch's appends with what storing them gave: one id (or
-    /// error) per append, or the error that sank the whole transaction.
-    /// `ts` is the commit's timestamp, the same for the whole batch.
+    /// Pairs a batch's entries with what storing them gave: one outcome
+    /// (or error) per entry, or the error that sank the whole transaction.
+    /// `ts` is the commit's timestamp, the same for the whole batch. Only
+    /// stored entries go to fan-out; a refused one is answered to its
+    /// sender alone.
     pub(crate) fn new(
         appends: Vec<Pending>,
-        stored: Result<Vec<Result<u64, StoreError>>, StoreError>,
+        stored: Result<Vec<Result<Outcome, StoreError>>, StoreError>,
         ts: i64,
     ) -> Self {
         let outcomes = match stored {
-            Ok(ids) => ids,
+            Ok(outcomes) => outcomes,
             Err(error) => vec![Err(error); appends.len()],
         };
-        let mut messages = Vec::with_capacity(appends.len());
+        let mut entries = Vec::with_capacity(appends.len());
         let mut receipts = Vec::with_capacity(appends.len());
-        for (Pending { message, receipt }, outcome) in appends.into_iter().zip(outcomes) {
-            if let Ok(id) = outcome {
-                messages.push(committed(message, id, ts));
+        for (Pending { entry, receipt }, outcome) in appends.into_iter().zip(outcomes) {
+            if let Ok(Outcome::Stored(id)) = outcome {
+                entries.push(entry.committed(id, ts));
             }
             receipts.push((receipt, outcome));
         }
-        Self { messages, receipts }
+        Self { entries, receipts }
     }
 
-    /// How many messages committed.
+    /// How many entries committed.
     pub(crate) fn len(&self) -> usize {
-        self.messages.len()
+        self.entries.len()
     }
 
     fn fan_out(self, listener: &dyn CommitListener) {
-        if !self.messages.is_empty() {
-            listener.committed(&self.messages);
+        if !self.entries.is_empty() {
+            listener.committed(&self.entries);
         }
         for (receipt, outcome) in self.receipts {
             // A session that went away dropped its receiver; the message
             // is stored either way.
             let _ = receipt.send(outcome);
         }
-    }
-}
-
-fn committed(message: NewMessage, id: u64, ts: i64) -> CommittedMessage {
-    CommittedMessage {
-        message: Message {
-            room: message.room.into_string(),
-            id,
-            user: message.user.into_string(),
-            text: message.text,
-            ts,
-            reference: message.reference,
-            ..Message::default()
-        },
-        origin: message.origin,
     }
 }
 
@@ -142,27 +128,28 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
-    use crate::store::ConnId;
+    use crate::store::{ConnId, NewMessage, Refusal};
 
     #[derive(Default)]
     struct Heard(Mutex<Vec<u64>>);
 
     impl CommitListener for Heard {
-        fn committed(&self, batch: &[CommittedMessage]) {
-            lock(&self.0).extend(batch.iter().map(|c| c.message.id));
+        fn committed(&self, batch: &[Committed]) {
+            lock(&self.0).extend(batch.iter().map(|c| c.id));
         }
     }
 
-    fn pending(text: &str) -> (Pending, oneshot::Receiver<Result<u64, StoreError>>) {
+    fn pending(text: &str) -> (Pending, oneshot::Receiver<Result<Outcome, StoreError>>) {
         let (receipt, receipt_rx) = oneshot::channel();
-        let message = NewMessage {
+        let entry = NewMessage {
             room: RoomName::parse("lobby").unwrap(),
             user: UserName::parse("alice").unwrap(),
             text: text.into(),
             reference: Some(format!("r-{text}")),
             origin: ConnId(3),
-        };
-        (Pending { message, receipt }, receipt_rx)
+        }
+        .into();
+        (Pending { entry, receipt }, receipt_rx)
     }
 
     #[tokio::test]
@@ -171,17 +158,25 @@ mod tests {
         let (fan_out, commits_tx) = FanOut::start(heard.clone()).unwrap();
         let (a, a_rx) = pending("a");
         let (b, b_rx) = pending("b");
+        let (r, r_rx) = pending("r");
         let bad = StoreError::Database("constraint".into());
-        let commit = Commit::new(vec![a, b], Ok(vec![Ok(1), Err(bad)]), 5);
-        assert_eq!(commit.len(), 1);
+        let refused = Refusal::forbidden("banned");
+        let outcomes = vec![
+            Ok(Outcome::Stored(1)),
+            Err(bad),
+            Ok(Outcome::Refused(refused)),
+        ];
+        let commit = Commit::new(vec![a, b, r], Ok(outcomes), 5);
+        assert_eq!(commit.len(), 1, "refused entries are not fanned out");
         commits_tx.send(commit).await.unwrap();
         let (c, c_rx) = pending("c");
         let sunk = Commit::new(vec![c], Err(StoreError::Database("disk".into())), 6);
         commits_tx.send(sunk).await.unwrap();
 
-        assert_eq!(a_rx.await.unwrap().unwrap(), 1);
+        assert_eq!(a_rx.await.unwrap().unwrap(), Outcome::Stored(1));
         assert_eq!(*lock(&heard.0), [1], "heard before the receipt resolved");
         assert!(b_rx.await.unwrap().is_err());
+        assert_eq!(r_rx.await.unwrap().unwrap(), Outcome::Refused(refused));
         assert!(c_rx.await.unwrap().is_err());
         drop(commits_tx);
         fan_out.finished().await;

@@ -58,6 +58,8 @@ mod tests {
         StoredRoom {
             name: name.into(),
             last_id: 1,
+            topic: String::new(),
+            private: false,
         }
     }
 

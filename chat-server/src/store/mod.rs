@@ -19,18 +19,26 @@
 mod batch;
 mod commits;
 mod db_file;
+mod entry;
 pub mod health;
 mod listing;
 mod page;
 pub mod postgres;
+mod postgres_rooms;
+mod rows;
+mod rules;
 pub mod sqlite;
+mod sqlite_rooms;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use chat_proto::{Message, RoomName, UserName};
+use chat_proto::{Entry, Role, RoomName, UserName};
 use tokio::sync::oneshot;
 
+pub use entry::{
+    Actor, Change, Committed, NewEntry, NewMessage, Outcome, Refusal, Seen, StreamEvent,
+};
 pub use health::{StorageFault, StoreHealth};
 pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, SyncMode};
@@ -39,25 +47,6 @@ pub use sqlite::{SqliteStore, SyncMode};
 /// sender its own copy (with its `ref`) as the acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
-
-/// A message as a session hands it to the store: no id and no timestamp
-/// yet; the store assigns both when it commits.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub room: RoomName,
-    pub user: UserName,
-    pub text: String,
-    pub reference: Option<String>,
-    pub origin: ConnId,
-}
-
-/// A message the store has committed, with where it came from.
-#[derive(Debug, Clone)]
-pub struct CommittedMessage {
-    /// The stored message, carrying the sender's `ref` when it had one.
-    pub message: Message,
-    pub origin: ConnId,
-}
 
 /// Which slice of a room's history to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,19 +59,53 @@ pub enum Page {
     After { id: u64, limit: u32 },
 }
 
-/// Messages in ascending id order, and whether the page was cut at its limit.
+/// Entries in ascending id order, and whether the page was cut at its limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryPage {
-    pub messages: Vec<Message>,
+    pub entries: Vec<Entry>,
     pub more: bool,
 }
 
-/// What a join reads: a history page and the room's newest id, taken
-/// together, so messages committed later are exactly those with a larger id.
+/// A room's state as a joiner sees it (`joined`'s protocol-2 fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomState {
+    pub topic: String,
+    pub owner: Option<String>,
+    /// In name order.
+    pub ops: Vec<String>,
+    pub private: bool,
+    /// The joiner's role.
+    pub role: Role,
+}
+
+impl Default for RoomState {
+    fn default() -> Self {
+        Self {
+            topic: String::new(),
+            owner: None,
+            ops: Vec::new(),
+            private: false,
+            role: Role::Member,
+        }
+    }
+}
+
+/// What a join reads: a history page, the room's newest id and its state,
+/// taken together, so entries committed later are exactly those with a
+/// larger id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoomSnapshot {
     pub page: HistoryPage,
     pub last_id: u64,
+    pub state: RoomState,
+}
+
+/// A join's answer: the snapshot, or why the joiner may not enter (banned,
+/// or a private room it is not on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinOutcome {
+    Joined(RoomSnapshot),
+    Refused(Refusal),
 }
 
 /// A room as the store knows it.
@@ -90,6 +113,8 @@ pub struct RoomSnapshot {
 pub struct StoredRoom {
     pub name: String,
     pub last_id: u64,
+    pub topic: String,
+    pub private: bool,
 }
 
 /// An account as the store keeps it: the spelling first registered, which
@@ -140,38 +165,67 @@ pub enum StoreError {
     Unavailable(StorageFault),
     #[error("the store has shut down")]
     Closed,
+    /// The room's rules refused the entry (from [`MessageStore::queue_append`]).
+    #[error("refused: {0}")]
+    Refused(&'static str),
 }
 
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
 
-/// Resolves to a queued message's id once it is committed.
-pub type Receipt = StoreFuture<u64>;
+/// Resolves to what became of a queued entry once its batch committed.
+pub type Receipt = StoreFuture<Outcome>;
 
-/// Where a store's writer answers a queued append.
-pub type ReceiptSender = oneshot::Sender<Result<u64, StoreError>>;
+/// Where a store's writer answers a queued entry.
+pub type ReceiptSender = oneshot::Sender<Result<Outcome, StoreError>>;
 
 /// Durable storage for messages, rooms and accounts.
 ///
 /// Every method queues its work at once and returns a future for the
 /// result, so a session can keep many appends in flight.
 pub trait MessageStore: Send + Sync + 'static {
-    /// Queues a message for storage. The outer future resolves once the
-    /// message holds its place in the queue, so messages a session queues
+    /// Queues an entry for storage. The outer future resolves once the
+    /// entry holds its place in the queue, so entries a session queues
     /// one after another get ids in that order; the [`Receipt`] resolves to
-    /// its id after the commit, and the [`CommitListener`] has heard of it
-    /// before that.
-    fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt>;
-    /// Creates the room if it is new and reads a page of it with its newest
-    /// id, in one read that sees every commit fanned out before the call
-    /// (see [`crate::registry`] for why a join relies on that).
-    fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot>;
+    /// its [`Outcome`] after the commit (its id, or the rule that refused
+    /// it), and the [`CommitListener`] has heard of a stored one before
+    /// that.
+    fn queue_entry(&self, entry: NewEntry) -> StoreFuture<Receipt>;
+    /// Queues a plain message, as [`MessageStore::queue_entry`] does; the
+    /// inner future resolves to its id, or [`StoreError::Refused`].
+    fn queue_append(&self, message: NewMessage) -> StoreFuture<StoreFuture<u64>> {
+        let queued = self.queue_entry(message.into());
+        Box::pin(async move {
+            let receipt = queued.await?;
+            let id: StoreFuture<u64> = Box::pin(async move {
+                match receipt.await? {
+                    Outcome::Stored(id) => Ok(id),
+                    Outcome::Refused(refusal) => Err(StoreError::Refused(refusal.reason)),
+                }
+            });
+            Ok(id)
+        })
+    }
+    /// Creates the room if it is new (or was deleted), owned by `viewer`
+    /// when registered, and reads a page of it with its newest id and
+    /// state, in one read that sees every commit fanned out before the call
+    /// (see [`crate::registry`] for why a join relies on that). A banned
+    /// viewer, or one not on a private room's list, is refused.
+    fn join(&self, room: &RoomName, viewer: &Actor, page: Page) -> StoreFuture<JoinOutcome>;
+    /// Why `viewer` may not join the room (banned, or a private room it is
+    /// not on), read without creating it, so that a refused join never
+    /// shows as presence. A race with a later ban is caught by `join`.
+    fn may_join(&self, room: &RoomName, viewer: &Actor) -> StoreFuture<Option<Refusal>>;
     /// Reads a page of a room's history.
     fn history(&self, room: &RoomName, page: Page) -> StoreFuture<HistoryPage>;
-    /// Every room, by name (for a cluster node's catch-up; clients get
+    /// Every room, by name, deleted rooms left out (for a cluster node's
+    /// catch-up; clients get
     /// [`MessageStore::list_rooms`] pages).
     fn rooms(&self) -> StoreFuture<Vec<StoredRoom>>;
     /// One page of the room list, read beside the writer (never on it).
     fn list_rooms(&self, query: RoomQuery) -> StoreFuture<RoomPage>;
+    /// The private rooms `viewer` may see in a listing (owner, op, on the
+    /// access list), by name.
+    fn readable_private(&self, viewer: &Actor) -> StoreFuture<Vec<String>>;
     /// Forgets a room that never held a message (its last member has
     /// left); true when it was deleted, false when it holds messages or
     /// is not there.
@@ -189,6 +243,13 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Registers an account; false when the name, in any spelling, was
     /// registered meanwhile.
     fn create_account(&self, user: &UserName, password_hash: String) -> StoreFuture<bool>;
+    /// Every account's name, in name order (for `chat-server user list`).
+    fn account_names(&self) -> StoreFuture<Vec<String>>;
+    /// Replaces an account's password hash; false when there is no such
+    /// account.
+    fn set_password(&self, user: &UserName, password_hash: String) -> StoreFuture<bool>;
+    /// Removes an account; false when there was none. Its messages stay.
+    fn remove_account(&self, user: &UserName) -> StoreFuture<bool>;
     /// The fault that keeps the store from taking writes now, if any
     /// (what `/healthz` reports).
     fn fault(&self) -> Option<StorageFault>;
@@ -198,9 +259,9 @@ pub trait MessageStore: Send + Sync + 'static {
     fn close(&self) -> StoreFuture<()>;
 }
 
-/// Hears about committed messages, in commit (and so id) order, before the
+/// Hears about committed entries, in commit (and so id) order, before the
 /// appending sessions are told. Called from the store's fan-out task on the
 /// tokio runtime (see `store/commits.rs`): it must not block.
 pub trait CommitListener: Send + Sync + 'static {
-    fn committed(&self, batch: &[CommittedMessage]);
+    fn committed(&self, batch: &[Committed]);
 }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use chat_proto::{Message, RoomName};
+use chat_proto::{Entry, RoomName};
 
 use super::{HistoryPage, Page, StoreError};
 use crate::sync::lock;
@@ -49,14 +49,14 @@ impl Page {
 impl Bounds {
     /// Turns the rows the query returned, in its order, into a page in
     /// ascending id order that says whether it was cut at its limit.
-    pub(crate) fn finish(&self, mut messages: Vec<Message>) -> HistoryPage {
+    pub(crate) fn finish(&self, mut entries: Vec<Entry>) -> HistoryPage {
         let limit = self.limit as usize;
-        let more = messages.len() > limit;
-        messages.truncate(limit);
+        let more = entries.len() > limit;
+        entries.truncate(limit);
         if self.direction == Direction::Older {
-            messages.reverse();
+            entries.reverse();
         }
-        HistoryPage { messages, more }
+        HistoryPage { entries, more }
     }
 }
 
@@ -71,10 +71,11 @@ pub(crate) fn from_sql_id(id: i64) -> u64 {
 }
 
 /// Rooms known to exist, so a join skips the write that creates one.
-/// A room leaves it when the store forgets it (a room that never held a
-/// message, once empty) on this node; a join that finds a known room
-/// gone (another node forgot it) makes it again, and a room forgotten
-/// while a joiner was on its way is made again by its first message.
+/// A room leaves it when the store forgets it (a room that never held an
+/// entry, once empty) on this node; a join that finds a known room gone
+/// (another node forgot it) or deleted makes it again through the writer,
+/// and a room forgotten while a joiner was on its way is made again by
+/// its first message.
 #[derive(Debug, Default)]
 pub(crate) struct KnownRooms(Mutex<HashSet<RoomName>>);
 
@@ -112,10 +113,12 @@ pub(crate) fn pending_migrations<'a>(
 
 #[cfg(test)]
 mod tests {
+    use chat_proto::Message;
+
     use super::*;
 
-    fn message(id: u64) -> Message {
-        Message {
+    fn message(id: u64) -> Entry {
+        Entry::Message(Message {
             room: "r".into(),
             id,
             user: "u".into(),
@@ -123,14 +126,14 @@ mod tests {
             ts: 0,
             reference: None,
             ..Message::default()
-        }
+        })
     }
 
     fn finish(page: Page, ids: &[u64]) -> (Vec<u64>, bool) {
         let page = page
             .bounds()
             .finish(ids.iter().copied().map(message).collect());
-        (page.messages.iter().map(|m| m.id).collect(), page.more)
+        (page.entries.iter().map(Entry::id).collect(), page.more)
     }
 
     #[test]

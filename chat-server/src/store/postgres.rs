@@ -12,27 +12,27 @@
 //! beside the writer. The schema is versioned in a `schema_version` table
 //! and migrated under an advisory lock, so nodes starting together agree.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_proto::{Message, RoomName, UserName};
+use chat_proto::{RoomName, UserName};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use futures_util::future::try_join_all;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
-use tokio_postgres::types::ToSql;
 
 use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending};
 use super::commits::{Commit, FanOut};
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
+use super::postgres_rooms::{STREAM_SCHEMA, join_state, revive, store_batch};
+use super::rows::EntryRow;
 use super::{
-    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomPage, RoomQuery,
-    RoomSnapshot, StorageFault, StoreError, StoreFuture, StoredAccount, StoredRoom,
+    Actor, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
+    Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StorageFault, StoreError, StoreFuture,
+    StoredAccount, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -75,37 +75,40 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: user names unique regardless of case; case variants retired.
     include_str!("schema/postgres_02_names.sql"),
+    // 3: the room stream and rooms people own.
+    STREAM_SCHEMA,
 ];
 
-/// Reserves `n` ids in a room (creating it), returning the row id and the
-/// newest reserved id. The row lock lasts until the transaction ends.
-const RESERVE_IDS: &str = "INSERT INTO rooms (name, last_id, created_at) VALUES ($1, $2, $3)
-     ON CONFLICT (name) DO UPDATE SET last_id = rooms.last_id + EXCLUDED.last_id
-     RETURNING id, last_id";
-const INSERT_MESSAGES: &str = "INSERT INTO messages (room_id, id, user_name, text, ts)
-     SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BYTEA[], $5::BIGINT[])";
-const CREATE_ROOM: &str = "INSERT INTO rooms (name, last_id, created_at) VALUES ($1, 0, $2)
-     ON CONFLICT (name) DO NOTHING";
+const CREATE_ROOM: &str = "INSERT INTO rooms (name, last_id, created_at, owner)
+     VALUES ($1, 0, $2, $3) ON CONFLICT (name) DO NOTHING";
 // A page and the room's newest id in one statement, so in one snapshot:
 // messages committed after it are exactly those with a larger id. The
 // query asks for one row beyond the limit to tell whether it was cut.
-const PAGE_BEFORE: &str = "SELECT r.last_id, m.id, m.user_name, m.text, m.ts FROM rooms r
-     LEFT JOIN LATERAL (SELECT id, user_name, text, ts FROM messages
+const PAGE_BEFORE: &str = "SELECT r.last_id, m.id, m.user_name, m.text, m.ts, m.kind, m.subject,
+     m.arg, m.flags, r.id FROM rooms r
+     LEFT JOIN LATERAL (SELECT id, user_name, text, ts, kind, subject, arg, flags FROM entries
          WHERE room_id = r.id AND id < $2 ORDER BY id DESC LIMIT $3) m ON TRUE
      WHERE r.name = $1";
-const PAGE_AFTER: &str = "SELECT r.last_id, m.id, m.user_name, m.text, m.ts FROM rooms r
-     LEFT JOIN LATERAL (SELECT id, user_name, text, ts FROM messages
+const PAGE_AFTER: &str = "SELECT r.last_id, m.id, m.user_name, m.text, m.ts, m.kind, m.subject,
+     m.arg, m.flags, r.id FROM rooms r
+     LEFT JOIN LATERAL (SELECT id, user_name, text, ts, kind, subject, arg, flags FROM entries
          WHERE room_id = r.id AND id > $2 ORDER BY id ASC LIMIT $3) m ON TRUE
      WHERE r.name = $1";
-const LIST_ROOMS: &str = "SELECT name, last_id FROM rooms ORDER BY name";
+const LIST_ROOMS: &str = "SELECT name, last_id, topic, private FROM rooms
+     WHERE deleted_at IS NULL ORDER BY name";
 // Byte order, as SQLite's, along the `rooms_name_c` index.
-const ROOM_PAGE: &str = r#"SELECT name, last_id FROM rooms
-     WHERE name COLLATE "C" > $1 AND strpos(name, $2) > 0
+const ROOM_PAGE: &str = r#"SELECT name, last_id, topic, private FROM rooms
+     WHERE name COLLATE "C" > $1 AND strpos(name, $2) > 0 AND deleted_at IS NULL
      ORDER BY name COLLATE "C" LIMIT $3"#;
 // Under the row lock an append takes: a room that got messages meanwhile
 // is kept.
 const SWEEP_ROOM: &str = "DELETE FROM rooms WHERE name = $1 AND last_id = 0";
 const UNUSED_ROOMS: &str = "SELECT name FROM rooms WHERE last_id = 0 ORDER BY name";
+const READABLE_PRIVATE: &str = "SELECT name FROM rooms r WHERE private AND deleted_at IS NULL
+     AND (lower(owner) = $1
+       OR EXISTS (SELECT 1 FROM ops WHERE room_id = r.id AND name_folded = $1)
+       OR EXISTS (SELECT 1 FROM access WHERE room_id = r.id AND name_folded = $1))
+     ORDER BY name";
 const ACCOUNT: &str = "SELECT name, password_hash FROM accounts WHERE name_folded = $1";
 const CREATE_ACCOUNT: &str = "INSERT INTO accounts (name, name_folded, password_hash, created_at)
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
@@ -177,33 +180,33 @@ impl PostgresStore {
 }
 
 impl MessageStore for PostgresStore {
-    fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt> {
-        batch::queue_append(&self.appends, message)
+    fn queue_entry(&self, entry: NewEntry) -> StoreFuture<Receipt> {
+        batch::queue_entry(&self.appends, entry)
     }
 
-    fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot> {
+    fn join(&self, room: &RoomName, viewer: &Actor, page: Page) -> StoreFuture<JoinOutcome> {
         let pool = self.pool.clone();
-        let room = room.clone();
+        let (room, viewer) = (room.clone(), viewer.clone());
         let known = self.known_rooms.contains(&room);
         let known_rooms = self.known_rooms.clone();
         Box::pin(bounded(async move {
-            let client = pool.get().await.map_err(pool_error)?;
+            let mut client = pool.get().await.map_err(pool_error)?;
+            let owner = viewer.registered.then(|| viewer.name.to_string());
             if !known {
-                create_room(&client, &room).await?;
+                create_room(&client, &room, owner.as_deref()).await?;
                 known_rooms.insert(room.clone());
             }
-            let (mut last_id, mut page_read) = read_page(&client, &room, page).await?;
-            if last_id.is_none() {
-                // Known, but swept (it never held a message) since, maybe
-                // by another node: make it again, so a room someone is in
-                // is listed.
-                create_room(&client, &room).await?;
-                (last_id, page_read) = read_page(&client, &room, page).await?;
+            if let Some(outcome) = join_snapshot(&mut client, &room, &viewer, page).await? {
+                return Ok(outcome);
             }
-            Ok(RoomSnapshot {
-                page: page_read,
-                last_id: last_id.unwrap_or(0),
-            })
+            // Deleted, or swept (it never held an entry) since, maybe by
+            // another node: made again, owned by a registered joiner, then
+            // read, so a room someone is in is listed.
+            revive(&**client, room.as_str(), owner.as_deref()).await?;
+            create_room(&client, &room, owner.as_deref()).await?;
+            join_snapshot(&mut client, &room, &viewer, page)
+                .await?
+                .ok_or_else(|| StoreError::Database("the room was deleted again".into()))
         }))
     }
 
@@ -212,7 +215,7 @@ impl MessageStore for PostgresStore {
         let room = room.clone();
         Box::pin(bounded(async move {
             let client = pool.get().await.map_err(pool_error)?;
-            Ok(read_page(&client, &room, page).await?.1)
+            Ok(read_page(&**client, &room, page).await?.2)
         }))
     }
 
@@ -227,8 +230,44 @@ impl MessageStore for PostgresStore {
                     Ok(StoredRoom {
                         name: row.try_get(0).map_err(db_error)?,
                         last_id: from_sql_id(row.try_get(1).map_err(db_error)?),
+                        topic: String::from_utf8_lossy(
+                            &row.try_get::<_, Vec<u8>>(2).map_err(db_error)?,
+                        )
+                        .into_owned(),
+                        private: row.try_get(3).map_err(db_error)?,
                     })
                 })
+                .collect()
+        }))
+    }
+
+    fn may_join(&self, room: &RoomName, viewer: &Actor) -> StoreFuture<Option<Refusal>> {
+        let pool = self.pool.clone();
+        let (room, viewer) = (room.clone(), viewer.clone());
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let row = client
+                .query_opt("SELECT id FROM rooms WHERE name = $1", &[&room.as_str()])
+                .await
+                .map_err(db_error)?;
+            let Some(row) = row else { return Ok(None) };
+            let room_id: i64 = row.try_get(0).map_err(db_error)?;
+            let state = join_state(&**client, room_id, &viewer).await?;
+            Ok(state.and_then(Result::err))
+        }))
+    }
+
+    fn readable_private(&self, viewer: &Actor) -> StoreFuture<Vec<String>> {
+        let pool = self.pool.clone();
+        let me = viewer.name.folded().as_str().to_owned();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let rows = client
+                .query(READABLE_PRIVATE, &[&me])
+                .await
+                .map_err(db_error)?;
+            rows.iter()
+                .map(|row| row.try_get(0).map_err(db_error))
                 .collect()
         }))
     }
@@ -252,6 +291,11 @@ impl MessageStore for PostgresStore {
                     Ok(StoredRoom {
                         name: row.try_get(0).map_err(db_error)?,
                         last_id: from_sql_id(row.try_get(1).map_err(db_error)?),
+                        topic: String::from_utf8_lossy(
+                            &row.try_get::<_, Vec<u8>>(2).map_err(db_error)?,
+                        )
+                        .into_owned(),
+                        private: row.try_get(3).map_err(db_error)?,
                     })
                 })
                 .collect::<Result<_, StoreError>>()?;
@@ -335,6 +379,52 @@ impl MessageStore for PostgresStore {
                 .await
                 .map_err(db_error)?;
             Ok(inserted == 1)
+        }))
+    }
+
+    fn account_names(&self) -> StoreFuture<Vec<String>> {
+        let pool = self.pool.clone();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let rows = client
+                .query("SELECT name FROM accounts ORDER BY name", &[])
+                .await
+                .map_err(db_error)?;
+            rows.iter()
+                .map(|row| row.try_get(0).map_err(db_error))
+                .collect()
+        }))
+    }
+
+    fn set_password(&self, user: &UserName, password_hash: String) -> StoreFuture<bool> {
+        let pool = self.pool.clone();
+        let folded = user.folded();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let updated = client
+                .execute(
+                    "UPDATE accounts SET password_hash = $1 WHERE name_folded = $2",
+                    &[&password_hash, &folded.as_str()],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(updated == 1)
+        }))
+    }
+
+    fn remove_account(&self, user: &UserName) -> StoreFuture<bool> {
+        let pool = self.pool.clone();
+        let folded = user.folded();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let removed = client
+                .execute(
+                    "DELETE FROM accounts WHERE name_folded = $1",
+                    &[&folded.as_str()],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(removed == 1)
         }))
     }
 
@@ -466,57 +556,92 @@ async fn run_migrations(pool: &Pool) -> Result<Migration, StoreError> {
     .await
 }
 
-/// Creates `room` unless it exists.
+/// Creates `room` unless it exists, owned by `owner` when new.
 async fn create_room(
     client: &deadpool_postgres::Client,
     room: &RoomName,
+    owner: Option<&str>,
 ) -> Result<(), StoreError> {
     let create = client.prepare_cached(CREATE_ROOM).await.map_err(db_error)?;
     client
-        .execute(&create, &[&room.as_str(), &now_ms()])
+        .execute(&create, &[&room.as_str(), &now_ms(), &owner])
         .await
         .map_err(db_error)?;
     Ok(())
 }
 
-/// Reads a page of `room` and, from the same snapshot, its newest id
-/// (`None` when the room does not exist).
+/// A join's page, newest id and room state from one snapshot (a
+/// read-only repeatable-read transaction); `None` when the room is
+/// deleted or missing.
+async fn join_snapshot(
+    client: &mut deadpool_postgres::Client,
+    room: &RoomName,
+    viewer: &Actor,
+    page: Page,
+) -> Result<Option<JoinOutcome>, StoreError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db_error)?;
+    let (last_id, room_id, page) = read_page(&*tx, room, page).await?;
+    let Some(room_id) = room_id else {
+        return Ok(None);
+    };
+    let outcome = match join_state(&*tx, room_id, viewer).await? {
+        None => return Ok(None),
+        Some(Err(refusal)) => JoinOutcome::Refused(refusal),
+        Some(Ok(state)) => JoinOutcome::Joined(RoomSnapshot {
+            page,
+            last_id: last_id.unwrap_or(0),
+            state,
+        }),
+    };
+    tx.commit().await.map_err(db_error)?;
+    Ok(Some(outcome))
+}
+
+/// Reads a page of `room` and, from the same statement, its newest id and
+/// row id (`None` when the room does not exist).
 async fn read_page(
-    client: &deadpool_postgres::Client,
+    client: &impl tokio_postgres::GenericClient,
     room: &RoomName,
     page: Page,
-) -> Result<(Option<u64>, HistoryPage), StoreError> {
+) -> Result<(Option<u64>, Option<i64>, HistoryPage), StoreError> {
     let bounds = page.bounds();
     let sql = match bounds.direction {
         Direction::Older => PAGE_BEFORE,
         Direction::Newer => PAGE_AFTER,
     };
-    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
     let rows = client
-        .query(&statement, &[&room.as_str(), &bounds.bound, &bounds.fetch])
+        .query(sql, &[&room.as_str(), &bounds.bound, &bounds.fetch])
         .await
         .map_err(db_error)?;
-    let mut last_id = None;
-    let mut messages = Vec::with_capacity(rows.len());
+    let (mut last_id, mut room_id) = (None, None);
+    let mut entries = Vec::with_capacity(rows.len());
     for row in &rows {
         last_id = Some(from_sql_id(row.try_get(0).map_err(db_error)?));
-        // The LEFT JOIN gives one row of NULLs for a room without messages.
+        room_id = Some(row.try_get(9).map_err(db_error)?);
+        // The LEFT JOIN gives one row of NULLs for a room without entries.
         let Some(id) = row.try_get::<_, Option<i64>>(1).map_err(db_error)? else {
             continue;
         };
         let text: Vec<u8> = row.try_get(3).map_err(db_error)?;
-        messages.push(Message {
-            room: room.to_string(),
-            id: from_sql_id(id),
-            user: row.try_get(2).map_err(db_error)?,
+        let stored = EntryRow {
             text: String::from_utf8(text)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            ts: row.try_get(4).map_err(db_error)?,
-            reference: None,
-            ..Message::default()
-        });
+            kind: row.try_get(5).map_err(db_error)?,
+            subject: row.try_get(6).map_err(db_error)?,
+            arg: row.try_get(7).map_err(db_error)?,
+            flags: row.try_get(8).map_err(db_error)?,
+        };
+        let user = row.try_get(2).map_err(db_error)?;
+        let ts = row.try_get(4).map_err(db_error)?;
+        entries.extend(stored.entry(room.as_str(), from_sql_id(id), user, ts));
     }
-    Ok((last_id, bounds.finish(messages)))
+    Ok((last_id, room_id, bounds.finish(entries)))
 }
 
 struct Writer {
@@ -545,12 +670,18 @@ impl Writer {
         let ts = now_ms();
         let stored = bounded(self.store(&appends, ts)).await;
         match &stored {
-            Ok(ids) => self.metrics.record_commit(started.elapsed(), ids.len()),
+            Ok(outcomes) => {
+                let stored = outcomes
+                    .iter()
+                    .filter(|o| matches!(o, Outcome::Stored(_)))
+                    .count();
+                self.metrics.record_commit(started.elapsed(), stored);
+            }
             Err(e) => {
                 tracing::error!(error = %e, messages = appends.len(), "storing a batch failed");
             }
         }
-        let stored = stored.map(|ids| ids.into_iter().map(Ok).collect());
+        let stored = stored.map(|outcomes| outcomes.into_iter().map(Ok).collect());
         if self
             .commits_tx
             .send(Commit::new(appends, stored, ts))
@@ -562,64 +693,20 @@ impl Writer {
         }
     }
 
-    /// Runs the batch's transaction; returns each message's id, in batch
-    /// order.
-    async fn store(&self, batch: &[Pending], ts: i64) -> Result<Vec<u64>, StoreError> {
-        // Rooms in name order, so two nodes' transactions lock shared rows
-        // in the same order and cannot deadlock.
-        let mut rooms: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (index, pending) in batch.iter().enumerate() {
-            rooms
-                .entry(pending.message.room.as_str())
-                .or_default()
-                .push(index);
-        }
+    /// Runs the batch's transaction: each entry checked against the
+    /// room's rules and stored, or refused, in batch order.
+    async fn store(&self, batch: &[Pending], ts: i64) -> Result<Vec<Outcome>, StoreError> {
         let mut client = self.pool.get().await.map_err(pool_error)?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let reserve = tx.prepare_cached(RESERVE_IDS).await.map_err(db_error)?;
-        let insert = tx.prepare_cached(INSERT_MESSAGES).await.map_err(db_error)?;
-        let counts: Vec<i64> = rooms
-            .values()
-            .map(|indices| i64::try_from(indices.len()).unwrap_or(i64::MAX))
-            .collect();
-        let params: Vec<[&(dyn ToSql + Sync); 3]> = rooms
-            .keys()
-            .zip(&counts)
-            .map(|(room, count)| [room as &(dyn ToSql + Sync), count, &ts])
-            .collect();
-        // Sent together (pipelined), executed in order.
-        let reserved = try_join_all(params.iter().map(|p| tx.query_one(&reserve, p)))
-            .await
-            .map_err(db_error)?;
-
-        let mut ids = vec![0u64; batch.len()];
-        let mut room_ids = Vec::with_capacity(batch.len());
-        let mut message_ids = Vec::with_capacity(batch.len());
-        let mut users = Vec::with_capacity(batch.len());
-        let mut texts = Vec::with_capacity(batch.len());
-        for ((indices, row), count) in rooms.values().zip(&reserved).zip(&counts) {
-            let room_id: i64 = row.try_get(0).map_err(db_error)?;
-            let last_id: i64 = row.try_get(1).map_err(db_error)?;
-            for (offset, &index) in (last_id - count + 1..).zip(indices) {
-                ids[index] = from_sql_id(offset);
-                room_ids.push(room_id);
-                message_ids.push(offset);
-                users.push(batch[index].message.user.as_str());
-                texts.push(batch[index].message.text.as_bytes());
-            }
-        }
-        let stamps = vec![ts; batch.len()];
-        tx.execute(&insert, &[&room_ids, &message_ids, &users, &texts, &stamps])
-            .await
-            .map_err(db_error)?;
+        let outcomes = store_batch(&*tx, batch, ts).await?;
         tx.commit().await.map_err(db_error)?;
-        Ok(ids)
+        Ok(outcomes)
     }
 }
 
 /// An error with its causes: tokio-postgres's own text is only the kind
 /// ("db error"), the server's message is in the source.
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

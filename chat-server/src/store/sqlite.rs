@@ -26,8 +26,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chat_proto::{Message, RoomName, UserName};
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
+use chat_proto::{RoomName, UserName};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use tokio::sync::mpsc;
 
 use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending, Reply, Settle, answer};
@@ -36,9 +38,13 @@ use super::db_file::{self, DbFile, DbLock, Watch};
 use super::health::{StorageFault, StoreHealth};
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, pending_migrations};
+use super::rows::EntryRow;
+use super::rules::decide;
+use super::sqlite_rooms::{STREAM_SCHEMA, apply, folded, join_state, load_facts, revive};
 use super::{
-    CommitListener, HistoryPage, MessageStore, NewMessage, Page, Receipt, RoomPage, RoomQuery,
-    RoomSnapshot, StoreError, StoreFuture, StoredAccount, StoredRoom,
+    Actor, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
+    Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StoreError, StoreFuture, StoredAccount,
+    StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -83,13 +89,19 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: user names unique regardless of case; case variants retired.
     include_str!("schema/sqlite_02_names.sql"),
+    // 3: the room stream and rooms people own.
+    STREAM_SCHEMA,
 ];
 
 /// Writes besides appends, run in a batch's transaction and answered
 /// after it commits.
 enum Write {
-    CreateRoom(RoomName, Reply<()>),
+    /// Makes the room, or makes a deleted one again, owned by the
+    /// registered joiner named.
+    CreateRoom(RoomName, Option<String>, Reply<()>),
     CreateAccount(UserName, String, Reply<bool>),
+    SetPassword(UserName, String, Reply<bool>),
+    RemoveAccount(UserName, Reply<bool>),
     /// Deletes a room that never held a message; true when it did.
     SweepRoom(RoomName, Reply<bool>),
 }
@@ -99,9 +111,13 @@ impl Write {
     fn refuse(self, error: &StoreError) {
         // A caller that gave up waiting has dropped its receiver.
         match self {
-            Self::CreateRoom(_, reply) => drop(reply.send(Err(error.clone()))),
-            Self::CreateAccount(_, _, reply) => drop(reply.send(Err(error.clone()))),
-            Self::SweepRoom(_, reply) => drop(reply.send(Err(error.clone()))),
+            Self::CreateRoom(_, _, reply) => drop(reply.send(Err(error.clone()))),
+            Self::CreateAccount(_, _, reply) | Self::SetPassword(_, _, reply) => {
+                drop(reply.send(Err(error.clone())));
+            }
+            Self::RemoveAccount(_, reply) | Self::SweepRoom(_, reply) => {
+                drop(reply.send(Err(error.clone())));
+            }
         }
     }
 }
@@ -260,53 +276,84 @@ fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> std::io::Result<Joi
 }
 
 impl MessageStore for SqliteStore {
-    fn queue_append(&self, message: NewMessage) -> StoreFuture<Receipt> {
-        batch::queue_append(&self.writer_tx, message)
+    fn queue_entry(&self, entry: NewEntry) -> StoreFuture<Receipt> {
+        batch::queue_entry(&self.writer_tx, entry)
     }
 
-    fn join(&self, room: &RoomName, page: Page) -> StoreFuture<RoomSnapshot> {
+    fn join(&self, room: &RoomName, viewer: &Actor, page: Page) -> StoreFuture<JoinOutcome> {
         let room = room.clone();
-        let create = (!self.known_rooms.contains(&room))
-            .then(|| self.write(|reply| Write::CreateRoom(room.clone(), reply)));
+        let viewer = viewer.clone();
+        let owner = viewer.registered.then(|| viewer.name.to_string());
+        let known = self.known_rooms.contains(&room);
         let known_rooms = self.known_rooms.clone();
         let reader_tx = self.reader_tx.clone();
         let writer_tx = self.writer_tx.clone();
         Box::pin(async move {
-            if let Some(create) = create {
-                create.await?;
-                known_rooms.insert(room.clone());
+            let read = |room: RoomName, viewer: Actor| {
+                read_on(&reader_tx, move |conn| {
+                    read_join(conn, &room, &viewer, page)
+                })
+            };
+            if known && let Some(outcome) = read(room.clone(), viewer.clone()).await? {
+                return Ok(outcome);
             }
-            let read = room.clone();
-            let snapshot = read_on(&reader_tx, move |conn| read_room(conn, &read, page)).await?;
-            if let Some(snapshot) = snapshot {
-                return Ok(snapshot);
-            }
-            // Known, but swept (it never held a message) since: make it
-            // again, so a room someone is in is listed.
+            // New, or deleted: made (again) through the writer, then read.
             batch::request(&writer_tx, |reply| {
-                Command::Write(Write::CreateRoom(room.clone(), reply))
+                Command::Write(Write::CreateRoom(room.clone(), owner, reply))
             })
             .await?;
             known_rooms.insert(room.clone());
-            read_on(&reader_tx, move |conn| read_snapshot(conn, &room, page)).await
+            read(room, viewer)
+                .await?
+                .ok_or_else(|| StoreError::Database("the room was deleted again".into()))
+        })
+    }
+
+    fn may_join(&self, room: &RoomName, viewer: &Actor) -> StoreFuture<Option<Refusal>> {
+        let room = room.clone();
+        let viewer = viewer.clone();
+        self.read(move |conn| {
+            let Some((room_id, _)) = room_row(conn, &room)? else {
+                return Ok(None);
+            };
+            Ok(join_state(conn, room_id, &viewer)?.and_then(Result::err))
         })
     }
 
     fn history(&self, room: &RoomName, page: Page) -> StoreFuture<HistoryPage> {
         let room = room.clone();
-        // The same read as a join's, which finds the room's row id too.
-        self.read(move |conn| Ok(read_snapshot(conn, &room, page)?.page))
+        self.read(move |conn| read_history(conn, &room, page))
     }
 
     fn rooms(&self) -> StoreFuture<Vec<StoredRoom>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT name, last_id FROM rooms ORDER BY name")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, last_id, topic, private FROM rooms WHERE deleted_at IS NULL
+                 ORDER BY name",
+            )?;
             let rows = stmt.query_map([], |row| {
                 Ok(StoredRoom {
                     name: row.get(0)?,
                     last_id: row.get(1)?,
+                    topic: row.get(2)?,
+                    private: row.get(3)?,
                 })
             })?;
+            rows.collect()
+        })
+    }
+
+    fn readable_private(&self, viewer: &Actor) -> StoreFuture<Vec<String>> {
+        let me = folded(viewer.name.as_str());
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT name FROM rooms r WHERE private = 1 AND deleted_at IS NULL
+                 AND (lower(owner) = ?1
+                   OR EXISTS (SELECT 1 FROM ops WHERE room_id = r.id AND name_folded = ?1)
+                   OR EXISTS (SELECT 1 FROM access WHERE room_id = r.id AND name_folded = ?1))
+                 ORDER BY name",
+            )?;
+            let rows = stmt.query_map([me], |row| row.get(0))?;
             rows.collect()
         })
     }
@@ -315,7 +362,8 @@ impl MessageStore for SqliteStore {
         let bounds = query.bounds();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT name, last_id FROM rooms WHERE name > ?1 AND instr(name, ?2) > 0
+                "SELECT name, last_id, topic, private FROM rooms
+                 WHERE name > ?1 AND instr(name, ?2) > 0 AND deleted_at IS NULL
                  ORDER BY name LIMIT ?3",
             )?;
             let rows = stmt.query_map(
@@ -324,6 +372,8 @@ impl MessageStore for SqliteStore {
                     Ok(StoredRoom {
                         name: row.get(0)?,
                         last_id: row.get(1)?,
+                        topic: row.get(2)?,
+                        private: row.get(3)?,
                     })
                 },
             )?;
@@ -378,6 +428,24 @@ impl MessageStore for SqliteStore {
     fn create_account(&self, user: &UserName, password_hash: String) -> StoreFuture<bool> {
         let user = user.clone();
         self.write(|reply| Write::CreateAccount(user, password_hash, reply))
+    }
+
+    fn account_names(&self) -> StoreFuture<Vec<String>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT name FROM accounts ORDER BY name")?;
+            let rows = stmt.query_map([], |row| row.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn set_password(&self, user: &UserName, password_hash: String) -> StoreFuture<bool> {
+        let user = user.clone();
+        self.write(|reply| Write::SetPassword(user, password_hash, reply))
+    }
+
+    fn remove_account(&self, user: &UserName) -> StoreFuture<bool> {
+        let user = user.clone();
+        self.write(|reply| Write::RemoveAccount(user, reply))
     }
 
     fn fault(&self) -> Option<StorageFault> {
@@ -593,7 +661,7 @@ impl Writer {
         appends: &[Pending],
         writes: Vec<Write>,
         ts: i64,
-    ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+    ) -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
         let count = appends.len() + writes.len();
         let mut answers = Vec::with_capacity(writes.len());
         let outcome = self.transaction(appends, writes, ts, &mut answers);
@@ -641,8 +709,12 @@ impl Writer {
         writes: Vec<Write>,
         ts: i64,
         answers: &mut Vec<Box<dyn Settle>>,
-    ) -> rusqlite::Result<Vec<Result<u64, StoreError>>> {
-        let tx = self.conn.transaction()?;
+    ) -> rusqlite::Result<Vec<Result<Outcome, StoreError>>> {
+        // Immediate: the rules read before the writes, and a read lock
+        // could not wait to become a write lock.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if self.rooms_stale {
             // Read back so ids stay gapless and unique.
             self.rooms = load_rooms(&tx)?;
@@ -652,11 +724,12 @@ impl Writer {
         // Room row id -> newest id appended in this batch.
         let mut touched: HashMap<i64, u64> = HashMap::new();
         for pending in appends {
-            match append(&tx, &mut self.rooms, &pending.message, ts) {
-                Ok((room_id, id)) => {
+            match append(&tx, &mut self.rooms, &pending.entry, ts) {
+                Ok((room_id, Outcome::Stored(id))) => {
                     touched.insert(room_id, id);
-                    ids.push(Ok(id));
+                    ids.push(Ok(Outcome::Stored(id)));
                 }
+                Ok((_, refused)) => ids.push(Ok(refused)),
                 // The disk failing sinks the batch (SQLite may already
                 // have rolled it back)...
                 Err(e) if storage_fault(&e).is_some() => return Err(e),
@@ -705,7 +778,9 @@ fn run_write(
         }
     }
     match write {
-        Write::CreateRoom(room, reply) => held(reply, ensure_room(tx, rooms, &room).map(drop)),
+        Write::CreateRoom(room, owner, reply) => {
+            held(reply, make_room(tx, rooms, &room, owner.as_deref()))
+        }
         Write::CreateAccount(user, hash, reply) => {
             let inserted = tx
                 .prepare_cached(
@@ -718,20 +793,47 @@ fn run_write(
                 });
             held(reply, inserted.map(|rows| rows == 1))
         }
+        Write::SetPassword(user, hash, reply) => {
+            let updated = tx
+                .prepare_cached("UPDATE accounts SET password_hash = ?1 WHERE name_folded = ?2")
+                .and_then(|mut stmt| stmt.execute(params![hash, user.folded().as_str()]));
+            held(reply, updated.map(|rows| rows == 1))
+        }
+        Write::RemoveAccount(user, reply) => {
+            let removed = tx
+                .prepare_cached("DELETE FROM accounts WHERE name_folded = ?1")
+                .and_then(|mut stmt| stmt.execute([user.folded().as_str()]));
+            held(reply, removed.map(|rows| rows == 1))
+        }
         Write::SweepRoom(room, reply) => held(reply, sweep_room(tx, rooms, &room)),
     }
+}
+
+/// A join's creation of a room: a new one owned by `owner`, or a deleted
+/// one made again (a new room whose ids continue above the old ones).
+fn make_room(
+    tx: &Transaction<'_>,
+    rooms: &mut HashMap<String, RoomRow>,
+    room: &RoomName,
+    owner: Option<&str>,
+) -> rusqlite::Result<()> {
+    let row = ensure_room(tx, rooms, room, owner)?;
+    revive(tx, row.id, owner).map(drop)
 }
 
 fn ensure_room(
     tx: &Transaction<'_>,
     rooms: &mut HashMap<String, RoomRow>,
     room: &RoomName,
+    owner: Option<&str>,
 ) -> rusqlite::Result<RoomRow> {
     if let Some(row) = rooms.get(room.as_str()) {
         return Ok(*row);
     }
-    tx.prepare_cached("INSERT INTO rooms (name, last_id, created_at) VALUES (?1, 0, ?2)")?
-        .execute(params![room.as_str(), now_ms()])?;
+    tx.prepare_cached(
+        "INSERT INTO rooms (name, last_id, created_at, owner) VALUES (?1, 0, ?2, ?3)",
+    )?
+    .execute(params![room.as_str(), now_ms(), owner])?;
     let row = RoomRow {
         id: tx.last_insert_rowid(),
         last_id: 0,
@@ -740,7 +842,7 @@ fn ensure_room(
     Ok(row)
 }
 
-/// Deletes `room` if it never held a message, judged by the writer's map,
+/// Deletes `room` if it never held an entry (no id was ever used), judged by the writer's map,
 /// which already counts this transaction's appends.
 fn sweep_room(
     tx: &Transaction<'_>,
@@ -756,52 +858,74 @@ fn sweep_room(
     Ok(true)
 }
 
-/// Inserts one message; returns its room's row id and its id.
+/// Checks one entry against the room's rules and, when allowed, stores
+/// it with its effects; returns its room's row id and its outcome.
 fn append(
     tx: &Transaction<'_>,
     rooms: &mut HashMap<String, RoomRow>,
-    message: &NewMessage,
+    entry: &NewEntry,
     ts: i64,
-) -> rusqlite::Result<(i64, u64)> {
-    let row = ensure_room(tx, rooms, &message.room)?;
+) -> rusqlite::Result<(i64, Outcome)> {
+    let row = ensure_room(tx, rooms, &entry.room, None)?;
+    let facts = load_facts(tx, row.id, entry)?;
+    let effects = match decide(entry, &facts) {
+        Ok(effects) => effects,
+        Err(refusal) => return Ok((row.id, Outcome::Refused(refusal))),
+    };
     let id = row.last_id + 1;
-    tx.prepare_cached(
-        "INSERT INTO messages (room_id, id, user, text, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![row.id, id, message.user.as_str(), message.text, ts])?;
-    if let Some(row) = rooms.get_mut(message.room.as_str()) {
+    for effect in effects {
+        apply(tx, row.id, id, entry, ts, effect)?;
+    }
+    if let Some(row) = rooms.get_mut(entry.room.as_str()) {
         row.last_id = id;
     }
-    Ok((row.id, id))
+    Ok((row.id, Outcome::Stored(id)))
 }
 
-/// A page of `room` and its newest id, from one read transaction: what
-/// committed after it is exactly what has a larger id. A room that does
-/// not exist reads as empty.
-fn read_snapshot(conn: &Connection, room: &RoomName, page: Page) -> rusqlite::Result<RoomSnapshot> {
-    Ok(read_room(conn, room, page)?.unwrap_or_default())
-}
-
-/// [`read_snapshot`], or `None` when the room does not exist.
-fn read_room(
+/// What one read transaction gives a join: the snapshot or a refusal,
+/// or `None` when the room does not exist or was deleted (it must be
+/// made first).
+fn read_join(
     conn: &Connection,
     room: &RoomName,
+    viewer: &Actor,
     page: Page,
-) -> rusqlite::Result<Option<RoomSnapshot>> {
-    // Deferred: the snapshot is taken at the first SELECT and holds for both.
+) -> rusqlite::Result<Option<JoinOutcome>> {
+    // Deferred: the snapshot is taken at the first SELECT and holds for all.
     let tx = conn.unchecked_transaction()?;
-    let row = tx
-        .prepare_cached("SELECT id, last_id FROM rooms WHERE name = ?1")?
+    let Some((room_id, last_id)) = room_row(&tx, room)? else {
+        return Ok(None);
+    };
+    let outcome = match join_state(&tx, room_id, viewer)? {
+        None => return Ok(None),
+        Some(Err(refusal)) => JoinOutcome::Refused(refusal),
+        Some(Ok(state)) => JoinOutcome::Joined(RoomSnapshot {
+            page: read_page(&tx, room_id, room.as_str(), page)?,
+            last_id,
+            state,
+        }),
+    };
+    tx.commit()?;
+    Ok(Some(outcome))
+}
+
+fn room_row(conn: &Connection, room: &RoomName) -> rusqlite::Result<Option<(i64, u64)>> {
+    conn.prepare_cached("SELECT id, last_id FROM rooms WHERE name = ?1")?
         .query_row([room.as_str()], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, u64>(1)?))
         })
-        .optional()?;
-    let Some((room_id, last_id)) = row else {
-        return Ok(None);
+        .optional()
+}
+
+/// A page of `room`; a room that does not exist reads as empty.
+fn read_history(conn: &Connection, room: &RoomName, page: Page) -> rusqlite::Result<HistoryPage> {
+    let tx = conn.unchecked_transaction()?;
+    let Some((room_id, _)) = room_row(&tx, room)? else {
+        return Ok(HistoryPage::default());
     };
     let page = read_page(&tx, room_id, room.as_str(), page)?;
     tx.commit()?;
-    Ok(Some(RoomSnapshot { page, last_id }))
+    Ok(page)
 }
 
 fn read_page(
@@ -813,27 +937,27 @@ fn read_page(
     let bounds = page.bounds();
     let sql = match bounds.direction {
         Direction::Older => {
-            "SELECT id, user, text, ts FROM messages WHERE room_id = ?1 AND id < ?2
-             ORDER BY id DESC LIMIT ?3"
+            "SELECT id, user, text, ts, kind, subject, arg, flags FROM entries
+             WHERE room_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
         }
         Direction::Newer => {
-            "SELECT id, user, text, ts FROM messages WHERE room_id = ?1 AND id > ?2
-             ORDER BY id ASC LIMIT ?3"
+            "SELECT id, user, text, ts, kind, subject, arg, flags FROM entries
+             WHERE room_id = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3"
         }
     };
     let mut stmt = tx.prepare_cached(sql)?;
     let rows = stmt.query_map(params![room_id, bounds.bound, bounds.fetch], |row| {
-        Ok(Message {
-            room: room.to_owned(),
-            id: row.get(0)?,
-            user: row.get(1)?,
+        let entry = EntryRow {
             text: row.get(2)?,
-            ts: row.get(3)?,
-            reference: None,
-            ..Message::default()
-        })
+            kind: row.get(4)?,
+            subject: row.get(5)?,
+            arg: row.get(6)?,
+            flags: row.get(7)?,
+        };
+        Ok(entry.entry(room, row.get(0)?, row.get(1)?, row.get(3)?))
     })?;
-    Ok(bounds.finish(rows.collect::<rusqlite::Result<Vec<_>>>()?))
+    let entries = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(bounds.finish(entries.into_iter().flatten().collect()))
 }
 
 #[cfg(test)]
@@ -841,17 +965,27 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::store::{CommittedMessage, ConnId};
+    use chat_proto::Entry;
+
+    use crate::store::{Actor, Committed, ConnId, NewMessage};
+
+    impl SqliteStore {
+        /// A guest's join, which these tests expect to succeed.
+        async fn snapshot(&self, room: &RoomName, page: Page) -> Result<RoomSnapshot, StoreError> {
+            let guest = Actor::member(UserName::parse("reader").unwrap());
+            match self.join(room, &guest, page).await? {
+                JoinOutcome::Joined(snapshot) => Ok(snapshot),
+                JoinOutcome::Refused(refusal) => panic!("refused: {refusal:?}"),
+            }
+        }
+    }
 
     #[derive(Default)]
     struct Recorder(Mutex<Vec<u64>>);
 
     impl CommitListener for Recorder {
-        fn committed(&self, batch: &[CommittedMessage]) {
-            self.0
-                .lock()
-                .unwrap()
-                .extend(batch.iter().map(|c| c.message.id));
+        fn committed(&self, batch: &[Committed]) {
+            self.0.lock().unwrap().extend(batch.iter().map(|c| c.id));
         }
     }
 
@@ -887,7 +1021,7 @@ mod tests {
         let store = open(&path, recorder.clone());
         let lobby = RoomName::parse("lobby").unwrap();
         store
-            .join(&lobby, Page::Newest { limit: 50 })
+            .snapshot(&lobby, Page::Newest { limit: 50 })
             .await
             .unwrap();
         let mut receipts = Vec::new();
@@ -916,12 +1050,21 @@ mod tests {
             append(&store, new_message("lobby", "after restart")).await,
             11
         );
-        let snapshot = store.join(&lobby, Page::Newest { limit: 3 }).await.unwrap();
+        let snapshot = store
+            .snapshot(&lobby, Page::Newest { limit: 3 })
+            .await
+            .unwrap();
         assert_eq!(snapshot.last_id, 11);
         assert!(snapshot.page.more);
-        let ids: Vec<u64> = snapshot.page.messages.iter().map(|m| m.id).collect();
+        let ids: Vec<u64> = snapshot.page.entries.iter().map(Entry::id).collect();
         assert_eq!(ids, [9, 10, 11]);
-        assert!(snapshot.page.messages.iter().all(|m| m.reference.is_none()));
+        assert!(
+            snapshot
+                .page
+                .entries
+                .iter()
+                .all(|m| m.reference().is_none())
+        );
         store.close().await.unwrap();
     }
 
@@ -933,7 +1076,7 @@ mod tests {
         for i in 0..7 {
             append(&store, new_message("r", &i.to_string())).await;
         }
-        let ids = |p: HistoryPage| (p.messages.iter().map(|m| m.id).collect::<Vec<_>>(), p.more);
+        let ids = |p: HistoryPage| (p.entries.iter().map(Entry::id).collect::<Vec<_>>(), p.more);
         assert_eq!(
             ids(store
                 .history(&room, Page::Before { id: 6, limit: 2 })
@@ -999,7 +1142,10 @@ mod tests {
         let path = dir.path().join("c.sqlite3");
         let store = open(&path, Arc::new(Recorder::default()));
         let lobby = RoomName::parse("lobby").unwrap();
-        store.join(&lobby, Page::Newest { limit: 5 }).await.unwrap();
+        store
+            .snapshot(&lobby, Page::Newest { limit: 5 })
+            .await
+            .unwrap();
         assert_eq!(append(&store, new_message("lobby", "first")).await, 1);
         // Another process holds the write lock: the writer's next
         // transaction waits for it.
@@ -1014,11 +1160,12 @@ mod tests {
             .await
             .expect("history does not wait behind the append")
             .unwrap();
-        assert_eq!(page.messages.len(), 1);
-        let snapshot = tokio::time::timeout(answer, store.join(&lobby, Page::Newest { limit: 5 }))
-            .await
-            .expect("a join of a known room does not wait behind the append")
-            .unwrap();
+        assert_eq!(page.entries.len(), 1);
+        let snapshot =
+            tokio::time::timeout(answer, store.snapshot(&lobby, Page::Newest { limit: 5 }))
+                .await
+                .expect("a join of a known room does not wait behind the append")
+                .unwrap();
         assert_eq!(snapshot.last_id, 1);
         let rooms = tokio::time::timeout(answer, store.rooms())
             .await
@@ -1033,8 +1180,11 @@ mod tests {
                 .unwrap(),
             2
         );
-        let snapshot = store.join(&lobby, Page::Newest { limit: 5 }).await.unwrap();
-        assert_eq!((snapshot.last_id, snapshot.page.messages.len()), (2, 2));
+        let snapshot = store
+            .snapshot(&lobby, Page::Newest { limit: 5 })
+            .await
+            .unwrap();
+        assert_eq!((snapshot.last_id, snapshot.page.entries.len()), (2, 2));
         store.close().await.unwrap();
     }
 

@@ -1,0 +1,405 @@
+//! PostgreSQL's side of rooms people own: the schema-3 migration, and, in
+//! the writer's transaction, locking the batch's rooms, reading each
+//! entry's [`Facts`], applying its [`Effect`]s and moving `last_id` past
+//! the stored entries only (a refusal uses no id); and the room state a
+//! join reads. People are keyed by folded name, as on SQLite.
+
+use std::collections::BTreeMap;
+
+use chat_proto::Role;
+use tokio_postgres::GenericClient;
+
+use super::batch::Pending;
+use super::page::{from_sql_id, to_sql_id};
+use super::rows::EntryRow;
+use super::rules::{Effect, Facts, PersonFacts, decide};
+use super::sqlite_rooms::folded;
+use super::{Actor, NewEntry, Outcome, Refusal, RoomState, StoreError};
+
+/// Schema version 3 (see `store/sqlite_rooms.rs`); text that may hold NUL
+/// (a topic, a reason) is `BYTEA`, as message text is.
+pub(super) const STREAM_SCHEMA: &str = "
+    ALTER TABLE messages RENAME TO entries;
+    ALTER TABLE entries ADD COLUMN kind BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN subject TEXT, ADD COLUMN arg TEXT,
+        ADD COLUMN flags BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN owner TEXT,
+        ADD COLUMN topic BYTEA NOT NULL DEFAULT ''::BYTEA,
+        ADD COLUMN private BOOLEAN NOT NULL DEFAULT FALSE,
+        ADD COLUMN first_id BIGINT NOT NULL DEFAULT 1,
+        ADD COLUMN deleted_at BIGINT;
+    CREATE TABLE ops (room_id BIGINT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+        name_folded TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (room_id, name_folded));
+    CREATE TABLE bans (room_id BIGINT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+        name_folded TEXT NOT NULL, PRIMARY KEY (room_id, name_folded));
+    CREATE TABLE access (room_id BIGINT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+        name_folded TEXT NOT NULL, PRIMARY KEY (room_id, name_folded));";
+
+fn db(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Database(super::postgres::describe(&e))
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+async fn person(
+    client: &impl GenericClient,
+    room_id: i64,
+    name: &str,
+) -> Result<PersonFacts, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM ops WHERE room_id = $1 AND name_folded = $2),
+                    EXISTS (SELECT 1 FROM bans WHERE room_id = $1 AND name_folded = $2),
+                    EXISTS (SELECT 1 FROM access WHERE room_id = $1 AND name_folded = $2)",
+            &[&room_id, &folded(name)],
+        )
+        .await
+        .map_err(db)?;
+    Ok(PersonFacts {
+        op: row.try_get(0).map_err(db)?,
+        banned: row.try_get(1).map_err(db)?,
+        access: row.try_get(2).map_err(db)?,
+        owner: false,
+    })
+}
+
+/// A room's owner, topic, privacy and whether it is deleted.
+async fn room_row(
+    client: &impl GenericClient,
+    room_id: i64,
+) -> Result<(Option<String>, String, bool, bool), StoreError> {
+    let row = client
+        .query_one(
+            "SELECT owner, topic, private, deleted_at IS NOT NULL FROM rooms WHERE id = $1",
+            &[&room_id],
+        )
+        .await
+        .map_err(db)?;
+    Ok((
+        row.try_get(0).map_err(db)?,
+        text(row.try_get(1).map_err(db)?),
+        row.try_get(2).map_err(db)?,
+        row.try_get(3).map_err(db)?,
+    ))
+}
+
+fn owns(owner: &Option<String>, name: &str) -> bool {
+    owner.as_deref().is_some_and(|o| folded(o) == folded(name))
+}
+
+async fn load_facts(
+    client: &impl GenericClient,
+    room_id: i64,
+    entry: &NewEntry,
+) -> Result<Facts, StoreError> {
+    let (owner, topic, private, deleted) = room_row(client, room_id).await?;
+    let actor_name = entry.actor.name.as_str();
+    let mut actor = person(client, room_id, actor_name).await?;
+    actor.owner = owns(&owner, actor_name);
+    let mut facts = Facts {
+        deleted,
+        actor,
+        topic,
+        private,
+        ..Facts::default()
+    };
+    if let Some(subject) = entry.change.subject() {
+        let mut of = person(client, room_id, subject.as_str()).await?;
+        of.owner = owns(&owner, subject.as_str());
+        facts.subject = of;
+        let account = client
+            .query_opt(
+                "SELECT name FROM accounts WHERE name_folded = $1",
+                &[&folded(subject.as_str())],
+            )
+            .await
+            .map_err(db)?;
+        facts.subject_account = account.map(|row| row.try_get(0)).transpose().map_err(db)?;
+        facts.subject_admin = entry.seen.subject_admin;
+    }
+    facts.owner = owner;
+    Ok(facts)
+}
+
+/// Stores a batch in the open transaction: its rooms locked in name order
+/// (so two nodes cannot deadlock), each entry decided in queue order
+/// against what the transaction sees, the room's `last_id` moved once.
+pub(super) async fn store_batch(
+    client: &impl GenericClient,
+    batch: &[Pending],
+    ts: i64,
+) -> Result<Vec<Outcome>, StoreError> {
+    let mut rooms: BTreeMap<&str, (i64, u64)> = BTreeMap::new();
+    for pending in batch {
+        rooms.entry(pending.entry.room.as_str()).or_default();
+    }
+    for (name, row) in rooms.iter_mut() {
+        client
+            .execute(
+                "INSERT INTO rooms (name, last_id, created_at) VALUES ($1, 0, $2)
+                 ON CONFLICT (name) DO NOTHING",
+                &[name, &ts],
+            )
+            .await
+            .map_err(db)?;
+        let locked = client
+            .query_one(
+                "SELECT id, last_id FROM rooms WHERE name = $1 FOR UPDATE",
+                &[name],
+            )
+            .await
+            .map_err(db)?;
+        *row = (
+            locked.try_get(0).map_err(db)?,
+            from_sql_id(locked.try_get(1).map_err(db)?),
+        );
+    }
+    let before = rooms.clone();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for pending in batch {
+        let entry = &pending.entry;
+        let Some((room_id, last_id)) = rooms.get_mut(entry.room.as_str()) else {
+            continue;
+        };
+        let facts = load_facts(client, *room_id, entry).await?;
+        match decide(entry, &facts) {
+            Err(refusal) => outcomes.push(Outcome::Refused(refusal)),
+            Ok(effects) => {
+                let id = *last_id + 1;
+                for effect in effects {
+                    apply(client, *room_id, id, entry, ts, effect).await?;
+                }
+                *last_id = id;
+                outcomes.push(Outcome::Stored(id));
+            }
+        }
+    }
+    for (name, (room_id, last_id)) in &rooms {
+        if before.get(name).is_some_and(|(_, old)| old != last_id) {
+            client
+                .execute(
+                    "UPDATE rooms SET last_id = $1 WHERE id = $2",
+                    &[&to_sql_id(*last_id), room_id],
+                )
+                .await
+                .map_err(db)?;
+        }
+    }
+    Ok(outcomes)
+}
+
+async fn apply(
+    client: &impl GenericClient,
+    room_id: i64,
+    id: u64,
+    entry: &NewEntry,
+    ts: i64,
+    effect: Effect,
+) -> Result<(), StoreError> {
+    let id = to_sql_id(id);
+    let (sql, name): (&str, String) = match effect {
+        Effect::Append => return append(client, room_id, id, entry, ts).await,
+        Effect::Topic(topic) => {
+            let topic = topic.into_bytes();
+            return exec(
+                client,
+                "UPDATE rooms SET topic = $1 WHERE id = $2",
+                &[&topic, &room_id],
+            )
+            .await;
+        }
+        Effect::Owner(owner) => {
+            return exec(
+                client,
+                "UPDATE rooms SET owner = $1 WHERE id = $2",
+                &[&owner, &room_id],
+            )
+            .await;
+        }
+        Effect::Op { name, on: true } => {
+            return exec(
+                client,
+                "INSERT INTO ops (room_id, name_folded, name) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&room_id, &folded(&name), &name],
+            )
+            .await;
+        }
+        Effect::Op { name, on: false } => (
+            "DELETE FROM ops WHERE room_id = $1 AND name_folded = $2",
+            name,
+        ),
+        Effect::Ban { name, on: true } => (
+            "INSERT INTO bans VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            name,
+        ),
+        Effect::Ban { name, on: false } => (
+            "DELETE FROM bans WHERE room_id = $1 AND name_folded = $2",
+            name,
+        ),
+        Effect::Access { name, on: true } => (
+            "INSERT INTO access VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            name,
+        ),
+        Effect::Access { name, on: false } => (
+            "DELETE FROM access WHERE room_id = $1 AND name_folded = $2",
+            name,
+        ),
+        Effect::AccessFromPresent(names) => {
+            return access_from_present(client, room_id, &names).await;
+        }
+        Effect::Private(private) => {
+            return exec(
+                client,
+                "UPDATE rooms SET private = $1 WHERE id = $2",
+                &[&private, &room_id],
+            )
+            .await;
+        }
+        Effect::DeleteRoom => return delete_room(client, room_id, id, ts).await,
+    };
+    exec(client, sql, &[&room_id, &folded(&name)]).await
+}
+
+/// Gives access to those of `names` who hold an account, in any spelling.
+async fn access_from_present(
+    client: &impl GenericClient,
+    room_id: i64,
+    names: &[String],
+) -> Result<(), StoreError> {
+    let names: Vec<String> = names.iter().map(|name| folded(name)).collect();
+    exec(
+        client,
+        "INSERT INTO access (room_id, name_folded)
+         SELECT $1, name_folded FROM accounts WHERE name_folded = ANY($2)
+         ON CONFLICT DO NOTHING",
+        &[&room_id, &names],
+    )
+    .await
+}
+
+async fn exec(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<(), StoreError> {
+    client.execute(sql, params).await.map(drop).map_err(db)
+}
+
+async fn append(
+    client: &impl GenericClient,
+    room_id: i64,
+    id: i64,
+    entry: &NewEntry,
+    ts: i64,
+) -> Result<(), StoreError> {
+    let Some(row) = EntryRow::of(&entry.change) else {
+        return Ok(());
+    };
+    let body = row.text.into_bytes();
+    exec(
+        client,
+        "INSERT INTO entries (room_id, id, user_name, text, ts, kind, subject, arg, flags)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &room_id,
+            &id,
+            &entry.actor.name.as_str(),
+            &body,
+            &ts,
+            &row.kind,
+            &row.subject,
+            &row.arg,
+            &row.flags,
+        ],
+    )
+    .await
+}
+
+async fn delete_room(
+    client: &impl GenericClient,
+    room_id: i64,
+    id: i64,
+    ts: i64,
+) -> Result<(), StoreError> {
+    exec(
+        client,
+        "UPDATE rooms SET owner = NULL, topic = ''::BYTEA, private = FALSE, first_id = $1 + 1,
+         deleted_at = $2 WHERE id = $3",
+        &[&id, &ts, &room_id],
+    )
+    .await?;
+    for table in ["entries", "ops", "bans", "access"] {
+        exec(
+            client,
+            &format!("DELETE FROM {table} WHERE room_id = $1"),
+            &[&room_id],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Makes a deleted room live again, owned by `owner` or nobody.
+pub(super) async fn revive(
+    client: &impl GenericClient,
+    room: &str,
+    owner: Option<&str>,
+) -> Result<(), StoreError> {
+    exec(
+        client,
+        "UPDATE rooms SET deleted_at = NULL, owner = $1 WHERE name = $2 AND deleted_at IS NOT NULL",
+        &[&owner, &room],
+    )
+    .await
+}
+
+/// The room's state and the viewer's role, or why it may not enter;
+/// `None` when the room is deleted.
+pub(super) async fn join_state(
+    client: &impl GenericClient,
+    room_id: i64,
+    viewer: &Actor,
+) -> Result<Option<Result<RoomState, Refusal>>, StoreError> {
+    let (owner, topic, private, deleted) = room_row(client, room_id).await?;
+    if deleted {
+        return Ok(None);
+    }
+    let me = person(client, room_id, viewer.name.as_str()).await?;
+    let owner_is_me = owns(&owner, viewer.name.as_str());
+    if me.banned && !viewer.admin {
+        return Ok(Some(Err(Refusal::forbidden(
+            "you are banned from this room",
+        ))));
+    }
+    if private && !(viewer.admin || owner_is_me || me.op || me.access) {
+        return Ok(Some(Err(Refusal::forbidden("this room is private"))));
+    }
+    let rows = client
+        .query(
+            "SELECT name FROM ops WHERE room_id = $1 ORDER BY name",
+            &[&room_id],
+        )
+        .await
+        .map_err(db)?;
+    let ops = rows
+        .iter()
+        .map(|row| row.try_get(0).map_err(db))
+        .collect::<Result<Vec<String>, _>>()?;
+    let role = if owner_is_me {
+        Role::Owner
+    } else if me.op {
+        Role::Op
+    } else {
+        Role::Member
+    };
+    Ok(Some(Ok(RoomState {
+        topic,
+        owner,
+        ops,
+        private,
+        role,
+    })))
+}

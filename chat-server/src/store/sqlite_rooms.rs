@@ -1,0 +1,280 @@
+//! SQLite's side of rooms people own: reading an entry's [`Facts`] and
+//! applying its [`Effect`]s inside the writer's transaction, and reading
+//! a room's state and the joiner's place in it for a join. People are
+//! keyed by their folded name (`ops`, `bans`, `access`; the owner is kept
+//! as spelled and compared folded).
+
+use chat_proto::Role;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::rows::EntryRow;
+use super::rules::{Effect, Facts, PersonFacts};
+use super::{Actor, Change, NewEntry, Refusal, RoomState};
+
+/// Schema version 3: the room stream and rooms people own. `messages`
+/// becomes `entries` by a rename, so every id is kept; every added column
+/// has a constant default, so no row is rewritten.
+pub(super) const STREAM_SCHEMA: &str = "
+    ALTER TABLE messages RENAME TO entries;
+    ALTER TABLE entries ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE entries ADD COLUMN subject TEXT;
+    ALTER TABLE entries ADD COLUMN arg TEXT;
+    ALTER TABLE entries ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN owner TEXT;
+    ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+    ALTER TABLE rooms ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN first_id INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE rooms ADD COLUMN deleted_at INTEGER;
+    CREATE TABLE ops (
+        room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        name_folded TEXT NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (room_id, name_folded)
+    ) WITHOUT ROWID;
+    CREATE TABLE bans (
+        room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        name_folded TEXT NOT NULL,
+        PRIMARY KEY (room_id, name_folded)
+    ) WITHOUT ROWID;
+    CREATE TABLE access (
+        room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        name_folded TEXT NOT NULL,
+        PRIMARY KEY (room_id, name_folded)
+    ) WITHOUT ROWID;";
+
+/// A name as the stores key people by.
+pub(super) fn folded(name: &str) -> String {
+    // As `UserName::folded` and the `name_folded` columns of schema v2.
+    name.to_ascii_lowercase()
+}
+
+fn person(conn: &Connection, room_id: i64, name: &str) -> rusqlite::Result<PersonFacts> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM ops WHERE room_id = ?1 AND name_folded = ?2),
+                EXISTS (SELECT 1 FROM bans WHERE room_id = ?1 AND name_folded = ?2),
+                EXISTS (SELECT 1 FROM access WHERE room_id = ?1 AND name_folded = ?2)",
+    )?
+    .query_row(params![room_id, folded(name)], |row| {
+        Ok(PersonFacts {
+            op: row.get(0)?,
+            banned: row.get(1)?,
+            access: row.get(2)?,
+            owner: false,
+        })
+    })
+}
+
+/// The room's own columns: owner, topic, private, deleted.
+fn room_row(
+    conn: &Connection,
+    room_id: i64,
+) -> rusqlite::Result<(Option<String>, String, bool, bool)> {
+    conn.prepare_cached(
+        "SELECT owner, topic, private, deleted_at IS NOT NULL FROM rooms WHERE id = ?1",
+    )?
+    .query_row([room_id], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+    })
+}
+
+/// The account registered as `name` in any spelling, as it is spelled.
+fn account(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT name FROM accounts WHERE name_folded = ?1")?
+        .query_row([folded(name)], |row| row.get(0))
+        .optional()
+}
+
+fn owns(owner: &Option<String>, name: &str) -> bool {
+    owner.as_deref().is_some_and(|o| folded(o) == folded(name))
+}
+
+/// What `entry`'s rules need, as the transaction sees it now (earlier
+/// entries of the batch included).
+pub(super) fn load_facts(
+    conn: &Connection,
+    room_id: i64,
+    entry: &NewEntry,
+) -> rusqlite::Result<Facts> {
+    let (owner, topic, private, deleted) = room_row(conn, room_id)?;
+    let actor_name = entry.actor.name.as_str();
+    let mut actor = person(conn, room_id, actor_name)?;
+    actor.owner = owns(&owner, actor_name);
+    let mut facts = Facts {
+        deleted,
+        actor,
+        ..Facts::default()
+    };
+    if let Change::Message { .. } = entry.change {
+        // A message needs only the ban; nothing else is read for it.
+        return Ok(facts);
+    }
+    if let Some(subject) = entry.change.subject() {
+        let mut facts_of = person(conn, room_id, subject.as_str())?;
+        facts_of.owner = owns(&owner, subject.as_str());
+        facts.subject = facts_of;
+        facts.subject_account = account(conn, subject.as_str())?;
+        facts.subject_admin = entry.seen.subject_admin;
+    }
+    facts.topic = topic;
+    facts.private = private;
+    facts.owner = owner;
+    Ok(facts)
+}
+
+/// Applies one effect of `entry`, stored as `id` at `ts`.
+pub(super) fn apply(
+    conn: &Connection,
+    room_id: i64,
+    id: u64,
+    entry: &NewEntry,
+    ts: i64,
+    effect: Effect,
+) -> rusqlite::Result<()> {
+    let set = |sql: &str, name: &str, on: bool| -> rusqlite::Result<()> {
+        let sql = if on {
+            format!("INSERT OR IGNORE INTO {sql} (room_id, name_folded) VALUES (?1, ?2)")
+        } else {
+            format!("DELETE FROM {sql} WHERE room_id = ?1 AND name_folded = ?2")
+        };
+        conn.prepare_cached(&sql)?
+            .execute(params![room_id, folded(name)])
+            .map(drop)
+    };
+    match effect {
+        Effect::Append => append(conn, room_id, id, entry, ts),
+        Effect::Topic(topic) => conn
+            .prepare_cached("UPDATE rooms SET topic = ?1 WHERE id = ?2")?
+            .execute(params![topic, room_id])
+            .map(drop),
+        Effect::Owner(name) => conn
+            .prepare_cached("UPDATE rooms SET owner = ?1 WHERE id = ?2")?
+            .execute(params![name, room_id])
+            .map(drop),
+        Effect::Op { name, on: true } => conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ops (room_id, name_folded, name) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![room_id, folded(&name), name])
+            .map(drop),
+        Effect::Op { name, on: false } => conn
+            .prepare_cached("DELETE FROM ops WHERE room_id = ?1 AND name_folded = ?2")?
+            .execute(params![room_id, folded(&name)])
+            .map(drop),
+        Effect::Ban { name, on } => set("bans", &name, on),
+        Effect::Access { name, on } => set("access", &name, on),
+        Effect::AccessFromPresent(names) => {
+            let mut insert = conn.prepare_cached(
+                "INSERT OR IGNORE INTO access (room_id, name_folded)
+                 SELECT ?1, name_folded FROM accounts WHERE name_folded = ?2",
+            )?;
+            for name in names {
+                insert.execute(params![room_id, folded(&name)])?;
+            }
+            Ok(())
+        }
+        Effect::Private(private) => conn
+            .prepare_cached("UPDATE rooms SET private = ?1 WHERE id = ?2")?
+            .execute(params![private, room_id])
+            .map(drop),
+        Effect::DeleteRoom => delete_room(conn, room_id, id, ts),
+    }
+}
+
+fn append(
+    conn: &Connection,
+    room_id: i64,
+    id: u64,
+    entry: &NewEntry,
+    ts: i64,
+) -> rusqlite::Result<()> {
+    let Some(row) = EntryRow::of(&entry.change) else {
+        return Ok(());
+    };
+    conn.prepare_cached(
+        "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        room_id,
+        id,
+        entry.actor.name.as_str(),
+        row.text,
+        ts,
+        row.kind,
+        row.subject,
+        row.arg,
+        row.flags
+    ])
+    .map(drop)
+}
+
+/// Erases the room's entries and state; `id` closes it, so a room made
+/// again under the name continues above it.
+fn delete_room(conn: &Connection, room_id: i64, id: u64, ts: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE rooms SET owner = NULL, topic = '', private = 0, first_id = ?1 + 1,
+         deleted_at = ?2 WHERE id = ?3",
+    )?
+    .execute(params![id, ts, room_id])?;
+    for table in ["entries", "ops", "bans", "access"] {
+        conn.prepare_cached(&format!("DELETE FROM {table} WHERE room_id = ?1"))?
+            .execute([room_id])?;
+    }
+    Ok(())
+}
+
+/// Makes a deleted room live again, owned by `owner` (a registered
+/// joiner) or by nobody. False when it was not deleted.
+pub(super) fn revive(
+    conn: &Connection,
+    room_id: i64,
+    owner: Option<&str>,
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "UPDATE rooms SET deleted_at = NULL, owner = ?1 WHERE id = ?2 AND deleted_at IS NOT NULL",
+    )?
+    .execute(params![owner, room_id])
+    .map(|rows| rows == 1)
+}
+
+/// What a join of room `room_id` by `viewer` reads besides the page: the
+/// room's state and the viewer's role, or why the viewer may not enter;
+/// `None` when the room is deleted.
+pub(super) fn join_state(
+    conn: &Connection,
+    room_id: i64,
+    viewer: &Actor,
+) -> rusqlite::Result<Option<Result<RoomState, Refusal>>> {
+    let (owner, topic, private, deleted) = room_row(conn, room_id)?;
+    if deleted {
+        return Ok(None);
+    }
+    let me = person(conn, room_id, viewer.name.as_str())?;
+    let owner_is_me = owns(&owner, viewer.name.as_str());
+    if me.banned && !viewer.admin {
+        return Ok(Some(Err(Refusal::forbidden(
+            "you are banned from this room",
+        ))));
+    }
+    if private && !(viewer.admin || owner_is_me || me.op || me.access) {
+        return Ok(Some(Err(Refusal::forbidden("this room is private"))));
+    }
+    let mut stmt = conn.prepare_cached("SELECT name FROM ops WHERE room_id = ?1 ORDER BY name")?;
+    let ops = stmt
+        .query_map([room_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let role = if owner_is_me {
+        Role::Owner
+    } else if me.op {
+        Role::Op
+    } else {
+        Role::Member
+    };
+    Ok(Some(Ok(RoomState {
+        topic,
+        owner,
+        ops,
+        private,
+        role,
+    })))
+}

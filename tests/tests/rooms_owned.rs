@@ -1,0 +1,719 @@
+//! Protocol 2, rooms people own, on a single SQLite node over real
+//! sockets: who may set the topic, give roles, kick, ban, invite, make a
+//! room private and delete it; each error code; each entry's fields; the
+//! catch-up of every entry kind with `since`; a ban kept across a restart;
+//! the migration of a version-1 database made by the previous release; and
+//! a protocol-1 client that keeps working as before.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chat_e2e::db::{schema_version, stored_bans, stored_entry_kinds, stored_messages};
+use chat_e2e::{InProcessServer, ServerOptions, ServerProcess, TestClient, start_server_with};
+use chat_proto::{ClientFrame, Entry, ErrorCode, Role, ServerFrame};
+use serde_json::json;
+
+fn options() -> ServerOptions {
+    ServerOptions {
+        admins: vec!["root".to_owned()],
+        ..ServerOptions::unthrottled()
+    }
+}
+
+async fn server() -> InProcessServer {
+    start_server_with(options()).await
+}
+
+/// Sends a protocol-2 frame written as JSON.
+async fn send(client: &mut TestClient, frame: serde_json::Value) {
+    client.send_raw(&frame.to_string()).await;
+}
+
+/// The next frame must be the live entry of `kind` from `user`; returns it.
+async fn expect_entry(client: &mut TestClient, kind: &str, user: &str) -> Entry {
+    let frame = client
+        .expect(&format!("a {kind} entry by {user}"), |frame| {
+            Entry::try_from(frame.clone()).is_ok_and(|e| e.kind() == kind && e.user() == user)
+        })
+        .await;
+    Entry::try_from(frame).expect("an entry")
+}
+
+/// The next frame must be `error` `code` about `reference`.
+async fn expect_refused(client: &mut TestClient, code: ErrorCode, reference: &str) {
+    let error = client.expect_error(code).await;
+    assert_eq!(error.reference.as_deref(), Some(reference), "{error:?}");
+}
+
+/// Alice (registered) makes room `r` and owns it; bob (registered) joins.
+async fn alice_owns_r_with_bob(server: &InProcessServer) -> (TestClient, TestClient) {
+    let mut alice = server.account("alice", "pw-alice").await;
+    let joined = alice.join("r").await;
+    let details = joined.details.expect("a protocol-2 joined");
+    assert_eq!(details.owner.as_deref(), Some("alice"));
+    assert_eq!(details.role, Role::Owner);
+    assert_eq!((details.topic.as_str(), details.private), ("", false));
+    let mut bob = server.account("bob", "pw-bob").await;
+    let joined = bob.join("r").await;
+    assert_eq!(joined.details.expect("details").role, Role::Member);
+    alice.expect_join("r", "bob").await;
+    (alice, bob)
+}
+
+#[tokio::test]
+async fn the_owner_and_ops_set_the_topic_and_members_may_not() {
+    let server = server().await;
+    let (mut alice, mut bob) = alice_owns_r_with_bob(&server).await;
+    send(
+        &mut bob,
+        json!({"type":"topic","room":"r","topic":"mine","ref":"b1"}),
+    )
+    .await;
+    expect_refused(&mut bob, ErrorCode::Forbidden, "b1").await;
+
+    send(
+        &mut alice,
+        json!({"type":"topic","room":"r","topic":"release day","ref":"a1"}),
+    )
+    .await;
+    let Entry::Topic(own) = expect_entry(&mut alice, "topic", "alice").await else {
+        unreachable!()
+    };
+    assert_eq!(
+        (own.topic.as_str(), own.reference.as_deref()),
+        ("release day", Some("a1"))
+    );
+    let Entry::Topic(seen) = expect_entry(&mut bob, "topic", "alice").await else {
+        unreachable!()
+    };
+    assert_eq!((seen.id, seen.reference), (own.id, None));
+
+    send(
+        &mut alice,
+        json!({"type":"topic","room":"r","topic":"release day","ref":"a2"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::Unchanged, "a2").await;
+    let long = "t".repeat(501);
+    send(
+        &mut alice,
+        json!({"type":"topic","room":"r","topic":long,"ref":"a3"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::InvalidText, "a3").await;
+    send(
+        &mut alice,
+        json!({"type":"topic","room":"elsewhere","topic":"x","ref":"a4"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::NotInRoom, "a4").await;
+
+    let mut carol = server.account("carol", "pw-carol").await;
+    let joined = carol.join("r").await;
+    assert_eq!(joined.details.expect("details").topic, "release day");
+    let rooms = carol.rooms().await;
+    let listed = chat_e2e::room_info(&rooms, "r").expect("r is listed");
+    assert_eq!(
+        (listed.topic.as_deref(), listed.private),
+        (Some("release day"), Some(false))
+    );
+}
+
+#[tokio::test]
+async fn a_guest_made_room_has_no_owner_and_only_admins_moderate_it() {
+    let server = server().await;
+    let mut gus = server.guest("gus").await;
+    let details = gus.join("open").await.details.expect("details");
+    assert_eq!((details.owner, details.role), (None, Role::Member));
+    send(
+        &mut gus,
+        json!({"type":"topic","room":"open","topic":"hi","ref":"g1"}),
+    )
+    .await;
+    expect_refused(&mut gus, ErrorCode::Forbidden, "g1").await;
+
+    // An admin's name is never a guest's, nor made by a hello.
+    let mut fake = server.connect().await;
+    fake.send(&ClientFrame::Hello {
+        user: "root".into(),
+        password: None,
+    })
+    .await;
+    fake.expect_error(ErrorCode::NameTaken).await;
+    let mut registering = server.connect().await;
+    registering
+        .send(&ClientFrame::Hello {
+            user: "Root".into(),
+            password: Some("pw".into()),
+        })
+        .await;
+    registering.expect_error(ErrorCode::AuthFailed).await;
+}
+
+#[tokio::test]
+async fn roles_are_given_by_the_owner_and_the_room_can_be_handed_over() {
+    let server = server().await;
+    let (mut alice, mut bob) = alice_owns_r_with_bob(&server).await;
+    send(
+        &mut bob,
+        json!({"type":"role","room":"r","subject":"alice","role":"member","ref":"b1"}),
+    )
+    .await;
+    expect_refused(&mut bob, ErrorCode::Forbidden, "b1").await;
+    send(
+        &mut alice,
+        json!({"type":"role","room":"r","subject":"nobody","role":"op","ref":"a1"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::NotFound, "a1").await;
+    send(
+        &mut alice,
+        json!({"type":"role","room":"r","subject":"bob","role":"boss","ref":"a2"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::BadFrame, "a2").await;
+    send(
+        &mut alice,
+        json!({"type":"role","room":"r","subject":"b b","role":"op","ref":"a3"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::InvalidName, "a3").await;
+
+    send(
+        &mut alice,
+        json!({"type":"role","room":"r","subject":"bob","role":"op","ref":"a4"}),
+    )
+    .await;
+    let Entry::Role(role) = expect_entry(&mut alice, "role", "alice").await else {
+        unreachable!()
+    };
+    assert_eq!((role.subject.as_str(), role.role), ("bob", Role::Op));
+    expect_entry(&mut bob, "role", "alice").await;
+    send(
+        &mut alice,
+        json!({"type":"role","room":"r","subject":"bob","role":"op","ref":"a5"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::Unchanged, "a5").await;
+    // An op sets the topic, but gives no roles.
+    send(
+        &mut bob,
+        json!({"type":"topic","room":"r","topic":"by bob","ref":"b2"}),
+    )
+    .await;
+    expect_entry(&mut bob, "topic", "bob").await;
+    expect_entry(&mut alice, "topic", "bob").await;
+
+    send(
+        &mut alice,
+        json!({"type":"role","room":"r","subject":"bob","role":"owner","ref":"a6"}),
+    )
+    .await;
+    expect_entry(&mut alice, "role", "alice").await;
+    expect_entry(&mut bob, "role", "alice").await;
+    let details = bob.join("r").await.details.expect("details");
+    assert_eq!(
+        (details.owner.as_deref(), details.role),
+        (Some("bob"), Role::Owner)
+    );
+    assert_eq!(details.ops, ["alice"], "the old owner is an op");
+    send(
+        &mut alice,
+        json!({"type":"role","room":"r","subject":"bob","role":"member","ref":"a7"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::Forbidden, "a7").await;
+}
+
+#[tokio::test]
+async fn a_kick_reaches_and_removes_every_connection_of_the_subject() {
+    let server = server().await;
+    let (mut alice, mut bob) = alice_owns_r_with_bob(&server).await;
+    let mut bob2 = server.account("bob", "pw-bob").await;
+    bob2.join("r").await;
+    let mut bob3 = server.account("bob", "pw-bob").await;
+    bob3.join("r").await;
+    let mut carol = server.account("carol", "pw-carol").await;
+    carol.join("r").await;
+    alice.expect_join("r", "carol").await;
+    for b in [&mut bob, &mut bob2, &mut bob3] {
+        b.expect_join("r", "carol").await;
+    }
+    send(
+        &mut carol,
+        json!({"type":"kick","room":"r","subject":"bob","ref":"c1"}),
+    )
+    .await;
+    expect_refused(&mut carol, ErrorCode::Forbidden, "c1").await;
+    send(
+        &mut alice,
+        json!({"type":"kick","room":"r","subject":"bob","reason":"spam","ref":"k1"}),
+    )
+    .await;
+    let Entry::Kick(kick) = expect_entry(&mut alice, "kick", "alice").await else {
+        unreachable!()
+    };
+    assert_eq!(
+        (kick.subject.as_str(), kick.reason.as_deref()),
+        ("bob", Some("spam"))
+    );
+    alice.expect_leave("r", "bob").await;
+    expect_entry(&mut carol, "kick", "alice").await;
+    carol.expect_leave("r", "bob").await;
+    for b in [&mut bob, &mut bob2, &mut bob3] {
+        expect_entry(b, "kick", "alice").await;
+        b.send(&ClientFrame::message("r", "still here?", Some("m".into())))
+            .await;
+        let error = b.expect_error(ErrorCode::NotInRoom).await;
+        assert_eq!(error.reference.as_deref(), Some("m"));
+    }
+    send(
+        &mut alice,
+        json!({"type":"kick","room":"r","subject":"bob","ref":"k2"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::Unchanged, "k2").await;
+    // Not banned: bob may come back.
+    bob.join("r").await;
+    alice.expect_join("r", "bob").await;
+}
+
+#[tokio::test]
+async fn a_ban_holds_across_a_restart_until_unban() {
+    let mut server = ServerProcess::start(options()).await;
+    let mut alice = server.account("alice", "pw-alice").await;
+    alice.join("r").await;
+    let mut bob = server.account("bob", "pw-bob").await;
+    bob.join("r").await;
+    alice.expect_join("r", "bob").await;
+    send(
+        &mut alice,
+        json!({"type":"ban","room":"r","subject":"bob","ref":"x1"}),
+    )
+    .await;
+    let Entry::Ban(ban) = expect_entry(&mut alice, "ban", "alice").await else {
+        unreachable!()
+    };
+    assert_eq!((ban.subject.as_str(), ban.reason), ("bob", None));
+    alice.expect_leave("r", "bob").await;
+    expect_entry(&mut bob, "ban", "alice").await;
+    send(&mut bob, json!({"type":"join","room":"r"})).await;
+    bob.expect_error(ErrorCode::Forbidden).await;
+    send(
+        &mut alice,
+        json!({"type":"ban","room":"r","subject":"bob","ref":"x2"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::Unchanged, "x2").await;
+    assert_eq!(stored_bans(server.db_path(), "r").await.unwrap(), ["bob"]);
+    drop((alice, bob));
+
+    server.restart().await;
+    let mut bob = server.account("bob", "pw-bob").await;
+    send(&mut bob, json!({"type":"join","room":"r"})).await;
+    bob.expect_error(ErrorCode::Forbidden).await;
+    let mut alice = server.account("alice", "pw-alice").await;
+    alice.join("r").await;
+    send(
+        &mut alice,
+        json!({"type":"unban","room":"r","subject":"bob","ref":"u1"}),
+    )
+    .await;
+    expect_entry(&mut alice, "unban", "alice").await;
+    send(
+        &mut alice,
+        json!({"type":"unban","room":"r","subject":"bob","ref":"u2"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::Unchanged, "u2").await;
+    bob.join("r").await;
+}
+
+#[tokio::test]
+async fn catch_up_with_since_brings_every_entry_kind_once_in_order() {
+    let server = server().await;
+    let (mut alice, mut bob) = alice_owns_r_with_bob(&server).await;
+    let mark = bob.say("r", "before").await.id;
+    alice.expect_message().await;
+    let mut carol = server.account("carol", "pw-carol").await;
+    carol.join("lobby").await;
+    let steps = [
+        json!({"type":"topic","room":"r","topic":"t"}),
+        json!({"type":"role","room":"r","subject":"carol","role":"op"}),
+        json!({"type":"invite","room":"r","subject":"carol"}),
+        json!({"type":"settings","room":"r","private":true}),
+        json!({"type":"kick","room":"r","subject":"bob","reason":"r1"}),
+        json!({"type":"ban","room":"r","subject":"dave"}),
+        json!({"type":"unban","room":"r","subject":"dave"}),
+    ];
+    for step in steps {
+        send(&mut alice, step).await;
+    }
+    let kinds = [
+        "topic", "role", "invite", "settings", "kick", "ban", "unban",
+    ];
+    for kind in kinds {
+        expect_entry(&mut alice, kind, "alice").await;
+        if kind == "kick" {
+            alice.expect_leave("r", "bob").await;
+        }
+    }
+    alice.say("r", "after").await;
+    // The invitation reached carol in the lobby.
+    expect_entry(&mut carol, "invite", "alice").await;
+    // Carol, an op now, catches up; bob, kicked, is off the private list.
+    let joined = carol.join_with("r", Some(mark), None).await;
+    let got: Vec<&str> = joined.entries.iter().map(Entry::kind).collect();
+    assert_eq!(got, [&kinds[..], &["message"]].concat());
+    let ids: Vec<u64> = joined.entries.iter().map(Entry::id).collect();
+    assert_eq!(ids, ((mark + 1)..=(mark + 8)).collect::<Vec<_>>());
+    assert_eq!(joined.last_id, mark + 8);
+    let Entry::Settings(settings) = &joined.entries[3] else {
+        panic!("settings")
+    };
+    assert!(settings.private);
+    let stored = stored_entry_kinds(server.db_path(), "r").await.unwrap();
+    let stored: Vec<i64> = stored.into_iter().map(|(_, kind)| kind).collect();
+    assert_eq!(stored, [0, 5, 6, 10, 11, 7, 8, 9, 0]);
+}
+
+#[tokio::test]
+async fn a_private_room_is_listed_and_joined_only_by_its_list() {
+    let server = server().await;
+    let (mut alice, mut bob) = alice_owns_r_with_bob(&server).await;
+    let mut gus = server.guest("gus").await;
+    gus.join("r").await;
+    alice.expect_join("r", "gus").await;
+    bob.expect_join("r", "gus").await;
+    send(
+        &mut bob,
+        json!({"type":"settings","room":"r","private":true,"ref":"b1"}),
+    )
+    .await;
+    expect_refused(&mut bob, ErrorCode::Forbidden, "b1").await;
+    send(
+        &mut alice,
+        json!({"type":"settings","room":"r","private":true,"ref":"s1"}),
+    )
+    .await;
+    expect_entry(&mut alice, "settings", "alice").await;
+    send(
+        &mut alice,
+        json!({"type":"settings","room":"r","private":true,"ref":"s2"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::Unchanged, "s2").await;
+    // Guests present then stay until they leave.
+    expect_entry(&mut gus, "settings", "alice").await;
+    gus.say("r", "still here").await;
+    alice.expect_message().await;
+    // Roles and access are for registered users: a guest here is refused.
+    send(
+        &mut alice,
+        json!({"type":"invite","room":"r","subject":"gus","ref":"g"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::Forbidden, "g").await;
+
+    let mut carol = server.account("carol", "pw-carol").await;
+    assert!(chat_e2e::room_info(&carol.rooms().await, "r").is_none());
+    send(&mut carol, json!({"type":"join","room":"r"})).await;
+    carol.expect_error(ErrorCode::Forbidden).await;
+    // Bob was in the room when it became private: he is on the list.
+    let mut bob_again = server.account("bob", "pw-bob").await;
+    assert!(chat_e2e::room_info(&bob_again.rooms().await, "r").is_some());
+    bob_again.join("r").await;
+    // Guests are never on the list.
+    let mut gwen = server.guest("gwen").await;
+    send(&mut gwen, json!({"type":"join","room":"r"})).await;
+    gwen.expect_error(ErrorCode::Forbidden).await;
+
+    send(
+        &mut alice,
+        json!({"type":"invite","room":"r","subject":"nobody","ref":"i0"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::NotFound, "i0").await;
+    send(
+        &mut alice,
+        json!({"type":"invite","room":"r","subject":"carol","ref":"i1"}),
+    )
+    .await;
+    let Entry::Invite(invite) = expect_entry(&mut alice, "invite", "alice").await else {
+        unreachable!()
+    };
+    assert_eq!(invite.subject, "carol");
+    // Carol is in no room: the invitation reaches her all the same.
+    let Entry::Invite(seen) = expect_entry(&mut carol, "invite", "alice").await else {
+        unreachable!()
+    };
+    assert_eq!((seen.id, seen.reference), (invite.id, None));
+    send(
+        &mut alice,
+        json!({"type":"invite","room":"r","subject":"carol","ref":"i2"}),
+    )
+    .await;
+    expect_refused(&mut alice, ErrorCode::Unchanged, "i2").await;
+    let listed = carol.rooms().await;
+    assert_eq!(
+        chat_e2e::room_info(&listed, "r").and_then(|r| r.private),
+        Some(true)
+    );
+    let details = carol.join("r").await.details.expect("details");
+    assert!(details.private);
+}
+
+#[tokio::test]
+async fn a_deleted_room_is_erased_and_made_again_above_its_old_ids() {
+    let server = server().await;
+    let (mut alice, mut bob) = alice_owns_r_with_bob(&server).await;
+    bob.say("r", "one").await;
+    alice.expect_message().await;
+    send(
+        &mut bob,
+        json!({"type":"delete_room","room":"r","ref":"b1"}),
+    )
+    .await;
+    expect_refused(&mut bob, ErrorCode::Forbidden, "b1").await;
+    send(
+        &mut alice,
+        json!({"type":"ban","room":"r","subject":"carol"}),
+    )
+    .await;
+    expect_entry(&mut alice, "ban", "alice").await;
+    expect_entry(&mut bob, "ban", "alice").await;
+    send(
+        &mut alice,
+        json!({"type":"delete_room","room":"r","ref":"d1"}),
+    )
+    .await;
+    for client in [&mut alice, &mut bob] {
+        let frame = client
+            .expect("room_deleted", |f| {
+                matches!(f, ServerFrame::RoomDeleted { room, user, .. } if room == "r" && user == "alice")
+            })
+            .await;
+        drop(frame);
+        client
+            .send(&ClientFrame::message("r", "gone?", Some("g".into())))
+            .await;
+        client.expect_error(ErrorCode::NotInRoom).await;
+    }
+    assert!(
+        stored_entry_kinds(server.db_path(), "r")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(chat_e2e::room_info(&alice.rooms().await, "r").is_none());
+
+    // Made again: a new room, owned by its new maker, without the ban,
+    // whose ids continue above the old ones (3 closed the old room).
+    let joined = bob.join("r").await;
+    assert_eq!((joined.last_id, joined.entries.len()), (3, 0));
+    let details = joined.details.expect("details");
+    assert_eq!(
+        (details.owner.as_deref(), details.topic.as_str()),
+        (Some("bob"), "")
+    );
+    let mut carol = server.account("carol", "pw-carol").await;
+    carol.join("r").await;
+    bob.expect_join("r", "carol").await;
+    assert_eq!(bob.say("r", "again").await.id, 4);
+}
+
+#[tokio::test]
+async fn a_protocol_1_client_sees_what_it_always_saw() {
+    let server = server().await;
+    let mut old = server.guest("old").await;
+    let joined = old.join("p1").await;
+    assert!(joined.history.is_empty());
+    let sent = old.say("p1", "plain").await;
+    assert_eq!((sent.id, sent.reply_to, sent.action), (1, None, false));
+    let mut again = server.guest("again").await;
+    let joined = again.join_with("p1", Some(0), None).await;
+    assert_eq!(chat_e2e::ids(&joined.history), [1]);
+    assert_eq!(
+        joined.entries.len(),
+        1,
+        "a room of messages holds nothing else"
+    );
+    let (page, more) = again.history("p1", None, None, None).await;
+    assert_eq!((chat_e2e::ids(&page), more), (vec![1], false));
+}
+
+/// The previous release's binary, which writes schema version 1.
+fn baseline() -> PathBuf {
+    PathBuf::from("/work/baseline-bin/chat-server")
+}
+
+#[tokio::test]
+async fn a_version_1_database_keeps_every_message_and_id() {
+    let mut server = ServerProcess::start(ServerOptions {
+        program: Some(baseline()),
+        ..ServerOptions::unthrottled()
+    })
+    .await;
+    // The old release says protocol 1, which the shared hello refuses.
+    let mut alice = server.connect().await;
+    alice
+        .send(&ClientFrame::Hello {
+            user: "alice".into(),
+            password: Some("pw-alice".into()),
+        })
+        .await;
+    assert_eq!(alice.expect_welcome().await.protocol, 1);
+    alice.label_as("alice");
+    alice.join("old").await;
+    for i in 0..5 {
+        alice.say("old", &format!("m{i}")).await;
+    }
+    drop(alice);
+    assert_eq!(schema_version(server.db_path()).await.unwrap(), 1);
+    let before = stored_messages_v1(&server).await;
+
+    server.upgrade_on_restart();
+    server.restart().await;
+    assert_eq!(schema_version(server.db_path()).await.unwrap(), 3);
+    let after = stored_messages(server.db_path(), "old").await.unwrap();
+    assert_eq!(after, before);
+    let mut alice = server.account("alice", "pw-alice").await;
+    let joined = alice.join("old").await;
+    assert_eq!(chat_e2e::ids(&joined.history), [1, 2, 3, 4, 5]);
+    assert_eq!(
+        joined.details.expect("details").owner,
+        None,
+        "v1 rooms have no owner"
+    );
+    assert_eq!(alice.say("old", "new").await.id, 6);
+    tokio::time::timeout(Duration::from_secs(5), alice.close())
+        .await
+        .expect("closes");
+}
+
+/// The messages a version-1 database holds in room `old`.
+async fn stored_messages_v1(server: &ServerProcess) -> Vec<chat_e2e::db::StoredMessage> {
+    let db = server.db_path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .expect("the version-1 file reads");
+        let mut stmt = conn
+            .prepare(
+                "SELECT r.name, m.id, m.user, m.text, m.ts FROM messages m \
+                 JOIN rooms r ON r.id = m.room_id WHERE r.name = 'old' ORDER BY m.id",
+            )
+            .expect("the version-1 file reads");
+        stmt.query_map([], |row| {
+            Ok(chat_e2e::db::StoredMessage {
+                room: row.get(0)?,
+                id: row.get(1)?,
+                user: row.get(2)?,
+                text: row.get(3)?,
+                ts: row.get(4)?,
+            })
+        })
+        .expect("the version-1 file reads")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the version-1 file reads")
+    })
+    .await
+    .expect("the version-1 file reads")
+}
+
+/// Runs `chat-server user ARGS --db DB` with `stdin` as its input; returns
+/// its standard output, failing the test when it fails.
+async fn user_command(db: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut child =
+        tokio::process::Command::new(chat_e2e::process::workspace_binary("chat-server"))
+            .arg("user")
+            .args(args)
+            .arg("--db")
+            .arg(db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("chat-server runs");
+    let mut input = child.stdin.take().expect("a piped stdin");
+    input
+        .write_all(stdin.as_bytes())
+        .await
+        .expect("stdin takes the password");
+    drop(input);
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the command ends")
+        .expect("its output is read");
+    assert!(
+        output.status.success(),
+        "chat-server user {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn the_operator_makes_an_admin_who_moderates_every_room() {
+    let mut server = ServerProcess::start(options()).await;
+    let mut alice = server.account("alice", "pw-alice").await;
+    alice.join("r").await;
+    send(
+        &mut alice,
+        json!({"type":"settings","room":"r","private":true}),
+    )
+    .await;
+    expect_entry(&mut alice, "settings", "alice").await;
+    drop(alice);
+    server.sigterm();
+    assert!(server.wait_exit(Duration::from_secs(10)).await.success());
+
+    let db = server.db_path().to_owned();
+    assert!(
+        user_command(&db, &["add", "root"], "root-pw\n")
+            .await
+            .contains("root")
+    );
+    user_command(&db, &["add", "temp"], "temp-pw\n").await;
+    user_command(&db, &["passwd", "temp"], "new-pw\n").await;
+    assert_eq!(
+        user_command(&db, &["list"], "").await,
+        "alice\nroot\ntemp\n"
+    );
+    user_command(&db, &["remove", "temp"], "").await;
+    assert_eq!(user_command(&db, &["list"], "").await, "alice\nroot\n");
+
+    server.restart().await;
+    let mut root = server.connect().await;
+    root.send(&ClientFrame::Hello {
+        user: "root".into(),
+        password: Some("root-pw".into()),
+    })
+    .await;
+    let frame = root
+        .expect("an admin's welcome", |f| {
+            matches!(f, ServerFrame::Welcome { admin: true, .. })
+        })
+        .await;
+    drop(frame);
+    root.label_as("root");
+    // Private, and not on its list: an admin enters anyway, and acts.
+    root.join("r").await;
+    send(
+        &mut root,
+        json!({"type":"topic","room":"r","topic":"by root","ref":"t"}),
+    )
+    .await;
+    expect_entry(&mut root, "topic", "root").await;
+    let mut alice = server.account("alice", "pw-alice").await;
+    alice.join("r").await;
+    root.expect_join("r", "alice").await;
+    send(
+        &mut root,
+        json!({"type":"kick","room":"r","subject":"alice","ref":"k"}),
+    )
+    .await;
+    expect_entry(&mut root, "kick", "root").await;
+    expect_entry(&mut alice, "kick", "root").await;
+}
