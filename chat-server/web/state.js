@@ -373,16 +373,18 @@ export class Chat {
     this.changed("room", room.name);
   }
 
-  /** Protocol 1 has no server-side dedupe by ref: a line whose stored copy
-   * came back in the catch-up without its ref (the acknowledgement was lost
-   * with the connection) is taken as acknowledged instead of sent again.
-   * Protocol 2 answers a repeated ref with the stored entry, so there every
-   * pending line is simply sent again. */
+  /** A line whose stored copy came back in the catch-up (the
+   * acknowledgement was lost with the connection) is taken as acknowledged
+   * instead of sent again: by its ref when the page carries it, else by
+   * text. Protocol 1 has no server-side dedupe by ref, and a server saying
+   * protocol 2 may not store repeated refs once yet (docs/protocol.md,
+   * Status), so this holds for both. */
   settlePending(room) {
-    if (this.protocol >= 2) return;
     for (const m of room.caughtUp) {
-      if (m.user !== this.user || m.ref) continue;
-      const at = this.pending.findIndex((p) => p.room === room.name && p.sent && p.text === m.text);
+      if (m.user !== this.user) continue;
+      const at = this.pending.findIndex(
+        (p) => p.room === room.name && p.sent && p.topic === undefined && (m.ref ? p.ref === m.ref : p.text === m.text),
+      );
       if (at >= 0) this.pending.splice(at, 1);
     }
   }
