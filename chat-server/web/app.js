@@ -124,6 +124,18 @@ function sendInput() {
     session.chat.setNotice("Join a room first.");
     return;
   }
+  const topic = /^\/topic(?:\s([\s\S]*))?$/.exec(text.trim());
+  if (topic) {
+    const value = (topic[1] ?? "").trim();
+    if (new TextEncoder().encode(value).length > 500) {
+      session.chat.setNotice("A topic is at most 500 bytes.");
+      return;
+    }
+    session.chat.setTopic(value, text.trim());
+    view.input.value = "";
+    view.fitInput();
+    return;
+  }
   if (!sendable(text)) {
     if (text.trim() !== "") session.chat.setNotice("A message is at most 4000 bytes.");
     return;

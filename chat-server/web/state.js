@@ -30,6 +30,27 @@ function isMessage(entry) {
   return (entry.type === undefined || entry.type === "message") && typeof entry.text === "string";
 }
 
+/** Protocol-2 entries about the room itself, drawn as system lines. */
+export const ROOM_EVENTS = new Set(["topic", "role", "kick", "ban", "unban", "invite", "settings"]);
+
+/** Whether a history entry is one of ROOM_EVENTS. */
+function isRoomEvent(entry) {
+  return ROOM_EVENTS.has(entry.type) && typeof entry.user === "string";
+}
+
+/** Server names are unique regardless of case (protocol 2). */
+function sameName(a, b) {
+  return typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+}
+
+/** The server's refusals of a `/topic`, in words. */
+const TOPIC_REFUSALS = {
+  forbidden: "only the room's owner and ops may set it",
+  not_found: "no such room",
+  unchanged: "that is the topic already",
+  invalid_text: "a topic is at most 500 bytes",
+};
+
 class Room {
   constructor(name, saved) {
     this.name = name;
@@ -43,6 +64,19 @@ class Room {
     /** Whether the server has messages older than the oldest we hold. */
     this.moreBefore = this.readId > 0;
     this.members = new Set();
+    /** What `joined` said of the room (protocol 2), kept current by the
+     * entries after it; topic null: the server did not say. */
+    this.topic = null;
+    this.owner = null;
+    this.ops = new Set();
+    this.private = false;
+    this.role = null;
+    /** The id whose state topic…role describe: an entry changes them only
+     * when newer, so each applies once and in id order. */
+    this.stateId = 0;
+    /** Why the room was left without the user asking (a kick or a ban), as
+     * {by, reason, banned}; such a room is not joined again on reconnect. */
+    this.left = saved?.left ?? null;
     this.unread = 0;
     this.mentions = 0;
     this.resetConnection();
@@ -65,22 +99,23 @@ class Room {
   }
 
   oldestId() {
-    const first = this.items.find((i) => i.kind === "message");
+    const first = this.items.find((i) => i.id !== undefined);
     return first ? first.id : this.lastId + 1;
   }
 
-  /** Inserts a message in id order unless it is already here. */
+  /** Inserts a message or room event in id order unless it is already
+   * here. */
   insert(message) {
     if (this.ids.has(message.id)) return false;
     this.ids.add(message.id);
-    const item = { kind: "message", ...message };
-    // Before the first message with a greater id, so presence lines stay
+    const item = { kind: isMessage(message) ? "message" : "event", ...message };
+    // Before the first entry with a greater id, so presence lines stay
     // where they happened; scanning from the end makes the usual case, a
-    // newest message, one step.
+    // newest entry, one step.
     let at = this.items.length;
     for (let i = this.items.length - 1; i >= 0; i -= 1) {
       const other = this.items[i];
-      if (other.kind !== "message") continue;
+      if (other.id === undefined) continue;
       if (other.id < message.id) break;
       at = i;
     }
@@ -95,7 +130,7 @@ class Room {
     let extra = this.ids.size - MAX_KEPT;
     while (extra > 0 && this.items.length > 0) {
       const dropped = this.items.shift();
-      if (dropped.kind === "message") {
+      if (dropped.id !== undefined) {
         this.ids.delete(dropped.id);
         this.moreBefore = true;
         extra -= 1;
@@ -132,17 +167,19 @@ export class Chat {
       joined: (f) => this.onJoined(f),
       history: (f) => this.onHistory(f),
       message: (f) => this.onMessage(f),
+      room_deleted: (f) => this.onRoomDeleted(f),
       join: (f) => this.onPresence(f, true),
       leave: (f) => this.onPresence(f, false),
       error: (f) => this.onError(f),
     };
+    for (const type of ROOM_EVENTS) this.handlers[type] = (f) => this.onRoomEvent(f);
   }
 
   persist() {
     this.save({
-      rooms: [...this.rooms.values()].map((r) => ({ name: r.name, lastId: r.lastId, readId: r.readId })),
+      rooms: [...this.rooms.values()].map((r) => ({ name: r.name, lastId: r.lastId, readId: r.readId, left: r.left })),
       current: this.current,
-      pending: this.pending.map(({ ref, room, text, sent }) => ({ ref, room, text, sent })),
+      pending: this.pending.map(({ ref, room, text, topic, sent }) => ({ ref, room, text, topic, sent })),
     });
   }
 
@@ -153,7 +190,7 @@ export class Chat {
     this.user = frame.user;
     this.guest = frame.guest;
     this.protocol = frame.protocol ?? 1;
-    for (const room of this.rooms.values()) this.sendJoin(room);
+    for (const room of this.rooms.values()) if (!room.left) this.sendJoin(room);
     this.changed("all");
   }
 
@@ -191,6 +228,10 @@ export class Chat {
     if (!room) {
       room = new Room(name, null);
       this.rooms.set(name, room);
+      if (this.welcomed) this.sendJoin(room);
+    } else if (room.left) {
+      // Joining a room one was put out of is asking to come back.
+      room.left = null;
       if (this.welcomed) this.sendJoin(room);
     }
     this.current = name;
@@ -249,6 +290,14 @@ export class Chat {
     if (!room) return;
     room.joined = true;
     room.members = new Set(frame.members);
+    if (typeof frame.topic === "string") {
+      room.topic = frame.topic;
+      room.owner = frame.owner ?? null;
+      room.ops = new Set(frame.ops ?? []);
+      room.private = Boolean(frame.private);
+      room.role = frame.role ?? null;
+      room.stateId = frame.last_id;
+    }
     const history = frame.history ?? [];
     if (room.since !== null && frame.last_id < room.since) {
       // The server's history was reset under us: start the room afresh.
@@ -286,16 +335,21 @@ export class Chat {
       return;
     }
     room.loadingOlder = false;
-    for (const m of messages) if (isMessage(m)) room.insert(m);
+    // Older entries are drawn only: the room's state is already past them.
+    for (const m of messages) if (isMessage(m) || isRoomEvent(m)) room.insert(m);
     room.moreBefore = frame.more && messages.length > 0;
     this.changed("older", room.name);
   }
 
   applyCatchUp(room, messages) {
     for (const m of messages) {
-      // Protocol 2 pages hold other entries too (edits, topics, …): they
-      // move the catch-up position but are not drawn as messages until
-      // this client learns them.
+      if (isRoomEvent(m)) {
+        if (room.insert(m)) this.applyRoomEvent(room, m);
+        continue;
+      }
+      // Protocol 2 pages hold other entries too (edits, reactions, …):
+      // they move the catch-up position but are not drawn until this
+      // client learns them.
       if (!isMessage(m)) {
         room.lastId = Math.max(room.lastId, m.id);
         continue;
@@ -319,16 +373,18 @@ export class Chat {
     this.changed("room", room.name);
   }
 
-  /** Protocol 1 has no server-side dedupe by ref: a line whose stored copy
-   * came back in the catch-up without its ref (the acknowledgement was lost
-   * with the connection) is taken as acknowledged instead of sent again.
-   * Protocol 2 answers a repeated ref with the stored entry, so there every
-   * pending line is simply sent again. */
+  /** A line whose stored copy came back in the catch-up (the
+   * acknowledgement was lost with the connection) is taken as acknowledged
+   * instead of sent again: by its ref when the page carries it, else by
+   * text. Protocol 1 has no server-side dedupe by ref, and a server saying
+   * protocol 2 may not store repeated refs once yet (docs/protocol.md,
+   * Status), so this holds for both. */
   settlePending(room) {
-    if (this.protocol >= 2) return;
     for (const m of room.caughtUp) {
-      if (m.user !== this.user || m.ref) continue;
-      const at = this.pending.findIndex((p) => p.room === room.name && p.sent && p.text === m.text);
+      if (m.user !== this.user) continue;
+      const at = this.pending.findIndex(
+        (p) => p.room === room.name && p.sent && p.topic === undefined && (m.ref ? p.ref === m.ref : p.text === m.text),
+      );
       if (at >= 0) this.pending.splice(at, 1);
     }
   }
@@ -350,8 +406,75 @@ export class Chat {
     }
     if (!room.insert(message)) return;
     room.trim();
-    this.count(room, message);
+    if (isRoomEvent(message)) this.applyRoomEvent(room, message);
+    else this.count(room, message);
     this.changed("message", room.name);
+  }
+
+  /** A live topic, role, kick, ban, unban, invite or settings entry. */
+  onRoomEvent(frame) {
+    const room = this.rooms.get(frame.room);
+    if (!room) {
+      // An invitation reaches the invitee's connections in the room or not.
+      if (frame.type === "invite" && sameName(frame.subject, this.user)) {
+        this.setNotice(`${frame.user} invited you to #${frame.room}: join it to go in`);
+      }
+      return;
+    }
+    this.onMessage(frame);
+  }
+
+  /** What a room event newer than the room's known state changes. */
+  applyRoomEvent(room, entry) {
+    if (entry.id <= room.stateId) return;
+    room.stateId = entry.id;
+    const me = sameName(entry.subject, this.user);
+    switch (entry.type) {
+      case "topic":
+        room.topic = entry.topic;
+        break;
+      case "settings":
+        room.private = Boolean(entry.private);
+        break;
+      case "role":
+        this.applyRole(room, entry, me);
+        break;
+      case "kick":
+      case "ban":
+        if (!me) break;
+        // The server has taken this connection out of the room already.
+        room.left = { by: entry.user, reason: entry.reason ?? "", banned: entry.type === "ban" };
+        room.resetConnection();
+        room.members.clear();
+        this.persist();
+        this.changed("all");
+        break;
+      default:
+    }
+  }
+
+  applyRole(room, entry, me) {
+    if (entry.role === "owner") {
+      if (room.owner) room.ops.add(room.owner);
+      if (sameName(room.owner, this.user)) room.role = "op";
+      room.owner = entry.subject;
+      room.ops.delete(entry.subject);
+    } else if (entry.role === "op") {
+      room.ops.add(entry.subject);
+    } else {
+      room.ops.delete(entry.subject);
+    }
+    if (me) room.role = entry.role;
+  }
+
+  /** The room was deleted: its entries are gone, so it leaves the list. */
+  onRoomDeleted(frame) {
+    if (!this.rooms.delete(frame.room)) return;
+    this.pending = this.pending.filter((p) => p.room !== frame.room);
+    if (this.current === frame.room) this.current = this.rooms.keys().next().value ?? null;
+    this.persist();
+    this.setNotice(`#${frame.room} was deleted by ${frame.user}`);
+    this.changed("all");
   }
 
   /** Counts an unseen message from someone else towards the room's badge. */
@@ -387,11 +510,16 @@ export class Chat {
       case "not_in_room":
         line.sent = false;
         line.inFlight = false;
-        if (room && this.welcomed) this.sendJoin(room);
+        // Not back into a room a kick or ban put the user out of.
+        if (room && this.welcomed && !room.left) this.sendJoin(room);
         break;
       default:
         this.pending = this.pending.filter((p) => p !== line);
-        this.setNotice(`not sent (${frame.message || frame.code}): ${line.text}`);
+        if (line.topic !== undefined) {
+          this.setNotice(`topic not set: ${TOPIC_REFUSALS[frame.code] ?? (frame.message || frame.code)}`);
+        } else {
+          this.setNotice(`not sent (${frame.message || frame.code}): ${line.text}`);
+        }
     }
     this.persist();
     this.changed("room", line.room);
@@ -413,6 +541,20 @@ export class Chat {
     this.changed("room", this.current);
   }
 
+  /** Queues `/topic TEXT` (typed as `typed`) for the current room: sent,
+   * acknowledged and resent like a line. */
+  setTopic(topic, typed) {
+    if (!this.current) return;
+    if (this.protocol < 2) {
+      this.setNotice("This server has no room topics.");
+      return;
+    }
+    this.pending.push({ ref: newRef(), room: this.current, text: typed, topic, sent: false });
+    this.persist();
+    this.flushPending(this.current);
+    this.changed("room", this.current);
+  }
+
   /** Sends, in typing order, every unsent line of a caught-up room. */
   flushPending(name) {
     const room = this.rooms.get(name);
@@ -420,7 +562,11 @@ export class Chat {
     let sentAny = false;
     for (const line of this.pending) {
       if (line.room !== name || line.inFlight) continue;
-      if (!this.send({ type: "message", room: name, text: line.text, ref: line.ref })) break;
+      const frame =
+        line.topic !== undefined
+          ? { type: "topic", room: name, topic: line.topic, ref: line.ref }
+          : { type: "message", room: name, text: line.text, ref: line.ref };
+      if (!this.send(frame)) break;
       line.sent = true;
       line.inFlight = true;
       sentAny = true;

@@ -13,6 +13,39 @@ function el(tag, className, text) {
   return node;
 }
 
+/** A room event (topic, role, kick, ban, unban, invite, settings) in
+ * words; names and reasons still go through inert() and textContent. */
+export function eventText(entry) {
+  const by = inert(entry.user);
+  const subject = inert(entry.subject ?? "");
+  const reason = entry.reason ? ": " + inert(entry.reason) : "";
+  switch (entry.type) {
+    case "topic":
+      return entry.topic === "" ? `${by} cleared the topic` : `${by} set the topic: ${inert(entry.topic)}`;
+    case "role":
+      if (entry.role === "owner") return `${by} handed the room to ${subject}`;
+      return `${by} made ${subject} ${entry.role === "op" ? "an op" : "a member"}`;
+    case "kick":
+      return `${subject} was kicked by ${by}${reason}`;
+    case "ban":
+      return `${subject} was banned by ${by}${reason}`;
+    case "unban":
+      return `${subject} was unbanned by ${by}`;
+    case "invite":
+      return `${by} invited ${subject}`;
+    case "settings":
+      return `the room is now ${entry.private ? "private" : "public"} (set by ${by})`;
+    default:
+      return `${by}: ${inert(entry.type)}`;
+  }
+}
+
+/** Why the user is out of a room, in words. */
+function leftText(left) {
+  const reason = left.reason ? ": " + inert(left.reason) : "";
+  return `You were ${left.banned ? "banned" : "kicked"} by ${inert(left.by)}${reason}. Join it again to go back in.`;
+}
+
 /** How close to the bottom (px) still counts as "reading the newest". */
 const BOTTOM_SLACK = 40;
 
@@ -30,6 +63,8 @@ export class View {
     this.members = $("members");
     this.memberList = $("member-list");
     this.leave = $("leave");
+    this.topic = $("room-topic");
+    this.left = $("room-left");
     this.history = $("history");
     this.older = $("older");
     this.messages = document.querySelector('[data-test="message-list"]');
@@ -106,7 +141,9 @@ export class View {
       button.dataset.room = room.name;
       button.dataset.unread = String(room.unread);
       if (room.name === chat.current) button.setAttribute("aria-current", "page");
+      button.dataset.left = String(Boolean(room.left));
       button.append(el("span", "room-name", "#" + room.name));
+      if (room.left) button.title = "you are out of this room";
       if (room.mentions > 0) {
         const mark = el("span", "mention", "@" + room.mentions);
         mark.title = `${room.mentions} mentioning you`;
@@ -132,6 +169,7 @@ export class View {
     this.membersToggle.textContent = room ? `${members.length} here` : "";
     this.membersToggle.hidden = !room;
     this.memberList.replaceChildren(...members.map((m) => this.userLine(m)));
+    this.drawRoomHead(room);
     this.older.hidden = !(room && room.moreBefore && room.joined);
     this.older.textContent = room && room.loadingOlder ? "Loading…" : "Load older messages";
 
@@ -161,6 +199,20 @@ export class View {
     }
   }
 
+  /** The title bar (topic, privacy, the user's role) and why the user is
+   * out of the room, when a kick or ban put them out. */
+  drawRoomHead(room) {
+    this.topic.hidden = !room || room.topic === null;
+    if (!this.topic.hidden) {
+      const topic = el("span", "topic", room.topic === "" ? "no topic" : inert(room.topic));
+      const facts = [room.private ? "private" : "public"];
+      if (room.role) facts.push(`you: ${room.role}`);
+      this.topic.replaceChildren(topic, el("span", "facts", facts.join(" · ")));
+    }
+    this.left.hidden = !(room && room.left);
+    this.left.textContent = room && room.left ? leftText(room.left) : "";
+  }
+
   userLine(user) {
     const li = el("li", "member", inert(user));
     li.style.setProperty("--hue", String(userHue(user)));
@@ -174,6 +226,16 @@ export class View {
       node = el("li", "presence");
       node.append(el("time", "time", shortTime(item.ts)));
       node.append(el("span", "text", `${inert(item.user)} ${item.joined ? "joined" : "left"}`));
+    } else if (item.kind === "event") {
+      node = el("li", "event");
+      node.dataset.id = String(item.id);
+      node.dataset.type = item.type;
+      const time = el("time", "time", shortTime(item.ts));
+      time.title = longTime(item.ts);
+      // The actor's cell stays empty: the sentence names everyone.
+      const text = el("span", "text", eventText(item));
+      text.dataset.test = "text";
+      node.append(time, el("span", "user", ""), text);
     } else {
       node = this.messageNode(chat, item);
       node.dataset.id = String(item.id);

@@ -638,3 +638,103 @@ async fn the_layout_fits_a_desktop_and_a_phone() {
         page.close().await;
     }
 }
+
+/// Reads frames until the live `topic` entry with `topic` arrives.
+async fn expect_topic(client: &mut TestClient, topic: &str) {
+    for _ in 0..MAX_SKIPPED {
+        if let ServerFrame::Topic(change) = client.recv().await
+            && change.topic == topic
+        {
+            return;
+        }
+    }
+    panic!(
+        "{}: no topic {topic:?} among {MAX_SKIPPED} frames",
+        client.label()
+    );
+}
+
+#[tokio::test]
+async fn the_owners_topic_shows_and_a_kick_puts_the_browser_user_out() {
+    let server = ServerProcess::start_default().await;
+    // alice is registered and makes the room, so she owns it.
+    let mut alice = server.account("alice", "alice's secret").await;
+    alice.join("lobby").await;
+    let topic = "release day <b>not bold</b>";
+    alice
+        .send(&ClientFrame::Topic {
+            room: "lobby".into(),
+            topic: topic.into(),
+            reference: None,
+        })
+        .await;
+    expect_topic(&mut alice, topic).await;
+
+    let mut browser = Browser::start().await;
+    let bob = browser.page(DESKTOP.0, DESKTOP.1).await;
+    bob.login(&base(&server), "bob", None).await;
+    bob.join("lobby").await;
+    alice.expect_join("lobby", "bob").await;
+    let head = bob
+        .wait_for(
+            "the topic in the title bar",
+            r#"const t = document.querySelector('[data-test="room-topic"]');
+               return !t.hidden && t.querySelector('.topic')?.textContent && t.textContent;"#,
+        )
+        .await;
+    assert_eq!(
+        head,
+        json!(format!("{topic}public · you: member")),
+        "topic as text, privacy and role"
+    );
+    let markup = bob
+        .eval(r#"return document.querySelector('[data-test="room-topic"] b') === null;"#)
+        .await;
+    assert_eq!(markup, json!(true), "the topic is never parsed as HTML");
+    // The topic entry came in joined.history: drawn as a line, with its id.
+    let shown = bob
+        .wait_message(&format!("alice set the topic: {topic}"))
+        .await;
+    assert_eq!(shown.len(), 1, "{shown:#?}");
+
+    // A member may not set the topic: the server's refusal is a notice.
+    bob.say("/topic mine now").await;
+    bob.wait_for(
+        "the refused /topic as a notice",
+        r#"return document.getElementById('notice').textContent
+             === "topic not set: only the room's owner and ops may set it";"#,
+    )
+    .await;
+
+    alice
+        .send(&ClientFrame::Kick {
+            room: "lobby".into(),
+            subject: "bob".into(),
+            reason: Some("spam".into()),
+            reference: None,
+        })
+        .await;
+    let shown = bob.wait_message("bob was kicked by alice: spam").await;
+    assert_ids_ascending_and_unique(&shown);
+    assert_eq!(
+        texts(&shown),
+        [
+            format!("alice set the topic: {topic}").as_str(),
+            "bob was kicked by alice: spam"
+        ],
+        "each entry once, in id order"
+    );
+    let left = bob
+        .wait_for(
+            "lobby marked as left, with the reason",
+            r#"const b = document.querySelector('[data-test="room-list"] [data-room="lobby"]');
+               const why = document.querySelector('[data-test="room-left"]');
+               return b.dataset.left === "true" && !why.hidden && why.textContent;"#,
+        )
+        .await;
+    assert_eq!(
+        left,
+        json!("You were kicked by alice: spam. Join it again to go back in.")
+    );
+    bob.close().await;
+}
