@@ -738,3 +738,32 @@ async fn the_owners_topic_shows_and_a_kick_puts_the_browser_user_out() {
     );
     bob.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_tui_user_and_a_browser_user_see_each_others_lines() {
+    use chat_e2e::tui::{TuiOptions, TuiProcess};
+    let server = ServerProcess::start(ServerOptions::default()).await;
+    let state = tempfile::tempdir().expect("a temporary directory");
+    let mut erin = TuiProcess::spawn(&TuiOptions::new(
+        "erin",
+        &server.ws_url(),
+        &["lobby"],
+        &state.path().join("erin"),
+    ));
+    erin.wait_for_text("#lobby: 1 member").await;
+
+    let mut browser = Browser::start().await;
+    let frank = browser.page(DESKTOP.0, DESKTOP.1).await;
+    frank.login(&base(&server), "frank", None).await;
+    frank.join("lobby").await;
+    erin.wait_for_text("frank joined").await;
+
+    erin.type_line("typed in a terminal");
+    let shown = frank.wait_message("typed in a terminal").await;
+    assert_eq!(shown.last().map(|m| m.user.as_str()), Some("erin"));
+    frank.say("typed in a browser").await;
+    erin.wait_for_text("typed in a browser").await;
+    assert_eq!(erin.count("typed in a browser"), 1, "shown once");
+    assert_eq!(frank.wait_message_count(2).await.len(), 2);
+    frank.close().await;
+}
