@@ -330,7 +330,7 @@ impl Handshake {
         Some(Slots { server, address })
     }
 
-    /// Completes the upgrade and serves the session until it ends; the
+    /// Completes the upgrade and starts the session's own task; the
     /// handshake's places are given back once the upgrade is written.
     async fn upgrade(
         mut self,
@@ -362,15 +362,20 @@ impl Handshake {
         let stream = FrameDeadline::new(WireStream::new(outbox), frame_timeout, self.ticket);
         let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config))
             .await;
-        Session::new(
-            ws,
-            self.peer,
-            self.shared,
-            self.shutdown,
-            self.guard,
-            session_slots,
-        )
-        .run()
-        .await;
+        // The session runs as a task of its own rather than awaited here:
+        // a future awaited inline is laid out next to the handshake's
+        // states, and that task's allocation (about 10 KiB, twice the
+        // session's) would stay for as long as the connection is open.
+        tokio::spawn(
+            Session::new(
+                ws,
+                self.peer,
+                self.shared,
+                self.shutdown,
+                self.guard,
+                session_slots,
+            )
+            .run(),
+        );
     }
 }

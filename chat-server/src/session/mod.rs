@@ -217,23 +217,26 @@ impl Session {
             }
             was_reading = reading;
             let give_up_at = self.keepalive.give_up_at();
+            // The handlers are boxed: they run only while a frame or a
+            // wake is served, and inline their states would be laid out
+            // in the session's future, resident for every idle connection.
             let served = tokio::select! {
                 biased;
                 wake = self.outbound.wake() => {
-                    self.outbound.serve(wake, give_up_at).await
+                    Box::pin(self.outbound.serve(wake, give_up_at)).await
                 }
                 Some(receipt) = self.cx.appends.next(), if !self.cx.appends.is_empty() => {
                     entry::settled(&self.cx, receipt);
                     Ok(())
                 }
-                () = self.release.as_mut(), if self.held.is_some() => self.release_held().await,
+                () = self.release.as_mut(), if self.held.is_some() => Box::pin(self.release_held()).await,
                 incoming = self.socket.read(), if reading => {
                     self.keepalive.heard();
-                    self.on_incoming(incoming).await
+                    Box::pin(self.on_incoming(incoming)).await
                 }
                 () = &mut hello_deadline, if self.login.is_none() => Err(Ending::HelloTimeout),
                 () = self.keepalive.tick() => {
-                    self.keepalive.check(&mut self.socket, !reading).await
+                    Box::pin(self.keepalive.check(&mut self.socket, !reading)).await
                 }
             };
             if let Err(ending) = served {
