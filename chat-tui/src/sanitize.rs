@@ -94,7 +94,7 @@ pub fn sanitize_line(line: &str) -> Vec<Piece> {
     pieces
 }
 
-/// `<U+XXXX>` for a one-character grapheme.
+/// The grapheme as `<U+…>` code points in hex, as in `<U+1F1F5>`.
 fn code_point(g: &str) -> String {
     g.chars().map(|c| format!("<U+{:04X}>", c as u32)).collect()
 }
