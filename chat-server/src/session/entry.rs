@@ -64,6 +64,22 @@ pub(super) fn settled(
     }
 }
 
+/// The request's `ref`, refused when it cannot be echoed: `echoed` is the
+/// frame's `ref` as the decoder checked it, the same string when within
+/// the limit, so a `ref` without it is too long.
+pub(super) fn echoable(
+    reference: Option<String>,
+    echoed: Option<&str>,
+) -> Result<Option<String>, Refusal> {
+    if reference.is_some() && echoed.is_none() {
+        return Err(Refusal::new(
+            ErrorCode::BadFrame,
+            "ref is longer than 64 characters",
+        ));
+    }
+    Ok(reference)
+}
+
 /// A request that makes an entry, with every field valid: the room, what
 /// it changes and the `ref` to echo. Each protocol-2 kind's file makes
 /// one from its frame.
@@ -83,16 +99,10 @@ impl Request {
         reference: Option<String>,
         echoed: Option<&str>,
     ) -> Result<Self, Refusal> {
-        if reference.is_some() && echoed.is_none() {
-            return Err(Refusal::new(
-                ErrorCode::BadFrame,
-                "ref is longer than 64 characters",
-            ));
-        }
         Ok(Self {
+            reference: echoable(reference, echoed)?,
             room: room_name(room)?,
             change,
-            reference,
         })
     }
 

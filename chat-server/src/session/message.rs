@@ -26,14 +26,7 @@ impl Post {
         reference: Option<String>,
         echoed: Option<&str>,
     ) -> Result<Self, Refusal> {
-        if reference.is_some() && echoed.is_none() {
-            // A `message` decodes only with a string `ref`, so one that
-            // cannot be echoed is too long.
-            return Err(Refusal::new(
-                ErrorCode::BadFrame,
-                "ref is longer than 64 characters",
-            ));
-        }
+        let reference = entry::echoable(reference, echoed)?;
         let room = room_name(room)?;
         validate_text(&text).map_err(|e| Refusal::new(ErrorCode::InvalidText, e.to_string()))?;
         Ok(Self {
