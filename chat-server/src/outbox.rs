@@ -415,16 +415,9 @@ impl Outbox {
         queue.urgent = keep > 0;
     }
 
-    /// Takes nothing more: the session has ended (its close frame is out,
-    /// or its grace ran out). A plain socket is shut down here, not when
-    /// the last handle to the outbox goes, so a handle still held
-    /// somewhere (a room, the online index) cannot keep the client's
-    /// connection open.
+    /// Takes nothing more: the session has ended.
     pub fn close(&self) {
         self.queue().closed = true;
-        if let Some(Wire::Plain(socket)) = &self.shared.socket {
-            let _ = socket2::SockRef::from(socket).shutdown(std::net::Shutdown::Both);
-        }
     }
 
     /// The library's own bytes (pong, ping, close), queued whole behind
