@@ -420,6 +420,25 @@ impl Outbox {
         self.queue().closed = true;
     }
 
+    /// Takes nothing more, and has the kernel drop what the client has not
+    /// taken when the socket closes (a reset instead of a FIN): for a client
+    /// that stopped reading, whose megabytes of kernel send buffer would
+    /// otherwise trickle out on zero-window probes for minutes after the
+    /// session ended.
+    pub fn abort(&self) {
+        self.close();
+        let reset = match &self.shared.socket {
+            Some(Wire::Plain(socket)) => socket.set_zero_linger(),
+            Some(Wire::Tls(stream)) => lock(stream)
+                .tcp()
+                .map_or(Ok(()), TcpStream::set_zero_linger),
+            None => Ok(()),
+        };
+        if let Err(e) = reset {
+            tracing::debug!(error = %e, "SO_LINGER could not be set");
+        }
+    }
+
     /// The library's own bytes (pong, ping, close), queued whole behind
     /// everything else; over the byte cap they still go, and kick.
     fn push_control(&self, bytes: &[u8]) -> io::Result<()> {

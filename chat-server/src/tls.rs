@@ -164,6 +164,15 @@ impl Stream {
         }
     }
 
+    /// The TCP socket under the stream.
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Self::Plain(socket) => Some(socket),
+            Self::Accepting(accept) => accept.get_ref(),
+            Self::Tls(tls) => Some(tls.get_ref().0),
+        }
+    }
+
     /// Drives the handshake; `Ready(Ok)` once the stream is plain or TLS.
     fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Self::Accepting(accept) = self {

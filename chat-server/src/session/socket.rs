@@ -212,8 +212,13 @@ impl Socket {
             while let Some(Ok(_)) = ws.next().await {}
             Ok::<(), WsError>(())
         };
-        let _ = tokio::time::timeout(CLOSE_GRACE, closing).await;
-        outbound.outbox.close();
+        let closed = tokio::time::timeout(CLOSE_GRACE, closing).await;
+        if closed.is_err() && !ending.flushes_queue() {
+            // Still not reading after the grace: what is left unread goes.
+            outbound.outbox.abort();
+        } else {
+            outbound.outbox.close();
+        }
     }
 }
 
