@@ -1,6 +1,7 @@
 //! Read-only looks into a server's SQLite database while (or after) it runs,
-//! to check what was really stored, and [`seed_rooms`], which fills a
-//! stopped server's database faster than clients could.
+//! to check what was really stored; [`seed_rooms`], which fills a stopped
+//! server's database faster than clients could; and
+//! [`write_version_1_database`], a file as the first release left it.
 
 use std::path::{Path, PathBuf};
 
@@ -199,6 +200,73 @@ pub async fn seed_rooms(db: &Path, prefix: &str, count: usize) -> rusqlite::Resu
                 let id: i64 = room.query_row([&name], |row| row.get(0))?;
                 message.execute(rusqlite::params![id, format!("the first word in {name}")])?;
             }
+        }
+        tx.commit()
+    })
+    .await
+    .expect("the database writer thread does not panic")
+}
+
+/// Schema version 1 exactly as the first release created it (the server's
+/// own copy is its first migration); kept here as a fixed historic format,
+/// so an upgrade test does not need the old binary.
+const VERSION_1_SCHEMA: &str = "
+    CREATE TABLE rooms (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        last_id INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        room_id INTEGER NOT NULL REFERENCES rooms(id),
+        id INTEGER NOT NULL,
+        user TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (room_id, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    PRAGMA user_version = 1;";
+
+/// Writes a new schema-version-1 database at `db`: `messages` in one room
+/// (ids from 1, in order) and `accounts` as (name, password hash).
+pub async fn write_version_1_database(
+    db: &Path,
+    messages: Vec<StoredMessage>,
+    accounts: Vec<(String, String)>,
+) -> rusqlite::Result<()> {
+    let db: PathBuf = db.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = Connection::open(&db)?;
+        conn.execute_batch(VERSION_1_SCHEMA)?;
+        let tx = conn.transaction()?;
+        for message in &messages {
+            tx.execute(
+                "INSERT INTO rooms (name, last_id, created_at) VALUES (?1, ?2, 0) \
+                 ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id",
+                rusqlite::params![message.room, message.id],
+            )?;
+            tx.execute(
+                "INSERT INTO messages (room_id, id, user, text, ts) \
+                 SELECT id, ?2, ?3, ?4, ?5 FROM rooms WHERE name = ?1",
+                rusqlite::params![
+                    message.room,
+                    message.id,
+                    message.user,
+                    message.text,
+                    message.ts
+                ],
+            )?;
+        }
+        for (name, hash) in &accounts {
+            tx.execute(
+                "INSERT INTO accounts (name, password_hash, created_at) VALUES (?1, ?2, 0)",
+                rusqlite::params![name, hash],
+            )?;
         }
         tx.commit()
     })

@@ -43,9 +43,6 @@ pub struct ServerOptions {
     pub redis_url: Option<String>,
     /// Appended after every other flag.
     pub extra_args: Vec<String>,
-    /// Another `chat-server` binary to run (an older release), instead of
-    /// this workspace's.
-    pub program: Option<PathBuf>,
 }
 
 impl ServerOptions {
@@ -130,6 +127,16 @@ pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
     rest[..end].parse().ok()
 }
 
+/// A new temporary directory and the database path inside it.
+fn database_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("chat-e2e-")
+        .tempdir()
+        .expect("a temporary directory can be created");
+    let db_path = dir.path().join("chat.sqlite3");
+    (dir, db_path)
+}
+
 /// A running `chat-server` child process.
 pub struct ServerProcess {
     // Before `dir`: fields drop in order, and the process should be gone
@@ -145,11 +152,19 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts a server with its own fresh database.
     pub async fn start(options: ServerOptions) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("chat-e2e-")
-            .tempdir()
-            .expect("a temporary directory can be created");
-        let db_path = dir.path().join("chat.sqlite3");
+        let (dir, db_path) = database_dir();
+        Self::spawn_on(options, dir, db_path).await
+    }
+
+    /// Starts a server on a copy of the database file `source` (one an
+    /// older release left, say).
+    pub async fn start_on_copy(options: ServerOptions, source: &Path) -> Self {
+        let (dir, db_path) = database_dir();
+        std::fs::copy(source, &db_path).expect("the database file can be copied");
+        Self::spawn_on(options, dir, db_path).await
+    }
+
+    async fn spawn_on(options: ServerOptions, dir: tempfile::TempDir, db_path: PathBuf) -> Self {
         let mut process = ChildProcess::new("chat-server");
         let addr = spawn(&mut process, &options, &db_path).await;
         Self {
@@ -238,12 +253,6 @@ impl ServerProcess {
         self.process.wait_exit(limit).await
     }
 
-    /// Runs this workspace's binary from the next [`ServerProcess::restart`]
-    /// on: an upgrade from [`ServerOptions::program`].
-    pub fn upgrade_on_restart(&mut self) {
-        self.options.program = None;
-    }
-
     /// Stops the server gracefully (SIGTERM, expecting exit code 0) and
     /// starts it again on the same database and a new port.
     pub async fn restart(&mut self) {
@@ -324,14 +333,7 @@ async fn spawn(process: &mut ChildProcess, options: &ServerOptions, db_path: &Pa
     }
     args.extend(options.args());
     let log_filter = std::env::var("CHAT_E2E_SERVER_LOG").unwrap_or_else(|_| "info".to_owned());
-    let mut command = server_command(&args, &log_filter);
-    if let Some(program) = &options.program {
-        command = Command::new(program);
-        command
-            .args(&args)
-            .env("RUST_LOG", &log_filter)
-            .env("NO_COLOR", "1");
-    }
+    let command = server_command(&args, &log_filter);
     match process
         .launch(command, parse_listening_line, STARTUP_TIMEOUT)
         .await

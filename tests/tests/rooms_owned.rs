@@ -5,10 +5,12 @@
 //! the migration of a version-1 database made by the previous release; and
 //! a protocol-1 client that keeps working as before.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use chat_e2e::db::{schema_version, stored_bans, stored_entry_kinds, stored_messages};
+use chat_e2e::db::{
+    StoredMessage, schema_version, stored_bans, stored_entry_kinds, stored_messages,
+    write_version_1_database,
+};
 use chat_e2e::{InProcessServer, ServerOptions, ServerProcess, TestClient, start_server_with};
 use chat_proto::{ClientFrame, Entry, ErrorCode, Role, ServerFrame};
 use serde_json::json;
@@ -542,38 +544,34 @@ async fn a_protocol_1_client_sees_what_it_always_saw() {
     assert_eq!((chat_e2e::ids(&page), more), (vec![1], false));
 }
 
-/// The previous release's binary, which writes schema version 1.
-fn baseline() -> PathBuf {
-    PathBuf::from("/work/baseline-bin/chat-server")
-}
-
 #[tokio::test]
 async fn a_version_1_database_keeps_every_message_and_id() {
-    let mut server = ServerProcess::start(ServerOptions {
-        program: Some(baseline()),
-        ..ServerOptions::unthrottled()
-    })
-    .await;
-    // The old release says protocol 1, which the shared hello refuses.
-    let mut alice = server.connect().await;
-    alice
-        .send(&ClientFrame::Hello {
+    // A file as the first release wrote it: five messages in `old`, and
+    // alice's account (its hash made by today's `user add` elsewhere).
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let accounts_db = scratch.path().join("accounts.sqlite3");
+    user_command(&accounts_db, &["add", "alice"], "pw-alice\n").await;
+    let hash = chat_e2e::db::stored_account(&accounts_db, "alice")
+        .await
+        .expect("the accounts file reads")
+        .expect("alice was added")
+        .password_hash;
+    let before: Vec<StoredMessage> = (1..=5)
+        .map(|id| StoredMessage {
+            room: "old".into(),
+            id,
             user: "alice".into(),
-            password: Some("pw-alice".into()),
+            text: format!("m{id}"),
+            ts: 1_700_000_000_000 + id,
         })
-        .await;
-    assert_eq!(alice.expect_welcome().await.protocol, 1);
-    alice.label_as("alice");
-    alice.join("old").await;
-    for i in 0..5 {
-        alice.say("old", &format!("m{i}")).await;
-    }
-    drop(alice);
-    assert_eq!(schema_version(server.db_path()).await.unwrap(), 1);
-    let before = stored_messages_v1(&server).await;
+        .collect();
+    let v1 = scratch.path().join("v1.sqlite3");
+    write_version_1_database(&v1, before.clone(), vec![("alice".into(), hash)])
+        .await
+        .expect("the version-1 file is written");
+    assert_eq!(schema_version(&v1).await.unwrap(), 1);
 
-    server.upgrade_on_restart();
-    server.restart().await;
+    let mut server = ServerProcess::start_on_copy(ServerOptions::unthrottled(), &v1).await;
     assert_eq!(schema_version(server.db_path()).await.unwrap(), 3);
     let after = stored_messages(server.db_path(), "old").await.unwrap();
     assert_eq!(after, before);
@@ -589,36 +587,12 @@ async fn a_version_1_database_keeps_every_message_and_id() {
     tokio::time::timeout(Duration::from_secs(5), alice.close())
         .await
         .expect("closes");
-}
-
-/// The messages a version-1 database holds in room `old`.
-async fn stored_messages_v1(server: &ServerProcess) -> Vec<chat_e2e::db::StoredMessage> {
-    let db = server.db_path().to_owned();
-    tokio::task::spawn_blocking(move || {
-        let conn =
-            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .expect("the version-1 file reads");
-        let mut stmt = conn
-            .prepare(
-                "SELECT r.name, m.id, m.user, m.text, m.ts FROM messages m \
-                 JOIN rooms r ON r.id = m.room_id WHERE r.name = 'old' ORDER BY m.id",
-            )
-            .expect("the version-1 file reads");
-        stmt.query_map([], |row| {
-            Ok(chat_e2e::db::StoredMessage {
-                room: row.get(0)?,
-                id: row.get(1)?,
-                user: row.get(2)?,
-                text: row.get(3)?,
-                ts: row.get(4)?,
-            })
-        })
-        .expect("the version-1 file reads")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("the version-1 file reads")
-    })
-    .await
-    .expect("the version-1 file reads")
+    server.restart().await;
+    let mut bob = server.guest("bob").await;
+    assert_eq!(
+        chat_e2e::ids(&bob.join("old").await.history),
+        [1, 2, 3, 4, 5, 6]
+    );
 }
 
 /// Runs `chat-server user ARGS --db DB` with `stdin` as its input; returns
