@@ -236,6 +236,16 @@ impl TuiProcess {
         .await;
     }
 
+    /// Waits until `text` is on the screen as a line of `author`'s in the
+    /// history, not only typed into the input line.
+    pub async fn wait_for_message(&mut self, author: &str, text: &str) {
+        let needle = format!("{author} │ {text}");
+        self.wait_for(&format!("{needle:?}"), SCREEN_TIMEOUT, move |s| {
+            s.contains(&needle)
+        })
+        .await;
+    }
+
     /// How often `text` appears on the screen.
     pub fn count(&self, text: &str) -> usize {
         self.screen().matches(text).count()

@@ -65,8 +65,9 @@ async fn lines_typed_offline_survive_sigkill_and_arrive_once_in_order() {
     alice.wait_for_text("reconnecting in").await;
     for text in TYPED {
         alice.type_line(text);
-        // Drawn only after the effects of Enter, the durable save among them.
-        alice.wait_for_text(text).await;
+        // Drawn in the history only after the effects of Enter, the
+        // durable save among them (the input line shows it before).
+        alice.wait_for_message("alice", text).await;
     }
     alice.sigkill();
     let status = alice.wait_exit(Duration::from_secs(10)).await;
@@ -75,7 +76,7 @@ async fn lines_typed_offline_survive_sigkill_and_arrive_once_in_order() {
     // Started again on the same state: the three lines are pending again.
     let mut alice = TuiProcess::spawn(&options);
     for text in TYPED {
-        alice.wait_for_text(text).await;
+        alice.wait_for_message("alice", text).await;
     }
 
     let server = ServerProcess::start(ServerOptions::default()).await;
