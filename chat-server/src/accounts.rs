@@ -186,7 +186,7 @@ impl Drop for AccountSeat {
 impl Seats {
     /// A seat for one more session of `user`, or `None` at the cap.
     fn take(self: &Arc<Self>, user: &UserName) -> Option<AccountSeat> {
-        let account = user.as_str().to_lowercase();
+        let account = user.folded().into_string();
         if self.cap == 0 {
             return Some(AccountSeat {
                 seats: None,

@@ -204,20 +204,15 @@ fn parse_seconds(raw: &str) -> Result<Duration, String> {
 
 /// The names given to `--admin`, compared regardless of case.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Admins(std::collections::HashSet<String>);
+pub struct Admins(std::collections::HashSet<chat_proto::FoldedName>);
 
 impl Admins {
     pub fn new(names: impl IntoIterator<Item = chat_proto::UserName>) -> Self {
-        Self(
-            names
-                .into_iter()
-                .map(|n| n.as_str().to_lowercase())
-                .collect(),
-        )
+        Self(names.into_iter().map(|n| n.folded()).collect())
     }
 
     pub fn contains(&self, name: &chat_proto::UserName) -> bool {
-        self.0.contains(&name.as_str().to_lowercase())
+        self.0.contains(&name.folded())
     }
 }
 

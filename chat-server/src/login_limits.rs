@@ -225,7 +225,7 @@ impl LoginThrottle {
         address: AddressKey,
         now: Instant,
     ) -> Result<LoginAttempt<'_>, Duration> {
-        let name = user.as_str().to_lowercase();
+        let name = user.folded().into_string();
         if self.free_per_name == 0 {
             return Ok(LoginAttempt::untracked(name, address));
         }
