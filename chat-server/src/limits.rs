@@ -20,6 +20,10 @@ pub const PRESENCE_FLUSH_DELAY: Duration = Duration::from_millis(200);
 /// How many queued frames one vectored write offers the socket (the
 /// kernel takes at most 1,024 slices in one call).
 pub const MAX_FRAMES_PER_WRITE: usize = 64;
+/// At most one `typing` per user and room is relayed in this long (the
+/// protocol's figure); the rest are dropped on the node that got them.
+pub const TYPING_INTERVAL: Duration =
+    Duration::from_millis(chat_proto::limits::TYPING_RELAY_INTERVAL_MS);
 /// Concurrent password hash computations; each is CPU- and memory-hard.
 pub const MAX_CONCURRENT_HASHES: usize = 2;
 

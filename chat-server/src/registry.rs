@@ -43,11 +43,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 use chat_proto::{Entry, RoomName, ServerFrame, UserName};
 use tokio::sync::mpsc;
 
 use crate::clock::now_ms;
+use crate::limits::TYPING_INTERVAL;
 use crate::metrics::Metrics;
 use crate::store::{CommitListener, Committed, ConnId, StreamEvent};
 use crate::sync::lock;
@@ -96,6 +98,8 @@ struct RoomState {
     /// Set when the last member left and the room was taken out of the
     /// map: a subscriber still holding it must look the room up again.
     removed: bool,
+    /// When each user's `typing` was last relayed here, for the limit.
+    typing_relayed: HashMap<UserName, Instant>,
     /// Whether the room is known to hold a message (a join's snapshot
     /// said so, or one was delivered): a room that never did is handed to
     /// the [`RoomRegistry::on_vacated`] hook when it empties.
@@ -350,6 +354,7 @@ impl RoomRegistry {
             }
             _ => {
                 state.users.remove(&member.user);
+                state.typing_relayed.remove(&member.user);
                 true
             }
         };
@@ -398,6 +403,32 @@ impl RoomRegistry {
         if let Some(room) = self.room(change.room.as_str()) {
             room.lock()
                 .tell_others(&change.user, &presence_frame(change));
+        }
+    }
+
+    /// Relays `user`'s typing to the room's other members on this node,
+    /// unless one was relayed less than [`TYPING_INTERVAL`] ago; whether
+    /// it was relayed.
+    pub fn typing(&self, room: &Room, user: &UserName) -> bool {
+        let now = Instant::now();
+        let mut state = room.lock();
+        let recent = state
+            .typing_relayed
+            .get(user)
+            .is_some_and(|last| now.duration_since(*last) < TYPING_INTERVAL);
+        if recent {
+            return false;
+        }
+        state.typing_relayed.insert(user.clone(), now);
+        state.tell_others(user, &typing_frame(room.name(), user));
+        true
+    }
+
+    /// Another node's relayed typing, for this node's members of the room.
+    pub fn deliver_typing(&self, room: &str, user: &UserName) {
+        if let Some(found) = self.room(room) {
+            let typing = typing_frame(found.name(), user);
+            found.lock().tell_others(user, &typing);
         }
     }
 
@@ -575,6 +606,13 @@ fn presence_frame(change: &PresenceChange) -> ServerFrame {
         ServerFrame::Join { room, user, ts }
     } else {
         ServerFrame::Leave { room, user, ts }
+    }
+}
+
+fn typing_frame(room: &RoomName, user: &UserName) -> ServerFrame {
+    ServerFrame::Typing {
+        room: room.to_string(),
+        user: user.to_string(),
     }
 }
 

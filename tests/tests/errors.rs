@@ -132,7 +132,7 @@ async fn protocol_2_types_are_unknown_type_before_hello_and_take_no_token() {
             r#"{"type":"edit","room":"lobby","target":1,"text":"x","ref":"e1"}"#,
             "e1",
         ),
-        (r#"{"type":"typing","ref":"t1"}"#, "t1"),
+        (r#"{"type":"read","ref":"r1"}"#, "r1"),
         (r#"{"type":"search","query":"hi","ref":"s1"}"#, "s1"),
     ];
     for (frame, reference) in newer {

@@ -46,6 +46,9 @@ pub trait Broker: Send + Sync + 'static {
     fn claim_guest(&self, user: &UserName) -> BrokerFuture<bool>;
     /// Frees a name taken with [`Broker::claim_guest`]. Must not block.
     fn release_guest(&self, user: &UserName);
+    /// Passes a `typing` this node relayed to its own members on to the
+    /// other nodes' members. Must not block; nothing to do on one node.
+    fn relay_typing(&self, _room: &RoomName, _user: &UserName) {}
     /// Hands over what this node still holds (its presence, messages not
     /// yet passed on) once its sessions have closed, and stops.
     fn close(&self) -> BrokerFuture<()> {

@@ -42,7 +42,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::fan_out::{ClusterFanOut, Publish, PublishQueue, WireMessage, from_wire};
 use super::scripts::{
-    self, GUEST_CLAIM, MESSAGES_CHANNEL, NOTICES_CHANNEL, PREFIX, PRESENCE_CHANNEL,
+    self, GUEST_CLAIM, MESSAGES_CHANNEL, NOTICES_CHANNEL, PREFIX, PRESENCE_CHANNEL, TYPING_CHANNEL,
 };
 use super::sequencer::Gap;
 use super::{Broker, BrokerError, BrokerFuture};
@@ -99,6 +99,14 @@ struct PresenceEvent {
     user: String,
     entered: bool,
     ts: i64,
+}
+
+/// A `typing` one node relayed to its members, for the others.
+#[derive(Debug, Serialize, Deserialize)]
+struct TypingEvent {
+    node: String,
+    room: String,
+    user: String,
 }
 
 #[derive(Deserialize)]
@@ -281,7 +289,12 @@ async fn subscribe(client: &Client) -> Result<PubSub, RedisError> {
     let subscribing = async {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub
-            .subscribe(&[MESSAGES_CHANNEL, PRESENCE_CHANNEL, NOTICES_CHANNEL])
+            .subscribe(&[
+                MESSAGES_CHANNEL,
+                PRESENCE_CHANNEL,
+                NOTICES_CHANNEL,
+                TYPING_CHANNEL,
+            ])
             .await?;
         Ok(pubsub)
     };
@@ -315,6 +328,15 @@ impl Inner {
             PRESENCE_CHANNEL => match presence_change(payload) {
                 Some(change) => self.registry().deliver_presence(&change),
                 None => tracing::warn!("undecodable presence event on Redis"),
+            },
+            TYPING_CHANNEL => match serde_json::from_slice::<TypingEvent>(payload) {
+                // This node's members heard it when it was relayed.
+                Ok(event) if event.node == self.node => {}
+                Ok(event) => match UserName::parse(&event.user) {
+                    Ok(user) => self.registry().deliver_typing(&event.room, &user),
+                    Err(_) => tracing::warn!("a typing event with a bad name on Redis"),
+                },
+                Err(e) => tracing::warn!(error = %e, "undecodable typing event on Redis"),
             },
             NOTICES_CHANNEL => match serde_json::from_slice::<Notice>(payload) {
                 Ok(notice) if notice.kind == "reaped" => {
@@ -717,6 +739,28 @@ impl Broker for RedisBroker {
                 tracing::debug!(%user, "the broker has stopped; the guest name expires on its own");
             }
         }
+    }
+
+    fn relay_typing(&self, room: &RoomName, user: &UserName) {
+        let event = TypingEvent {
+            node: self.inner.node.clone(),
+            room: room.to_string(),
+            user: user.to_string(),
+        };
+        let payload = match serde_json::to_vec(&event) {
+            Ok(payload) => payload,
+            Err(e) => return tracing::error!(error = %e, "cannot encode a typing event"),
+        };
+        // Fire and forget: at most one per user and room every two
+        // seconds, each bounded by the Redis timeout; one lost is harmless.
+        let mut redis = self.inner.redis.clone();
+        tokio::spawn(async move {
+            let mut publish = ::redis::cmd("PUBLISH");
+            publish.arg(TYPING_CHANNEL).arg(payload);
+            if let Err(e) = bounded(publish.query_async::<i64>(&mut redis)).await {
+                tracing::debug!(error = %e, "a typing event was not relayed to other nodes");
+            }
+        });
     }
 
     fn close(&self) -> BrokerFuture<()> {

@@ -31,6 +31,8 @@ pub const PREFIX: &str = "chat:";
 pub const MESSAGES_CHANNEL: &str = "chat:messages";
 pub const PRESENCE_CHANNEL: &str = "chat:presence";
 pub const NOTICES_CHANNEL: &str = "chat:notices";
+/// `typing` relayed between nodes: fire and forget, never stored.
+pub const TYPING_CHANNEL: &str = "chat:typing";
 
 pub fn room_users_key(room: &str) -> String {
     format!("{PREFIX}room:{room}:users")

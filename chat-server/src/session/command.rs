@@ -13,6 +13,7 @@ use super::leave::Leave;
 use super::message::Post;
 use super::reply::Refusal;
 use super::rooms::Rooms;
+use super::typing::Typing;
 use super::{ban, delete_room, invite, kick, role, settings, topic, unban};
 
 /// A request a session serves, with every field already valid.
@@ -24,6 +25,7 @@ pub(super) enum Command {
     Leave(Leave),
     History(History),
     Rooms(Rooms),
+    Typing(Typing),
     /// A protocol-2 request that makes an entry (or deletes the room).
     Entry(Request),
 }
@@ -56,6 +58,7 @@ impl Command {
                 limit,
                 after,
             } => Command::Rooms(Rooms::parse(mine, query, limit, after)),
+            ClientFrame::Typing { room, .. } => Command::Typing(Typing::parse(&room)?),
             newer => return Self::parse_entry(newer, echoed),
         })
     }
@@ -114,7 +117,7 @@ impl Command {
 }
 
 /// The `unknown_type` answer to a protocol-2 request this server does not
-/// serve yet (fixable messages, read markers, typing and search are their
+/// serve yet (fixable messages, read markers and search are their
 /// own issues), with the frame's `ref`.
 pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
     NOT_SERVED
@@ -123,9 +126,7 @@ pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
 }
 
 /// The protocol-2 types of later issues.
-const NOT_SERVED: [&str; 7] = [
-    "edit", "delete", "react", "unreact", "read", "typing", "search",
-];
+const NOT_SERVED: [&str; 6] = ["edit", "delete", "react", "unreact", "read", "search"];
 
 /// A frame that failed to decode: when its `type` is one this server
 /// does not serve yet, it is `unknown_type` however malformed, as it was

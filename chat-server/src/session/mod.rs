@@ -42,6 +42,7 @@ mod rooms;
 mod settings;
 mod socket;
 mod topic;
+mod typing;
 mod unban;
 
 use std::collections::HashMap;
@@ -385,6 +386,7 @@ impl Session {
             Command::Leave(leave) => leave.run(cx, user),
             Command::History(history) => history.run(cx).await,
             Command::Rooms(rooms) => rooms.run(cx, actor).await,
+            Command::Typing(typing) => typing.run(cx, user),
         }
         Ok(())
     }
