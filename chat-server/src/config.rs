@@ -219,6 +219,11 @@ impl Admins {
     pub fn contains(&self, name: &chat_proto::UserName) -> bool {
         self.0.contains(&name.as_str().to_lowercase())
     }
+
+    /// The admins' names, folded to lower case.
+    pub fn folded_names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
 }
 
 fn parse_user_name(raw: &str) -> Result<chat_proto::UserName, String> {

@@ -13,7 +13,7 @@ use super::leave::Leave;
 use super::message::Post;
 use super::reply::Refusal;
 use super::rooms::Rooms;
-use super::{ban, delete_room, invite, kick, role, settings, topic, unban};
+use super::{ban, delete, delete_room, edit, invite, kick, react, role, settings, topic, unban};
 
 /// A request a session serves, with every field already valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +41,9 @@ impl Command {
                 room,
                 text,
                 reference,
-                ..
-            } => Command::Post(Post::parse(&room, text, reference, echoed)?),
+                reply_to,
+                action,
+            } => Command::Post(Post::parse(&room, text, reference, echoed)?.with(reply_to, action)),
             ClientFrame::Leave { room } => Command::Leave(Leave::parse(&room)?),
             ClientFrame::History {
                 room,
@@ -63,6 +64,29 @@ impl Command {
     /// The protocol-2 requests that make an entry.
     fn parse_entry(frame: ClientFrame, echoed: Option<&str>) -> Result<Self, Refusal> {
         Ok(Command::Entry(match frame {
+            ClientFrame::Edit {
+                room,
+                target,
+                text,
+                reference,
+            } => edit::parse(&room, target, text, reference, echoed)?,
+            ClientFrame::Delete {
+                room,
+                target,
+                reference,
+            } => delete::parse(&room, target, reference, echoed)?,
+            ClientFrame::React {
+                room,
+                target,
+                emoji,
+                reference,
+            } => react::parse(&room, target, emoji, true, reference, echoed)?,
+            ClientFrame::Unreact {
+                room,
+                target,
+                emoji,
+                reference,
+            } => react::parse(&room, target, emoji, false, reference, echoed)?,
             ClientFrame::Topic {
                 room,
                 topic,
@@ -114,8 +138,8 @@ impl Command {
 }
 
 /// The `unknown_type` answer to a protocol-2 request this server does not
-/// serve yet (fixable messages, read markers, typing and search are their
-/// own issues), with the frame's `ref`.
+/// serve yet (read markers, typing and search are their own issues), with
+/// the frame's `ref`.
 pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
     NOT_SERVED
         .contains(&frame.kind())
@@ -123,9 +147,7 @@ pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
 }
 
 /// The protocol-2 types of later issues.
-const NOT_SERVED: [&str; 7] = [
-    "edit", "delete", "react", "unreact", "read", "typing", "search",
-];
+const NOT_SERVED: [&str; 3] = ["read", "typing", "search"];
 
 /// A frame that failed to decode: when its `type` is one this server
 /// does not serve yet, it is `unknown_type` however malformed, as it was
@@ -189,7 +211,21 @@ mod tests {
             Ok(Command::Post(Post {
                 room: room("lobby"),
                 text: "hi".into(),
-                reference: Some("c1".into())
+                reference: Some("c1".into()),
+                reply_to: None,
+                action: false,
+            }))
+        );
+        assert_eq!(
+            command(
+                r#"{"type":"message","room":"lobby","text":"waves","reply_to":3,"action":true}"#
+            ),
+            Ok(Command::Post(Post {
+                room: room("lobby"),
+                text: "waves".into(),
+                reference: None,
+                reply_to: Some(3),
+                action: true,
             }))
         );
         assert_eq!(

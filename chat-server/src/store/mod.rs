@@ -20,14 +20,17 @@ mod batch;
 mod commits;
 mod db_file;
 mod entry;
+mod fixable;
 pub mod health;
 mod listing;
 mod page;
 pub mod postgres;
+mod postgres_fixable;
 mod postgres_rooms;
 mod rows;
 mod rules;
 pub mod sqlite;
+mod sqlite_fixable;
 mod sqlite_rooms;
 
 use std::future::Future;

@@ -1,17 +1,28 @@
 //! How an entry is kept in a row of `entries`, for both stores: `kind`
 //! (fixed forever: 0 message, 1 edit, 2 delete, 3 react, 4 unreact, 5
 //! topic, 6 role, 7 kick, 8 ban, 9 unban, 10 invite, 11 settings), `text`
-//! (a message's text, a topic, a reason; `''` when none), `subject`, `arg`
-//! (a role) and `flags` (1 action, 2 private, 4 has a reason). Protocol-1
-//! rows are messages: kind 0, no subject, no flags.
+//! (a message's or an edit's text, a topic, a reason; `''` when none or
+//! erased), `target` (the message an edit, delete, react or unreact acts
+//! on; a message's `reply_to`), `subject`, `arg` (a role, an emoji) and
+//! `flags` (1 action, 2 private, 4 has a reason). A message's row also
+//! keeps its page state: its current text, `edited_ts`, `deleted` (and
+//! its reactions sit in `reactions`). Protocol-1 rows are messages: kind
+//! 0, no subject, no flags.
+
+use std::collections::BTreeMap;
 
 use chat_proto::{
-    Admittance, Entry, Message, Removal, Role, RoleChange, SettingsChange, TopicChange,
+    Admittance, Delete, Edit, Entry, Message, Reaction, Removal, Role, RoleChange, SettingsChange,
+    TopicChange,
 };
 
 use super::Change;
 
-const MESSAGE: i64 = 0;
+pub(crate) const MESSAGE: i64 = 0;
+pub(crate) const EDIT: i64 = 1;
+const DELETE: i64 = 2;
+const REACT: i64 = 3;
+const UNREACT: i64 = 4;
 const TOPIC: i64 = 5;
 const ROLE: i64 = 6;
 const KICK: i64 = 7;
@@ -20,6 +31,7 @@ const UNBAN: i64 = 9;
 const INVITE: i64 = 10;
 const SETTINGS: i64 = 11;
 
+const ACTION: i64 = 1;
 const PRIVATE: i64 = 2;
 const HAS_REASON: i64 = 4;
 
@@ -28,9 +40,14 @@ const HAS_REASON: i64 = 4;
 pub(crate) struct EntryRow {
     pub kind: i64,
     pub text: String,
+    pub target: Option<u64>,
     pub subject: Option<String>,
     pub arg: Option<String>,
     pub flags: i64,
+    /// Page state of a message: the `ts` of its latest edit.
+    pub edited: Option<i64>,
+    /// Page state of a message: deleted, its text erased.
+    pub deleted: bool,
 }
 
 impl EntryRow {
@@ -38,9 +55,26 @@ impl EntryRow {
         Self {
             kind,
             text: String::new(),
+            target: None,
             subject: None,
             arg: None,
             flags: 0,
+            edited: None,
+            deleted: false,
+        }
+    }
+
+    fn targeting(kind: i64, target: u64) -> Self {
+        Self {
+            target: Some(target),
+            ..Self::new(kind)
+        }
+    }
+
+    fn reaction(kind: i64, target: u64, emoji: &str) -> Self {
+        Self {
+            arg: Some(emoji.to_owned()),
+            ..Self::targeting(kind, target)
         }
     }
 
@@ -63,10 +97,23 @@ impl EntryRow {
     /// entry (deleting the room).
     pub(crate) fn of(change: &Change) -> Option<Self> {
         Some(match change {
-            Change::Message { text } => Self {
+            Change::Message {
+                text,
+                reply_to,
+                action,
+            } => Self {
                 text: text.clone(),
+                target: *reply_to,
+                flags: if *action { ACTION } else { 0 },
                 ..Self::new(MESSAGE)
             },
+            Change::Edit { target, text } => Self {
+                text: text.clone(),
+                ..Self::targeting(EDIT, *target)
+            },
+            Change::Delete { target } => Self::targeting(DELETE, *target),
+            Change::React { target, emoji } => Self::reaction(REACT, *target, emoji),
+            Change::Unreact { target, emoji } => Self::reaction(UNREACT, *target, emoji),
             Change::Topic { topic } => Self {
                 text: topic.clone(),
                 ..Self::new(TOPIC)
@@ -117,8 +164,46 @@ impl EntryRow {
                 user,
                 text: self.text,
                 ts,
-                ..Message::default()
+                reference: None,
+                reply_to: self.target,
+                action: self.flags & ACTION != 0,
+                edited: self.edited,
+                deleted: self.deleted,
+                reactions: BTreeMap::new(),
             }),
+            EDIT => Entry::Edit(Edit {
+                room,
+                id,
+                user,
+                ts,
+                reference: None,
+                target: self.target?,
+                text: self.text,
+            }),
+            DELETE => Entry::Delete(Delete {
+                room,
+                id,
+                user,
+                ts,
+                reference: None,
+                target: self.target?,
+            }),
+            REACT | UNREACT => {
+                let reaction = Reaction {
+                    room,
+                    id,
+                    user,
+                    ts,
+                    reference: None,
+                    target: self.target?,
+                    emoji: self.arg?,
+                };
+                if self.kind == REACT {
+                    Entry::React(reaction)
+                } else {
+                    Entry::Unreact(reaction)
+                }
+            }
             TOPIC => Entry::Topic(TopicChange {
                 room,
                 id,
@@ -150,5 +235,27 @@ impl EntryRow {
             }),
             _ => return None,
         })
+    }
+}
+
+/// Puts each message's reactions on it: `reactions` holds (message id,
+/// emoji, user) in emoji order and, within an emoji, in the order the
+/// users reacted.
+pub(crate) fn attach_reactions(entries: &mut [Entry], reactions: Vec<(u64, String, String)>) {
+    let mut by_message: BTreeMap<u64, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for (target, emoji, user) in reactions {
+        by_message
+            .entry(target)
+            .or_default()
+            .entry(emoji)
+            .or_default()
+            .push(user);
+    }
+    for entry in entries {
+        if let Entry::Message(message) = entry
+            && let Some(reactions) = by_message.remove(&message.id)
+        {
+            message.reactions = reactions;
+        }
     }
 }
