@@ -138,6 +138,9 @@ impl EntryRow {
     /// version does not know reads as `None` and is left out of pages.
     pub(crate) fn entry(self, room: &str, id: u64, user: String, ts: i64) -> Option<Entry> {
         let room = room.to_owned();
+        if matches!(self.kind, MESSAGE | EDIT | DELETE | REACT | UNREACT) {
+            return self.message_entry(room, id, user, ts);
+        }
         let subject = self.subject.unwrap_or_default();
         let reason = (self.flags & HAS_REASON != 0).then_some(self.text.clone());
         let removal = |subject| Removal {
@@ -157,6 +160,42 @@ impl EntryRow {
             reference: None,
             subject,
         };
+        Some(match self.kind {
+            TOPIC => Entry::Topic(TopicChange {
+                room,
+                id,
+                user,
+                ts,
+                reference: None,
+                topic: self.text,
+            }),
+            ROLE => Entry::Role(RoleChange {
+                role: Role::parse(self.arg.as_deref().unwrap_or_default()).ok()?,
+                room,
+                id,
+                user,
+                ts,
+                reference: None,
+                subject,
+            }),
+            KICK => Entry::Kick(removal(subject)),
+            BAN => Entry::Ban(removal(subject)),
+            UNBAN => Entry::Unban(admittance(subject)),
+            INVITE => Entry::Invite(admittance(subject)),
+            SETTINGS => Entry::Settings(SettingsChange {
+                room,
+                id,
+                user,
+                ts,
+                reference: None,
+                private: self.flags & PRIVATE != 0,
+            }),
+            _ => return None,
+        })
+    }
+
+    /// A message, or an entry that changes one, as pages show it.
+    fn message_entry(self, room: String, id: u64, user: String, ts: i64) -> Option<Entry> {
         Some(match self.kind {
             MESSAGE => Entry::Message(Message {
                 room,
@@ -204,35 +243,6 @@ impl EntryRow {
                     Entry::Unreact(reaction)
                 }
             }
-            TOPIC => Entry::Topic(TopicChange {
-                room,
-                id,
-                user,
-                ts,
-                reference: None,
-                topic: self.text,
-            }),
-            ROLE => Entry::Role(RoleChange {
-                role: Role::parse(self.arg.as_deref().unwrap_or_default()).ok()?,
-                room,
-                id,
-                user,
-                ts,
-                reference: None,
-                subject,
-            }),
-            KICK => Entry::Kick(removal(subject)),
-            BAN => Entry::Ban(removal(subject)),
-            UNBAN => Entry::Unban(admittance(subject)),
-            INVITE => Entry::Invite(admittance(subject)),
-            SETTINGS => Entry::Settings(SettingsChange {
-                room,
-                id,
-                user,
-                ts,
-                reference: None,
-                private: self.flags & PRIVATE != 0,
-            }),
             _ => return None,
         })
     }

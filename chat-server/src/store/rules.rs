@@ -106,39 +106,12 @@ pub(crate) fn decide(entry: &NewEntry, facts: &Facts) -> Result<Vec<Effect>, Ref
             .ok_or(Refusal::forbidden("you do not outrank them in this room"))
     };
     let name = subject_name.unwrap_or_default();
-    let me = entry.actor.name.as_str();
-    let target = facts.target.as_ref();
-    let fix = |fix: Result<Fix, Refusal>| Ok(vec![Effect::Fix(fix?), Effect::Append]);
     match &entry.change {
         Change::Message { .. }
         | Change::Edit { .. }
+        | Change::Delete { .. }
         | Change::React { .. }
-        | Change::Unreact { .. }
-            if facts.actor.banned =>
-        {
-            Err(Refusal::forbidden("you are banned from this room"))
-        }
-        Change::Message { reply_to, .. } => {
-            if reply_to.is_some() {
-                fixable::reply(target)?;
-            }
-            Ok(vec![Effect::Append])
-        }
-        Change::Edit { target: id, text } => fix(fixable::edit(me, target, *id, text)),
-        Change::Delete { target: id } => {
-            let outranks_author = target.is_some_and(|t| {
-                let author = PersonFacts {
-                    op: t.author_op,
-                    owner: t.author_owner,
-                    ..PersonFacts::default()
-                };
-                let author = rank(t.author_admin, &author);
-                actor > author || actor == ADMIN
-            });
-            fix(fixable::delete(me, outranks_author, target, *id))
-        }
-        Change::React { target: id, emoji } => fix(fixable::react(target, *id, emoji)),
-        Change::Unreact { target: id, emoji } => fix(fixable::unreact(target, *id, emoji)),
+        | Change::Unreact { .. } => message_effects(entry, facts, actor),
         Change::Topic { topic } => {
             needs(OP, "only the owner and ops may set the topic")?;
             unchanged_if(*topic == facts.topic, "that is the topic already")?;
@@ -189,6 +162,41 @@ pub(crate) fn decide(entry: &NewEntry, facts: &Facts) -> Result<Vec<Effect>, Ref
             needs(OWNER, "only the owner and admins may delete the room")?;
             Ok(vec![Effect::DeleteRoom])
         }
+    }
+}
+
+/// What a message, or a change to one, does: `actor` is the actor's rank.
+fn message_effects(entry: &NewEntry, facts: &Facts, actor: u8) -> Result<Vec<Effect>, Refusal> {
+    let me = entry.actor.name.as_str();
+    let target = facts.target.as_ref();
+    let fix = |fix: Result<Fix, Refusal>| Ok(vec![Effect::Fix(fix?), Effect::Append]);
+    let deleting = matches!(entry.change, Change::Delete { .. });
+    if facts.actor.banned && !deleting {
+        return Err(Refusal::forbidden("you are banned from this room"));
+    }
+    match &entry.change {
+        Change::Message { reply_to, .. } => {
+            if reply_to.is_some() {
+                fixable::reply(target)?;
+            }
+            Ok(vec![Effect::Append])
+        }
+        Change::Edit { target: id, text } => fix(fixable::edit(me, target, *id, text)),
+        Change::Delete { target: id } => {
+            let outranks_author = target.is_some_and(|t| {
+                let author = PersonFacts {
+                    op: t.author_op,
+                    owner: t.author_owner,
+                    ..PersonFacts::default()
+                };
+                let author = rank(t.author_admin, &author);
+                actor > author || actor == ADMIN
+            });
+            fix(fixable::delete(me, outranks_author, target, *id))
+        }
+        Change::React { target: id, emoji } => fix(fixable::react(target, *id, emoji)),
+        Change::Unreact { target: id, emoji } => fix(fixable::unreact(target, *id, emoji)),
+        _ => Ok(vec![Effect::Append]),
     }
 }
 
