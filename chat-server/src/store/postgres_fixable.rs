@@ -96,11 +96,20 @@ pub(super) async fn apply_fix(
         }
         Fix::Erase { target } => {
             let target = to_sql_id(target);
+            // Two statements, so each finds its rows by an index (the
+            // primary key, then `entries_target`), never by a room scan.
             client
                 .execute(
-                    "UPDATE entries SET text = ''::BYTEA,
-                        deleted = (id = $2) OR deleted
-                     WHERE room_id = $1 AND (id = $2 OR (target = $2 AND kind = $3))",
+                    "UPDATE entries SET text = ''::BYTEA, deleted = TRUE
+                     WHERE room_id = $1 AND id = $2",
+                    &[&room_id, &target],
+                )
+                .await
+                .map_err(db)?;
+            client
+                .execute(
+                    "UPDATE entries SET text = ''::BYTEA
+                     WHERE room_id = $1 AND target = $2 AND kind = $3",
                     &[&room_id, &target, &EDIT],
                 )
                 .await

@@ -10,6 +10,12 @@ use super::fixable::{Fix, TargetFacts};
 use super::rows::{EDIT, MESSAGE};
 use super::{Change, NewEntry};
 
+/// Erases the text of a message's edits. Named index: without table
+/// statistics SQLite prefers the primary key's `room_id` prefix, which
+/// would read the whole room.
+const ERASE_EDITS: &str = "UPDATE entries INDEXED BY entries_target SET text = ''
+     WHERE room_id = ?1 AND target = ?2 AND kind = ?3";
+
 /// What the rules need about the message `entry` targets, or `None` when
 /// there is no message of that id in the room.
 pub(super) fn target_facts(
@@ -111,10 +117,8 @@ pub(super) fn apply_fix(
                 "UPDATE entries SET text = '', deleted = 1 WHERE room_id = ?1 AND id = ?2",
             )?
             .execute(params![room_id, target])?;
-            conn.prepare_cached(
-                "UPDATE entries SET text = '' WHERE room_id = ?1 AND target = ?2 AND kind = ?3",
-            )?
-            .execute(params![room_id, target, EDIT])?;
+            conn.prepare_cached(ERASE_EDITS)?
+                .execute(params![room_id, target, EDIT])?;
             conn.prepare_cached("DELETE FROM reactions WHERE room_id = ?1 AND target = ?2")?
                 .execute(params![room_id, target])
                 .map(drop)
@@ -159,4 +163,58 @@ pub(super) fn page_reactions(
         Ok((row.get(0)?, row.get(1)?, row.get(2)?))
     })?;
     rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::store::{CommitListener, Committed, MessageStore, SqliteStore, SyncMode};
+
+    struct Quiet;
+
+    impl CommitListener for Quiet {
+        fn committed(&self, _batch: &[Committed]) {}
+    }
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params![1, 2, 3], |row| row.get::<_, String>(3))
+            .unwrap();
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+            .join("; ")
+    }
+
+    #[tokio::test]
+    async fn erasing_and_reading_reactions_never_scan_the_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let store = SqliteStore::open(
+            &path,
+            SyncMode::Normal,
+            Arc::new(Quiet),
+            Arc::new(Metrics::default()),
+        )
+        .unwrap();
+        store.close().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let erase = plan(&conn, ERASE_EDITS);
+        assert!(
+            erase.contains("INDEX entries_target (room_id=? AND target=?)"),
+            "{erase}"
+        );
+        let reactions = plan(
+            &conn,
+            "SELECT target, emoji, user FROM reactions
+             WHERE room_id = ?1 AND target BETWEEN ?2 AND ?3 ORDER BY target, emoji, id",
+        );
+        assert!(
+            reactions.contains("PRIMARY KEY (room_id=? AND target>? AND target<?)"),
+            "{reactions}"
+        );
+    }
 }
