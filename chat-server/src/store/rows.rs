@@ -269,3 +269,69 @@ pub(crate) fn attach_reactions(entries: &mut [Entry], reactions: Vec<(u64, Strin
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(change: &Change) -> Entry {
+        let row = EntryRow::of(change).expect("a change kept as a row");
+        row.entry("r", 7, "alice".into(), 5)
+            .expect("a kind this version reads")
+    }
+
+    #[test]
+    fn fixes_read_back_as_the_entries_they_were() {
+        let reply = stored(&Change::Message {
+            text: "waves".into(),
+            reply_to: Some(3),
+            action: true,
+        });
+        let Entry::Message(reply) = reply else {
+            panic!("{reply:?}")
+        };
+        assert_eq!((reply.reply_to, reply.action), (Some(3), true));
+        let edit = stored(&Change::Edit {
+            target: 3,
+            text: "fixed".into(),
+        });
+        assert!(matches!(&edit, Entry::Edit(e) if e.target == 3 && e.text == "fixed"));
+        let delete = stored(&Change::Delete { target: 3 });
+        assert!(matches!(delete, Entry::Delete(d) if d.target == 3));
+        let react = Change::React {
+            target: 3,
+            emoji: "👍".into(),
+        };
+        assert!(matches!(stored(&react), Entry::React(r) if r.emoji == "👍"));
+        let unreact = Change::Unreact {
+            target: 3,
+            emoji: "👍".into(),
+        };
+        assert!(matches!(stored(&unreact), Entry::Unreact(r) if r.target == 3));
+    }
+
+    #[test]
+    fn reactions_go_on_their_messages_in_the_order_given() {
+        let message = |id| {
+            EntryRow::of(&Change::message("m"))
+                .expect("a row")
+                .entry("r", id, "u".into(), 1)
+                .expect("a message")
+        };
+        let mut entries = vec![message(1), message(2)];
+        attach_reactions(
+            &mut entries,
+            vec![
+                (2, "👍".into(), "bob".into()),
+                (2, "👍".into(), "alice".into()),
+                (2, "🎉".into(), "carol".into()),
+                (9, "👍".into(), "nobody".into()),
+            ],
+        );
+        assert!(entries[0].as_message().unwrap().reactions.is_empty());
+        let on_second = &entries[1].as_message().unwrap().reactions;
+        assert_eq!(on_second["👍"], ["bob", "alice"]);
+        assert_eq!(on_second["🎉"], ["carol"]);
+        assert_eq!(on_second.len(), 2);
+    }
+}
