@@ -582,3 +582,63 @@ async fn a_deleted_text_is_gone_from_the_database_files_not_only_hidden() {
     assert!(!on_disk(&db, secret) && !on_disk(&db, edited));
     assert!(on_disk(&db, keep));
 }
+
+#[tokio::test]
+async fn the_browser_shows_edits_reactions_and_deletes_in_pages_and_live() {
+    use chat_e2e::browser::Browser;
+    let server = ServerProcess::start_default().await;
+    let mut alice = server.account("alice", "pw-alice").await;
+    alice.join("lobby").await;
+    let fixed_id = alice.say("lobby", "teh release").await.id;
+    acted(
+        &mut alice,
+        &mut [],
+        json!({"type":"edit","room":"lobby","target":fixed_id,"text":"the release","ref":"a1"}),
+    )
+    .await;
+
+    let mut browser = Browser::start().await;
+    let bob = browser.page(1280, 800).await;
+    bob.login(&format!("http://{}", server.addr()), "bob", None)
+        .await;
+    bob.join("lobby").await;
+    alice.expect_join("lobby", "bob").await;
+    // From the page: the latest text, marked edited.
+    let shown = bob.wait_message("the release").await;
+    assert_eq!(shown.len(), 1, "the edit is no line of its own: {shown:#?}");
+    let edited = bob
+        .eval(r#"return document.querySelector('[data-test="edited"]')?.textContent ?? null;"#)
+        .await;
+    assert_eq!(edited, json!("(edited)"));
+
+    // Live: a reaction, then a message deleted.
+    acted(
+        &mut alice,
+        &mut [],
+        json!({"type":"react","room":"lobby","target":fixed_id,"emoji":"🚀","ref":"a2"}),
+    )
+    .await;
+    let reactions = bob
+        .wait_for(
+            "the reaction under the message",
+            r#"return document.querySelector('[data-test="reactions"]')?.textContent ?? false;"#,
+        )
+        .await;
+    assert_eq!(reactions, json!("🚀 1"));
+    let gone = alice.say("lobby", "oops, wrong room").await.id;
+    bob.wait_message("oops, wrong room").await;
+    acted(
+        &mut alice,
+        &mut [],
+        json!({"type":"delete","room":"lobby","target":gone,"ref":"a3"}),
+    )
+    .await;
+    let shown = bob.wait_message("message deleted").await;
+    let texts: Vec<(u64, &str)> = shown.iter().map(|m| (m.id, m.text.as_str())).collect();
+    assert_eq!(
+        texts,
+        [(fixed_id, "the release"), (gone, "message deleted")],
+        "each message once, the deleted one without its text"
+    );
+    bob.close().await;
+}
