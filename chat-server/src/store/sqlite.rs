@@ -53,6 +53,11 @@ use crate::sync::lock;
 
 /// Reads waiting for the reader thread.
 const READ_QUEUE: usize = 1024;
+/// How long a connection waits for another's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the writer waits for readers to let go of the WAL when it
+/// truncates it after an erasure; short, since appends wait meanwhile.
+const ERASE_CHECKPOINT_WAIT: Duration = Duration::from_millis(100);
 
 /// How hard a commit works to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -487,7 +492,7 @@ fn connect(path: &Path, extra: OpenFlags) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
     )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(conn)
 }
 
@@ -703,14 +708,20 @@ impl Writer {
     /// the page images holding an erased text are gone from both files
     /// before the delete is acknowledged. Deletes are rare, and the batch
     /// they commit in shares one checkpoint. A reader in the middle of a
-    /// read keeps the WAL from being reset; then the next commit (or
-    /// close) tries again.
+    /// read keeps the WAL from being reset: the writer waits for it only
+    /// briefly ([`ERASE_CHECKPOINT_WAIT`], not the usual busy timeout, so
+    /// appends never stall behind a busy reader), and otherwise the next
+    /// commit (or close) tries again.
     fn truncate_wal(&mut self) {
-        let done = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+        let checkpoint = |conn: &Connection| {
+            conn.busy_timeout(ERASE_CHECKPOINT_WAIT)?;
+            let done = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
                 row.get::<_, i64>(0)
             });
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            done
+        };
+        let done = checkpoint(&self.conn);
         match done {
             Ok(0) => self.erased = false,
             Ok(_) => tracing::debug!("a reader kept the WAL from being truncated; retrying later"),
