@@ -3,7 +3,8 @@
 //! earlier entries of the same batch did (a second delete of one message
 //! is `not_found`, a react then an unreact are both stored), refusals
 //! answered through the receipt with no id used, and pages that show each
-//! message as it is now (text, edited, deleted, reactions).
+//! message as it is now (text, edited, deleted, reactions); and two
+//! PostgreSQL nodes racing on one message store each fix once.
 
 use std::sync::Arc;
 
@@ -270,4 +271,54 @@ async fn postgres_keeps_the_rules_of_fixable_messages() {
         "0",
         "a deleted message keeps no text"
     );
+}
+
+#[tokio::test]
+async fn two_nodes_racing_on_one_message_store_each_fix_once() {
+    let postgres = Postgres::start().await;
+    let open = || async {
+        let store = PostgresStore::open(
+            &postgres.url(),
+            Arc::new(Quiet),
+            Arc::new(Metrics::default()),
+        )
+        .await
+        .expect("the store opens");
+        Arc::new(store) as Arc<dyn MessageStore>
+    };
+    let (one, two) = (open().await, open().await);
+    let alice = actor("alice", false);
+    let joined = one.join(&room(), &alice, Page::Newest { limit: 1 }).await;
+    assert!(matches!(joined, Ok(JoinOutcome::Joined(_))), "{joined:?}");
+    let said = queue_all(&*one, vec![entry(&alice, Change::message("once"))]).await;
+    assert_eq!(said, [Outcome::Stored(1)]);
+
+    // The same reaction, then the same delete, from both nodes at once: the
+    // room's row lock orders them, and the second sees the first's effect.
+    for change in [react(1, "👍"), Change::Delete { target: 1 }] {
+        let (a, b) = tokio::join!(
+            queue_all(&*one, vec![entry(&alice, change.clone())]),
+            queue_all(&*two, vec![entry(&alice, change.clone())]),
+        );
+        let outcomes = [a[0].clone(), b[0].clone()];
+        let stored = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Stored(_)))
+            .count();
+        let code = match change {
+            Change::Delete { .. } => ErrorCode::NotFound,
+            _ => ErrorCode::Unchanged,
+        };
+        assert_eq!(stored, 1, "{change:?}: {outcomes:?}");
+        assert!(
+            outcomes.iter().any(refused(code)),
+            "{change:?}: {outcomes:?}"
+        );
+    }
+    let entries = page(&*two).await;
+    let ids: Vec<u64> = entries.iter().map(Entry::id).collect();
+    assert_eq!(ids, [1, 2, 3], "gapless across nodes");
+    assert!(message(&entries, 1).deleted);
+    one.close().await.expect("closed");
+    two.close().await.expect("closed");
 }
