@@ -25,6 +25,12 @@ pub const MAX_HISTORY_LIMIT: u32 = 500;
 
 /// A reaction's `emoji`, in bytes of UTF-8 (at least one).
 pub const MAX_EMOJI_BYTES: usize = 32;
+/// Edits one message may have; the next is `forbidden` (delete and post
+/// again instead). Bounds what one author can make every reader re-apply.
+pub const MAX_EDITS_PER_MESSAGE: u32 = 100;
+/// Distinct emoji one message may carry; a `react` with a new emoji past
+/// this is `forbidden` (more users on an emoji already there are fine).
+pub const MAX_EMOJI_PER_MESSAGE: u32 = 20;
 /// A room's topic, in bytes of UTF-8 (`""` clears it).
 pub const MAX_TOPIC_BYTES: usize = 500;
 /// The optional `reason` of a kick or ban, in bytes of UTF-8.

@@ -214,6 +214,11 @@ impl Admins {
     pub fn contains(&self, name: &chat_proto::UserName) -> bool {
         self.0.contains(&name.folded())
     }
+
+    /// The admins' names, folded to lower case.
+    pub fn folded_names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(chat_proto::FoldedName::as_str)
+    }
 }
 
 fn parse_user_name(raw: &str) -> Result<chat_proto::UserName, String> {

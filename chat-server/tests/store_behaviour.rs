@@ -297,10 +297,10 @@ async fn postgres_behaves_like_a_message_store() {
         open(Arc::new(Heard::default())).await
     })
     .await;
-    // Schema 3: the room stream and rooms people own.
+    // Schema 4: the room stream, rooms people own, fixable messages.
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "3"
+        "4"
     );
 }
 

@@ -41,7 +41,7 @@ fn entry(actor: &Actor, change: Change) -> NewEntry {
 }
 
 fn text(raw: &str) -> Change {
-    Change::Message { text: raw.into() }
+    Change::message(raw)
 }
 
 #[tokio::test]

@@ -33,6 +33,40 @@ function isMessage(entry) {
 /** Protocol-2 entries about the room itself, drawn as system lines. */
 export const ROOM_EVENTS = new Set(["topic", "role", "kick", "ban", "unban", "invite", "settings"]);
 
+/** Protocol-2 entries that change a message already shown: applied to
+ * it, not drawn as lines of their own. */
+export const FIXES = new Set(["edit", "delete", "react", "unreact"]);
+
+/** Whether a history entry is one of FIXES. */
+function isFix(entry) {
+  return FIXES.has(entry.type) && typeof entry.target === "number";
+}
+
+/** A message as `fix` leaves it. Applying a fix twice changes nothing, so
+ * pages and live entries may overlap. */
+function fixed(message, fix) {
+  const reactions = { ...(message.reactions ?? {}) };
+  const users = reactions[fix.emoji] ?? [];
+  switch (fix.type) {
+    case "edit":
+      return message.deleted ? message : { ...message, text: fix.text, edited: fix.ts };
+    case "delete":
+      return { ...message, text: "", deleted: true, reactions: {} };
+    case "react":
+      if (message.deleted || users.some((u) => sameName(u, fix.user))) return message;
+      return { ...message, reactions: { ...reactions, [fix.emoji]: [...users, fix.user] } };
+    case "unreact": {
+      const left = users.filter((u) => !sameName(u, fix.user));
+      if (left.length === users.length) return message;
+      if (left.length === 0) delete reactions[fix.emoji];
+      else reactions[fix.emoji] = left;
+      return { ...message, reactions };
+    }
+    default:
+      return message;
+  }
+}
+
 /** Whether a history entry is one of ROOM_EVENTS. */
 function isRoomEvent(entry) {
   return ROOM_EVENTS.has(entry.type) && typeof entry.user === "string";
@@ -124,6 +158,18 @@ class Room {
     return true;
   }
 
+  /** Applies an edit, delete or reaction to the message it targets, when
+   * this page holds it (a new object, so the view draws it again). */
+  applyFix(fix) {
+    if (fix.id > this.lastId) this.lastId = fix.id;
+    const at = this.items.findIndex((i) => i.kind === "message" && i.id === fix.target);
+    if (at < 0) return false;
+    const before = this.items[at];
+    const after = fixed(before, fix);
+    this.items[at] = after;
+    return after !== before;
+  }
+
   /** Drops the oldest messages past MAX_KEPT. Called for new messages
    * only: a page the user scrolled back for is kept whatever its size. */
   trim() {
@@ -173,6 +219,7 @@ export class Chat {
       error: (f) => this.onError(f),
     };
     for (const type of ROOM_EVENTS) this.handlers[type] = (f) => this.onRoomEvent(f);
+    for (const type of FIXES) this.handlers[type] = (f) => this.onMessage(f);
   }
 
   persist() {
@@ -347,9 +394,12 @@ export class Chat {
         if (room.insert(m)) this.applyRoomEvent(room, m);
         continue;
       }
-      // Protocol 2 pages hold other entries too (edits, reactions, …):
-      // they move the catch-up position but are not drawn until this
-      // client learns them.
+      if (isFix(m)) {
+        room.applyFix(m);
+        continue;
+      }
+      // Protocol 2 pages may hold entries of kinds this client does not
+      // know: they move the catch-up position but are not drawn.
       if (!isMessage(m)) {
         room.lastId = Math.max(room.lastId, m.id);
         continue;
@@ -403,6 +453,10 @@ export class Chat {
         this.pending.splice(at, 1);
         this.persist();
       }
+    }
+    if (isFix(message)) {
+      if (room.applyFix(message)) this.changed("message", room.name);
+      return;
     }
     if (!room.insert(message)) return;
     room.trim();

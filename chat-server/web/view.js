@@ -251,11 +251,33 @@ export class View {
     time.title = longTime(message.ts);
     const user = el("span", "user", inert(message.user));
     user.style.setProperty("--hue", String(userHue(message.user)));
-    const text = el("span", "text", inert(message.text));
+    // The text cell holds the text itself (what tests and copy-paste
+    // read) and, beside it, the marks a fix leaves: edited, reactions.
+    const cell = el("span", "text");
+    const text = el("span", "body", message.deleted ? "message deleted" : inert(message.text));
     text.dataset.test = "text";
-    node.append(time, user, text);
+    cell.append(text);
+    if (message.deleted) node.classList.add("deleted");
+    if (message.edited && !message.deleted) {
+      const edited = el("span", "edited", "(edited)");
+      edited.title = `edited ${longTime(message.edited)}`;
+      edited.dataset.test = "edited";
+      cell.append(edited);
+    }
+    const reactions = Object.entries(message.reactions ?? {}).filter(([, users]) => users.length > 0);
+    if (reactions.length > 0) {
+      const list = el("span", "reactions");
+      list.dataset.test = "reactions";
+      for (const [emoji, users] of reactions) {
+        const one = el("span", "reaction", `${inert(emoji)} ${users.length}`);
+        one.title = users.map(inert).join(", ");
+        list.append(one);
+      }
+      cell.append(list);
+    }
+    node.append(time, user, cell);
     if (message.user === chat.user) node.classList.add("mine");
-    else if (mentions(message.text, chat.user)) node.classList.add("mentions-me");
+    else if (!message.deleted && mentions(message.text, chat.user)) node.classList.add("mentions-me");
     return node;
   }
 

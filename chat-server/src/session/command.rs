@@ -14,7 +14,7 @@ use super::message::Post;
 use super::reply::Refusal;
 use super::rooms::Rooms;
 use super::typing::Typing;
-use super::{ban, delete_room, invite, kick, role, settings, topic, unban};
+use super::{ban, delete, delete_room, edit, invite, kick, react, role, settings, topic, unban};
 
 /// A request a session serves, with every field already valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,8 +43,9 @@ impl Command {
                 room,
                 text,
                 reference,
-                ..
-            } => Command::Post(Post::parse(&room, text, reference, echoed)?),
+                reply_to,
+                action,
+            } => Command::Post(Post::parse(&room, text, reference, echoed)?.with(reply_to, action)),
             ClientFrame::Leave { room } => Command::Leave(Leave::parse(&room)?),
             ClientFrame::History {
                 room,
@@ -66,6 +67,29 @@ impl Command {
     /// The protocol-2 requests that make an entry.
     fn parse_entry(frame: ClientFrame, echoed: Option<&str>) -> Result<Self, Refusal> {
         Ok(Command::Entry(match frame {
+            ClientFrame::Edit {
+                room,
+                target,
+                text,
+                reference,
+            } => edit::parse(&room, target, text, reference, echoed)?,
+            ClientFrame::Delete {
+                room,
+                target,
+                reference,
+            } => delete::parse(&room, target, reference, echoed)?,
+            ClientFrame::React {
+                room,
+                target,
+                emoji,
+                reference,
+            } => react::parse(&room, target, emoji, true, reference, echoed)?,
+            ClientFrame::Unreact {
+                room,
+                target,
+                emoji,
+                reference,
+            } => react::parse(&room, target, emoji, false, reference, echoed)?,
             ClientFrame::Topic {
                 room,
                 topic,
@@ -117,8 +141,8 @@ impl Command {
 }
 
 /// The `unknown_type` answer to a protocol-2 request this server does not
-/// serve yet (fixable messages, read markers and search are their
-/// own issues), with the frame's `ref`.
+/// serve yet (read markers and search are their own issues), with the
+/// frame's `ref`.
 pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
     NOT_SERVED
         .contains(&frame.kind())
@@ -126,7 +150,7 @@ pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
 }
 
 /// The protocol-2 types of later issues.
-const NOT_SERVED: [&str; 6] = ["edit", "delete", "react", "unreact", "read", "search"];
+const NOT_SERVED: [&str; 2] = ["read", "search"];
 
 /// A frame that failed to decode: when its `type` is one this server
 /// does not serve yet, it is `unknown_type` however malformed, as it was
@@ -190,7 +214,21 @@ mod tests {
             Ok(Command::Post(Post {
                 room: room("lobby"),
                 text: "hi".into(),
-                reference: Some("c1".into())
+                reference: Some("c1".into()),
+                reply_to: None,
+                action: false,
+            }))
+        );
+        assert_eq!(
+            command(
+                r#"{"type":"message","room":"lobby","text":"waves","reply_to":3,"action":true}"#
+            ),
+            Ok(Command::Post(Post {
+                room: room("lobby"),
+                text: "waves".into(),
+                reference: None,
+                reply_to: Some(3),
+                action: true,
             }))
         );
         assert_eq!(

@@ -145,6 +145,10 @@ async fn seen(shared: &Shared, room: &RoomName, change: &Change) -> Result<Seen,
             .is_some_and(|subject| admins.contains(subject)),
         ..Seen::default()
     };
+    if let Change::Delete { .. } = change {
+        // Who may delete depends on whether the author is an admin.
+        seen.admins = admins.folded_names().map(str::to_owned).collect();
+    }
     let needs_presence = matches!(
         change,
         Change::Kick { .. }

@@ -1,6 +1,7 @@
 //! `message`: queues a message to a joined room for storage (see
 //! `entry`); the echo to the sender (with its `ref`) comes through fan-out
-//! once the message is stored.
+//! once the message is stored. Protocol 2 adds `reply_to` (checked by the
+//! store: a live message of the same room) and `action`.
 
 use chat_proto::{ErrorCode, RoomName, validate_text};
 
@@ -15,6 +16,8 @@ pub(super) struct Post {
     pub(super) room: RoomName,
     pub(super) text: String,
     pub(super) reference: Option<String>,
+    pub(super) reply_to: Option<u64>,
+    pub(super) action: bool,
 }
 
 impl Post {
@@ -33,7 +36,18 @@ impl Post {
             room,
             text,
             reference,
+            reply_to: None,
+            action: false,
         })
+    }
+
+    /// The same message answering `reply_to`, maybe as an action.
+    pub(super) fn with(self, reply_to: Option<u64>, action: bool) -> Self {
+        Self {
+            reply_to,
+            action,
+            ..self
+        }
     }
 
     pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
@@ -41,6 +55,8 @@ impl Post {
             room,
             text,
             reference,
+            reply_to,
+            action,
         } = self;
         if cx.joined(&room).is_none() {
             return;
@@ -48,7 +64,11 @@ impl Post {
         let entry = NewEntry {
             room,
             actor: actor.clone(),
-            change: Change::Message { text },
+            change: Change::Message {
+                text,
+                reply_to,
+                action,
+            },
             reference,
             origin: cx.conn,
             seen: Seen::default(),

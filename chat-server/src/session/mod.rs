@@ -9,7 +9,8 @@
 //! - `command`: a decoded frame made into a typed `Command` once.
 //! - `reply`: the one place replies and errors go out, echoing the `ref`.
 //! - one file per request kind: `hello`, `join`, `message`, `leave`,
-//!   `history`, `rooms`, and `ping` for WebSocket pings.
+//!   `history`, `rooms`, the protocol-2 entries (`edit`, `delete`,
+//!   `react`, `topic`, `kick`, …), and `ping` for WebSocket pings.
 //!
 //! A single task serves the connection, `select!`ing over the outbox (and
 //! what ends a session from outside), commit receipts, the socket, the
@@ -26,7 +27,9 @@
 mod ban;
 mod command;
 mod deadline;
+mod delete;
 mod delete_room;
+mod edit;
 mod entry;
 mod hello;
 mod history;
@@ -36,6 +39,7 @@ mod kick;
 mod leave;
 mod message;
 mod ping;
+mod react;
 mod reply;
 mod role;
 mod rooms;

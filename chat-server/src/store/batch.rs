@@ -196,7 +196,7 @@ mod tests {
             .appends
             .iter()
             .map(|p| match &p.entry.change {
-                Change::Message { text } => text.as_str(),
+                Change::Message { text, .. } => text.as_str(),
                 other => panic!("only messages are queued here: {other:?}"),
             })
             .collect();

@@ -7,8 +7,8 @@
 //! refused request takes none, so ids stay gapless.
 
 use chat_proto::{
-    Admittance, Entry, ErrorCode, Message, Removal, Role, RoleChange, RoomName, SettingsChange,
-    TopicChange, UserName,
+    Admittance, Delete, Edit, Entry, ErrorCode, Message, Reaction, Removal, Role, RoleChange,
+    RoomName, SettingsChange, TopicChange, UserName,
 };
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +41,27 @@ impl Actor {
 pub enum Change {
     Message {
         text: String,
+        /// The message of the same room this one answers.
+        reply_to: Option<u64>,
+        /// An action (`/me waves`).
+        action: bool,
+    },
+    /// The author replaces the text of message `target`.
+    Edit {
+        target: u64,
+        text: String,
+    },
+    /// Message `target` is deleted and its text erased.
+    Delete {
+        target: u64,
+    },
+    React {
+        target: u64,
+        emoji: String,
+    },
+    Unreact {
+        target: u64,
+        emoji: String,
     },
     Topic {
         topic: String,
@@ -70,6 +91,28 @@ pub enum Change {
 }
 
 impl Change {
+    /// A plain message: no reply, not an action.
+    pub fn message(text: impl Into<String>) -> Self {
+        Change::Message {
+            text: text.into(),
+            reply_to: None,
+            action: false,
+        }
+    }
+
+    /// The message an edit, delete, react or unreact acts on, or a
+    /// message's `reply_to`: the stored message its rules look at.
+    pub fn target(&self) -> Option<u64> {
+        match self {
+            Change::Message { reply_to, .. } => *reply_to,
+            Change::Edit { target, .. }
+            | Change::Delete { target }
+            | Change::React { target, .. }
+            | Change::Unreact { target, .. } => Some(*target),
+            _ => None,
+        }
+    }
+
     /// The user the change acts on, if any.
     pub fn subject(&self) -> Option<&UserName> {
         match self {
@@ -92,6 +135,10 @@ pub struct Seen {
     /// The operator named the subject a server admin.
     pub subject_admin: bool,
     pub present: Vec<String>,
+    /// The server admins' names, for a delete: whether the target's
+    /// author is one decides who may delete it, and only the session
+    /// knows the operator's list.
+    pub admins: Vec<String>,
 }
 
 /// An entry as a session hands it to the store: no id and no timestamp
@@ -124,7 +171,7 @@ impl From<NewMessage> for NewEntry {
         Self {
             room: message.room,
             actor: Actor::member(message.user),
-            change: Change::Message { text: message.text },
+            change: Change::message(message.text),
             reference: message.reference,
             origin: message.origin,
             seen: Seen::default(),
@@ -250,15 +297,25 @@ impl NewEntry {
             reference: self.reference,
         };
         StreamEvent::Entry(match self.change {
-            Change::Message { text } => Entry::Message(Message {
+            Change::Message {
+                text,
+                reply_to,
+                action,
+            } => Entry::Message(Message {
                 room: head.room,
                 id,
                 user: head.user,
                 text,
                 ts,
                 reference: head.reference,
+                reply_to,
+                action,
                 ..Message::default()
             }),
+            Change::Edit { target, text } => Entry::Edit(head.edit(target, text)),
+            Change::Delete { target } => Entry::Delete(head.delete(target)),
+            Change::React { target, emoji } => Entry::React(head.reaction(target, emoji)),
+            Change::Unreact { target, emoji } => Entry::Unreact(head.reaction(target, emoji)),
             Change::Topic { topic } => Entry::Topic(head.topic(topic)),
             Change::Role { subject, role } => Entry::Role(head.role(subject, role)),
             Change::Kick { subject, reason } => Entry::Kick(head.removal(subject, reason)),
@@ -288,6 +345,41 @@ struct Head {
 }
 
 impl Head {
+    fn edit(self, target: u64, text: String) -> Edit {
+        Edit {
+            room: self.room,
+            id: self.id,
+            user: self.user,
+            ts: self.ts,
+            reference: self.reference,
+            target,
+            text,
+        }
+    }
+
+    fn delete(self, target: u64) -> Delete {
+        Delete {
+            room: self.room,
+            id: self.id,
+            user: self.user,
+            ts: self.ts,
+            reference: self.reference,
+            target,
+        }
+    }
+
+    fn reaction(self, target: u64, emoji: String) -> Reaction {
+        Reaction {
+            room: self.room,
+            id: self.id,
+            user: self.user,
+            ts: self.ts,
+            reference: self.reference,
+            target,
+            emoji,
+        }
+    }
+
     fn topic(self, topic: String) -> TopicChange {
         TopicChange {
             room: self.room,

@@ -13,21 +13,27 @@
 //! [`postgres`] keep only their SQL and how they run it. [`health`] says
 //! whether storage takes writes now (and logs and counts its faults);
 //! `db_file` keeps a second server off a SQLite file and notices the file
-//! being deleted or replaced under a running one. Each store's schema
-//! migrations past version 1 are SQL files in `store/schema/`.
+//! being deleted or replaced under a running one. The rules of rooms
+//! people own are in `rules`, those of fixable messages in `fixable`,
+//! each backend's SQL for them in `*_rooms` and `*_fixable`. Each store's
+//! schema migrations past version 1 are SQL files in `store/schema/` (or
+//! constants beside their SQL).
 
 mod batch;
 mod commits;
 mod db_file;
 mod entry;
+mod fixable;
 pub mod health;
 mod listing;
 mod page;
 pub mod postgres;
+mod postgres_fixable;
 mod postgres_rooms;
 mod rows;
 mod rules;
 pub mod sqlite;
+mod sqlite_fixable;
 mod sqlite_rooms;
 
 use std::future::Future;

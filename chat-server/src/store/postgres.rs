@@ -28,7 +28,7 @@ use super::commits::{Commit, FanOut};
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::postgres_rooms::{STREAM_SCHEMA, join_state, revive, store_batch};
-use super::rows::EntryRow;
+use super::rows::{EntryRow, attach_reactions};
 use super::{
     Actor, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
     Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StorageFault, StoreError, StoreFuture,
@@ -77,6 +77,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/postgres_02_names.sql"),
     // 3: the room stream and rooms people own.
     STREAM_SCHEMA,
+    // 4: fixable messages: page state on the message's row, reactions.
+    include_str!("schema/postgres_04_fixable.sql"),
 ];
 
 const CREATE_ROOM: &str = "INSERT INTO rooms (name, last_id, created_at, owner)
@@ -84,16 +86,27 @@ const CREATE_ROOM: &str = "INSERT INTO rooms (name, last_id, created_at, owner)
 // A page and the room's newest id in one statement, so in one snapshot:
 // messages committed after it are exactly those with a larger id. The
 // query asks for one row beyond the limit to tell whether it was cut.
+// Each message carries its page state from its own row, and its
+// reactions as two parallel arrays (emoji, user) from the reactions
+// primary key: a page costs one range read plus one index probe per row.
 const PAGE_BEFORE: &str = "SELECT r.last_id, m.id, m.user_name, m.text, m.ts, m.kind, m.subject,
-     m.arg, m.flags, r.id FROM rooms r
-     LEFT JOIN LATERAL (SELECT id, user_name, text, ts, kind, subject, arg, flags FROM entries
+     m.arg, m.flags, r.id, m.target, m.edited_ts, m.deleted, x.emoji, x.users FROM rooms r
+     LEFT JOIN LATERAL (SELECT id, user_name, text, ts, kind, subject, arg, flags, target,
+         edited_ts, deleted FROM entries
          WHERE room_id = r.id AND id < $2 ORDER BY id DESC LIMIT $3) m ON TRUE
-     WHERE r.name = $1";
+     LEFT JOIN LATERAL (SELECT array_agg(emoji ORDER BY emoji, id) AS emoji,
+         array_agg(user_name ORDER BY emoji, id) AS users FROM reactions
+         WHERE room_id = r.id AND target = m.id AND m.kind = 0) x ON TRUE
+     WHERE r.name = $1 ORDER BY m.id DESC";
 const PAGE_AFTER: &str = "SELECT r.last_id, m.id, m.user_name, m.text, m.ts, m.kind, m.subject,
-     m.arg, m.flags, r.id FROM rooms r
-     LEFT JOIN LATERAL (SELECT id, user_name, text, ts, kind, subject, arg, flags FROM entries
+     m.arg, m.flags, r.id, m.target, m.edited_ts, m.deleted, x.emoji, x.users FROM rooms r
+     LEFT JOIN LATERAL (SELECT id, user_name, text, ts, kind, subject, arg, flags, target,
+         edited_ts, deleted FROM entries
          WHERE room_id = r.id AND id > $2 ORDER BY id ASC LIMIT $3) m ON TRUE
-     WHERE r.name = $1";
+     LEFT JOIN LATERAL (SELECT array_agg(emoji ORDER BY emoji, id) AS emoji,
+         array_agg(user_name ORDER BY emoji, id) AS users FROM reactions
+         WHERE room_id = r.id AND target = m.id AND m.kind = 0) x ON TRUE
+     WHERE r.name = $1 ORDER BY m.id ASC";
 const LIST_ROOMS: &str = "SELECT name, last_id, topic, private FROM rooms
      WHERE deleted_at IS NULL ORDER BY name";
 // Byte order, as SQLite's, along the `rooms_name_c` index.
@@ -621,6 +634,7 @@ async fn read_page(
         .map_err(db_error)?;
     let (mut last_id, mut room_id) = (None, None);
     let mut entries = Vec::with_capacity(rows.len());
+    let mut reactions = Vec::new();
     for row in &rows {
         last_id = Some(from_sql_id(row.try_get(0).map_err(db_error)?));
         room_id = Some(row.try_get(9).map_err(db_error)?);
@@ -636,12 +650,29 @@ async fn read_page(
             subject: row.try_get(6).map_err(db_error)?,
             arg: row.try_get(7).map_err(db_error)?,
             flags: row.try_get(8).map_err(db_error)?,
+            target: row
+                .try_get::<_, Option<i64>>(10)
+                .map_err(db_error)?
+                .map(from_sql_id),
+            edited: row.try_get(11).map_err(db_error)?,
+            deleted: row.try_get(12).map_err(db_error)?,
         };
+        let emoji: Option<Vec<String>> = row.try_get(13).map_err(db_error)?;
+        let users: Option<Vec<String>> = row.try_get(14).map_err(db_error)?;
+        let id = from_sql_id(id);
+        let on_it = emoji.unwrap_or_default().into_iter();
+        reactions.extend(
+            on_it
+                .zip(users.unwrap_or_default())
+                .map(|(e, u)| (id, e, u)),
+        );
         let user = row.try_get(2).map_err(db_error)?;
         let ts = row.try_get(4).map_err(db_error)?;
-        entries.extend(stored.entry(room.as_str(), from_sql_id(id), user, ts));
+        entries.extend(stored.entry(room.as_str(), id, user, ts));
     }
-    Ok((last_id, room_id, bounds.finish(entries)))
+    let mut page = bounds.finish(entries);
+    attach_reactions(&mut page.entries, reactions);
+    Ok((last_id, room_id, page))
 }
 
 struct Writer {

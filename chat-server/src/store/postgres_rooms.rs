@@ -11,6 +11,7 @@ use tokio_postgres::GenericClient;
 
 use super::batch::Pending;
 use super::page::{from_sql_id, to_sql_id};
+use super::postgres_fixable::{apply_fix, target_facts};
 use super::rows::EntryRow;
 use super::rules::{Effect, Facts, PersonFacts, decide};
 use super::sqlite_rooms::folded;
@@ -119,6 +120,7 @@ async fn load_facts(
         facts.subject_account = account.map(|row| row.try_get(0)).transpose().map_err(db)?;
         facts.subject_admin = entry.seen.subject_admin;
     }
+    facts.target = target_facts(client, room_id, entry, owner.as_deref()).await?;
     facts.owner = owner;
     Ok(facts)
 }
@@ -259,6 +261,7 @@ async fn apply(
             .await;
         }
         Effect::DeleteRoom => return delete_room(client, room_id, id, ts).await,
+        Effect::Fix(fix) => return apply_fix(client, room_id, id, entry, ts, fix).await,
     };
     exec(client, sql, &[&room_id, &folded(&name)]).await
 }
@@ -301,8 +304,8 @@ async fn append(
     let body = row.text.into_bytes();
     exec(
         client,
-        "INSERT INTO entries (room_id, id, user_name, text, ts, kind, subject, arg, flags)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO entries (room_id, id, user_name, text, ts, kind, subject, arg, flags, target)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
             &room_id,
             &id,
@@ -313,6 +316,7 @@ async fn append(
             &row.subject,
             &row.arg,
             &row.flags,
+            &row.target.map(to_sql_id),
         ],
     )
     .await
@@ -331,7 +335,7 @@ async fn delete_room(
         &[&id, &ts, &room_id],
     )
     .await?;
-    for table in ["entries", "ops", "bans", "access"] {
+    for table in ["entries", "reactions", "ops", "bans", "access"] {
         exec(
             client,
             &format!("DELETE FROM {table} WHERE room_id = $1"),

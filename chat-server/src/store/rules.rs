@@ -3,10 +3,13 @@
 //! ([`Facts`], read inside the writer's transaction), [`decide`] refuses
 //! the entry or lists the [`Effect`]s that storing it has. Ranks: admin >
 //! owner > op > member; acting on someone needs a higher rank, and an
-//! admin may also act on an admin.
+//! admin may also act on an admin. The rules of fixable messages are in
+//! `store/fixable.rs`; who may delete whose message is decided here, by
+//! the same ranks.
 
 use chat_proto::Role;
 
+use super::fixable::{self, Fix, TargetFacts};
 use super::{Change, NewEntry, Refusal};
 
 /// What the store holds about one person in one room.
@@ -34,6 +37,9 @@ pub(crate) struct Facts {
     pub subject_account: Option<String>,
     /// Whether the operator named the subject a server admin.
     pub subject_admin: bool,
+    /// The message the change targets (or a message's `reply_to`), when
+    /// the change has one and it is a message of this room.
+    pub target: Option<TargetFacts>,
 }
 
 /// A change to the room's stored state that an allowed entry makes.
@@ -61,6 +67,8 @@ pub(crate) enum Effect {
     Private(bool),
     /// Erases the room's entries and state; its ids go on above this one.
     DeleteRoom,
+    /// Changes the target message's row (text, deleted, reactions).
+    Fix(Fix),
 }
 
 const ADMIN: u8 = 3;
@@ -99,10 +107,11 @@ pub(crate) fn decide(entry: &NewEntry, facts: &Facts) -> Result<Vec<Effect>, Ref
     };
     let name = subject_name.unwrap_or_default();
     match &entry.change {
-        Change::Message { .. } if facts.actor.banned => {
-            Err(Refusal::forbidden("you are banned from this room"))
-        }
-        Change::Message { .. } => Ok(vec![Effect::Append]),
+        Change::Message { .. }
+        | Change::Edit { .. }
+        | Change::Delete { .. }
+        | Change::React { .. }
+        | Change::Unreact { .. } => message_effects(entry, facts, actor),
         Change::Topic { topic } => {
             needs(OP, "only the owner and ops may set the topic")?;
             unchanged_if(*topic == facts.topic, "that is the topic already")?;
@@ -153,6 +162,41 @@ pub(crate) fn decide(entry: &NewEntry, facts: &Facts) -> Result<Vec<Effect>, Ref
             needs(OWNER, "only the owner and admins may delete the room")?;
             Ok(vec![Effect::DeleteRoom])
         }
+    }
+}
+
+/// What a message, or a change to one, does: `actor` is the actor's rank.
+fn message_effects(entry: &NewEntry, facts: &Facts, actor: u8) -> Result<Vec<Effect>, Refusal> {
+    let me = entry.actor.name.as_str();
+    let target = facts.target.as_ref();
+    let fix = |fix: Result<Fix, Refusal>| Ok(vec![Effect::Fix(fix?), Effect::Append]);
+    let deleting = matches!(entry.change, Change::Delete { .. });
+    if facts.actor.banned && !deleting {
+        return Err(Refusal::forbidden("you are banned from this room"));
+    }
+    match &entry.change {
+        Change::Message { reply_to, .. } => {
+            if reply_to.is_some() {
+                fixable::reply(target)?;
+            }
+            Ok(vec![Effect::Append])
+        }
+        Change::Edit { target: id, text } => fix(fixable::edit(me, target, *id, text)),
+        Change::Delete { target: id } => {
+            let outranks_author = target.is_some_and(|t| {
+                let author = PersonFacts {
+                    op: t.author_op,
+                    owner: t.author_owner,
+                    ..PersonFacts::default()
+                };
+                let author = rank(t.author_admin, &author);
+                actor > author || actor == ADMIN
+            });
+            fix(fixable::delete(me, outranks_author, target, *id))
+        }
+        Change::React { target: id, emoji } => fix(fixable::react(target, *id, emoji)),
+        Change::Unreact { target: id, emoji } => fix(fixable::unreact(target, *id, emoji)),
+        _ => Ok(vec![Effect::Append]),
     }
 }
 

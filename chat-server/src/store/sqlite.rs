@@ -38,11 +38,12 @@ use super::db_file::{self, DbFile, DbLock, Watch};
 use super::health::{StorageFault, StoreHealth};
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, pending_migrations};
-use super::rows::EntryRow;
+use super::rows::{EntryRow, attach_reactions};
 use super::rules::decide;
+use super::sqlite_fixable::page_reactions;
 use super::sqlite_rooms::{STREAM_SCHEMA, apply, folded, join_state, load_facts, revive};
 use super::{
-    Actor, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
+    Actor, Change, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
     Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StoreError, StoreFuture, StoredAccount,
     StoredRoom,
 };
@@ -52,6 +53,11 @@ use crate::sync::lock;
 
 /// Reads waiting for the reader thread.
 const READ_QUEUE: usize = 1024;
+/// How long a connection waits for another's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the writer waits for readers to let go of the WAL when it
+/// truncates it after an erasure; short, since appends wait meanwhile.
+const ERASE_CHECKPOINT_WAIT: Duration = Duration::from_millis(100);
 
 /// How hard a commit works to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -91,6 +97,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/sqlite_02_names.sql"),
     // 3: the room stream and rooms people own.
     STREAM_SCHEMA,
+    // 4: fixable messages: page state on the message's row, reactions.
+    include_str!("schema/sqlite_04_fixable.sql"),
 ];
 
 /// Writes besides appends, run in a batch's transaction and answered
@@ -223,6 +231,7 @@ impl SqliteStore {
             metrics,
             health: health.clone(),
             file: file.clone(),
+            erased: false,
         };
         let threads = vec![
             spawn("sqlite-reader", move || read_loop(&reader, reader_rx))
@@ -483,7 +492,7 @@ fn connect(path: &Path, extra: OpenFlags) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
     )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(conn)
 }
 
@@ -503,6 +512,10 @@ fn prepare(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
         },
     )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Per connection, so set at every open: a deleted message's text is
+    // zeroed in the pages it leaves, not just unlinked (the WAL is
+    // truncated after such a commit, see `Writer::erased`).
+    conn.pragma_update(None, "secure_delete", "ON")?;
     let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     let pending = pending_migrations(version, MIGRATIONS)
         .map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?;
@@ -582,6 +595,10 @@ struct Writer {
     health: Arc<StoreHealth>,
     /// The file opened, checked around each transaction.
     file: DbFile,
+    /// A committed transaction erased a message's text, and the WAL may
+    /// still hold the old pages: truncated after the next commit (and at
+    /// close) until a checkpoint gets through.
+    erased: bool,
 }
 
 impl Writer {
@@ -665,6 +682,9 @@ impl Writer {
         let count = appends.len() + writes.len();
         let mut answers = Vec::with_capacity(writes.len());
         let outcome = self.transaction(appends, writes, ts, &mut answers);
+        if outcome.is_ok() && self.erased {
+            self.truncate_wal();
+        }
         let stored = match outcome {
             Err(e) => Err(self.failed(e, count)),
             Ok(ids) => match self.file.check() {
@@ -682,6 +702,31 @@ impl Writer {
         let failure = stored.as_ref().err();
         answers.into_iter().for_each(|a| a.settle(failure));
         stored
+    }
+
+    /// Copies the WAL into the database and truncates it to nothing, so
+    /// the page images holding an erased text are gone from both files
+    /// before the delete is acknowledged. Deletes are rare, and the batch
+    /// they commit in shares one checkpoint. A reader in the middle of a
+    /// read keeps the WAL from being reset: the writer waits for it only
+    /// briefly ([`ERASE_CHECKPOINT_WAIT`], not the usual busy timeout, so
+    /// appends never stall behind a busy reader), and otherwise the next
+    /// commit (or close) tries again.
+    fn truncate_wal(&mut self) {
+        let checkpoint = |conn: &Connection| {
+            conn.busy_timeout(ERASE_CHECKPOINT_WAIT)?;
+            let done = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            });
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            done
+        };
+        let done = checkpoint(&self.conn);
+        match done {
+            Ok(0) => self.erased = false,
+            Ok(_) => tracing::debug!("a reader kept the WAL from being truncated; retrying later"),
+            Err(e) => tracing::warn!(error = %e, "truncating the WAL after an erasure failed"),
+        }
     }
 
     /// A transaction that failed: a storage fault goes to the health
@@ -727,6 +772,11 @@ impl Writer {
             match append(&tx, &mut self.rooms, &pending.entry, ts) {
                 Ok((room_id, Outcome::Stored(id))) => {
                     touched.insert(room_id, id);
+                    let erases = matches!(
+                        pending.entry.change,
+                        Change::Delete { .. } | Change::DeleteRoom
+                    );
+                    self.erased |= erases;
                     ids.push(Ok(Outcome::Stored(id)));
                 }
                 Ok((_, refused)) => ids.push(Ok(refused)),
@@ -937,12 +987,12 @@ fn read_page(
     let bounds = page.bounds();
     let sql = match bounds.direction {
         Direction::Older => {
-            "SELECT id, user, text, ts, kind, subject, arg, flags FROM entries
-             WHERE room_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+            "SELECT id, user, text, ts, kind, subject, arg, flags, target, edited_ts, deleted
+             FROM entries WHERE room_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
         }
         Direction::Newer => {
-            "SELECT id, user, text, ts, kind, subject, arg, flags FROM entries
-             WHERE room_id = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3"
+            "SELECT id, user, text, ts, kind, subject, arg, flags, target, edited_ts, deleted
+             FROM entries WHERE room_id = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3"
         }
     };
     let mut stmt = tx.prepare_cached(sql)?;
@@ -953,11 +1003,20 @@ fn read_page(
             subject: row.get(5)?,
             arg: row.get(6)?,
             flags: row.get(7)?,
+            target: row.get(8)?,
+            edited: row.get(9)?,
+            deleted: row.get(10)?,
         };
         Ok(entry.entry(room, row.get(0)?, row.get(1)?, row.get(3)?))
     })?;
     let entries = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(bounds.finish(entries.into_iter().flatten().collect()))
+    let mut page = bounds.finish(entries.into_iter().flatten().collect());
+    // One range read of the page's reactions, in the same snapshot.
+    if let (Some(first), Some(last)) = (page.entries.first(), page.entries.last()) {
+        let (low, high) = (first.id(), last.id());
+        attach_reactions(&mut page.entries, page_reactions(tx, room_id, low, high)?);
+    }
+    Ok(page)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::EntryRow;
 use super::rules::{Effect, Facts, PersonFacts};
+use super::sqlite_fixable::{apply_fix, target_facts};
 use super::{Actor, Change, NewEntry, Refusal, RoomState};
 
 /// Schema version 3: the room stream and rooms people own. `messages`
@@ -104,10 +105,11 @@ pub(super) fn load_facts(
         actor,
         ..Facts::default()
     };
-    if let Change::Message { .. } = entry.change {
-        // A message needs only the ban; nothing else is read for it.
+    if let Change::Message { reply_to: None, .. } = entry.change {
+        // A plain message needs only the ban; nothing else is read for it.
         return Ok(facts);
     }
+    facts.target = target_facts(conn, room_id, entry, owner.as_deref())?;
     if let Some(subject) = entry.change.subject() {
         let mut facts_of = person(conn, room_id, subject.as_str())?;
         facts_of.owner = owns(&owner, subject.as_str());
@@ -177,6 +179,7 @@ pub(super) fn apply(
             .execute(params![private, room_id])
             .map(drop),
         Effect::DeleteRoom => delete_room(conn, room_id, id, ts),
+        Effect::Fix(fix) => apply_fix(conn, room_id, id, entry, ts, fix),
     }
 }
 
@@ -191,8 +194,8 @@ fn append(
         return Ok(());
     };
     conn.prepare_cached(
-        "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags, target)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         room_id,
@@ -203,7 +206,8 @@ fn append(
         row.kind,
         row.subject,
         row.arg,
-        row.flags
+        row.flags,
+        row.target
     ])
     .map(drop)
 }
@@ -216,7 +220,7 @@ fn delete_room(conn: &Connection, room_id: i64, id: u64, ts: i64) -> rusqlite::R
          deleted_at = ?2 WHERE id = ?3",
     )?
     .execute(params![id, ts, room_id])?;
-    for table in ["entries", "ops", "bans", "access"] {
+    for table in ["entries", "reactions", "ops", "bans", "access"] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE room_id = ?1"))?
             .execute([room_id])?;
     }
