@@ -9,6 +9,8 @@
 //! [`crate::keybind`]), [`mouse`] (the wheel and clicks), [`input`] (the
 //! input, pastes, the editor's result, completion), [`outbox`] (queueing,
 //! sending and acknowledging requests), [`commands`] (`/commands`),
+//! [`fix`] (picking a message to reply to, edit, delete or react to;
+//! `/me`),
 //! [`manage`] (the room-management commands), [`rooms`] (switching, read
 //! marks, paging), [`sync`] (joining, catching up, older pages), [`stream`]
 //! (applying every kind of room entry),
@@ -39,6 +41,7 @@
 
 mod clock;
 mod commands;
+mod fix;
 mod input;
 mod keys;
 mod manage;
@@ -102,6 +105,8 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.needs_redraw = true;
             if matches!(app.mode, Mode::Confirm(_)) {
                 manage::answer_typed(app, &text, &mut fx);
+            } else if matches!(app.mode, Mode::Pick(_) | Mode::React(_)) {
+                fix::pick_typed(app, &text, &mut fx);
             } else {
                 input::on_typed(app, &text);
             }
