@@ -449,15 +449,18 @@ fn quote_row(app: &App, parent: u64, geometry: &Geometry) -> Row {
         .unwrap_or_else(|| Line::raw("").into())
 }
 
-/// Reactions as `👍 2  ❤ 1`, ours highlighted, wrapped by whole
-/// reactions to `width` columns.
+/// Reactions as `👍 2  ❤ 1`, the most given first, ours highlighted,
+/// wrapped by whole reactions to `width` columns.
 fn reaction_rows(m: &Message, me: &str, width: usize) -> Vec<Vec<Span<'static>>> {
     let mut rows: Vec<Vec<Span<'static>>> = vec![Vec::new()];
     let mut used = 0;
-    for (emoji, users) in &m.reactions {
-        if users.is_empty() {
-            continue;
-        }
+    let mut given: Vec<(&String, &Vec<String>)> = m
+        .reactions
+        .iter()
+        .filter(|(_, users)| !users.is_empty())
+        .collect();
+    given.sort_by_key(|(_, users)| std::cmp::Reverse(users.len()));
+    for (emoji, users) in given {
         let label = format!("{} {}", sanitize::inert(emoji), users.len());
         let gap = if used == 0 { 0 } else { 2 };
         if used > 0 && used + gap + label.width() > width {

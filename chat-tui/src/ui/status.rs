@@ -76,14 +76,7 @@ fn message_words(app: &App, id: u64) -> String {
 /// The keys that act on the picked message `id`: only those that may.
 fn pick_keys(app: &App, id: u64) -> String {
     let key = |command| key_of(app, command);
-    let mut keys = vec![
-        format!(
-            "{}/{} move",
-            key(KeyCommand::PickOlder),
-            key(KeyCommand::PickNewer)
-        ),
-        format!("{} reply", key(KeyCommand::PickReply)),
-    ];
+    let mut keys = vec![format!("{} reply", key(KeyCommand::PickReply))];
     let room = app.current_room();
     if let Some(m) = room.and_then(|r| r.message(id)).filter(|m| !m.deleted) {
         if m.user == app.user {
@@ -95,6 +88,12 @@ fn pick_keys(app: &App, id: u64) -> String {
         keys.push(format!("{} react", key(KeyCommand::PickReact)));
     }
     keys.push(format!("{} back", key(KeyCommand::PickLeave)));
+    // Last, so a narrow line cuts what is least needed.
+    keys.push(format!(
+        "{}/{} move",
+        key(KeyCommand::PickOlder),
+        key(KeyCommand::PickNewer)
+    ));
     keys.join("  ")
 }
 
@@ -145,8 +144,13 @@ fn fix_status(app: &App) -> Option<(String, String)> {
 fn draw_fix(frame: &mut Frame, area: Rect, what: &str, keys: &str) {
     let bar = theme::status_bar();
     let width = area.width as usize;
-    let keys = crate::text::truncate(keys, width.saturating_sub(4));
-    let what = crate::text::truncate(what, width.saturating_sub(keys.width() + 4));
+    let room = width.saturating_sub(4);
+    // The message keeps at least a third of the line, the keys the rest.
+    let what_width = what
+        .width()
+        .min(room.saturating_sub(keys.width()).max(room / 3));
+    let what = crate::text::truncate(what, what_width);
+    let keys = crate::text::truncate(keys, room.saturating_sub(what.width()));
     let line = Line::from(vec![
         Span::styled(" ", bar),
         Span::styled(what, bar.add_modifier(Modifier::BOLD)),
