@@ -160,9 +160,12 @@ pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
     } else {
         &line
     };
+    let here = app.current_room().map(|r| r.name.clone());
     match app.compose.take() {
-        Some(compose) => super::fix::submit_compose(app, compose, text, fx),
-        None => send_line(app, text, fx),
+        Some(compose) if Some(&compose.room) == here.as_ref() => {
+            super::fix::submit_compose(app, compose, text, fx);
+        }
+        _ => send_line(app, text, fx),
     }
 }
 
