@@ -1137,3 +1137,36 @@ fn a_picked_message_is_highlighted_and_the_status_line_has_its_keys() {
         );
     }
 }
+
+#[test]
+fn picking_above_the_pane_scrolls_the_picked_message_into_view() {
+    let mut app = fixed_messages(100, 10);
+    draw_kept(&mut app);
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::ALT)),
+    );
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Up);
+        draw_kept(&mut app);
+    }
+    // The oldest loaded: bob's reply to a message not loaded.
+    let terminal = draw_kept(&mut app);
+    let rows = screen_rows(&terminal);
+    let text = rows.join("\n");
+    assert!(text.contains("reply to an older message"), "{text}");
+    let (x, y) = find(terminal.backend().buffer(), "agreed, see above");
+    assert!(
+        terminal.backend().buffer()[(x, y)]
+            .modifier
+            .contains(Modifier::REVERSED)
+    );
+    assert!(text.contains("more lines"), "{text}");
+    // Down to bob's two-line message with its reactions: all of it shows.
+    press(&mut app, KeyCode::Down);
+    let rows = screen_rows(&draw_kept(&mut app));
+    let text = rows.join("\n");
+    for shown in ["morning all", "second line", "👍"] {
+        assert!(text.contains(shown), "{shown:?} not in\n{text}");
+    }
+}

@@ -60,12 +60,13 @@ fn pick(app: &mut App, id: u64) {
     if shown.is_some_and(|(first, last)| (first..=last).contains(&index)) {
         return;
     }
-    room.scroll = if index + 1 >= room.entries.len() {
+    room.scroll = if index + 2 >= room.entries.len() {
         Scroll::Bottom
     } else {
-        // Its last row at the bottom of the pane.
+        // The pane ends with the entry after it, whose last row the "more
+        // lines" hint takes: the picked one shows whole above.
         Scroll::Anchored {
-            entries: index + 1,
+            entries: index + 2,
             rows_up: 0,
         }
     };
