@@ -427,6 +427,47 @@ mod tests {
     }
 
     #[test]
+    fn pick_mode_takes_plain_characters_and_single_keys() {
+        let one = |c| Keys {
+            first: Chord {
+                held: Held::Nothing,
+                code: KeyCode::Char(c),
+            },
+            then: None,
+        };
+        assert_eq!(parse_pick_key("r"), Some(one('r')));
+        assert_eq!(parse_pick_key("R"), Some(one('R')));
+        assert_eq!(parse_pick_key("+"), Some(one('+')));
+        assert_eq!(parse_pick_key("Ctrl-X Ctrl-E"), None);
+        assert_eq!(parse_pick_key(" "), None);
+        let map = Keymap::default();
+        assert_eq!(map.keys_for(KeyCommand::PickReply), ["r", "Enter"]);
+        let plus = KeyEvent::new(KeyCode::Char('+'), KeyModifiers::SHIFT);
+        assert_eq!(map.lookup_pick(&plus), Some(KeyCommand::PickReact));
+        // Main-screen keys and pick keys do not meet: `r` types, Up is
+        // an earlier line there.
+        assert_eq!(
+            press(&map, KeyCode::Char('r'), KeyModifiers::NONE),
+            Lookup::Unbound
+        );
+        let changes: BTreeMap<String, Vec<String>> = [
+            ("pick_edit", vec!["x", "Enter"]),
+            ("pick_delete", vec!["x"]),
+        ]
+        .into_iter()
+        .map(|(a, k)| (a.to_owned(), k.into_iter().map(str::to_owned).collect()))
+        .collect();
+        let (map, problems) = Keymap::with_changes(&changes);
+        assert_eq!(problems, ["\"x\" is given to two actions"]);
+        // pick_delete, first by name, got `x`; Enter left pick_reply for
+        // pick_edit, and the main screen's Submit keeps it.
+        assert_eq!(map.keys_for(KeyCommand::PickDelete), ["x"]);
+        assert_eq!(map.keys_for(KeyCommand::PickReply), ["r"]);
+        assert_eq!(map.keys_for(KeyCommand::PickEdit), ["Enter"]);
+        assert_eq!(map.keys_for(KeyCommand::Submit), ["Enter"]);
+    }
+
+    #[test]
     fn two_key_bindings_wait_for_their_second_key() {
         let map = Keymap::default();
         let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);

@@ -5,7 +5,7 @@
 //! first quick emoji, and bob's screen shows the reaction under his line.
 //! Needs a server that speaks protocol 2's fixable messages.
 
-use chat_e2e::tui::{TuiOptions, TuiProcess};
+use chat_e2e::tui::{SCREEN_TIMEOUT, TuiOptions, TuiProcess};
 use chat_e2e::{ServerOptions, ServerProcess};
 
 /// Up, as a terminal sends it.
@@ -85,8 +85,14 @@ async fn bob_edits_a_line_and_alices_screen_changes_it_in_place() {
     alice.send_bytes(b"+");
     alice.wait_for_text("react with:").await;
     alice.send_bytes(b"1");
-    bob.wait_for_text("👍 1").await;
-    alice.wait_for_text("👍 1").await;
+    for client in [&mut bob, &mut alice] {
+        client
+            .wait_for("bob's line with 👍 1 under it", SCREEN_TIMEOUT, |s| {
+                s.lines()
+                    .any(|l| l.contains('👍') && l.trim_end().ends_with(" 1"))
+            })
+            .await;
+    }
     assert_eq!(
         alice.count("picked"),
         0,

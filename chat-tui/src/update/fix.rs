@@ -90,8 +90,8 @@ pub(super) fn pick_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
 }
 
 /// Characters typed while a message is picked (or at the reaction
-/// prompt): each one as its key; once that leaves both, the rest is typed
-/// into the input.
+/// prompt): each one as its key; once that leaves both, the rest goes to
+/// what has the keyboard then (the question before a deletion, the input).
 pub(super) fn pick_typed(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
     for (at, c) in text.char_indices() {
         let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
@@ -99,7 +99,7 @@ pub(super) fn pick_typed(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
             Mode::Pick(_) => pick_key(app, key, fx),
             Mode::React(_) => react_key(app, key, fx),
             _ => {
-                super::input::on_typed(app, &text[at..]);
+                super::typed(app, &text[at..], fx);
                 return;
             }
         }

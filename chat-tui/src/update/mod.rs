@@ -103,13 +103,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Typed(text) => {
             app.needs_redraw = true;
-            if matches!(app.mode, Mode::Confirm(_)) {
-                manage::answer_typed(app, &text, &mut fx);
-            } else if matches!(app.mode, Mode::Pick(_) | Mode::React(_)) {
-                fix::pick_typed(app, &text, &mut fx);
-            } else {
-                input::on_typed(app, &text);
-            }
+            typed(app, &text, &mut fx);
         }
         Action::Paste(text) => {
             app.needs_redraw = true;
@@ -132,6 +126,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Terminate => quit(app, &mut fx),
     }
     fx
+}
+
+/// Characters typed in a burst, to whatever has the keyboard.
+fn typed(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
+    match app.mode {
+        Mode::Confirm(_) => manage::answer_typed(app, text, fx),
+        Mode::Pick(_) | Mode::React(_) => fix::pick_typed(app, text, fx),
+        _ => input::on_typed(app, text),
+    }
 }
 
 fn quit(app: &mut App, fx: &mut Vec<Effect>) {

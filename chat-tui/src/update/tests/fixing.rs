@@ -257,7 +257,9 @@ fn delete_asks_first_then_sends_a_delete() {
         panic!("asks first: {:?}", app.mode);
     };
     assert_eq!(confirm.question, "Delete your message, for everyone?");
-    let fx = update(&mut app, Action::Typed("y".into()));
+    // The answer typed in the same burst as the key that asked.
+    app.mode = Mode::Pick(2);
+    let fx = update(&mut app, Action::Typed("dy".into()));
     assert_eq!(
         sent(&fx),
         [ClientFrame::Delete {
