@@ -2,8 +2,10 @@
 //! processes on pseudo-terminals. bob says a line with a typo, edits it
 //! (Up on an empty input) and alice's screen changes it in place, on the
 //! same row, marked `(edited)`; alice picks it (Alt-P) and reacts with the
-//! first quick emoji, and bob's screen shows the reaction under his line.
-//! Needs a server that speaks protocol 2's fixable messages.
+//! first quick emoji, and bob's screen shows the reaction under his line;
+//! bob's `/me` shows as an action, and once he deletes it alice's screen
+//! says `(deleted)` on its row. Needs a server that speaks protocol 2's
+//! fixable messages.
 
 use chat_e2e::tui::{SCREEN_TIMEOUT, TuiOptions, TuiProcess};
 use chat_e2e::{ServerOptions, ServerProcess};
@@ -98,4 +100,27 @@ async fn bob_edits_a_line_and_alices_screen_changes_it_in_place() {
         0,
         "alice's screen is still picking after the reaction was sent"
     );
+
+    // An action, then deleted by its author (asked first).
+    bob.type_line("/me waves");
+    alice.wait_for_text("* bob waves").await;
+    bob.wait_for_text("* bob waves").await;
+    let row = row_of(&alice, "* bob waves");
+    bob.send_bytes(ALT_P);
+    bob.wait_for_text("picked bob: waves").await;
+    bob.send_bytes(b"d");
+    bob.wait_for_text("Delete your message, for everyone?")
+        .await;
+    bob.send_bytes(b"y");
+    alice
+        .wait_for("bob's action deleted in place", SCREEN_TIMEOUT, |s| {
+            !s.contains("* bob waves")
+        })
+        .await;
+    assert!(
+        alice.rows()[row].contains("(deleted)"),
+        "{:#?}",
+        alice.rows()
+    );
+    assert_eq!(alice.count("waves"), 0, "the deleted text is still shown");
 }
