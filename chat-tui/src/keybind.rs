@@ -146,6 +146,15 @@ impl Keymap {
         }
     }
 
+    /// The first key bound to `command`, for hints in words (the status
+    /// line, notices); `(unbound)` when it has none.
+    pub fn first_key(&self, command: KeyCommand) -> String {
+        self.keys_for(command)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "(unbound)".to_owned())
+    }
+
     /// The keys bound to `command`, as the config file writes them.
     pub fn keys_for(&self, command: KeyCommand) -> Vec<String> {
         self.bindings

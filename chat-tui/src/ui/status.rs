@@ -51,13 +51,8 @@ fn room_text(app: &App) -> Option<(String, String)> {
     ))
 }
 
-/// The first key bound to `command`, as the config file writes it.
 fn key_of(app: &App, command: KeyCommand) -> String {
-    app.keymap
-        .keys_for(command)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| "(unbound)".to_owned())
+    app.keymap.first_key(command)
 }
 
 /// Message `id` of the current room in a few words: `bob: morning all`.

@@ -188,17 +188,23 @@ pub(super) fn cancel_compose(app: &mut App) {
 pub(super) fn submit_compose(app: &mut App, compose: Compose, line: &str, fx: &mut Vec<Effect>) {
     match compose.kind {
         ComposeKind::Reply => send_message(app, line, Some(compose.target), false, fx),
-        ComposeKind::Edit => send_edit(app, &compose, line, fx),
+        ComposeKind::Edit => send_edit(app, compose, line, fx),
     }
 }
 
-fn send_edit(app: &mut App, compose: &Compose, text: &str, fx: &mut Vec<Effect>) {
+/// Sends the edit of `compose.target` to `text`, unless it is no text, too
+/// long, or the same (the input and the edit are kept to be fixed then).
+fn send_edit(app: &mut App, compose: Compose, text: &str, fx: &mut Vec<Effect>) {
     let old = app
         .room_index(&compose.room)
         .and_then(|i| app.rooms[i].message(compose.target))
         .map(|m| m.text.clone());
     let problem = if text.trim().is_empty() {
-        Some("An edit cannot be empty; to delete the message, pick it (Alt-P) and press d.".into())
+        Some(format!(
+            "An edit cannot be empty; to delete the message, pick it ({}) and press {}.",
+            app.keymap.first_key(KeyCommand::Pick),
+            app.keymap.first_key(KeyCommand::PickDelete)
+        ))
     } else if text.len() > MAX_TEXT_BYTES {
         Some(format!(
             "Not saved: an edit holds at most {MAX_TEXT_BYTES} bytes."
@@ -210,7 +216,7 @@ fn send_edit(app: &mut App, compose: &Compose, text: &str, fx: &mut Vec<Effect>)
     };
     if let Some(problem) = problem {
         app.input.set(text);
-        app.compose = Some(compose.clone());
+        app.compose = Some(compose);
         notice(app, &problem, Level::Error);
         return;
     }
@@ -222,7 +228,7 @@ fn send_edit(app: &mut App, compose: &Compose, text: &str, fx: &mut Vec<Effect>)
     let what = Some("editing a message".to_owned());
     queue(
         app,
-        &compose.room.clone(),
+        &compose.room,
         what,
         |reference| ClientFrame::Edit {
             room,
