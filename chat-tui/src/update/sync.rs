@@ -90,6 +90,8 @@ pub(super) fn on_joined(app: &mut App, name: &str, joined: Joined, fx: &mut Vec<
         room.last_seen = 0;
         room.last_read = 0;
         room.older = Older::Unknown;
+        // Kept fixes name messages of the old history.
+        room.unplaced_fixes.clear();
         app.state_dirty = true;
         push_entry(
             app,
