@@ -529,3 +529,21 @@ fn picking_on_a_protocol_1_server_says_why_not() {
     assert_eq!(app.mode, Mode::Normal);
     assert!(notices(&app).iter().any(|n| n.contains("protocol 1")));
 }
+
+#[test]
+fn going_to_another_room_drops_a_reply_or_an_edit_begun_here() {
+    let mut app = fixing_app(Role::Member);
+    app.rooms.push(crate::app::Room::new("rust"));
+    update(&mut app, key(KeyCode::Up));
+    assert!(app.compose.is_some());
+    update(&mut app, alt(KeyCode::Char('2')));
+    assert_eq!(app.current, 1);
+    // The edit's text went with it: nothing of lobby is sent to rust.
+    assert_eq!((app.compose.clone(), app.input.text()), (None, ""));
+    update(&mut app, alt(KeyCode::Char('1')));
+    update(&mut app, alt_char('p'));
+    update(&mut app, key(KeyCode::Char('r')));
+    type_text(&mut app, "to bob");
+    update(&mut app, alt(KeyCode::Char('2')));
+    assert_eq!((app.compose.clone(), app.input.text()), (None, "to bob"));
+}
