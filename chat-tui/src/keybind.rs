@@ -12,11 +12,16 @@
 //! scroll_up = ["PgUp", "Ctrl-Y"]
 //! new_line = ["Alt-Enter", "Ctrl-J"]
 //! editor = ["Ctrl-X Ctrl-E", "F2"]
+//! pick_reply = ["r", "Enter"]
 //! ```
+//!
+//! Pick mode's actions ([`crate::keymap::PICK_KEYS`]) have bindings of
+//! their own, one key each, which may be plain characters; a key may mean
+//! one thing on the main screen and another in pick mode.
 
 use std::collections::BTreeMap;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::keymap::{self, Chord, Held, KeyCommand, Keys};
 
@@ -34,6 +39,8 @@ pub enum Lookup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keymap {
     bindings: Vec<(Keys, KeyCommand)>,
+    /// Pick mode's bindings.
+    pick: Vec<(Keys, KeyCommand)>,
 }
 
 impl Default for Keymap {
@@ -42,7 +49,11 @@ impl Default for Keymap {
             .iter()
             .flat_map(|row| row.bindings.iter().copied())
             .collect();
-        Self { bindings }
+        let pick = keymap::PICK_KEYS
+            .iter()
+            .flat_map(|row| row.bindings.iter().copied())
+            .collect();
+        Self { bindings, pick }
     }
 }
 
@@ -53,14 +64,21 @@ impl Keymap {
         let mut map = Self::default();
         let mut problems = Vec::new();
         let mut given: Vec<(Keys, KeyCommand)> = Vec::new();
+        let mut given_pick: Vec<(Keys, KeyCommand)> = Vec::new();
         for (action, keys) in changes {
             let Some(command) = command_by_name(action) else {
                 problems.push(format!("unknown action {action:?}"));
                 continue;
             };
+            let (parse, given, bindings): (fn(&str) -> Option<Keys>, _, _) =
+                if command.is_pick_mode() {
+                    (parse_pick_key, &mut given_pick, &mut map.pick)
+                } else {
+                    (parse_keys, &mut given, &mut map.bindings)
+                };
             let mut parsed = Vec::new();
             for text in keys {
-                match parse_keys(text) {
+                match parse(text) {
                     Some(k) if given.iter().any(|(g, _)| *g == k) => {
                         problems.push(format!("{text:?} is given to two actions"));
                     }
@@ -69,12 +87,33 @@ impl Keymap {
                 }
             }
             given.extend(parsed.into_iter().map(|k| (k, command)));
-            map.bindings.retain(|(_, c)| *c != command);
+            bindings.retain(|(_, c)| *c != command);
         }
-        map.bindings
-            .retain(|(k, _)| !given.iter().any(|(g, _)| g == k));
-        map.bindings.extend(given);
+        for (bindings, given) in [(&mut map.bindings, given), (&mut map.pick, given_pick)] {
+            bindings.retain(|(k, _)| !given.iter().any(|(g, _)| g == k));
+            bindings.extend(given);
+        }
         (map, problems)
+    }
+
+    /// What `key` does in pick mode, if anything. Shift is not looked at
+    /// (`+` arrives with it on some terminals).
+    pub fn lookup_pick(&self, key: &KeyEvent) -> Option<KeyCommand> {
+        let held = if key.modifiers.contains(KeyModifiers::CONTROL) {
+            Held::Ctrl
+        } else if key.modifiers.contains(KeyModifiers::ALT) {
+            Held::Alt
+        } else {
+            Held::Nothing
+        };
+        let chord = Chord {
+            held,
+            code: key.code,
+        };
+        self.pick
+            .iter()
+            .find(|(keys, _)| keys.first == chord)
+            .map(|&(_, command)| command)
     }
 
     /// What `key` does, `prefix` being the first key of a two-key binding
@@ -107,10 +146,20 @@ impl Keymap {
         }
     }
 
+    /// The first key bound to `command`, for hints in words (the status
+    /// line, notices); `(unbound)` when it has none.
+    pub fn first_key(&self, command: KeyCommand) -> String {
+        self.keys_for(command)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "(unbound)".to_owned())
+    }
+
     /// The keys bound to `command`, as the config file writes them.
     pub fn keys_for(&self, command: KeyCommand) -> Vec<String> {
         self.bindings
             .iter()
+            .chain(&self.pick)
             .filter(|(_, c)| *c == command)
             .map(|(k, _)| keys_name(k))
             .collect()
@@ -144,6 +193,14 @@ const ACTIONS: &[(&str, KeyCommand)] = &[
     ("next_room", KeyCommand::NextRoom),
     ("redraw", KeyCommand::Redraw),
     ("quit", KeyCommand::Quit),
+    ("pick", KeyCommand::Pick),
+    ("pick_older", KeyCommand::PickOlder),
+    ("pick_newer", KeyCommand::PickNewer),
+    ("pick_reply", KeyCommand::PickReply),
+    ("pick_edit", KeyCommand::PickEdit),
+    ("pick_delete", KeyCommand::PickDelete),
+    ("pick_react", KeyCommand::PickReact),
+    ("pick_leave", KeyCommand::PickLeave),
 ];
 
 /// The command an action name stands for; `room_1` to `room_9` go to a
@@ -171,6 +228,26 @@ pub fn parse_keys(text: &str) -> Option<Keys> {
         return None;
     }
     Some(Keys { first, then })
+}
+
+/// One key of pick mode: as [`parse_keys`] reads a single key, but a
+/// plain character (`r`, `+`) is a key here too. Letters keep their case.
+pub fn parse_pick_key(text: &str) -> Option<Keys> {
+    let mut chars = text.chars();
+    if let (Some(c), None) = (chars.next(), chars.next())
+        && !c.is_control()
+        && !c.is_whitespace()
+    {
+        return Some(Keys {
+            first: Chord {
+                held: Held::Nothing,
+                code: KeyCode::Char(c),
+            },
+            then: None,
+        });
+    }
+    let keys = parse_keys(text)?;
+    keys.then.is_none().then_some(keys)
 }
 
 fn parse_chord(text: &str) -> Option<Chord> {
@@ -248,6 +325,8 @@ fn chord_name(chord: &Chord) -> String {
     };
     let key = match chord.code {
         KeyCode::Char(' ') => "Space".to_owned(),
+        // Pick mode's plain keys, as typed.
+        KeyCode::Char(c) if chord.held == Held::Nothing => c.to_string(),
         KeyCode::Char(c) => c.to_ascii_uppercase().to_string(),
         KeyCode::PageUp => "PgUp".to_owned(),
         KeyCode::PageDown => "PgDn".to_owned(),
@@ -284,7 +363,6 @@ fn keys_name(keys: &Keys) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossterm::event::KeyModifiers;
 
     fn press(map: &Keymap, code: KeyCode, modifiers: KeyModifiers) -> Lookup {
         map.lookup(None, &KeyEvent::new(code, modifiers))
@@ -355,6 +433,47 @@ mod tests {
             command(C::WordLeft)
         );
         assert_eq!(press(&map, K::F(5), KeyModifiers::NONE), Lookup::Unbound);
+    }
+
+    #[test]
+    fn pick_mode_takes_plain_characters_and_single_keys() {
+        let one = |c| Keys {
+            first: Chord {
+                held: Held::Nothing,
+                code: KeyCode::Char(c),
+            },
+            then: None,
+        };
+        assert_eq!(parse_pick_key("r"), Some(one('r')));
+        assert_eq!(parse_pick_key("R"), Some(one('R')));
+        assert_eq!(parse_pick_key("+"), Some(one('+')));
+        assert_eq!(parse_pick_key("Ctrl-X Ctrl-E"), None);
+        assert_eq!(parse_pick_key(" "), None);
+        let map = Keymap::default();
+        assert_eq!(map.keys_for(KeyCommand::PickReply), ["r", "Enter"]);
+        let plus = KeyEvent::new(KeyCode::Char('+'), KeyModifiers::SHIFT);
+        assert_eq!(map.lookup_pick(&plus), Some(KeyCommand::PickReact));
+        // Main-screen keys and pick keys do not meet: `r` types, Up is
+        // an earlier line there.
+        assert_eq!(
+            press(&map, KeyCode::Char('r'), KeyModifiers::NONE),
+            Lookup::Unbound
+        );
+        let changes: BTreeMap<String, Vec<String>> = [
+            ("pick_edit", vec!["x", "Enter"]),
+            ("pick_delete", vec!["x"]),
+        ]
+        .into_iter()
+        .map(|(a, k)| (a.to_owned(), k.into_iter().map(str::to_owned).collect()))
+        .collect();
+        let (map, problems) = Keymap::with_changes(&changes);
+        assert_eq!(problems, ["\"x\" is given to two actions"]);
+        // pick_delete, first by name, got `x`; Enter left pick_reply for
+        // pick_edit, and the main screen's Submit keeps it.
+        assert_eq!(map.keys_for(KeyCommand::PickDelete), ["x"]);
+        assert_eq!(map.keys_for(KeyCommand::PickReply), ["r"]);
+        assert_eq!(map.keys_for(KeyCommand::PickEdit), ["Enter"]);
+        assert_eq!(map.keys_for(KeyCommand::Submit), ["Enter"]);
     }
 
     #[test]

@@ -39,6 +39,38 @@ pub enum KeyCommand {
     GoToRoom(usize),
     Redraw,
     Quit,
+    /// Pick a message of the history with the keyboard ([`PICK_KEYS`]).
+    Pick,
+    /// In pick mode: the message above / below the picked one.
+    PickOlder,
+    PickNewer,
+    /// In pick mode: answer the picked message.
+    PickReply,
+    /// In pick mode: change the text of the picked message (your own).
+    PickEdit,
+    /// In pick mode: delete the picked message (yours, or any as op/owner).
+    PickDelete,
+    /// In pick mode: react to the picked message (a prompt with a quick set).
+    PickReact,
+    /// Leave pick mode.
+    PickLeave,
+}
+
+impl KeyCommand {
+    /// Whether the command is one of pick mode's ([`PICK_KEYS`]), whose
+    /// keys may be plain characters.
+    pub fn is_pick_mode(self) -> bool {
+        matches!(
+            self,
+            KeyCommand::PickOlder
+                | KeyCommand::PickNewer
+                | KeyCommand::PickReply
+                | KeyCommand::PickEdit
+                | KeyCommand::PickDelete
+                | KeyCommand::PickReact
+                | KeyCommand::PickLeave
+        )
+    }
 }
 
 /// The modifier a binding is for.
@@ -203,7 +235,7 @@ pub const KEYS: &[KeyRow] = &[
     },
     KeyRow {
         keys: "Up/Down",
-        what: "the line above / below in a message of several lines, else your earlier lines",
+        what: "the line above / below in a message of several lines, else your earlier lines; Up on an empty input edits your last message here",
         bindings: &[
             (one(key(K::Up)), C::OlderLine),
             (one(key(K::Down)), C::NewerLine),
@@ -227,8 +259,13 @@ pub const KEYS: &[KeyRow] = &[
     },
     KeyRow {
         keys: "Esc",
-        what: "back to the newest messages",
+        what: "back to the newest messages; cancels a reply or an edit",
         bindings: &[(one(key(K::Esc)), C::ScrollToNewest)],
+    },
+    KeyRow {
+        keys: "Alt-P",
+        what: "pick a message (to reply, edit, delete or react; keys below)",
+        bindings: &[(one(alt(K::Char('p'))), C::Pick)],
     },
     KeyRow {
         keys: "Alt-Up/Down, Ctrl-P/N",
@@ -271,6 +308,53 @@ pub const KEYS: &[KeyRow] = &[
         bindings: &[(one(ctrl('c')), C::Quit)],
     },
 ];
+
+/// The keys of pick mode (Alt-P), in the order the help page and the
+/// status line list them. Unlike the main screen's, these may be plain
+/// characters: nothing is typed while a message is picked.
+pub const PICK_KEYS: &[KeyRow] = &[
+    KeyRow {
+        keys: "Up/Down",
+        what: "picked: the message above / below (also k / j; Down past the newest leaves)",
+        bindings: &[
+            (one(key(K::Up)), C::PickOlder),
+            (one(key(K::Down)), C::PickNewer),
+            (one(key(K::Char('k'))), C::PickOlder),
+            (one(key(K::Char('j'))), C::PickNewer),
+        ],
+    },
+    KeyRow {
+        keys: "r, Enter",
+        what: "picked: reply to it",
+        bindings: &[
+            (one(key(K::Char('r'))), C::PickReply),
+            (one(key(K::Enter)), C::PickReply),
+        ],
+    },
+    KeyRow {
+        keys: "e",
+        what: "picked: edit it (your own)",
+        bindings: &[(one(key(K::Char('e'))), C::PickEdit)],
+    },
+    KeyRow {
+        keys: "d",
+        what: "picked: delete it (your own; any as the room's op or owner); asks first",
+        bindings: &[(one(key(K::Char('d'))), C::PickDelete)],
+    },
+    KeyRow {
+        keys: "+",
+        what: "picked: react (1-5 for a quick emoji, or type one; again takes it back)",
+        bindings: &[(one(key(K::Char('+'))), C::PickReact)],
+    },
+    KeyRow {
+        keys: "Esc",
+        what: "picked: back to the input",
+        bindings: &[(one(key(K::Esc)), C::PickLeave)],
+    },
+];
+
+/// The quick set of reactions, offered by number at the react prompt.
+pub const QUICK_REACTIONS: [&str; 5] = ["👍", "❤", "😂", "🎉", "👀"];
 
 /// The modifiers a key press is looked up with, in order. A character
 /// with Ctrl (or else Alt) held means only its Ctrl (Alt) binding; any
@@ -317,6 +401,8 @@ pub enum SlashCommand {
     Rooms,
     Who,
     Topic,
+    /// An action: `/me waves` is shown as `* alice waves`.
+    Me,
     Op,
     Deop,
     Owner,
@@ -389,6 +475,12 @@ pub const COMMANDS: &[CommandRow] = &[
         usage: "/topic [TEXT]",
         what: "show the topic, or set it (--clear clears it)",
         command: SlashCommand::Topic,
+    },
+    CommandRow {
+        names: &["me"],
+        usage: "/me TEXT",
+        what: "an action: /me waves shows as * alice waves",
+        command: SlashCommand::Me,
     },
     CommandRow {
         names: &["op"],
@@ -508,7 +600,7 @@ mod tests {
 
     #[test]
     fn every_binding_is_named_on_its_help_row() {
-        for row in KEYS {
+        for row in KEYS.iter().chain(PICK_KEYS) {
             let text = format!("{} {}", row.keys, row.what);
             for (keys, _) in row.bindings {
                 let name = chord_name(&keys.first);
@@ -522,8 +614,11 @@ mod tests {
                 // "Alt-1..9" names Alt-1 to Alt-9, "Ctrl-Left/Right" names
                 // Ctrl-Right and "Ctrl-B/F" names Ctrl-F.
                 let digit = bare.chars().all(|c| c.is_ascii_digit()) && text.contains("1..9");
+                // Pick mode's plain letters are named as typed (`r`).
+                let letter =
+                    keys.first.held == Held::Nothing && text.contains(&bare.to_ascii_lowercase());
                 assert!(
-                    text.contains(modifier) && (text.contains(&bare) || digit),
+                    text.contains(modifier) && (text.contains(&bare) || digit || letter),
                     "{name} is not named in {text:?}"
                 );
             }
@@ -539,6 +634,19 @@ mod tests {
         for (i, keys) in all.iter().enumerate() {
             assert!(!all[i + 1..].contains(keys), "{keys:?} bound twice");
         }
+        let pick: Vec<Keys> = PICK_KEYS
+            .iter()
+            .flat_map(|row| row.bindings.iter().map(|(keys, _)| *keys))
+            .collect();
+        for (i, keys) in pick.iter().enumerate() {
+            assert!(!pick[i + 1..].contains(keys), "{keys:?} bound twice");
+        }
+        assert!(
+            PICK_KEYS
+                .iter()
+                .flat_map(|row| row.bindings)
+                .all(|(keys, command)| command.is_pick_mode() && keys.then.is_none())
+        );
         let names: Vec<&str> = COMMANDS.iter().flat_map(|row| row.names).copied().collect();
         for (i, name) in names.iter().enumerate() {
             assert!(!names[i + 1..].contains(name), "/{name} named twice");

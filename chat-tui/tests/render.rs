@@ -967,3 +967,206 @@ fn deleting_a_room_asks_in_a_popup() {
     press(&mut app, KeyCode::Enter);
     insta::assert_snapshot!("confirm_50x20", draw(&app).backend());
 }
+
+/// A protocol-2 room where messages were fixed: a reply to a loaded
+/// message and one to an older message, an edited one, a deleted one,
+/// reactions (one of them alice's) and an action. The edit, deletion and
+/// reactions come live, after the page, as the room stream sends them.
+fn fixed_messages(width: u16, height: u16) -> App {
+    use chat_proto::{Delete, Edit, Reaction, Role, RoomDetails};
+    let mut app = connected(&[], width, height);
+    update(
+        &mut app,
+        frame(ServerFrame::Welcome {
+            user: "alice".into(),
+            guest: false,
+            registered: false,
+            protocol: 2,
+            server: "chat-server 0.2.0".into(),
+            admin: false,
+        }),
+    );
+    type_text(&mut app, "/join lobby");
+    press(&mut app, KeyCode::Enter);
+    let at = |id: u64| T0 + id as i64 * MINUTE;
+    let mut older_reply = msg("lobby", 10, "bob", "agreed, see above", at(10));
+    older_reply.reply_to = Some(3);
+    let mut reply = msg("lobby", 13, "dave", "morning bob! coffee first", at(13));
+    reply.reply_to = Some(11);
+    let mut action = msg("lobby", 14, "alice", "waves at everyone", at(14));
+    action.action = true;
+    let history = vec![
+        older_reply,
+        msg("lobby", 11, "bob", "morning all\nsecond line", at(11)),
+        msg("lobby", 12, "carol", "buy cheap watches", at(12)),
+        reply,
+        action,
+        msg("lobby", 15, "alice", "is anyone reviewing #42?", at(15)),
+    ];
+    update(
+        &mut app,
+        frame(ServerFrame::Joined {
+            room: "lobby".into(),
+            members: vec!["alice".into(), "bob".into(), "carol".into()],
+            history: history.into_iter().map(chat_proto::Entry::from).collect(),
+            more: true,
+            last_id: 15,
+            details: Some(RoomDetails {
+                topic: String::new(),
+                owner: Some("alice".into()),
+                ops: vec![],
+                private: false,
+                role: Role::Owner,
+                read_id: 15,
+            }),
+        }),
+    );
+    let react = |id: u64, user: &str, emoji: &str| {
+        ServerFrame::React(Reaction {
+            room: "lobby".into(),
+            id,
+            user: user.into(),
+            ts: at(id),
+            reference: None,
+            target: 11,
+            emoji: emoji.into(),
+        })
+    };
+    for f in [
+        ServerFrame::Edit(Edit {
+            room: "lobby".into(),
+            id: 16,
+            user: "alice".into(),
+            ts: at(16),
+            reference: None,
+            target: 15,
+            text: "is anyone reviewing #43?".into(),
+        }),
+        ServerFrame::Delete(Delete {
+            room: "lobby".into(),
+            id: 17,
+            user: "alice".into(),
+            ts: at(17),
+            reference: None,
+            target: 12,
+        }),
+        react(18, "alice", "👍"),
+        react(19, "dave", "👍"),
+        react(20, "carol", "❤"),
+    ] {
+        update(&mut app, frame(f));
+    }
+    for room in &mut app.rooms {
+        room.entries
+            .retain(|e| !matches!(e, chat_tui::app::Entry::Notice { .. }));
+    }
+    app
+}
+
+#[test]
+fn edited_deleted_reply_reaction_and_action_messages() {
+    for (width, height) in [(100, 30), (50, 20)] {
+        let mut app = fixed_messages(width, height);
+        let terminal = draw_kept(&mut app);
+        insta::assert_snapshot!(format!("fixable_{width}x{height}"), terminal.backend());
+        let text = screen_rows(&terminal).join("\n");
+        for shown in [
+            "(edited)",
+            "(deleted)",
+            "reply to an older message",
+            "bob: morning all",
+            "* alice waves",
+        ] {
+            assert!(text.contains(shown), "{shown:?} not in\n{text}");
+        }
+        assert!(!text.contains("cheap watches"), "{text}");
+        assert!(!text.contains("#42"), "{text}");
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "(deleted)");
+        assert!(buffer[(x, y)].modifier.contains(Modifier::DIM));
+        // Our reaction stands out from the others'.
+        let (x, y) = find_symbol(buffer, "👍");
+        let (hx, hy) = find_symbol(buffer, "❤");
+        assert!(buffer[(x, y)].modifier.contains(Modifier::BOLD));
+        assert!(!buffer[(hx, hy)].modifier.contains(Modifier::BOLD));
+        assert_eq!(y, hy, "reactions on one row");
+        // The most given first (the cell after a wide emoji reads as a
+        // space here).
+        let row = &screen_rows(&terminal)[y as usize];
+        assert!(row.contains("👍  2  ❤ 1"), "{row}");
+    }
+}
+
+#[test]
+fn a_picked_message_is_highlighted_and_the_status_line_has_its_keys() {
+    for (width, height) in [(100, 30), (50, 20)] {
+        let mut app = fixed_messages(width, height);
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::ALT)),
+        );
+        // Up twice: from alice's last message to dave's reply.
+        press(&mut app, KeyCode::Up);
+        press(&mut app, KeyCode::Up);
+        let terminal = draw_kept(&mut app);
+        insta::assert_snapshot!(format!("picked_{width}x{height}"), terminal.backend());
+        let rows = screen_rows(&terminal);
+        let status = &rows[rows.len() - 2];
+        assert!(status.contains("picked dave"), "{status}");
+        if width >= 100 {
+            assert!(status.contains("picked dave: morning bob!"), "{status}");
+            // Ours is the room's owner: delete is offered; edit is not.
+            assert!(
+                status.contains("r reply") && status.contains("d delete"),
+                "{status}"
+            );
+            assert!(!status.contains("e edit"), "{status}");
+        }
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "coffee first");
+        assert!(buffer[(x, y)].modifier.contains(Modifier::REVERSED));
+        let (x, y) = find(buffer, "waves at everyone");
+        assert!(!buffer[(x, y)].modifier.contains(Modifier::REVERSED));
+        // r: replying; the status line says to what.
+        update(&mut app, Action::Typed("r".into()));
+        let rows = screen_rows(&draw_kept(&mut app));
+        let status = &rows[rows.len() - 2];
+        assert!(
+            status.contains("replying to dave") && status.contains("Esc cancels"),
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn picking_above_the_pane_scrolls_the_picked_message_into_view() {
+    let mut app = fixed_messages(100, 10);
+    draw_kept(&mut app);
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::ALT)),
+    );
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Up);
+        draw_kept(&mut app);
+    }
+    // The oldest loaded: bob's reply to a message not loaded.
+    let terminal = draw_kept(&mut app);
+    let rows = screen_rows(&terminal);
+    let text = rows.join("\n");
+    assert!(text.contains("reply to an older message"), "{text}");
+    let (x, y) = find(terminal.backend().buffer(), "agreed, see above");
+    assert!(
+        terminal.backend().buffer()[(x, y)]
+            .modifier
+            .contains(Modifier::REVERSED)
+    );
+    assert!(text.contains("more lines"), "{text}");
+    // Down to bob's two-line message with its reactions: all of it shows.
+    press(&mut app, KeyCode::Down);
+    let rows = screen_rows(&draw_kept(&mut app));
+    let text = rows.join("\n");
+    for shown in ["morning all", "second line", "👍"] {
+        assert!(text.contains(shown), "{shown:?} not in\n{text}");
+    }
+}

@@ -2,13 +2,14 @@
 //! rooms with their history ([`room`]), where a pane is scrolled to
 //! ([`scroll`]), the outbox of unacknowledged lines ([`outbox`]), the
 //! input line, its history and completion ([`input`]), the connection
-//! ([`conn`]), the rooms browser ([`browser`]), mentions ([`mention`]),
+//! ([`conn`]), picking and fixing messages ([`fix`]), the rooms browser ([`browser`]), mentions ([`mention`]),
 //! room-management requests ([`request`]) and wall-clock time ([`time`]).
 //! Nothing here performs I/O: [`crate::update`] changes it, [`crate::ui`]
 //! draws it.
 
 pub mod browser;
 pub mod conn;
+pub mod fix;
 pub mod input;
 pub mod mention;
 pub mod outbox;
@@ -21,6 +22,7 @@ use std::time::Instant;
 
 pub use browser::RoomBrowser;
 pub use conn::ConnState;
+pub use fix::{Compose, ComposeKind, ReactPrompt, apply_fix};
 pub use input::{Completion, INPUT_HISTORY_MAX, InputHistory, InputLine};
 pub use mention::mentions;
 pub use outbox::{Outbox, Pending};
@@ -46,6 +48,11 @@ pub enum Mode {
     ConfirmPaste(String),
     /// A yes-or-no question before a request that cannot be undone.
     Confirm(Confirm),
+    /// A message of the current room is picked (by its id): the pick keys
+    /// act on it.
+    Pick(u64),
+    /// Which reaction to put on a message.
+    React(ReactPrompt),
 }
 
 /// Pastes of more lines than this ask before going into the input, unless
@@ -140,6 +147,8 @@ pub struct App {
     pub protocol: u32,
     /// `welcome` said this session is a server admin's.
     pub admin: bool,
+    /// The input is a reply or an edit, not a plain line.
+    pub compose: Option<Compose>,
 }
 
 impl App {
@@ -178,6 +187,7 @@ impl App {
             room_targets: Vec::new(),
             protocol: 0,
             admin: false,
+            compose: None,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Requests that manage a room (topic, roles, kick, ban, unban, invite,
-//! privacy, deletion) as the outbox holds them until the server answers,
+//! privacy, deleting the room or a message) as the outbox holds them until the server answers,
 //! and the question asked before the ones that cannot be taken back.
 
 use chat_proto::{ClientFrame, Role};
@@ -29,6 +29,10 @@ pub enum RoomRequest {
     },
     Private(bool),
     DeleteRoom,
+    /// Delete message `target` (asked about first: it cannot be undone).
+    DeleteMessage {
+        target: u64,
+    },
 }
 
 impl RoomRequest {
@@ -76,6 +80,11 @@ impl RoomRequest {
                 reference,
             },
             RoomRequest::DeleteRoom => ClientFrame::DeleteRoom { room, reference },
+            RoomRequest::DeleteMessage { target } => ClientFrame::Delete {
+                room,
+                target,
+                reference,
+            },
         }
     }
 
@@ -100,6 +109,7 @@ impl RoomRequest {
             RoomRequest::Private(true) => "making the room private".to_owned(),
             RoomRequest::Private(false) => "making the room public".to_owned(),
             RoomRequest::DeleteRoom => "deleting the room".to_owned(),
+            RoomRequest::DeleteMessage { .. } => "deleting a message".to_owned(),
         }
     }
 }

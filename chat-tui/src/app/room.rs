@@ -147,6 +147,10 @@ pub struct Room {
     /// `/clear`: the pane shows only the entries from this index on (the
     /// history itself is kept, on the server and here).
     pub cleared: usize,
+    /// Edits, deletions and reactions of messages older than what is
+    /// loaded, in id order: applied if the message comes in an older page
+    /// (one built before them would not show them).
+    pub unplaced_fixes: Vec<chat_proto::Entry>,
 }
 
 impl Room {
@@ -170,6 +174,7 @@ impl Room {
             new_marker: None,
             want_context: false,
             cleared: 0,
+            unplaced_fixes: Vec::new(),
         }
     }
 

@@ -31,6 +31,9 @@ pub struct Viewport {
     /// Rows below the bottom row, down to the newest line. While scrolled
     /// up, the pane draws its "more lines" hint in place of that bottom row.
     pub rows_below: usize,
+    /// The first and last of the room's entries (by index) wholly in view,
+    /// so picking a message scrolls only when it is not.
+    pub shown: Option<(usize, usize)>,
 }
 
 impl Viewport {
@@ -123,6 +126,7 @@ mod tests {
             rows_above: 5,
             reached_top: false,
             rows_below: 12,
+            shown: None,
         };
         // Down within the rows above the anchor.
         assert_eq!(

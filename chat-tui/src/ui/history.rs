@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::app::{App, Entry, Level, Older, Pending, Scroll, Viewport, mentions};
+use crate::app::{App, Entry, Level, Mode, Older, Pending, Scroll, Viewport, mentions};
 use crate::sanitize::{self, Piece};
 use crate::ui::link::{self, RowLink};
 use crate::ui::theme;
@@ -169,11 +169,15 @@ pub fn pane(app: &App, width: u16, height: usize) -> (Vec<Row>, Viewport) {
     let mut reversed: Vec<Row> = Vec::new();
     // Rows under the anchor, known once the walk passes it.
     let mut below = if boundary.is_none() { Some(0) } else { None };
+    // Each item's rows, as a range of `reversed`.
+    let mut placed: Vec<(usize, usize, usize)> = Vec::new();
     let reached_top = walk_up(app, &geometry, |index, chunk| {
         if below.is_none() && boundary.is_some_and(|b| index < b) {
             below = Some(reversed.len());
         }
+        let from = reversed.len();
         reversed.extend(chunk.into_iter().rev());
+        placed.push((index, from, reversed.len()));
         below.is_none_or(|below| reversed.len() < below + rows_up + 2 * height)
     });
     let below = below.unwrap_or(reversed.len());
@@ -188,11 +192,28 @@ pub fn pane(app: &App, width: u16, height: usize) -> (Vec<Row>, Viewport) {
     }
     let end = rows.len() - from_bottom.min(rows.len());
     let start = end.saturating_sub(height);
+    // The "more lines" hint takes the last row when scrolled up.
+    let last_row = if from_bottom > 0 {
+        end.saturating_sub(1)
+    } else {
+        end
+    };
+    let entries = app.current_room().map_or(0, |r| r.entries.len());
+    let total = rows.len();
+    let whole = placed.iter().filter(|&&(index, from, to)| {
+        index < entries && total - to >= start && total - from <= last_row
+    });
+    let shown = whole
+        .clone()
+        .map(|p| p.0)
+        .min()
+        .zip(whole.map(|p| p.0).max());
     let viewport = Viewport {
         height,
         rows_above: start,
         reached_top,
         rows_below: from_bottom,
+        shown,
     };
     (rows[start..end].to_vec(), viewport)
 }
@@ -240,13 +261,20 @@ fn item_rows(app: &App, item: Item, geometry: &Geometry) -> Vec<Row> {
     match item {
         Item::Entry(Entry::Message(m)) => message_rows(app, m, geometry, &time(m.ts), false),
         Item::Pending(p) => {
+            let (reply_to, action) = match &p.frame {
+                chat_proto::ClientFrame::Message {
+                    reply_to, action, ..
+                } => (*reply_to, *action),
+                _ => (None, false),
+            };
             let m = Message {
                 room: p.room.clone(),
                 id: 0,
                 user: app.user.clone(),
                 text: p.text().unwrap_or_default().to_owned(),
                 ts: p.typed_ms,
-                reference: None,
+                reply_to,
+                action,
                 ..Message::default()
             };
             message_rows(app, &m, geometry, &time(p.typed_ms), true)
@@ -293,7 +321,7 @@ fn message_rows(
     pending: bool,
 ) -> Vec<Row> {
     let own = m.user == app.user;
-    let mention = !own && mentions(&m.text, &app.user);
+    let mention = !own && !m.deleted && mentions(&m.text, &app.user);
     let mut text_style = if mention {
         theme::mention_text()
     } else {
@@ -310,19 +338,165 @@ fn message_rows(
         nick_style = nick_style.add_modifier(Modifier::DIM);
         time_style = theme::pending();
     }
-    let nick = fit_right(&sanitize::inert(&m.user), geometry.nick);
+    if m.deleted {
+        nick_style = nick_style.add_modifier(Modifier::DIM);
+    }
+    let name = sanitize::inert(&m.user);
+    // An action: `* alice waves`, the name in its colour in the text.
+    let (nick, text) = if m.action {
+        (String::new(), format!("* {name} {}", m.text))
+    } else {
+        (name.clone(), m.text.clone())
+    };
     let first_prefix = vec![
         Span::styled(time.to_owned(), time_style),
         Span::raw(" "),
-        Span::styled(nick, nick_style),
+        Span::styled(fit_right(&nick, geometry.nick), nick_style),
         Span::styled(geometry.separator, theme::separator()),
     ];
-    let body = wrap_rows(
-        &sanitize::sanitize_lines(&m.text),
-        geometry.text,
-        text_style,
-    );
-    prefix_rows(first_prefix, body, geometry)
+    let mut body = if m.deleted {
+        wrap_rows(
+            &sanitize::sanitize_lines("(deleted)"),
+            geometry.text,
+            theme::deleted(),
+        )
+    } else {
+        wrap_rows(&sanitize::sanitize_lines(&text), geometry.text, text_style)
+    };
+    if m.action
+        && !m.deleted
+        && let Some(first) = body.first_mut()
+    {
+        colour_action_name(first, &name, nick_style);
+    }
+    if m.edited.is_some() && !m.deleted {
+        append_quiet(&mut body, " (edited)", geometry.text);
+    }
+    let mut rows = Vec::new();
+    if let Some(parent) = m.reply_to {
+        rows.push(quote_row(app, parent, geometry));
+    }
+    rows.extend(prefix_rows(first_prefix, body, geometry));
+    if !m.reactions.is_empty() && !m.deleted {
+        let reactions = reaction_rows(m, &app.user, geometry.text);
+        rows.extend(indented_rows(reactions, geometry));
+    }
+    let picked = match &app.mode {
+        Mode::Pick(id) => Some(*id),
+        Mode::React(prompt) => Some(prompt.target),
+        _ => None,
+    };
+    if !pending && picked == Some(m.id) {
+        for row in &mut rows {
+            row.line.style = theme::picked();
+        }
+    }
+    rows
+}
+
+/// The first row of an action names its sender in the sender's style.
+fn colour_action_name(row: &mut Wrapped, name: &str, style: Style) {
+    let lead = format!("* {name}");
+    let Some(first) = row.spans.first_mut() else {
+        return;
+    };
+    if let Some(rest) = first.content.strip_prefix(lead.as_str()) {
+        let rest = Span::styled(rest.to_owned(), first.style);
+        *first = Span::styled(lead, style);
+        row.spans.insert(1, rest);
+    }
+}
+
+/// `text` after the last row in the quiet style, or on a row of its own
+/// when it does not fit there.
+fn append_quiet(body: &mut Vec<Wrapped>, text: &str, width: usize) {
+    let used = body
+        .last()
+        .map_or(0, |row| row.spans.iter().map(|s| s.content.width()).sum());
+    match body.last_mut() {
+        Some(row) if used + text.width() <= width => {
+            row.spans
+                .push(Span::styled(text.to_owned(), theme::quiet()));
+        }
+        _ => body.push(Wrapped {
+            spans: vec![Span::styled(text.trim_start().to_owned(), theme::quiet())],
+            links: Vec::new(),
+        }),
+    }
+}
+
+/// The row above a reply: the first line of the message it answers, or
+/// that it is older than what is loaded.
+fn quote_row(app: &App, parent: u64, geometry: &Geometry) -> Row {
+    let found = app.current_room().and_then(|room| room.message(parent));
+    let quote = match found {
+        Some(p) if p.deleted => format!("↱ {}: (deleted)", sanitize::inert(&p.user)),
+        Some(p) => {
+            let first = p.text.lines().next().unwrap_or_default();
+            let star = if p.action { "* " } else { "" };
+            format!(
+                "↱ {star}{}: {}",
+                sanitize::inert(&p.user),
+                sanitize::inert(first)
+            )
+        }
+        None => "↱ reply to an older message".to_owned(),
+    };
+    let quote = crate::text::truncate(&quote, geometry.text);
+    let rows = indented_rows(vec![vec![Span::styled(quote, theme::quiet())]], geometry);
+    rows.into_iter()
+        .next()
+        .unwrap_or_else(|| Line::raw("").into())
+}
+
+/// Reactions as `👍 2  ❤ 1`, the most given first, ours highlighted,
+/// wrapped by whole reactions to `width` columns.
+fn reaction_rows(m: &Message, me: &str, width: usize) -> Vec<Vec<Span<'static>>> {
+    let mut rows: Vec<Vec<Span<'static>>> = vec![Vec::new()];
+    let mut used = 0;
+    let mut given: Vec<(&String, &Vec<String>)> = m
+        .reactions
+        .iter()
+        .filter(|(_, users)| !users.is_empty())
+        .collect();
+    given.sort_by_key(|(_, users)| std::cmp::Reverse(users.len()));
+    for (emoji, users) in given {
+        let label = format!("{} {}", sanitize::inert(emoji), users.len());
+        let gap = if used == 0 { 0 } else { 2 };
+        if used > 0 && used + gap + label.width() > width {
+            rows.push(Vec::new());
+            used = 0;
+        } else if gap > 0 {
+            rows.last_mut()
+                .into_iter()
+                .for_each(|r| r.push(Span::raw("  ")));
+            used += gap;
+        }
+        let style = if users.iter().any(|u| u == me) {
+            theme::own_reaction()
+        } else {
+            theme::reaction()
+        };
+        used += label.width();
+        if let Some(row) = rows.last_mut() {
+            row.push(Span::styled(label, style));
+        }
+    }
+    rows
+}
+
+/// Rows in the text column with nothing in the time and name columns.
+fn indented_rows(rows: Vec<Vec<Span<'static>>>, geometry: &Geometry) -> Vec<Row> {
+    rows.into_iter()
+        .map(|spans| {
+            let mut row = vec![
+                Span::raw(geometry.indent()),
+                Span::styled(geometry.separator, theme::separator()),
+            ];
+            row.extend(spans);
+            Line::from(row).into()
+        })
+        .collect()
 }
 
 fn system_rows(

@@ -2,7 +2,8 @@
 //! always visible, and the terminal cursor placed on it. A message of
 //! several lines takes a row per line, up to [`INPUT_MAX_ROWS`], scrolled
 //! so the cursor's line shows. The password prompt draws the same way
-//! with every character masked; a long paste's question takes the row.
+//! with every character masked, the reaction prompt as one line; a long
+//! paste's question takes the row.
 
 use crate::text::ColumnWidth;
 use ratatui::Frame;
@@ -23,6 +24,8 @@ const MORE_PROMPT: &str = "  ";
 const ABOVE_PROMPT: &str = "↑ ";
 const BELOW_PROMPT: &str = "↓ ";
 const PASSWORD_PROMPT: &str = "password: ";
+/// The reaction prompt, after a message was picked and `+` pressed.
+const REACT_PROMPT: &str = "react with: ";
 const MASK: &str = "*";
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
@@ -41,9 +44,23 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             );
         }
         Mode::Normal => draw_editor(frame, area, &app.input, true),
-        // A popup has the keyboard: show the line, but no cursor on it.
-        Mode::Help | Mode::Rooms(_) | Mode::Confirm(_) => {
+        // A popup or the pick has the keyboard: show the line, but no
+        // cursor on it.
+        Mode::Help | Mode::Rooms(_) | Mode::Confirm(_) | Mode::Pick(_) => {
             draw_editor(frame, area, &app.input, false)
+        }
+        Mode::React(prompt) => {
+            let text = crate::sanitize::inert(prompt.line.text());
+            let cursor = crate::sanitize::inert(prompt.line.before_cursor()).width();
+            draw_line(
+                frame,
+                area,
+                REACT_PROMPT,
+                Style::new().fg(Color::Cyan),
+                &text,
+                cursor,
+                true,
+            );
         }
         Mode::ConfirmPaste(text) => {
             let lines = text.split('\n').count();
@@ -60,10 +77,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 /// The rows the input wants: one per line of the message, capped.
 pub fn rows(app: &App) -> u16 {
     match &app.mode {
-        Mode::Normal | Mode::Help | Mode::Rooms(_) | Mode::Confirm(_) => {
+        Mode::Normal | Mode::Help | Mode::Rooms(_) | Mode::Confirm(_) | Mode::Pick(_) => {
             app.input.line_count().min(INPUT_MAX_ROWS as usize) as u16
         }
-        Mode::Password(_) | Mode::ConfirmPaste(_) => 1,
+        Mode::Password(_) | Mode::ConfirmPaste(_) | Mode::React(_) => 1,
     }
 }
 

@@ -57,7 +57,11 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
             popup::draw_confirm(frame, confirm, area);
             None
         }
-        Mode::Normal | Mode::Password(_) | Mode::ConfirmPaste(_) => None,
+        Mode::Normal
+        | Mode::Password(_)
+        | Mode::ConfirmPaste(_)
+        | Mode::Pick(_)
+        | Mode::React(_) => None,
     };
     Drawn {
         history,

@@ -17,7 +17,10 @@ use crate::ui::theme;
 /// Every key and command as the help page lists them, from the tables
 /// the handling reads.
 pub fn help_rows() -> Vec<(&'static str, &'static str)> {
-    let keys = keymap::KEYS.iter().map(|row| (row.keys, row.what));
+    let keys = keymap::KEYS
+        .iter()
+        .chain(keymap::PICK_KEYS)
+        .map(|row| (row.keys, row.what));
     let commands = keymap::COMMANDS.iter().map(|row| (row.usage, row.what));
     keys.chain(commands)
         .chain([keymap::REBINDING, keymap::LITERAL_SLASH])

@@ -84,6 +84,30 @@ pub fn pending() -> Style {
         .add_modifier(Modifier::ITALIC)
 }
 
+/// A deleted message's `(deleted)`, in place of its text.
+pub fn deleted() -> Style {
+    Style::new()
+        .fg(Color::DarkGray)
+        .add_modifier(Modifier::DIM | Modifier::ITALIC)
+}
+
+/// The rows of the picked message.
+pub fn picked() -> Style {
+    Style::new().add_modifier(Modifier::REVERSED)
+}
+
+/// Someone else's reaction under a message.
+pub fn reaction() -> Style {
+    Style::new().fg(Color::DarkGray)
+}
+
+/// A reaction that is also ours.
+pub fn own_reaction() -> Style {
+    Style::new()
+        .fg(Color::LightCyan)
+        .add_modifier(Modifier::BOLD)
+}
+
 /// Text of a message that mentions the user.
 pub fn mention_text() -> Style {
     Style::new().add_modifier(Modifier::BOLD)

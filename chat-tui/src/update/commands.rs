@@ -41,6 +41,7 @@ pub(super) fn run_command(app: &mut App, command: &str, fx: &mut Vec<Effect>) {
         }
         Some(SlashCommand::Quit) => quit(app, fx),
         Some(SlashCommand::Connect) => connect(app, fx),
+        Some(SlashCommand::Me) => super::fix::send_action(app, arg, fx),
         Some(other) => manage::run(app, other, arg, fx),
         None if name.is_empty() => {
             notice(app, "Type /help for the list of commands.", Level::Info);

@@ -9,7 +9,7 @@ use crossterm::event::KeyCode;
 use super::commands::run_command;
 use super::outbox::queue;
 use super::{Effect, notice};
-use crate::app::{App, Completion, Entry, InputLine, Level, Mode, Scroll};
+use crate::app::{App, Completion, ComposeKind, Entry, InputLine, Level, Mode, Scroll};
 
 /// Text from outside (a paste, the editor) as the input takes it: line
 /// ends as `\n`, a tab as spaces (a raw tab would let the terminal pick
@@ -41,7 +41,8 @@ pub(super) fn on_paste(app: &mut App, text: &str) {
             browser.filter.push_str(clean.replace('\n', " ").trim());
             browser.selected = 0;
         }
-        Mode::Help | Mode::ConfirmPaste(_) | Mode::Confirm(_) => {}
+        Mode::React(prompt) => prompt.line.insert_str(clean.replace('\n', " ").trim()),
+        Mode::Help | Mode::ConfirmPaste(_) | Mode::Confirm(_) | Mode::Pick(_) => {}
     }
 }
 
@@ -129,8 +130,9 @@ pub(super) fn on_typed(app: &mut App, text: &str) {
                 app.mode = Mode::Normal;
                 rest = &rest[c.len_utf8()..];
             }
-            // Answered by `manage::answer_typed` before this is reached.
-            Mode::Confirm(_) => return,
+            // Answered by `manage::answer_typed` and `fix::pick_typed`
+            // before this is reached.
+            Mode::Confirm(_) | Mode::Pick(_) | Mode::React(_) => return,
         }
     }
 }
@@ -138,22 +140,50 @@ pub(super) fn on_typed(app: &mut App, text: &str) {
 pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
     let line = app.input.take();
     if line.trim().is_empty() {
-        super::commands::accept_invitation(app, fx);
+        match app.compose.take() {
+            Some(compose) if compose.kind == ComposeKind::Edit => {
+                super::fix::submit_compose(app, compose, &line, fx);
+            }
+            // An empty reply is nothing to send yet.
+            Some(compose) => app.compose = Some(compose),
+            None => {
+                super::commands::accept_invitation(app, fx);
+            }
+        }
         return;
     }
     app.sent_lines.push(&line);
-    if line.starts_with("//") {
-        send_line(app, &line[1..], fx);
+    let text = if line.starts_with("//") {
+        &line[1..]
     } else if let Some(command) = line.strip_prefix('/') {
-        run_command(app, command, fx);
+        return run_command(app, command, fx);
     } else {
-        send_line(app, &line, fx);
+        &line
+    };
+    let here = app.current_room().map(|r| r.name.clone());
+    match app.compose.take() {
+        Some(compose) if Some(&compose.room) == here.as_ref() => {
+            super::fix::submit_compose(app, compose, text, fx);
+        }
+        _ => send_line(app, text, fx),
     }
 }
 
 /// Queues a message (several, in order, when it is over the protocol's
 /// limit: cut at word boundaries) and sends it if its room is live.
 pub(super) fn send_line(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
+    send_message(app, text, None, false, fx);
+}
+
+/// [`send_line`] for a reply to message `reply_to` (its first piece, when
+/// cut) or an action (`/me`; every piece).
+pub(super) fn send_message(
+    app: &mut App,
+    text: &str,
+    reply_to: Option<u64>,
+    action: bool,
+    fx: &mut Vec<Effect>,
+) {
     let Some(room) = app.current_room() else {
         app.input.set(text);
         notice(app, "You are in no room: /join ROOM first.", Level::Error);
@@ -181,12 +211,19 @@ pub(super) fn send_line(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
         room.new_marker = None;
     }
     // Each piece in order, each saved before it is sent.
-    for piece in &pieces {
+    for (i, piece) in pieces.iter().enumerate() {
+        let reply_to = reply_to.filter(|_| i == 0);
         queue(
             app,
             &name,
             None,
-            |r| ClientFrame::message(&name, piece, Some(r)),
+            |r| ClientFrame::Message {
+                room: name.clone(),
+                text: piece.clone(),
+                reference: Some(r),
+                reply_to,
+                action,
+            },
             fx,
         );
     }

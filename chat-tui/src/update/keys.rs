@@ -1,7 +1,8 @@
 //! What a key does in each mode: on the main screen as the bindings in
 //! effect say ([`crate::keybind`]), in the rooms browser, at the password
-//! prompt, when a long paste asks to be confirmed, and at the question
-//! before a room request that cannot be undone.
+//! prompt, when a long paste asks to be confirmed, at the question
+//! before a room request that cannot be undone, and while a message is
+//! picked ([`super::fix`]).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -28,6 +29,8 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             let yes = matches!(key.code, KeyCode::Char('y' | 'Y'));
             super::manage::answer(app, yes, fx);
         }
+        Mode::Pick(_) => super::fix::pick_key(app, key, fx),
+        Mode::React(_) => super::fix::react_key(app, key, fx),
     }
 }
 
@@ -86,6 +89,7 @@ fn run_key_command(app: &mut App, command: KeyCommand, fx: &mut Vec<Effect>) {
         KeyCommand::DeleteToEnd => app.input.delete_to_end(),
         KeyCommand::OlderLine if app.input.line_up() => {}
         KeyCommand::NewerLine if app.input.line_down() => {}
+        KeyCommand::OlderLine if super::fix::edit_last(app) => {}
         KeyCommand::OlderLine => {
             let current = app.input.text().to_owned();
             if let Some(line) = app.sent_lines.older(&current) {
@@ -104,6 +108,7 @@ fn run_key_command(app: &mut App, command: KeyCommand, fx: &mut Vec<Effect>) {
         KeyCommand::ScrollUp => scroll_up(app, fx),
         KeyCommand::ScrollDown => scroll_down(app),
         KeyCommand::ScrollToNewest => {
+            super::fix::cancel_compose(app);
             if let Some(room) = app.current_room_mut() {
                 room.scroll = Scroll::Bottom;
             }
@@ -113,6 +118,15 @@ fn run_key_command(app: &mut App, command: KeyCommand, fx: &mut Vec<Effect>) {
         KeyCommand::GoToRoom(index) => switch_to(app, index),
         KeyCommand::Redraw => fx.push(Effect::ClearScreen),
         KeyCommand::Quit => quit(app, fx),
+        KeyCommand::Pick => super::fix::start_pick(app),
+        // Pick mode's keys: only bound there.
+        KeyCommand::PickOlder
+        | KeyCommand::PickNewer
+        | KeyCommand::PickReply
+        | KeyCommand::PickEdit
+        | KeyCommand::PickDelete
+        | KeyCommand::PickReact
+        | KeyCommand::PickLeave => {}
     }
 }
 

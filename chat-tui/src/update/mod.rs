@@ -9,6 +9,8 @@
 //! [`crate::keybind`]), [`mouse`] (the wheel and clicks), [`input`] (the
 //! input, pastes, the editor's result, completion), [`outbox`] (queueing,
 //! sending and acknowledging requests), [`commands`] (`/commands`),
+//! [`fix`] (picking a message to reply to, edit, delete or react to;
+//! `/me`),
 //! [`manage`] (the room-management commands), [`rooms`] (switching, read
 //! marks, paging), [`sync`] (joining, catching up, older pages), [`stream`]
 //! (applying every kind of room entry),
@@ -39,6 +41,7 @@
 
 mod clock;
 mod commands;
+mod fix;
 mod input;
 mod keys;
 mod manage;
@@ -100,11 +103,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Typed(text) => {
             app.needs_redraw = true;
-            if matches!(app.mode, Mode::Confirm(_)) {
-                manage::answer_typed(app, &text, &mut fx);
-            } else {
-                input::on_typed(app, &text);
-            }
+            typed(app, &text, &mut fx);
         }
         Action::Paste(text) => {
             app.needs_redraw = true;
@@ -127,6 +126,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Terminate => quit(app, &mut fx),
     }
     fx
+}
+
+/// Characters typed in a burst, to whatever has the keyboard.
+fn typed(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
+    match app.mode {
+        Mode::Confirm(_) => manage::answer_typed(app, text, fx),
+        Mode::Pick(_) | Mode::React(_) => fix::pick_typed(app, text, fx),
+        _ => input::on_typed(app, text),
+    }
 }
 
 fn quit(app: &mut App, fx: &mut Vec<Effect>) {

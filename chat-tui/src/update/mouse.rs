@@ -46,7 +46,11 @@ pub(super) fn on_mouse(app: &mut App, event: MouseEvent, fx: &mut Vec<Effect>) {
                 (browser.selected + 1).min(last)
             };
         }
-        Mode::Password(_) | Mode::ConfirmPaste(_) | Mode::Confirm(_) => {}
+        Mode::Password(_)
+        | Mode::ConfirmPaste(_)
+        | Mode::Confirm(_)
+        | Mode::Pick(_)
+        | Mode::React(_) => {}
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::Effect;
 use super::sync::request_older;
-use crate::app::App;
+use crate::app::{App, Mode};
 
 pub(super) fn switch_relative(app: &mut App, delta: isize) {
     let n = app.rooms.len();
@@ -19,6 +19,11 @@ pub(super) fn switch_to(app: &mut App, index: usize) {
         return;
     }
     if index != app.current {
+        // A reply or an edit belongs to the room it was started in.
+        super::fix::cancel_compose(app);
+        if matches!(app.mode, Mode::Pick(_) | Mode::React(_)) {
+            app.mode = Mode::Normal;
+        }
         if let Some(old) = app.rooms.get_mut(app.current) {
             old.new_marker = None;
         }

@@ -5,12 +5,12 @@
 //! Live entries also act on us: a kick or ban of this user puts the room
 //! out of reach, an invitation adds the room to the list.
 
-use chat_proto::{Admittance, Entry as StreamEntry, Message, Reaction, Role, RoleChange};
+use chat_proto::{Admittance, Entry as StreamEntry, Message, Role, RoleChange};
 
 use super::commands::drop_outbox_lines;
 use super::outbox::acknowledge;
 use super::{notice, push_entry};
-use crate::app::{App, Entry, Level, Membership, Room, RoomSync, mentions};
+use crate::app::{App, Entry, Level, Membership, Room, RoomSync, apply_fix, mentions};
 
 /// Where an entry comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,24 +67,10 @@ pub(super) fn absorb(app: &mut App, index: usize, entry: StreamEntry, via: Via) 
     }
     match entry {
         StreamEntry::Message(message) => absorb_message(app, index, message),
-        StreamEntry::Edit(edit) => {
-            if let Some(m) = target_mut(room, edit.target)
-                && m.edited.is_none_or(|ts| ts <= edit.ts)
-                && !m.deleted
-            {
-                m.text = edit.text;
-                m.edited = Some(edit.ts);
-            }
-        }
-        StreamEntry::Delete(delete) => {
-            if let Some(m) = target_mut(room, delete.target) {
-                m.deleted = true;
-                m.text.clear();
-                m.reactions.clear();
-            }
-        }
-        StreamEntry::React(reaction) => react(room, reaction, true),
-        StreamEntry::Unreact(reaction) => react(room, reaction, false),
+        fix @ (StreamEntry::Edit(_)
+        | StreamEntry::Delete(_)
+        | StreamEntry::React(_)
+        | StreamEntry::Unreact(_)) => absorb_fix(room, fix),
         change => absorb_change(app, index, change, via),
     }
 }
@@ -104,28 +90,15 @@ fn absorb_message(app: &mut App, index: usize, message: Message) {
     push_entry(app, index, Entry::Message(message));
 }
 
-fn target_mut(room: &mut Room, target: u64) -> Option<&mut Message> {
-    room.entries.iter_mut().find_map(|e| match e {
-        Entry::Message(m) if m.id == target => Some(m),
-        _ => None,
-    })
-}
-
-fn react(room: &mut Room, reaction: Reaction, add: bool) {
-    let Some(m) = target_mut(room, reaction.target) else {
+/// An edit, deletion or reaction: changes its message in place, or is
+/// kept for when a page brings the message, if it is not loaded.
+fn absorb_fix(room: &mut Room, fix: StreamEntry) {
+    let Some(target) = fix.target() else {
         return;
     };
-    let users = m.reactions.entry(reaction.emoji.clone()).or_default();
-    let at = users.iter().position(|u| *u == reaction.user);
-    match (add, at) {
-        (true, None) => users.push(reaction.user),
-        (false, Some(at)) => {
-            users.remove(at);
-        }
-        _ => {}
-    }
-    if users.is_empty() {
-        m.reactions.remove(&reaction.emoji);
+    match room.message_mut(target) {
+        Some(message) => apply_fix(message, &fix),
+        None => room.keep_unplaced(fix),
     }
 }
 

@@ -7,7 +7,7 @@ use chat_proto::{ClientFrame, Entry as StreamEntry, RoomDetails};
 use super::outbox::flush_outbox;
 use super::stream::{Via, absorb, absorb_held};
 use super::{CATCH_UP_PAGE, Effect, OLDER_PAGE, push_entry};
-use crate::app::{App, Entry, Level, Older, Room, RoomSync};
+use crate::app::{App, Entry, Level, Older, Room, RoomSync, apply_fix};
 
 /// Asks for the page of history before the oldest loaded message.
 pub(super) fn request_older(app: &mut App, index: usize, fx: &mut Vec<Effect>) {
@@ -90,6 +90,8 @@ pub(super) fn on_joined(app: &mut App, name: &str, joined: Joined, fx: &mut Vec<
         room.last_seen = 0;
         room.last_read = 0;
         room.older = Older::Unknown;
+        // Kept fixes name messages of the old history.
+        room.unplaced_fixes.clear();
         app.state_dirty = true;
         push_entry(
             app,
@@ -206,12 +208,14 @@ fn in_id_order(mut entries: Vec<StreamEntry>) -> Vec<StreamEntry> {
 /// Older history arrived: what is older than every loaded entry goes on
 /// top, above any notices, since it happened before them. Its messages
 /// are already in their page state and the room's details are newer than
-/// its changes, so nothing is applied: room changes only add their lines,
-/// and edits, deletions and reactions nothing.
+/// its changes, so room changes only add their lines, and its edits,
+/// deletions and reactions nothing. The fixes of its messages that
+/// arrived before it are applied over them in id order: the page may have
+/// been built before them, and applying one it holds changes nothing.
 pub(super) fn prepend_older(app: &mut App, index: usize, entries: Vec<StreamEntry>) {
     let room = &mut app.rooms[index];
     let oldest = room.oldest_id();
-    let older: Vec<Entry> = entries
+    let mut older: Vec<Entry> = entries
         .into_iter()
         .filter(|e| oldest.is_none_or(|oldest| e.id() < oldest))
         .filter_map(|e| match e {
@@ -234,5 +238,24 @@ pub(super) fn prepend_older(app: &mut App, index: usize, entries: Vec<StreamEntr
         // Older than what `/clear` hid: hidden too.
         room.cleared += older.len();
     }
+    place_fixes(room, &mut older);
     room.entries.splice(0..0, older);
+}
+
+/// Applies the kept fixes whose message is among `entries`, and forgets
+/// them.
+fn place_fixes(room: &mut Room, entries: &mut [Entry]) {
+    room.unplaced_fixes.retain(|fix| {
+        let message = entries.iter_mut().find_map(|e| match e {
+            Entry::Message(m) if Some(m.id) == fix.target() => Some(m),
+            _ => None,
+        });
+        match message {
+            Some(message) => {
+                apply_fix(message, fix);
+                false
+            }
+            None => true,
+        }
+    });
 }

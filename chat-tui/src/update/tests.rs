@@ -2717,3 +2717,5 @@ fn a_refused_join_marks_the_room_as_left_with_the_reason() {
         Some("Server: no (forbidden)")
     );
 }
+
+mod fixing;
