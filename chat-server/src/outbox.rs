@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
 use std::{fmt, mem};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use chat_proto::{ServerFrame, encode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -50,23 +50,58 @@ use crate::tls::Stream;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame(Bytes);
 
+/// The longest header a frame can have (a 64-bit length).
+const MAX_HEADER: usize = 10;
+/// Room first reserved for a frame encoded in place: a chat message fits.
+const ENCODE_CAPACITY: usize = 512;
+
+/// The header of one final, unmasked text frame of `len` payload bytes:
+/// the bytes, and how many of them are used.
+fn header(len: usize) -> ([u8; MAX_HEADER], usize) {
+    let mut header = BytesMut::with_capacity(MAX_HEADER);
+    header.put_u8(0x81); // FIN, opcode 1 (text)
+    if len < 126 {
+        header.put_u8(len as u8);
+    } else if let Ok(short) = u16::try_from(len) {
+        header.put_u8(126);
+        header.put_u16(short);
+    } else {
+        header.put_u8(127);
+        header.put_u64(len as u64);
+    }
+    let mut bytes = [0; MAX_HEADER];
+    bytes[..header.len()].copy_from_slice(&header);
+    (bytes, header.len())
+}
+
 impl Frame {
     /// Frames `payload` as one final, unmasked text frame.
     pub fn text(payload: &str) -> Self {
-        let len = payload.len();
-        let mut framed = BytesMut::with_capacity(len + 10);
-        framed.put_u8(0x81); // FIN, opcode 1 (text)
-        if len < 126 {
-            framed.put_u8(len as u8);
-        } else if let Ok(short) = u16::try_from(len) {
-            framed.put_u8(126);
-            framed.put_u16(short);
-        } else {
-            framed.put_u8(127);
-            framed.put_u64(len as u64);
-        }
+        let (header, used) = header(payload.len());
+        let mut framed = BytesMut::with_capacity(used + payload.len());
+        framed.put_slice(&header[..used]);
         framed.put_slice(payload.as_bytes());
         Self(framed.freeze())
+    }
+
+    /// Encodes `server_frame` straight into the frame's buffer, behind room
+    /// for the longest header, then writes its header just before the
+    /// payload: no text to copy afterwards. The bytes are those of
+    /// `Frame::text(&encode(server_frame))`.
+    fn encoded(server_frame: &ServerFrame) -> Self {
+        let mut framed = Vec::with_capacity(ENCODE_CAPACITY);
+        framed.resize(MAX_HEADER, 0);
+        if serde_json::to_writer(&mut framed, server_frame).is_err() {
+            // Protocol frames always serialize (`encode` relies on it);
+            // `encode` reports it if one ever did not.
+            return Self::text(&encode(server_frame));
+        }
+        let (header, used) = header(framed.len() - MAX_HEADER);
+        let start = MAX_HEADER - used;
+        framed[start..MAX_HEADER].copy_from_slice(&header[..used]);
+        let mut bytes = Bytes::from(framed);
+        bytes.advance(start);
+        Self(bytes)
     }
 
     /// Bytes on the wire, header included.
@@ -91,7 +126,7 @@ impl Frame {
 
 /// Encodes a server frame once, for sharing among recipients.
 pub fn frame(server_frame: &ServerFrame) -> Frame {
-    Frame::text(&encode(server_frame))
+    Frame::encoded(server_frame)
 }
 
 /// What a queued piece of bytes is.
@@ -656,6 +691,18 @@ mod tests {
             );
             assert_eq!(frame.0[0], 0x81, "final text frame, unmasked");
             assert_eq!(frame.payload(), text);
+        }
+    }
+
+    #[test]
+    fn a_frame_encoded_in_place_is_the_text_frame_of_its_encoding() {
+        for len in [0, 100, 126, 600, 65_536] {
+            let server_frame = ServerFrame::error(
+                chat_proto::ErrorCode::BadFrame,
+                "x".repeat(len),
+                Some("r1".into()),
+            );
+            assert_eq!(frame(&server_frame), Frame::text(&encode(&server_frame)));
         }
     }
 

@@ -581,12 +581,16 @@ impl RoomRegistry {
 /// Queues one entry to every member of the room; the origin gets the copy
 /// with its `ref`.
 fn deliver_entry(state: &mut RoomState, committed: &Committed, entry: &Entry) {
-    let shared = frame(&ServerFrame::from(entry.without_reference()));
+    // Encoded on first need: a sender alone in its room gets only its own
+    // copy, and the shared one would be encoded for nobody.
+    let mut shared: Option<Frame> = None;
     for (conn, member) in state.members.iter_mut() {
         let copy = if *conn == committed.origin && entry.reference().is_some() {
             frame(&ServerFrame::from(entry.clone()))
         } else {
-            shared.clone()
+            shared
+                .get_or_insert_with(|| frame(&ServerFrame::from(entry.without_reference())))
+                .clone()
         };
         member.deliver(committed.id, copy);
     }

@@ -1,7 +1,8 @@
 //! Commits as a stream: a store's writer hands each committed batch (its
 //! entries and their receipts) to one fan-out task on the tokio runtime,
 //! which tells the [`CommitListener`] (delivery, or the cluster's
-//! sequencing) and only then resolves the receipts.
+//! sequencing) and only then resolves the receipts. Commits that wait
+//! while the task is busy are fanned out together, as one batch.
 //!
 //! Architecture invariants:
 //! - *Delivered before acknowledged*: a receipt resolves after the listener
@@ -68,16 +69,34 @@ impl Commit {
         self.entries.len()
     }
 
-    fn fan_out(self, listener: &dyn CommitListener) {
-        if !self.entries.is_empty() {
-            listener.committed(&self.entries);
-        }
+    fn answer(self) {
         for (receipt, outcome) in self.receipts {
             // A session that went away dropped its receiver; the message
             // is stored either way.
             let _ = receipt.send(outcome);
         }
     }
+}
+
+/// Fans out the commits that were waiting, in commit order, as one batch:
+/// the listener hears all their entries in one call (so a room's run
+/// across them shares one write per member), then every receipt resolves.
+/// `merged` is a buffer kept for the task's life.
+fn fan_out(commits: &mut Vec<Commit>, merged: &mut Vec<Committed>, listener: &dyn CommitListener) {
+    let entries: &[Committed] = match commits.as_mut_slice() {
+        [only] => &only.entries,
+        all => {
+            for commit in all {
+                merged.append(&mut commit.entries);
+            }
+            merged
+        }
+    };
+    if !entries.is_empty() {
+        listener.committed(entries);
+    }
+    merged.clear();
+    commits.drain(..).for_each(Commit::answer);
 }
 
 /// The fan-out task of one store.
@@ -116,9 +135,13 @@ impl FanOut {
     }
 }
 
+/// Takes every commit waiting (the writer may run ahead of fan-out) and
+/// fans them out together.
 async fn run(listener: Arc<dyn CommitListener>, mut commits_rx: mpsc::Receiver<Commit>) {
-    while let Some(commit) = commits_rx.recv().await {
-        commit.fan_out(listener.as_ref());
+    let mut commits = Vec::with_capacity(FAN_OUT_QUEUE);
+    let mut merged = Vec::new();
+    while commits_rx.recv_many(&mut commits, FAN_OUT_QUEUE).await > 0 {
+        fan_out(&mut commits, &mut merged, listener.as_ref());
     }
 }
 
@@ -150,6 +173,42 @@ mod tests {
         }
         .into();
         (Pending { entry, receipt }, receipt_rx)
+    }
+
+    /// Records each call's ids apart.
+    #[derive(Default)]
+    struct Calls(Mutex<Vec<Vec<u64>>>);
+
+    impl CommitListener for Calls {
+        fn committed(&self, batch: &[Committed]) {
+            lock(&self.0).push(batch.iter().map(|c| c.id).collect());
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn commits_waiting_together_are_heard_in_one_call_in_commit_order() {
+        let calls = Arc::new(Calls::default());
+        let (fan_out, commits_tx) = FanOut::start(calls.clone()).unwrap();
+        let mut receipts = Vec::new();
+        // Queued before the task first runs (one thread: it runs only
+        // when this test awaits).
+        for id in 1..=3 {
+            let (p, rx) = pending(&format!("m{id}"));
+            let commit = Commit::new(vec![p], Ok(vec![Ok(Outcome::Stored(id))]), 5);
+            commits_tx.try_send(commit).unwrap();
+            receipts.push(rx);
+        }
+        for (rx, id) in receipts.into_iter().zip(1..) {
+            assert_eq!(rx.await.unwrap().unwrap(), Outcome::Stored(id));
+        }
+        assert_eq!(*lock(&calls.0), [vec![1, 2, 3]]);
+        let (p, rx) = pending("m4");
+        let commit = Commit::new(vec![p], Ok(vec![Ok(Outcome::Stored(4))]), 6);
+        commits_tx.send(commit).await.unwrap();
+        assert_eq!(rx.await.unwrap().unwrap(), Outcome::Stored(4));
+        assert_eq!(*lock(&calls.0), [vec![1, 2, 3], vec![4]]);
+        drop(commits_tx);
+        fan_out.finished().await;
     }
 
     #[tokio::test]

@@ -27,6 +27,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chat_proto::{RoomName, UserName};
+use rusqlite::config::DbConfig;
 use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
@@ -493,6 +494,10 @@ fn connect(path: &Path, extra: OpenFlags) -> rusqlite::Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Plans never depend on bound values: without this, a statement whose
+    // plan could (`LIMIT ?`, as every page read has) is compiled again on
+    // every use, since the statement cache clears its bindings.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(conn)
 }
 

@@ -96,6 +96,10 @@ pub(super) fn load_facts(
     room_id: i64,
     entry: &NewEntry,
 ) -> rusqlite::Result<Facts> {
+    if let Change::Message { reply_to: None, .. } = entry.change {
+        // A plain message needs only the ban and the room's deletion.
+        return message_facts(conn, room_id, entry.actor.name.as_str());
+    }
     let (owner, topic, private, deleted) = room_row(conn, room_id)?;
     let actor_name = entry.actor.name.as_str();
     let mut actor = person(conn, room_id, actor_name)?;
@@ -105,10 +109,6 @@ pub(super) fn load_facts(
         actor,
         ..Facts::default()
     };
-    if let Change::Message { reply_to: None, .. } = entry.change {
-        // A plain message needs only the ban; nothing else is read for it.
-        return Ok(facts);
-    }
     facts.target = target_facts(conn, room_id, entry, owner.as_deref())?;
     if let Some(subject) = entry.change.subject() {
         let mut facts_of = person(conn, room_id, subject.as_str())?;
@@ -121,6 +121,27 @@ pub(super) fn load_facts(
     facts.private = private;
     facts.owner = owner;
     Ok(facts)
+}
+
+/// A message's facts: its rules read only whether the room was deleted
+/// and whether the actor is banned, so one statement reads just those (it
+/// runs for every message stored).
+fn message_facts(conn: &Connection, room_id: i64, actor: &str) -> rusqlite::Result<Facts> {
+    conn.prepare_cached(
+        "SELECT deleted_at IS NOT NULL,
+                EXISTS (SELECT 1 FROM bans WHERE room_id = ?1 AND name_folded = ?2)
+         FROM rooms WHERE id = ?1",
+    )?
+    .query_row(params![room_id, folded(actor)], |row| {
+        Ok(Facts {
+            deleted: row.get(0)?,
+            actor: PersonFacts {
+                banned: row.get(1)?,
+                ..PersonFacts::default()
+            },
+            ..Facts::default()
+        })
+    })
 }
 
 /// Applies one effect of `entry`, stored as `id` at `ts`.
