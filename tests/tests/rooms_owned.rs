@@ -574,7 +574,7 @@ async fn a_version_1_database_keeps_every_message_and_id() {
 
     server.upgrade_on_restart();
     server.restart().await;
-    assert_eq!(schema_version(server.db_path()).await.unwrap(), 3);
+    assert_eq!(schema_version(server.db_path()).await.unwrap(), 4);
     let after = stored_messages(server.db_path(), "old").await.unwrap();
     assert_eq!(after, before);
     let mut alice = server.account("alice", "pw-alice").await;

@@ -13,13 +13,17 @@
 //! [`postgres`] keep only their SQL and how they run it. [`health`] says
 //! whether storage takes writes now (and logs and counts its faults);
 //! `db_file` keeps a second server off a SQLite file and notices the file
-//! being deleted or replaced under a running one. Each store's schema
+//! being deleted or replaced under a running one; `fingerprint` is the
+//! content half of exactly once (a resent request is found by its `ref`
+//! and fingerprint, not stored again). Each store's schema
 //! migrations past version 1 are SQL files in `store/schema/`.
 
 mod batch;
 mod commits;
+pub mod crash_hook;
 mod db_file;
 mod entry;
+mod fingerprint;
 pub mod health;
 mod listing;
 mod page;
@@ -191,7 +195,8 @@ pub trait MessageStore: Send + Sync + 'static {
     /// that.
     fn queue_entry(&self, entry: NewEntry) -> StoreFuture<Receipt>;
     /// Queues a plain message, as [`MessageStore::queue_entry`] does; the
-    /// inner future resolves to its id, or [`StoreError::Refused`].
+    /// inner future resolves to its id (the stored one's, for a request
+    /// sent before), or [`StoreError::Refused`].
     fn queue_append(&self, message: NewMessage) -> StoreFuture<StoreFuture<u64>> {
         let queued = self.queue_entry(message.into());
         Box::pin(async move {
@@ -199,6 +204,7 @@ pub trait MessageStore: Send + Sync + 'static {
             let id: StoreFuture<u64> = Box::pin(async move {
                 match receipt.await? {
                     Outcome::Stored(id) => Ok(id),
+                    Outcome::Duplicate(entry) => Ok(entry.id()),
                     Outcome::Refused(refusal) => Err(StoreError::Refused(refusal.reason)),
                 }
             });

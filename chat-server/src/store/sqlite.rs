@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chat_proto::{RoomName, UserName};
+use chat_proto::{Entry, RoomName, UserName};
 use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
@@ -34,7 +34,9 @@ use tokio::sync::mpsc;
 
 use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending, Reply, Settle, answer};
 use super::commits::{Commit, FanOut};
+use super::crash_hook;
 use super::db_file::{self, DbFile, DbLock, Watch};
+use super::fingerprint::ResendKey;
 use super::health::{StorageFault, StoreHealth};
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, pending_migrations};
@@ -91,6 +93,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/sqlite_02_names.sql"),
     // 3: the room stream and rooms people own.
     STREAM_SCHEMA,
+    // 4: exactly once: an entry keeps its request's ref and fingerprint.
+    include_str!("schema/sqlite_04_exactly_once.sql"),
 ];
 
 /// Writes besides appends, run in a batch's transaction and answered
@@ -745,6 +749,7 @@ impl Writer {
                 .execute(params![last_id, room_id])?;
         }
         tx.commit()?;
+        crash_hook::committed(!touched.is_empty());
         Ok(ids)
     }
 }
@@ -867,6 +872,9 @@ fn append(
     ts: i64,
 ) -> rusqlite::Result<(i64, Outcome)> {
     let row = ensure_room(tx, rooms, &entry.room, None)?;
+    if let Some(stored) = find_resent(tx, row.id, entry)? {
+        return Ok((row.id, Outcome::Duplicate(stored)));
+    }
     let facts = load_facts(tx, row.id, entry)?;
     let effects = match decide(entry, &facts) {
         Ok(effects) => effects,
@@ -880,6 +888,45 @@ fn append(
         row.last_id = id;
     }
     Ok((row.id, Outcome::Stored(id)))
+}
+
+/// The entry the same request stored before (same user, room, `ref` and
+/// content), with its `ref`: one probe of the `entries_ref` index, inside
+/// the writer's transaction, so it also sees this batch's earlier entries.
+fn find_resent(
+    tx: &Transaction<'_>,
+    room_id: i64,
+    entry: &NewEntry,
+) -> rusqlite::Result<Option<Entry>> {
+    let Some(key) = ResendKey::of(entry) else {
+        return Ok(None);
+    };
+    let found = tx
+        .prepare_cached(
+            "SELECT id, user, text, ts, kind, subject, arg, flags FROM entries
+             WHERE room_id = ?1 AND ref_user = ?2 AND client_ref = ?3 AND fingerprint = ?4",
+        )?
+        .query_row(
+            params![room_id, key.user, key.reference, &key.fingerprint[..]],
+            |row| stored_entry(row, entry.room.as_str()),
+        )
+        .optional()?;
+    Ok(found
+        .flatten()
+        .map(|e| e.with_reference(Some(key.reference))))
+}
+
+/// The entry in a row of `id, user, text, ts, kind, subject, arg, flags`,
+/// as pages show it; `None` for a kind this version does not know.
+fn stored_entry(row: &rusqlite::Row<'_>, room: &str) -> rusqlite::Result<Option<Entry>> {
+    let entry = EntryRow {
+        text: row.get(2)?,
+        kind: row.get(4)?,
+        subject: row.get(5)?,
+        arg: row.get(6)?,
+        flags: row.get(7)?,
+    };
+    Ok(entry.entry(room, row.get(0)?, row.get(1)?, row.get(3)?))
 }
 
 /// What one read transaction gives a join: the snapshot or a refusal,
@@ -947,14 +994,7 @@ fn read_page(
     };
     let mut stmt = tx.prepare_cached(sql)?;
     let rows = stmt.query_map(params![room_id, bounds.bound, bounds.fetch], |row| {
-        let entry = EntryRow {
-            text: row.get(2)?,
-            kind: row.get(4)?,
-            subject: row.get(5)?,
-            arg: row.get(6)?,
-            flags: row.get(7)?,
-        };
-        Ok(entry.entry(room, row.get(0)?, row.get(1)?, row.get(3)?))
+        stored_entry(row, room)
     })?;
     let entries = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(bounds.finish(entries.into_iter().flatten().collect()))
@@ -1242,6 +1282,41 @@ mod tests {
         let next = open(&path, Arc::new(Recorder::default()));
         assert_eq!(next.fault(), None);
         next.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_resent_request_is_found_by_the_index_not_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let store = open(&path, Arc::new(Recorder::default()));
+        assert_eq!(append(&store, new_message("lobby", "kept")).await, 1);
+        store.close().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT id, user, text, ts, kind, subject, arg, flags
+                 FROM entries
+                 WHERE room_id = ?1 AND ref_user = ?2 AND client_ref = ?3 AND fingerprint = ?4",
+            )
+            .unwrap()
+            .query_map(params![1, "alice", "r", &[0_u8; 16][..]], |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(plan.len(), 1, "{plan:?}");
+        assert!(plan[0].contains("USING INDEX entries_ref"), "{plan:?}");
+        // The row keeps its ref, its author folded and a 16-byte fingerprint.
+        let (reference, user, fingerprint): (String, String, Vec<u8>) = conn
+            .query_row(
+                "SELECT client_ref, ref_user, fingerprint FROM entries",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((reference.as_str(), user.as_str()), ("r", "alice"));
+        assert_eq!(fingerprint.len(), 16);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use chat_proto::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::fingerprint::ResendKey;
 use super::rows::EntryRow;
 use super::rules::{Effect, Facts, PersonFacts};
 use super::{Actor, Change, NewEntry, Refusal, RoomState};
@@ -190,9 +191,11 @@ fn append(
     let Some(row) = EntryRow::of(&entry.change) else {
         return Ok(());
     };
+    let key = ResendKey::of(entry);
     conn.prepare_cached(
-        "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags,
+             client_ref, ref_user, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         room_id,
@@ -203,7 +206,10 @@ fn append(
         row.kind,
         row.subject,
         row.arg,
-        row.flags
+        row.flags,
+        key.as_ref().map(|key| key.reference.as_str()),
+        key.as_ref().map(|key| key.user.as_str()),
+        key.as_ref().map(|key| &key.fingerprint[..]),
     ])
     .map(drop)
 }
