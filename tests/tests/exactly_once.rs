@@ -71,7 +71,10 @@ async fn a_request_resent_on_a_new_connection_is_answered_with_the_stored_entry_
     alice.send(&sent).await;
     let first = ack(&mut alice, "tui-7f3a-1").await;
     let seen = bob.message_after_presence(MAX_PRESENCE).await;
-    assert_eq!((seen.id, seen.text.as_str()), (first.id, "said exactly once"));
+    assert_eq!(
+        (seen.id, seen.text.as_str()),
+        (first.id, "said exactly once")
+    );
     // The acknowledgement is lost with the connection; the client cannot
     // know whether the message was stored, so it sends it again.
     alice.abort();
@@ -86,7 +89,10 @@ async fn a_request_resent_on_a_new_connection_is_answered_with_the_stored_entry_
     let after = alice.say("lobby", "sent after the resend").await;
     assert_eq!(after.id, first.id + 1, "the resend took no id");
     let next = bob.message_after_presence(MAX_PRESENCE).await;
-    assert_eq!((next.id, next.text.as_str()), (after.id, "sent after the resend"));
+    assert_eq!(
+        (next.id, next.text.as_str()),
+        (after.id, "sent after the resend")
+    );
 
     let stored = stored_messages(server.db_path(), "lobby").await.unwrap();
     let texts: Vec<&str> = stored.iter().map(|m| m.text.as_str()).collect();
@@ -102,14 +108,20 @@ async fn the_same_ref_with_other_content_is_a_new_entry() {
     let mut alice = server.guest("alice").await;
     alice.join("lobby").await;
 
-    alice.send(&message("lobby", "first words", "same-ref")).await;
+    alice
+        .send(&message("lobby", "first words", "same-ref"))
+        .await;
     let first = ack(&mut alice, "same-ref").await;
-    alice.send(&message("lobby", "other words", "same-ref")).await;
+    alice
+        .send(&message("lobby", "other words", "same-ref"))
+        .await;
     let second = ack(&mut alice, "same-ref").await;
     assert_eq!(second.id, first.id + 1, "a new entry with a new id");
     assert_eq!(second.text, "other words");
     // The same content again is the second request, not a third entry.
-    alice.send(&message("lobby", "other words", "same-ref")).await;
+    alice
+        .send(&message("lobby", "other words", "same-ref"))
+        .await;
     assert_eq!(ack(&mut alice, "same-ref").await, second);
 
     let seen = [
@@ -160,12 +172,25 @@ async fn a_server_killed_between_commit_and_acknowledgement_stores_a_resend_once
     let again = ack(&mut alice, "crash-1").await;
     assert_eq!(
         (again.id, again.text.as_str(), again.ts),
-        (stored[0].id as u64, "stored, never acknowledged", stored[0].ts)
+        (
+            stored[0].id as u64,
+            "stored, never acknowledged",
+            stored[0].ts
+        )
     );
     let after = alice.say("lobby", "after the restart").await;
     let next = bob.message_after_presence(MAX_PRESENCE).await;
-    assert_eq!((next.id, next.text.as_str()), (after.id, "after the restart"));
+    assert_eq!(
+        (next.id, next.text.as_str()),
+        (after.id, "after the restart")
+    );
     assert_eq!(after.id, again.id + 1);
     assert_eq!(rows_with_ref(server.db_path(), "crash-1").await, 1);
-    assert_eq!(stored_messages(server.db_path(), "lobby").await.unwrap().len(), 2);
+    assert_eq!(
+        stored_messages(server.db_path(), "lobby")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
