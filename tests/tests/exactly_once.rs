@@ -6,12 +6,16 @@
 //! commit and the acknowledgement (the hidden `--abort-after-commits`
 //! test hook of chat-server); the same `ref` with other content is a new
 //! entry. The rows in the database say the same: one row for the `ref`.
+//! And with the real client: a line `chat-tui` sent, stored by a server
+//! that died before acknowledging it, shows once on another `chat-tui`'s
+//! screen after the client resent it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chat_e2e::client::Ending;
 use chat_e2e::db::stored_messages;
+use chat_e2e::tui::{Relay, TuiOptions, TuiProcess};
 use chat_e2e::{ServerOptions, ServerProcess, TestClient};
 use chat_proto::{ClientFrame, Message};
 use rusqlite::{Connection, OpenFlags};
@@ -193,4 +197,81 @@ async fn a_server_killed_between_commit_and_acknowledgement_stores_a_resend_once
             .len(),
         2
     );
+}
+
+/// Screen rows of `client` that show `text`.
+fn rows_with(client: &TuiProcess, text: &str) -> usize {
+    client
+        .rows()
+        .iter()
+        .filter(|row| row.contains(text))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_stored_by_a_server_that_died_before_acknowledging_shows_once() {
+    const LINE: &str = "typed just before the crash";
+    const MARKER: &str = "typed once the server was back";
+    let mut server = ServerProcess::start(ServerOptions {
+        extra_args: vec!["--abort-after-commits".into(), "1".into()],
+        ..ServerOptions::default()
+    })
+    .await;
+    // Both clients know one address; the relay follows the server to the
+    // new port it gets after the restart.
+    let relay = Relay::start(server.addr()).await;
+    let (alice_state, bob_state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut bob = TuiProcess::spawn(&TuiOptions::new(
+        "bob",
+        &relay.ws_url(),
+        &["lobby"],
+        bob_state.path(),
+    ));
+    bob.wait_for_text("#lobby").await;
+    let mut alice = TuiProcess::spawn(&TuiOptions::new(
+        "alice",
+        &relay.ws_url(),
+        &["lobby"],
+        alice_state.path(),
+    ));
+    alice.wait_for_text("#lobby: 2 members").await;
+
+    alice.type_line(LINE);
+    let status = server.wait_exit(Duration::from_secs(20)).await;
+    assert!(!status.success(), "aborted by the hook: {status}");
+    let stored = stored_messages(server.db_path(), "lobby").await.unwrap();
+    assert_eq!(stored.len(), 1, "stored before the crash: {stored:?}");
+
+    server.set_extra_args_on_restart(Vec::new());
+    server.restart().await;
+    relay.point_to(server.addr());
+    // Alice's client resends the line it never saw acknowledged; bob's
+    // catches up on what he missed. Then one more line, after all that.
+    alice.wait_for_text("#lobby: 2 members").await;
+    alice.type_line(MARKER);
+    bob.wait_for_text(MARKER).await;
+    alice.wait_for_text(MARKER).await;
+    assert_eq!(
+        rows_with(&bob, LINE),
+        1,
+        "once on bob's screen:\n{}",
+        bob.screen()
+    );
+    assert_eq!(
+        rows_with(&alice, LINE),
+        1,
+        "once on alice's screen:\n{}",
+        alice.screen()
+    );
+    let texts: Vec<String> = stored_messages(server.db_path(), "lobby")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, [LINE, MARKER], "stored once each");
+    alice.ctrl_c();
+    bob.ctrl_c();
+    assert!(alice.wait_exit(Duration::from_secs(10)).await.success());
+    assert!(bob.wait_exit(Duration::from_secs(10)).await.success());
 }
