@@ -190,7 +190,8 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Queues an entry for storage. The outer future resolves once the
     /// entry holds its place in the queue, so entries a session queues
     /// one after another get ids in that order; the [`Receipt`] resolves to
-    /// its [`Outcome`] after the commit (its id, or the rule that refused
+    /// its [`Outcome`] after the commit (its id; the entry the same request
+    /// stored before, which nobody else hears of; or the rule that refused
     /// it), and the [`CommitListener`] has heard of a stored one before
     /// that.
     fn queue_entry(&self, entry: NewEntry) -> StoreFuture<Receipt>;
