@@ -890,6 +890,10 @@ fn append(
     Ok((row.id, Outcome::Stored(id)))
 }
 
+/// A request stored before, by the key of the `entries_ref` index.
+const FIND_RESENT: &str = "SELECT id, user, text, ts, kind, subject, arg, flags FROM entries
+     WHERE room_id = ?1 AND ref_user = ?2 AND client_ref = ?3 AND fingerprint = ?4";
+
 /// The entry the same request stored before (same user, room, `ref` and
 /// content), with its `ref`: one probe of the `entries_ref` index, inside
 /// the writer's transaction, so it also sees this batch's earlier entries.
@@ -902,10 +906,7 @@ fn find_resent(
         return Ok(None);
     };
     let found = tx
-        .prepare_cached(
-            "SELECT id, user, text, ts, kind, subject, arg, flags FROM entries
-             WHERE room_id = ?1 AND ref_user = ?2 AND client_ref = ?3 AND fingerprint = ?4",
-        )?
+        .prepare_cached(FIND_RESENT)?
         .query_row(
             params![room_id, key.user, key.reference, &key.fingerprint[..]],
             |row| stored_entry(row, entry.room.as_str()),
@@ -1293,11 +1294,7 @@ mod tests {
         store.close().await.unwrap();
         let conn = Connection::open(&path).unwrap();
         let plan: Vec<String> = conn
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT id, user, text, ts, kind, subject, arg, flags
-                 FROM entries
-                 WHERE room_id = ?1 AND ref_user = ?2 AND client_ref = ?3 AND fingerprint = ?4",
-            )
+            .prepare(&format!("EXPLAIN QUERY PLAN {FIND_RESENT}"))
             .unwrap()
             .query_map(params![1, "alice", "r", &[0_u8; 16][..]], |row| {
                 row.get::<_, String>(3)
