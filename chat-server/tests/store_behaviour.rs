@@ -406,6 +406,16 @@ async fn postgres_behaves_like_a_message_store() {
         open(Arc::new(Heard::default())).await
     })
     .await;
+    // A resend is found through the partial unique index, not a scan (the
+    // planner is told off sequential scans: these tables are tiny).
+    let plan = postgres
+        .query(
+            "SET enable_seqscan = off; EXPLAIN SELECT id, user_name, text, ts, kind, subject, arg,
+             flags FROM entries WHERE room_id = 1 AND ref_user = 'alice'
+             AND client_ref = convert_to('r1', 'UTF8') AND fingerprint = '\\x00'::bytea",
+        )
+        .await;
+    assert!(plan.contains("entries_ref"), "{plan}");
     // Schema 4: the room stream, rooms people own, exactly once.
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
