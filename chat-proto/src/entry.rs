@@ -234,6 +234,13 @@ impl Entry {
         copy
     }
 
+    /// The same entry carrying `reference`: the actor's own copy of an
+    /// entry read back from storage (which keeps the `ref` apart).
+    pub fn with_reference(mut self, reference: Option<String>) -> Entry {
+        each_kind!(&mut self, e => e.reference = reference);
+        self
+    }
+
     /// The kind as named by `type` on the wire.
     pub fn kind(&self) -> &'static str {
         match self {

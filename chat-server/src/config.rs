@@ -138,6 +138,11 @@ pub struct Cli {
     /// other origin get HTTP 403.
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = crate::web::parse_origin)]
     pub allow_origins: Vec<String>,
+    /// Test hook, hidden from --help: abort the process right after the
+    /// Nth commit that stored an entry, before anything of it is
+    /// acknowledged (`store/crash_hook.rs`). For the exactly-once tests.
+    #[arg(long, value_name = "N", hide = true)]
+    pub abort_after_commits: Option<u64>,
 }
 
 /// What the binary does besides serving.

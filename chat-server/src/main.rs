@@ -113,6 +113,9 @@ async fn user(
 
 async fn serve(cli: Cli) -> ExitCode {
     survive_file_size_limit();
+    if let Some(commits) = cli.abort_after_commits {
+        chat_server::store::crash_hook::abort_after_commits(commits);
+    }
     let mut config = Config::from(&cli);
     // Before the database: a bad certificate path is the cheaper mistake.
     config.tls = match cli.tls() {

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chat_e2e::cluster::Postgres;
-use chat_proto::{RoomName, UserName};
+use chat_proto::{Entry, RoomName, UserName};
 use chat_server::metrics::Metrics;
 use chat_server::store::{
     Actor, CommitListener, Committed, ConnId, HistoryPage, JoinOutcome, MessageStore, NewMessage,
-    Page, PostgresStore, RoomSnapshot, SqliteStore, StoreError, StoreFuture, SyncMode,
+    Outcome, Page, PostgresStore, RoomSnapshot, SqliteStore, StoreError, StoreFuture, SyncMode,
 };
 
 /// Records the ids a store's listener hears, and checks each one was
@@ -96,6 +96,106 @@ impl Messages for HistoryPage {
 
 fn ids(messages: &[chat_proto::Message]) -> Vec<u64> {
     messages.iter().map(|m| m.id).collect()
+}
+
+/// A request to room `once` from `user` with this text and `ref`.
+fn once(user: &str, text: &str, reference: Option<&str>) -> NewMessage {
+    NewMessage {
+        room: room("once"),
+        user: UserName::parse(user).expect("test user names are valid"),
+        text: text.to_owned(),
+        reference: reference.map(str::to_owned),
+        origin: ConnId(9),
+    }
+}
+
+async fn outcome(store: &dyn MessageStore, message: NewMessage) -> Outcome {
+    store
+        .queue_entry(message.into())
+        .await
+        .expect("the store answers")
+        .await
+        .expect("the store answers")
+}
+
+/// The id and `ref` of the stored entry a duplicate was answered with.
+fn duplicate_of(outcome: &Outcome) -> Option<(u64, String)> {
+    match outcome {
+        Outcome::Duplicate(entry) => Some((entry.id(), entry.reference()?.to_owned())),
+        _ => None,
+    }
+}
+
+/// Exactly once: the same request from the same user to the same room
+/// with the same `ref` is answered with the stored entry (its id, its
+/// `ref`, its text) and nobody hears of it; other content, another user
+/// or no `ref` is a new entry.
+async fn sent_again_is_stored_once(store: &dyn MessageStore, heard: &Heard) {
+    let first = outcome(store, once("alice", "hello", Some("r1"))).await;
+    assert_eq!(first, Outcome::Stored(1));
+    let again = outcome(store, once("alice", "hello", Some("r1"))).await;
+    assert_eq!(
+        duplicate_of(&again),
+        Some((1, "r1".to_owned())),
+        "{again:?}"
+    );
+    let Outcome::Duplicate(Entry::Message(stored)) = &again else {
+        panic!("a message is answered with the message: {again:?}");
+    };
+    assert_eq!(
+        (stored.user.as_str(), stored.text.as_str()),
+        ("alice", "hello")
+    );
+    assert_eq!(heard.ids("once"), [1], "a duplicate is not fanned out");
+    // The same ref with other content, or from someone else, is new.
+    assert_eq!(
+        outcome(store, once("alice", "hello!", Some("r1"))).await,
+        Outcome::Stored(2)
+    );
+    assert_eq!(
+        outcome(store, once("bob", "hello", Some("r1"))).await,
+        Outcome::Stored(3)
+    );
+    // The user regardless of case, as names are.
+    let spelled = outcome(store, once("Alice", "hello", Some("r1"))).await;
+    assert_eq!(duplicate_of(&spelled), Some((1, "r1".to_owned())));
+    // Without a ref there is nothing to know it by: stored each time.
+    assert_eq!(
+        outcome(store, once("alice", "hello", None)).await,
+        Outcome::Stored(4)
+    );
+    assert_eq!(
+        outcome(store, once("alice", "hello", None)).await,
+        Outcome::Stored(5)
+    );
+    // Queued back to back, as a batch may take them: still once.
+    let first = store
+        .queue_entry(once("alice", "twice", Some("r2")).into())
+        .await
+        .expect("the store answers");
+    let second = store
+        .queue_entry(once("alice", "twice", Some("r2")).into())
+        .await
+        .expect("the store answers");
+    assert_eq!(first.await.expect("the store answers"), Outcome::Stored(6));
+    let second = second.await.expect("the store answers");
+    assert_eq!(duplicate_of(&second), Some((6, "r2".to_owned())));
+    assert_eq!(
+        store
+            .queue_append(once("alice", "twice", Some("r2")))
+            .await
+            .expect("the store answers")
+            .await
+            .expect("the store answers"),
+        6,
+        "queue_append answers a duplicate with the stored id"
+    );
+    assert_eq!(heard.ids("once"), [1, 2, 3, 4, 5, 6]);
+    let page = store
+        .history(&room("once"), Page::Newest { limit: 50 })
+        .await
+        .expect("the store answers");
+    assert_eq!(ids(&page.messages()), [1, 2, 3, 4, 5, 6]);
 }
 
 /// The behaviour every store shares. `store` is fresh and empty; `reopen`
@@ -245,6 +345,8 @@ where
         Some("h1")
     );
 
+    sent_again_is_stored_once(store.as_ref(), &heard).await;
+
     store.close().await.expect("the store answers");
     let store = reopen().await;
     let id = store
@@ -254,6 +356,13 @@ where
         .await
         .expect("the store answers");
     assert_eq!(id, 11, "ids continue after a restart, never reused");
+    // No time window: a request stored before the restart is still found.
+    let again = outcome(store.as_ref(), once("alice", "hello", Some("r1"))).await;
+    assert_eq!(
+        duplicate_of(&again),
+        Some((1, "r1".to_owned())),
+        "{again:?}"
+    );
     assert_eq!(
         store
             .password_hash(&carol)
@@ -297,10 +406,21 @@ async fn postgres_behaves_like_a_message_store() {
         open(Arc::new(Heard::default())).await
     })
     .await;
-    // Schema 4: the room stream, rooms people own, fixable messages.
+    // A resend is found through the partial unique index, not a scan (the
+    // planner is told off sequential scans: these tables are tiny).
+    let plan = postgres
+        .query(
+            "SET enable_seqscan = off; EXPLAIN SELECT id, user_name, text, ts, kind, subject, arg,
+             flags FROM entries WHERE room_id = 1 AND ref_user = 'alice'
+             AND client_ref = convert_to('r1', 'UTF8') AND fingerprint = '\\x00'::bytea",
+        )
+        .await;
+    assert!(plan.contains("entries_ref"), "{plan}");
+    // Schema 5: the room stream, rooms people own, fixable messages,
+    // exactly once.
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "4"
+        "5"
     );
 }
 

@@ -92,6 +92,7 @@ async fn a_ban_queued_before_a_message_refuses_it_in_the_same_batch_and_uses_no_
         .map(|outcome| match outcome {
             Outcome::Stored(id) => Ok(id),
             Outcome::Refused(refusal) => Err(refusal.code),
+            Outcome::Duplicate(entry) => panic!("nothing here is sent twice: {entry:?}"),
         })
         .collect();
     assert_eq!(

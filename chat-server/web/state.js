@@ -124,8 +124,6 @@ class Room {
     this.since = null;
     /** Live messages that arrived during the catch-up, shown after it. */
     this.held = [];
-    /** Messages from the catch-up, to match against pending lines. */
-    this.caughtUp = [];
     /** Kinds ("before" / "after") of the history requests in flight, in
      * the order the server answers them. */
     this.requests = [];
@@ -406,7 +404,6 @@ export class Chat {
       }
       if (!room.insert(m)) continue;
       room.trim();
-      room.caughtUp.push(m);
       // A fresh join shows the newest page for context, not as news.
       if (room.since !== null) this.count(room, m);
     }
@@ -416,27 +413,13 @@ export class Chat {
     room.catchingUp = false;
     for (const m of room.held) this.applyLive(room, m);
     room.held = [];
-    this.settlePending(room);
-    room.caughtUp = [];
+    // Every line still pending goes again with its ref, also one the
+    // catch-up just showed (stored, its acknowledgement lost): the server
+    // stores a request once and answers the resend with the stored copy,
+    // carrying the ref, which settles it in applyLive.
     this.flushPending(room.name);
     this.persist();
     this.changed("room", room.name);
-  }
-
-  /** A line whose stored copy came back in the catch-up (the
-   * acknowledgement was lost with the connection) is taken as acknowledged
-   * instead of sent again: by its ref when the page carries it, else by
-   * text. Protocol 1 has no server-side dedupe by ref, and a server saying
-   * protocol 2 may not store repeated refs once yet (docs/protocol.md,
-   * Status), so this holds for both. */
-  settlePending(room) {
-    for (const m of room.caughtUp) {
-      if (m.user !== this.user) continue;
-      const at = this.pending.findIndex(
-        (p) => p.room === room.name && p.sent && p.topic === undefined && (m.ref ? p.ref === m.ref : p.text === m.text),
-      );
-      if (at >= 0) this.pending.splice(at, 1);
-    }
   }
 
   onMessage(frame) {
@@ -447,18 +430,26 @@ export class Chat {
   }
 
   applyLive(room, message) {
+    let settled = false;
     if (message.ref) {
       const at = this.pending.findIndex((p) => p.ref === message.ref);
       if (at >= 0) {
         this.pending.splice(at, 1);
         this.persist();
+        settled = true;
       }
     }
     if (isFix(message)) {
       if (room.applyFix(message)) this.changed("message", room.name);
+      else if (settled) this.changed("message", room.name);
       return;
     }
-    if (!room.insert(message)) return;
+    if (!room.insert(message)) {
+      // The server's answer to a resend: the stored copy, shown already;
+      // only the pending line goes.
+      if (settled) this.changed("message", room.name);
+      return;
+    }
     room.trim();
     if (isRoomEvent(message)) this.applyRoomEvent(room, message);
     else this.count(room, message);

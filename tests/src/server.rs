@@ -253,6 +253,12 @@ impl ServerProcess {
         self.process.wait_exit(limit).await
     }
 
+    /// Replaces [`ServerOptions::extra_args`] from the next
+    /// [`ServerProcess::restart`] on (to leave a test hook off, say).
+    pub fn set_extra_args_on_restart(&mut self, args: Vec<String>) {
+        self.options.extra_args = args;
+    }
+
     /// Stops the server gracefully (SIGTERM, expecting exit code 0) and
     /// starts it again on the same database and a new port.
     pub async fn restart(&mut self) {

@@ -294,7 +294,7 @@ async fn a_restarted_server_loses_nothing_and_doubles_nothing() {
 }
 
 #[tokio::test]
-async fn a_line_stored_whose_acknowledgement_was_lost_is_not_sent_again() {
+async fn a_line_stored_whose_acknowledgement_was_lost_is_shown_and_stored_once() {
     let server = ServerProcess::start_default().await;
     let door = Forwarder::start(server.addr()).await;
     let mut browser = Browser::start().await;
@@ -319,8 +319,9 @@ async fn a_line_stored_whose_acknowledgement_was_lost_is_not_sent_again() {
     door.swallow_replies(false);
     door.cut();
 
-    // The catch-up brings the stored copy back (without its ref): the page
-    // takes it as the acknowledgement instead of sending the line again.
+    // The catch-up brings the stored copy back (without its ref); the page
+    // sends the line again with its ref, and the server answers with that
+    // stored copy instead of storing it twice (exactly once, protocol 2).
     alice.wait_connected().await;
     alice.wait_caught_up("lobby").await;
     let shown = alice.wait_message_count(1).await;

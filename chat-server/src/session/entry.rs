@@ -2,11 +2,13 @@
 //! for every request that makes one (`message`, and the protocol-2
 //! moderation requests). The store answers each receipt after fan-out, so
 //! a stored entry's echo (with its `ref`) has already been queued to the
-//! actor; a refusal or a failure is answered here, about that `ref`.
+//! actor; a request the store found stored before (the same `ref` and
+//! content, see `store/fingerprint.rs`), a refusal or a failure is answered
+//! here, about that `ref`.
 
 use std::pin::Pin;
 
-use chat_proto::{ErrorCode, RoomName, UserName};
+use chat_proto::{ErrorCode, RoomName, ServerFrame, UserName};
 
 use super::Context;
 use super::command::room_name;
@@ -44,6 +46,9 @@ pub(super) fn settled(
 ) {
     match result {
         Ok(Outcome::Stored(_)) => {}
+        // Sent before and stored then: the stored entry, with its `ref`,
+        // is the acknowledgement, to this connection alone.
+        Ok(Outcome::Duplicate(stored)) => cx.replies.send(&ServerFrame::from(stored)),
         Ok(Outcome::Refused(refusal)) => {
             cx.replies
                 .error_about(reference, refusal.code, refusal.reason);

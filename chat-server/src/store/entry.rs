@@ -221,6 +221,11 @@ pub enum Outcome {
     /// Stored under this id, and heard by fan-out before the receipt
     /// resolved.
     Stored(u64),
+    /// Not stored again: the same user sent the same request (the same
+    /// `ref`, the same content) to this room before, and this is that
+    /// entry as stored, with the `ref`. It is the actor's acknowledgement
+    /// alone: no id was used and nothing is fanned out.
+    Duplicate(Entry),
     /// Not stored: the room's rules forbid it. No id was used.
     Refused(Refusal),
 }

@@ -13,16 +13,20 @@
 //! [`postgres`] keep only their SQL and how they run it. [`health`] says
 //! whether storage takes writes now (and logs and counts its faults);
 //! `db_file` keeps a second server off a SQLite file and notices the file
-//! being deleted or replaced under a running one. The rules of rooms
-//! people own are in `rules`, those of fixable messages in `fixable`,
-//! each backend's SQL for them in `*_rooms` and `*_fixable`. Each store's
-//! schema migrations past version 1 are SQL files in `store/schema/` (or
-//! constants beside their SQL).
+//! being deleted or replaced under a running one; `fingerprint` is the
+//! content half of exactly once (a resent request is found by its `ref`
+//! and fingerprint, not stored again). The rules of rooms people own are
+//! in `rules`, those of fixable messages in `fixable`, each backend's SQL
+//! for them in `*_rooms` and `*_fixable`. Each store's schema migrations
+//! past version 1 are SQL files in `store/schema/` (or constants beside
+//! their SQL).
 
 mod batch;
 mod commits;
+pub mod crash_hook;
 mod db_file;
 mod entry;
+mod fingerprint;
 mod fixable;
 pub mod health;
 mod listing;
@@ -192,12 +196,14 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Queues an entry for storage. The outer future resolves once the
     /// entry holds its place in the queue, so entries a session queues
     /// one after another get ids in that order; the [`Receipt`] resolves to
-    /// its [`Outcome`] after the commit (its id, or the rule that refused
+    /// its [`Outcome`] after the commit (its id; the entry the same request
+    /// stored before, which nobody else hears of; or the rule that refused
     /// it), and the [`CommitListener`] has heard of a stored one before
     /// that.
     fn queue_entry(&self, entry: NewEntry) -> StoreFuture<Receipt>;
     /// Queues a plain message, as [`MessageStore::queue_entry`] does; the
-    /// inner future resolves to its id, or [`StoreError::Refused`].
+    /// inner future resolves to its id (the stored one's, for a request
+    /// sent before), or [`StoreError::Refused`].
     fn queue_append(&self, message: NewMessage) -> StoreFuture<StoreFuture<u64>> {
         let queued = self.queue_entry(message.into());
         Box::pin(async move {
@@ -205,6 +211,7 @@ pub trait MessageStore: Send + Sync + 'static {
             let id: StoreFuture<u64> = Box::pin(async move {
                 match receipt.await? {
                     Outcome::Stored(id) => Ok(id),
+                    Outcome::Duplicate(entry) => Ok(entry.id()),
                     Outcome::Refused(refusal) => Err(StoreError::Refused(refusal.reason)),
                 }
             });

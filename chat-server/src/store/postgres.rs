@@ -25,6 +25,7 @@ use tokio_postgres::NoTls;
 
 use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending};
 use super::commits::{Commit, FanOut};
+use super::crash_hook;
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::postgres_rooms::{STREAM_SCHEMA, join_state, revive, store_batch};
@@ -79,6 +80,8 @@ const MIGRATIONS: &[&str] = &[
     STREAM_SCHEMA,
     // 4: fixable messages: page state on the message's row, reactions.
     include_str!("schema/postgres_04_fixable.sql"),
+    // 5: exactly once: an entry keeps its request's ref and fingerprint.
+    include_str!("schema/postgres_05_exactly_once.sql"),
 ];
 
 const CREATE_ROOM: &str = "INSERT INTO rooms (name, last_id, created_at, owner)
@@ -731,6 +734,7 @@ impl Writer {
         let tx = client.transaction().await.map_err(db_error)?;
         let outcomes = store_batch(&*tx, batch, ts).await?;
         tx.commit().await.map_err(db_error)?;
+        crash_hook::committed(outcomes.iter().any(|o| matches!(o, Outcome::Stored(_))));
         Ok(outcomes)
     }
 }

@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use chat_proto::Role;
+use chat_proto::{Entry, Role};
 use tokio_postgres::GenericClient;
 
 use super::batch::Pending;
+use super::fingerprint::ResendKey;
 use super::page::{from_sql_id, to_sql_id};
 use super::postgres_fixable::{apply_fix, target_facts};
 use super::rows::EntryRow;
@@ -165,6 +166,10 @@ pub(super) async fn store_batch(
         let Some((room_id, last_id)) = rooms.get_mut(entry.room.as_str()) else {
             continue;
         };
+        if let Some(stored) = find_resent(client, *room_id, entry).await? {
+            outcomes.push(Outcome::Duplicate(stored));
+            continue;
+        }
         let facts = load_facts(client, *room_id, entry).await?;
         match decide(entry, &facts) {
             Err(refusal) => outcomes.push(Outcome::Refused(refusal)),
@@ -190,6 +195,50 @@ pub(super) async fn store_batch(
         }
     }
     Ok(outcomes)
+}
+
+/// The entry the same request stored before (same user, room, `ref` and
+/// content), with its `ref`: one probe of the `entries_ref` index, under
+/// the room's row lock, so a commit whose answer was lost, retried on any
+/// node, finds its own row.
+async fn find_resent(
+    client: &impl GenericClient,
+    room_id: i64,
+    entry: &NewEntry,
+) -> Result<Option<Entry>, StoreError> {
+    let Some(key) = ResendKey::of(entry) else {
+        return Ok(None);
+    };
+    let reference = key.reference.as_bytes();
+    let row = client
+        .query_opt(
+            "SELECT id, user_name, text, ts, kind, subject, arg, flags, target, edited_ts, deleted
+             FROM entries
+             WHERE room_id = $1 AND ref_user = $2 AND client_ref = $3 AND fingerprint = $4",
+            &[&room_id, &key.user, &reference, &&key.fingerprint[..]],
+        )
+        .await
+        .map_err(db)?;
+    let Some(row) = row else { return Ok(None) };
+    let stored = EntryRow {
+        text: text(row.try_get(2).map_err(db)?),
+        kind: row.try_get(4).map_err(db)?,
+        subject: row.try_get(5).map_err(db)?,
+        arg: row.try_get(6).map_err(db)?,
+        flags: row.try_get(7).map_err(db)?,
+        target: row
+            .try_get::<_, Option<i64>>(8)
+            .map_err(db)?
+            .map(from_sql_id),
+        edited: row.try_get(9).map_err(db)?,
+        deleted: row.try_get(10).map_err(db)?,
+    };
+    let id = from_sql_id(row.try_get(0).map_err(db)?);
+    let user = row.try_get(1).map_err(db)?;
+    let ts = row.try_get(3).map_err(db)?;
+    Ok(stored
+        .entry(entry.room.as_str(), id, user, ts)
+        .map(|stored| stored.with_reference(Some(key.reference))))
 }
 
 async fn apply(
@@ -302,10 +351,15 @@ async fn append(
         return Ok(());
     };
     let body = row.text.into_bytes();
+    let key = ResendKey::of(entry);
+    let reference = key.as_ref().map(|key| key.reference.as_bytes());
+    let ref_user = key.as_ref().map(|key| key.user.as_str());
+    let fingerprint = key.as_ref().map(|key| &key.fingerprint[..]);
     exec(
         client,
-        "INSERT INTO entries (room_id, id, user_name, text, ts, kind, subject, arg, flags, target)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO entries (room_id, id, user_name, text, ts, kind, subject, arg, flags, target,
+              client_ref, ref_user, fingerprint)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
             &room_id,
             &id,
@@ -317,6 +371,9 @@ async fn append(
             &row.arg,
             &row.flags,
             &row.target.map(to_sql_id),
+            &reference,
+            &ref_user,
+            &fingerprint,
         ],
     )
     .await

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chat_proto::{RoomName, UserName};
+use chat_proto::{Entry, RoomName, UserName};
 use rusqlite::config::DbConfig;
 use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
@@ -35,7 +35,9 @@ use tokio::sync::mpsc;
 
 use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending, Reply, Settle, answer};
 use super::commits::{Commit, FanOut};
+use super::crash_hook;
 use super::db_file::{self, DbFile, DbLock, Watch};
+use super::fingerprint::ResendKey;
 use super::health::{StorageFault, StoreHealth};
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, pending_migrations};
@@ -100,6 +102,8 @@ const MIGRATIONS: &[&str] = &[
     STREAM_SCHEMA,
     // 4: fixable messages: page state on the message's row, reactions.
     include_str!("schema/sqlite_04_fixable.sql"),
+    // 5: exactly once: an entry keeps its request's ref and fingerprint.
+    include_str!("schema/sqlite_05_exactly_once.sql"),
 ];
 
 /// Writes besides appends, run in a batch's transaction and answered
@@ -800,6 +804,7 @@ impl Writer {
                 .execute(params![last_id, room_id])?;
         }
         tx.commit()?;
+        crash_hook::committed(!touched.is_empty());
         Ok(ids)
     }
 }
@@ -922,6 +927,9 @@ fn append(
     ts: i64,
 ) -> rusqlite::Result<(i64, Outcome)> {
     let row = ensure_room(tx, rooms, &entry.room, None)?;
+    if let Some(stored) = find_resent(tx, row.id, entry)? {
+        return Ok((row.id, Outcome::Duplicate(stored)));
+    }
     let facts = load_facts(tx, row.id, entry)?;
     let effects = match decide(entry, &facts) {
         Ok(effects) => effects,
@@ -935,6 +943,51 @@ fn append(
         row.last_id = id;
     }
     Ok((row.id, Outcome::Stored(id)))
+}
+
+/// A request stored before, by the key of the `entries_ref` index.
+const FIND_RESENT: &str = "SELECT id, user, text, ts, kind, subject, arg, flags,
+            target, edited_ts, deleted FROM entries
+     WHERE room_id = ?1 AND ref_user = ?2 AND client_ref = ?3 AND fingerprint = ?4";
+
+/// The entry the same request stored before (same user, room, `ref` and
+/// content), with its `ref`: one probe of the `entries_ref` index, inside
+/// the writer's transaction, so it also sees this batch's earlier entries.
+fn find_resent(
+    tx: &Transaction<'_>,
+    room_id: i64,
+    entry: &NewEntry,
+) -> rusqlite::Result<Option<Entry>> {
+    let Some(key) = ResendKey::of(entry) else {
+        return Ok(None);
+    };
+    let found = tx
+        .prepare_cached(FIND_RESENT)?
+        .query_row(
+            params![room_id, key.user, key.reference, &key.fingerprint[..]],
+            |row| stored_entry(row, entry.room.as_str()),
+        )
+        .optional()?;
+    Ok(found
+        .flatten()
+        .map(|e| e.with_reference(Some(key.reference))))
+}
+
+/// The entry in a row of `id, user, text, ts, kind, subject, arg, flags,
+/// target, edited_ts, deleted`, as pages show it (reactions aside); `None`
+/// for a kind this version does not know.
+fn stored_entry(row: &rusqlite::Row<'_>, room: &str) -> rusqlite::Result<Option<Entry>> {
+    let entry = EntryRow {
+        text: row.get(2)?,
+        kind: row.get(4)?,
+        subject: row.get(5)?,
+        arg: row.get(6)?,
+        flags: row.get(7)?,
+        target: row.get(8)?,
+        edited: row.get(9)?,
+        deleted: row.get(10)?,
+    };
+    Ok(entry.entry(room, row.get(0)?, row.get(1)?, row.get(3)?))
 }
 
 /// What one read transaction gives a join: the snapshot or a refusal,
@@ -1002,17 +1055,7 @@ fn read_page(
     };
     let mut stmt = tx.prepare_cached(sql)?;
     let rows = stmt.query_map(params![room_id, bounds.bound, bounds.fetch], |row| {
-        let entry = EntryRow {
-            text: row.get(2)?,
-            kind: row.get(4)?,
-            subject: row.get(5)?,
-            arg: row.get(6)?,
-            flags: row.get(7)?,
-            target: row.get(8)?,
-            edited: row.get(9)?,
-            deleted: row.get(10)?,
-        };
-        Ok(entry.entry(room, row.get(0)?, row.get(1)?, row.get(3)?))
+        stored_entry(row, room)
     })?;
     let entries = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     let mut page = bounds.finish(entries.into_iter().flatten().collect());
@@ -1306,6 +1349,37 @@ mod tests {
         let next = open(&path, Arc::new(Recorder::default()));
         assert_eq!(next.fault(), None);
         next.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_resent_request_is_found_by_the_index_not_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite3");
+        let store = open(&path, Arc::new(Recorder::default()));
+        assert_eq!(append(&store, new_message("lobby", "kept")).await, 1);
+        store.close().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {FIND_RESENT}"))
+            .unwrap()
+            .query_map(params![1, "alice", "r", &[0_u8; 16][..]], |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(plan.len(), 1, "{plan:?}");
+        assert!(plan[0].contains("USING INDEX entries_ref"), "{plan:?}");
+        // The row keeps its ref, its author folded and a 16-byte fingerprint.
+        let (reference, user, fingerprint): (String, String, Vec<u8>) = conn
+            .query_row(
+                "SELECT client_ref, ref_user, fingerprint FROM entries",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((reference.as_str(), user.as_str()), ("r", "alice"));
+        assert_eq!(fingerprint.len(), 16);
     }
 
     #[test]

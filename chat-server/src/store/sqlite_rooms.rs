@@ -7,6 +7,7 @@
 use chat_proto::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::fingerprint::ResendKey;
 use super::rows::EntryRow;
 use super::rules::{Effect, Facts, PersonFacts};
 use super::sqlite_fixable::{apply_fix, target_facts};
@@ -214,9 +215,11 @@ fn append(
     let Some(row) = EntryRow::of(&entry.change) else {
         return Ok(());
     };
+    let key = ResendKey::of(entry);
     conn.prepare_cached(
-        "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags, target)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags, target,
+              client_ref, ref_user, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         room_id,
@@ -228,7 +231,10 @@ fn append(
         row.subject,
         row.arg,
         row.flags,
-        row.target
+        row.target,
+        key.as_ref().map(|key| key.reference.as_str()),
+        key.as_ref().map(|key| key.user.as_str()),
+        key.as_ref().map(|key| &key.fingerprint[..]),
     ])
     .map(drop)
 }
