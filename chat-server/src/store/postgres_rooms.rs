@@ -166,7 +166,9 @@ pub(super) async fn store_batch(
         let Some((room_id, last_id)) = rooms.get_mut(entry.room.as_str()) else {
             continue;
         };
-        if let Some(stored) = find_resent(client, *room_id, entry).await? {
+        // Hashed once: the probe and the stored row share it.
+        let key = ResendKey::of(entry);
+        if let Some(stored) = find_resent(client, *room_id, entry, key.as_ref()).await? {
             outcomes.push(Outcome::Duplicate(stored));
             continue;
         }
@@ -176,7 +178,7 @@ pub(super) async fn store_batch(
             Ok(effects) => {
                 let id = *last_id + 1;
                 for effect in effects {
-                    apply(client, *room_id, id, entry, ts, effect).await?;
+                    apply(client, *room_id, id, entry, key.as_ref(), ts, effect).await?;
                 }
                 *last_id = id;
                 outcomes.push(Outcome::Stored(id));
@@ -205,8 +207,9 @@ async fn find_resent(
     client: &impl GenericClient,
     room_id: i64,
     entry: &NewEntry,
+    key: Option<&ResendKey>,
 ) -> Result<Option<Entry>, StoreError> {
-    let Some(key) = ResendKey::of(entry) else {
+    let Some(key) = key else {
         return Ok(None);
     };
     let reference = key.reference.as_bytes();
@@ -238,7 +241,7 @@ async fn find_resent(
     let ts = row.try_get(3).map_err(db)?;
     Ok(stored
         .entry(entry.room.as_str(), id, user, ts)
-        .map(|stored| stored.with_reference(Some(key.reference))))
+        .map(|stored| stored.with_reference(Some(key.reference.clone()))))
 }
 
 async fn apply(
@@ -246,12 +249,13 @@ async fn apply(
     room_id: i64,
     id: u64,
     entry: &NewEntry,
+    key: Option<&ResendKey>,
     ts: i64,
     effect: Effect,
 ) -> Result<(), StoreError> {
     let id = to_sql_id(id);
     let (sql, name): (&str, String) = match effect {
-        Effect::Append => return append(client, room_id, id, entry, ts).await,
+        Effect::Append => return append(client, room_id, id, entry, key, ts).await,
         Effect::Topic(topic) => {
             let topic = topic.into_bytes();
             return exec(
@@ -345,16 +349,16 @@ async fn append(
     room_id: i64,
     id: i64,
     entry: &NewEntry,
+    key: Option<&ResendKey>,
     ts: i64,
 ) -> Result<(), StoreError> {
     let Some(row) = EntryRow::of(&entry.change) else {
         return Ok(());
     };
     let body = row.text.into_bytes();
-    let key = ResendKey::of(entry);
-    let reference = key.as_ref().map(|key| key.reference.as_bytes());
-    let ref_user = key.as_ref().map(|key| key.user.as_str());
-    let fingerprint = key.as_ref().map(|key| &key.fingerprint[..]);
+    let reference = key.map(|key| key.reference.as_bytes());
+    let ref_user = key.map(|key| key.user.as_str());
+    let fingerprint = key.map(|key| &key.fingerprint[..]);
     exec(
         client,
         "INSERT INTO entries (room_id, id, user_name, text, ts, kind, subject, arg, flags, target,

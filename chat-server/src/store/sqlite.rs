@@ -927,7 +927,9 @@ fn append(
     ts: i64,
 ) -> rusqlite::Result<(i64, Outcome)> {
     let row = ensure_room(tx, rooms, &entry.room, None)?;
-    if let Some(stored) = find_resent(tx, row.id, entry)? {
+    // Hashed once: the probe and the stored row share it.
+    let key = ResendKey::of(entry);
+    if let Some(stored) = find_resent(tx, row.id, entry, key.as_ref())? {
         return Ok((row.id, Outcome::Duplicate(stored)));
     }
     let facts = load_facts(tx, row.id, entry)?;
@@ -937,7 +939,7 @@ fn append(
     };
     let id = row.last_id + 1;
     for effect in effects {
-        apply(tx, row.id, id, entry, ts, effect)?;
+        apply(tx, row.id, id, entry, key.as_ref(), ts, effect)?;
     }
     if let Some(row) = rooms.get_mut(entry.room.as_str()) {
         row.last_id = id;
@@ -957,8 +959,9 @@ fn find_resent(
     tx: &Transaction<'_>,
     room_id: i64,
     entry: &NewEntry,
+    key: Option<&ResendKey>,
 ) -> rusqlite::Result<Option<Entry>> {
-    let Some(key) = ResendKey::of(entry) else {
+    let Some(key) = key else {
         return Ok(None);
     };
     let found = tx
@@ -970,7 +973,7 @@ fn find_resent(
         .optional()?;
     Ok(found
         .flatten()
-        .map(|e| e.with_reference(Some(key.reference))))
+        .map(|e| e.with_reference(Some(key.reference.clone()))))
 }
 
 /// The entry in a row of `id, user, text, ts, kind, subject, arg, flags,

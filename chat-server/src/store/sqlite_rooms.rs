@@ -151,6 +151,7 @@ pub(super) fn apply(
     room_id: i64,
     id: u64,
     entry: &NewEntry,
+    key: Option<&ResendKey>,
     ts: i64,
     effect: Effect,
 ) -> rusqlite::Result<()> {
@@ -165,7 +166,7 @@ pub(super) fn apply(
             .map(drop)
     };
     match effect {
-        Effect::Append => append(conn, room_id, id, entry, ts),
+        Effect::Append => append(conn, room_id, id, entry, key, ts),
         Effect::Topic(topic) => conn
             .prepare_cached("UPDATE rooms SET topic = ?1 WHERE id = ?2")?
             .execute(params![topic, room_id])
@@ -210,12 +211,12 @@ fn append(
     room_id: i64,
     id: u64,
     entry: &NewEntry,
+    key: Option<&ResendKey>,
     ts: i64,
 ) -> rusqlite::Result<()> {
     let Some(row) = EntryRow::of(&entry.change) else {
         return Ok(());
     };
-    let key = ResendKey::of(entry);
     conn.prepare_cached(
         "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags, target,
               client_ref, ref_user, fingerprint)
@@ -232,9 +233,9 @@ fn append(
         row.arg,
         row.flags,
         row.target,
-        key.as_ref().map(|key| key.reference.as_str()),
-        key.as_ref().map(|key| key.user.as_str()),
-        key.as_ref().map(|key| &key.fingerprint[..]),
+        key.map(|key| key.reference.as_str()),
+        key.map(|key| key.user.as_str()),
+        key.map(|key| &key.fingerprint[..]),
     ])
     .map(drop)
 }
