@@ -250,7 +250,7 @@ async fn a_line_stored_by_a_server_that_died_before_acknowledging_shows_once() {
     alice.wait_for_text("#lobby: 2 members").await;
     alice.type_line(MARKER);
     bob.wait_for_text(MARKER).await;
-    alice.wait_for_text(MARKER).await;
+    alice.wait_for_message("alice", MARKER).await;
     assert_eq!(
         rows_with(&bob, LINE),
         1,

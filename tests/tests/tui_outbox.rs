@@ -97,7 +97,7 @@ async fn lines_typed_offline_survive_sigkill_and_arrive_once_in_order() {
     let stored: Vec<&str> = history.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(stored, expected, "stored once each");
 
-    alice.wait_for_text(MARKER).await;
+    alice.wait_for_message("alice", MARKER).await;
     for text in TYPED.iter().chain([&MARKER]) {
         assert_eq!(
             rows_with(&alice, text),
