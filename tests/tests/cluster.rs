@@ -568,7 +568,7 @@ async fn migrate_creates_the_schema_and_a_node_needs_both_engines() {
     );
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "5"
+        "6"
     );
     assert_eq!(
         postgres

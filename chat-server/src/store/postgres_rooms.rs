@@ -13,6 +13,7 @@ use super::batch::Pending;
 use super::fingerprint::ResendKey;
 use super::page::{from_sql_id, to_sql_id};
 use super::postgres_fixable::{apply_fix, target_facts};
+use super::postgres_mine::{membership, unlist};
 use super::rows::EntryRow;
 use super::rules::{Effect, Facts, PersonFacts, decide};
 use super::sqlite_rooms::folded;
@@ -311,6 +312,7 @@ async fn apply(
         }
         Effect::DeleteRoom => return delete_room(client, room_id, id, ts).await,
         Effect::Fix(fix) => return apply_fix(client, room_id, id, entry, ts, fix).await,
+        Effect::Unlisted(name) => return unlist(client, room_id, &name).await,
     };
     exec(client, sql, &[&room_id, &folded(&name)]).await
 }
@@ -392,7 +394,14 @@ async fn delete_room(
         &[&id, &ts, &room_id],
     )
     .await?;
-    for table in ["entries", "reactions", "ops", "bans", "access"] {
+    for table in [
+        "entries",
+        "reactions",
+        "ops",
+        "bans",
+        "access",
+        "memberships",
+    ] {
         exec(
             client,
             &format!("DELETE FROM {table} WHERE room_id = $1"),
@@ -456,11 +465,14 @@ pub(super) async fn join_state(
     } else {
         Role::Member
     };
+    let (read_id, listed) = membership(client, room_id, viewer).await?;
     Ok(Some(Ok(RoomState {
         topic,
         owner,
         ops,
         private,
         role,
+        read_id,
+        listed,
     })))
 }

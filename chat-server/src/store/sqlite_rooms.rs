@@ -11,6 +11,7 @@ use super::fingerprint::ResendKey;
 use super::rows::EntryRow;
 use super::rules::{Effect, Facts, PersonFacts};
 use super::sqlite_fixable::{apply_fix, target_facts};
+use super::sqlite_mine::{membership, unlist};
 use super::{Actor, Change, NewEntry, Refusal, RoomState};
 
 /// Schema version 3: the room stream and rooms people own. `messages`
@@ -202,6 +203,7 @@ pub(super) fn apply(
             .map(drop),
         Effect::DeleteRoom => delete_room(conn, room_id, id, ts),
         Effect::Fix(fix) => apply_fix(conn, room_id, id, entry, ts, fix),
+        Effect::Unlisted(name) => unlist(conn, room_id, &name),
     }
 }
 
@@ -247,7 +249,14 @@ fn delete_room(conn: &Connection, room_id: i64, id: u64, ts: i64) -> rusqlite::R
          deleted_at = ?2 WHERE id = ?3",
     )?
     .execute(params![id, ts, room_id])?;
-    for table in ["entries", "reactions", "ops", "bans", "access"] {
+    for table in [
+        "entries",
+        "reactions",
+        "ops",
+        "bans",
+        "access",
+        "memberships",
+    ] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE room_id = ?1"))?
             .execute([room_id])?;
     }
@@ -301,11 +310,14 @@ pub(super) fn join_state(
     } else {
         Role::Member
     };
+    let (read_id, listed) = membership(conn, room_id, viewer)?;
     Ok(Some(Ok(RoomState {
         topic,
         owner,
         ops,
         private,
         role,
+        read_id,
+        listed,
     })))
 }
