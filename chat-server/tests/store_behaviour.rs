@@ -420,7 +420,7 @@ async fn postgres_behaves_like_a_message_store() {
     // exactly once, your rooms.
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "5"
+        "6"
     );
 }
 

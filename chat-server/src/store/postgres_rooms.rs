@@ -389,7 +389,7 @@ async fn delete_room(
 ) -> Result<(), StoreError> {
     exec(
         client,
-        "UPDATE rooms SET owner = NULL, topic = ''::BYTEA, private = FALSE, first_id = $1 + 1,
+        "UPDATE rooms SET owner = NULL, topic = ''::BYTEA, private = FALSE, first_id = $1::BIGINT + 1,
          deleted_at = $2 WHERE id = $3",
         &[&id, &ts, &room_id],
     )
