@@ -81,12 +81,20 @@ fn row(room: &str, last_id: u64, read_id: u64) -> (String, u64, u64) {
 
 async fn remembers_rooms_and_read_markers(store: &dyn MessageStore) {
     for user in ["alice", "bob"] {
-        assert!(store.create_account(&name(user), "h".into()).await.unwrap());
+        assert!(
+            store
+                .create_account(&name(user), "h".into())
+                .await
+                .expect("the store answers")
+        );
     }
     let (alice, bob) = (registered("alice"), registered("bob"));
     let first = state(store, &alice, "r").await;
     assert_eq!((first.read_id, first.listed), (0, false));
-    store.remember_room(&alice.name, &room("r")).await.unwrap();
+    store
+        .remember_room(&alice.name, &room("r"))
+        .await
+        .expect("the store answers");
     for text in ["one", "two", "three"] {
         store_entry(store, &alice, "r", Change::message(text)).await;
     }
@@ -94,31 +102,54 @@ async fn remembers_rooms_and_read_markers(store: &dyn MessageStore) {
     assert!(mine(store, "bob").await.is_empty());
 
     let read = |id| store.mark_read(&alice.name, &room("r"), id);
-    assert_eq!(read(2).await.unwrap(), Some(2));
-    assert_eq!(read(1).await.unwrap(), None, "backwards");
-    assert_eq!(read(2).await.unwrap(), None, "the same again");
-    assert_eq!(read(99).await.unwrap(), Some(3), "stops at the newest");
-    assert_eq!(read(u64::MAX).await.unwrap(), None);
+    assert_eq!(read(2).await.expect("the store answers"), Some(2));
+    assert_eq!(read(1).await.expect("the store answers"), None, "backwards");
+    assert_eq!(
+        read(2).await.expect("the store answers"),
+        None,
+        "the same again"
+    );
+    assert_eq!(
+        read(99).await.expect("the store answers"),
+        Some(3),
+        "stops at the newest"
+    );
+    assert_eq!(read(u64::MAX).await.expect("the store answers"), None);
     let again = state(store, &alice, "r").await;
     assert_eq!((again.read_id, again.listed), (3, true));
 
     // Unlisted, the marker kept; listed again.
-    store.forget_room(&alice.name, &room("r")).await.unwrap();
+    store
+        .forget_room(&alice.name, &room("r"))
+        .await
+        .expect("the store answers");
     assert!(mine(store, "alice").await.is_empty());
     let left = state(store, &alice, "r").await;
     assert_eq!((left.read_id, left.listed), (3, false));
-    store.remember_room(&alice.name, &room("r")).await.unwrap();
+    store
+        .remember_room(&alice.name, &room("r"))
+        .await
+        .expect("the store answers");
     assert_eq!(mine(store, "alice").await, [row("r", 3, 3)]);
 
     // A name without an account, or a room not there: nothing.
     let guest = name("guest");
-    store.remember_room(&guest, &room("r")).await.unwrap();
-    assert_eq!(store.mark_read(&guest, &room("r"), 2).await.unwrap(), None);
+    store
+        .remember_room(&guest, &room("r"))
+        .await
+        .expect("the store answers");
+    assert_eq!(
+        store
+            .mark_read(&guest, &room("r"), 2)
+            .await
+            .expect("the store answers"),
+        None
+    );
     assert!(mine(store, "guest").await.is_empty());
     store
         .remember_room(&bob.name, &room("nowhere"))
         .await
-        .unwrap();
+        .expect("the store answers");
     assert!(mine(store, "bob").await.is_empty());
 
     // A kick, then a ban, take the room out of the subject's list.
@@ -139,7 +170,10 @@ async fn remembers_rooms_and_read_markers(store: &dyn MessageStore) {
         ),
     ] {
         state(store, &bob, at).await;
-        store.remember_room(&bob.name, &room(at)).await.unwrap();
+        store
+            .remember_room(&bob.name, &room(at))
+            .await
+            .expect("the store answers");
         assert_eq!(mine(store, "bob").await.len(), 1);
         store_entry(store, &alice, at, change).await;
         assert!(mine(store, "bob").await.is_empty());
