@@ -271,7 +271,7 @@ async fn rooms_come_in_pages(url: &str, lurker_url: &str) {
     let (clamped, more) = rooms_page(&mut alice, None, Some(0), None).await;
     assert!(clamped.len() <= 1 && more, "{clamped:?}");
 
-    // `mine` is not served yet: an empty list, marked as `mine`.
+    // A guest remembers no rooms: `mine` is an empty list, marked as `mine`.
     alice
         .send(&ClientFrame::Rooms {
             mine: true,
