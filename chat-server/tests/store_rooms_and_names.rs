@@ -250,7 +250,7 @@ async fn a_postgres_v1_database_with_case_variants_is_migrated() {
     );
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "5"
+        "6"
     );
 }
 

@@ -562,7 +562,7 @@ async fn migrate_creates_the_schema_and_a_node_needs_both_engines() {
     let first = run_server_to_exit(&["migrate", "--database", &url], limit).await;
     assert!(first.status.success(), "{}", first.describe());
     assert!(
-        first.stderr.contains("from schema version 0 to 4"),
+        first.stderr.contains("from schema version 0 to 6"),
         "{}",
         first.describe()
     );
