@@ -247,4 +247,13 @@ async fn read_moves_forward_and_reaches_only_the_users_other_connections() {
     expect_read(&mut alice, "r", 4).await;
     phone.barrier().await;
     bob.barrier().await;
+
+    // The connection that once asked past the newest entry still moves it
+    // on when a newer one arrives.
+    alice.say("r", "five").await;
+    phone.expect_message().await;
+    bob.expect_message().await;
+    read(&mut alice, "r", 5).await;
+    expect_read(&mut phone, "r", 5).await;
+    alice.barrier().await;
 }

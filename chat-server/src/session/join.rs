@@ -118,7 +118,10 @@ async fn go_live(
     mut snapshot: RoomSnapshot,
     members: Vec<String>,
 ) {
-    if !actor.registered {
+    if actor.registered {
+        // A `read` at or below it need not reach the store.
+        cx.read_marks.insert(name.clone(), snapshot.state.read_id);
+    } else {
         // A guest's marker is this connection's own.
         snapshot.state.read_id = cx.read_marks.get(&name).copied().unwrap_or(0);
     }

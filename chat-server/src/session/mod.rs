@@ -94,8 +94,8 @@ struct Context {
     replies: Replies,
     rooms: HashMap<RoomName, Arc<Room>>,
     appends: FuturesUnordered<PendingAppend>,
-    /// Per room, the highest id this connection's `read`s asked for (for
-    /// a guest: its read marker), so a `read` that asks for nothing new
+    /// Per room, the read marker as this connection last knew it (for a
+    /// guest: the marker itself), so a `read` that asks for nothing new
     /// costs no store write.
     read_marks: HashMap<RoomName, u64>,
 }

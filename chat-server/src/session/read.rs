@@ -3,9 +3,10 @@
 //! the same frame, on this node and (through the broker) on the others.
 //!
 //! Cheap by construction: a connection's `read` reaches the store only
-//! when it asks for more than every earlier `read` of that connection in
-//! the room did (so a client sending one per screen change, or the same
-//! one again, costs a map lookup), each takes a rate-limit token like any
+//! when it asks for more than the marker this connection last knew (from
+//! its `joined` or its own `read`s that moved it), so a client sending
+//! the same one per screen change, or going back, costs a map lookup;
+//! each takes a rate-limit token like any
 //! request, and on SQLite the write is queued to the writer thread, where
 //! every `read` waiting at once shares one transaction with the other
 //! queued writes. A guest's marker is this connection's alone and is
@@ -58,8 +59,11 @@ impl MarkRead {
         let shared = cx.shared.clone();
         match shared.store.mark_read(&actor.name, &room, id).await {
             Ok(moved) => {
-                cx.read_marks.insert(room.clone(), id);
                 if let Some(read_id) = moved {
+                    // The stored marker, not the id asked for: one asked
+                    // past the newest entry stops there, and a later
+                    // `read` of a newer entry must still get through.
+                    cx.read_marks.insert(room.clone(), read_id);
                     let read = ServerFrame::Read {
                         room: room.to_string(),
                         id: read_id,
