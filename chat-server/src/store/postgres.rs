@@ -648,11 +648,15 @@ async fn join_snapshot(
     let outcome = match join_state(&*tx, room_id, viewer).await? {
         None => return Ok(None),
         Some(Err(refusal)) => JoinOutcome::Refused(refusal),
-        Some(Ok(state)) => JoinOutcome::Joined(RoomSnapshot {
-            page,
-            last_id: last_id.unwrap_or(0),
-            state,
-        }),
+        Some(Ok(mut state)) => {
+            (state.read_id, state.listed) =
+                postgres_mine::membership(&*tx, room_id, viewer).await?;
+            JoinOutcome::Joined(RoomSnapshot {
+                page,
+                last_id: last_id.unwrap_or(0),
+                state,
+            })
+        }
     };
     tx.commit().await.map_err(db_error)?;
     Ok(Some(outcome))

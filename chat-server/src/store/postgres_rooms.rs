@@ -13,7 +13,7 @@ use super::batch::Pending;
 use super::fingerprint::ResendKey;
 use super::page::{from_sql_id, to_sql_id};
 use super::postgres_fixable::{apply_fix, target_facts};
-use super::postgres_mine::{membership, unlist};
+use super::postgres_mine::unlist;
 use super::rows::EntryRow;
 use super::rules::{Effect, Facts, PersonFacts, decide};
 use super::sqlite_rooms::folded;
@@ -465,14 +465,14 @@ pub(super) async fn join_state(
     } else {
         Role::Member
     };
-    let (read_id, listed) = membership(client, room_id, viewer).await?;
     Ok(Some(Ok(RoomState {
         topic,
         owner,
         ops,
         private,
         role,
-        read_id,
-        listed,
+        // A join reads them with the snapshot; `may_join` needs neither.
+        read_id: 0,
+        listed: false,
     })))
 }

@@ -1034,11 +1034,14 @@ fn read_join(
     let outcome = match join_state(&tx, room_id, viewer)? {
         None => return Ok(None),
         Some(Err(refusal)) => JoinOutcome::Refused(refusal),
-        Some(Ok(state)) => JoinOutcome::Joined(RoomSnapshot {
-            page: read_page(&tx, room_id, room.as_str(), page)?,
-            last_id,
-            state,
-        }),
+        Some(Ok(mut state)) => {
+            (state.read_id, state.listed) = sqlite_mine::membership(&tx, room_id, viewer)?;
+            JoinOutcome::Joined(RoomSnapshot {
+                page: read_page(&tx, room_id, room.as_str(), page)?,
+                last_id,
+                state,
+            })
+        }
     };
     tx.commit()?;
     Ok(Some(outcome))
