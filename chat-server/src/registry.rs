@@ -524,6 +524,29 @@ impl RoomRegistry {
         }
     }
 
+    /// Sends `frame` to every connection of `user` on this node but
+    /// `except` (a read marker reaching the user's other devices).
+    pub fn send_to_user(&self, user: &UserName, except: Option<ConnId>, frame: &ServerFrame) {
+        let outboxes: Vec<Outbox> = {
+            let online = lock(&self.online);
+            let Some(conns) = online.get(&user.as_str().to_lowercase()) else {
+                return;
+            };
+            conns
+                .iter()
+                .filter(|(conn, _)| Some(**conn) != except)
+                .map(|(_, outbox)| outbox.clone())
+                .collect()
+        };
+        if outboxes.is_empty() {
+            return;
+        }
+        let frame = self::frame(frame);
+        for outbox in outboxes {
+            outbox.push(frame.clone());
+        }
+    }
+
     /// Sends an invitation to the invitee's connections on this node that
     /// are not in the room (those in it get it as members).
     fn invite_outside(&self, room: Option<&Room>, committed: &Committed, subject: &str) {

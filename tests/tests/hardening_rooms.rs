@@ -118,7 +118,7 @@ async fn names_are_one_regardless_of_case_across_cluster_nodes() {
             .postgres
             .query("SELECT version FROM schema_version")
             .await,
-        "5"
+        "6"
     );
 }
 
@@ -149,7 +149,7 @@ async fn server_on_v1_fixture() -> ServerProcess {
 async fn a_version_1_database_with_case_variants_is_migrated_as_documented() {
     let mut server = server_on_v1_fixture().await;
     let db_path = server.db_path().to_owned();
-    assert_eq!(db::schema_version(&db_path).await.unwrap(), 5);
+    assert_eq!(db::schema_version(&db_path).await.unwrap(), 6);
     // The earliest-registered spelling keeps the name; later variants are
     // retired and logged once.
     assert_eq!(
@@ -271,7 +271,7 @@ async fn rooms_come_in_pages(url: &str, lurker_url: &str) {
     let (clamped, more) = rooms_page(&mut alice, None, Some(0), None).await;
     assert!(clamped.len() <= 1 && more, "{clamped:?}");
 
-    // `mine` is not served yet: an empty list, marked as `mine`.
+    // A guest remembers no rooms: `mine` is an empty list, marked as `mine`.
     alice
         .send(&ClientFrame::Rooms {
             mine: true,

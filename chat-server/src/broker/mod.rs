@@ -49,6 +49,10 @@ pub trait Broker: Send + Sync + 'static {
     /// Passes a `typing` this node relayed to its own members on to the
     /// other nodes' members. Must not block; nothing to do on one node.
     fn relay_typing(&self, _room: &RoomName, _user: &UserName) {}
+    /// Passes a read marker that moved on this node to the user's
+    /// connections on the other nodes. Must not block; nothing to do on
+    /// one node.
+    fn relay_read(&self, _room: &RoomName, _user: &UserName, _id: u64) {}
     /// Hands over what this node still holds (its presence, messages not
     /// yet passed on) once its sessions have closed, and stops.
     fn close(&self) -> BrokerFuture<()> {

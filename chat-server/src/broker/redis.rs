@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
 use ::redis::{Client, Msg, RedisError};
-use chat_proto::{FoldedName, RoomName, UserName};
+use chat_proto::{FoldedName, RoomName, ServerFrame, UserName};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -42,7 +42,8 @@ use tokio::time::MissedTickBehavior;
 
 use super::fan_out::{ClusterFanOut, Publish, PublishQueue, WireMessage, from_wire};
 use super::scripts::{
-    self, GUEST_CLAIM, MESSAGES_CHANNEL, NOTICES_CHANNEL, PREFIX, PRESENCE_CHANNEL, TYPING_CHANNEL,
+    self, GUEST_CLAIM, MESSAGES_CHANNEL, NOTICES_CHANNEL, PREFIX, PRESENCE_CHANNEL, READ_CHANNEL,
+    TYPING_CHANNEL,
 };
 use super::sequencer::Gap;
 use super::{Broker, BrokerError, BrokerFuture};
@@ -107,6 +108,16 @@ struct TypingEvent {
     node: String,
     room: String,
     user: String,
+}
+
+/// A read marker that moved on one node, for the user's connections on
+/// the others.
+#[derive(Debug, Serialize, Deserialize)]
+struct ReadEvent {
+    node: String,
+    room: String,
+    user: String,
+    id: u64,
 }
 
 #[derive(Deserialize)]
@@ -191,6 +202,20 @@ struct Receivers {
 }
 
 impl RedisBroker {
+    /// Publishes on `channel` from a task of its own, bounded by the
+    /// Redis timeout; a failure is logged and dropped (for events a later
+    /// read makes good: typing, read markers).
+    fn publish_detached(&self, channel: &'static str, payload: Vec<u8>) {
+        let mut redis = self.inner.redis.clone();
+        tokio::spawn(async move {
+            let mut publish = ::redis::cmd("PUBLISH");
+            publish.arg(channel).arg(payload);
+            if let Err(e) = bounded(publish.query_async::<i64>(&mut redis)).await {
+                tracing::debug!(error = %e, channel, "an event was not relayed to other nodes");
+            }
+        });
+    }
+
     /// Connects to Redis, subscribes to the cluster's channels, registers
     /// this node and starts its tasks. Fails when Redis cannot be reached
     /// now; later outages are survived. `fan_out` and `publish` come from
@@ -294,6 +319,7 @@ async fn subscribe(client: &Client) -> Result<PubSub, RedisError> {
                 PRESENCE_CHANNEL,
                 NOTICES_CHANNEL,
                 TYPING_CHANNEL,
+                READ_CHANNEL,
             ])
             .await?;
         Ok(pubsub)
@@ -308,6 +334,25 @@ async fn subscribe(client: &Client) -> Result<PubSub, RedisError> {
 }
 
 impl Inner {
+    /// Another node's moved read marker, for the user's connections here
+    /// (the origin node told its own).
+    fn on_read(&self, payload: &[u8]) {
+        match serde_json::from_slice::<ReadEvent>(payload) {
+            Ok(event) if event.node == self.node => {}
+            Ok(event) => match UserName::parse(&event.user) {
+                Ok(user) => {
+                    let read = ServerFrame::Read {
+                        room: event.room,
+                        id: event.id,
+                    };
+                    self.registry().send_to_user(&user, None, &read);
+                }
+                Err(_) => tracing::warn!("a read event with a bad name on Redis"),
+            },
+            Err(e) => tracing::warn!(error = %e, "undecodable read event on Redis"),
+        }
+    }
+
     /// Handles one message from the subscription.
     fn on_message(&self, message: &Msg) {
         let payload = message.get_payload_bytes();
@@ -338,6 +383,7 @@ impl Inner {
                 },
                 Err(e) => tracing::warn!(error = %e, "undecodable typing event on Redis"),
             },
+            READ_CHANNEL => self.on_read(payload),
             NOTICES_CHANNEL => match serde_json::from_slice::<Notice>(payload) {
                 Ok(notice) if notice.kind == "reaped" => {
                     if notice.node == self.node {
@@ -753,14 +799,22 @@ impl Broker for RedisBroker {
         };
         // Fire and forget: at most one per user and room every two
         // seconds, each bounded by the Redis timeout; one lost is harmless.
-        let mut redis = self.inner.redis.clone();
-        tokio::spawn(async move {
-            let mut publish = ::redis::cmd("PUBLISH");
-            publish.arg(TYPING_CHANNEL).arg(payload);
-            if let Err(e) = bounded(publish.query_async::<i64>(&mut redis)).await {
-                tracing::debug!(error = %e, "a typing event was not relayed to other nodes");
-            }
-        });
+        self.publish_detached(TYPING_CHANNEL, payload);
+    }
+
+    fn relay_read(&self, room: &RoomName, user: &UserName, id: u64) {
+        let event = ReadEvent {
+            node: self.inner.node.clone(),
+            room: room.to_string(),
+            user: user.to_string(),
+            id,
+        };
+        match serde_json::to_vec(&event) {
+            // Only markers that moved in the store get here; one lost is
+            // made good by the next `rooms mine` or `joined`.
+            Ok(payload) => self.publish_detached(READ_CHANNEL, payload),
+            Err(e) => tracing::error!(error = %e, "cannot encode a read event"),
+        }
     }
 
     fn close(&self) -> BrokerFuture<()> {

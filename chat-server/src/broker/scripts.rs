@@ -33,6 +33,10 @@ pub const PRESENCE_CHANNEL: &str = "chat:presence";
 pub const NOTICES_CHANNEL: &str = "chat:notices";
 /// `typing` relayed between nodes: fire and forget, never stored.
 pub const TYPING_CHANNEL: &str = "chat:typing";
+/// A read marker that moved, for the user's connections on other nodes:
+/// fire and forget (the marker is stored; `rooms mine` and `joined` carry
+/// it to a connection that missed the frame).
+pub const READ_CHANNEL: &str = "chat:read";
 
 pub fn room_users_key(room: &str) -> String {
     format!("{PREFIX}room:{room}:users")

@@ -11,6 +11,7 @@ use super::history::History;
 use super::join::Join;
 use super::leave::Leave;
 use super::message::Post;
+use super::read::MarkRead;
 use super::reply::Refusal;
 use super::rooms::Rooms;
 use super::typing::Typing;
@@ -26,6 +27,7 @@ pub(super) enum Command {
     History(History),
     Rooms(Rooms),
     Typing(Typing),
+    Read(MarkRead),
     /// A protocol-2 request that makes an entry (or deletes the room).
     Entry(Request),
 }
@@ -60,6 +62,7 @@ impl Command {
                 after,
             } => Command::Rooms(Rooms::parse(mine, query, limit, after)),
             ClientFrame::Typing { room, .. } => Command::Typing(Typing::parse(&room)?),
+            ClientFrame::Read { room, id, .. } => Command::Read(MarkRead::parse(&room, id)?),
             newer => return Self::parse_entry(newer, echoed),
         })
     }
@@ -141,7 +144,7 @@ impl Command {
 }
 
 /// The `unknown_type` answer to a protocol-2 request this server does not
-/// serve yet (read markers and search are their own issues), with the
+/// serve yet (search is its own issue), with the
 /// frame's `ref`.
 pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
     NOT_SERVED
@@ -150,7 +153,7 @@ pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
 }
 
 /// The protocol-2 types of later issues.
-const NOT_SERVED: [&str; 2] = ["read", "search"];
+const NOT_SERVED: [&str; 1] = ["search"];
 
 /// A frame that failed to decode: when its `type` is one this server
 /// does not serve yet, it is `unknown_type` however malformed, as it was

@@ -1,5 +1,9 @@
 //! `join`: enters a room in two steps (pending member, history snapshot,
-//! then live), so the joiner sees every message exactly once.
+//! then live), so the joiner sees every message exactly once; a
+//! registered joiner's remembered rooms gain the room, and `joined`
+//! carries where the joiner stopped reading.
+
+use std::sync::Arc;
 
 use chat_proto::limits::clamp_history_limit;
 use chat_proto::{ErrorCode, RoomDetails, RoomName, ServerFrame};
@@ -7,7 +11,8 @@ use chat_proto::{ErrorCode, RoomDetails, RoomName, ServerFrame};
 use super::Context;
 use super::command::room_name;
 use super::reply::Refusal;
-use crate::store::{Actor, JoinOutcome, Page, RoomState};
+use crate::registry::Room;
+use crate::store::{Actor, JoinOutcome, Page, RoomSnapshot, RoomState};
 
 /// A `join` of a valid room name, with the history page it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,18 +82,7 @@ impl Join {
         let members = shared.broker.members(&name).await;
         match (snapshot, members) {
             (Ok(JoinOutcome::Joined(snapshot)), Ok(members)) => {
-                let joined = ServerFrame::Joined {
-                    room: name.to_string(),
-                    members,
-                    history: snapshot.page.entries,
-                    more: snapshot.page.more,
-                    last_id: snapshot.last_id,
-                    details: Some(details(snapshot.state)),
-                };
-                shared
-                    .registry
-                    .activate(&room, cx.conn, snapshot.last_id, &joined);
-                cx.rooms.insert(name, room);
+                go_live(cx, actor, name, room, snapshot, members).await;
             }
             (snapshot, members) => {
                 let error = snapshot
@@ -113,8 +107,53 @@ impl Join {
     }
 }
 
-/// `joined`'s protocol-2 fields. Read markers are a later issue: until
-/// then `read_id` is 0.
+/// Step two, the snapshot read: queues `joined` (with the joiner's read
+/// marker) and goes live, then remembers the room for a registered
+/// joiner when it was not yet.
+async fn go_live(
+    cx: &mut Context,
+    actor: &Actor,
+    name: RoomName,
+    room: Arc<Room>,
+    mut snapshot: RoomSnapshot,
+    members: Vec<String>,
+) {
+    if actor.registered {
+        // A `read` at or below it need not reach the store.
+        cx.read_marks.insert(name.clone(), snapshot.state.read_id);
+    } else {
+        // A guest's marker is this connection's own.
+        snapshot.state.read_id = cx.read_marks.get(&name).copied().unwrap_or(0);
+    }
+    let remember = actor.registered && !snapshot.state.listed;
+    let joined = ServerFrame::Joined {
+        room: name.to_string(),
+        members,
+        history: snapshot.page.entries,
+        more: snapshot.page.more,
+        last_id: snapshot.last_id,
+        details: Some(details(snapshot.state)),
+    };
+    cx.shared
+        .registry
+        .activate(&room, cx.conn, snapshot.last_id, &joined);
+    cx.rooms.insert(name.clone(), room);
+    if remember {
+        remember_room(cx, actor, &name).await;
+    }
+}
+
+/// Adds the room to the registered joiner's remembered rooms (written
+/// only when the snapshot showed it missing), before the next request is
+/// read, so a `rooms mine` after `joined` lists it.
+async fn remember_room(cx: &mut Context, actor: &Actor, room: &RoomName) {
+    let remembered = cx.shared.store.remember_room(&actor.name, room);
+    if let Err(e) = remembered.await {
+        tracing::warn!(peer = %cx.peer, %room, error = %e, "the room is not remembered");
+    }
+}
+
+/// `joined`'s protocol-2 fields.
 fn details(state: RoomState) -> RoomDetails {
     RoomDetails {
         topic: state.topic,
@@ -122,6 +161,6 @@ fn details(state: RoomState) -> RoomDetails {
         ops: state.ops,
         private: state.private,
         role: state.role,
-        read_id: 0,
+        read_id: state.read_id,
     }
 }

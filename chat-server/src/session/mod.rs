@@ -9,7 +9,7 @@
 //! - `command`: a decoded frame made into a typed `Command` once.
 //! - `reply`: the one place replies and errors go out, echoing the `ref`.
 //! - one file per request kind: `hello`, `join`, `message`, `leave`,
-//!   `history`, `rooms`, the protocol-2 entries (`edit`, `delete`,
+//!   `history`, `rooms`, `typing`, `read`, the protocol-2 entries (`edit`, `delete`,
 //!   `react`, `topic`, `kick`, …), and `ping` for WebSocket pings.
 //!
 //! A single task serves the connection, `select!`ing over the outbox (and
@@ -40,6 +40,7 @@ mod leave;
 mod message;
 mod ping;
 mod react;
+mod read;
 mod reply;
 mod role;
 mod rooms;
@@ -93,6 +94,10 @@ struct Context {
     replies: Replies,
     rooms: HashMap<RoomName, Arc<Room>>,
     appends: FuturesUnordered<PendingAppend>,
+    /// Per room, the read marker as this connection last knew it (for a
+    /// guest: the marker itself), so a `read` that asks for nothing new
+    /// costs no store write.
+    read_marks: HashMap<RoomName, u64>,
 }
 
 impl Context {
@@ -173,6 +178,7 @@ impl Session {
                 replies: Replies::new(outbox),
                 rooms: HashMap::new(),
                 appends: FuturesUnordered::new(),
+                read_marks: HashMap::new(),
                 shared,
             },
             _guard: guard,
@@ -387,10 +393,11 @@ impl Session {
             Command::Join(join) => join.run(cx, actor).await,
             Command::Post(post) => post.run(cx, actor).await,
             Command::Entry(request) => request.run(cx, actor).await,
-            Command::Leave(leave) => leave.run(cx, user),
+            Command::Leave(leave) => leave.run(cx, actor).await,
             Command::History(history) => history.run(cx).await,
             Command::Rooms(rooms) => rooms.run(cx, actor).await,
             Command::Typing(typing) => typing.run(cx, user),
+            Command::Read(read) => read.run(cx, actor).await,
         }
         Ok(())
     }

@@ -1,21 +1,22 @@
 //! `rooms`: one page of the room list (protocol 2's "Listing rooms"), in
 //! name order, with each room's members, newest id, topic and privacy;
 //! private rooms only to those on them. A protocol-1 `{"type":"rooms"}`
-//! gets the first page.
+//! gets the first page. `rooms mine` lists a registered user's
+//! remembered rooms with their read markers (a guest remembers none: the
+//! list is empty).
 
 use chat_proto::limits::{MAX_ROOM_CHARS, clamp_rooms_limit};
 use chat_proto::{ErrorCode, RoomInfo, ServerFrame};
 
 use super::Context;
-use crate::store::{Actor, RoomPage, RoomQuery, StoreError};
+use crate::store::{Actor, MyRoom, RoomPage, RoomQuery, StoreError};
 
 /// A `rooms` request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Rooms {
     /// A page of every room.
     Page(RoomQuery),
-    /// `mine`: the user's remembered rooms, which this server does not
-    /// keep yet (issue 13): answered with an empty list, as for a guest.
+    /// `mine`: the user's remembered rooms.
     Mine,
 }
 
@@ -40,14 +41,7 @@ impl Rooms {
 
     pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
         let query = match self {
-            Self::Mine => {
-                cx.replies.send(&ServerFrame::Rooms {
-                    mine: true,
-                    rooms: Vec::new(),
-                    more: false,
-                });
-                return;
-            }
+            Self::Mine => return mine(cx, actor).await,
             Self::Page(query) => query,
         };
         // No room name holds a longer string: nothing to read.
@@ -110,4 +104,52 @@ async fn listed(cx: &mut Context, actor: &Actor, query: RoomQuery) -> Result<Roo
             .retain(|room| !room.private || readable.contains(&room.name));
     }
     Ok(page)
+}
+
+/// Answers `rooms mine`: the registered user's remembered rooms in name
+/// order, each with its members across the cluster, newest id and the
+/// user's read marker; empty for a guest.
+async fn mine(cx: &mut Context, actor: &Actor) {
+    let mine: Result<Vec<MyRoom>, String> = if actor.registered {
+        let shared = cx.shared.clone();
+        shared
+            .store
+            .my_rooms(&actor.name)
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        Ok(Vec::new())
+    };
+    let counted = match mine {
+        Ok(rooms) if rooms.is_empty() => Ok((rooms, Vec::new())),
+        Ok(rooms) => {
+            let names = rooms.iter().map(|mine| mine.room.name.clone()).collect();
+            let counts = cx.shared.broker.member_counts(names).await;
+            counts
+                .map(|counts| (rooms, counts))
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e),
+    };
+    match counted {
+        Ok((rooms, counts)) => cx.replies.send(&ServerFrame::Rooms {
+            mine: true,
+            rooms: rooms
+                .into_iter()
+                .zip(counts)
+                .map(|(mine, members)| RoomInfo {
+                    read_id: Some(mine.read_id),
+                    topic: Some(mine.room.topic),
+                    private: Some(mine.room.private),
+                    ..RoomInfo::new(mine.room.name, members, mine.room.last_id)
+                })
+                .collect(),
+            more: false,
+        }),
+        Err(e) => {
+            tracing::error!(peer = %cx.peer, error = %e, "could not list the user's rooms");
+            cx.replies
+                .error(ErrorCode::Internal, "could not list your rooms; retry");
+        }
+    }
 }

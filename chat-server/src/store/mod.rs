@@ -30,14 +30,17 @@ mod fingerprint;
 mod fixable;
 pub mod health;
 mod listing;
+mod mine;
 mod page;
 pub mod postgres;
 mod postgres_fixable;
+mod postgres_mine;
 mod postgres_rooms;
 mod rows;
 mod rules;
 pub mod sqlite;
 mod sqlite_fixable;
+mod sqlite_mine;
 mod sqlite_rooms;
 
 use std::future::Future;
@@ -50,6 +53,7 @@ pub use entry::{
     Actor, Change, Committed, NewEntry, NewMessage, Outcome, Refusal, Seen, StreamEvent,
 };
 pub use health::{StorageFault, StoreHealth};
+pub use mine::{MAX_MY_ROOMS, MyRoom};
 pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, SyncMode};
 
@@ -86,6 +90,11 @@ pub struct RoomState {
     pub private: bool,
     /// The joiner's role.
     pub role: Role,
+    /// Where a registered joiner stopped reading (0 for a guest).
+    pub read_id: u64,
+    /// Whether the room is in a registered joiner's remembered rooms
+    /// already (so the join need not write it).
+    pub listed: bool,
 }
 
 impl Default for RoomState {
@@ -96,6 +105,8 @@ impl Default for RoomState {
             ops: Vec::new(),
             private: false,
             role: Role::Member,
+            read_id: 0,
+            listed: false,
         }
     }
 }
@@ -263,6 +274,23 @@ pub trait MessageStore: Send + Sync + 'static {
     fn set_password(&self, user: &UserName, password_hash: String) -> StoreFuture<bool>;
     /// Removes an account; false when there was none. Its messages stay.
     fn remove_account(&self, user: &UserName) -> StoreFuture<bool>;
+    /// Adds the room to the registered user's remembered rooms (`rooms
+    /// mine`), or lists it again, keeping its read marker; nothing for a
+    /// name without an account or a room not there. A join calls it, and
+    /// so does whatever else makes a room one of the user's (a direct
+    /// conversation, for both of its users).
+    fn remember_room(&self, user: &UserName, room: &RoomName) -> StoreFuture<()>;
+    /// Takes the room out of the user's remembered rooms (a `leave`),
+    /// keeping its read marker. A kick or ban does the same inside its
+    /// entry's transaction.
+    fn forget_room(&self, user: &UserName, room: &RoomName) -> StoreFuture<()>;
+    /// The user's remembered rooms, deleted ones left out, in name order,
+    /// at most [`MAX_MY_ROOMS`]; read beside the writer.
+    fn my_rooms(&self, user: &UserName) -> StoreFuture<Vec<MyRoom>>;
+    /// Moves the registered user's read marker in the room forward to
+    /// `id`, or to the room's newest id when `id` is past it; the new
+    /// marker when it moved, `None` when it did not.
+    fn mark_read(&self, user: &UserName, room: &RoomName, id: u64) -> StoreFuture<Option<u64>>;
     /// The fault that keeps the store from taking writes now, if any
     /// (what `/healthz` reports).
     fn fault(&self) -> Option<StorageFault>;

@@ -28,10 +28,11 @@ use super::commits::{Commit, FanOut};
 use super::crash_hook;
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
+use super::postgres_mine::{self, FORGET, REMEMBER};
 use super::postgres_rooms::{STREAM_SCHEMA, join_state, revive, store_batch};
 use super::rows::{EntryRow, attach_reactions};
 use super::{
-    Actor, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
+    Actor, CommitListener, HistoryPage, JoinOutcome, MessageStore, MyRoom, NewEntry, Outcome, Page,
     Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StorageFault, StoreError, StoreFuture,
     StoredAccount, StoredRoom,
 };
@@ -82,6 +83,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/postgres_04_fixable.sql"),
     // 5: exactly once: an entry keeps its request's ref and fingerprint.
     include_str!("schema/postgres_05_exactly_once.sql"),
+    // 6: your rooms and read markers.
+    include_str!("schema/postgres_06_your_rooms.sql"),
 ];
 
 const CREATE_ROOM: &str = "INSERT INTO rooms (name, last_id, created_at, owner)
@@ -444,6 +447,42 @@ impl MessageStore for PostgresStore {
         }))
     }
 
+    fn remember_room(&self, user: &UserName, room: &RoomName) -> StoreFuture<()> {
+        let pool = self.pool.clone();
+        let (user, room) = (user.clone(), room.clone());
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            postgres_mine::by_name(&**client, REMEMBER, &user, &room).await
+        }))
+    }
+
+    fn forget_room(&self, user: &UserName, room: &RoomName) -> StoreFuture<()> {
+        let pool = self.pool.clone();
+        let (user, room) = (user.clone(), room.clone());
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            postgres_mine::by_name(&**client, FORGET, &user, &room).await
+        }))
+    }
+
+    fn my_rooms(&self, user: &UserName) -> StoreFuture<Vec<MyRoom>> {
+        let pool = self.pool.clone();
+        let user = user.clone();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            postgres_mine::my_rooms(&**client, &user).await
+        }))
+    }
+
+    fn mark_read(&self, user: &UserName, room: &RoomName, id: u64) -> StoreFuture<Option<u64>> {
+        let pool = self.pool.clone();
+        let (user, room) = (user.clone(), room.clone());
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            postgres_mine::mark_read(&**client, &user, &room, id).await
+        }))
+    }
+
     /// PostgreSQL keeps its own files and its own health; what the cluster
     /// store sees of it (a refused or lost connection) is each write's
     /// error, retried by the client.
@@ -609,11 +648,15 @@ async fn join_snapshot(
     let outcome = match join_state(&*tx, room_id, viewer).await? {
         None => return Ok(None),
         Some(Err(refusal)) => JoinOutcome::Refused(refusal),
-        Some(Ok(state)) => JoinOutcome::Joined(RoomSnapshot {
-            page,
-            last_id: last_id.unwrap_or(0),
-            state,
-        }),
+        Some(Ok(mut state)) => {
+            (state.read_id, state.listed) =
+                postgres_mine::membership(&*tx, room_id, viewer).await?;
+            JoinOutcome::Joined(RoomSnapshot {
+                page,
+                last_id: last_id.unwrap_or(0),
+                state,
+            })
+        }
     };
     tx.commit().await.map_err(db_error)?;
     Ok(Some(outcome))

@@ -13,6 +13,7 @@ use super::batch::Pending;
 use super::fingerprint::ResendKey;
 use super::page::{from_sql_id, to_sql_id};
 use super::postgres_fixable::{apply_fix, target_facts};
+use super::postgres_mine::unlist;
 use super::rows::EntryRow;
 use super::rules::{Effect, Facts, PersonFacts, decide};
 use super::sqlite_rooms::folded;
@@ -322,6 +323,7 @@ async fn apply(
         }
         Effect::DeleteRoom => return delete_room(client, room_id, id, ts).await,
         Effect::Fix(fix) => return apply_fix(client, room_id, id, entry, ts, fix).await,
+        Effect::Unlisted(name) => return unlist(client, room_id, &name).await,
     };
     exec(client, sql, &[&room_id, &folded(&name)]).await
 }
@@ -400,12 +402,19 @@ async fn delete_room(
 ) -> Result<(), StoreError> {
     exec(
         client,
-        "UPDATE rooms SET owner = NULL, topic = ''::BYTEA, private = FALSE, first_id = $1 + 1,
+        "UPDATE rooms SET owner = NULL, topic = ''::BYTEA, private = FALSE, first_id = $1::BIGINT + 1,
          deleted_at = $2 WHERE id = $3",
         &[&id, &ts, &room_id],
     )
     .await?;
-    for table in ["entries", "reactions", "ops", "bans", "access"] {
+    for table in [
+        "entries",
+        "reactions",
+        "ops",
+        "bans",
+        "access",
+        "memberships",
+    ] {
         exec(
             client,
             &format!("DELETE FROM {table} WHERE room_id = $1"),
@@ -475,5 +484,8 @@ pub(super) async fn join_state(
         ops,
         private,
         role,
+        // A join reads them with the snapshot; `may_join` needs neither.
+        read_id: 0,
+        listed: false,
     })))
 }

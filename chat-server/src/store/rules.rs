@@ -69,6 +69,9 @@ pub(crate) enum Effect {
     DeleteRoom,
     /// Changes the target message's row (text, deleted, reactions).
     Fix(Fix),
+    /// The room leaves this account's remembered rooms (`rooms mine`);
+    /// its read marker is kept.
+    Unlisted(String),
 }
 
 const ADMIN: u8 = 3;
@@ -85,6 +88,17 @@ fn rank(admin: bool, person: &PersonFacts) -> u8 {
     } else {
         0
     }
+}
+
+/// A kick's or ban's effects after `first`: off the access list, out of
+/// the subject's remembered rooms, and the entry.
+fn removal(name: String, mut first: Vec<Effect>) -> Vec<Effect> {
+    first.push(Effect::Access {
+        name: name.clone(),
+        on: false,
+    });
+    first.extend([Effect::Unlisted(name), Effect::Append]);
+    first
 }
 
 /// Refuses `entry`, or lists what storing it changes.
@@ -127,17 +141,17 @@ pub(crate) fn decide(entry: &NewEntry, facts: &Facts) -> Result<Vec<Effect>, Ref
             outranks()?;
             let here = entry.seen.subject_present || facts.subject.access;
             unchanged_if(!here, "they are neither in the room nor on its list")?;
-            Ok(vec![Effect::Access { name, on: false }, Effect::Append])
+            Ok(removal(name, vec![]))
         }
         Change::Ban { .. } => {
             needs(OP, "only the owner and ops may ban")?;
             outranks()?;
             unchanged_if(facts.subject.banned, "they are banned already")?;
-            let off = Effect::Access {
+            let ban = Effect::Ban {
                 name: name.clone(),
-                on: false,
+                on: true,
             };
-            Ok(vec![Effect::Ban { name, on: true }, off, Effect::Append])
+            Ok(removal(name, vec![ban]))
         }
         Change::Unban { .. } => {
             needs(OP, "only the owner and ops may unban")?;
@@ -372,6 +386,7 @@ mod tests {
                     name: "them".into(),
                     on: false
                 },
+                Effect::Unlisted("them".into()),
                 Effect::Append
             ])
         );

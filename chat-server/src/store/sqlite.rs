@@ -44,11 +44,12 @@ use super::page::{Direction, KnownRooms, pending_migrations};
 use super::rows::{EntryRow, attach_reactions};
 use super::rules::decide;
 use super::sqlite_fixable::page_reactions;
+use super::sqlite_mine::{self, MineWrite};
 use super::sqlite_rooms::{STREAM_SCHEMA, apply, folded, join_state, load_facts, revive};
 use super::{
-    Actor, Change, CommitListener, HistoryPage, JoinOutcome, MessageStore, NewEntry, Outcome, Page,
-    Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StoreError, StoreFuture, StoredAccount,
-    StoredRoom,
+    Actor, Change, CommitListener, HistoryPage, JoinOutcome, MessageStore, MyRoom, NewEntry,
+    Outcome, Page, Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StoreError, StoreFuture,
+    StoredAccount, StoredRoom,
 };
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -104,6 +105,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/sqlite_04_fixable.sql"),
     // 5: exactly once: an entry keeps its request's ref and fingerprint.
     include_str!("schema/sqlite_05_exactly_once.sql"),
+    // 6: your rooms and read markers.
+    include_str!("schema/sqlite_06_your_rooms.sql"),
 ];
 
 /// Writes besides appends, run in a batch's transaction and answered
@@ -117,6 +120,8 @@ enum Write {
     RemoveAccount(UserName, Reply<bool>),
     /// Deletes a room that never held a message; true when it did.
     SweepRoom(RoomName, Reply<bool>),
+    /// Remembered rooms and read markers.
+    Mine(MineWrite),
 }
 
 impl Write {
@@ -131,6 +136,7 @@ impl Write {
             Self::RemoveAccount(_, reply) | Self::SweepRoom(_, reply) => {
                 drop(reply.send(Err(error.clone())));
             }
+            Self::Mine(write) => write.refuse(error),
         }
     }
 }
@@ -460,6 +466,26 @@ impl MessageStore for SqliteStore {
     fn remove_account(&self, user: &UserName) -> StoreFuture<bool> {
         let user = user.clone();
         self.write(|reply| Write::RemoveAccount(user, reply))
+    }
+
+    fn remember_room(&self, user: &UserName, room: &RoomName) -> StoreFuture<()> {
+        let (user, room) = (user.clone(), room.clone());
+        self.write(|reply| Write::Mine(MineWrite::Remember(user, room, reply)))
+    }
+
+    fn forget_room(&self, user: &UserName, room: &RoomName) -> StoreFuture<()> {
+        let (user, room) = (user.clone(), room.clone());
+        self.write(|reply| Write::Mine(MineWrite::Forget(user, room, reply)))
+    }
+
+    fn my_rooms(&self, user: &UserName) -> StoreFuture<Vec<MyRoom>> {
+        let user = user.clone();
+        self.read(move |conn| sqlite_mine::my_rooms(conn, &user))
+    }
+
+    fn mark_read(&self, user: &UserName, room: &RoomName, id: u64) -> StoreFuture<Option<u64>> {
+        let (user, room) = (user.clone(), room.clone());
+        self.write(|reply| Write::Mine(MineWrite::MarkRead(user, room, id, reply)))
     }
 
     fn fault(&self) -> Option<StorageFault> {
@@ -866,6 +892,7 @@ fn run_write(
             held(reply, removed.map(|rows| rows == 1))
         }
         Write::SweepRoom(room, reply) => held(reply, sweep_room(tx, rooms, &room)),
+        Write::Mine(write) => write.run(tx),
     }
 }
 
@@ -1018,11 +1045,14 @@ fn read_join(
     let outcome = match join_state(&tx, room_id, viewer)? {
         None => return Ok(None),
         Some(Err(refusal)) => JoinOutcome::Refused(refusal),
-        Some(Ok(state)) => JoinOutcome::Joined(RoomSnapshot {
-            page: read_page(&tx, room_id, room.as_str(), page)?,
-            last_id,
-            state,
-        }),
+        Some(Ok(mut state)) => {
+            (state.read_id, state.listed) = sqlite_mine::membership(&tx, room_id, viewer)?;
+            JoinOutcome::Joined(RoomSnapshot {
+                page: read_page(&tx, room_id, room.as_str(), page)?,
+                last_id,
+                state,
+            })
+        }
     };
     tx.commit()?;
     Ok(Some(outcome))

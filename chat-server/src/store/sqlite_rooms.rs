@@ -11,6 +11,7 @@ use super::fingerprint::ResendKey;
 use super::rows::EntryRow;
 use super::rules::{Effect, Facts, PersonFacts};
 use super::sqlite_fixable::{apply_fix, target_facts};
+use super::sqlite_mine::unlist;
 use super::{Actor, Change, NewEntry, Refusal, RoomState};
 
 /// Schema version 3: the room stream and rooms people own. `messages`
@@ -203,6 +204,7 @@ pub(super) fn apply(
             .map(drop),
         Effect::DeleteRoom => delete_room(conn, room_id, id, ts),
         Effect::Fix(fix) => apply_fix(conn, room_id, id, entry, ts, fix),
+        Effect::Unlisted(name) => unlist(conn, room_id, &name),
     }
 }
 
@@ -249,7 +251,14 @@ fn delete_room(conn: &Connection, room_id: i64, id: u64, ts: i64) -> rusqlite::R
          deleted_at = ?2 WHERE id = ?3",
     )?
     .execute(params![id, ts, room_id])?;
-    for table in ["entries", "reactions", "ops", "bans", "access"] {
+    for table in [
+        "entries",
+        "reactions",
+        "ops",
+        "bans",
+        "access",
+        "memberships",
+    ] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE room_id = ?1"))?
             .execute([room_id])?;
     }
@@ -309,5 +318,8 @@ pub(super) fn join_state(
         ops,
         private,
         role,
+        // A join reads them with the snapshot; `may_join` needs neither.
+        read_id: 0,
+        listed: false,
     })))
 }
