@@ -226,6 +226,10 @@ impl RoomRegistry {
     fn announce(&self, state: &mut RoomState, change: PresenceChange) {
         match &self.presence {
             PresenceRoute::Local if self.shutting_down.load(Ordering::Acquire) => {}
+            // A conversation has no presence frames: its users are in it
+            // anyway. (A cluster's broker still hears its changes, for
+            // `joined`'s members, and delivers none back.)
+            PresenceRoute::Local if change.room.is_conversation() => {}
             PresenceRoute::Local => {
                 let frame = presence_frame(&change);
                 state.tell_others(&change.user, &frame);
@@ -397,7 +401,7 @@ impl RoomRegistry {
     /// Delivers a presence change decided elsewhere (by a cluster broker)
     /// to this node's members of the room.
     pub fn deliver_presence(&self, change: &PresenceChange) {
-        if self.shutting_down.load(Ordering::Acquire) {
+        if self.shutting_down.load(Ordering::Acquire) || change.room.is_conversation() {
             return;
         }
         if let Some(room) = self.room(change.room.as_str()) {
@@ -461,6 +465,8 @@ impl RoomRegistry {
             }
             if let StreamEvent::Entry(Entry::Invite(invite)) = &committed.event {
                 self.invite_outside(current.as_deref(), committed, &invite.subject);
+            } else if let Some(users) = conversation_users(&committed.room) {
+                self.converse_outside(current.as_deref(), committed, users);
             }
             if let Some(room) = &current {
                 self.apply(room, committed);
@@ -550,6 +556,37 @@ impl RoomRegistry {
         }
     }
 
+    /// Sends a conversation's entry to its two users' connections on this
+    /// node that are not in the room (those in it get it as members): a
+    /// connection is in every conversation of its user without joining.
+    /// The origin's copy carries the `ref`: it is the acknowledgement.
+    fn converse_outside(&self, room: Option<&Room>, committed: &Committed, users: (&str, &str)) {
+        let StreamEvent::Entry(entry) = &committed.event else {
+            return;
+        };
+        let outside: Vec<(ConnId, Outbox)> = {
+            let online = lock(&self.online);
+            [users.0, users.1]
+                .into_iter()
+                .filter_map(|user| online.get(user))
+                .flatten()
+                .filter(|(conn, _)| room.is_none_or(|room| !room.is_member(**conn)))
+                .map(|(conn, outbox)| (*conn, outbox.clone()))
+                .collect()
+        };
+        let mut shared: Option<Frame> = None;
+        for (conn, outbox) in outside {
+            let copy = if conn == committed.origin && entry.reference().is_some() {
+                frame(&ServerFrame::from(entry.clone()))
+            } else {
+                shared
+                    .get_or_insert_with(|| frame(&ServerFrame::from(entry.without_reference())))
+                    .clone()
+            };
+            outbox.push(copy);
+        }
+    }
+
     /// Takes every connection of `subject` out of the room, as if each
     /// had left: the others hear the departure (as presence decides), the
     /// subject's connections hear nothing more.
@@ -576,6 +613,12 @@ impl RoomRegistry {
         self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
         self.remove(room, state);
     }
+}
+
+/// A conversation room's two users (folded names, as the `online` index
+/// keys them), or `None` for any other room.
+fn conversation_users(room: &str) -> Option<(&str, &str)> {
+    room.strip_prefix('@')?.split_once('+')
 }
 
 /// Queues one entry to every member of the room; the origin gets the copy

@@ -4,9 +4,9 @@
 use chat_proto::limits::clamp_history_limit;
 use chat_proto::{ErrorCode, RoomDetails, RoomName, ServerFrame};
 
-use super::Context;
 use super::command::room_name;
 use super::reply::Refusal;
+use super::{Context, conversation};
 use crate::store::{Actor, JoinOutcome, Page, RoomState};
 
 /// A `join` of a valid room name, with the history page it asks for.
@@ -43,6 +43,9 @@ impl Join {
                 ErrorCode::RateLimited,
                 format!("this session is in {cap} rooms, the most it may be in: leave one first"),
             ));
+            return;
+        }
+        if !conversation::may_read(cx, &name, actor).await {
             return;
         }
         let shared = cx.shared.clone();
@@ -83,7 +86,7 @@ impl Join {
                     history: snapshot.page.entries,
                     more: snapshot.page.more,
                     last_id: snapshot.last_id,
-                    details: Some(details(snapshot.state)),
+                    details: Some(details(&name, snapshot.state)),
                 };
                 shared
                     .registry
@@ -114,8 +117,19 @@ impl Join {
 }
 
 /// `joined`'s protocol-2 fields. Read markers are a later issue: until
-/// then `read_id` is 0.
-fn details(state: RoomState) -> RoomDetails {
+/// then `read_id` is 0. A conversation is private to its two users and
+/// has no owner and no ops.
+fn details(room: &RoomName, state: RoomState) -> RoomDetails {
+    if room.is_conversation() {
+        return RoomDetails {
+            topic: String::new(),
+            owner: None,
+            ops: Vec::new(),
+            private: true,
+            role: state.role,
+            read_id: 0,
+        };
+    }
     RoomDetails {
         topic: state.topic,
         owner: state.owner,

@@ -26,6 +26,7 @@
 
 mod ban;
 mod command;
+mod conversation;
 mod deadline;
 mod delete;
 mod delete_room;
@@ -76,7 +77,7 @@ use crate::limits::{RateLimit, Verdict};
 use crate::registry::Room;
 use crate::shared::Shared;
 use crate::shutdown::{Shutdown, TaskGuard};
-use crate::store::ConnId;
+use crate::store::{Actor, ConnId};
 
 /// Messages one connection may have queued for storage but not yet
 /// committed; past this it stops reading until commits catch up.
@@ -110,6 +111,27 @@ impl Context {
                 .error(ErrorCode::NotInRoom, format!("join {room} first"));
         }
         joined
+    }
+
+    /// Whether the session may make entries in the room: it joined it, or
+    /// it is a conversation of its user, which every connection of the
+    /// two users is in without joining. Else the refusal has been
+    /// answered: `not_in_room`, or `forbidden` for a conversation of
+    /// others or a guest. (The store's rules check the same, and that the
+    /// partner has an account, when they store the entry; refusing here
+    /// first keeps others' requests from making the room.)
+    fn in_room(&self, room: &RoomName, actor: &Actor) -> bool {
+        let Some(conversation) = room.conversation() else {
+            return self.joined(room).is_some();
+        };
+        let theirs = actor.registered && conversation.includes(&actor.name);
+        if !theirs {
+            self.replies.error(
+                ErrorCode::Forbidden,
+                "only its two users may use a conversation",
+            );
+        }
+        theirs
     }
 }
 
@@ -301,7 +323,8 @@ impl Session {
     }
 
     async fn serve_request(&mut self, request: ClientRequest) -> Result<(), Ending> {
-        match Command::parse(request.frame, self.cx.replies.reference()) {
+        let me = self.login.as_ref().map(|login| &login.user);
+        match Command::parse(request.frame, self.cx.replies.reference(), me) {
             Ok(command) => self.dispatch(command).await,
             Err(refusal) => {
                 self.cx.replies.refuse(refusal);
@@ -388,7 +411,7 @@ impl Session {
             Command::Post(post) => post.run(cx, actor).await,
             Command::Entry(request) => request.run(cx, actor).await,
             Command::Leave(leave) => leave.run(cx, user),
-            Command::History(history) => history.run(cx).await,
+            Command::History(history) => history.run(cx, actor).await,
             Command::Rooms(rooms) => rooms.run(cx, actor).await,
             Command::Typing(typing) => typing.run(cx, user),
         }
