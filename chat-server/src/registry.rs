@@ -755,6 +755,39 @@ mod tests {
     }
 
     #[test]
+    fn a_conversations_entries_reach_both_users_in_it_or_not_and_no_one_else() {
+        let (registry, _) = registry();
+        let conversation = RoomName::parse_for("@bob", &user("Ann")).unwrap();
+        let (ann, bob_in, bob_out, carol) = (
+            Outbox::new(64),
+            Outbox::new(64),
+            Outbox::new(64),
+            Outbox::new(64),
+        );
+        registry.online(&user("Ann"), ConnId(1), &ann);
+        registry.online(&user("bob"), ConnId(2), &bob_in);
+        registry.online(&user("bob"), ConnId(3), &bob_out);
+        registry.online(&user("carol"), ConnId(4), &carol);
+        let handle = registry.subscribe(&conversation, ConnId(2), &user("bob"), &bob_in);
+        registry.activate(&handle, ConnId(2), 0, &joined("@ann+bob", 0));
+        // Bob joined, and nobody hears of it: a conversation has no presence.
+        let other_bob = registry.subscribe(&conversation, ConnId(5), &user("bob"), &bob_in);
+        registry.leave(&other_bob, ConnId(5));
+        assert_eq!(seen(&bob_in), ["joined@0"]);
+
+        // Ann, outside the room, sent 1: her copy has its ref.
+        registry.deliver(&[committed("@ann+bob", 1, 1)]);
+        assert_eq!(seen(&ann), ["1:r1"]);
+        assert_eq!(seen(&bob_in), ["1:"], "once, as a member");
+        assert_eq!(seen(&bob_out), ["1:"]);
+        assert!(seen(&carol).is_empty());
+        registry.offline(&user("bob"), ConnId(3));
+        registry.deliver(&[committed("@ann+bob", 2, 0)]);
+        assert!(seen(&bob_out).is_empty(), "offline");
+        assert_eq!(seen(&ann), ["2:"]);
+    }
+
+    #[test]
     fn the_id_floor_drops_what_history_already_held() {
         let (registry, _) = registry();
         let lobby = room("lobby");

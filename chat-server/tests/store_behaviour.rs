@@ -416,11 +416,11 @@ async fn postgres_behaves_like_a_message_store() {
         )
         .await;
     assert!(plan.contains("entries_ref"), "{plan}");
-    // Schema 5: the room stream, rooms people own, fixable messages,
-    // exactly once.
+    // Schema 6: the room stream, rooms people own, fixable messages,
+    // exactly once, conversations' remembered rooms.
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "5"
+        "6"
     );
 }
 

@@ -37,34 +37,10 @@ impl Join {
             .rooms
             .get(&name)
             .is_some_and(|room| room.is_member(cx.conn));
-        let cap = cx.shared.config.rooms_per_session;
-        if !cx.rooms.contains_key(&name) && cap > 0 && cx.rooms.len() >= cap {
-            cx.replies.refuse(Refusal::new(
-                ErrorCode::RateLimited,
-                format!("this session is in {cap} rooms, the most it may be in: leave one first"),
-            ));
-            return;
-        }
-        if !conversation::may_read(cx, &name, actor).await {
+        if !may_enter(cx, &name, actor).await {
             return;
         }
         let shared = cx.shared.clone();
-        match shared.store.may_join(&name, actor).await {
-            Ok(None) => {}
-            Ok(Some(refusal)) => {
-                cx.replies
-                    .refuse(Refusal::new(refusal.code, refusal.reason));
-                return;
-            }
-            Err(e) => {
-                tracing::error!(peer = %cx.peer, room = %name, error = %e, "join failed");
-                cx.replies.refuse(Refusal::new(
-                    ErrorCode::Internal,
-                    "could not join the room; retry",
-                ));
-                return;
-            }
-        }
         let room = shared
             .registry
             .subscribe(&name, cx.conn, &actor.name, cx.replies.outbox());
@@ -112,6 +88,40 @@ impl Join {
                     cx.replies.send(&refusal);
                 }
             }
+        }
+    }
+}
+
+/// Whether the session may enter the room, read without entering it:
+/// within its cap of rooms, a conversation of its own, not banned, not a
+/// private room it is not on. Else the refusal has been answered.
+async fn may_enter(cx: &mut Context, name: &RoomName, actor: &Actor) -> bool {
+    let cap = cx.shared.config.rooms_per_session;
+    if !cx.rooms.contains_key(name) && cap > 0 && cx.rooms.len() >= cap {
+        cx.replies.refuse(Refusal::new(
+            ErrorCode::RateLimited,
+            format!("this session is in {cap} rooms, the most it may be in: leave one first"),
+        ));
+        return false;
+    }
+    if !conversation::may_read(cx, name, actor).await {
+        return false;
+    }
+    let shared = cx.shared.clone();
+    match shared.store.may_join(name, actor).await {
+        Ok(None) => true,
+        Ok(Some(refusal)) => {
+            cx.replies
+                .refuse(Refusal::new(refusal.code, refusal.reason));
+            false
+        }
+        Err(e) => {
+            tracing::error!(peer = %cx.peer, room = %name, error = %e, "join failed");
+            cx.replies.refuse(Refusal::new(
+                ErrorCode::Internal,
+                "could not join the room; retry",
+            ));
+            false
         }
     }
 }

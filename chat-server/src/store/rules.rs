@@ -458,4 +458,59 @@ mod tests {
             Some(ErrorCode::NotFound)
         );
     }
+
+    #[test]
+    fn a_conversation_is_its_two_registered_users_and_has_no_moderation() {
+        let in_conversation = |name: &str, registered: bool, change: Change| NewEntry {
+            room: RoomName::parse_for("@me+you", &UserName::parse("me").unwrap()).unwrap(),
+            actor: Actor {
+                name: UserName::parse(name).unwrap(),
+                registered,
+                admin: true,
+            },
+            ..entry(false, change)
+        };
+        let message = || Change::Message {
+            text: "hi".into(),
+            reply_to: None,
+            action: false,
+        };
+        let facts = Facts {
+            partner_registered: true,
+            ..Facts::default()
+        };
+        assert_eq!(
+            decide(&in_conversation("You", true, message()), &facts),
+            Ok(vec![
+                Effect::Append,
+                Effect::RememberRoom(vec!["me".into(), "you".into()])
+            ])
+        );
+        // Not even an admin may use another pair's conversation, nor a
+        // guest its own.
+        for (name, registered) in [("admin", true), ("me", false)] {
+            assert_eq!(
+                code(decide(
+                    &in_conversation(name, registered, message()),
+                    &facts
+                )),
+                Some(ErrorCode::Forbidden),
+                "{name}"
+            );
+        }
+        let no_partner = Facts::default();
+        assert_eq!(
+            code(decide(&in_conversation("me", true, message()), &no_partner)),
+            Some(ErrorCode::NotFound)
+        );
+        let topic = Change::Topic {
+            topic: "ours".into(),
+        };
+        for change in [topic, kick(), Change::DeleteRoom] {
+            assert_eq!(
+                code(decide(&in_conversation("me", true, change), &facts)),
+                Some(ErrorCode::Forbidden)
+            );
+        }
+    }
 }
