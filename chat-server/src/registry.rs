@@ -177,6 +177,9 @@ pub struct RoomRegistry {
     /// room's lock may be taken under this one (by `invite_outside`),
     /// never this one under a room's.
     online: Mutex<HashMap<String, HashMap<ConnId, Outbox>>>,
+    /// When each user's `typing` in a conversation was last relayed, for
+    /// the limit (a conversation's typing does not go through its room).
+    conversation_typing: Mutex<HashMap<(RoomName, UserName), Instant>>,
     presence: PresenceRoute,
     /// Set when the server starts shutting down: everyone here is about to
     /// be disconnected, so telling them who leaves would only be noise.
@@ -195,6 +198,7 @@ impl RoomRegistry {
         Self {
             rooms: Mutex::new(HashMap::new()),
             online: Mutex::new(HashMap::new()),
+            conversation_typing: Mutex::new(HashMap::new()),
             presence,
             shutting_down: AtomicBool::new(false),
             metrics,
@@ -428,8 +432,55 @@ impl RoomRegistry {
         true
     }
 
-    /// Another node's relayed typing, for this node's members of the room.
+    /// Relays `user`'s typing in a conversation to the partner's
+    /// connections on this node, joined or not, unless one was relayed
+    /// less than [`TYPING_INTERVAL`] ago; whether it was relayed.
+    pub fn typing_in_conversation(&self, room: &RoomName, user: &UserName) -> bool {
+        let now = Instant::now();
+        {
+            let mut relayed = lock(&self.conversation_typing);
+            let key = (room.clone(), user.clone());
+            if relayed
+                .get(&key)
+                .is_some_and(|last| now.duration_since(*last) < TYPING_INTERVAL)
+            {
+                return false;
+            }
+            // Only the recent ones matter: the map holds no more than the
+            // conversations typed in during the last interval.
+            relayed.retain(|_, last| now.duration_since(*last) < TYPING_INTERVAL);
+            relayed.insert(key, now);
+        }
+        self.typing_to_partner(room.as_str(), user);
+        true
+    }
+
+    /// A conversation's typing for the partner's connections on this node.
+    fn typing_to_partner(&self, room: &str, user: &UserName) {
+        let Some(users) = conversation_users(room) else {
+            return;
+        };
+        let me = user.as_str().to_ascii_lowercase();
+        let partner = if users.0 == me { users.1 } else { users.0 };
+        let outboxes: Vec<Outbox> = lock(&self.online)
+            .get(partner)
+            .map(|conns| conns.values().cloned().collect())
+            .unwrap_or_default();
+        let typing = frame(&ServerFrame::Typing {
+            room: room.to_owned(),
+            user: user.to_string(),
+        });
+        for outbox in outboxes {
+            outbox.push_presence(typing.clone());
+        }
+    }
+
+    /// Another node's relayed typing, for this node's members of the room
+    /// (for a conversation: the partner's connections).
     pub fn deliver_typing(&self, room: &str, user: &UserName) {
+        if conversation_users(room).is_some() {
+            return self.typing_to_partner(room, user);
+        }
         if let Some(found) = self.room(room) {
             let typing = typing_frame(found.name(), user);
             found.lock().tell_others(user, &typing);

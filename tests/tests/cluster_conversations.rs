@@ -1,7 +1,8 @@
 //! Direct conversations through two cluster nodes (PostgreSQL + Redis):
 //! alice on node 0 writes to bob, whose connections on node 1 get every
 //! entry without joining, and his answer from node 1 reaches her; the
-//! first message remembers the conversation for both, in PostgreSQL.
+//! first message remembers the conversation for both, in PostgreSQL; and
+//! typing reaches the partner's connections on the other node.
 
 use chat_e2e::TestClient;
 use chat_e2e::cluster::Cluster;
@@ -77,6 +78,17 @@ async fn a_conversation_reaches_the_partner_on_another_node_without_a_join() {
         )
         .await;
     assert_eq!(remembering, "alice,bob");
+
+    // Typing crosses nodes too, to the partner's connections only.
+    send(&mut alice, json!({"type":"typing","room":"@bob"})).await;
+    for client in [&mut bob, &mut bob_joined] {
+        match client.recv().await {
+            ServerFrame::Typing { room, user } => {
+                assert_eq!((room.as_str(), user.as_str()), (ROOM, "alice"));
+            }
+            other => panic!("expected alice typing, got {other:?}"),
+        }
+    }
     // No presence frames, nothing twice.
     for client in [&mut alice, &mut bob, &mut bob_joined] {
         client.barrier().await;

@@ -3,12 +3,12 @@
 //! of both users, joined or not; only its two registered users may use it;
 //! a partner without an account is `not_found`; it has no moderation, no
 //! presence and no place in the plain room list; `join` gives its history
-//! and catch-up; edits and reactions work as in rooms; and its first
-//! message remembers it for both users in the store.
+//! and catch-up; edits, reactions and typing work as in rooms; and its
+//! first message remembers it for both users in the store.
 
 use chat_e2e::db::{stored_messages, stored_remembering, stored_room_names};
 use chat_e2e::{InProcessServer, ServerOptions, TestClient, start_server_with};
-use chat_proto::{Entry, ErrorCode, Message, Role};
+use chat_proto::{Entry, ErrorCode, Message, Role, ServerFrame};
 use serde_json::json;
 
 const ROOM: &str = "@alice+bob";
@@ -354,4 +354,36 @@ async fn edits_deletes_and_reactions_work_without_joining() {
         .expect("the deleted message's place");
     assert!(gone.deleted && gone.text.is_empty());
     alice_later.barrier().await;
+}
+
+#[tokio::test]
+async fn typing_reaches_the_partner_without_a_join_and_never_the_typist() {
+    let server = server().await;
+    let (mut alice, mut bob_joined, mut bob_elsewhere) = alice_and_two_bobs(&server).await;
+    let mut alice_phone = server.account("alice", "pw-alice").await;
+    bob_joined.join(ROOM).await;
+    send(&mut alice, json!({"type":"typing","room":"@bob"})).await;
+    for bob in [&mut bob_joined, &mut bob_elsewhere] {
+        match bob.recv().await {
+            ServerFrame::Typing { room, user } => {
+                assert_eq!((room.as_str(), user.as_str()), (ROOM, "alice"));
+            }
+            other => panic!("expected alice typing, got {other:?}"),
+        }
+    }
+    // At once again: within the interval, dropped. Never to alice's own
+    // connections.
+    send(&mut alice, json!({"type":"typing","room":ROOM})).await;
+    for client in [
+        &mut alice,
+        &mut alice_phone,
+        &mut bob_joined,
+        &mut bob_elsewhere,
+    ] {
+        client.barrier().await;
+    }
+    let mut carol = server.account("carol", "pw-carol").await;
+    send(&mut carol, json!({"type":"typing","room":ROOM,"ref":"t"})).await;
+    expect_refused(&mut carol, ErrorCode::Forbidden, "t").await;
+    bob_elsewhere.barrier().await;
 }

@@ -413,7 +413,7 @@ impl Session {
             Command::Leave(leave) => leave.run(cx, user),
             Command::History(history) => history.run(cx, actor).await,
             Command::Rooms(rooms) => rooms.run(cx, actor).await,
-            Command::Typing(typing) => typing.run(cx, user),
+            Command::Typing(typing) => typing.run(cx, actor),
         }
         Ok(())
     }
