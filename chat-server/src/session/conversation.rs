@@ -1,7 +1,7 @@
-//! Who may open a conversation without storing anything (`join`,
-//! `history`): only its two users, both registered. Entries in one are
-//! checked by the store's rules instead, in the transaction that stores
-//! them (`store/rules.rs`).
+//! Who may use a conversation, checked by the session before it joins,
+//! pages or queues anything there: only its two users, both registered,
+//! while the partner's account exists. The store's rules check entries
+//! again in the transaction that stores them (`store/rules.rs`).
 
 use chat_proto::{ErrorCode, RoomName};
 

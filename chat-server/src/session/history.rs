@@ -3,9 +3,9 @@
 use chat_proto::limits::clamp_history_limit;
 use chat_proto::{ErrorCode, RoomName, ServerFrame};
 
+use super::Context;
 use super::command::room_name;
 use super::reply::Refusal;
-use super::{Context, conversation};
 use crate::store::{Actor, Page};
 
 /// A `history` request of a valid room name and one direction.
@@ -40,11 +40,7 @@ impl History {
 
     /// A conversation's two users may read it without joining it.
     pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
-        if self.room.is_conversation() {
-            if !conversation::may_read(cx, &self.room, actor).await {
-                return;
-            }
-        } else if cx.joined(&self.room).is_none() {
+        if !cx.in_room(&self.room, actor).await {
             return;
         }
         match cx.shared.store.history(&self.room, self.page).await {

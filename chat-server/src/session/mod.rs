@@ -50,7 +50,7 @@ mod topic;
 mod typing;
 mod unban;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -93,6 +93,9 @@ struct Context {
     shared: Arc<Shared>,
     replies: Replies,
     rooms: HashMap<RoomName, Arc<Room>>,
+    /// The conversations this session has found it may use (its own, the
+    /// partner's account there), so each costs one account read.
+    conversations: HashSet<RoomName>,
     appends: FuturesUnordered<PendingAppend>,
 }
 
@@ -116,22 +119,22 @@ impl Context {
     /// Whether the session may make entries in the room: it joined it, or
     /// it is a conversation of its user, which every connection of the
     /// two users is in without joining. Else the refusal has been
-    /// answered: `not_in_room`, or `forbidden` for a conversation of
-    /// others or a guest. (The store's rules check the same, and that the
-    /// partner has an account, when they store the entry; refusing here
-    /// first keeps others' requests from making the room.)
-    fn in_room(&self, room: &RoomName, actor: &Actor) -> bool {
-        let Some(conversation) = room.conversation() else {
+    /// answered: `not_in_room`, or as [`conversation::may_read`] answers.
+    /// (The store's rules check a conversation again when they store the
+    /// entry; checking here first keeps refused requests from making the
+    /// room.) A conversation found open is not looked up again.
+    async fn in_room(&mut self, room: &RoomName, actor: &Actor) -> bool {
+        if !room.is_conversation() {
             return self.joined(room).is_some();
-        };
-        let theirs = actor.registered && conversation.includes(&actor.name);
-        if !theirs {
-            self.replies.error(
-                ErrorCode::Forbidden,
-                "only its two users may use a conversation",
-            );
         }
-        theirs
+        if self.conversations.contains(room) {
+            return true;
+        }
+        let open = conversation::may_read(self, room, actor).await;
+        if open {
+            self.conversations.insert(room.clone());
+        }
+        open
     }
 }
 
@@ -194,6 +197,7 @@ impl Session {
                 peer,
                 replies: Replies::new(outbox),
                 rooms: HashMap::new(),
+                conversations: HashSet::new(),
                 appends: FuturesUnordered::new(),
                 shared,
             },
@@ -413,7 +417,7 @@ impl Session {
             Command::Leave(leave) => leave.run(cx, user),
             Command::History(history) => history.run(cx, actor).await,
             Command::Rooms(rooms) => rooms.run(cx, actor).await,
-            Command::Typing(typing) => typing.run(cx, actor),
+            Command::Typing(typing) => typing.run(cx, actor).await,
         }
         Ok(())
     }

@@ -27,16 +27,16 @@ impl Typing {
     /// the other nodes; a room not joined is `not_in_room`. In a
     /// conversation, which needs no join, it goes to the partner's
     /// connections instead.
-    pub(super) fn run(self, cx: &mut Context, actor: &Actor) {
+    pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
         let user = &actor.name;
-        let registry = &cx.shared.registry;
         let relayed = if self.room.is_conversation() {
-            cx.in_room(&self.room, actor) && registry.typing_in_conversation(&self.room, user)
+            cx.in_room(&self.room, actor).await
+                && cx.shared.registry.typing_in_conversation(&self.room, user)
         } else {
             let Some(room) = cx.joined(&self.room) else {
                 return;
             };
-            registry.typing(&room, user)
+            cx.shared.registry.typing(&room, user)
         };
         if relayed {
             cx.shared.broker.relay_typing(&self.room, user);
