@@ -1,5 +1,9 @@
 //! The room registry: who is in which room, presence (`join` / `leave`),
-//! and fan-out of committed messages to every member's [`Outbox`].
+//! and fan-out of committed messages to every member's [`Outbox`]. Two
+//! kinds of entry also reach connections outside their room, through the
+//! index of who is online: an invitation its invitee's, and a
+//! conversation's entries (and typing) its two users' (a conversation has
+//! no presence frames).
 //!
 //! Each outgoing frame is encoded once and its bytes shared by all members.
 //! Fan-out never waits: an outbox that is full marks its connection as a
@@ -173,7 +177,8 @@ pub enum PresenceRoute {
 pub struct RoomRegistry {
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
     /// Every logged-in connection on this node by folded user name, so an
-    /// invitation reaches the invitee outside the room. Lock order: a
+    /// invitation reaches the invitee outside the room, and a
+    /// conversation its two users. Lock order: a
     /// room's lock may be taken under this one (by `invite_outside`),
     /// never this one under a room's.
     online: Mutex<HashMap<String, HashMap<ConnId, Outbox>>>,
@@ -561,7 +566,8 @@ impl RoomRegistry {
         }
     }
 
-    /// A logged-in connection of `user`: invitations reach it anywhere.
+    /// A logged-in connection of `user`: invitations and its
+    /// conversations reach it anywhere.
     pub fn online(&self, user: &UserName, conn: ConnId, outbox: &Outbox) {
         lock(&self.online)
             .entry(user.as_str().to_lowercase())
