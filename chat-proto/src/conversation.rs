@@ -81,6 +81,19 @@ impl ConversationName {
         Self::between(&first, &second)
     }
 
+    /// Parses a conversation's full name, `@alice+bob` in any order and
+    /// case (no shorthand: that needs the session's user, see
+    /// [`Self::parse`]).
+    pub fn parse_pair(raw: &str) -> Result<Self, ConversationError> {
+        let rest = raw.strip_prefix('@').ok_or(ConversationError::Shape)?;
+        match rest.split_once('+') {
+            Some((first, second)) if !second.contains('+') => {
+                Self::between(&parse_user(first)?, &parse_user(second)?)
+            }
+            _ => Err(ConversationError::Shape),
+        }
+    }
+
     fn of_folded(a: FoldedName, b: FoldedName) -> Result<Self, ConversationError> {
         if a == b {
             return Err(ConversationError::WithYourself);
@@ -269,5 +282,23 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::InvalidName);
         let e = RoomName::parse_for("@bob", &bob).unwrap_err();
         assert_eq!(e.code(), ErrorCode::Forbidden);
+    }
+
+    #[test]
+    fn a_full_name_parses_without_knowing_the_session() {
+        let pair = ConversationName::parse_pair("@Bob+alice").unwrap();
+        assert_eq!(pair.as_str(), "@alice+bob");
+        assert_eq!(
+            ConversationName::parse_pair("@bob"),
+            Err(ConversationError::Shape)
+        );
+        assert_eq!(
+            ConversationName::parse_pair("@a+b+c"),
+            Err(ConversationError::Shape)
+        );
+        assert_eq!(
+            ConversationName::parse_pair("@ann+ANN"),
+            Err(ConversationError::WithYourself)
+        );
     }
 }

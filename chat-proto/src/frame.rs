@@ -252,6 +252,33 @@ impl ClientFrame {
         }
     }
 
+    /// The frame's room field, when it has one, for a server to rewrite a
+    /// conversation's shorthand (`@bob`) before parsing it.
+    pub fn room_mut(&mut self) -> Option<&mut String> {
+        match self {
+            ClientFrame::Hello { .. } | ClientFrame::Rooms { .. } => None,
+            ClientFrame::Search { room, .. } => room.as_mut(),
+            ClientFrame::Join { room, .. }
+            | ClientFrame::Leave { room }
+            | ClientFrame::History { room, .. }
+            | ClientFrame::Message { room, .. }
+            | ClientFrame::Edit { room, .. }
+            | ClientFrame::Delete { room, .. }
+            | ClientFrame::React { room, .. }
+            | ClientFrame::Unreact { room, .. }
+            | ClientFrame::Topic { room, .. }
+            | ClientFrame::Role { room, .. }
+            | ClientFrame::Kick { room, .. }
+            | ClientFrame::Ban { room, .. }
+            | ClientFrame::Unban { room, .. }
+            | ClientFrame::Invite { room, .. }
+            | ClientFrame::Settings { room, .. }
+            | ClientFrame::DeleteRoom { room, .. }
+            | ClientFrame::Read { room, .. }
+            | ClientFrame::Typing { room, .. } => Some(room),
+        }
+    }
+
     /// The frame's `type` as named on the wire.
     pub fn kind(&self) -> &'static str {
         match self {

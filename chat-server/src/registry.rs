@@ -1,5 +1,9 @@
 //! The room registry: who is in which room, presence (`join` / `leave`),
-//! and fan-out of committed messages to every member's [`Outbox`].
+//! and fan-out of committed messages to every member's [`Outbox`]. Two
+//! kinds of entry also reach connections outside their room, through the
+//! index of who is online: an invitation its invitee's, and a
+//! conversation's entries (and typing) its two users' (a conversation has
+//! no presence frames).
 //!
 //! Each outgoing frame is encoded once and its bytes shared by all members.
 //! Fan-out never waits: an outbox that is full marks its connection as a
@@ -173,10 +177,14 @@ pub enum PresenceRoute {
 pub struct RoomRegistry {
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
     /// Every logged-in connection on this node by folded user name, so an
-    /// invitation reaches the invitee outside the room. Lock order: a
+    /// invitation reaches the invitee outside the room, and a
+    /// conversation its two users. Lock order: a
     /// room's lock may be taken under this one (by `invite_outside`),
     /// never this one under a room's.
     online: Mutex<HashMap<String, HashMap<ConnId, Outbox>>>,
+    /// When each user's `typing` in a conversation was last relayed, for
+    /// the limit (a conversation's typing does not go through its room).
+    conversation_typing: Mutex<HashMap<(RoomName, UserName), Instant>>,
     presence: PresenceRoute,
     /// Set when the server starts shutting down: everyone here is about to
     /// be disconnected, so telling them who leaves would only be noise.
@@ -195,6 +203,7 @@ impl RoomRegistry {
         Self {
             rooms: Mutex::new(HashMap::new()),
             online: Mutex::new(HashMap::new()),
+            conversation_typing: Mutex::new(HashMap::new()),
             presence,
             shutting_down: AtomicBool::new(false),
             metrics,
@@ -226,6 +235,10 @@ impl RoomRegistry {
     fn announce(&self, state: &mut RoomState, change: PresenceChange) {
         match &self.presence {
             PresenceRoute::Local if self.shutting_down.load(Ordering::Acquire) => {}
+            // A conversation has no presence frames: its users are in it
+            // anyway. (A cluster's broker still hears its changes, for
+            // `joined`'s members, and delivers none back.)
+            PresenceRoute::Local if change.room.is_conversation() => {}
             PresenceRoute::Local => {
                 let frame = presence_frame(&change);
                 state.tell_others(&change.user, &frame);
@@ -397,7 +410,7 @@ impl RoomRegistry {
     /// Delivers a presence change decided elsewhere (by a cluster broker)
     /// to this node's members of the room.
     pub fn deliver_presence(&self, change: &PresenceChange) {
-        if self.shutting_down.load(Ordering::Acquire) {
+        if self.shutting_down.load(Ordering::Acquire) || change.room.is_conversation() {
             return;
         }
         if let Some(room) = self.room(change.room.as_str()) {
@@ -424,8 +437,55 @@ impl RoomRegistry {
         true
     }
 
-    /// Another node's relayed typing, for this node's members of the room.
+    /// Relays `user`'s typing in a conversation to the partner's
+    /// connections on this node, joined or not, unless one was relayed
+    /// less than [`TYPING_INTERVAL`] ago; whether it was relayed.
+    pub fn typing_in_conversation(&self, room: &RoomName, user: &UserName) -> bool {
+        let now = Instant::now();
+        {
+            let mut relayed = lock(&self.conversation_typing);
+            let key = (room.clone(), user.clone());
+            if relayed
+                .get(&key)
+                .is_some_and(|last| now.duration_since(*last) < TYPING_INTERVAL)
+            {
+                return false;
+            }
+            // Only the recent ones matter: the map holds no more than the
+            // conversations typed in during the last interval.
+            relayed.retain(|_, last| now.duration_since(*last) < TYPING_INTERVAL);
+            relayed.insert(key, now);
+        }
+        self.typing_to_partner(room.as_str(), user);
+        true
+    }
+
+    /// A conversation's typing for the partner's connections on this node.
+    fn typing_to_partner(&self, room: &str, user: &UserName) {
+        let Some(users) = conversation_users(room) else {
+            return;
+        };
+        let me = user.as_str().to_ascii_lowercase();
+        let partner = if users.0 == me { users.1 } else { users.0 };
+        let outboxes: Vec<Outbox> = lock(&self.online)
+            .get(partner)
+            .map(|conns| conns.values().cloned().collect())
+            .unwrap_or_default();
+        let typing = frame(&ServerFrame::Typing {
+            room: room.to_owned(),
+            user: user.to_string(),
+        });
+        for outbox in outboxes {
+            outbox.push_presence(typing.clone());
+        }
+    }
+
+    /// Another node's relayed typing, for this node's members of the room
+    /// (for a conversation: the partner's connections).
     pub fn deliver_typing(&self, room: &str, user: &UserName) {
+        if conversation_users(room).is_some() {
+            return self.typing_to_partner(room, user);
+        }
         if let Some(found) = self.room(room) {
             let typing = typing_frame(found.name(), user);
             found.lock().tell_others(user, &typing);
@@ -461,6 +521,8 @@ impl RoomRegistry {
             }
             if let StreamEvent::Entry(Entry::Invite(invite)) = &committed.event {
                 self.invite_outside(current.as_deref(), committed, &invite.subject);
+            } else if let Some(users) = conversation_users(&committed.room) {
+                self.converse_outside(current.as_deref(), committed, users);
             }
             if let Some(room) = &current {
                 self.apply(room, committed);
@@ -504,7 +566,8 @@ impl RoomRegistry {
         }
     }
 
-    /// A logged-in connection of `user`: invitations reach it anywhere.
+    /// A logged-in connection of `user`: invitations and its
+    /// conversations reach it anywhere.
     pub fn online(&self, user: &UserName, conn: ConnId, outbox: &Outbox) {
         lock(&self.online)
             .entry(user.as_str().to_lowercase())
@@ -573,6 +636,37 @@ impl RoomRegistry {
         }
     }
 
+    /// Sends a conversation's entry to its two users' connections on this
+    /// node that are not in the room (those in it get it as members): a
+    /// connection is in every conversation of its user without joining.
+    /// The origin's copy carries the `ref`: it is the acknowledgement.
+    fn converse_outside(&self, room: Option<&Room>, committed: &Committed, users: (&str, &str)) {
+        let StreamEvent::Entry(entry) = &committed.event else {
+            return;
+        };
+        let outside: Vec<(ConnId, Outbox)> = {
+            let online = lock(&self.online);
+            [users.0, users.1]
+                .into_iter()
+                .filter_map(|user| online.get(user))
+                .flatten()
+                .filter(|(conn, _)| room.is_none_or(|room| !room.is_member(**conn)))
+                .map(|(conn, outbox)| (*conn, outbox.clone()))
+                .collect()
+        };
+        let mut shared: Option<Frame> = None;
+        for (conn, outbox) in outside {
+            let copy = if conn == committed.origin && entry.reference().is_some() {
+                frame(&ServerFrame::from(entry.clone()))
+            } else {
+                shared
+                    .get_or_insert_with(|| frame(&ServerFrame::from(entry.without_reference())))
+                    .clone()
+            };
+            outbox.push(copy);
+        }
+    }
+
     /// Takes every connection of `subject` out of the room, as if each
     /// had left: the others hear the departure (as presence decides), the
     /// subject's connections hear nothing more.
@@ -599,6 +693,12 @@ impl RoomRegistry {
         self.metrics.rooms_active.fetch_sub(1, Ordering::Relaxed);
         self.remove(room, state);
     }
+}
+
+/// A conversation room's two users (folded names, as the `online` index
+/// keys them), or `None` for any other room.
+fn conversation_users(room: &str) -> Option<(&str, &str)> {
+    room.strip_prefix('@')?.split_once('+')
 }
 
 /// Queues one entry to every member of the room; the origin gets the copy
@@ -732,6 +832,39 @@ mod tests {
         let bob_room = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob_outbox);
         registry.activate(&bob_room, ConnId(2), 3, &joined("lobby", 3));
         assert_eq!(seen(&bob_outbox), ["joined@3", "4:"]);
+    }
+
+    #[test]
+    fn a_conversations_entries_reach_both_users_in_it_or_not_and_no_one_else() {
+        let (registry, _) = registry();
+        let conversation = RoomName::parse_for("@bob", &user("Ann")).unwrap();
+        let (ann, bob_in, bob_out, carol) = (
+            Outbox::new(64),
+            Outbox::new(64),
+            Outbox::new(64),
+            Outbox::new(64),
+        );
+        registry.online(&user("Ann"), ConnId(1), &ann);
+        registry.online(&user("bob"), ConnId(2), &bob_in);
+        registry.online(&user("bob"), ConnId(3), &bob_out);
+        registry.online(&user("carol"), ConnId(4), &carol);
+        let handle = registry.subscribe(&conversation, ConnId(2), &user("bob"), &bob_in);
+        registry.activate(&handle, ConnId(2), 0, &joined("@ann+bob", 0));
+        // Bob joined, and nobody hears of it: a conversation has no presence.
+        let other_bob = registry.subscribe(&conversation, ConnId(5), &user("bob"), &bob_in);
+        registry.leave(&other_bob, ConnId(5));
+        assert_eq!(seen(&bob_in), ["joined@0"]);
+
+        // Ann, outside the room, sent 1: her copy has its ref.
+        registry.deliver(&[committed("@ann+bob", 1, 1)]);
+        assert_eq!(seen(&ann), ["1:r1"]);
+        assert_eq!(seen(&bob_in), ["1:"], "once, as a member");
+        assert_eq!(seen(&bob_out), ["1:"]);
+        assert!(seen(&carol).is_empty());
+        registry.offline(&user("bob"), ConnId(3));
+        registry.deliver(&[committed("@ann+bob", 2, 0)]);
+        assert!(seen(&bob_out).is_empty(), "offline");
+        assert_eq!(seen(&ann), ["2:"]);
     }
 
     #[test]

@@ -417,7 +417,7 @@ async fn postgres_behaves_like_a_message_store() {
         )
         .await;
     assert!(plan.contains("entries_ref"), "{plan}");
-    // Schema 5: the room stream, rooms people own, fixable messages,
+    // Schema 6: the room stream, rooms people own, fixable messages,
     // exactly once, your rooms.
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,

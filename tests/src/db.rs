@@ -178,6 +178,25 @@ pub async fn stored_bans(db: &Path, room: &str) -> rusqlite::Result<Vec<String>>
     .expect("the database reader thread does not panic")
 }
 
+/// The folded account names that list `room` among their rooms (schema
+/// 6's `memberships`), in order.
+pub async fn stored_remembering(db: &Path, room: &str) -> rusqlite::Result<Vec<String>> {
+    let db: PathBuf = db.to_owned();
+    let room = room.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open(&db)?;
+        let mut stmt = conn.prepare(
+            "SELECT a.name_folded FROM memberships m JOIN rooms r ON r.id = m.room_id \
+             JOIN accounts a ON a.id = m.account_id \
+             WHERE r.name = ?1 AND m.listed = 1 ORDER BY a.name_folded",
+        )?;
+        let rows = stmt.query_map([&room], |row| row.get(0))?;
+        rows.collect()
+    })
+    .await
+    .expect("the database reader thread does not panic")
+}
+
 /// Adds `count` rooms named `{prefix}NNNNN`, each holding one message, to
 /// the database of a server that is **not running** and has migrated
 /// to schema version 3 (where messages are rows of `entries`), in one

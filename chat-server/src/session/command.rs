@@ -3,7 +3,7 @@
 //! handler sees it. Each kind's parsing lives beside its handler, so a new
 //! frame kind is a new file and one arm here.
 
-use chat_proto::{ClientFrame, DecodeError, ErrorCode, RoomName};
+use chat_proto::{ClientFrame, ConversationName, DecodeError, ErrorCode, RoomName, UserName};
 
 use super::entry::Request;
 use super::hello::Hello;
@@ -34,8 +34,17 @@ pub(super) enum Command {
 
 impl Command {
     /// Makes the command a frame asks for, or the refusal that answers it.
-    /// `echoed` is the frame's `ref` as decoded for echoing.
-    pub(super) fn parse(frame: ClientFrame, echoed: Option<&str>) -> Result<Self, Refusal> {
+    /// `echoed` is the frame's `ref` as decoded for echoing; `me` is the
+    /// session's user once logged in, whose conversation with bob `@bob`
+    /// names.
+    pub(super) fn parse(
+        mut frame: ClientFrame,
+        echoed: Option<&str>,
+        me: Option<&UserName>,
+    ) -> Result<Self, Refusal> {
+        if let (Some(me), Some(room)) = (me, frame.room_mut()) {
+            expand_shorthand(room, me);
+        }
         Ok(match frame {
             ClientFrame::Hello { user, password } => Command::Hello(Hello::parse(&user, password)?),
             ClientFrame::Join { room, since, limit } => {
@@ -175,23 +184,40 @@ pub(super) fn not_served_text(text: &str, error: DecodeError) -> DecodeError {
     }
 }
 
-/// A room name from a frame, or the `invalid_name` refusal.
+/// `@bob` from alice is her conversation with bob: `@alice+bob`, which
+/// [`room_name`] then makes canonical (or refuses).
+fn expand_shorthand(room: &mut String, me: &UserName) {
+    if let Some(partner) = room.strip_prefix('@')
+        && !partner.contains('+')
+    {
+        *room = format!("@{me}+{partner}");
+    }
+}
+
+/// A room name from a frame (a plain room, or a conversation's full name,
+/// answered by its canonical one), or the refusal: `invalid_name`, or
+/// `forbidden` for a conversation with oneself.
 pub(super) fn room_name(raw: &str) -> Result<RoomName, Refusal> {
+    if raw.starts_with('@') {
+        return ConversationName::parse_pair(raw)
+            .map(RoomName::from)
+            .map_err(|e| Refusal::new(e.code(), format!("conversation: {e}")));
+    }
     RoomName::parse(raw)
         .map_err(|e| Refusal::new(ErrorCode::InvalidName, format!("room name: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
+    use chat_proto::decode_client_request;
     use chat_proto::limits::PROTOCOL_VERSION;
-    use chat_proto::{UserName, decode_client_request};
 
     use super::*;
     use crate::store::Page;
 
     fn command(text: &str) -> Result<Command, Refusal> {
         let request = decode_client_request(text, PROTOCOL_VERSION).expect("a well-formed frame");
-        Command::parse(request.frame, request.reference.as_deref())
+        Command::parse(request.frame, request.reference.as_deref(), None)
     }
 
     fn refusal(text: &str) -> (ErrorCode, String) {

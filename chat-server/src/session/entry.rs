@@ -114,7 +114,7 @@ impl Request {
     /// Queues the entry for a joined room; the store checks the room's
     /// rules when it stores it.
     pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
-        if cx.joined(&self.room).is_none() {
+        if !cx.in_room(&self.room, actor).await {
             return;
         }
         let shared = cx.shared.clone();

@@ -6,7 +6,7 @@ use chat_proto::{ErrorCode, RoomName, ServerFrame};
 use super::Context;
 use super::command::room_name;
 use super::reply::Refusal;
-use crate::store::Page;
+use crate::store::{Actor, Page};
 
 /// A `history` request of a valid room name and one direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +38,9 @@ impl History {
         Ok(Self { room, page })
     }
 
-    pub(super) async fn run(self, cx: &mut Context) {
-        if cx.joined(&self.room).is_none() {
+    /// A conversation's two users may read it without joining it.
+    pub(super) async fn run(self, cx: &mut Context, actor: &Actor) {
+        if !cx.in_room(&self.room, actor).await {
             return;
         }
         match cx.shared.store.history(&self.room, self.page).await {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use chat_proto::limits::clamp_history_limit;
 use chat_proto::{ErrorCode, RoomDetails, RoomName, ServerFrame};
 
-use super::Context;
 use super::command::room_name;
 use super::reply::Refusal;
+use super::{Context, conversation};
 use crate::registry::Room;
 use crate::store::{Actor, JoinOutcome, Page, RoomSnapshot, RoomState};
 
@@ -42,31 +42,10 @@ impl Join {
             .rooms
             .get(&name)
             .is_some_and(|room| room.is_member(cx.conn));
-        let cap = cx.shared.config.rooms_per_session;
-        if !cx.rooms.contains_key(&name) && cap > 0 && cx.rooms.len() >= cap {
-            cx.replies.refuse(Refusal::new(
-                ErrorCode::RateLimited,
-                format!("this session is in {cap} rooms, the most it may be in: leave one first"),
-            ));
+        if !may_enter(cx, &name, actor).await {
             return;
         }
         let shared = cx.shared.clone();
-        match shared.store.may_join(&name, actor).await {
-            Ok(None) => {}
-            Ok(Some(refusal)) => {
-                cx.replies
-                    .refuse(Refusal::new(refusal.code, refusal.reason));
-                return;
-            }
-            Err(e) => {
-                tracing::error!(peer = %cx.peer, room = %name, error = %e, "join failed");
-                cx.replies.refuse(Refusal::new(
-                    ErrorCode::Internal,
-                    "could not join the room; retry",
-                ));
-                return;
-            }
-        }
         let room = shared
             .registry
             .subscribe(&name, cx.conn, &actor.name, cx.replies.outbox());
@@ -132,7 +111,7 @@ async fn go_live(
         history: snapshot.page.entries,
         more: snapshot.page.more,
         last_id: snapshot.last_id,
-        details: Some(details(snapshot.state)),
+        details: Some(details(&name, snapshot.state)),
     };
     cx.shared
         .registry
@@ -153,8 +132,53 @@ async fn remember_room(cx: &mut Context, actor: &Actor, room: &RoomName) {
     }
 }
 
-/// `joined`'s protocol-2 fields.
-fn details(state: RoomState) -> RoomDetails {
+/// Whether the session may enter the room, read without entering it:
+/// within its cap of rooms, a conversation of its own, not banned, not a
+/// private room it is not on. Else the refusal has been answered.
+async fn may_enter(cx: &mut Context, name: &RoomName, actor: &Actor) -> bool {
+    let cap = cx.shared.config.rooms_per_session;
+    if !cx.rooms.contains_key(name) && cap > 0 && cx.rooms.len() >= cap {
+        cx.replies.refuse(Refusal::new(
+            ErrorCode::RateLimited,
+            format!("this session is in {cap} rooms, the most it may be in: leave one first"),
+        ));
+        return false;
+    }
+    if !conversation::may_read(cx, name, actor).await {
+        return false;
+    }
+    let shared = cx.shared.clone();
+    match shared.store.may_join(name, actor).await {
+        Ok(None) => true,
+        Ok(Some(refusal)) => {
+            cx.replies
+                .refuse(Refusal::new(refusal.code, refusal.reason));
+            false
+        }
+        Err(e) => {
+            tracing::error!(peer = %cx.peer, room = %name, error = %e, "join failed");
+            cx.replies.refuse(Refusal::new(
+                ErrorCode::Internal,
+                "could not join the room; retry",
+            ));
+            false
+        }
+    }
+}
+
+/// `joined`'s protocol-2 fields. A conversation is private to its two
+/// users and has no owner and no ops.
+fn details(room: &RoomName, state: RoomState) -> RoomDetails {
+    if room.is_conversation() {
+        return RoomDetails {
+            topic: String::new(),
+            owner: None,
+            ops: Vec::new(),
+            private: true,
+            role: state.role,
+            read_id: state.read_id,
+        };
+    }
     RoomDetails {
         topic: state.topic,
         owner: state.owner,

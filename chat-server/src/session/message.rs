@@ -58,7 +58,7 @@ impl Post {
             reply_to,
             action,
         } = self;
-        if cx.joined(&room).is_none() {
+        if !cx.in_room(&room, actor).await {
             return;
         }
         let entry = NewEntry {

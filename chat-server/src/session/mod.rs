@@ -26,6 +26,7 @@
 
 mod ban;
 mod command;
+mod conversation;
 mod deadline;
 mod delete;
 mod delete_room;
@@ -50,7 +51,7 @@ mod topic;
 mod typing;
 mod unban;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -77,7 +78,7 @@ use crate::limits::{RateLimit, Verdict};
 use crate::registry::Room;
 use crate::shared::Shared;
 use crate::shutdown::{Shutdown, TaskGuard};
-use crate::store::ConnId;
+use crate::store::{Actor, ConnId};
 
 /// Messages one connection may have queued for storage but not yet
 /// committed; past this it stops reading until commits catch up.
@@ -93,6 +94,9 @@ struct Context {
     shared: Arc<Shared>,
     replies: Replies,
     rooms: HashMap<RoomName, Arc<Room>>,
+    /// The conversations this session has found it may use (its own, the
+    /// partner's account there), so each costs one account read.
+    conversations: HashSet<RoomName>,
     appends: FuturesUnordered<PendingAppend>,
     /// Per room, the read marker as this connection last knew it (for a
     /// guest: the marker itself), so a `read` that asks for nothing new
@@ -115,6 +119,27 @@ impl Context {
                 .error(ErrorCode::NotInRoom, format!("join {room} first"));
         }
         joined
+    }
+
+    /// Whether the session may make entries in the room: it joined it, or
+    /// it is a conversation of its user, which every connection of the
+    /// two users is in without joining. Else the refusal has been
+    /// answered: `not_in_room`, or as [`conversation::may_read`] answers.
+    /// (The store's rules check a conversation again when they store the
+    /// entry; checking here first keeps refused requests from making the
+    /// room.) A conversation found open is not looked up again.
+    async fn in_room(&mut self, room: &RoomName, actor: &Actor) -> bool {
+        if !room.is_conversation() {
+            return self.joined(room).is_some();
+        }
+        if self.conversations.contains(room) {
+            return true;
+        }
+        let open = conversation::may_read(self, room, actor).await;
+        if open {
+            self.conversations.insert(room.clone());
+        }
+        open
     }
 }
 
@@ -177,6 +202,7 @@ impl Session {
                 peer,
                 replies: Replies::new(outbox),
                 rooms: HashMap::new(),
+                conversations: HashSet::new(),
                 appends: FuturesUnordered::new(),
                 read_marks: HashMap::new(),
                 shared,
@@ -307,7 +333,8 @@ impl Session {
     }
 
     async fn serve_request(&mut self, request: ClientRequest) -> Result<(), Ending> {
-        match Command::parse(request.frame, self.cx.replies.reference()) {
+        let me = self.login.as_ref().map(|login| &login.user);
+        match Command::parse(request.frame, self.cx.replies.reference(), me) {
             Ok(command) => self.dispatch(command).await,
             Err(refusal) => {
                 self.cx.replies.refuse(refusal);
@@ -386,7 +413,7 @@ impl Session {
             }
             return Ok(());
         };
-        let (cx, user, actor) = (&mut self.cx, &login.user, &login.actor);
+        let (cx, actor) = (&mut self.cx, &login.actor);
         match command {
             // After login, `admit` refuses a hello.
             Command::Hello(_) => {}
@@ -394,9 +421,9 @@ impl Session {
             Command::Post(post) => post.run(cx, actor).await,
             Command::Entry(request) => request.run(cx, actor).await,
             Command::Leave(leave) => leave.run(cx, actor).await,
-            Command::History(history) => history.run(cx).await,
+            Command::History(history) => history.run(cx, actor).await,
             Command::Rooms(rooms) => rooms.run(cx, actor).await,
-            Command::Typing(typing) => typing.run(cx, user),
+            Command::Typing(typing) => typing.run(cx, actor).await,
             Command::Read(read) => read.run(cx, actor).await,
         }
         Ok(())

@@ -118,6 +118,7 @@ const LIST_ROOMS: &str = "SELECT name, last_id, topic, private FROM rooms
 // Byte order, as SQLite's, along the `rooms_name_c` index.
 const ROOM_PAGE: &str = r#"SELECT name, last_id, topic, private FROM rooms
      WHERE name COLLATE "C" > $1 AND strpos(name, $2) > 0 AND deleted_at IS NULL
+       AND name NOT LIKE '@%'
      ORDER BY name COLLATE "C" LIMIT $3"#;
 // Under the row lock an append takes: a room that got messages meanwhile
 // is kept.
@@ -210,7 +211,9 @@ impl MessageStore for PostgresStore {
         let known_rooms = self.known_rooms.clone();
         Box::pin(bounded(async move {
             let mut client = pool.get().await.map_err(pool_error)?;
-            let owner = viewer.registered.then(|| viewer.name.to_string());
+            // A conversation has no owner.
+            let owner =
+                (viewer.registered && !room.is_conversation()).then(|| viewer.name.to_string());
             if !known {
                 create_room(&client, &room, owner.as_deref()).await?;
                 known_rooms.insert(room.clone());

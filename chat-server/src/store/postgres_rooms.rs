@@ -92,6 +92,18 @@ fn owns(owner: &Option<String>, name: &str) -> bool {
     owner.as_deref().is_some_and(|o| folded(o) == folded(name))
 }
 
+/// The account registered as `name` in any spelling, as it is spelled.
+async fn account(client: &impl GenericClient, name: &str) -> Result<Option<String>, StoreError> {
+    let account = client
+        .query_opt(
+            "SELECT name FROM accounts WHERE name_folded = $1",
+            &[&folded(name)],
+        )
+        .await
+        .map_err(db)?;
+    account.map(|row| row.try_get(0)).transpose().map_err(db)
+}
+
 async fn load_facts(
     client: &impl GenericClient,
     room_id: i64,
@@ -112,15 +124,14 @@ async fn load_facts(
         let mut of = person(client, room_id, subject.as_str()).await?;
         of.owner = owns(&owner, subject.as_str());
         facts.subject = of;
-        let account = client
-            .query_opt(
-                "SELECT name FROM accounts WHERE name_folded = $1",
-                &[&folded(subject.as_str())],
-            )
-            .await
-            .map_err(db)?;
-        facts.subject_account = account.map(|row| row.try_get(0)).transpose().map_err(db)?;
+        facts.subject_account = account(client, subject.as_str()).await?;
         facts.subject_admin = entry.seen.subject_admin;
+    }
+    if let Some(conversation) = entry.room.conversation() {
+        facts.partner_registered = match conversation.partner(&entry.actor.name) {
+            Some(partner) => account(client, partner).await?.is_some(),
+            None => false,
+        };
     }
     facts.target = target_facts(client, room_id, entry, owner.as_deref()).await?;
     facts.owner = owner;
@@ -324,8 +335,31 @@ async fn apply(
         Effect::DeleteRoom => return delete_room(client, room_id, id, ts).await,
         Effect::Fix(fix) => return apply_fix(client, room_id, id, entry, ts, fix).await,
         Effect::Unlisted(name) => return unlist(client, room_id, &name).await,
+        Effect::RememberRoom(users) => {
+            for user in &users {
+                remember_room_for_user(client, room_id, user).await?;
+            }
+            return Ok(());
+        }
     };
     exec(client, sql, &[&room_id, &folded(&name)]).await
+}
+
+/// Puts the room among `user`'s remembered rooms (kept once).
+pub(super) async fn remember_room_for_user(
+    client: &impl GenericClient,
+    room_id: i64,
+    user: &str,
+) -> Result<(), StoreError> {
+    exec(
+        client,
+        "INSERT INTO memberships (account_id, room_id, read_id, listed)
+         SELECT id, $2, 0, TRUE FROM accounts WHERE name_folded = $1
+         ON CONFLICT (account_id, room_id) DO UPDATE SET listed = TRUE
+         WHERE NOT memberships.listed",
+        &[&folded(user), &room_id],
+    )
+    .await
 }
 
 /// Gives access to those of `names` who hold an account, in any spelling.

@@ -7,7 +7,7 @@
 //! `store/fixable.rs`; who may delete whose message is decided here, by
 //! the same ranks.
 
-use chat_proto::Role;
+use chat_proto::{ConversationName, Role};
 
 use super::fixable::{self, Fix, TargetFacts};
 use super::{Change, NewEntry, Refusal};
@@ -37,6 +37,8 @@ pub(crate) struct Facts {
     pub subject_account: Option<String>,
     /// Whether the operator named the subject a server admin.
     pub subject_admin: bool,
+    /// In a conversation: whether the actor's partner holds an account.
+    pub partner_registered: bool,
     /// The message the change targets (or a message's `reply_to`), when
     /// the change has one and it is a message of this room.
     pub target: Option<TargetFacts>,
@@ -72,6 +74,9 @@ pub(crate) enum Effect {
     /// The room leaves this account's remembered rooms (`rooms mine`);
     /// its read marker is kept.
     Unlisted(String),
+    /// The room is among these users' rooms (folded names): each entry of
+    /// a conversation puts it back in both of its users' rooms.
+    RememberRoom(Vec<String>),
 }
 
 const ADMIN: u8 = 3;
@@ -105,6 +110,9 @@ fn removal(name: String, mut first: Vec<Effect>) -> Vec<Effect> {
 pub(crate) fn decide(entry: &NewEntry, facts: &Facts) -> Result<Vec<Effect>, Refusal> {
     if facts.deleted {
         return Err(Refusal::not_found("no such room"));
+    }
+    if let Some(conversation) = entry.room.conversation() {
+        return conversation_effects(entry, facts, &conversation);
     }
     let actor = rank(entry.actor.admin, &facts.actor);
     let subject = rank(facts.subject_admin, &facts.subject);
@@ -177,6 +185,39 @@ pub(crate) fn decide(entry: &NewEntry, facts: &Facts) -> Result<Vec<Effect>, Ref
             Ok(vec![Effect::DeleteRoom])
         }
     }
+}
+
+/// A conversation's rules: only its two users, both registered, may make
+/// its entries, and only messages and changes to them (it has no owner,
+/// ops, topic or moderation). Every entry remembers the room for both.
+fn conversation_effects(
+    entry: &NewEntry,
+    facts: &Facts,
+    conversation: &ConversationName,
+) -> Result<Vec<Effect>, Refusal> {
+    if !entry.actor.registered || !conversation.includes(&entry.actor.name) {
+        return Err(Refusal::forbidden(
+            "only its two users may use a conversation",
+        ));
+    }
+    if !facts.partner_registered {
+        return Err(Refusal::not_found("no such user"));
+    }
+    let mut effects = match entry.change {
+        Change::Message { .. }
+        | Change::Edit { .. }
+        | Change::Delete { .. }
+        | Change::React { .. }
+        | Change::Unreact { .. } => message_effects(entry, facts, 0)?,
+        _ => {
+            return Err(Refusal::forbidden(
+                "a conversation has no owner, ops, topic, moderation or settings",
+            ));
+        }
+    };
+    let (first, second) = conversation.users();
+    effects.push(Effect::RememberRoom(vec![first.into(), second.into()]));
+    Ok(effects)
 }
 
 /// What a message, or a change to one, does: `actor` is the actor's rank.
@@ -431,5 +472,60 @@ mod tests {
             code(decide(&entry(false, hand_over), &deleted)),
             Some(ErrorCode::NotFound)
         );
+    }
+
+    #[test]
+    fn a_conversation_is_its_two_registered_users_and_has_no_moderation() {
+        let in_conversation = |name: &str, registered: bool, change: Change| NewEntry {
+            room: RoomName::parse_for("@me+you", &UserName::parse("me").unwrap()).unwrap(),
+            actor: Actor {
+                name: UserName::parse(name).unwrap(),
+                registered,
+                admin: true,
+            },
+            ..entry(false, change)
+        };
+        let message = || Change::Message {
+            text: "hi".into(),
+            reply_to: None,
+            action: false,
+        };
+        let facts = Facts {
+            partner_registered: true,
+            ..Facts::default()
+        };
+        assert_eq!(
+            decide(&in_conversation("You", true, message()), &facts),
+            Ok(vec![
+                Effect::Append,
+                Effect::RememberRoom(vec!["me".into(), "you".into()])
+            ])
+        );
+        // Not even an admin may use another pair's conversation, nor a
+        // guest its own.
+        for (name, registered) in [("admin", true), ("me", false)] {
+            assert_eq!(
+                code(decide(
+                    &in_conversation(name, registered, message()),
+                    &facts
+                )),
+                Some(ErrorCode::Forbidden),
+                "{name}"
+            );
+        }
+        let no_partner = Facts::default();
+        assert_eq!(
+            code(decide(&in_conversation("me", true, message()), &no_partner)),
+            Some(ErrorCode::NotFound)
+        );
+        let topic = Change::Topic {
+            topic: "ours".into(),
+        };
+        for change in [topic, kick(), Change::DeleteRoom] {
+            assert_eq!(
+                code(decide(&in_conversation("me", true, change), &facts)),
+                Some(ErrorCode::Forbidden)
+            );
+        }
     }
 }

@@ -303,7 +303,8 @@ impl MessageStore for SqliteStore {
     fn join(&self, room: &RoomName, viewer: &Actor, page: Page) -> StoreFuture<JoinOutcome> {
         let room = room.clone();
         let viewer = viewer.clone();
-        let owner = viewer.registered.then(|| viewer.name.to_string());
+        // A conversation has no owner.
+        let owner = (viewer.registered && !room.is_conversation()).then(|| viewer.name.to_string());
         let known = self.known_rooms.contains(&room);
         let known_rooms = self.known_rooms.clone();
         let reader_tx = self.reader_tx.clone();
@@ -384,6 +385,7 @@ impl MessageStore for SqliteStore {
             let mut stmt = conn.prepare_cached(
                 "SELECT name, last_id, topic, private FROM rooms
                  WHERE name > ?1 AND instr(name, ?2) > 0 AND deleted_at IS NULL
+                   AND name NOT LIKE '@%'
                  ORDER BY name LIMIT ?3",
             )?;
             let rows = stmt.query_map(

@@ -98,6 +98,19 @@ pub(super) fn load_facts(
     room_id: i64,
     entry: &NewEntry,
 ) -> rusqlite::Result<Facts> {
+    let mut facts = room_facts(conn, room_id, entry)?;
+    if let Some(conversation) = entry.room.conversation() {
+        let partner = conversation.partner(&entry.actor.name);
+        facts.partner_registered = match partner {
+            Some(partner) => account(conn, partner)?.is_some(),
+            None => false,
+        };
+    }
+    Ok(facts)
+}
+
+/// [`load_facts`] about the room and the people the entry names.
+fn room_facts(conn: &Connection, room_id: i64, entry: &NewEntry) -> rusqlite::Result<Facts> {
     if let Change::Message { reply_to: None, .. } = entry.change {
         // A plain message needs only the ban and the room's deletion.
         return message_facts(conn, room_id, entry.actor.name.as_str());
@@ -205,7 +218,26 @@ pub(super) fn apply(
         Effect::DeleteRoom => delete_room(conn, room_id, id, ts),
         Effect::Fix(fix) => apply_fix(conn, room_id, id, entry, ts, fix),
         Effect::Unlisted(name) => unlist(conn, room_id, &name),
+        Effect::RememberRoom(users) => users
+            .iter()
+            .try_for_each(|user| remember_room_for_user(conn, room_id, user)),
     }
+}
+
+/// Puts the room among `user`'s remembered rooms (kept once).
+pub(super) fn remember_room_for_user(
+    conn: &Connection,
+    room_id: i64,
+    user: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO memberships (account_id, room_id, read_id, listed)
+         SELECT id, ?2, 0, 1 FROM accounts WHERE name_folded = ?1
+         ON CONFLICT (account_id, room_id) DO UPDATE SET listed = 1
+         WHERE memberships.listed = 0",
+    )?
+    .execute(params![folded(user), room_id])
+    .map(drop)
 }
 
 fn append(
