@@ -94,7 +94,7 @@ fn whole_seconds(delay: Duration) -> u128 {
 
 fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
     let frame = match StreamEntry::try_from(frame) {
-        Ok(entry) => return on_live(app, entry),
+        Ok(entry) => return on_live(app, entry, fx),
         Err(frame) => frame,
     };
     match frame {
@@ -152,7 +152,12 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
                 push_entry(app, index, Entry::Leave { user, ts });
             }
         }
+        ServerFrame::Rooms { rooms, mine, .. } if mine => {
+            super::marks::on_rooms_mine(app, rooms, fx)
+        }
         ServerFrame::Rooms { rooms, .. } => on_rooms(app, rooms),
+        ServerFrame::Typing { room, user } => super::marks::on_typing(app, &room, &user),
+        ServerFrame::Read { room, id } => super::marks::on_read(app, &room, id),
         ServerFrame::RoomDeleted { room, user, .. } => room_deleted(app, &room, &user),
         ServerFrame::Error {
             code,
@@ -197,6 +202,15 @@ fn on_welcome(
     app.user = user;
     app.ever_online = true;
     notice(app, &text, Level::Info);
+    if app.protocol >= 2 && !guest {
+        // Asked first, so its counts are in before the catch-up pages.
+        fx.push(Effect::Send(ClientFrame::Rooms {
+            mine: true,
+            query: None,
+            limit: None,
+            after: None,
+        }));
+    }
     for index in 0..app.rooms.len() {
         if app.rooms[index].is_member() {
             send_join(app, index, fx);
