@@ -115,6 +115,7 @@ pub(super) fn arrived(app: &mut App, entry: &StreamEntry, fx: &mut Vec<Effect>) 
     };
     app.state_dirty = true;
     absorb(app, index, entry.clone(), Via::Live);
+    // Joined from this entry on; what came before is a page of context.
     let room = &mut app.rooms[index];
     room.position_known = true;
     room.want_context = true;
