@@ -27,9 +27,9 @@ fn tui(
     state: &std::path::Path,
     config: &str,
 ) -> TuiProcess {
-    std::fs::create_dir_all(state).unwrap();
+    std::fs::create_dir_all(state).expect("the state directory can be made");
     let config_path = state.join("config.toml");
-    std::fs::write(&config_path, config).unwrap();
+    std::fs::write(&config_path, config).expect("the config file can be written");
     let mut options = TuiOptions::new(user, &server.ws_url(), rooms, state);
     options.env.push(("CHAT_PASSWORD".into(), password.into()));
     options.extra_args = vec!["--config".into(), config_path.display().to_string()];

@@ -103,9 +103,8 @@ fn connect(app: &mut App, fx: &mut Vec<Effect>) {
 
 pub(super) fn join_room(app: &mut App, raw: &str, fx: &mut Vec<Effect>) {
     if raw.starts_with('@') {
-        // `/join @bob` is the conversation with bob.
-        let partner = raw.split_once('+').map_or(raw, |(_, b)| b);
-        return super::conversation::open(app, partner, false, fx);
+        // `/join @bob` (or `@alice+bob`) is the conversation with bob.
+        return super::conversation::open(app, raw, false, fx);
     }
     let raw = raw.trim().trim_start_matches('#');
     let name = match RoomName::parse(raw) {

@@ -29,8 +29,8 @@ pub(super) fn insert_room(app: &mut App, room: Room) -> usize {
     index
 }
 
-/// The canonical conversation with `partner` (`bob`, `@bob`), or why
-/// there is none.
+/// The canonical conversation with `partner` (`bob`, `@bob`,
+/// `@alice+bob`), or why there is none.
 fn conversation_with(app: &App, partner: &str) -> Result<String, String> {
     if app.conn.is_online() && app.protocol < 2 {
         return Err("this server has no conversations (it speaks protocol 1)".into());
@@ -39,10 +39,13 @@ fn conversation_with(app: &App, partner: &str) -> Result<String, String> {
         return Err("conversations are for registered users; log in with a password".into());
     }
     let me = UserName::parse(&app.user).map_err(|e| e.to_string())?;
-    let partner = partner.trim_start_matches('@');
-    ConversationName::parse(&format!("@{partner}"), &me)
-        .map(|c| c.as_str().to_owned())
-        .map_err(|e| e.to_string())
+    // `bob`, `@bob`, or a whole name such as `@alice+bob`.
+    let raw = format!("@{}", partner.trim_start_matches('@'));
+    let conversation = ConversationName::parse(&raw, &me).map_err(|e| e.to_string())?;
+    if !conversation.includes(&me) {
+        return Err(format!("{conversation} is not yours"));
+    }
+    Ok(conversation.as_str().to_owned())
 }
 
 /// `/query NAME` (and `/msg NAME` without text): opens the conversation

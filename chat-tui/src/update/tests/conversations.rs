@@ -332,6 +332,12 @@ fn msg_and_query_open_the_conversation_at_the_top_of_the_list() {
     update(&mut app, alt(KeyCode::Char('3')));
     enter_line(&mut app, "/join @bob");
     assert_eq!(app.current, 0);
+    update(&mut app, alt(KeyCode::Char('3')));
+    enter_line(&mut app, "/join @Bob+Alice");
+    assert_eq!(app.current, 0);
+    let fx = enter_line(&mut app, "/query @bob+carol");
+    assert_eq!(sent(&fx), vec![]);
+    assert!(notices(&app).last().unwrap().contains("is not yours"));
 }
 
 #[test]
