@@ -158,6 +158,9 @@ pub struct App {
     pub notify: NotifySettings,
     /// Announcements made by the last update, handed out as effects.
     pub alerts: Vec<Alert>,
+    /// The server refused a `read` as a type it does not serve: it keeps
+    /// no read markers, so none are sent until the next `welcome`.
+    pub reads_unserved: bool,
 }
 
 /// How a mention or a conversation message is announced: the terminal
@@ -229,6 +232,7 @@ impl App {
             send_typing: false,
             notify: NotifySettings::default(),
             alerts: Vec::new(),
+            reads_unserved: false,
         }
     }
 

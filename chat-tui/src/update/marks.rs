@@ -3,13 +3,17 @@
 //! server's unread counts), our own `typing`, and the announcements of
 //! mentions and conversation messages.
 
-use chat_proto::{ClientFrame, RoomInfo};
+use chat_proto::{ClientFrame, ErrorCode, RoomInfo};
 
 use super::Effect;
 use super::conversation::insert_room;
 use super::sync::send_join;
 use crate::app::{App, Entry, Mode, Room, RoomSync, TYPING_SEND_INTERVAL};
 use crate::notify::{Desktop, Notification};
+
+/// The `ref` every `read` carries: a `read` has no answer but an error,
+/// and this tells that error from the others.
+pub(super) const READ_REF: &str = "read-marker";
 
 /// The answer to `rooms mine`: every room and conversation the server
 /// remembers for us, with where we stopped reading. Rooms not in the list
@@ -81,6 +85,19 @@ pub(super) fn on_read(app: &mut App, name: &str, id: u64) {
     }
 }
 
+/// An error answering one of our `read`s: a server that does not serve
+/// them (`unknown_type`) gets no more; any other refusal (the room just
+/// left, say) is not worth a line. Returns whether the error was a read's.
+pub(super) fn read_refused(app: &mut App, code: ErrorCode, reference: Option<&str>) -> bool {
+    if reference != Some(READ_REF) {
+        return false;
+    }
+    if code == ErrorCode::UnknownType {
+        app.reads_unserved = true;
+    }
+    true
+}
+
 /// `user` is typing in `room`: shown for a while, unless it is us.
 pub(super) fn on_typing(app: &mut App, room: &str, user: &str) {
     if user != app.user
@@ -93,7 +110,7 @@ pub(super) fn on_typing(app: &mut App, room: &str, user: &str) {
 /// The current room was read further than the server knows: one `read`
 /// with the newest entry shown there (protocol 2, once the room is live).
 pub(super) fn send_read(app: &mut App, fx: &mut Vec<Effect>) {
-    if app.protocol < 2 || !app.conn.is_online() {
+    if app.protocol < 2 || !app.conn.is_online() || app.reads_unserved {
         return;
     }
     let current = app.current;
@@ -107,7 +124,7 @@ pub(super) fn send_read(app: &mut App, fx: &mut Vec<Effect>) {
     fx.push(Effect::Send(ClientFrame::Read {
         room: room.name.clone(),
         id: room.last_read,
-        reference: None,
+        reference: Some(READ_REF.to_owned()),
     }));
 }
 

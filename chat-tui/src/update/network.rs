@@ -184,6 +184,7 @@ fn on_welcome(
         return;
     };
     app.conn = ConnState::Online { epoch, guest };
+    app.reads_unserved = false;
     app.last_failure = None;
     app.last_refusal = None;
     let text = if app.ever_online {
@@ -238,6 +239,9 @@ fn on_error(
     reference: Option<String>,
     fx: &mut Vec<Effect>,
 ) {
+    if super::marks::read_refused(app, code, reference.as_deref()) {
+        return;
+    }
     let text = crate::sanitize::inert(message);
     match code {
         ErrorCode::AuthFailed | ErrorCode::AuthRequired => {

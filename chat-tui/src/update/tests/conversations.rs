@@ -503,7 +503,7 @@ fn read(room: &str, id: u64) -> ClientFrame {
     ClientFrame::Read {
         room: room.into(),
         id,
-        reference: None,
+        reference: Some("read-marker".into()),
     }
 }
 
@@ -524,6 +524,36 @@ fn read_is_sent_once_per_change_for_the_room_on_screen() {
     assert_eq!(read_frames(&fx), vec![read("rust", 2)]);
     let fx = update(&mut app, alt(KeyCode::Char('1')));
     assert_eq!(read_frames(&fx), vec![], "lobby was read already");
+    // A server that does not serve `read` says so once, quietly, and is
+    // sent no more until the next connection.
+    let shown = notices(&app).len();
+    update(
+        &mut app,
+        frame(ServerFrame::error(
+            ErrorCode::UnknownType,
+            "unknown frame type \"read\"",
+            Some("read-marker".into()),
+        )),
+    );
+    assert_eq!(notices(&app).len(), shown);
+    let fx = update(&mut app, live_msg("lobby", 3, "bob", "three"));
+    assert_eq!(read_frames(&fx), vec![]);
+    disconnect(&mut app);
+    update(&mut app, Action::Net(NetEvent::Connected { epoch: 2 }));
+    update(&mut app, welcome2("alice"));
+    let mut d = details("", None, &[], Role::Member);
+    d.read_id = 1;
+    let fx = update(
+        &mut app,
+        joined2(
+            "lobby",
+            &["alice"],
+            page(vec![msg("lobby", 3, "bob", "three")]),
+            false,
+            d,
+        ),
+    );
+    assert_eq!(read_frames(&fx), vec![read("lobby", 3)]);
     // A protocol-1 server is never sent one.
     let mut app = live_in(&["lobby"]);
     let fx = update(&mut app, live_msg("lobby", 1, "bob", "one"));
