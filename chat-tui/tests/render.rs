@@ -1280,3 +1280,21 @@ fn conversations_new_messages_and_typing_50x20() {
     insta::assert_snapshot!("conversations_50x20", terminal.backend());
     assert_eq!(find(terminal.backend().buffer(), "1:@bob").1, 0);
 }
+
+#[test]
+fn a_conversation_on_screen_is_named_after_the_other_user() {
+    let mut app = conversations_and_typing(100, 30);
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT)),
+    );
+    let terminal = draw(&app);
+    let rows = screen_rows(&terminal);
+    assert!(rows[0].contains("conversation with bob"), "{}", rows[0]);
+    assert!(rows[0].trim_end().ends_with("private"), "{}", rows[0]);
+    assert!(rows[28].contains("@bob: joining…"), "{}", rows[28]);
+    assert!(
+        !rows.iter().any(|r| r.contains("typing")),
+        "typing was in lobby"
+    );
+}

@@ -229,6 +229,16 @@ impl Room {
         }
     }
 
+    /// How the room is named in sentences: `#lobby`, or `@bob` for a
+    /// conversation with bob.
+    pub fn place(&self, me: &str) -> String {
+        if self.is_conversation() {
+            self.label(me)
+        } else {
+            format!("#{}", self.name)
+        }
+    }
+
     pub fn has_messages(&self) -> bool {
         self.entries.iter().any(|e| matches!(e, Entry::Message(_)))
     }

@@ -132,26 +132,8 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
             messages,
             more,
         } => on_history(app, &room, messages, more, fx),
-        ServerFrame::Join { room, user, ts } => {
-            let Some(index) = app.room_index(&room) else {
-                return;
-            };
-            app.rooms[index].members.insert(user.clone());
-            if user != app.user {
-                push_entry(app, index, Entry::Join { user, ts });
-            }
-        }
-        ServerFrame::Leave { room, user, ts } => {
-            let Some(index) = app.room_index(&room) else {
-                return;
-            };
-            // Our own leave is the confirmation of /leave; the room is gone
-            // from the list already.
-            if user != app.user {
-                app.rooms[index].members.remove(&user);
-                push_entry(app, index, Entry::Leave { user, ts });
-            }
-        }
+        ServerFrame::Join { room, user, ts } => on_presence(app, &room, user, ts, true),
+        ServerFrame::Leave { room, user, ts } => on_presence(app, &room, user, ts, false),
         ServerFrame::Rooms { rooms, mine, .. } if mine => {
             super::marks::on_rooms_mine(app, rooms, fx)
         }
@@ -159,6 +141,10 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
         ServerFrame::Typing { room, user } => super::marks::on_typing(app, &room, &user),
         ServerFrame::Read { room, id } => super::marks::on_read(app, &room, id),
         ServerFrame::RoomDeleted { room, user, .. } => room_deleted(app, &room, &user),
+        // A refused `read` is no news for the user.
+        ServerFrame::Error {
+            code, reference, ..
+        } if super::marks::read_refused(app, code, reference.as_deref()) => {}
         ServerFrame::Error {
             code,
             message,
@@ -168,6 +154,24 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
         // Entries came out above; protocol-2 frames this client does not
         // show yet (a protocol-1 server sends none of them).
         _ => {}
+    }
+}
+
+/// Presence: `user` came into (`joined`) or left `room`.
+fn on_presence(app: &mut App, room: &str, user: String, ts: i64, joined: bool) {
+    let Some(index) = app.room_index(room) else {
+        return;
+    };
+    if joined {
+        app.rooms[index].members.insert(user.clone());
+        if user != app.user {
+            push_entry(app, index, Entry::Join { user, ts });
+        }
+    } else if user != app.user {
+        // Our own leave is the confirmation of /leave; the room is gone
+        // from the list already.
+        app.rooms[index].members.remove(&user);
+        push_entry(app, index, Entry::Leave { user, ts });
     }
 }
 
@@ -239,9 +243,6 @@ fn on_error(
     reference: Option<String>,
     fx: &mut Vec<Effect>,
 ) {
-    if super::marks::read_refused(app, code, reference.as_deref()) {
-        return;
-    }
     let text = crate::sanitize::inert(message);
     match code {
         ErrorCode::AuthFailed | ErrorCode::AuthRequired => {
