@@ -8,7 +8,7 @@ use chat_proto::{ClientFrame, ErrorCode, RoomInfo};
 use super::Effect;
 use super::conversation::insert_room;
 use super::sync::send_join;
-use crate::app::{App, Entry, Mode, Room, RoomSync, TYPING_SEND_INTERVAL};
+use crate::app::{App, Entry, Mode, Room, RoomSync, Scroll, TYPING_SEND_INTERVAL};
 use crate::notify::{Desktop, Notification};
 
 /// The `ref` every `read` carries: a `read` has no answer but an error,
@@ -108,7 +108,9 @@ pub(super) fn on_typing(app: &mut App, room: &str, user: &str) {
 }
 
 /// The current room was read further than the server knows: one `read`
-/// with the newest entry shown there (protocol 2, once the room is live).
+/// with the newest entry there (protocol 2, once the room is live), while
+/// the pane shows the newest lines; scrolled up, the newest are not in
+/// view, and the `read` waits until they are.
 pub(super) fn send_read(app: &mut App, fx: &mut Vec<Effect>) {
     if app.protocol < 2 || !app.conn.is_online() || app.reads_unserved {
         return;
@@ -117,7 +119,11 @@ pub(super) fn send_read(app: &mut App, fx: &mut Vec<Effect>) {
     let Some(room) = app.rooms.get_mut(current) else {
         return;
     };
-    if room.sync != RoomSync::Live || !room.is_member() || room.last_read <= room.read_sent {
+    if room.sync != RoomSync::Live
+        || !room.is_member()
+        || room.scroll != Scroll::Bottom
+        || room.last_read <= room.read_sent
+    {
         return;
     }
     room.read_sent = room.last_read;

@@ -7,7 +7,7 @@
 use chat_proto::limits::TYPING_SHOWN_MS;
 
 use super::*;
-use crate::app::NotifySettings;
+use crate::app::{NotifySettings, Scroll};
 use crate::notify::{Desktop, Notification};
 
 /// alice (registered) on a protocol-2 server, live in `rooms`, each joined
@@ -524,6 +524,16 @@ fn read_is_sent_once_per_change_for_the_room_on_screen() {
     assert_eq!(read_frames(&fx), vec![read("rust", 2)]);
     let fx = update(&mut app, alt(KeyCode::Char('1')));
     assert_eq!(read_frames(&fx), vec![], "lobby was read already");
+    // Scrolled up, the newest lines are not in view: no read until they are.
+    app.rooms[0].scroll = Scroll::Anchored {
+        entries: 1,
+        rows_up: 0,
+    };
+    let fx = update(&mut app, live_msg("lobby", 2, "bob", "while scrolled"));
+    assert_eq!(read_frames(&fx), vec![]);
+    app.rooms[0].scroll = Scroll::Bottom;
+    let fx = update(&mut app, Action::Tick);
+    assert_eq!(read_frames(&fx), vec![read("lobby", 2)]);
     // A server that does not serve `read` says so once, quietly, and is
     // sent no more until the next connection.
     let shown = notices(&app).len();
