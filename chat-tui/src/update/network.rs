@@ -171,6 +171,8 @@ fn on_presence(app: &mut App, room: &str, user: String, ts: i64, joined: bool) {
         // Our own leave is the confirmation of /leave; the room is gone
         // from the list already.
         app.rooms[index].members.remove(&user);
+        // Gone, so no longer typing here.
+        app.rooms[index].typing.stop(&user);
         push_entry(app, index, Entry::Leave { user, ts });
     }
 }

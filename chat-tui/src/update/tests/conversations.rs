@@ -115,6 +115,18 @@ fn typing_is_shown_renewed_expired_and_dropped_on_the_message() {
     assert_eq!(typing_line(&app), None);
     assert!(app.rooms[0].typing.typists.is_empty());
 
+    // Someone who leaves is no longer typing.
+    update(&mut app, typing("lobby", "bob"));
+    update(
+        &mut app,
+        frame(ServerFrame::Leave {
+            room: "lobby".into(),
+            user: "bob".into(),
+            ts: T0,
+        }),
+    );
+    assert_eq!(typing_line(&app), None);
+
     // Typing in a room that is not in the list is ignored.
     update(&mut app, typing("elsewhere", "bob"));
     assert_eq!(typing_line(&app), None);
