@@ -73,6 +73,8 @@ pub fn initial_app(settings: &Settings, saved: &SavedState) -> App {
         .collect();
     app.restore(saved, &asked, asked.first().map(String::as_str));
     app.paste_max_lines = settings.paste_max_lines;
+    app.send_typing = settings.send_typing;
+    app.notify = settings.notify;
     let (keymap, problems) = Keymap::with_changes(&settings.keys);
     app.keymap = keymap;
     if !problems.is_empty() {
@@ -263,6 +265,13 @@ async fn perform(
         Effect::ClearScreen => {
             ui::clear(terminal)?;
             app.needs_redraw = true;
+        }
+        Effect::Notify(notification) => {
+            use std::io::Write;
+            // Between two draws, so the sequence never lands inside one.
+            let out = terminal.backend_mut();
+            out.write_all(notification.escape_sequences().as_bytes())?;
+            out.flush()?;
         }
         Effect::Quit => return Ok(Flow::Quit),
         // Handled by the main loop, which can wait for the editor.

@@ -91,6 +91,13 @@ pub struct ConfigFile {
     #[serde(default)]
     pub keys: BTreeMap<String, Vec<String>>,
     pub ca_file: Option<PathBuf>,
+    /// Tell the room when we type (off unless set).
+    pub send_typing: Option<bool>,
+    /// Ring the terminal bell on a mention or a conversation message.
+    pub bell: Option<bool>,
+    /// Ask the terminal for a desktop notification (OSC 9 and OSC 777) on
+    /// a mention or a conversation message.
+    pub desktop_notify: Option<bool>,
 }
 
 /// Everything the client needs to start, after flags, file and defaults
@@ -111,6 +118,10 @@ pub struct Settings {
     pub keys: BTreeMap<String, Vec<String>>,
     /// What a `wss://` server is verified against; `None` for `ws://`.
     pub tls: Option<ClientTls>,
+    /// Send `typing` while the input changes.
+    pub send_typing: bool,
+    /// How mentions and conversation messages are announced.
+    pub notify: crate::app::NotifySettings,
 }
 
 /// Why the client cannot start with the given flags and files.
@@ -257,6 +268,15 @@ pub fn resolve(
         paste_max_lines: file.paste_max_lines.unwrap_or(crate::app::PASTE_MAX_LINES),
         keys: file.keys.clone(),
         tls,
+        send_typing: file.send_typing.unwrap_or(false),
+        notify: crate::app::NotifySettings {
+            bell: file
+                .bell
+                .unwrap_or(crate::app::NotifySettings::default().bell),
+            desktop: file
+                .desktop_notify
+                .unwrap_or(crate::app::NotifySettings::default().desktop),
+        },
     })
 }
 
@@ -311,6 +331,7 @@ mod tests {
             paste_max_lines: None,
             keys: BTreeMap::new(),
             ca_file: None,
+            ..ConfigFile::default()
         };
         let s = resolve(&cli(&["--user", "alice"]), &file, None, state()).unwrap();
         assert_eq!(s.user.as_str(), "alice");
@@ -452,6 +473,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.paste_max_lines, 100);
+        assert!(!s.send_typing);
+        assert_eq!(s.notify, crate::app::NotifySettings::default());
+        std::fs::write(
+            &path,
+            "user = \"carol\"\nsend_typing = true\nbell = false\ndesktop_notify = true\n",
+        )
+        .unwrap();
+        let s = resolve(
+            &cli(&[]),
+            &load_config_file(&path, true).unwrap(),
+            None,
+            state(),
+        )
+        .unwrap();
+        assert!(s.send_typing);
+        assert!(!s.notify.bell && s.notify.desktop);
         std::fs::write(&path, "usr = \"typo\"\n").unwrap();
         let e = load_config_file(&path, true).unwrap_err();
         assert!(e.to_string().contains("usr"), "{e}");

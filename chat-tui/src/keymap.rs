@@ -400,6 +400,10 @@ pub enum SlashCommand {
     Editor,
     Rooms,
     Who,
+    /// Open the conversation with someone, and maybe say something there.
+    Msg,
+    /// Open the conversation with someone.
+    Query,
     Topic,
     /// An action: `/me waves` is shown as `* alice waves`.
     Me,
@@ -469,6 +473,18 @@ pub const COMMANDS: &[CommandRow] = &[
         usage: "/who",
         what: "list the members of this room",
         command: SlashCommand::Who,
+    },
+    CommandRow {
+        names: &["msg"],
+        usage: "/msg NAME [TEXT]",
+        what: "open the conversation with NAME (and send TEXT there)",
+        command: SlashCommand::Msg,
+    },
+    CommandRow {
+        names: &["query"],
+        usage: "/query NAME",
+        what: "open the conversation with NAME",
+        command: SlashCommand::Query,
     },
     CommandRow {
         names: &["topic"],
@@ -561,7 +577,7 @@ pub const LITERAL_SLASH: (&str, &str) = ("//text", "send a line starting with /"
 /// The help row saying where the keys are changed (before the last row).
 pub const REBINDING: (&str, &str) = (
     "config.toml",
-    "[keys] rebinds keys, paste_max_lines sets when a paste asks (docs/client.md)",
+    "[keys] rebinds keys; paste_max_lines, send_typing, bell, desktop_notify (docs/client.md)",
 );
 
 /// The command a name (without `/`, any case) stands for.

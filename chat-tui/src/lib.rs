@@ -15,6 +15,7 @@
 //!   Its module docs explain the reconnection guarantees.
 //! - [`ui`]: drawing, generic over the ratatui backend.
 //! - [`net`]: the WebSocket task with capped, jittered backoff.
+//! - [`notify`]: the bell and desktop notifications, as terminal output.
 //! - [`tls`]: what a `wss://` server is verified against, and TLS
 //!   failures told in one line.
 //! - [`tui`]: the terminal guard (restored on drop and on panic).
@@ -34,6 +35,7 @@ pub mod event;
 pub mod keybind;
 pub mod keymap;
 pub mod net;
+pub mod notify;
 pub mod sanitize;
 pub mod state;
 pub mod text;

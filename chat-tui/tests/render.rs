@@ -1170,3 +1170,131 @@ fn picking_above_the_pane_scrolls_the_picked_message_into_view() {
         assert!(text.contains(shown), "{shown:?} not in\n{text}");
     }
 }
+
+/// alice, registered on a protocol-2 server: `rooms mine` brings a
+/// conversation with bob (2 unread) and rust (4 unread); lobby, on
+/// screen, was read up to 3 of 6 on another device; bob and carol are
+/// typing in it.
+fn conversations_and_typing(width: u16, height: u16) -> App {
+    use chat_proto::{Role, RoomDetails, RoomInfo};
+    let mut app = App::new("ws://127.0.0.1:8000/ws", "alice", "r");
+    app.time_zone = TimeZone::utc();
+    app.size = Size { width, height };
+    app.now_ms = T0 + 3 * DAY;
+    let names = vec!["lobby".to_owned(), "rust".to_owned()];
+    app.restore(&SavedState::default(), &names, None);
+    update(&mut app, Action::Net(NetEvent::Connected { epoch: 1 }));
+    update(
+        &mut app,
+        frame(ServerFrame::Welcome {
+            user: "alice".into(),
+            guest: false,
+            registered: false,
+            protocol: 2,
+            server: "chat-server 0.1.0".into(),
+            admin: false,
+        }),
+    );
+    let info = |name: &str, last_id, read_id| RoomInfo {
+        read_id: Some(read_id),
+        topic: Some(String::new()),
+        private: Some(false),
+        ..RoomInfo::new(name, 3, last_id)
+    };
+    update(
+        &mut app,
+        frame(ServerFrame::Rooms {
+            mine: true,
+            rooms: vec![
+                info("lobby", 6, 3),
+                info("rust", 14, 10),
+                info("@alice+bob", 2, 0),
+            ],
+            more: false,
+        }),
+    );
+    let texts = [
+        "morning all",
+        "anyone up for a review?",
+        "later today",
+        "the build is green again",
+        "nice",
+        "alice: can you look at #42?",
+    ];
+    let history = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let user = if i % 2 == 0 { "bob" } else { "carol" };
+            let id = i as u64 + 1;
+            msg("lobby", id, user, text, T0 + 3 * DAY + id as i64 * MINUTE).into()
+        })
+        .collect();
+    update(
+        &mut app,
+        frame(ServerFrame::Joined {
+            room: "lobby".into(),
+            members: vec!["alice".into(), "bob".into(), "carol".into()],
+            history,
+            more: false,
+            last_id: 6,
+            details: Some(RoomDetails {
+                topic: String::new(),
+                owner: None,
+                ops: vec![],
+                private: false,
+                role: Role::Member,
+                read_id: 3,
+            }),
+        }),
+    );
+    for user in ["bob", "carol"] {
+        update(
+            &mut app,
+            frame(ServerFrame::Typing {
+                room: "lobby".into(),
+                user: user.into(),
+            }),
+        );
+    }
+    app
+}
+
+#[test]
+fn conversations_new_messages_and_typing_100x30() {
+    let app = conversations_and_typing(100, 30);
+    let terminal = draw(&app);
+    insta::assert_snapshot!("conversations_100x30", terminal.backend());
+    let (x, y) = find(terminal.backend().buffer(), "bob and carol are typing…");
+    assert_eq!(y, 27, "the row above the status line");
+    assert!(x >= 20, "in the history pane, right of the sidebar");
+    assert_eq!(find(terminal.backend().buffer(), "Direct").1, 0);
+    assert_eq!(find(terminal.backend().buffer(), "@bob").1, 1);
+    assert_eq!(find(terminal.backend().buffer(), "Rooms").1, 2);
+}
+
+#[test]
+fn conversations_new_messages_and_typing_50x20() {
+    let app = conversations_and_typing(50, 20);
+    let terminal = draw(&app);
+    insta::assert_snapshot!("conversations_50x20", terminal.backend());
+    assert_eq!(find(terminal.backend().buffer(), "1:@bob").1, 0);
+}
+
+#[test]
+fn a_conversation_on_screen_is_named_after_the_other_user() {
+    let mut app = conversations_and_typing(100, 30);
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT)),
+    );
+    let terminal = draw(&app);
+    let rows = screen_rows(&terminal);
+    assert!(rows[0].contains("conversation with bob"), "{}", rows[0]);
+    assert!(rows[0].trim_end().ends_with("private"), "{}", rows[0]);
+    assert!(rows[28].contains("@bob: joining…"), "{}", rows[28]);
+    assert!(
+        !rows.iter().any(|r| r.contains("typing")),
+        "typing was in lobby"
+    );
+}

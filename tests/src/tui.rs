@@ -60,10 +60,23 @@ impl TuiOptions {
     }
 }
 
+/// What the emulator sees besides the screen: how often the terminal bell
+/// (BEL outside an escape sequence) rang.
+#[derive(Debug, Default)]
+pub struct Bells {
+    pub rung: u64,
+}
+
+impl vt100::Callbacks for Bells {
+    fn audible_bell(&mut self, _: &mut vt100::Screen) {
+        self.rung += 1;
+    }
+}
+
 /// A `chat-tui` process on a pseudo-terminal.
 pub struct TuiProcess {
     name: String,
-    screen: Arc<Mutex<vt100::Parser>>,
+    screen: Arc<Mutex<vt100::Parser<Bells>>>,
     /// Bumped after every chunk of output, so waits wake up.
     output_rx: watch::Receiver<u64>,
     keys: std::sync::mpsc::Sender<Vec<u8>>,
@@ -120,7 +133,12 @@ impl TuiProcess {
 
         let rows = NonZeroU16::new(options.rows).expect("rows > 0");
         let cols = NonZeroU16::new(options.cols).expect("cols > 0");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
+        let screen = Arc::new(Mutex::new(vt100::Parser::new_with_callbacks(
+            rows,
+            cols,
+            0,
+            Bells::default(),
+        )));
         let (output_tx, output_rx) = watch::channel(0u64);
         let mut reader = pty
             .master
@@ -244,6 +262,30 @@ impl TuiProcess {
             s.contains(&needle)
         })
         .await;
+    }
+
+    /// How often the terminal bell rang so far.
+    pub fn bells(&self) -> u64 {
+        self.screen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .callbacks()
+            .rung
+    }
+
+    /// Waits until the bell has rung more than `seen` times.
+    pub async fn wait_for_bell(&mut self, seen: u64) {
+        let deadline = Instant::now() + SCREEN_TIMEOUT;
+        while self.bells() <= seen {
+            match timeout_at(deadline, self.output_rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => panic!(
+                    "{}: the bell did not ring within {SCREEN_TIMEOUT:?}\n{}",
+                    self.name,
+                    framed(&self.screen())
+                ),
+            }
+        }
     }
 
     /// How often `text` appears on the screen.

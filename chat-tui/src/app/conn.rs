@@ -40,4 +40,10 @@ impl ConnState {
     pub fn is_online(&self) -> bool {
         matches!(self, ConnState::Online { .. })
     }
+
+    /// Online as a guest (no account: no conversations, no read markers
+    /// kept by the server).
+    pub fn is_guest(&self) -> bool {
+        matches!(self, ConnState::Online { guest: true, .. })
+    }
 }

@@ -3,7 +3,8 @@
 //! ([`scroll`]), the outbox of unacknowledged lines ([`outbox`]), the
 //! input line, its history and completion ([`input`]), the connection
 //! ([`conn`]), picking and fixing messages ([`fix`]), the rooms browser ([`browser`]), mentions ([`mention`]),
-//! room-management requests ([`request`]) and wall-clock time ([`time`]).
+//! room-management requests ([`request`]), who is typing ([`typing`])
+//! and wall-clock time ([`time`]).
 //! Nothing here performs I/O: [`crate::update`] changes it, [`crate::ui`]
 //! draws it.
 
@@ -17,6 +18,7 @@ pub mod request;
 pub mod room;
 pub mod scroll;
 pub mod time;
+pub mod typing;
 
 use std::time::Instant;
 
@@ -30,6 +32,7 @@ pub use request::{Confirm, RoomRequest};
 pub use room::{Entry, Level, Membership, Older, Room, RoomSync};
 pub use scroll::{Scroll, Viewport};
 pub use time::TimeZone;
+pub use typing::{TYPING_SEND_INTERVAL, TYPING_SHOWN, Typing};
 
 use crate::keybind::Keymap;
 use crate::keymap::Chord;
@@ -149,6 +152,44 @@ pub struct App {
     pub admin: bool,
     /// The input is a reply or an edit, not a plain line.
     pub compose: Option<Compose>,
+    /// Tell the room when we type (`send_typing` in the config file).
+    pub send_typing: bool,
+    /// How a mention or a conversation message is announced.
+    pub notify: NotifySettings,
+    /// Announcements made by the last update, handed out as effects.
+    pub alerts: Vec<Alert>,
+    /// The server refused a `read` as a type it does not serve: it keeps
+    /// no read markers, so none are sent until the next `welcome`.
+    pub reads_unserved: bool,
+}
+
+/// How a mention or a conversation message is announced: the terminal
+/// bell, a desktop notification through the terminal (OSC 9 and OSC 777),
+/// both or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifySettings {
+    pub bell: bool,
+    pub desktop: bool,
+}
+
+impl Default for NotifySettings {
+    /// The bell on, desktop notifications off: a terminal that does not know
+    /// OSC 9 or 777 may show them as text, every terminal knows the bell.
+    fn default() -> Self {
+        Self {
+            bell: true,
+            desktop: false,
+        }
+    }
+}
+
+/// A mention or conversation message to announce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// `#room` or `@bob`.
+    pub place: String,
+    pub from: String,
+    pub text: String,
 }
 
 impl App {
@@ -188,6 +229,10 @@ impl App {
             protocol: 0,
             admin: false,
             compose: None,
+            send_typing: false,
+            notify: NotifySettings::default(),
+            alerts: Vec::new(),
+            reads_unserved: false,
         }
     }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use chat_proto::{Message, RoomDetails};
 
 use crate::app::scroll::{Scroll, Viewport};
+use crate::app::typing::Typing;
 
 /// Where a room stands in joining and catching up on the current socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +152,16 @@ pub struct Room {
     /// loaded, in id order: applied if the message comes in an older page
     /// (one built before them would not show them).
     pub unplaced_fixes: Vec<chat_proto::Entry>,
+    /// Who is typing here.
+    pub typing: Typing,
+    /// When we last told the room we are typing.
+    pub typing_sent: Option<std::time::Instant>,
+    /// The newest id the server knows we read (sent by us, or told by the
+    /// server); a `read` goes out only when `last_read` passes it.
+    pub read_sent: u64,
+    /// `unread` already counts every entry up to this id (the server's
+    /// `rooms mine` said so), so catching up does not count them again.
+    pub unread_counted_to: u64,
 }
 
 impl Room {
@@ -175,6 +186,10 @@ impl Room {
             want_context: false,
             cleared: 0,
             unplaced_fixes: Vec::new(),
+            typing: Typing::default(),
+            typing_sent: None,
+            read_sent: 0,
+            unread_counted_to: 0,
         }
     }
 
@@ -197,6 +212,31 @@ impl Room {
 
     pub fn is_member(&self) -> bool {
         self.membership == Membership::Member
+    }
+
+    /// Whether this is a direct conversation (`@alice+bob`).
+    pub fn is_conversation(&self) -> bool {
+        self.name.starts_with('@')
+    }
+
+    /// The name the list shows: `@bob` for a conversation with bob, else
+    /// the room's name.
+    pub fn label(&self, me: &str) -> String {
+        match self.name.strip_prefix('@').and_then(|n| n.split_once('+')) {
+            Some((a, b)) if a.eq_ignore_ascii_case(me) => format!("@{b}"),
+            Some((a, _)) => format!("@{a}"),
+            None => self.name.clone(),
+        }
+    }
+
+    /// How the room is named in sentences: `#lobby`, or `@bob` for a
+    /// conversation with bob.
+    pub fn place(&self, me: &str) -> String {
+        if self.is_conversation() {
+            self.label(me)
+        } else {
+            format!("#{}", self.name)
+        }
     }
 
     pub fn has_messages(&self) -> bool {

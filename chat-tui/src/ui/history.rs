@@ -221,7 +221,7 @@ pub fn pane(app: &App, width: u16, height: usize) -> (Vec<Row>, Viewport) {
 fn top_banner(app: &App, geometry: &Geometry) -> Option<Line<'static>> {
     let room = app.current_room().filter(|r| r.cleared == 0)?;
     let text = match room.older {
-        Older::Exhausted if room.has_messages() => format!("start of #{}", room.name),
+        Older::Exhausted if room.has_messages() => format!("start of {}", room.place(&app.user)),
         Older::Loading => "loading older messages…".to_owned(),
         _ => return None,
     };
@@ -789,15 +789,18 @@ fn empty_hint(app: &App) -> String {
         None => "You are in no room. Type /join ROOM to join one, /help for keys.".to_owned(),
         Some(room) if !room.is_member() => crate::ui::title::not_in_hint(room),
         Some(room) if room.cleared > 0 => {
-            format!("#{} cleared: new messages show here.", room.name)
+            format!("{} cleared: new messages show here.", room.place(&app.user))
         }
         Some(room) if room.sync == crate::app::RoomSync::Live => {
-            format!("No messages in #{} yet. Say hello!", room.name)
+            format!("No messages in {} yet. Say hello!", room.place(&app.user))
         }
         Some(room) if room.sync == crate::app::RoomSync::Offline => {
-            format!("#{} is joined once the server answers.", room.name)
+            format!(
+                "{} is joined once the server answers.",
+                room.place(&app.user)
+            )
         }
-        Some(room) => format!("Joining #{}…", room.name),
+        Some(room) => format!("Joining {}…", room.place(&app.user)),
     }
 }
 

@@ -3,7 +3,7 @@
 //! several lines takes a row per line, up to [`INPUT_MAX_ROWS`], scrolled
 //! so the cursor's line shows. The password prompt draws the same way
 //! with every character masked, the reaction prompt as one line; a long
-//! paste's question takes the row.
+//! paste's question takes the row. Who is typing shows on the row above.
 
 use crate::text::ColumnWidth;
 use ratatui::Frame;
@@ -72,6 +72,34 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             frame.render_widget(Paragraph::new(row), area);
         }
     }
+}
+
+/// Takes the history pane's last row for "bob is typing…" when someone
+/// is typing in the current room (and the pane has rows to spare).
+pub fn split_typing(app: &App, area: Rect) -> (Rect, Option<(Rect, String)>) {
+    let Some(text) = app.current_room().and_then(|r| r.typing.line(app.now)) else {
+        return (area, None);
+    };
+    if area.height < 3 {
+        return (area, None);
+    }
+    let row = Rect::new(area.x, area.bottom() - 1, area.width, 1);
+    (
+        Rect {
+            height: area.height - 1,
+            ..area
+        },
+        Some((row, text)),
+    )
+}
+
+/// The typing line, dim and cut to its row.
+pub fn draw_typing(frame: &mut Frame, row: Rect, text: &str) {
+    let text = crate::text::truncate(text, row.width.saturating_sub(1) as usize);
+    frame.render_widget(
+        Paragraph::new(Line::styled(format!(" {text}"), theme::quiet())),
+        row,
+    );
 }
 
 /// The rows the input wants: one per line of the message, capped.

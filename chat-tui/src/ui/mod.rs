@@ -44,6 +44,10 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
     if let Some(row) = title_row {
         title::draw(frame, app, row);
     }
+    let (history_area, typing_row) = input::split_typing(app, history_area);
+    if let Some((row, text)) = typing_row {
+        input::draw_typing(frame, row, &text);
+    }
     let history = history::draw(frame, app, history_area);
     status::draw(frame, app, areas.status);
     input::draw(frame, app, areas.input);

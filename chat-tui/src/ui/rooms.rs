@@ -1,6 +1,6 @@
 //! The room list: a sidebar on wide terminals, a one-line bar on narrow
 //! ones. Shows each joined room with its Alt-number, unread count and a
-//! mention marker; the current room is highlighted.
+//! mention marker, conversations first; the current room is highlighted.
 
 use crate::text::ColumnWidth;
 use ratatui::Frame;
@@ -50,8 +50,14 @@ fn hotkey(index: usize) -> String {
     }
 }
 
-/// The sidebar: one row per room, `N name      badge`; returns where
-/// each room is, for clicks.
+/// Above the conversations in the sidebar, when there are any.
+const CONVERSATIONS_HEADING: &str = "Direct";
+/// Above the rooms in the sidebar, when conversations are listed above.
+const ROOMS_HEADING: &str = "Rooms";
+
+/// The sidebar: one row per room, `N name      badge`, conversations
+/// (`@bob`) first under their own heading; returns where each room is,
+/// for clicks.
 pub fn draw_sidebar(frame: &mut Frame, app: &App, area: Rect) -> Vec<RoomTarget> {
     let block = Block::new()
         .borders(Borders::RIGHT)
@@ -60,29 +66,42 @@ pub fn draw_sidebar(frame: &mut Frame, app: &App, area: Rect) -> Vec<RoomTarget>
     frame.render_widget(block, area);
     // One column of air before the border.
     let width = (inner.width as usize).saturating_sub(1);
-    let lines: Vec<Line> = app
-        .rooms
+    let grouped = app.rooms.first().is_some_and(Room::is_conversation);
+    let mut rows: Vec<(Line, Option<usize>)> = Vec::new();
+    for (i, room) in app.rooms.iter().enumerate() {
+        let first_of_group = i == 0 || app.rooms[i - 1].is_conversation() != room.is_conversation();
+        if grouped && first_of_group {
+            let heading = match room.is_conversation() {
+                true => CONVERSATIONS_HEADING,
+                false => ROOMS_HEADING,
+            };
+            rows.push((Line::styled(heading, theme::quiet()), None));
+        }
+        let badge = badge(room);
+        let key = hotkey(i);
+        let name_room = width.saturating_sub(key.width() + 1 + badge.width() + 1);
+        let name = crate::text::truncate(&room.label(&app.user), name_room);
+        let gap = width.saturating_sub(key.width() + 1 + name.width() + badge.width());
+        let line = Line::from(Span::styled(
+            format!("{key} {name}{}{badge}", " ".repeat(gap)),
+            style_for(app, i, room),
+        ));
+        rows.push((line, Some(i)));
+    }
+    let targets = rows
         .iter()
         .enumerate()
-        .map(|(i, room)| {
-            let badge = badge(room);
-            let key = hotkey(i);
-            let name_room = width.saturating_sub(key.width() + 1 + badge.width() + 1);
-            let name = crate::text::truncate(&room.name, name_room);
-            let gap = width.saturating_sub(key.width() + 1 + name.width() + badge.width());
-            Line::from(Span::styled(
-                format!("{key} {name}{}{badge}", " ".repeat(gap)),
-                style_for(app, i, room),
-            ))
+        .take(inner.height as usize)
+        .filter_map(|(row, (_, index))| {
+            index.map(|index| RoomTarget {
+                area: Rect::new(area.x, inner.y + row as u16, inner.width, 1),
+                index,
+            })
         })
         .collect();
+    let lines: Vec<Line> = rows.into_iter().map(|(line, _)| line).collect();
     frame.render_widget(Paragraph::new(lines), inner);
-    (0..app.rooms.len().min(inner.height as usize))
-        .map(|index| RoomTarget {
-            area: Rect::new(area.x, inner.y + index as u16, inner.width, 1),
-            index,
-        })
-        .collect()
+    targets
 }
 
 /// The most columns a room name takes in the one-line bar.
@@ -100,7 +119,10 @@ pub fn draw_bar(frame: &mut Frame, app: &App, area: Rect) -> Vec<RoomTarget> {
         .enumerate()
         .map(|(i, room)| {
             let badge = badge(room);
-            let name = crate::text::truncate(&room.name, BAR_NAME_COLUMNS.min(width / 2).max(1));
+            let name = crate::text::truncate(
+                &room.label(&app.user),
+                BAR_NAME_COLUMNS.min(width / 2).max(1),
+            );
             let label = if badge.is_empty() {
                 format!("{}:{name}", hotkey(i).trim())
             } else {

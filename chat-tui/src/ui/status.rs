@@ -45,10 +45,8 @@ fn room_text(app: &App) -> Option<(String, String)> {
         RoomSync::Offline => ("not joined".into(), "(-)".into()),
         RoomSync::Joining { .. } | RoomSync::CatchingUp => ("joining…".into(), "(…)".into()),
     };
-    Some((
-        format!("#{}: {long}", room.name),
-        format!("#{} {short}", room.name),
-    ))
+    let place = room.place(&app.user);
+    Some((format!("{place}: {long}"), format!("{place} {short}")))
 }
 
 fn key_of(app: &App, command: KeyCommand) -> String {

@@ -1,6 +1,7 @@
 //! The title line above the history: the room's topic, whether it is
 //! private and our role in it; for a room we were put out of, why; for a
-//! room we are invited to, by whom and how to join. A protocol-1 server
+//! room we are invited to, by whom and how to join; for a conversation,
+//! with whom. A protocol-1 server
 //! tells none of this, and then there is no title line.
 
 use ratatui::Frame;
@@ -34,6 +35,11 @@ fn title(app: &App) -> Option<Title> {
             text: format!("{} invited you to #{}", inert(by), room.name),
             style: theme::title_topic(),
             right: "Enter joins".to_owned(),
+        }),
+        Membership::Member if room.is_conversation() => Some(Title {
+            text: format!("conversation with {}", inert(&room.label(&app.user)[1..])),
+            style: theme::title_topic(),
+            right: "private".to_owned(),
         }),
         Membership::Member => {
             let details = room.details.as_ref()?;

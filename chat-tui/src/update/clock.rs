@@ -1,4 +1,5 @@
-//! The one-second tick: reconnect countdowns, deferred resends, saving state.
+//! The one-second tick: reconnect countdowns, deferred resends, "is
+//! typing" running out, saving state.
 
 use super::Effect;
 use super::outbox::flush_outbox;
@@ -7,6 +8,12 @@ use crate::app::{App, ConnState, RoomSync};
 pub(super) fn on_tick(app: &mut App, fx: &mut Vec<Effect>) {
     if matches!(app.conn, ConnState::Waiting { .. }) {
         app.needs_redraw = true;
+    }
+    let now = app.now;
+    for room in &mut app.rooms {
+        if room.typing.expire(now) {
+            app.needs_redraw = true;
+        }
     }
     let waiting: Vec<String> = app
         .outbox

@@ -35,6 +35,8 @@ pub(super) fn run_command(app: &mut App, command: &str, fx: &mut Vec<Effect>) {
             }
         }
         Some(SlashCommand::Who) => who(app),
+        Some(SlashCommand::Msg) => super::conversation::open(app, arg, true, fx),
+        Some(SlashCommand::Query) => super::conversation::open(app, arg, false, fx),
         Some(SlashCommand::Help) => {
             app.help = HelpView::default();
             app.mode = Mode::Help;
@@ -100,6 +102,10 @@ fn connect(app: &mut App, fx: &mut Vec<Effect>) {
 }
 
 pub(super) fn join_room(app: &mut App, raw: &str, fx: &mut Vec<Effect>) {
+    if raw.starts_with('@') {
+        // `/join @bob` (or `@alice+bob`) is the conversation with bob.
+        return super::conversation::open(app, raw, false, fx);
+    }
     let raw = raw.trim().trim_start_matches('#');
     let name = match RoomName::parse(raw) {
         Ok(name) => name.into_string(),
@@ -115,8 +121,7 @@ pub(super) fn join_room(app: &mut App, raw: &str, fx: &mut Vec<Effect>) {
         }
         return;
     }
-    app.rooms.push(Room::new(name));
-    let index = app.rooms.len() - 1;
+    let index = super::conversation::insert_room(app, Room::new(name));
     switch_to(app, index);
     if app.conn.is_online() {
         send_join(app, index, fx);

@@ -264,7 +264,9 @@ pub(super) fn complete(app: &mut App, forward: bool) {
     };
     // After a room-management command, the names it can act on (offered
     // before anything is typed, too).
-    let subjects = super::manage::subject_candidates(room, app.input.slice(0, start));
+    let before = app.input.slice(0, start);
+    let subjects = super::manage::subject_candidates(room, before)
+        .or_else(|| partners_after_command(app, before));
     if prefix.is_empty() && subjects.is_none() {
         return;
     }
@@ -298,6 +300,17 @@ pub(super) fn complete(app: &mut App, forward: bool) {
         index,
         applied: app.input.text().to_owned(),
     });
+}
+
+/// After `/msg ` or `/query `: the names a conversation can be with.
+fn partners_after_command(app: &App, before: &str) -> Option<Vec<String>> {
+    let command = before.strip_suffix(' ')?.strip_prefix('/')?;
+    match crate::keymap::command_named(command)? {
+        crate::keymap::SlashCommand::Msg | crate::keymap::SlashCommand::Query => {
+            Some(super::conversation::partner_candidates(app))
+        }
+        _ => None,
+    }
 }
 
 pub(super) fn apply_completion(input: &mut InputLine, start: usize, name: &str) {

@@ -13,7 +13,9 @@
 //! `/me`),
 //! [`manage`] (the room-management commands), [`rooms`] (switching, read
 //! marks, paging), [`sync`] (joining, catching up, older pages), [`stream`]
-//! (applying every kind of room entry),
+//! (applying every kind of room entry), [`conversation`] (`/msg`,
+//! `/query` and conversations that start elsewhere), [`marks`] (read
+//! markers shared with the server, `rooms mine`, typing),
 //! [`network`] (socket events and server frames) and [`clock`] (ticks).
 //!
 //! # Reconnection without loss or duplication
@@ -41,10 +43,12 @@
 
 mod clock;
 mod commands;
+mod conversation;
 mod fix;
 mod input;
 mod keys;
 mod manage;
+mod marks;
 mod mouse;
 mod network;
 mod outbox;
@@ -90,20 +94,35 @@ pub enum Effect {
     /// starting from this text; the outcome comes back as
     /// [`Action::Edited`].
     Edit(String),
+    /// Ring the bell and/or show a desktop notification: written to the
+    /// terminal as it is.
+    Notify(crate::notify::Notification),
     Quit,
 }
 
 /// Applies one action.
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let mut fx = Vec::new();
+    let input_before = app.send_typing.then(|| app.input.text().to_owned());
+    apply(app, action, &mut fx);
+    if let Some(before) = input_before {
+        marks::typed_in_input(app, &before, &mut fx);
+    }
+    marks::send_read(app, &mut fx);
+    marks::announce(app, &mut fx);
+    fx
+}
+
+/// What one action changes, before the checks every update ends with.
+fn apply(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     match action {
         Action::Key(key) => {
             app.needs_redraw = true;
-            keys::on_key(app, key, &mut fx);
+            keys::on_key(app, key, fx);
         }
         Action::Typed(text) => {
             app.needs_redraw = true;
-            typed(app, &text, &mut fx);
+            typed(app, &text, fx);
         }
         Action::Paste(text) => {
             app.needs_redraw = true;
@@ -115,17 +134,16 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Net(event) => {
             app.needs_redraw = true;
-            network::on_net(app, event, &mut fx);
+            network::on_net(app, event, fx);
         }
-        Action::Mouse(event) => mouse::on_mouse(app, event, &mut fx),
+        Action::Mouse(event) => mouse::on_mouse(app, event, fx),
         Action::Edited(outcome) => {
             app.needs_redraw = true;
             input::on_edited(app, outcome);
         }
-        Action::Tick => clock::on_tick(app, &mut fx),
-        Action::Terminate => quit(app, &mut fx),
+        Action::Tick => clock::on_tick(app, fx),
+        Action::Terminate => quit(app, fx),
     }
-    fx
 }
 
 /// Characters typed in a burst, to whatever has the keyboard.

@@ -94,7 +94,7 @@ fn whole_seconds(delay: Duration) -> u128 {
 
 fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
     let frame = match StreamEntry::try_from(frame) {
-        Ok(entry) => return on_live(app, entry),
+        Ok(entry) => return on_live(app, entry, fx),
         Err(frame) => frame,
     };
     match frame {
@@ -132,28 +132,19 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
             messages,
             more,
         } => on_history(app, &room, messages, more, fx),
-        ServerFrame::Join { room, user, ts } => {
-            let Some(index) = app.room_index(&room) else {
-                return;
-            };
-            app.rooms[index].members.insert(user.clone());
-            if user != app.user {
-                push_entry(app, index, Entry::Join { user, ts });
-            }
-        }
-        ServerFrame::Leave { room, user, ts } => {
-            let Some(index) = app.room_index(&room) else {
-                return;
-            };
-            // Our own leave is the confirmation of /leave; the room is gone
-            // from the list already.
-            if user != app.user {
-                app.rooms[index].members.remove(&user);
-                push_entry(app, index, Entry::Leave { user, ts });
-            }
+        ServerFrame::Join { room, user, ts } => on_presence(app, &room, user, ts, true),
+        ServerFrame::Leave { room, user, ts } => on_presence(app, &room, user, ts, false),
+        ServerFrame::Rooms { rooms, mine, .. } if mine => {
+            super::marks::on_rooms_mine(app, rooms, fx)
         }
         ServerFrame::Rooms { rooms, .. } => on_rooms(app, rooms),
+        ServerFrame::Typing { room, user } => super::marks::on_typing(app, &room, &user),
+        ServerFrame::Read { room, id } => super::marks::on_read(app, &room, id),
         ServerFrame::RoomDeleted { room, user, .. } => room_deleted(app, &room, &user),
+        // A refused `read` is no news for the user.
+        ServerFrame::Error {
+            code, reference, ..
+        } if super::marks::read_refused(app, code, reference.as_deref()) => {}
         ServerFrame::Error {
             code,
             message,
@@ -163,6 +154,26 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
         // Entries came out above; protocol-2 frames this client does not
         // show yet (a protocol-1 server sends none of them).
         _ => {}
+    }
+}
+
+/// Presence: `user` came into (`joined`) or left `room`.
+fn on_presence(app: &mut App, room: &str, user: String, ts: i64, joined: bool) {
+    let Some(index) = app.room_index(room) else {
+        return;
+    };
+    if joined {
+        app.rooms[index].members.insert(user.clone());
+        if user != app.user {
+            push_entry(app, index, Entry::Join { user, ts });
+        }
+    } else if user != app.user {
+        // Our own leave is the confirmation of /leave; the room is gone
+        // from the list already.
+        app.rooms[index].members.remove(&user);
+        // Gone, so no longer typing here.
+        app.rooms[index].typing.stop(&user);
+        push_entry(app, index, Entry::Leave { user, ts });
     }
 }
 
@@ -179,6 +190,7 @@ fn on_welcome(
         return;
     };
     app.conn = ConnState::Online { epoch, guest };
+    app.reads_unserved = false;
     app.last_failure = None;
     app.last_refusal = None;
     let text = if app.ever_online {
@@ -197,6 +209,15 @@ fn on_welcome(
     app.user = user;
     app.ever_online = true;
     notice(app, &text, Level::Info);
+    if app.protocol >= 2 && !guest {
+        // Asked first, so its counts are in before the catch-up pages.
+        fx.push(Effect::Send(ClientFrame::Rooms {
+            mine: true,
+            query: None,
+            limit: None,
+            after: None,
+        }));
+    }
     for index in 0..app.rooms.len() {
         if app.rooms[index].is_member() {
             send_join(app, index, fx);

@@ -9,8 +9,8 @@ use chat_proto::{Admittance, Entry as StreamEntry, Message, Role, RoleChange};
 
 use super::commands::drop_outbox_lines;
 use super::outbox::acknowledge;
-use super::{notice, push_entry};
-use crate::app::{App, Entry, Level, Membership, Room, RoomSync, apply_fix, mentions};
+use super::{Effect, notice, push_entry};
+use crate::app::{Alert, App, Entry, Level, Membership, Room, RoomSync, apply_fix, mentions};
 
 /// Where an entry comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub(super) enum Via {
 
 /// A live entry: an acknowledgement if it carries one of our refs, an
 /// invitation for us, held back while its room is catching up, else shown.
-pub(super) fn on_live(app: &mut App, entry: StreamEntry) {
+pub(super) fn on_live(app: &mut App, entry: StreamEntry, fx: &mut Vec<Effect>) {
     if let Some(reference) = entry.reference() {
         acknowledge(app, reference);
     }
@@ -36,6 +36,9 @@ pub(super) fn on_live(app: &mut App, entry: StreamEntry) {
             .is_some_and(|i| app.rooms[i].is_member())
     {
         invited(app, invite);
+        return;
+    }
+    if entry.room().starts_with('@') && super::conversation::arrived(app, &entry, fx) {
         return;
     }
     let Some(index) = app.room_index(entry.room()) else {
@@ -66,7 +69,7 @@ pub(super) fn absorb(app: &mut App, index: usize, entry: StreamEntry, via: Via) 
         app.state_dirty = true;
     }
     match entry {
-        StreamEntry::Message(message) => absorb_message(app, index, message),
+        StreamEntry::Message(message) => absorb_message(app, index, message, via),
         fix @ (StreamEntry::Edit(_)
         | StreamEntry::Delete(_)
         | StreamEntry::React(_)
@@ -76,15 +79,31 @@ pub(super) fn absorb(app: &mut App, index: usize, entry: StreamEntry, via: Via) 
 }
 
 /// Counts a message as unread (and maybe a mention) outside the current
-/// room, and shows it.
-fn absorb_message(app: &mut App, index: usize, message: Message) {
+/// room, announces a live mention or conversation message there, and
+/// shows it. Its author is no longer typing.
+fn absorb_message(app: &mut App, index: usize, message: Message, via: Via) {
     let is_current = index == app.current;
     let me = app.user.clone();
     let room = &mut app.rooms[index];
+    room.typing.stop(&message.user);
     if !is_current && message.user != me && message.id > room.last_read {
-        room.unread += 1;
-        if mentions(&message.text, &me) {
+        if message.id > room.unread_counted_to {
+            room.unread += 1;
+        }
+        // A conversation message is always meant for us.
+        if room.is_conversation() || mentions(&message.text, &me) {
             room.mentioned = true;
+            if via == Via::Live {
+                let place = match room.is_conversation() {
+                    true => room.label(&me),
+                    false => format!("#{}", room.name),
+                };
+                app.alerts.push(Alert {
+                    place,
+                    from: message.user.clone(),
+                    text: message.text.clone(),
+                });
+            }
         }
     }
     push_entry(app, index, Entry::Message(message));

@@ -77,7 +77,24 @@ pub(super) fn on_joined(app: &mut App, name: &str, joined: Joined, fx: &mut Vec<
         // Left (kicked) or only invited meanwhile: not ours to show.
         return;
     }
+    if let Some(read_id) = details.as_ref().map(|d| d.read_id) {
+        // The server's marker is the truth; ours may be behind it.
+        room.read_sent = room.read_sent.max(read_id);
+        if read_id > room.last_read {
+            room.last_read = read_id;
+            app.state_dirty = true;
+        }
+    }
+    let room = &mut app.rooms[index];
     room.details = details;
+    if index == app.current
+        && room.new_marker.is_none()
+        && room.last_read > 0
+        && last_id > room.last_read
+    {
+        // Opening the client on a room with unread entries.
+        room.new_marker = Some(room.last_read);
+    }
     let since = match room.sync {
         RoomSync::Joining { since } => since,
         _ => room.resume_since(),
