@@ -123,7 +123,7 @@ async fn a_message_needs_no_join_and_reaches_every_connection_of_both() {
 async fn the_first_message_remembers_the_conversation_for_both_users() {
     let server = server().await;
     let mut alice = server.account("Alice", "pw-alice").await;
-    let _bob = server.account("bob", "pw-bob").await;
+    let mut bob = server.account("bob", "pw-bob").await;
     assert_eq!(
         stored_remembering(server.db_path(), ROOM).await.unwrap(),
         Vec::<String>::new()
@@ -139,6 +139,21 @@ async fn the_first_message_remembers_the_conversation_for_both_users() {
         stored_remembering(server.db_path(), ROOM).await.unwrap(),
         ["alice", "bob"]
     );
+    // Both see it in `rooms mine`, with its newest id, before joining it.
+    for client in [&mut alice, &mut bob] {
+        send(client, json!({"type":"rooms","mine":true})).await;
+        let rooms = loop {
+            match client.recv().await {
+                ServerFrame::Rooms {
+                    mine: true, rooms, ..
+                } => break rooms,
+                ServerFrame::Message(_) => continue,
+                other => panic!("{}: expected rooms mine, got {other:?}", client.label()),
+            }
+        };
+        let listed: Vec<(&str, u64)> = rooms.iter().map(|r| (r.name.as_str(), r.last_id)).collect();
+        assert_eq!(listed, [(ROOM, 1)], "{}", client.label());
+    }
 }
 
 #[tokio::test]
