@@ -88,20 +88,13 @@ impl Encoder {
     }
 }
 
-/// The fingerprint of a change's content alone, which the tests compare.
-#[cfg(test)]
-fn fingerprint(change: &Change) -> Option<Fingerprint> {
-    content(change).map(Encoder::finish)
-}
-
-/// The encoder holding a change's content, to be finished with its author
-/// and `ref` (a resend key's fingerprint); `None` for a change that leaves
-/// no entry (deleting the room), which has nothing to find again.
+/// The fingerprint of a change's content; `None` for a change that
+/// leaves no entry (deleting the room), which has nothing to find again.
 ///
 /// Every field of every kind is listed here: a kind or a field added to
 /// [`Change`] must be added below (the match is exhaustive), or two
 /// requests that differ in it would read as one.
-fn content(change: &Change) -> Option<Encoder> {
+pub(crate) fn fingerprint(change: &Change) -> Option<Fingerprint> {
     let kind = EntryRow::of(change)?.kind;
     let mut encoder = Encoder::new(kind);
     match change {
@@ -128,36 +121,26 @@ fn content(change: &Change) -> Option<Encoder> {
         Change::Settings { private } => encoder.flag(*private),
         Change::DeleteRoom => return None,
     };
-    Some(encoder)
+    Some(encoder.finish())
 }
 
 /// What finds a request sent before: its `ref`, its author's folded name
-/// and a fingerprint of its content with both, of which the first 8 bytes
-/// are the `slot`, the integer key of the `entries_ref` index (the room is
-/// the row's own). An integer key keeps the index small and its probes
-/// cheap, one compare per level; the row's columns then confirm the match.
+/// and its content's fingerprint, the key of the `entries_ref` index (the
+/// room is the row's own).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ResendKey {
     pub reference: String,
     pub user: String,
     pub fingerprint: Fingerprint,
-    pub slot: i64,
 }
 
 impl ResendKey {
     /// `None` for a request without a `ref`, or one that leaves no entry.
     pub(crate) fn of(entry: &NewEntry) -> Option<Self> {
         let reference = entry.reference.clone()?;
-        let user = entry.actor.name.folded().into_string();
-        let mut encoder = content(&entry.change)?;
-        encoder.text(&user).text(&reference);
-        let fingerprint = encoder.finish();
-        let mut slot = [0; 8];
-        slot.copy_from_slice(&fingerprint[..8]);
         Some(Self {
-            slot: i64::from_le_bytes(slot),
-            fingerprint,
-            user,
+            fingerprint: fingerprint(&entry.change)?,
+            user: entry.actor.name.folded().as_str().to_owned(),
             reference,
         })
     }
@@ -251,27 +234,6 @@ mod tests {
             fingerprint(&Change::Delete { target: 1 }),
             fingerprint(&Change::Delete { target: 2 })
         );
-    }
-
-    #[test]
-    fn a_resend_key_tells_authors_and_refs_apart() {
-        let entry = |user: &str, reference: &str| NewEntry {
-            room: chat_proto::RoomName::parse("r").unwrap(),
-            actor: super::super::Actor::member(name(user)),
-            change: message("hi"),
-            reference: Some(reference.into()),
-            origin: super::super::ConnId(1),
-            seen: super::super::Seen::default(),
-        };
-        let key = |user, reference| ResendKey::of(&entry(user, reference)).unwrap();
-        assert_eq!(key("alice", "r1"), key("Alice", "r1"));
-        for other in [key("bob", "r1"), key("alice", "r2")] {
-            assert_ne!(key("alice", "r1").fingerprint, other.fingerprint);
-            assert_ne!(key("alice", "r1").slot, other.slot);
-        }
-        let mut no_ref = entry("alice", "r1");
-        no_ref.reference = None;
-        assert_eq!(ResendKey::of(&no_ref), None);
     }
 
     #[test]

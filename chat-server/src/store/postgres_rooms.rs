@@ -229,15 +229,8 @@ async fn find_resent(
         .query_opt(
             "SELECT id, user_name, text, ts, kind, subject, arg, flags, target, edited_ts, deleted
              FROM entries
-             WHERE room_id = $1 AND ref_slot = $2 AND ref_slot IS NOT NULL
-               AND ref_user = $3 AND client_ref = $4 AND fingerprint = $5",
-            &[
-                &room_id,
-                &key.slot,
-                &key.user,
-                &reference,
-                &&key.fingerprint[..],
-            ],
+             WHERE room_id = $1 AND ref_user = $2 AND client_ref = $3 AND fingerprint = $4",
+            &[&room_id, &key.user, &reference, &&key.fingerprint[..]],
         )
         .await
         .map_err(db)?;
@@ -402,12 +395,11 @@ async fn append(
     let reference = key.map(|key| key.reference.as_bytes());
     let ref_user = key.map(|key| key.user.as_str());
     let fingerprint = key.map(|key| &key.fingerprint[..]);
-    let slot = key.map(|key| key.slot);
     exec(
         client,
         "INSERT INTO entries (room_id, id, user_name, text, ts, kind, subject, arg, flags, target,
-              client_ref, ref_user, fingerprint, ref_slot)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+              client_ref, ref_user, fingerprint)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
             &room_id,
             &id,
@@ -422,7 +414,6 @@ async fn append(
             &reference,
             &ref_user,
             &fingerprint,
-            &slot,
         ],
     )
     .await

@@ -976,12 +976,10 @@ fn append(
     Ok((row.id, Outcome::Stored(id)))
 }
 
-/// A request stored before, by the key of the `entries_ref` index (named:
-/// without statistics the planner would walk the room's primary key).
+/// A request stored before, by the key of the `entries_ref` index.
 const FIND_RESENT: &str = "SELECT id, user, text, ts, kind, subject, arg, flags,
-            target, edited_ts, deleted FROM entries INDEXED BY entries_ref
-     WHERE room_id = ?1 AND ref_slot = ?2 AND ref_slot IS NOT NULL
-       AND ref_user = ?3 AND client_ref = ?4 AND fingerprint = ?5";
+            target, edited_ts, deleted FROM entries
+     WHERE room_id = ?1 AND ref_user = ?2 AND client_ref = ?3 AND fingerprint = ?4";
 
 /// The entry the same request stored before (same user, room, `ref` and
 /// content), with its `ref`: one probe of the `entries_ref` index, inside
@@ -998,13 +996,7 @@ fn find_resent(
     let found = tx
         .prepare_cached(FIND_RESENT)?
         .query_row(
-            params![
-                room_id,
-                key.slot,
-                key.user,
-                key.reference,
-                &key.fingerprint[..]
-            ],
+            params![room_id, key.user, key.reference, &key.fingerprint[..]],
             |row| stored_entry(row, entry.room.as_str()),
         )
         .optional()?;
@@ -1405,7 +1397,7 @@ mod tests {
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {FIND_RESENT}"))
             .unwrap()
-            .query_map(params![1, 7, "alice", "r", &[0_u8; 16][..]], |row| {
+            .query_map(params![1, "alice", "r", &[0_u8; 16][..]], |row| {
                 row.get::<_, String>(3)
             })
             .unwrap()

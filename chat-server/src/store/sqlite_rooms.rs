@@ -253,8 +253,8 @@ fn append(
     };
     conn.prepare_cached(
         "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags, target,
-              client_ref, ref_user, fingerprint, ref_slot)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+              client_ref, ref_user, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         room_id,
@@ -270,7 +270,6 @@ fn append(
         key.map(|key| key.reference.as_str()),
         key.map(|key| key.user.as_str()),
         key.map(|key| &key.fingerprint[..]),
-        key.map(|key| key.slot),
     ])
     .map(drop)
 }

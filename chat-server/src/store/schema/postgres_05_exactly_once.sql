@@ -3,6 +3,6 @@
 -- a default rewrite no rows.
 ALTER TABLE entries ADD COLUMN client_ref BYTEA,
     ADD COLUMN ref_user TEXT,
-    ADD COLUMN fingerprint BYTEA,
-    ADD COLUMN ref_slot BIGINT;
-CREATE INDEX entries_ref ON entries (room_id, ref_slot) WHERE ref_slot IS NOT NULL;
+    ADD COLUMN fingerprint BYTEA;
+CREATE UNIQUE INDEX entries_ref ON entries (room_id, ref_user, client_ref, fingerprint)
+    WHERE client_ref IS NOT NULL;
