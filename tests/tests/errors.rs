@@ -125,11 +125,12 @@ async fn protocol_2_types_are_unknown_type_before_hello_and_take_no_token() {
     })
     .await;
     let mut client = server.connect().await;
-    // Well-formed or not, a protocol-2 type is unknown to this server, as
-    // any unknown type is: before the hello check, with its ref.
+    // Well-formed or not, a protocol-2 type this server does not serve yet
+    // is unknown to it, as any unknown type is: before the hello check,
+    // with its ref.
     let newer = [
         (r#"{"type":"read","room":"lobby","id":1,"ref":"r1"}"#, "r1"),
-        (r#"{"type":"search","query":"hi","ref":"s1"}"#, "s1"),
+        (r#"{"type":"read","room":7,"ref":"r2"}"#, "r2"),
     ];
     for (frame, reference) in newer {
         client.send_raw(frame).await;

@@ -13,6 +13,7 @@ use super::leave::Leave;
 use super::message::Post;
 use super::reply::Refusal;
 use super::rooms::Rooms;
+use super::search::Search;
 use super::typing::Typing;
 use super::{ban, delete, delete_room, edit, invite, kick, react, role, settings, topic, unban};
 
@@ -26,6 +27,7 @@ pub(super) enum Command {
     History(History),
     Rooms(Rooms),
     Typing(Typing),
+    Search(Search),
     /// A protocol-2 request that makes an entry (or deletes the room).
     Entry(Request),
 }
@@ -60,6 +62,14 @@ impl Command {
                 after,
             } => Command::Rooms(Rooms::parse(mine, query, limit, after)),
             ClientFrame::Typing { room, .. } => Command::Typing(Typing::parse(&room)?),
+            ClientFrame::Search {
+                query,
+                room,
+                limit,
+                before,
+                before_ts,
+                ..
+            } => Command::Search(Search::parse(query, room, limit, before, before_ts)?),
             newer => return Self::parse_entry(newer, echoed),
         })
     }
@@ -141,7 +151,7 @@ impl Command {
 }
 
 /// The `unknown_type` answer to a protocol-2 request this server does not
-/// serve yet (read markers and search are their own issues), with the
+/// serve yet (read markers are their own issue), with the
 /// frame's `ref`.
 pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
     NOT_SERVED
@@ -150,7 +160,7 @@ pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
 }
 
 /// The protocol-2 types of later issues.
-const NOT_SERVED: [&str; 2] = ["read", "search"];
+const NOT_SERVED: [&str; 1] = ["read"];
 
 /// A frame that failed to decode: when its `type` is one this server
 /// does not serve yet, it is `unknown_type` however malformed, as it was

@@ -9,7 +9,7 @@
 //! - `command`: a decoded frame made into a typed `Command` once.
 //! - `reply`: the one place replies and errors go out, echoing the `ref`.
 //! - one file per request kind: `hello`, `join`, `message`, `leave`,
-//!   `history`, `rooms`, the protocol-2 entries (`edit`, `delete`,
+//!   `history`, `rooms`, `search`, the protocol-2 entries (`edit`, `delete`,
 //!   `react`, `topic`, `kick`, …), and `ping` for WebSocket pings.
 //!
 //! A single task serves the connection, `select!`ing over the outbox (and
@@ -43,6 +43,7 @@ mod react;
 mod reply;
 mod role;
 mod rooms;
+mod search;
 mod settings;
 mod socket;
 mod topic;
@@ -391,6 +392,7 @@ impl Session {
             Command::History(history) => history.run(cx).await,
             Command::Rooms(rooms) => rooms.run(cx, actor).await,
             Command::Typing(typing) => typing.run(cx, user),
+            Command::Search(search) => search.run(cx, actor).await,
         }
         Ok(())
     }
