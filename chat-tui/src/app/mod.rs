@@ -2,7 +2,7 @@
 //! rooms with their history ([`room`]), where a pane is scrolled to
 //! ([`scroll`]), the outbox of unacknowledged lines ([`outbox`]), the
 //! input line, its history and completion ([`input`]), the connection
-//! ([`conn`]), picking and fixing messages ([`fix`]), the rooms browser ([`browser`]), mentions ([`mention`]),
+//! ([`conn`]), picking and fixing messages ([`fix`]), the rooms browser ([`browser`]), the search popup ([`search`]), mentions ([`mention`]),
 //! room-management requests ([`request`]) and wall-clock time ([`time`]).
 //! Nothing here performs I/O: [`crate::update`] changes it, [`crate::ui`]
 //! draws it.
@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod request;
 pub mod room;
 pub mod scroll;
+pub mod search;
 pub mod time;
 
 use std::time::Instant;
@@ -29,6 +30,7 @@ pub use outbox::{Outbox, Pending};
 pub use request::{Confirm, RoomRequest};
 pub use room::{Entry, Level, Membership, Older, Room, RoomSync};
 pub use scroll::{Scroll, Viewport};
+pub use search::{Jump, SearchView};
 pub use time::TimeZone;
 
 use crate::keybind::Keymap;
@@ -53,6 +55,8 @@ pub enum Mode {
     Pick(u64),
     /// Which reaction to put on a message.
     React(ReactPrompt),
+    /// The search popup (Ctrl-F, `/search`).
+    Search(SearchView),
 }
 
 /// Pastes of more lines than this ask before going into the input, unless
@@ -149,6 +153,8 @@ pub struct App {
     pub admin: bool,
     /// The input is a reply or an edit, not a plain line.
     pub compose: Option<Compose>,
+    /// A found message to show once its room's page holding it loads.
+    pub jump: Option<Jump>,
 }
 
 impl App {
@@ -188,6 +194,7 @@ impl App {
             protocol: 0,
             admin: false,
             compose: None,
+            jump: None,
         }
     }
 
