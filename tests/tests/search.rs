@@ -3,11 +3,14 @@
 //! first; `limit` and `before` pages in a room, `before_ts` pages across
 //! rooms, each message with its room; an edit re-indexed, a deleted
 //! message never found, a private room never found by someone not on it;
-//! and the requests refused.
+//! and the requests refused; a deleted message's words gone from the
+//! database file's bytes (index included); messages stored before the
+//! index existed found after the upgrade.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chat_e2e::{InProcessServer, ServerOptions, TestClient, start_server_with};
+use chat_e2e::db::{StoredMessage, on_disk, schema_version, write_version_1_database};
+use chat_e2e::{InProcessServer, ServerOptions, ServerProcess, TestClient, start_server_with};
 use chat_proto::{ErrorCode, Message};
 use serde_json::json;
 
@@ -259,4 +262,64 @@ async fn unbounded_or_contradictory_searches_are_refused() {
     .await;
     let error = alice.expect_error(ErrorCode::InvalidName).await;
     assert_eq!(error.reference.as_deref(), Some("n"));
+}
+
+#[tokio::test]
+async fn a_deleted_message_leaves_no_word_in_the_index_on_disk() {
+    let mut server = ServerProcess::start(ServerOptions::unthrottled()).await;
+    let mut alice = server.account("alice", "pw-alice").await;
+    alice.join("r").await;
+    let word = "xylophonistqzv";
+    let id = alice.say("r", word).await.id;
+    let (found, _) = alice.search("xylophon", Some("r"), None, None, None).await;
+    assert_eq!(ids(&found), [id]);
+    let db = server.db_path().to_owned();
+    assert!(
+        on_disk(&db, word),
+        "the index holds the word before the delete"
+    );
+    send(
+        &mut alice,
+        json!({"type":"delete","room":"r","target":id,"ref":"d1"}),
+    )
+    .await;
+    alice
+        .expect("the delete", |frame| {
+            chat_proto::Entry::try_from(frame.clone()).is_ok_and(|e| e.kind() == "delete")
+        })
+        .await;
+    assert!(!on_disk(&db, word), "the word is erased from the index too");
+    alice.close().await;
+    server.sigterm();
+    assert!(server.wait_exit(Duration::from_secs(10)).await.success());
+    assert!(!on_disk(&db, word));
+}
+
+#[tokio::test]
+async fn messages_stored_before_the_index_existed_are_found_after_the_upgrade() {
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let v1 = scratch.path().join("v1.sqlite3");
+    let before: Vec<StoredMessage> = ["old release notes", "older notes", "unrelated"]
+        .iter()
+        .zip(1..)
+        .map(|(text, id)| StoredMessage {
+            room: "old".into(),
+            id,
+            user: "alice".into(),
+            text: (*text).into(),
+            ts: 1_700_000_000_000 + id,
+        })
+        .collect();
+    write_version_1_database(&v1, before, Vec::new())
+        .await
+        .expect("the version-1 file is written");
+    let server = ServerProcess::start_on_copy(ServerOptions::unthrottled(), &v1).await;
+    assert_eq!(schema_version(server.db_path()).await.unwrap(), 6);
+    let mut bob = server.guest("bob").await;
+    let (found, more) = bob.search("NOTES", Some("old"), None, None, None).await;
+    assert_eq!(ids(&found), [2, 1]);
+    assert!(!more);
+    let (found, _) = bob.search("old rel", None, None, None, None).await;
+    assert_eq!(ids(&found), [1]);
+    assert_eq!(found[0].room, "old");
 }
