@@ -142,3 +142,66 @@ fn with_reactions(conn: &Connection, room_id: i64, entry: &mut Entry) -> rusqlit
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::store::{CommitListener, Committed, MessageStore, SqliteStore, SyncMode};
+
+    struct Quiet;
+
+    impl CommitListener for Quiet {
+        fn committed(&self, _batch: &[Committed]) {}
+    }
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params!["x*", 1, 2, 1, 5], |row| row.get::<_, String>(3))
+            .unwrap();
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+            .join("; ")
+    }
+
+    #[tokio::test]
+    async fn searches_walk_the_index_and_look_messages_up_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite3");
+        let store = SqliteStore::open(
+            &path,
+            SyncMode::Normal,
+            Arc::new(Quiet),
+            Arc::new(Metrics::default()),
+        )
+        .unwrap();
+        store.close().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        for sql in [ROOM_MATCHES, EVERYWHERE_MATCHES] {
+            let shown = plan(&conn, sql);
+            assert!(shown.starts_with("SCAN s VIRTUAL TABLE INDEX"), "{shown}");
+            assert!(
+                shown.contains("SEARCH e USING PRIMARY KEY (room_id=? AND id=?)"),
+                "{shown}"
+            );
+            assert!(!shown.contains("SCAN e"), "{shown}");
+        }
+        let room = plan(&conn, ROOM_MATCHES);
+        assert!(
+            !room.contains("TEMP B-TREE"),
+            "newest first without sorting: {room}"
+        );
+    }
+
+    #[test]
+    fn a_rooms_rowids_hold_every_id_below_the_span() {
+        assert_eq!(
+            ID_SPAN, 68_719_476_736,
+            "as the triggers of schema 6 spell it"
+        );
+        assert_eq!((1u64 << ROOM_SHIFT) - 1, 68_719_476_735);
+    }
+}
