@@ -24,24 +24,12 @@ pub struct SearchView {
 }
 
 impl SearchView {
-    /// Opens on `query`, already asked for when it is not empty.
-    pub fn asking(query: &str) -> Self {
-        let mut input = InputLine::default();
-        input.set(query.to_owned());
-        Self {
-            input,
-            asked: Some(query.to_owned()).filter(|q| !q.trim().is_empty()),
-            waiting: !query.trim().is_empty(),
-            ..Self::default()
-        }
-    }
-
     /// Whether the typed query is the one the results answer, so Enter
     /// jumps instead of asking again.
     pub fn answered(&self) -> bool {
         !self.waiting
             && !self.results.is_empty()
-            && self.asked.as_deref() == Some(self.input.text())
+            && self.asked.as_deref() == Some(self.input.text().trim())
     }
 
     pub fn chosen(&self) -> Option<&Message> {

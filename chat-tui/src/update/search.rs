@@ -15,6 +15,8 @@ use crate::app::{App, Jump, Level, Mode, Older, RoomSync, SearchView};
 
 /// Results asked for per search: a screenful or two of the popup.
 pub const SEARCH_PAGE: u32 = 50;
+/// The longest query the server takes, in characters.
+const MAX_QUERY_CHARS: usize = 256;
 /// Messages above the found one loaded with it, so it shows in context.
 const JUMP_CONTEXT: u64 = 10;
 
@@ -31,9 +33,32 @@ pub(super) fn open(app: &mut App, query: &str, fx: &mut Vec<Effect>) {
         return;
     }
     app.completion = None;
-    app.mode = Mode::Search(SearchView::asking(query.trim()));
-    if !query.trim().is_empty() {
-        send(query.trim(), fx);
+    let mut view = SearchView::default();
+    view.input.set(query.trim().to_owned());
+    ask(&mut view, fx);
+    app.mode = Mode::Search(view);
+}
+
+/// Asks for the typed query. One without a letter or digit has no word to
+/// find, and one longer than the server takes is cut: neither is refused.
+fn ask(view: &mut SearchView, fx: &mut Vec<Effect>) {
+    let query: String = view
+        .input
+        .text()
+        .trim()
+        .chars()
+        .take(MAX_QUERY_CHARS)
+        .collect();
+    if query.is_empty() {
+        return;
+    }
+    view.asked = Some(query.clone());
+    view.results.clear();
+    view.more = false;
+    view.selected = 0;
+    view.waiting = query.chars().any(char::is_alphanumeric);
+    if view.waiting {
+        send(&query, fx);
     }
 }
 
@@ -65,14 +90,7 @@ pub(super) fn search_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
                 jump(app, &found, fx);
             }
         }
-        KeyCode::Enter => {
-            let query = view.input.text().trim().to_owned();
-            if !query.is_empty() {
-                view.asked = Some(query.clone());
-                view.waiting = true;
-                send(&query, fx);
-            }
-        }
+        KeyCode::Enter => ask(view, fx),
         KeyCode::Backspace => view.input.backspace(),
         KeyCode::Left => view.input.left(),
         KeyCode::Right => view.input.right(),

@@ -231,6 +231,23 @@ fn a_jump_to_a_message_that_is_gone_says_so() {
 }
 
 #[test]
+fn a_query_without_a_word_is_not_sent_and_finds_nothing() {
+    let mut app = searching_app();
+    assert!(sent(&enter_line(&mut app, "/search ?!")).is_empty());
+    let shown = view(&app);
+    assert!(!shown.waiting && shown.results.is_empty());
+    assert_eq!(shown.asked.as_deref(), Some("?!"));
+    let long = "w".repeat(300);
+    update(&mut app, key(KeyCode::Esc));
+    let frames = sent(&enter_line(&mut app, &format!("/search {long}")));
+    assert_eq!(
+        frames,
+        [search_frame(&"w".repeat(256))],
+        "cut to what the server takes"
+    );
+}
+
+#[test]
 fn a_protocol_1_server_is_not_asked() {
     let mut app = app_in(&["lobby"]);
     connect(&mut app, 1);
