@@ -118,7 +118,7 @@ async fn names_are_one_regardless_of_case_across_cluster_nodes() {
             .postgres
             .query("SELECT version FROM schema_version")
             .await,
-        "5"
+        "6"
     );
 }
 
