@@ -160,7 +160,7 @@ fn unexpected(frame: ServerFrame) -> Result<(), SetupError> {
     }
 }
 
-async fn next_frame(
+pub async fn next_frame(
     ws: &mut Ws,
     limit: Duration,
     waiting_for: &'static str,

@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`scenario`]: the scenarios (`idle`, `fanout`, `persist`, `join`) and
 //!   how their measurements become a report.
+//! - [`search`]: the `search` mode: a room seeded through the server,
+//!   then `search` latency, one request at a time.
 //! - [`fleet`]: a run's connections, opened in paced batches and moved
 //!   through the run's phases together.
 //! - [`driver`]: the one task per connection: receive, send, count.
@@ -23,5 +25,6 @@ pub mod floor;
 pub mod procfs;
 pub mod report;
 pub mod scenario;
+pub mod search;
 pub mod stats;
 pub mod wire;

@@ -11,6 +11,7 @@ use chat_bench::client::Endpoint;
 use chat_bench::fleet::OpenPlan;
 use chat_bench::floor::{self, FloorPlan};
 use chat_bench::scenario::{self, Load, RunOptions, Scenario};
+use chat_bench::search::{self, SearchPlan};
 use chat_proto::{RoomName, UserName};
 use clap::{Args, Parser, Subcommand};
 
@@ -169,6 +170,29 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
     },
+    /// One guest seeds a room with --seed messages (three words each, from
+    /// a fixed vocabulary; run the server without a rate limit), then asks
+    /// `search` one at a time for --duration seconds: answer latency.
+    Search {
+        /// Messages to store first (0: search what the room already holds).
+        #[arg(long, default_value_t = 10_000)]
+        seed: u64,
+        /// The room to seed and search (default: `<room prefix>-search`).
+        #[arg(long)]
+        room: Option<String>,
+        /// Seeded messages in flight at once.
+        #[arg(long, default_value_t = 64)]
+        window: u32,
+        /// Search every room the guest may read instead of the one room.
+        #[arg(long)]
+        everywhere: bool,
+        /// Results asked for per search (the server allows 1 to 200).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Seconds to search.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+    },
     /// The reading side of `floor`, which starts it as a child process.
     #[command(hide = true)]
     FloorReader {
@@ -258,8 +282,8 @@ fn scenario_of(command: Command) -> anyhow::Result<Scenario> {
             random_since,
             duration: seconds(duration, "duration")?,
         },
-        Command::Floor { .. } | Command::FloorReader { .. } => {
-            bail!("the floor mode is not a scenario against a server")
+        Command::Floor { .. } | Command::FloorReader { .. } | Command::Search { .. } => {
+            bail!("the floor and search modes are not fleet scenarios")
         }
     })
 }
@@ -344,8 +368,75 @@ fn run() -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&figures)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Search {
+            seed,
+            room,
+            window,
+            everywhere,
+            limit,
+            duration,
+        } => {
+            let run_id = cli
+                .common
+                .run_id
+                .clone()
+                .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>()));
+            let prefix = cli
+                .common
+                .room_prefix
+                .clone()
+                .unwrap_or_else(|| format!("r{run_id}"));
+            let room = room.unwrap_or_else(|| format!("{prefix}-search"));
+            let room = RoomName::parse(&room)
+                .with_context(|| format!("--room {room:?}"))?
+                .into_string();
+            let plan = SearchPlan {
+                endpoint: Endpoint::parse(
+                    &cli.common.url,
+                    seconds(cli.common.step_timeout, "step-timeout")?,
+                    cli.common.read_buffer.max(4096),
+                )?,
+                user: format!("b{run_id}-search"),
+                room,
+                seed,
+                window: window.max(1),
+                in_room: !everywhere,
+                limit,
+                duration: seconds(duration, "duration")?,
+            };
+            run_search(&cli.common, &plan)
+        }
         command => run_scenario(cli.common, command),
     }
+}
+
+fn run_search(common: &Common, plan: &SearchPlan) -> anyhow::Result<ExitCode> {
+    let deadline = match common.deadline {
+        Some(secs) => seconds(secs, "deadline")?,
+        None => plan.duration + DEFAULT_DEADLINE_SLACK,
+    };
+    let disarm_tx = arm_watchdog(deadline);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the runtime")?;
+    let report = runtime
+        .block_on(async { tokio::time::timeout(deadline, search::run(plan)).await })
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "run exceeded its deadline of {:.0} s",
+                deadline.as_secs_f64()
+            )
+        })?
+        .context("search run")?;
+    let _ = disarm_tx.send(());
+    print!("{}", report.table());
+    println!("{}", report.json_line());
+    Ok(if report.latency.count == 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn run_floor(common: &Common, plan: &FloorPlan) -> anyhow::Result<ExitCode> {

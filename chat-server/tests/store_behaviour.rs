@@ -416,11 +416,20 @@ async fn postgres_behaves_like_a_message_store() {
         )
         .await;
     assert!(plan.contains("entries_ref"), "{plan}");
-    // Schema 6: the room stream, rooms people own, fixable messages,
-    // exactly once, your rooms.
+    // A search reads the GIN index of live messages' words.
+    let plan = postgres
+        .query(
+            "SET enable_seqscan = off; EXPLAIN SELECT id FROM entries
+             WHERE kind = 0 AND NOT deleted
+             AND search_vector(text) @@ to_tsquery('simple', 'rel:*')",
+        )
+        .await;
+    assert!(plan.contains("entries_search"), "{plan}");
+    // Schema 7: the room stream, rooms people own, fixable messages,
+    // exactly once, your rooms, search.
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "6"
+        "7"
     );
 }
 

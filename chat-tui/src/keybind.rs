@@ -192,6 +192,7 @@ const ACTIONS: &[(&str, KeyCommand)] = &[
     ("previous_room", KeyCommand::PreviousRoom),
     ("next_room", KeyCommand::NextRoom),
     ("redraw", KeyCommand::Redraw),
+    ("search", KeyCommand::Search),
     ("quit", KeyCommand::Quit),
     ("pick", KeyCommand::Pick),
     ("pick_older", KeyCommand::PickOlder),

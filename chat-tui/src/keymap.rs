@@ -38,6 +38,8 @@ pub enum KeyCommand {
     /// Go to the room at this index (Alt-1 is 0).
     GoToRoom(usize),
     Redraw,
+    /// Open the search popup (as `/search`).
+    Search,
     Quit,
     /// Pick a message of the history with the keyboard ([`PICK_KEYS`]).
     Pick,
@@ -182,7 +184,7 @@ pub const KEYS: &[KeyRow] = &[
     },
     KeyRow {
         keys: "Left/Right, Home/End",
-        what: "move the cursor; Home/End to the start / end of the line (also Ctrl-B/F, Ctrl-A/E)",
+        what: "move the cursor; Home/End to the start / end of the line (also Ctrl-B, Ctrl-A/E)",
         bindings: &[
             (one(key(K::Left)), C::CursorLeft),
             (one(key(K::Right)), C::CursorRight),
@@ -191,7 +193,6 @@ pub const KEYS: &[KeyRow] = &[
             (one(ctrl('a')), C::CursorHome),
             (one(ctrl('e')), C::CursorEnd),
             (one(ctrl('b')), C::CursorLeft),
-            (one(ctrl('f')), C::CursorRight),
         ],
     },
     KeyRow {
@@ -298,6 +299,11 @@ pub const KEYS: &[KeyRow] = &[
         bindings: &[],
     },
     KeyRow {
+        keys: "Ctrl-F",
+        what: "search messages in every room (as /search); Enter on a result goes to it",
+        bindings: &[(one(ctrl('f')), C::Search)],
+    },
+    KeyRow {
         keys: "Ctrl-L",
         what: "redraw the screen",
         bindings: &[(one(ctrl('l')), C::Redraw)],
@@ -399,6 +405,8 @@ pub enum SlashCommand {
     /// Write the message in `$VISUAL` / `$EDITOR`.
     Editor,
     Rooms,
+    /// Find messages in every readable room (the search popup).
+    Search,
     Who,
     /// Open the conversation with someone, and maybe say something there.
     Msg,
@@ -467,6 +475,12 @@ pub const COMMANDS: &[CommandRow] = &[
         usage: "/rooms",
         what: "browse the server's rooms; Enter joins",
         command: SlashCommand::Rooms,
+    },
+    CommandRow {
+        names: &["search", "find"],
+        usage: "/search TEXT",
+        what: "find messages with every word of TEXT in your rooms (as Ctrl-F)",
+        command: SlashCommand::Search,
     },
     CommandRow {
         names: &["who", "names"],

@@ -741,6 +741,43 @@ impl TestClient {
         }
     }
 
+    /// The next frame must be a `search` answer for `query`: (messages,
+    /// more).
+    pub async fn expect_search(&mut self, query: &str) -> (Vec<Message>, bool) {
+        match self.recv_within(RECV_TIMEOUT, "search").await {
+            ServerFrame::Search {
+                query: got,
+                messages,
+                more,
+            } => {
+                assert_eq!(got, query, "{}: search echoes another query", self.label);
+                (messages, more)
+            }
+            other => panic!("{}: expected search {query:?}, got {other:?}", self.label),
+        }
+    }
+
+    /// Sends a `search` and expects its answer: (messages, more).
+    pub async fn search(
+        &mut self,
+        query: &str,
+        room: Option<&str>,
+        limit: Option<u32>,
+        before: Option<u64>,
+        before_ts: Option<i64>,
+    ) -> (Vec<Message>, bool) {
+        self.send(&ClientFrame::Search {
+            query: query.to_owned(),
+            room: room.map(str::to_owned),
+            limit,
+            before,
+            before_ts,
+            reference: None,
+        })
+        .await;
+        self.expect_search(query).await
+    }
+
     /// The next frame must be a `rooms` listing.
     pub async fn expect_rooms(&mut self) -> Vec<RoomInfo> {
         match self.recv_within(RECV_TIMEOUT, "rooms").await {

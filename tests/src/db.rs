@@ -292,3 +292,16 @@ pub async fn write_version_1_database(
     .await
     .expect("the database writer thread does not panic")
 }
+
+/// Whether `needle` is anywhere in the bytes of the database file or its
+/// WAL (for checks that an erased text left the disk).
+pub fn on_disk(db: &Path, needle: &str) -> bool {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    [db.to_owned(), wal.into()].iter().any(|path| {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        bytes
+            .windows(needle.len())
+            .any(|window| window == needle.as_bytes())
+    })
+}

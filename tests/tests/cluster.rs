@@ -562,13 +562,13 @@ async fn migrate_creates_the_schema_and_a_node_needs_both_engines() {
     let first = run_server_to_exit(&["migrate", "--database", &url], limit).await;
     assert!(first.status.success(), "{}", first.describe());
     assert!(
-        first.stderr.contains("from schema version 0 to 6"),
+        first.stderr.contains("from schema version 0 to 7"),
         "{}",
         first.describe()
     );
     assert_eq!(
         postgres.query("SELECT version FROM schema_version").await,
-        "6"
+        "7"
     );
     assert_eq!(
         postgres

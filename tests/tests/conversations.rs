@@ -399,3 +399,49 @@ async fn typing_reaches_the_partner_without_a_join_and_never_the_typist() {
     expect_refused(&mut carol, ErrorCode::Forbidden, "t").await;
     bob_elsewhere.barrier().await;
 }
+
+#[tokio::test]
+async fn search_finds_a_conversation_for_its_two_users_only() {
+    let server = server().await;
+    let (mut alice, mut bob, _) = alice_and_two_bobs(&server).await;
+    post(&mut alice, "@bob", "secret plans", "a1").await;
+    bob.expect_message().await;
+    let mut carol = server.account("carol", "pw-carol").await;
+    carol.join("lobby").await;
+    carol.say("lobby", "public plans").await;
+
+    let found = |messages: &[Message]| -> Vec<(String, String)> {
+        messages
+            .iter()
+            .map(|m| (m.room.clone(), m.text.clone()))
+            .collect()
+    };
+    let (mine, _) = bob.search("plans", None, None, None, None).await;
+    assert_eq!(
+        found(&mine),
+        [
+            ("lobby".to_owned(), "public plans".to_owned()),
+            (ROOM.to_owned(), "secret plans".to_owned())
+        ]
+    );
+    // Another user finds only the public room's, and is refused when
+    // naming the conversation.
+    let (theirs, _) = carol.search("plans", None, None, None, None).await;
+    assert_eq!(
+        found(&theirs),
+        [("lobby".to_owned(), "public plans".to_owned())],
+        "{}",
+        carol.label()
+    );
+    carol
+        .send(&chat_proto::ClientFrame::Search {
+            query: "plans".into(),
+            room: Some(ROOM.into()),
+            limit: None,
+            before: None,
+            before_ts: None,
+            reference: Some("s1".into()),
+        })
+        .await;
+    expect_refused(&mut carol, ErrorCode::Forbidden, "s1").await;
+}

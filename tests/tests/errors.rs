@@ -125,9 +125,12 @@ async fn protocol_2_types_are_unknown_type_before_hello_and_take_no_token() {
     })
     .await;
     let mut client = server.connect().await;
-    // Well-formed or not, a protocol-2 type is unknown to this server, as
-    // any unknown type is: before the hello check, with its ref.
-    let newer = [(r#"{"type":"search","query":"hi","ref":"s1"}"#, "s1")];
+    // Well-formed or not, a type this server does not know is
+    // `unknown_type`: before the hello check, with its ref.
+    let newer = [
+        (r#"{"type":"teleport","room":"lobby","ref":"t1"}"#, "t1"),
+        (r#"{"type":"teleport","room":7,"ref":"t2"}"#, "t2"),
+    ];
     for (frame, reference) in newer {
         client.send_raw(frame).await;
         let error = client.expect_error(ErrorCode::UnknownType).await;

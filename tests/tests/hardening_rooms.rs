@@ -118,7 +118,7 @@ async fn names_are_one_regardless_of_case_across_cluster_nodes() {
             .postgres
             .query("SELECT version FROM schema_version")
             .await,
-        "6"
+        "7"
     );
 }
 
@@ -149,7 +149,7 @@ async fn server_on_v1_fixture() -> ServerProcess {
 async fn a_version_1_database_with_case_variants_is_migrated_as_documented() {
     let mut server = server_on_v1_fixture().await;
     let db_path = server.db_path().to_owned();
-    assert_eq!(db::schema_version(&db_path).await.unwrap(), 6);
+    assert_eq!(db::schema_version(&db_path).await.unwrap(), 7);
     // The earliest-registered spelling keeps the name; later variants are
     // retired and logged once.
     assert_eq!(

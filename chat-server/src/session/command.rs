@@ -14,6 +14,7 @@ use super::message::Post;
 use super::read::MarkRead;
 use super::reply::Refusal;
 use super::rooms::Rooms;
+use super::search::Search;
 use super::typing::Typing;
 use super::{ban, delete, delete_room, edit, invite, kick, react, role, settings, topic, unban};
 
@@ -28,6 +29,7 @@ pub(super) enum Command {
     Rooms(Rooms),
     Typing(Typing),
     Read(MarkRead),
+    Search(Search),
     /// A protocol-2 request that makes an entry (or deletes the room).
     Entry(Request),
 }
@@ -72,6 +74,14 @@ impl Command {
             } => Command::Rooms(Rooms::parse(mine, query, limit, after)),
             ClientFrame::Typing { room, .. } => Command::Typing(Typing::parse(&room)?),
             ClientFrame::Read { room, id, .. } => Command::Read(MarkRead::parse(&room, id)?),
+            ClientFrame::Search {
+                query,
+                room,
+                limit,
+                before,
+                before_ts,
+                ..
+            } => Command::Search(Search::parse(query, room, limit, before, before_ts)?),
             newer => return Self::parse_entry(newer, echoed),
         })
     }
@@ -153,7 +163,7 @@ impl Command {
 }
 
 /// The `unknown_type` answer to a protocol-2 request this server does not
-/// serve yet (search is its own issue), with the
+/// serve yet, with the
 /// frame's `ref`.
 pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
     NOT_SERVED
@@ -162,7 +172,7 @@ pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
 }
 
 /// The protocol-2 types of later issues.
-const NOT_SERVED: [&str; 1] = ["search"];
+const NOT_SERVED: [&str; 0] = [];
 
 /// A frame that failed to decode: when its `type` is one this server
 /// does not serve yet, it is `unknown_type` however malformed, as it was

@@ -9,7 +9,7 @@
 //! - `command`: a decoded frame made into a typed `Command` once.
 //! - `reply`: the one place replies and errors go out, echoing the `ref`.
 //! - one file per request kind: `hello`, `join`, `message`, `leave`,
-//!   `history`, `rooms`, `typing`, `read`, the protocol-2 entries (`edit`, `delete`,
+//!   `history`, `rooms`, `typing`, `read`, `search`, the protocol-2 entries (`edit`, `delete`,
 //!   `react`, `topic`, `kick`, …), and `ping` for WebSocket pings.
 //!
 //! A single task serves the connection, `select!`ing over the outbox (and
@@ -45,6 +45,7 @@ mod read;
 mod reply;
 mod role;
 mod rooms;
+mod search;
 mod settings;
 mod socket;
 mod topic;
@@ -425,6 +426,7 @@ impl Session {
             Command::Rooms(rooms) => rooms.run(cx, actor).await,
             Command::Typing(typing) => typing.run(cx, actor).await,
             Command::Read(read) => read.run(cx, actor).await,
+            Command::Search(search) => search.run(cx, actor).await,
         }
         Ok(())
     }

@@ -17,7 +17,8 @@
 //! content half of exactly once (a resent request is found by its `ref`
 //! and fingerprint, not stored again). The rules of rooms people own are
 //! in `rules`, those of fixable messages in `fixable`, each backend's SQL
-//! for them in `*_rooms` and `*_fixable`. Each store's schema migrations
+//! for them in `*_rooms` and `*_fixable`; search's words and paging are
+//! in `search`, each backend's index reads in `*_search`. Each store's schema migrations
 //! past version 1 are SQL files in `store/schema/` (or constants beside
 //! their SQL).
 
@@ -36,12 +37,15 @@ pub mod postgres;
 mod postgres_fixable;
 mod postgres_mine;
 mod postgres_rooms;
+mod postgres_search;
 mod rows;
 mod rules;
+pub mod search;
 pub mod sqlite;
 mod sqlite_fixable;
 mod sqlite_mine;
 mod sqlite_rooms;
+mod sqlite_search;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,6 +59,7 @@ pub use entry::{
 pub use health::{StorageFault, StoreHealth};
 pub use mine::{MAX_MY_ROOMS, MyRoom};
 pub use postgres::PostgresStore;
+pub use search::{SearchPage, SearchQuery, SearchScope};
 pub use sqlite::{SqliteStore, SyncMode};
 
 /// Identifies the connection a message came from, so fan-out can give the
@@ -250,6 +255,14 @@ pub trait MessageStore: Send + Sync + 'static {
     /// The private rooms `viewer` may see in a listing (owner, op, on the
     /// access list), by name.
     fn readable_private(&self, viewer: &Actor) -> StoreFuture<Vec<String>>;
+    /// The messages matching `query` that `viewer` may read, in one read
+    /// beside the writer (`store/search.rs`); refused when the query names
+    /// a room the viewer may not join (banned, or private and not on it).
+    fn search(
+        &self,
+        viewer: &Actor,
+        query: SearchQuery,
+    ) -> StoreFuture<Result<SearchPage, Refusal>>;
     /// Forgets a room that never held a message (its last member has
     /// left); true when it was deleted, false when it holds messages or
     /// is not there.

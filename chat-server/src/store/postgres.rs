@@ -30,7 +30,9 @@ use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::postgres_mine::{self, FORGET, REMEMBER};
 use super::postgres_rooms::{STREAM_SCHEMA, join_state, revive, store_batch};
+use super::postgres_search;
 use super::rows::{EntryRow, attach_reactions};
+use super::search::{SearchPage, SearchQuery};
 use super::{
     Actor, CommitListener, HistoryPage, JoinOutcome, MessageStore, MyRoom, NewEntry, Outcome, Page,
     Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StorageFault, StoreError, StoreFuture,
@@ -85,6 +87,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/postgres_05_exactly_once.sql"),
     // 6: your rooms and read markers.
     include_str!("schema/postgres_06_your_rooms.sql"),
+    // 7: search: a GIN index of each live message's words.
+    include_str!("schema/postgres_07_search.sql"),
 ];
 
 const CREATE_ROOM: &str = "INSERT INTO rooms (name, last_id, created_at, owner)
@@ -276,6 +280,19 @@ impl MessageStore for PostgresStore {
             let room_id: i64 = row.try_get(0).map_err(db_error)?;
             let state = join_state(&**client, room_id, &viewer).await?;
             Ok(state.and_then(Result::err))
+        }))
+    }
+
+    fn search(
+        &self,
+        viewer: &Actor,
+        query: SearchQuery,
+    ) -> StoreFuture<Result<SearchPage, Refusal>> {
+        let pool = self.pool.clone();
+        let viewer = viewer.clone();
+        Box::pin(bounded(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            postgres_search::search(&**client, &viewer, &query).await
         }))
     }
 

@@ -38,11 +38,11 @@ pub(super) const STREAM_SCHEMA: &str = "
     CREATE TABLE access (room_id BIGINT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
         name_folded TEXT NOT NULL, PRIMARY KEY (room_id, name_folded));";
 
-fn db(e: tokio_postgres::Error) -> StoreError {
+pub(super) fn db(e: tokio_postgres::Error) -> StoreError {
     StoreError::Database(super::postgres::describe(&e))
 }
 
-fn text(bytes: Vec<u8>) -> String {
+pub(super) fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 

@@ -43,9 +43,11 @@ use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, pending_migrations};
 use super::rows::{EntryRow, attach_reactions};
 use super::rules::decide;
+use super::search::{SearchPage, SearchQuery};
 use super::sqlite_fixable::page_reactions;
 use super::sqlite_mine::{self, MineWrite};
 use super::sqlite_rooms::{STREAM_SCHEMA, apply, folded, join_state, load_facts, revive};
+use super::sqlite_search;
 use super::{
     Actor, Change, CommitListener, HistoryPage, JoinOutcome, MessageStore, MyRoom, NewEntry,
     Outcome, Page, Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StoreError, StoreFuture,
@@ -107,6 +109,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/sqlite_05_exactly_once.sql"),
     // 6: your rooms and read markers.
     include_str!("schema/sqlite_06_your_rooms.sql"),
+    // 7: search: an FTS5 index of message text, kept by triggers.
+    include_str!("schema/sqlite_07_search.sql"),
 ];
 
 /// Writes besides appends, run in a batch's transaction and answered
@@ -377,6 +381,15 @@ impl MessageStore for SqliteStore {
             let rows = stmt.query_map([me], |row| row.get(0))?;
             rows.collect()
         })
+    }
+
+    fn search(
+        &self,
+        viewer: &Actor,
+        query: SearchQuery,
+    ) -> StoreFuture<Result<SearchPage, Refusal>> {
+        let viewer = viewer.clone();
+        self.read(move |conn| sqlite_search::search(conn, &viewer, &query))
     }
 
     fn list_rooms(&self, query: RoomQuery) -> StoreFuture<RoomPage> {
@@ -1008,7 +1021,7 @@ fn find_resent(
 /// The entry in a row of `id, user, text, ts, kind, subject, arg, flags,
 /// target, edited_ts, deleted`, as pages show it (reactions aside); `None`
 /// for a kind this version does not know.
-fn stored_entry(row: &rusqlite::Row<'_>, room: &str) -> rusqlite::Result<Option<Entry>> {
+pub(super) fn stored_entry(row: &rusqlite::Row<'_>, room: &str) -> rusqlite::Result<Option<Entry>> {
     let entry = EntryRow {
         text: row.get(2)?,
         kind: row.get(4)?,
@@ -1052,7 +1065,7 @@ fn read_join(
     Ok(Some(outcome))
 }
 
-fn room_row(conn: &Connection, room: &RoomName) -> rusqlite::Result<Option<(i64, u64)>> {
+pub(super) fn room_row(conn: &Connection, room: &RoomName) -> rusqlite::Result<Option<(i64, u64)>> {
     conn.prepare_cached("SELECT id, last_id FROM rooms WHERE name = ?1")?
         .query_row([room.as_str()], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, u64>(1)?))

@@ -2,7 +2,7 @@
 //! rooms with their history ([`room`]), where a pane is scrolled to
 //! ([`scroll`]), the outbox of unacknowledged lines ([`outbox`]), the
 //! input line, its history and completion ([`input`]), the connection
-//! ([`conn`]), picking and fixing messages ([`fix`]), the rooms browser ([`browser`]), mentions ([`mention`]),
+//! ([`conn`]), picking and fixing messages ([`fix`]), the rooms browser ([`browser`]), the search popup ([`search`]), mentions ([`mention`]),
 //! room-management requests ([`request`]), who is typing ([`typing`])
 //! and wall-clock time ([`time`]).
 //! Nothing here performs I/O: [`crate::update`] changes it, [`crate::ui`]
@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod request;
 pub mod room;
 pub mod scroll;
+pub mod search;
 pub mod time;
 pub mod typing;
 
@@ -31,6 +32,7 @@ pub use outbox::{Outbox, Pending};
 pub use request::{Confirm, RoomRequest};
 pub use room::{Entry, Level, Membership, Older, Room, RoomSync};
 pub use scroll::{Scroll, Viewport};
+pub use search::{Jump, SearchView};
 pub use time::TimeZone;
 pub use typing::{TYPING_SEND_INTERVAL, TYPING_SHOWN, Typing};
 
@@ -56,6 +58,8 @@ pub enum Mode {
     Pick(u64),
     /// Which reaction to put on a message.
     React(ReactPrompt),
+    /// The search popup (Ctrl-F, `/search`).
+    Search(SearchView),
 }
 
 /// Pastes of more lines than this ask before going into the input, unless
@@ -161,6 +165,8 @@ pub struct App {
     /// The server refused a `read` as a type it does not serve: it keeps
     /// no read markers, so none are sent until the next `welcome`.
     pub reads_unserved: bool,
+    /// A found message to show once its room's page holding it loads.
+    pub jump: Option<Jump>,
 }
 
 /// How a mention or a conversation message is announced: the terminal
@@ -233,6 +239,7 @@ impl App {
             notify: NotifySettings::default(),
             alerts: Vec::new(),
             reads_unserved: false,
+            jump: None,
         }
     }
 

@@ -46,7 +46,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Mode::Normal => draw_editor(frame, area, &app.input, true),
         // A popup or the pick has the keyboard: show the line, but no
         // cursor on it.
-        Mode::Help | Mode::Rooms(_) | Mode::Confirm(_) | Mode::Pick(_) => {
+        Mode::Help | Mode::Rooms(_) | Mode::Confirm(_) | Mode::Pick(_) | Mode::Search(_) => {
             draw_editor(frame, area, &app.input, false)
         }
         Mode::React(prompt) => {
@@ -105,9 +105,12 @@ pub fn draw_typing(frame: &mut Frame, row: Rect, text: &str) {
 /// The rows the input wants: one per line of the message, capped.
 pub fn rows(app: &App) -> u16 {
     match &app.mode {
-        Mode::Normal | Mode::Help | Mode::Rooms(_) | Mode::Confirm(_) | Mode::Pick(_) => {
-            app.input.line_count().min(INPUT_MAX_ROWS as usize) as u16
-        }
+        Mode::Normal
+        | Mode::Help
+        | Mode::Rooms(_)
+        | Mode::Confirm(_)
+        | Mode::Pick(_)
+        | Mode::Search(_) => app.input.line_count().min(INPUT_MAX_ROWS as usize) as u16,
         Mode::Password(_) | Mode::ConfirmPaste(_) | Mode::React(_) => 1,
     }
 }

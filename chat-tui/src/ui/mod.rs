@@ -10,6 +10,7 @@
 //! - [`status`]: the status line.
 //! - [`input`]: the input line and the password prompt.
 //! - [`popup`]: help, the rooms browser and yes-or-no questions.
+//! - [`search`]: the search popup.
 //! - [`theme`]: colours and styles.
 
 pub mod change;
@@ -19,6 +20,7 @@ pub mod layout;
 pub mod link;
 pub mod popup;
 pub mod rooms;
+pub mod search;
 pub mod status;
 pub mod theme;
 pub mod title;
@@ -59,6 +61,10 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
         }
         Mode::Confirm(confirm) => {
             popup::draw_confirm(frame, confirm, area);
+            None
+        }
+        Mode::Search(view) => {
+            search::draw(frame, app, view, area);
             None
         }
         Mode::Normal

@@ -28,7 +28,7 @@ pub fn help_rows() -> Vec<(&'static str, &'static str)> {
 }
 
 /// A rectangle of at most `width` x `height`, centred in `area`.
-fn centred(area: Rect, width: u16, height: u16) -> Rect {
+pub(crate) fn centred(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
     let h = height.min(area.height);
     Rect::new(

@@ -173,6 +173,13 @@ pub fn popup_selected() -> Style {
     Style::new().add_modifier(Modifier::REVERSED)
 }
 
+/// A word of a search result that the query matched.
+pub fn search_match() -> Style {
+    Style::new()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,10 @@ pub(super) fn run_command(app: &mut App, command: &str, fx: &mut Vec<Effect>) {
         Some(SlashCommand::Who) => who(app),
         Some(SlashCommand::Msg) => super::conversation::open(app, arg, true, fx),
         Some(SlashCommand::Query) => super::conversation::open(app, arg, false, fx),
+        Some(SlashCommand::Search) if arg.trim().is_empty() => {
+            notice(app, "Usage: /search TEXT (or Ctrl-F)", Level::Error);
+        }
+        Some(SlashCommand::Search) => super::search::open(app, arg, fx),
         Some(SlashCommand::Help) => {
             app.help = HelpView::default();
             app.mode = Mode::Help;

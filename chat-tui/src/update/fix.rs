@@ -47,7 +47,7 @@ pub(super) fn start_pick(app: &mut App) {
 }
 
 /// Picks message `id` of the current room and scrolls it into view.
-fn pick(app: &mut App, id: u64) {
+pub(super) fn pick(app: &mut App, id: u64) {
     app.mode = Mode::Pick(id);
     app.completion = None;
     let Some(room) = app.current_room_mut() else {

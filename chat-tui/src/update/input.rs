@@ -42,6 +42,7 @@ pub(super) fn on_paste(app: &mut App, text: &str) {
             browser.selected = 0;
         }
         Mode::React(prompt) => prompt.line.insert_str(clean.replace('\n', " ").trim()),
+        Mode::Search(view) => view.input.insert_str(clean.replace('\n', " ").trim()),
         Mode::Help | Mode::ConfirmPaste(_) | Mode::Confirm(_) | Mode::Pick(_) => {}
     }
 }
@@ -132,7 +133,7 @@ pub(super) fn on_typed(app: &mut App, text: &str) {
             }
             // Answered by `manage::answer_typed` and `fix::pick_typed`
             // before this is reached.
-            Mode::Confirm(_) | Mode::Pick(_) | Mode::React(_) => return,
+            Mode::Confirm(_) | Mode::Pick(_) | Mode::React(_) | Mode::Search(_) => return,
         }
     }
 }

@@ -31,6 +31,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         }
         Mode::Pick(_) => super::fix::pick_key(app, key, fx),
         Mode::React(_) => super::fix::react_key(app, key, fx),
+        Mode::Search(_) => super::search::search_key(app, key, fx),
     }
 }
 
@@ -117,6 +118,7 @@ fn run_key_command(app: &mut App, command: KeyCommand, fx: &mut Vec<Effect>) {
         KeyCommand::NextRoom => switch_relative(app, 1),
         KeyCommand::GoToRoom(index) => switch_to(app, index),
         KeyCommand::Redraw => fx.push(Effect::ClearScreen),
+        KeyCommand::Search => super::search::open(app, "", fx),
         KeyCommand::Quit => quit(app, fx),
         KeyCommand::Pick => super::fix::start_pick(app),
         // Pick mode's keys: only bound there.

@@ -12,7 +12,8 @@
 //! [`fix`] (picking a message to reply to, edit, delete or react to;
 //! `/me`),
 //! [`manage`] (the room-management commands), [`rooms`] (switching, read
-//! marks, paging), [`sync`] (joining, catching up, older pages), [`stream`]
+//! marks, paging), [`search`] (the search popup and jumping to a found
+//! message), [`sync`] (joining, catching up, older pages), [`stream`]
 //! (applying every kind of room entry), [`conversation`] (`/msg`,
 //! `/query` and conversations that start elsewhere), [`marks`] (read
 //! markers shared with the server, `rooms mine`, typing),
@@ -53,6 +54,7 @@ mod mouse;
 mod network;
 mod outbox;
 mod rooms;
+mod search;
 mod stream;
 mod sync;
 
@@ -151,6 +153,7 @@ fn typed(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
     match app.mode {
         Mode::Confirm(_) => manage::answer_typed(app, text, fx),
         Mode::Pick(_) | Mode::React(_) => fix::pick_typed(app, text, fx),
+        Mode::Search(_) => search::search_typed(app, text),
         _ => input::on_typed(app, text),
     }
 }

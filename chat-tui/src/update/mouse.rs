@@ -50,7 +50,8 @@ pub(super) fn on_mouse(app: &mut App, event: MouseEvent, fx: &mut Vec<Effect>) {
         | Mode::ConfirmPaste(_)
         | Mode::Confirm(_)
         | Mode::Pick(_)
-        | Mode::React(_) => {}
+        | Mode::React(_)
+        | Mode::Search(_) => {}
     }
 }
 

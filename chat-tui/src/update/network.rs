@@ -29,7 +29,12 @@ pub(super) fn on_net(app: &mut App, event: NetEvent, fx: &mut Vec<Effect>) {
             }));
         }
         NetEvent::Disconnected { reason, retry_in } => on_disconnected(app, reason, retry_in),
-        NetEvent::Frame(frame) => on_frame(app, frame, fx),
+        NetEvent::Frame(frame) => {
+            on_frame(app, frame, fx);
+            // A joined room or a page may hold the message a search jump
+            // waits for.
+            super::search::after_page(app, fx);
+        }
         NetEvent::Undecodable { error } => notice(
             app,
             &format!("The server sent a frame this client cannot read: {error}"),
@@ -132,6 +137,7 @@ fn on_frame(app: &mut App, frame: ServerFrame, fx: &mut Vec<Effect>) {
             messages,
             more,
         } => on_history(app, &room, messages, more, fx),
+        search @ ServerFrame::Search { .. } => super::search::on_results(app, search),
         ServerFrame::Join { room, user, ts } => on_presence(app, &room, user, ts, true),
         ServerFrame::Leave { room, user, ts } => on_presence(app, &room, user, ts, false),
         ServerFrame::Rooms { rooms, mine, .. } if mine => {

@@ -2721,3 +2721,4 @@ fn a_refused_join_marks_the_room_as_left_with_the_reason() {
 mod fixing;
 
 mod conversations;
+mod search;
