@@ -8,10 +8,11 @@ use chat_proto::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fingerprint::ResendKey;
-use super::rows::EntryRow;
+use super::rows::{EntryRow, MESSAGE};
 use super::rules::{Effect, Facts, PersonFacts};
 use super::sqlite_fixable::{apply_fix, target_facts};
 use super::sqlite_mine::unlist;
+use super::sqlite_search::index_message;
 use super::{Actor, Change, NewEntry, Refusal, RoomState};
 
 /// Schema version 3: the room stream and rooms people own. `messages`
@@ -270,8 +271,11 @@ fn append(
         key.map(|key| key.reference.as_str()),
         key.map(|key| key.user.as_str()),
         key.map(|key| &key.fingerprint[..]),
-    ])
-    .map(drop)
+    ])?;
+    if row.kind == MESSAGE {
+        index_message(conn, room_id, id, &row.text)?;
+    }
+    Ok(())
 }
 
 /// Erases the room's entries and state; `id` closes it, so a room made

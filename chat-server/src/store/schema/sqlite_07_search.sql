@@ -1,6 +1,6 @@
 -- Search (issue 16): an FTS5 index of message text, kept in step with the
--- message rows by the triggers below, so every insert, edit, delete and
--- room deletion changes it in the same transaction. External content: the
+-- message rows in the same transaction as every insert (the writer's own
+-- statement), edit, delete and room deletion (the triggers below). External content: the
 -- index keeps no copy of the text; its rowid is the message's key,
 -- room_id * 2^36 + id (entries has no rowid of its own), so one room's
 -- messages are one rowid range, read newest first without sorting.
@@ -17,12 +17,10 @@ CREATE VIRTUAL TABLE search USING fts5(
 -- leaves no freed bytes in the file).
 INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
 INSERT INTO search (search) VALUES ('rebuild');
-CREATE TRIGGER search_insert AFTER INSERT ON entries
-    WHEN new.kind = 0 AND new.deleted = 0 AND new.id < 68719476736
-        AND new.room_id < 134217728
-BEGIN
-    INSERT INTO search (rowid, text) VALUES ((new.room_id << 36) | new.id, new.text);
-END;
+-- A new message is indexed by the writer's own statement in the same
+-- transaction (store/sqlite_search.rs, `index_message`), not by a trigger:
+-- FTS5 flushes its pending terms at every savepoint, and each trigger's
+-- statement is one, so a trigger wrote one index segment per message.
 CREATE TRIGGER search_update AFTER UPDATE OF text, deleted ON entries
     WHEN old.kind = 0 AND old.id < 68719476736 AND old.room_id < 134217728
 BEGIN
