@@ -6,9 +6,9 @@
 //! edits of older messages, each entry once and in id order; and a deleted
 //! text gone from the database file's bytes, not merely hidden.
 
-use std::path::Path;
 use std::time::Duration;
 
+use chat_e2e::db::on_disk;
 use chat_e2e::{InProcessServer, ServerOptions, ServerProcess, TestClient, start_server_with};
 use chat_proto::limits::{MAX_EDITS_PER_MESSAGE, MAX_EMOJI_PER_MESSAGE};
 use chat_proto::{Entry, ErrorCode, Message, ServerFrame};
@@ -532,18 +532,6 @@ async fn join_since_delivers_every_later_entry_once_in_order_even_about_older_me
         }
         other => panic!("expected history, got {other:?}"),
     }
-}
-
-/// Whether `needle` is anywhere in the database file or its WAL.
-fn on_disk(db: &Path, needle: &str) -> bool {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    [db.to_owned(), wal.into()].iter().any(|path| {
-        let bytes = std::fs::read(path).unwrap_or_default();
-        bytes
-            .windows(needle.len())
-            .any(|window| window == needle.as_bytes())
-    })
 }
 
 #[tokio::test]
