@@ -467,15 +467,11 @@ impl RoomRegistry {
         };
         let me = user.as_str().to_ascii_lowercase();
         let partner = if users.0 == me { users.1 } else { users.0 };
-        let outboxes: Vec<Outbox> = lock(&self.online)
-            .get(partner)
-            .map(|conns| conns.values().cloned().collect())
-            .unwrap_or_default();
         let typing = frame(&ServerFrame::Typing {
             room: room.to_owned(),
             user: user.to_string(),
         });
-        for outbox in outboxes {
+        for (_, outbox) in self.online_outboxes(&[partner], |_| true) {
             outbox.push_presence(typing.clone());
         }
     }
@@ -570,7 +566,7 @@ impl RoomRegistry {
     /// conversations reach it anywhere.
     pub fn online(&self, user: &UserName, conn: ConnId, outbox: &Outbox) {
         lock(&self.online)
-            .entry(user.as_str().to_lowercase())
+            .entry(user.folded().into_string())
             .or_default()
             .insert(conn, outbox.clone());
     }
@@ -578,7 +574,7 @@ impl RoomRegistry {
     /// The connection has closed.
     pub fn offline(&self, user: &UserName, conn: ConnId) {
         let mut online = lock(&self.online);
-        let folded = user.as_str().to_lowercase();
+        let folded = user.folded().into_string();
         if let Some(conns) = online.get_mut(&folded) {
             conns.remove(&conn);
             if conns.is_empty() {
@@ -587,25 +583,33 @@ impl RoomRegistry {
         }
     }
 
+    /// The connections on this node of each of `users` (any spelling) that
+    /// `keep` accepts, gathered under the index's lock (a room's lock may
+    /// be taken inside it) and used after it is released.
+    fn online_outboxes(
+        &self,
+        users: &[&str],
+        keep: impl Fn(ConnId) -> bool,
+    ) -> Vec<(ConnId, Outbox)> {
+        let online = lock(&self.online);
+        users
+            .iter()
+            .filter_map(|user| online.get(&user.to_ascii_lowercase()))
+            .flatten()
+            .filter(|(conn, _)| keep(**conn))
+            .map(|(conn, outbox)| (*conn, outbox.clone()))
+            .collect()
+    }
+
     /// Sends `frame` to every connection of `user` on this node but
     /// `except` (a read marker reaching the user's other devices).
     pub fn send_to_user(&self, user: &UserName, except: Option<ConnId>, frame: &ServerFrame) {
-        let outboxes: Vec<Outbox> = {
-            let online = lock(&self.online);
-            let Some(conns) = online.get(&user.as_str().to_lowercase()) else {
-                return;
-            };
-            conns
-                .iter()
-                .filter(|(conn, _)| Some(**conn) != except)
-                .map(|(_, outbox)| outbox.clone())
-                .collect()
-        };
+        let outboxes = self.online_outboxes(&[user.as_str()], |conn| Some(conn) != except);
         if outboxes.is_empty() {
             return;
         }
         let frame = self::frame(frame);
-        for outbox in outboxes {
+        for (_, outbox) in outboxes {
             outbox.push(frame.clone());
         }
     }
@@ -616,22 +620,14 @@ impl RoomRegistry {
         let StreamEvent::Entry(entry) = &committed.event else {
             return;
         };
-        let outside: Vec<Outbox> = {
-            let online = lock(&self.online);
-            let Some(conns) = online.get(&subject.to_lowercase()) else {
-                return;
-            };
-            conns
-                .iter()
-                .filter(|(conn, _)| room.is_none_or(|room| !room.is_member(**conn)))
-                .map(|(_, outbox)| outbox.clone())
-                .collect()
-        };
+        let outside = self.online_outboxes(&[subject], |conn| {
+            room.is_none_or(|room| !room.is_member(conn))
+        });
         if outside.is_empty() {
             return;
         }
         let invite = frame(&ServerFrame::from(entry.without_reference()));
-        for outbox in outside {
+        for (_, outbox) in outside {
             outbox.push(invite.clone());
         }
     }
@@ -644,16 +640,9 @@ impl RoomRegistry {
         let StreamEvent::Entry(entry) = &committed.event else {
             return;
         };
-        let outside: Vec<(ConnId, Outbox)> = {
-            let online = lock(&self.online);
-            [users.0, users.1]
-                .into_iter()
-                .filter_map(|user| online.get(user))
-                .flatten()
-                .filter(|(conn, _)| room.is_none_or(|room| !room.is_member(**conn)))
-                .map(|(conn, outbox)| (*conn, outbox.clone()))
-                .collect()
-        };
+        let outside = self.online_outboxes(&[users.0, users.1], |conn| {
+            room.is_none_or(|room| !room.is_member(conn))
+        });
         let mut shared: Option<Frame> = None;
         for (conn, outbox) in outside {
             let copy = if conn == committed.origin && entry.reference().is_some() {
