@@ -153,44 +153,11 @@ impl Command {
             ClientFrame::DeleteRoom { room, reference } => {
                 delete_room::parse(&room, reference, echoed)?
             }
-            newer => {
-                let unknown = not_served(&newer)
-                    .unwrap_or_else(|| DecodeError::unknown_type(newer.kind(), None));
+            other => {
+                let unknown = DecodeError::unknown_type(other.kind(), None);
                 return Err(Refusal::new(unknown.code(), unknown.detail));
             }
         }))
-    }
-}
-
-/// The `unknown_type` answer to a protocol-2 request this server does not
-/// serve yet, with the
-/// frame's `ref`.
-pub(super) fn not_served(frame: &ClientFrame) -> Option<DecodeError> {
-    NOT_SERVED
-        .contains(&frame.kind())
-        .then(|| DecodeError::unknown_type(frame.kind(), frame.reference().map(str::to_owned)))
-}
-
-/// The protocol-2 types of later issues.
-const NOT_SERVED: [&str; 0] = [];
-
-/// A frame that failed to decode: when its `type` is one this server
-/// does not serve yet, it is `unknown_type` however malformed, as it was
-/// before protocol 2; otherwise the decoder's answer stands.
-pub(super) fn not_served_text(text: &str, error: DecodeError) -> DecodeError {
-    #[derive(serde::Deserialize)]
-    struct Typed<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: std::borrow::Cow<'a, str>,
-    }
-    if error.code() != ErrorCode::BadFrame {
-        return error;
-    }
-    match serde_json::from_str::<Typed<'_>>(text) {
-        Ok(typed) if NOT_SERVED.contains(&typed.kind.as_ref()) => {
-            DecodeError::unknown_type(&typed.kind, chat_proto::reference_of(text))
-        }
-        _ => error,
     }
 }
 

@@ -310,19 +310,12 @@ impl Session {
         let request = match decode_client_request(text, PROTOCOL_VERSION) {
             Ok(request) => request,
             Err(e) => {
-                let e = command::not_served_text(text, e);
                 replies.answering(e.reference.clone());
                 replies.send(&e.to_frame());
                 return Ok(());
             }
         };
         replies.answering(request.reference.clone());
-        if let Some(unknown) = command::not_served(&request.frame) {
-            // Protocol-2 requests of later issues: unknown to this server
-            // as any unknown type is, before hello and the rate limit.
-            replies.send(&unknown.to_frame());
-            return Ok(());
-        }
         match self.admit(matches!(request.frame, ClientFrame::Hello { .. })) {
             Admission::Serve => self.serve_request(request).await,
             Admission::Refused => Ok(()),
