@@ -26,8 +26,9 @@ const ROOM_SPAN: i64 = 1 << 27;
 /// Indexes a message just stored, in its transaction. Done here rather
 /// than by a trigger: a trigger's statement is a savepoint, and FTS5
 /// flushes its pending terms at every savepoint, writing an index segment
-/// per message (`chat-bench/scripts/fts_trigger_sketch.py`: 12 µs per row by trigger, 5 µs
-/// by statement). Edits and deletes, which are rare, keep their triggers.
+/// per message (`chat-bench/scripts/fts_trigger_sketch.py`: 12 µs per row
+/// by trigger, 5 µs by statement). Edits and deletes, which are rare, keep
+/// their triggers.
 pub(super) fn index_message(
     conn: &Connection,
     room_id: i64,
