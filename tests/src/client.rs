@@ -7,7 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_proto::{ClientFrame, ErrorCode, Message, RoomInfo, ServerFrame, decode_server, encode};
+use chat_proto::{
+    ClientFrame, Entry, ErrorCode, Message, RoomInfo, ServerFrame, decode_server, encode,
+};
 use futures_util::{SinkExt, StreamExt};
 use rustls::ClientConfig;
 use tokio::net::{TcpSocket, TcpStream};
@@ -540,6 +542,28 @@ impl TestClient {
             },
             other => panic!("{}: expected welcome, got {other:?}", self.label),
         }
+    }
+
+    /// Sends a frame written as JSON (protocol-2 requests, or fields the
+    /// typed frames cannot express).
+    pub async fn send_json(&mut self, frame: serde_json::Value) {
+        self.send_raw(&frame.to_string()).await;
+    }
+
+    /// The next frame must be the live entry of `kind` from `user`.
+    pub async fn expect_entry(&mut self, kind: &str, user: &str) -> Entry {
+        let frame = self
+            .expect(&format!("a {kind} entry by {user}"), |frame| {
+                Entry::try_from(frame.clone()).is_ok_and(|e| e.kind() == kind && e.user() == user)
+            })
+            .await;
+        Entry::try_from(frame).expect("an entry")
+    }
+
+    /// The next frame must be `error` `code` about `reference`.
+    pub async fn expect_refused(&mut self, code: ErrorCode, reference: &str) {
+        let error = self.expect_error(code).await;
+        assert_eq!(error.reference.as_deref(), Some(reference), "{error:?}");
     }
 
     /// The next frame must be an `error` with `code`.

@@ -11,10 +11,6 @@ use serde_json::json;
 
 const ROOM: &str = "@alice+bob";
 
-async fn send(client: &mut TestClient, frame: serde_json::Value) {
-    client.send_raw(&frame.to_string()).await;
-}
-
 /// The next frame must be the conversation's message `text` by `user`.
 async fn message_of(client: &mut TestClient, user: &str, text: &str) -> Message {
     match client.recv().await {
@@ -42,11 +38,9 @@ async fn a_conversation_reaches_the_partner_on_another_node_without_a_join() {
     let joined = bob_joined.join_as("@alice", ROOM).await;
     assert_eq!(joined.last_id, 0);
 
-    send(
-        &mut alice,
-        json!({"type":"message","room":"@bob","text":"across nodes","ref":"a1"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"message","room":"@bob","text":"across nodes","ref":"a1"}))
+        .await;
     let ack = message_of(&mut alice, "alice", "across nodes").await;
     assert_eq!(ack.reference.as_deref(), Some("a1"));
     for client in [&mut bob, &mut bob_joined] {
@@ -56,11 +50,8 @@ async fn a_conversation_reaches_the_partner_on_another_node_without_a_join() {
 
     // Bob answers from node 1, outside the room; alice, on node 0 and not
     // in it either, gets it.
-    send(
-        &mut bob,
-        json!({"type":"message","room":"@alice","text":"got it","ref":"b1"}),
-    )
-    .await;
+    bob.send_json(json!({"type":"message","room":"@alice","text":"got it","ref":"b1"}))
+        .await;
     let answer = message_of(&mut bob, "bob", "got it").await;
     assert_eq!(
         (answer.id, answer.reference.as_deref()),
@@ -81,7 +72,9 @@ async fn a_conversation_reaches_the_partner_on_another_node_without_a_join() {
     assert_eq!(remembering, "alice,bob");
 
     // Typing crosses nodes too, to the partner's connections only.
-    send(&mut alice, json!({"type":"typing","room":"@bob"})).await;
+    alice
+        .send_json(json!({"type":"typing","room":"@bob"}))
+        .await;
     for client in [&mut bob, &mut bob_joined] {
         match client.recv().await {
             ServerFrame::Typing { room, user } => {

@@ -13,10 +13,6 @@ use serde_json::json;
 /// The most presence frames skipped while waiting for an entry.
 const MAX_PRESENCE: usize = 20;
 
-async fn send(client: &mut TestClient, frame: serde_json::Value) {
-    client.send_raw(&frame.to_string()).await;
-}
-
 /// The next entry, skipping presence (which travels between nodes on its
 /// own path and may come before or after); it must be of `kind`.
 async fn entry_of(client: &mut TestClient, kind: &str) -> Entry {
@@ -56,7 +52,7 @@ async fn error_of(client: &mut TestClient, code: ErrorCode, reference: &str) {
 async fn acted(actor: &mut TestClient, other: &mut TestClient, frame: serde_json::Value) -> Entry {
     let kind = frame["type"].as_str().expect("a type").to_owned();
     let reference = frame["ref"].as_str().map(str::to_owned);
-    send(actor, frame).await;
+    actor.send_json(frame).await;
     let ack = entry_of(actor, &kind).await;
     assert_eq!(ack.reference(), reference.as_deref());
     assert_eq!(entry_of(other, &kind).await, ack.without_reference());
@@ -93,17 +89,11 @@ async fn fixes_made_on_one_node_reach_the_other_and_its_pages() {
     assert_eq!(answer.reply_to, Some(first.id));
 
     // The rules hold whichever node the request comes through.
-    send(
-        &mut bob,
-        json!({"type":"edit","room":"r","target":first.id,"text":"mine","ref":"b2"}),
-    )
-    .await;
+    bob.send_json(json!({"type":"edit","room":"r","target":first.id,"text":"mine","ref":"b2"}))
+        .await;
     error_of(&mut bob, ErrorCode::Forbidden, "b2").await;
-    send(
-        &mut bob,
-        json!({"type":"delete","room":"r","target":first.id,"ref":"b3"}),
-    )
-    .await;
+    bob.send_json(json!({"type":"delete","room":"r","target":first.id,"ref":"b3"}))
+        .await;
     error_of(&mut bob, ErrorCode::Forbidden, "b3").await;
 
     let edit = acted(
@@ -118,11 +108,8 @@ async fn fixes_made_on_one_node_reach_the_other_and_its_pages() {
         json!({"type":"react","room":"r","target":first.id,"emoji":"🎉","ref":"b4"}),
     )
     .await;
-    send(
-        &mut bob,
-        json!({"type":"react","room":"r","target":first.id,"emoji":"🎉","ref":"b5"}),
-    )
-    .await;
+    bob.send_json(json!({"type":"react","room":"r","target":first.id,"emoji":"🎉","ref":"b5"}))
+        .await;
     error_of(&mut bob, ErrorCode::Unchanged, "b5").await;
     acted(
         &mut alice,

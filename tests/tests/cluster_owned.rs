@@ -11,10 +11,6 @@ use serde_json::json;
 /// The most presence frames skipped while waiting for an entry.
 const MAX_PRESENCE: usize = 20;
 
-async fn send(client: &mut TestClient, frame: serde_json::Value) {
-    client.send_raw(&frame.to_string()).await;
-}
-
 /// The next entry of `kind`, skipping presence (which travels between
 /// nodes on its own path and may come before or after).
 async fn entry_of(client: &mut TestClient, kind: &str) -> Entry {
@@ -55,11 +51,9 @@ async fn kick_ban_and_invite_on_one_node_act_on_the_other() {
     let mut carol = cluster.account(1, "carol", "pw-carol").await;
     carol.join("lobby").await;
 
-    send(
-        &mut alice,
-        json!({"type":"kick","room":"r","subject":"bob","reason":"spam"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"kick","room":"r","subject":"bob","reason":"spam"}))
+        .await;
     let Entry::Kick(kick) = entry_of(&mut alice, "kick").await else {
         unreachable!()
     };
@@ -74,22 +68,22 @@ async fn kick_ban_and_invite_on_one_node_act_on_the_other() {
     }
 
     bob.join("r").await;
-    send(&mut alice, json!({"type":"ban","room":"r","subject":"bob"})).await;
+    alice
+        .send_json(json!({"type":"ban","room":"r","subject":"bob"}))
+        .await;
     entry_of(&mut alice, "ban").await;
     entry_of(&mut bob, "ban").await;
     bob.send(&ClientFrame::message("r", "still in?", None))
         .await;
     error_of(&mut bob, ErrorCode::NotInRoom).await;
     for b in [&mut bob, &mut bob_here] {
-        send(b, json!({"type":"join","room":"r"})).await;
+        b.send_json(json!({"type":"join","room":"r"})).await;
         error_of(b, ErrorCode::Forbidden).await;
     }
 
-    send(
-        &mut alice,
-        json!({"type":"invite","room":"r","subject":"carol"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"invite","room":"r","subject":"carol"}))
+        .await;
     let Entry::Invite(invite) = entry_of(&mut alice, "invite").await else {
         unreachable!()
     };

@@ -11,10 +11,6 @@ use serde_json::json;
 /// The most presence frames skipped while waiting for an entry.
 const MAX_PRESENCE: usize = 20;
 
-async fn send(client: &mut TestClient, frame: serde_json::Value) {
-    client.send_raw(&frame.to_string()).await;
-}
-
 /// The next entry of `kind`, skipping presence.
 async fn entry_of(client: &mut TestClient, kind: &str) -> Entry {
     for _ in 0..MAX_PRESENCE {
@@ -42,17 +38,15 @@ async fn what_one_node_stores_edits_and_deletes_is_searched_from_the_other() {
     let second = alice.say("r", "the REPORTING tool").await;
     let gone = alice.say("r", "report the leak").await;
     let edited = alice.say("r", "colour scheme").await;
-    send(
-        &mut alice,
-        json!({"type":"edit","room":"r","target":edited.id,"text":"color scheme report"}),
-    )
-    .await;
+    alice
+        .send_json(
+            json!({"type":"edit","room":"r","target":edited.id,"text":"color scheme report"}),
+        )
+        .await;
     entry_of(&mut alice, "edit").await;
-    send(
-        &mut alice,
-        json!({"type":"delete","room":"r","target":gone.id}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"delete","room":"r","target":gone.id}))
+        .await;
     entry_of(&mut alice, "delete").await;
 
     let mut bob = cluster.account(1, "bob", "pw-bob").await;
@@ -94,22 +88,17 @@ async fn a_private_room_is_found_on_every_node_only_by_those_on_it() {
     let cluster = Cluster::start(2).await;
     let mut alice = cluster.account(0, "alice", "pw-alice").await;
     alice.join("den").await;
-    send(
-        &mut alice,
-        json!({"type":"settings","room":"den","private":true}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"settings","room":"den","private":true}))
+        .await;
     entry_of(&mut alice, "settings").await;
     let hidden = alice.say("den", "hidden treasure").await;
 
     let mut bob = cluster.account(1, "bob", "pw-bob").await;
     let (found, _) = bob.search("treasure", None, None, None, None).await;
     assert!(found.is_empty(), "{found:?}");
-    send(
-        &mut bob,
-        json!({"type":"search","query":"treasure","room":"den","ref":"q"}),
-    )
-    .await;
+    bob.send_json(json!({"type":"search","query":"treasure","room":"den","ref":"q"}))
+        .await;
     let error = bob.expect_error(ErrorCode::Forbidden).await;
     assert_eq!(error.reference.as_deref(), Some("q"));
 

@@ -11,10 +11,6 @@ use serde_json::json;
 /// The most presence frames skipped while waiting for another frame.
 const MAX_PRESENCE: usize = 20;
 
-async fn send(client: &mut TestClient, frame: serde_json::Value) {
-    client.send_raw(&frame.to_string()).await;
-}
-
 /// The next frame that is not presence (which travels between nodes on
 /// its own path and may come before or after).
 async fn next_not_presence(client: &mut TestClient) -> ServerFrame {
@@ -29,7 +25,7 @@ async fn next_not_presence(client: &mut TestClient) -> ServerFrame {
 
 /// `rooms mine` as (name, members, newest id, read marker).
 async fn mine(client: &mut TestClient) -> Vec<(String, u32, u64, Option<u64>)> {
-    send(client, json!({"type":"rooms","mine":true})).await;
+    client.send_json(json!({"type":"rooms","mine":true})).await;
     match next_not_presence(client).await {
         ServerFrame::Rooms {
             mine: true, rooms, ..
@@ -62,7 +58,9 @@ async fn a_read_on_one_node_reaches_the_users_connection_on_the_other() {
         bob.message_after_presence(MAX_PRESENCE).await;
     }
 
-    send(&mut alice, json!({"type":"read","room":"r","id":2})).await;
+    alice
+        .send_json(json!({"type":"read","room":"r","id":2}))
+        .await;
     match next_not_presence(&mut alice_far).await {
         ServerFrame::Read { room, id } => assert_eq!((room.as_str(), id), ("r", 2)),
         other => panic!("alice on node 1: expected read, got {other:?}"),

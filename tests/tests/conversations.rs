@@ -17,17 +17,6 @@ async fn server() -> InProcessServer {
     start_server_with(ServerOptions::unthrottled()).await
 }
 
-/// Sends a frame written as JSON.
-async fn send(client: &mut TestClient, frame: serde_json::Value) {
-    client.send_raw(&frame.to_string()).await;
-}
-
-/// The next frame must be `error` `code` about `reference`.
-async fn expect_refused(client: &mut TestClient, code: ErrorCode, reference: &str) {
-    let error = client.expect_error(code).await;
-    assert_eq!(error.reference.as_deref(), Some(reference), "{error:?}");
-}
-
 /// The next frame must be the live entry of `kind` from `user` in the
 /// conversation; returns it.
 async fn expect_entry(client: &mut TestClient, kind: &str, user: &str) -> Entry {
@@ -62,11 +51,9 @@ async fn expect_message(client: &mut TestClient, user: &str, text: &str) -> Mess
 /// Sends `text` to `room` (as written) with `reference`; the next frame
 /// must be its acknowledgement, named with the canonical name.
 async fn post(client: &mut TestClient, room: &str, text: &str, reference: &str) -> Message {
-    send(
-        client,
-        json!({"type":"message","room":room,"text":text,"ref":reference}),
-    )
-    .await;
+    client
+        .send_json(json!({"type":"message","room":room,"text":text,"ref":reference}))
+        .await;
     let ack = client.expect_message().await;
     assert_eq!((ack.room.as_str(), ack.text.as_str()), (ROOM, text));
     assert_eq!(ack.reference.as_deref(), Some(reference));
@@ -128,11 +115,9 @@ async fn the_first_message_remembers_the_conversation_for_both_users() {
         stored_remembering(server.db_path(), ROOM).await.unwrap(),
         Vec::<String>::new()
     );
-    send(
-        &mut alice,
-        json!({"type":"message","room":"@bob","text":"first","ref":"a1"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"message","room":"@bob","text":"first","ref":"a1"}))
+        .await;
     let ack = alice.expect_message().await;
     assert_eq!((ack.room.as_str(), ack.user.as_str()), (ROOM, "Alice"));
     assert_eq!(
@@ -141,7 +126,7 @@ async fn the_first_message_remembers_the_conversation_for_both_users() {
     );
     // Both see it in `rooms mine`, with its newest id, before joining it.
     for client in [&mut alice, &mut bob] {
-        send(client, json!({"type":"rooms","mine":true})).await;
+        client.send_json(json!({"type":"rooms","mine":true})).await;
         let rooms = loop {
             match client.recv().await {
                 ServerFrame::Rooms {
@@ -166,31 +151,27 @@ async fn only_its_two_users_may_use_it_and_guests_never() {
     let mut carol = server.account("carol", "pw-carol").await;
     let mut guest = server.guest("dave").await;
     for client in [&mut carol, &mut guest] {
-        send(
-            client,
-            json!({"type":"message","room":ROOM,"text":"let me in","ref":"m"}),
-        )
-        .await;
-        expect_refused(client, ErrorCode::Forbidden, "m").await;
-        send(client, json!({"type":"join","room":ROOM})).await;
+        client
+            .send_json(json!({"type":"message","room":ROOM,"text":"let me in","ref":"m"}))
+            .await;
+        client.expect_refused(ErrorCode::Forbidden, "m").await;
+        client.send_json(json!({"type":"join","room":ROOM})).await;
         client.expect_error(ErrorCode::Forbidden).await;
-        send(client, json!({"type":"history","room":ROOM})).await;
+        client
+            .send_json(json!({"type":"history","room":ROOM}))
+            .await;
         client.expect_error(ErrorCode::Forbidden).await;
-        send(
-            client,
-            json!({"type":"react","room":ROOM,"target":1,"emoji":"👍","ref":"r"}),
-        )
-        .await;
-        expect_refused(client, ErrorCode::Forbidden, "r").await;
+        client
+            .send_json(json!({"type":"react","room":ROOM,"target":1,"emoji":"👍","ref":"r"}))
+            .await;
+        client.expect_refused(ErrorCode::Forbidden, "r").await;
     }
     // A guest's own conversation is forbidden too: conversations are for
     // accounts.
-    send(
-        &mut guest,
-        json!({"type":"message","room":"@alice","text":"hi","ref":"g"}),
-    )
-    .await;
-    expect_refused(&mut guest, ErrorCode::Forbidden, "g").await;
+    guest
+        .send_json(json!({"type":"message","room":"@alice","text":"hi","ref":"g"}))
+        .await;
+    guest.expect_refused(ErrorCode::Forbidden, "g").await;
     // Nobody else got a thing.
     alice.barrier().await;
     bob.barrier().await;
@@ -207,22 +188,20 @@ async fn a_partner_without_an_account_is_not_found_and_oneself_is_forbidden() {
     let mut alice = server.account("alice", "pw-alice").await;
     let _guest_zed = server.guest("zed").await;
     for partner in ["@nobody", "@zed"] {
-        send(
-            &mut alice,
-            json!({"type":"message","room":partner,"text":"anyone?","ref":"n"}),
-        )
-        .await;
-        expect_refused(&mut alice, ErrorCode::NotFound, "n").await;
-        send(&mut alice, json!({"type":"join","room":partner})).await;
+        alice
+            .send_json(json!({"type":"message","room":partner,"text":"anyone?","ref":"n"}))
+            .await;
+        alice.expect_refused(ErrorCode::NotFound, "n").await;
+        alice.send_json(json!({"type":"join","room":partner})).await;
         alice.expect_error(ErrorCode::NotFound).await;
     }
-    send(
-        &mut alice,
-        json!({"type":"message","room":"@ALICE","text":"me","ref":"s"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Forbidden, "s").await;
-    send(&mut alice, json!({"type":"join","room":"@a+b+c"})).await;
+    alice
+        .send_json(json!({"type":"message","room":"@ALICE","text":"me","ref":"s"}))
+        .await;
+    alice.expect_refused(ErrorCode::Forbidden, "s").await;
+    alice
+        .send_json(json!({"type":"join","room":"@a+b+c"}))
+        .await;
     alice.expect_error(ErrorCode::InvalidName).await;
     // Refused before the store: no room was made for them.
     let rooms = stored_room_names(server.db_path()).await.unwrap();
@@ -246,7 +225,7 @@ async fn moderation_and_settings_are_forbidden_in_a_conversation() {
         json!({"type":"delete_room","room":ROOM,"ref":"t"}),
     ];
     for request in requests {
-        send(&mut alice, request.clone()).await;
+        alice.send_json(request.clone()).await;
         let error = alice.expect_error(ErrorCode::Forbidden).await;
         assert_eq!(error.reference.as_deref(), Some("t"), "{request}");
     }
@@ -268,7 +247,7 @@ async fn a_conversation_is_never_in_the_plain_room_list() {
         let names: Vec<String> = client.rooms().await.into_iter().map(|r| r.name).collect();
         assert_eq!(names, ["lobby"]);
     }
-    send(&mut bob, json!({"type":"rooms","query":"alice"})).await;
+    bob.send_json(json!({"type":"rooms","query":"alice"})).await;
     assert!(bob.expect_rooms().await.is_empty());
 }
 
@@ -313,42 +292,33 @@ async fn edits_deletes_and_reactions_work_without_joining() {
     bob.expect_message().await;
     bob_elsewhere.expect_message().await;
 
-    send(
-        &mut alice,
-        json!({"type":"edit","room":"@bob","target":id,"text":"hello","ref":"e1"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"edit","room":"@bob","target":id,"text":"hello","ref":"e1"}))
+        .await;
     let edit = expect_entry(&mut alice, "edit", "alice").await;
     assert_eq!(edit.reference(), Some("e1"));
     for client in [&mut bob, &mut bob_elsewhere] {
         expect_entry(client, "edit", "alice").await;
     }
-    send(
-        &mut bob_elsewhere,
-        json!({"type":"react","room":"@alice","target":id,"emoji":"👍","ref":"r1"}),
-    )
-    .await;
+    bob_elsewhere
+        .send_json(json!({"type":"react","room":"@alice","target":id,"emoji":"👍","ref":"r1"}))
+        .await;
     let react = expect_entry(&mut bob_elsewhere, "react", "bob").await;
     assert_eq!(react.reference(), Some("r1"));
     for client in [&mut alice, &mut bob] {
         expect_entry(client, "react", "bob").await;
     }
     // Bob may not edit alice's message, as in any room.
-    send(
-        &mut bob,
-        json!({"type":"edit","room":ROOM,"target":id,"text":"mine","ref":"e2"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::Forbidden, "e2").await;
+    bob.send_json(json!({"type":"edit","room":ROOM,"target":id,"text":"mine","ref":"e2"}))
+        .await;
+    bob.expect_refused(ErrorCode::Forbidden, "e2").await;
 
     let second = post(&mut bob_elsewhere, "@alice", "oops", "b2").await.id;
     alice.expect_message().await;
     bob.expect_message().await;
-    send(
-        &mut bob_elsewhere,
-        json!({"type":"delete","room":ROOM,"target":second,"ref":"d1"}),
-    )
-    .await;
+    bob_elsewhere
+        .send_json(json!({"type":"delete","room":ROOM,"target":second,"ref":"d1"}))
+        .await;
     expect_entry(&mut bob_elsewhere, "delete", "bob").await;
     expect_entry(&mut alice, "delete", "bob").await;
     expect_entry(&mut bob, "delete", "bob").await;
@@ -374,7 +344,9 @@ async fn typing_reaches_the_partner_without_a_join_and_never_the_typist() {
     let (mut alice, mut bob_joined, mut bob_elsewhere) = alice_and_two_bobs(&server).await;
     let mut alice_phone = server.account("alice", "pw-alice").await;
     bob_joined.join(ROOM).await;
-    send(&mut alice, json!({"type":"typing","room":"@bob"})).await;
+    alice
+        .send_json(json!({"type":"typing","room":"@bob"}))
+        .await;
     for bob in [&mut bob_joined, &mut bob_elsewhere] {
         match bob.recv().await {
             ServerFrame::Typing { room, user } => {
@@ -385,7 +357,7 @@ async fn typing_reaches_the_partner_without_a_join_and_never_the_typist() {
     }
     // At once again: within the interval, dropped. Never to alice's own
     // connections.
-    send(&mut alice, json!({"type":"typing","room":ROOM})).await;
+    alice.send_json(json!({"type":"typing","room":ROOM})).await;
     for client in [
         &mut alice,
         &mut alice_phone,
@@ -395,8 +367,10 @@ async fn typing_reaches_the_partner_without_a_join_and_never_the_typist() {
         client.barrier().await;
     }
     let mut carol = server.account("carol", "pw-carol").await;
-    send(&mut carol, json!({"type":"typing","room":ROOM,"ref":"t"})).await;
-    expect_refused(&mut carol, ErrorCode::Forbidden, "t").await;
+    carol
+        .send_json(json!({"type":"typing","room":ROOM,"ref":"t"}))
+        .await;
+    carol.expect_refused(ErrorCode::Forbidden, "t").await;
     bob_elsewhere.barrier().await;
 }
 
@@ -443,5 +417,5 @@ async fn search_finds_a_conversation_for_its_two_users_only() {
             reference: Some("s1".into()),
         })
         .await;
-    expect_refused(&mut carol, ErrorCode::Forbidden, "s1").await;
+    carol.expect_refused(ErrorCode::Forbidden, "s1").await;
 }

@@ -18,27 +18,6 @@ async fn server() -> InProcessServer {
     start_server_with(ServerOptions::unthrottled()).await
 }
 
-/// Sends a protocol-2 frame written as JSON.
-async fn send(client: &mut TestClient, frame: serde_json::Value) {
-    client.send_raw(&frame.to_string()).await;
-}
-
-/// The next frame must be the live entry of `kind` from `user`.
-async fn expect_entry(client: &mut TestClient, kind: &str, user: &str) -> Entry {
-    let frame = client
-        .expect(&format!("a {kind} entry by {user}"), |frame| {
-            Entry::try_from(frame.clone()).is_ok_and(|e| e.kind() == kind && e.user() == user)
-        })
-        .await;
-    Entry::try_from(frame).expect("an entry")
-}
-
-/// The next frame must be `error` `code` about `reference`.
-async fn expect_refused(client: &mut TestClient, code: ErrorCode, reference: &str) {
-    let error = client.expect_error(code).await;
-    assert_eq!(error.reference.as_deref(), Some(reference), "{error:?}");
-}
-
 /// Sends `frame` (which carries `"ref": reference`) and expects its entry
 /// as the acknowledgement, with that `ref`, and then the same entry, with
 /// no `ref`, on every client in `others`.
@@ -50,15 +29,15 @@ async fn acted(
     let kind = frame["type"].as_str().expect("a type").to_owned();
     let reference = frame["ref"].as_str().map(str::to_owned);
     let user = actor.label().to_owned();
-    send(actor, frame).await;
-    let ack = expect_entry(actor, &kind, &user).await;
+    actor.send_json(frame).await;
+    let ack = actor.expect_entry(&kind, &user).await;
     assert_eq!(
         ack.reference(),
         reference.as_deref(),
         "the ack carries the ref"
     );
     for other in others.iter_mut() {
-        let seen = expect_entry(other, &kind, &user).await;
+        let seen = other.expect_entry(&kind, &user).await;
         assert_eq!(seen, ack.without_reference());
     }
     ack
@@ -102,12 +81,9 @@ async fn a_reply_names_a_live_message_of_the_room_and_an_action_keeps_its_flag()
     };
     assert_eq!((reply.reply_to, reply.action), (Some(question.id), true));
 
-    send(
-        &mut bob,
-        json!({"type":"message","room":"r","text":"?","reply_to":999,"ref":"b2"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::NotFound, "b2").await;
+    bob.send_json(json!({"type":"message","room":"r","text":"?","reply_to":999,"ref":"b2"}))
+        .await;
+    bob.expect_refused(ErrorCode::NotFound, "b2").await;
     // An entry that is not a message is no reply target either.
     let edit = acted(
         &mut alice,
@@ -115,12 +91,9 @@ async fn a_reply_names_a_live_message_of_the_room_and_an_action_keeps_its_flag()
         json!({"type":"edit","room":"r","target":question.id,"text":"ship it now?","ref":"a1"}),
     )
     .await;
-    send(
-        &mut bob,
-        json!({"type":"message","room":"r","text":"?","reply_to":edit.id(),"ref":"b3"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::NotFound, "b3").await;
+    bob.send_json(json!({"type":"message","room":"r","text":"?","reply_to":edit.id(),"ref":"b3"}))
+        .await;
+    bob.expect_refused(ErrorCode::NotFound, "b3").await;
 
     let stored = page_message(&mut bob, "r", reply.id).await;
     assert_eq!((stored.reply_to, stored.action), (Some(question.id), true));
@@ -134,30 +107,21 @@ async fn only_the_author_edits_and_pages_show_the_latest_text() {
     bob.expect_message().await;
     let id = message.id;
 
-    send(
-        &mut bob,
-        json!({"type":"edit","room":"r","target":id,"text":"bob's plan","ref":"b1"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::Forbidden, "b1").await;
-    send(
-        &mut alice,
-        json!({"type":"edit","room":"r","target":id,"text":"teh plan","ref":"a1"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Unchanged, "a1").await;
-    send(
-        &mut alice,
-        json!({"type":"edit","room":"r","target":id + 50,"text":"x","ref":"a2"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::NotFound, "a2").await;
-    send(
-        &mut alice,
-        json!({"type":"edit","room":"r","target":id,"text":"  ","ref":"a3"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::InvalidText, "a3").await;
+    bob.send_json(json!({"type":"edit","room":"r","target":id,"text":"bob's plan","ref":"b1"}))
+        .await;
+    bob.expect_refused(ErrorCode::Forbidden, "b1").await;
+    alice
+        .send_json(json!({"type":"edit","room":"r","target":id,"text":"teh plan","ref":"a1"}))
+        .await;
+    alice.expect_refused(ErrorCode::Unchanged, "a1").await;
+    alice
+        .send_json(json!({"type":"edit","room":"r","target":id + 50,"text":"x","ref":"a2"}))
+        .await;
+    alice.expect_refused(ErrorCode::NotFound, "a2").await;
+    alice
+        .send_json(json!({"type":"edit","room":"r","target":id,"text":"  ","ref":"a3"}))
+        .await;
+    alice.expect_refused(ErrorCode::InvalidText, "a3").await;
 
     let Entry::Edit(first) = acted(
         &mut alice,
@@ -224,18 +188,13 @@ async fn the_author_owner_and_ops_delete_and_members_may_not() {
 
     // A member may not delete others' messages; an op may not delete the
     // owner's (nobody acts on the owner) nor another op's.
-    send(
-        &mut bob,
-        json!({"type":"delete","room":"r","target":owners,"ref":"b1"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::Forbidden, "b1").await;
-    send(
-        &mut carol,
-        json!({"type":"delete","room":"r","target":owners,"ref":"c1"}),
-    )
-    .await;
-    expect_refused(&mut carol, ErrorCode::Forbidden, "c1").await;
+    bob.send_json(json!({"type":"delete","room":"r","target":owners,"ref":"b1"}))
+        .await;
+    bob.expect_refused(ErrorCode::Forbidden, "b1").await;
+    carol
+        .send_json(json!({"type":"delete","room":"r","target":owners,"ref":"c1"}))
+        .await;
+    carol.expect_refused(ErrorCode::Forbidden, "c1").await;
 
     let Entry::Delete(by_op) = acted(
         &mut carol,
@@ -261,30 +220,20 @@ async fn the_author_owner_and_ops_delete_and_members_may_not() {
     .await;
 
     // Deleted: not there to act on, for anyone.
-    send(
-        &mut alice,
-        json!({"type":"delete","room":"r","target":owners,"ref":"a3"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::NotFound, "a3").await;
-    send(
-        &mut alice,
-        json!({"type":"edit","room":"r","target":owners,"text":"back","ref":"a4"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::NotFound, "a4").await;
-    send(
-        &mut bob,
-        json!({"type":"react","room":"r","target":members,"emoji":"👍","ref":"b2"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::NotFound, "b2").await;
-    send(
-        &mut bob,
-        json!({"type":"message","room":"r","text":"re","reply_to":members,"ref":"b3"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::NotFound, "b3").await;
+    alice
+        .send_json(json!({"type":"delete","room":"r","target":owners,"ref":"a3"}))
+        .await;
+    alice.expect_refused(ErrorCode::NotFound, "a3").await;
+    alice
+        .send_json(json!({"type":"edit","room":"r","target":owners,"text":"back","ref":"a4"}))
+        .await;
+    alice.expect_refused(ErrorCode::NotFound, "a4").await;
+    bob.send_json(json!({"type":"react","room":"r","target":members,"emoji":"👍","ref":"b2"}))
+        .await;
+    bob.expect_refused(ErrorCode::NotFound, "b2").await;
+    bob.send_json(json!({"type":"message","room":"r","text":"re","reply_to":members,"ref":"b3"}))
+        .await;
+    bob.expect_refused(ErrorCode::NotFound, "b3").await;
 
     for id in [owners, members, ops] {
         let shown = page_message(&mut bob, "r", id).await;
@@ -348,12 +297,10 @@ async fn reactions_are_added_and_taken_back_once_and_pages_list_who() {
         unreachable!()
     };
     assert_eq!((react.target, react.emoji.as_str()), (id, "👍"));
-    send(
-        &mut alice,
-        json!({"type":"react","room":"r","target":id,"emoji":"👍","ref":"a2"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Unchanged, "a2").await;
+    alice
+        .send_json(json!({"type":"react","room":"r","target":id,"emoji":"👍","ref":"a2"}))
+        .await;
+    alice.expect_refused(ErrorCode::Unchanged, "a2").await;
     acted(
         &mut bob,
         &mut [&mut alice],
@@ -366,26 +313,20 @@ async fn reactions_are_added_and_taken_back_once_and_pages_list_who() {
         json!({"type":"react","room":"r","target":id,"emoji":"🍕","ref":"b2"}),
     )
     .await;
-    send(
-        &mut alice,
-        json!({"type":"unreact","room":"r","target":id,"emoji":"🍕","ref":"a3"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Unchanged, "a3").await;
-    for bad in ["", "a b", "\u{7}", &"x".repeat(33)] {
-        send(
-            &mut alice,
-            json!({"type":"react","room":"r","target":id,"emoji":bad,"ref":"a4"}),
-        )
+    alice
+        .send_json(json!({"type":"unreact","room":"r","target":id,"emoji":"🍕","ref":"a3"}))
         .await;
-        expect_refused(&mut alice, ErrorCode::InvalidText, "a4").await;
+    alice.expect_refused(ErrorCode::Unchanged, "a3").await;
+    for bad in ["", "a b", "\u{7}", &"x".repeat(33)] {
+        alice
+            .send_json(json!({"type":"react","room":"r","target":id,"emoji":bad,"ref":"a4"}))
+            .await;
+        alice.expect_refused(ErrorCode::InvalidText, "a4").await;
     }
-    send(
-        &mut alice,
-        json!({"type":"react","room":"r","target":id + 40,"emoji":"👍","ref":"a5"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::NotFound, "a5").await;
+    alice
+        .send_json(json!({"type":"react","room":"r","target":id + 40,"emoji":"👍","ref":"a5"}))
+        .await;
+    alice.expect_refused(ErrorCode::NotFound, "a5").await;
 
     let shown = page_message(&mut bob, "r", id).await;
     let who = |emoji: &str| shown.reactions.get(emoji).cloned().unwrap_or_default();
@@ -421,12 +362,10 @@ async fn edits_and_distinct_emoji_per_message_are_capped() {
         )
         .await;
     }
-    send(
-        &mut alice,
-        json!({"type":"edit","room":"r","target":id,"text":"one more","ref":"last"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Forbidden, "last").await;
+    alice
+        .send_json(json!({"type":"edit","room":"r","target":id,"text":"one more","ref":"last"}))
+        .await;
+    alice.expect_refused(ErrorCode::Forbidden, "last").await;
 
     let emoji: Vec<String> = (0..MAX_EMOJI_PER_MESSAGE)
         .map(|n| char::from_u32(0x1F600 + n).expect("an emoji").to_string())
@@ -439,12 +378,10 @@ async fn edits_and_distinct_emoji_per_message_are_capped() {
         )
         .await;
     }
-    send(
-        &mut alice,
-        json!({"type":"react","room":"r","target":id,"emoji":"🦀","ref":"over"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Forbidden, "over").await;
+    alice
+        .send_json(json!({"type":"react","room":"r","target":id,"emoji":"🦀","ref":"over"}))
+        .await;
+    alice.expect_refused(ErrorCode::Forbidden, "over").await;
     // More people on an emoji already there is no new emoji.
     let mut bob = server.account("bob", "pw-bob").await;
     bob.join("r").await;

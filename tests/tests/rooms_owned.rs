@@ -26,27 +26,6 @@ async fn server() -> InProcessServer {
     start_server_with(options()).await
 }
 
-/// Sends a protocol-2 frame written as JSON.
-async fn send(client: &mut TestClient, frame: serde_json::Value) {
-    client.send_raw(&frame.to_string()).await;
-}
-
-/// The next frame must be the live entry of `kind` from `user`; returns it.
-async fn expect_entry(client: &mut TestClient, kind: &str, user: &str) -> Entry {
-    let frame = client
-        .expect(&format!("a {kind} entry by {user}"), |frame| {
-            Entry::try_from(frame.clone()).is_ok_and(|e| e.kind() == kind && e.user() == user)
-        })
-        .await;
-    Entry::try_from(frame).expect("an entry")
-}
-
-/// The next frame must be `error` `code` about `reference`.
-async fn expect_refused(client: &mut TestClient, code: ErrorCode, reference: &str) {
-    let error = client.expect_error(code).await;
-    assert_eq!(error.reference.as_deref(), Some(reference), "{error:?}");
-}
-
 /// Alice (registered) makes room `r` and owns it; bob (registered) joins.
 async fn alice_owns_r_with_bob(server: &InProcessServer) -> (TestClient, TestClient) {
     let mut alice = server.account("alice", "pw-alice").await;
@@ -66,49 +45,38 @@ async fn alice_owns_r_with_bob(server: &InProcessServer) -> (TestClient, TestCli
 async fn the_owner_and_ops_set_the_topic_and_members_may_not() {
     let server = server().await;
     let (mut alice, mut bob) = alice_owns_r_with_bob(&server).await;
-    send(
-        &mut bob,
-        json!({"type":"topic","room":"r","topic":"mine","ref":"b1"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::Forbidden, "b1").await;
+    bob.send_json(json!({"type":"topic","room":"r","topic":"mine","ref":"b1"}))
+        .await;
+    bob.expect_refused(ErrorCode::Forbidden, "b1").await;
 
-    send(
-        &mut alice,
-        json!({"type":"topic","room":"r","topic":"release day","ref":"a1"}),
-    )
-    .await;
-    let Entry::Topic(own) = expect_entry(&mut alice, "topic", "alice").await else {
+    alice
+        .send_json(json!({"type":"topic","room":"r","topic":"release day","ref":"a1"}))
+        .await;
+    let Entry::Topic(own) = alice.expect_entry("topic", "alice").await else {
         unreachable!()
     };
     assert_eq!(
         (own.topic.as_str(), own.reference.as_deref()),
         ("release day", Some("a1"))
     );
-    let Entry::Topic(seen) = expect_entry(&mut bob, "topic", "alice").await else {
+    let Entry::Topic(seen) = bob.expect_entry("topic", "alice").await else {
         unreachable!()
     };
     assert_eq!((seen.id, seen.reference), (own.id, None));
 
-    send(
-        &mut alice,
-        json!({"type":"topic","room":"r","topic":"release day","ref":"a2"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Unchanged, "a2").await;
+    alice
+        .send_json(json!({"type":"topic","room":"r","topic":"release day","ref":"a2"}))
+        .await;
+    alice.expect_refused(ErrorCode::Unchanged, "a2").await;
     let long = "t".repeat(501);
-    send(
-        &mut alice,
-        json!({"type":"topic","room":"r","topic":long,"ref":"a3"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::InvalidText, "a3").await;
-    send(
-        &mut alice,
-        json!({"type":"topic","room":"elsewhere","topic":"x","ref":"a4"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::NotInRoom, "a4").await;
+    alice
+        .send_json(json!({"type":"topic","room":"r","topic":long,"ref":"a3"}))
+        .await;
+    alice.expect_refused(ErrorCode::InvalidText, "a3").await;
+    alice
+        .send_json(json!({"type":"topic","room":"elsewhere","topic":"x","ref":"a4"}))
+        .await;
+    alice.expect_refused(ErrorCode::NotInRoom, "a4").await;
 
     let mut carol = server.account("carol", "pw-carol").await;
     let joined = carol.join("r").await;
@@ -127,12 +95,9 @@ async fn a_guest_made_room_has_no_owner_and_only_admins_moderate_it() {
     let mut gus = server.guest("gus").await;
     let details = gus.join("open").await.details.expect("details");
     assert_eq!((details.owner, details.role), (None, Role::Member));
-    send(
-        &mut gus,
-        json!({"type":"topic","room":"open","topic":"hi","ref":"g1"}),
-    )
-    .await;
-    expect_refused(&mut gus, ErrorCode::Forbidden, "g1").await;
+    gus.send_json(json!({"type":"topic","room":"open","topic":"hi","ref":"g1"}))
+        .await;
+    gus.expect_refused(ErrorCode::Forbidden, "g1").await;
 
     // An admin's name is never a guest's, nor made by a hello.
     let mut fake = server.connect().await;
@@ -156,75 +121,55 @@ async fn a_guest_made_room_has_no_owner_and_only_admins_moderate_it() {
 async fn roles_are_given_by_the_owner_and_the_room_can_be_handed_over() {
     let server = server().await;
     let (mut alice, mut bob) = alice_owns_r_with_bob(&server).await;
-    send(
-        &mut bob,
-        json!({"type":"role","room":"r","subject":"alice","role":"member","ref":"b1"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::Forbidden, "b1").await;
-    send(
-        &mut alice,
-        json!({"type":"role","room":"r","subject":"nobody","role":"op","ref":"a1"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::NotFound, "a1").await;
-    send(
-        &mut alice,
-        json!({"type":"role","room":"r","subject":"bob","role":"boss","ref":"a2"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::BadFrame, "a2").await;
-    send(
-        &mut alice,
-        json!({"type":"role","room":"r","subject":"b b","role":"op","ref":"a3"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::InvalidName, "a3").await;
+    bob.send_json(json!({"type":"role","room":"r","subject":"alice","role":"member","ref":"b1"}))
+        .await;
+    bob.expect_refused(ErrorCode::Forbidden, "b1").await;
+    alice
+        .send_json(json!({"type":"role","room":"r","subject":"nobody","role":"op","ref":"a1"}))
+        .await;
+    alice.expect_refused(ErrorCode::NotFound, "a1").await;
+    alice
+        .send_json(json!({"type":"role","room":"r","subject":"bob","role":"boss","ref":"a2"}))
+        .await;
+    alice.expect_refused(ErrorCode::BadFrame, "a2").await;
+    alice
+        .send_json(json!({"type":"role","room":"r","subject":"b b","role":"op","ref":"a3"}))
+        .await;
+    alice.expect_refused(ErrorCode::InvalidName, "a3").await;
 
-    send(
-        &mut alice,
-        json!({"type":"role","room":"r","subject":"bob","role":"op","ref":"a4"}),
-    )
-    .await;
-    let Entry::Role(role) = expect_entry(&mut alice, "role", "alice").await else {
+    alice
+        .send_json(json!({"type":"role","room":"r","subject":"bob","role":"op","ref":"a4"}))
+        .await;
+    let Entry::Role(role) = alice.expect_entry("role", "alice").await else {
         unreachable!()
     };
     assert_eq!((role.subject.as_str(), role.role), ("bob", Role::Op));
-    expect_entry(&mut bob, "role", "alice").await;
-    send(
-        &mut alice,
-        json!({"type":"role","room":"r","subject":"bob","role":"op","ref":"a5"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Unchanged, "a5").await;
+    bob.expect_entry("role", "alice").await;
+    alice
+        .send_json(json!({"type":"role","room":"r","subject":"bob","role":"op","ref":"a5"}))
+        .await;
+    alice.expect_refused(ErrorCode::Unchanged, "a5").await;
     // An op sets the topic, but gives no roles.
-    send(
-        &mut bob,
-        json!({"type":"topic","room":"r","topic":"by bob","ref":"b2"}),
-    )
-    .await;
-    expect_entry(&mut bob, "topic", "bob").await;
-    expect_entry(&mut alice, "topic", "bob").await;
+    bob.send_json(json!({"type":"topic","room":"r","topic":"by bob","ref":"b2"}))
+        .await;
+    bob.expect_entry("topic", "bob").await;
+    alice.expect_entry("topic", "bob").await;
 
-    send(
-        &mut alice,
-        json!({"type":"role","room":"r","subject":"bob","role":"owner","ref":"a6"}),
-    )
-    .await;
-    expect_entry(&mut alice, "role", "alice").await;
-    expect_entry(&mut bob, "role", "alice").await;
+    alice
+        .send_json(json!({"type":"role","room":"r","subject":"bob","role":"owner","ref":"a6"}))
+        .await;
+    alice.expect_entry("role", "alice").await;
+    bob.expect_entry("role", "alice").await;
     let details = bob.join("r").await.details.expect("details");
     assert_eq!(
         (details.owner.as_deref(), details.role),
         (Some("bob"), Role::Owner)
     );
     assert_eq!(details.ops, ["alice"], "the old owner is an op");
-    send(
-        &mut alice,
-        json!({"type":"role","room":"r","subject":"bob","role":"member","ref":"a7"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Forbidden, "a7").await;
+    alice
+        .send_json(json!({"type":"role","room":"r","subject":"bob","role":"member","ref":"a7"}))
+        .await;
+    alice.expect_refused(ErrorCode::Forbidden, "a7").await;
 }
 
 #[tokio::test]
@@ -241,18 +186,14 @@ async fn a_kick_reaches_and_removes_every_connection_of_the_subject() {
     for b in [&mut bob, &mut bob2, &mut bob3] {
         b.expect_join("r", "carol").await;
     }
-    send(
-        &mut carol,
-        json!({"type":"kick","room":"r","subject":"bob","ref":"c1"}),
-    )
-    .await;
-    expect_refused(&mut carol, ErrorCode::Forbidden, "c1").await;
-    send(
-        &mut alice,
-        json!({"type":"kick","room":"r","subject":"bob","reason":"spam","ref":"k1"}),
-    )
-    .await;
-    let Entry::Kick(kick) = expect_entry(&mut alice, "kick", "alice").await else {
+    carol
+        .send_json(json!({"type":"kick","room":"r","subject":"bob","ref":"c1"}))
+        .await;
+    carol.expect_refused(ErrorCode::Forbidden, "c1").await;
+    alice
+        .send_json(json!({"type":"kick","room":"r","subject":"bob","reason":"spam","ref":"k1"}))
+        .await;
+    let Entry::Kick(kick) = alice.expect_entry("kick", "alice").await else {
         unreachable!()
     };
     assert_eq!(
@@ -260,21 +201,19 @@ async fn a_kick_reaches_and_removes_every_connection_of_the_subject() {
         ("bob", Some("spam"))
     );
     alice.expect_leave("r", "bob").await;
-    expect_entry(&mut carol, "kick", "alice").await;
+    carol.expect_entry("kick", "alice").await;
     carol.expect_leave("r", "bob").await;
     for b in [&mut bob, &mut bob2, &mut bob3] {
-        expect_entry(b, "kick", "alice").await;
+        b.expect_entry("kick", "alice").await;
         b.send(&ClientFrame::message("r", "still here?", Some("m".into())))
             .await;
         let error = b.expect_error(ErrorCode::NotInRoom).await;
         assert_eq!(error.reference.as_deref(), Some("m"));
     }
-    send(
-        &mut alice,
-        json!({"type":"kick","room":"r","subject":"bob","ref":"k2"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Unchanged, "k2").await;
+    alice
+        .send_json(json!({"type":"kick","room":"r","subject":"bob","ref":"k2"}))
+        .await;
+    alice.expect_refused(ErrorCode::Unchanged, "k2").await;
     // Not banned: bob may come back.
     bob.join("r").await;
     alice.expect_join("r", "bob").await;
@@ -288,46 +227,38 @@ async fn a_ban_holds_across_a_restart_until_unban() {
     let mut bob = server.account("bob", "pw-bob").await;
     bob.join("r").await;
     alice.expect_join("r", "bob").await;
-    send(
-        &mut alice,
-        json!({"type":"ban","room":"r","subject":"bob","ref":"x1"}),
-    )
-    .await;
-    let Entry::Ban(ban) = expect_entry(&mut alice, "ban", "alice").await else {
+    alice
+        .send_json(json!({"type":"ban","room":"r","subject":"bob","ref":"x1"}))
+        .await;
+    let Entry::Ban(ban) = alice.expect_entry("ban", "alice").await else {
         unreachable!()
     };
     assert_eq!((ban.subject.as_str(), ban.reason), ("bob", None));
     alice.expect_leave("r", "bob").await;
-    expect_entry(&mut bob, "ban", "alice").await;
-    send(&mut bob, json!({"type":"join","room":"r"})).await;
+    bob.expect_entry("ban", "alice").await;
+    bob.send_json(json!({"type":"join","room":"r"})).await;
     bob.expect_error(ErrorCode::Forbidden).await;
-    send(
-        &mut alice,
-        json!({"type":"ban","room":"r","subject":"bob","ref":"x2"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Unchanged, "x2").await;
+    alice
+        .send_json(json!({"type":"ban","room":"r","subject":"bob","ref":"x2"}))
+        .await;
+    alice.expect_refused(ErrorCode::Unchanged, "x2").await;
     assert_eq!(stored_bans(server.db_path(), "r").await.unwrap(), ["bob"]);
     drop((alice, bob));
 
     server.restart().await;
     let mut bob = server.account("bob", "pw-bob").await;
-    send(&mut bob, json!({"type":"join","room":"r"})).await;
+    bob.send_json(json!({"type":"join","room":"r"})).await;
     bob.expect_error(ErrorCode::Forbidden).await;
     let mut alice = server.account("alice", "pw-alice").await;
     alice.join("r").await;
-    send(
-        &mut alice,
-        json!({"type":"unban","room":"r","subject":"bob","ref":"u1"}),
-    )
-    .await;
-    expect_entry(&mut alice, "unban", "alice").await;
-    send(
-        &mut alice,
-        json!({"type":"unban","room":"r","subject":"bob","ref":"u2"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Unchanged, "u2").await;
+    alice
+        .send_json(json!({"type":"unban","room":"r","subject":"bob","ref":"u1"}))
+        .await;
+    alice.expect_entry("unban", "alice").await;
+    alice
+        .send_json(json!({"type":"unban","room":"r","subject":"bob","ref":"u2"}))
+        .await;
+    alice.expect_refused(ErrorCode::Unchanged, "u2").await;
     bob.join("r").await;
 }
 
@@ -349,20 +280,20 @@ async fn catch_up_with_since_brings_every_entry_kind_once_in_order() {
         json!({"type":"unban","room":"r","subject":"dave"}),
     ];
     for step in steps {
-        send(&mut alice, step).await;
+        alice.send_json(step).await;
     }
     let kinds = [
         "topic", "role", "invite", "settings", "kick", "ban", "unban",
     ];
     for kind in kinds {
-        expect_entry(&mut alice, kind, "alice").await;
+        alice.expect_entry(kind, "alice").await;
         if kind == "kick" {
             alice.expect_leave("r", "bob").await;
         }
     }
     alice.say("r", "after").await;
     // The invitation reached carol in the lobby.
-    expect_entry(&mut carol, "invite", "alice").await;
+    carol.expect_entry("invite", "alice").await;
     // Carol, an op now, catches up; bob, kicked, is off the private list.
     let joined = carol.join_with("r", Some(mark), None).await;
     let got: Vec<&str> = joined.entries.iter().map(Entry::kind).collect();
@@ -387,39 +318,30 @@ async fn a_private_room_is_listed_and_joined_only_by_its_list() {
     gus.join("r").await;
     alice.expect_join("r", "gus").await;
     bob.expect_join("r", "gus").await;
-    send(
-        &mut bob,
-        json!({"type":"settings","room":"r","private":true,"ref":"b1"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::Forbidden, "b1").await;
-    send(
-        &mut alice,
-        json!({"type":"settings","room":"r","private":true,"ref":"s1"}),
-    )
-    .await;
-    expect_entry(&mut alice, "settings", "alice").await;
-    send(
-        &mut alice,
-        json!({"type":"settings","room":"r","private":true,"ref":"s2"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Unchanged, "s2").await;
+    bob.send_json(json!({"type":"settings","room":"r","private":true,"ref":"b1"}))
+        .await;
+    bob.expect_refused(ErrorCode::Forbidden, "b1").await;
+    alice
+        .send_json(json!({"type":"settings","room":"r","private":true,"ref":"s1"}))
+        .await;
+    alice.expect_entry("settings", "alice").await;
+    alice
+        .send_json(json!({"type":"settings","room":"r","private":true,"ref":"s2"}))
+        .await;
+    alice.expect_refused(ErrorCode::Unchanged, "s2").await;
     // Guests present then stay until they leave.
-    expect_entry(&mut gus, "settings", "alice").await;
+    gus.expect_entry("settings", "alice").await;
     gus.say("r", "still here").await;
     alice.expect_message().await;
     // Roles and access are for registered users: a guest here is refused.
-    send(
-        &mut alice,
-        json!({"type":"invite","room":"r","subject":"gus","ref":"g"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Forbidden, "g").await;
+    alice
+        .send_json(json!({"type":"invite","room":"r","subject":"gus","ref":"g"}))
+        .await;
+    alice.expect_refused(ErrorCode::Forbidden, "g").await;
 
     let mut carol = server.account("carol", "pw-carol").await;
     assert!(chat_e2e::room_info(&carol.rooms().await, "r").is_none());
-    send(&mut carol, json!({"type":"join","room":"r"})).await;
+    carol.send_json(json!({"type":"join","room":"r"})).await;
     carol.expect_error(ErrorCode::Forbidden).await;
     // Bob was in the room when it became private: he is on the list.
     let mut bob_again = server.account("bob", "pw-bob").await;
@@ -427,35 +349,29 @@ async fn a_private_room_is_listed_and_joined_only_by_its_list() {
     bob_again.join("r").await;
     // Guests are never on the list.
     let mut gwen = server.guest("gwen").await;
-    send(&mut gwen, json!({"type":"join","room":"r"})).await;
+    gwen.send_json(json!({"type":"join","room":"r"})).await;
     gwen.expect_error(ErrorCode::Forbidden).await;
 
-    send(
-        &mut alice,
-        json!({"type":"invite","room":"r","subject":"nobody","ref":"i0"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::NotFound, "i0").await;
-    send(
-        &mut alice,
-        json!({"type":"invite","room":"r","subject":"carol","ref":"i1"}),
-    )
-    .await;
-    let Entry::Invite(invite) = expect_entry(&mut alice, "invite", "alice").await else {
+    alice
+        .send_json(json!({"type":"invite","room":"r","subject":"nobody","ref":"i0"}))
+        .await;
+    alice.expect_refused(ErrorCode::NotFound, "i0").await;
+    alice
+        .send_json(json!({"type":"invite","room":"r","subject":"carol","ref":"i1"}))
+        .await;
+    let Entry::Invite(invite) = alice.expect_entry("invite", "alice").await else {
         unreachable!()
     };
     assert_eq!(invite.subject, "carol");
     // Carol is in no room: the invitation reaches her all the same.
-    let Entry::Invite(seen) = expect_entry(&mut carol, "invite", "alice").await else {
+    let Entry::Invite(seen) = carol.expect_entry("invite", "alice").await else {
         unreachable!()
     };
     assert_eq!((seen.id, seen.reference), (invite.id, None));
-    send(
-        &mut alice,
-        json!({"type":"invite","room":"r","subject":"carol","ref":"i2"}),
-    )
-    .await;
-    expect_refused(&mut alice, ErrorCode::Unchanged, "i2").await;
+    alice
+        .send_json(json!({"type":"invite","room":"r","subject":"carol","ref":"i2"}))
+        .await;
+    alice.expect_refused(ErrorCode::Unchanged, "i2").await;
     let listed = carol.rooms().await;
     assert_eq!(
         chat_e2e::room_info(&listed, "r").and_then(|r| r.private),
@@ -471,24 +387,17 @@ async fn a_deleted_room_is_erased_and_made_again_above_its_old_ids() {
     let (mut alice, mut bob) = alice_owns_r_with_bob(&server).await;
     bob.say("r", "one").await;
     alice.expect_message().await;
-    send(
-        &mut bob,
-        json!({"type":"delete_room","room":"r","ref":"b1"}),
-    )
-    .await;
-    expect_refused(&mut bob, ErrorCode::Forbidden, "b1").await;
-    send(
-        &mut alice,
-        json!({"type":"ban","room":"r","subject":"carol"}),
-    )
-    .await;
-    expect_entry(&mut alice, "ban", "alice").await;
-    expect_entry(&mut bob, "ban", "alice").await;
-    send(
-        &mut alice,
-        json!({"type":"delete_room","room":"r","ref":"d1"}),
-    )
-    .await;
+    bob.send_json(json!({"type":"delete_room","room":"r","ref":"b1"}))
+        .await;
+    bob.expect_refused(ErrorCode::Forbidden, "b1").await;
+    alice
+        .send_json(json!({"type":"ban","room":"r","subject":"carol"}))
+        .await;
+    alice.expect_entry("ban", "alice").await;
+    bob.expect_entry("ban", "alice").await;
+    alice
+        .send_json(json!({"type":"delete_room","room":"r","ref":"d1"}))
+        .await;
     for client in [&mut alice, &mut bob] {
         let frame = client
             .expect("room_deleted", |f| {
@@ -633,12 +542,10 @@ async fn the_operator_makes_an_admin_who_moderates_every_room() {
     let mut server = ServerProcess::start(options()).await;
     let mut alice = server.account("alice", "pw-alice").await;
     alice.join("r").await;
-    send(
-        &mut alice,
-        json!({"type":"settings","room":"r","private":true}),
-    )
-    .await;
-    expect_entry(&mut alice, "settings", "alice").await;
+    alice
+        .send_json(json!({"type":"settings","room":"r","private":true}))
+        .await;
+    alice.expect_entry("settings", "alice").await;
     drop(alice);
     server.sigterm();
     assert!(server.wait_exit(Duration::from_secs(10)).await.success());
@@ -674,20 +581,14 @@ async fn the_operator_makes_an_admin_who_moderates_every_room() {
     root.label_as("root");
     // Private, and not on its list: an admin enters anyway, and acts.
     root.join("r").await;
-    send(
-        &mut root,
-        json!({"type":"topic","room":"r","topic":"by root","ref":"t"}),
-    )
-    .await;
-    expect_entry(&mut root, "topic", "root").await;
+    root.send_json(json!({"type":"topic","room":"r","topic":"by root","ref":"t"}))
+        .await;
+    root.expect_entry("topic", "root").await;
     let mut alice = server.account("alice", "pw-alice").await;
     alice.join("r").await;
     root.expect_join("r", "alice").await;
-    send(
-        &mut root,
-        json!({"type":"kick","room":"r","subject":"alice","ref":"k"}),
-    )
-    .await;
-    expect_entry(&mut root, "kick", "root").await;
-    expect_entry(&mut alice, "kick", "root").await;
+    root.send_json(json!({"type":"kick","room":"r","subject":"alice","ref":"k"}))
+        .await;
+    root.expect_entry("kick", "root").await;
+    alice.expect_entry("kick", "root").await;
 }

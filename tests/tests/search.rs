@@ -10,16 +10,12 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chat_e2e::db::{StoredMessage, on_disk, schema_version, write_version_1_database};
-use chat_e2e::{InProcessServer, ServerOptions, ServerProcess, TestClient, start_server_with};
+use chat_e2e::{InProcessServer, ServerOptions, ServerProcess, start_server_with};
 use chat_proto::{ErrorCode, Message};
 use serde_json::json;
 
 async fn server() -> InProcessServer {
     start_server_with(ServerOptions::unthrottled()).await
-}
-
-async fn send(client: &mut TestClient, frame: serde_json::Value) {
-    client.send_raw(&frame.to_string()).await;
 }
 
 /// A message as others see it: without its sender's `ref`.
@@ -147,11 +143,11 @@ async fn an_edit_is_found_by_its_new_text_and_not_its_old() {
     let mut alice = server.account("alice", "pw-alice").await;
     alice.join("r").await;
     let draft = alice.say("r", "colour draft").await;
-    send(
-        &mut alice,
-        json!({"type":"edit","room":"r","target":draft.id,"text":"color final","ref":"e1"}),
-    )
-    .await;
+    alice
+        .send_json(
+            json!({"type":"edit","room":"r","target":draft.id,"text":"color final","ref":"e1"}),
+        )
+        .await;
     alice
         .expect("the edit", |frame| {
             chat_proto::Entry::try_from(frame.clone()).is_ok_and(|e| e.kind() == "edit")
@@ -176,11 +172,9 @@ async fn a_deleted_message_is_never_found() {
     alice.join("r").await;
     let secret = alice.say("r", "secret plan").await;
     let kept = alice.say("r", "public plan").await;
-    send(
-        &mut alice,
-        json!({"type":"delete","room":"r","target":secret.id,"ref":"d1"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"delete","room":"r","target":secret.id,"ref":"d1"}))
+        .await;
     alice
         .expect("the delete", |frame| {
             chat_proto::Entry::try_from(frame.clone()).is_ok_and(|e| e.kind() == "delete")
@@ -197,11 +191,9 @@ async fn a_private_room_is_found_only_by_those_on_it() {
     let server = server().await;
     let mut alice = server.account("alice", "pw-alice").await;
     alice.join("den").await;
-    send(
-        &mut alice,
-        json!({"type":"settings","room":"den","private":true,"ref":"s1"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"settings","room":"den","private":true,"ref":"s1"}))
+        .await;
     alice
         .expect("the settings entry", |frame| {
             chat_proto::Entry::try_from(frame.clone()).is_ok_and(|e| e.kind() == "settings")
@@ -215,11 +207,8 @@ async fn a_private_room_is_found_only_by_those_on_it() {
     let (found, more) = bob.search("treasure", None, None, None, None).await;
     assert_eq!(ids(&found), [open.id], "{found:?}");
     assert!(!more);
-    send(
-        &mut bob,
-        json!({"type":"search","query":"treasure","room":"den","ref":"q1"}),
-    )
-    .await;
+    bob.send_json(json!({"type":"search","query":"treasure","room":"den","ref":"q1"}))
+        .await;
     let error = bob.expect_error(ErrorCode::Forbidden).await;
     assert_eq!(error.reference.as_deref(), Some("q1"));
     let mut gus = server.guest("gus").await;
@@ -251,15 +240,13 @@ async fn unbounded_or_contradictory_searches_are_refused() {
             "t",
         ),
     ] {
-        send(&mut alice, frame).await;
+        alice.send_json(frame).await;
         let error = alice.expect_error(ErrorCode::BadFrame).await;
         assert_eq!(error.reference.as_deref(), Some(reference), "{error:?}");
     }
-    send(
-        &mut alice,
-        json!({"type":"search","query":"x","room":"no room","ref":"n"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"search","query":"x","room":"no room","ref":"n"}))
+        .await;
     let error = alice.expect_error(ErrorCode::InvalidName).await;
     assert_eq!(error.reference.as_deref(), Some("n"));
 }
@@ -278,11 +265,9 @@ async fn a_deleted_message_leaves_no_word_in_the_index_on_disk() {
         on_disk(&db, word),
         "the index holds the word before the delete"
     );
-    send(
-        &mut alice,
-        json!({"type":"delete","room":"r","target":id,"ref":"d1"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"delete","room":"r","target":id,"ref":"d1"}))
+        .await;
     alice
         .expect("the delete", |frame| {
             chat_proto::Entry::try_from(frame.clone()).is_ok_and(|e| e.kind() == "delete")

@@ -16,10 +16,6 @@ fn options() -> ServerOptions {
     ServerOptions::unthrottled()
 }
 
-async fn send(client: &mut TestClient, frame: serde_json::Value) {
-    client.send_raw(&frame.to_string()).await;
-}
-
 /// The next frame that is not presence.
 async fn next_not_presence(client: &mut TestClient) -> ServerFrame {
     for _ in 0..MAX_PRESENCE {
@@ -33,7 +29,7 @@ async fn next_not_presence(client: &mut TestClient) -> ServerFrame {
 
 /// `rooms mine`: the answer, which must be the next frame but presence.
 async fn mine(client: &mut TestClient) -> Vec<RoomInfo> {
-    send(client, json!({"type":"rooms","mine":true})).await;
+    client.send_json(json!({"type":"rooms","mine":true})).await;
     match next_not_presence(client).await {
         ServerFrame::Rooms {
             mine: true,
@@ -57,7 +53,9 @@ fn row(name: &str, members: u32, last_id: u64, read_id: u64) -> (String, u32, u6
 }
 
 async fn read(client: &mut TestClient, room: &str, id: u64) {
-    send(client, json!({"type":"read","room":room,"id":id})).await;
+    client
+        .send_json(json!({"type":"read","room":room,"id":id}))
+        .await;
 }
 
 /// The next frame but presence must be `read` of `room` at `id`.
@@ -118,7 +116,7 @@ async fn remembered_rooms_outlive_the_connection_and_a_restart_until_leave() {
     let joined = alice.join("alpha").await;
     assert_eq!(joined.details.expect("details").read_id, 1);
     alice.join("beta").await;
-    send(&mut alice, json!({"type":"leave","room":"beta"})).await;
+    alice.send_json(json!({"type":"leave","room":"beta"})).await;
     alice.expect_leave("beta", "alice").await;
     assert_eq!(summary(&mine(&mut alice).await), [row("alpha", 1, 2, 1)]);
     // Joined again: listed again, its marker kept.
@@ -144,21 +142,17 @@ async fn a_kick_or_a_ban_takes_the_room_out_of_the_subjects_rooms() {
     bob.say("own", "kept").await;
     assert_eq!(mine(&mut bob).await.len(), 3);
 
-    send(
-        &mut alice,
-        json!({"type":"kick","room":"kicked","subject":"bob"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"kick","room":"kicked","subject":"bob"}))
+        .await;
     entry_of(&mut alice, "kick").await;
     entry_of(&mut bob, "kick").await;
     let names: Vec<String> = mine(&mut bob).await.into_iter().map(|r| r.name).collect();
     assert_eq!(names, ["banned", "own"]);
 
-    send(
-        &mut alice,
-        json!({"type":"ban","room":"banned","subject":"bob"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"ban","room":"banned","subject":"bob"}))
+        .await;
     entry_of(&mut alice, "ban").await;
     entry_of(&mut bob, "ban").await;
     assert_eq!(summary(&mine(&mut bob).await), [row("own", 1, 1, 0)]);
@@ -178,12 +172,12 @@ async fn guests_remember_no_rooms_and_their_marker_is_the_connections() {
     read(&mut dan, "r", 2).await;
     read(&mut dan, "r", 1).await;
     dan.barrier().await;
-    send(&mut dan, json!({"type":"leave","room":"r"})).await;
+    dan.send_json(json!({"type":"leave","room":"r"})).await;
     dan.expect_leave("r", "dan").await;
     assert_eq!(dan.join("r").await.details.expect("details").read_id, 2);
     // Past the newest entry, it stops there.
     read(&mut dan, "r", 50).await;
-    send(&mut dan, json!({"type":"leave","room":"r"})).await;
+    dan.send_json(json!({"type":"leave","room":"r"})).await;
     dan.expect_leave("r", "dan").await;
     assert_eq!(dan.join("r").await.details.expect("details").read_id, 3);
     dan.close().await;
@@ -211,11 +205,9 @@ async fn read_moves_forward_and_reaches_only_the_users_other_connections() {
     read(&mut phone, "r", 1).await;
     phone.expect_error(ErrorCode::NotInRoom).await;
 
-    send(
-        &mut alice,
-        json!({"type":"read","room":"r","id":2,"ref":"m1"}),
-    )
-    .await;
+    alice
+        .send_json(json!({"type":"read","room":"r","id":2,"ref":"m1"}))
+        .await;
     expect_read(&mut phone, "r", 2).await;
     // No answer to the reader, nothing to anybody else.
     alice.barrier().await;
