@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chat_proto::{Entry, Role};
+use chat_proto::Entry;
 use tokio_postgres::GenericClient;
 
 use super::batch::Pending;
@@ -15,7 +15,7 @@ use super::page::{from_sql_id, to_sql_id};
 use super::postgres_fixable::{apply_fix, target_facts};
 use super::postgres_mine::unlist;
 use super::rows::EntryRow;
-use super::rules::{Effect, Facts, PersonFacts, decide};
+use super::rules::{self, Effect, Facts, PersonFacts, decide};
 use super::sqlite_rooms::folded;
 use super::{Actor, NewEntry, Outcome, Refusal, RoomState, StoreError};
 
@@ -475,15 +475,10 @@ pub(super) async fn join_state(
     if deleted {
         return Ok(None);
     }
-    let me = person(client, room_id, viewer.name.as_str()).await?;
-    let owner_is_me = owns(&owner, viewer.name.as_str());
-    if me.banned && !viewer.admin {
-        return Ok(Some(Err(Refusal::forbidden(
-            "you are banned from this room",
-        ))));
-    }
-    if private && !(viewer.admin || owner_is_me || me.op || me.access) {
-        return Ok(Some(Err(Refusal::forbidden("this room is private"))));
+    let mut me = person(client, room_id, viewer.name.as_str()).await?;
+    me.owner = owns(&owner, viewer.name.as_str());
+    if let Err(refusal) = rules::may_enter(viewer, &me, private) {
+        return Ok(Some(Err(refusal)));
     }
     let rows = client
         .query(
@@ -496,13 +491,7 @@ pub(super) async fn join_state(
         .iter()
         .map(|row| row.try_get(0).map_err(db))
         .collect::<Result<Vec<String>, _>>()?;
-    let role = if owner_is_me {
-        Role::Owner
-    } else if me.op {
-        Role::Op
-    } else {
-        Role::Member
-    };
+    let role = rules::role_of(&me);
     Ok(Some(Ok(RoomState {
         topic,
         owner,

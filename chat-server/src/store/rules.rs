@@ -10,7 +10,7 @@
 use chat_proto::{ConversationName, Role};
 
 use super::fixable::{self, Fix, TargetFacts};
-use super::{Change, NewEntry, Refusal};
+use super::{Actor, Change, NewEntry, Refusal};
 
 /// What the store holds about one person in one room.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,6 +82,29 @@ pub(crate) enum Effect {
 const ADMIN: u8 = 3;
 const OWNER: u8 = 2;
 const OP: u8 = 1;
+
+/// Whether `viewer` (`me` in the room, `owner` set) may enter a room:
+/// not when banned (admins aside), nor a private room it is not on.
+pub(crate) fn may_enter(viewer: &Actor, me: &PersonFacts, private: bool) -> Result<(), Refusal> {
+    if me.banned && !viewer.admin {
+        return Err(Refusal::forbidden("you are banned from this room"));
+    }
+    if private && !(viewer.admin || me.owner || me.op || me.access) {
+        return Err(Refusal::forbidden("this room is private"));
+    }
+    Ok(())
+}
+
+/// The role `me` (its `owner` set) holds in the room.
+pub(crate) fn role_of(me: &PersonFacts) -> Role {
+    if me.owner {
+        Role::Owner
+    } else if me.op {
+        Role::Op
+    } else {
+        Role::Member
+    }
+}
 
 fn rank(admin: bool, person: &PersonFacts) -> u8 {
     if admin {

@@ -4,12 +4,11 @@
 //! keyed by their folded name (`ops`, `bans`, `access`; the owner is kept
 //! as spelled and compared folded).
 
-use chat_proto::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fingerprint::ResendKey;
 use super::rows::{EntryRow, MESSAGE};
-use super::rules::{Effect, Facts, PersonFacts};
+use super::rules::{self, Effect, Facts, PersonFacts};
 use super::sqlite_fixable::{apply_fix, target_facts};
 use super::sqlite_mine::unlist;
 use super::sqlite_search::index_message;
@@ -326,27 +325,16 @@ pub(super) fn join_state(
     if deleted {
         return Ok(None);
     }
-    let me = person(conn, room_id, viewer.name.as_str())?;
-    let owner_is_me = owns(&owner, viewer.name.as_str());
-    if me.banned && !viewer.admin {
-        return Ok(Some(Err(Refusal::forbidden(
-            "you are banned from this room",
-        ))));
-    }
-    if private && !(viewer.admin || owner_is_me || me.op || me.access) {
-        return Ok(Some(Err(Refusal::forbidden("this room is private"))));
+    let mut me = person(conn, room_id, viewer.name.as_str())?;
+    me.owner = owns(&owner, viewer.name.as_str());
+    if let Err(refusal) = rules::may_enter(viewer, &me, private) {
+        return Ok(Some(Err(refusal)));
     }
     let mut stmt = conn.prepare_cached("SELECT name FROM ops WHERE room_id = ?1 ORDER BY name")?;
     let ops = stmt
         .query_map([room_id], |row| row.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
-    let role = if owner_is_me {
-        Role::Owner
-    } else if me.op {
-        Role::Op
-    } else {
-        Role::Member
-    };
+    let role = rules::role_of(&me);
     Ok(Some(Ok(RoomState {
         topic,
         owner,
