@@ -31,7 +31,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending, Reply, Settle, answer};
 use super::commits::{Commit, FanOut};
@@ -47,7 +47,7 @@ use super::search::{SearchPage, SearchQuery};
 use super::sqlite_fixable::page_reactions;
 use super::sqlite_mine::{self, MineWrite};
 use super::sqlite_rooms::{STREAM_SCHEMA, apply, folded, join_state, load_facts, revive};
-use super::sqlite_search;
+use super::sqlite_search::{self, SearchBacklog, Unindexed};
 use super::{
     Actor, Change, CommitListener, HistoryPage, JoinOutcome, MessageStore, MyRoom, NewEntry,
     Outcome, Page, Receipt, Refusal, RoomPage, RoomQuery, RoomSnapshot, StoreError, StoreFuture,
@@ -109,8 +109,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/sqlite_05_exactly_once.sql"),
     // 6: your rooms and read markers.
     include_str!("schema/sqlite_06_your_rooms.sql"),
-    // 7: search: an FTS5 index of message text, kept by triggers.
+    // 7: search: an FTS5 index of message text.
     include_str!("schema/sqlite_07_search.sql"),
+    // 8: search indexed in batches, off the commit path.
+    include_str!("schema/sqlite_08_search_backlog.sql"),
 ];
 
 /// Writes besides appends, run in a batch's transaction and answered
@@ -126,6 +128,10 @@ enum Write {
     SweepRoom(RoomName, Reply<bool>),
     /// Remembered rooms and read markers.
     Mine(MineWrite),
+    /// Index the messages not in the search index yet, after the batch;
+    /// answered once they are (a search waits for it; the backlog's timer
+    /// does not).
+    IndexSearch(Reply<()>),
 }
 
 impl Write {
@@ -141,6 +147,7 @@ impl Write {
                 drop(reply.send(Err(error.clone())));
             }
             Self::Mine(write) => write.refuse(error),
+            Self::IndexSearch(reply) => drop(reply.send(Err(error.clone()))),
         }
     }
 }
@@ -238,6 +245,7 @@ impl SqliteStore {
             FanOut::start(listener).map_err(|e| open_error(e.to_string()))?;
         let (writer_tx, writer_rx) = mpsc::channel(COMMAND_QUEUE);
         let (reader_tx, reader_rx) = mpsc::channel(READ_QUEUE);
+        let backlog = search_backlog(&rooms, &writer_tx);
         let writer = Writer {
             conn,
             rooms,
@@ -247,6 +255,7 @@ impl SqliteStore {
             health: health.clone(),
             file: file.clone(),
             erased: false,
+            backlog,
         };
         let threads = vec![
             spawn("sqlite-reader", move || read_loop(&reader, reader_rx))
@@ -282,6 +291,27 @@ impl SqliteStore {
     fn write<T: Send + 'static>(&self, make: impl FnOnce(Reply<T>) -> Write) -> StoreFuture<T> {
         batch::request(&self.writer_tx, |reply| Command::Write(make(reply)))
     }
+}
+
+/// The writer's search backlog, holding the rooms whose newest messages
+/// the index lacks, and the timer that has it indexed (on the runtime
+/// `open` runs on).
+fn search_backlog(
+    rooms: &HashMap<String, RoomRow>,
+    writer_tx: &mpsc::Sender<Command<Write>>,
+) -> SearchBacklog {
+    let wake = Arc::new(Notify::new());
+    let ask = || Command::Write(Write::IndexSearch(oneshot::channel().0));
+    tokio::spawn(sqlite_search::index_later(
+        writer_tx.downgrade(),
+        wake.clone(),
+        ask,
+    ));
+    let behind = rooms
+        .iter()
+        .filter(|(_, row)| row.last_id > row.indexed_through)
+        .map(|(name, _)| name.as_str());
+    SearchBacklog::new(behind, wake)
 }
 
 fn read_on<T: Send + 'static>(
@@ -388,8 +418,20 @@ impl MessageStore for SqliteStore {
         viewer: &Actor,
         query: SearchQuery,
     ) -> StoreFuture<Result<SearchPage, Refusal>> {
+        // Every message acknowledged before the search is indexed first. A
+        // failure to index (a full disk) still searches what is indexed.
+        let indexed = self.write(Write::IndexSearch);
+        let reader_tx = self.reader_tx.clone();
         let viewer = viewer.clone();
-        self.read(move |conn| sqlite_search::search(conn, &viewer, &query))
+        Box::pin(async move {
+            if let Err(e) = indexed.await {
+                tracing::debug!(error = %e, "searching without the newest messages");
+            }
+            read_on(&reader_tx, move |conn| {
+                sqlite_search::search(conn, &viewer, &query)
+            })
+            .await
+        })
     }
 
     fn list_rooms(&self, query: RoomQuery) -> StoreFuture<RoomPage> {
@@ -606,16 +648,19 @@ fn sweep_unused_rooms(conn: &Connection) -> rusqlite::Result<()> {
 struct RoomRow {
     id: i64,
     last_id: u64,
+    /// The newest id whose messages the search index holds.
+    indexed_through: u64,
 }
 
 fn load_rooms(conn: &Connection) -> rusqlite::Result<HashMap<String, RoomRow>> {
-    let mut stmt = conn.prepare("SELECT name, id, last_id FROM rooms")?;
+    let mut stmt = conn.prepare("SELECT name, id, last_id, indexed_through FROM rooms")?;
     let rows = stmt.query_map([], |row| {
         Ok((
             row.get::<_, String>(0)?,
             RoomRow {
                 id: row.get(1)?,
                 last_id: row.get(2)?,
+                indexed_through: row.get(3)?,
             },
         ))
     })?;
@@ -649,6 +694,8 @@ struct Writer {
     /// still hold the old pages: truncated after the next commit (and at
     /// close) until a checkpoint gets through.
     erased: bool,
+    /// Rooms with messages not in the search index yet.
+    backlog: SearchBacklog,
 }
 
 impl Writer {
@@ -659,13 +706,70 @@ impl Writer {
             close,
         }) = Batch::next_blocking(&mut commands_rx)
         {
+            let (asked, writes) = index_requests(writes);
             self.commit(appends, writes);
+            if asked.is_some() || self.backlog.is_due() || close.is_some() {
+                self.index_backlog(asked.unwrap_or_default());
+            }
             if let Some(reply) = close {
                 let _ = reply.send(self.flush());
                 break;
             }
         }
         batch::refuse_queued(&mut commands_rx);
+        self.backlog.wake();
+    }
+
+    /// Indexes every room's new messages in one transaction, off the
+    /// commit path, and answers the searches waiting for it. A failure
+    /// leaves the backlog for the next try; what is indexed meanwhile
+    /// stays searchable.
+    fn index_backlog(&mut self, asked: Vec<Reply<()>>) {
+        let indexed = self.index_rooms();
+        if let Err(e) = &indexed {
+            tracing::warn!(error = %e, "indexing new messages for search failed; will retry");
+        }
+        let answer = indexed.map_err(db_error);
+        for reply in asked {
+            let _ = reply.send(answer.clone());
+        }
+    }
+
+    fn index_rooms(&mut self) -> rusqlite::Result<()> {
+        if self.backlog.is_empty() || self.health.permanent_fault().is_some() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if self.rooms_stale {
+            self.rooms = load_rooms(&tx)?;
+            self.rooms_stale = false;
+        }
+        let behind: Vec<(&str, Unindexed)> = self
+            .backlog
+            .rooms()
+            .filter_map(|name| Some((name, *self.rooms.get(name)?)))
+            .filter(|(_, row)| row.last_id > row.indexed_through)
+            .map(|(name, row)| {
+                let range = Unindexed {
+                    room_id: row.id,
+                    after: row.indexed_through,
+                    through: row.last_id,
+                };
+                (name, range)
+            })
+            .collect();
+        let ranges: Vec<Unindexed> = behind.iter().map(|(_, range)| *range).collect();
+        sqlite_search::index_ranges(&tx, &ranges)?;
+        tx.commit()?;
+        for (name, range) in behind {
+            if let Some(row) = self.rooms.get_mut(name) {
+                row.indexed_through = range.through;
+            }
+        }
+        self.backlog.clear();
+        Ok(())
     }
 
     /// Checkpoints the WAL at shutdown; an error unless everything
@@ -822,6 +926,7 @@ impl Writer {
             match append(&tx, &mut self.rooms, &pending.entry, ts) {
                 Ok((room_id, Outcome::Stored(id))) => {
                     touched.insert(room_id, id);
+                    self.backlog.note(pending.entry.room.as_str());
                     let erases = matches!(
                         pending.entry.change,
                         Change::Delete { .. } | Change::DeleteRoom
@@ -848,6 +953,20 @@ impl Writer {
         crash_hook::committed(!touched.is_empty());
         Ok(ids)
     }
+}
+
+/// Takes the requests to index the search backlog out of a batch's
+/// writes: `None` when there were none, else the replies they wait on.
+fn index_requests(writes: Vec<Write>) -> (Option<Vec<Reply<()>>>, Vec<Write>) {
+    let mut asked = None;
+    let mut rest = Vec::with_capacity(writes.len());
+    for write in writes {
+        match write {
+            Write::IndexSearch(reply) => asked.get_or_insert_with(Vec::new).push(reply),
+            other => rest.push(other),
+        }
+    }
+    (asked, rest)
 }
 
 /// The storage fault behind a SQLite error: the disk, not the data.
@@ -908,6 +1027,8 @@ fn run_write(
         }
         Write::SweepRoom(room, reply) => held(reply, sweep_room(tx, rooms, &room)),
         Write::Mine(write) => write.run(tx),
+        // Taken out of the batch before its transaction (`index_requests`).
+        Write::IndexSearch(reply) => Ok(answer(reply, ())),
     }
 }
 
@@ -939,6 +1060,7 @@ fn ensure_room(
     let row = RoomRow {
         id: tx.last_insert_rowid(),
         last_id: 0,
+        indexed_through: 0,
     };
     rooms.insert(room.as_str().to_owned(), row);
     Ok(row)

@@ -7,11 +7,10 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fingerprint::ResendKey;
-use super::rows::{EntryRow, MESSAGE};
+use super::rows::EntryRow;
 use super::rules::{self, Effect, Facts, PersonFacts};
 use super::sqlite_fixable::{apply_fix, target_facts};
 use super::sqlite_mine::unlist;
-use super::sqlite_search::index_message;
 use super::{Actor, Change, NewEntry, Refusal, RoomState};
 
 /// Schema version 3: the room stream and rooms people own. `messages`
@@ -271,9 +270,6 @@ fn append(
         key.map(|key| key.user.as_str()),
         key.map(|key| &key.fingerprint[..]),
     ])?;
-    if row.kind == MESSAGE {
-        index_message(conn, room_id, id, &row.text)?;
-    }
     Ok(())
 }
 

@@ -1,12 +1,18 @@
-//! SQLite's side of search: reading the `search` FTS5 index (schema 7,
-//! `schema/sqlite_07_search.sql`) on the reader thread. A message's index
+//! SQLite's side of search: keeping the `search` FTS5 index (schema 7,
+//! `schema/sqlite_07_search.sql`; indexed in batches since schema 8) on
+//! the writer thread, and reading it on the reader thread. A message's index
 //! rowid is `room_id << 36 | id`, so one room's matches are one rowid
 //! range that FTS5 walks newest first and stops at the limit; a search of
 //! every room reads every match and keeps those of rooms the searcher may
 //! read, newest `ts` first.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
 use chat_proto::Entry;
 use rusqlite::{Connection, params};
+use tokio::sync::{Notify, mpsc};
 
 use super::rows::attach_reactions;
 use super::search::{SearchPage, SearchQuery, SearchScope};
@@ -23,25 +29,134 @@ const ID_SPAN: u64 = 1 << ROOM_SHIFT;
 /// The largest room id an index rowid holds, plus one.
 const ROOM_SPAN: i64 = 1 << 27;
 
-/// Indexes a message just stored, in its transaction. Done here rather
-/// than by a trigger: a trigger's statement is a savepoint, and FTS5
-/// flushes its pending terms at every savepoint, writing an index segment
-/// per message (`chat-bench/scripts/fts_trigger_sketch.py`: 12 µs per row
-/// by trigger, 5 µs by statement). Edits and deletes, which are rare, keep
-/// their triggers.
-pub(super) fn index_message(
-    conn: &Connection,
-    room_id: i64,
-    id: u64,
-    text: &str,
-) -> rusqlite::Result<()> {
-    if id >= ID_SPAN || !(0..ROOM_SPAN).contains(&room_id) {
+/// One room's messages the index lacks: ids in `(after, through]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Unindexed {
+    pub room_id: i64,
+    pub after: u64,
+    pub through: u64,
+}
+
+/// The messages of the ranges in `?1` (a JSON array of `[room_id, after,
+/// through]`), each range read by primary key.
+const INDEX_RANGES: &str = "INSERT INTO search (rowid, text)
+     SELECT (e.room_id << 36) | e.id, e.text FROM json_each(?1) AS r CROSS JOIN entries AS e
+     WHERE e.room_id = r.value ->> 0 AND e.id > r.value ->> 1 AND e.id <= r.value ->> 2
+       AND e.id < ?2 AND e.room_id < ?3 AND e.kind = 0 AND e.deleted = 0";
+
+/// Indexes every range's messages as they read now (an edit made
+/// meanwhile is indexed by its new text, a deleted message not at all),
+/// and records each range's end as its room's mark, in the caller's
+/// transaction. One statement for all of them: FTS5 flushes what it
+/// holds at each statement that writes to it, so a statement per room
+/// would write a segment per room.
+pub(super) fn index_ranges(conn: &Connection, ranges: &[Unindexed]) -> rusqlite::Result<()> {
+    if ranges.is_empty() {
         return Ok(());
     }
-    let key = (room_id << ROOM_SHIFT) | id as i64;
-    conn.prepare_cached("INSERT INTO search (rowid, text) VALUES (?1, ?2)")?
-        .execute(params![key, text])
-        .map(drop)
+    let ranges = ranges
+        .iter()
+        .map(|r| format!("[{},{},{}]", r.room_id, r.after, r.through))
+        .collect::<Vec<_>>()
+        .join(",");
+    let ranges = format!("[{ranges}]");
+    conn.prepare_cached(INDEX_RANGES)?
+        .execute(params![ranges, ID_SPAN, ROOM_SPAN])?;
+    conn.prepare_cached(
+        "UPDATE rooms SET indexed_through = r.value ->> 2 FROM json_each(?1) AS r
+         WHERE rooms.id = r.value ->> 0",
+    )?
+    .execute([ranges])
+    .map(drop)
+}
+
+/// The rooms holding messages the index does not have yet, kept by the
+/// writer. New messages are indexed in batches, off the commit path:
+/// FTS5 writes an index segment per transaction it is fed in, so one
+/// message per commit costs several times what a batch of a thousand
+/// does per message (`chat-bench/scripts/fts_trigger_sketch.py`). A batch
+/// runs once [`BACKLOG_ROWS`] entries wait, [`BACKLOG_DELAY`] after the
+/// first one when fewer do, before every search (so a search finds every
+/// message acknowledged before it) and at close.
+pub(super) struct SearchBacklog {
+    rooms: HashSet<String>,
+    entries: usize,
+    /// Tells the store's timer that the backlog is no longer empty.
+    wake: Arc<Notify>,
+}
+
+/// Entries waiting that make the writer index them after its commit.
+pub(super) const BACKLOG_ROWS: usize = 1024;
+/// How long the newest messages may wait unindexed when nobody searches.
+pub(super) const BACKLOG_DELAY: Duration = Duration::from_millis(250);
+
+impl SearchBacklog {
+    /// The backlog of rooms found at open with messages above their mark
+    /// (the process stopped before it indexed them).
+    pub(super) fn new<'a>(behind: impl Iterator<Item = &'a str>, wake: Arc<Notify>) -> Self {
+        let mut backlog = Self {
+            rooms: HashSet::new(),
+            entries: 0,
+            wake,
+        };
+        behind.for_each(|room| backlog.note(room));
+        backlog
+    }
+
+    /// An entry stored in `room` (the writer's transaction committed or
+    /// not: a room with nothing above its mark is skipped).
+    pub(super) fn note(&mut self, room: &str) {
+        if self.rooms.is_empty() {
+            self.wake.notify_one();
+        }
+        if !self.rooms.contains(room) {
+            self.rooms.insert(room.to_owned());
+        }
+        self.entries += 1;
+    }
+
+    pub(super) fn is_due(&self) -> bool {
+        self.entries >= BACKLOG_ROWS
+    }
+
+    pub(super) fn rooms(&self) -> impl Iterator<Item = &str> {
+        self.rooms.iter().map(String::as_str)
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
+
+    /// Every room noted is in the index now.
+    pub(super) fn clear(&mut self) {
+        self.rooms.clear();
+        self.entries = 0;
+    }
+
+    /// Lets the timer run once more, to see that the writer has stopped.
+    pub(super) fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// The store's timer: [`BACKLOG_DELAY`] after the backlog stops being
+/// empty, asks the writer (through `ask`) to index it. Stops once the
+/// writer's queue is closed.
+pub(super) async fn index_later<C>(
+    commands: mpsc::WeakSender<C>,
+    wake: Arc<Notify>,
+    ask: impl Fn() -> C,
+) {
+    loop {
+        wake.notified().await;
+        tokio::time::sleep(BACKLOG_DELAY).await;
+        let Some(commands) = commands.upgrade() else {
+            return;
+        };
+        if commands.send(ask()).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// One room's matches below a rowid bound, newest first. `CROSS JOIN`
@@ -173,16 +288,144 @@ fn with_reactions(conn: &Connection, room_id: i64, entry: &mut Entry) -> rusqlit
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::sync::Arc;
+
+    use chat_proto::{RoomName, UserName};
 
     use super::*;
     use crate::metrics::Metrics;
-    use crate::store::{CommitListener, Committed, MessageStore, SqliteStore, SyncMode};
+    use crate::store::search::query_words;
+    use crate::store::{
+        Change, CommitListener, Committed, ConnId, MessageStore, NewEntry, Outcome, Seen,
+        SqliteStore, SyncMode,
+    };
 
     struct Quiet;
 
     impl CommitListener for Quiet {
         fn committed(&self, _batch: &[Committed]) {}
+    }
+
+    fn open(path: &Path) -> SqliteStore {
+        SqliteStore::open(
+            path,
+            SyncMode::Normal,
+            Arc::new(Quiet),
+            Arc::new(Metrics::default()),
+        )
+        .unwrap()
+    }
+
+    fn alice() -> Actor {
+        Actor {
+            name: UserName::parse("alice").unwrap(),
+            registered: true,
+            admin: false,
+        }
+    }
+
+    /// Stores `change` in room `r` as alice's; its id.
+    async fn stored(store: &SqliteStore, change: Change, reference: &str) -> u64 {
+        let entry = NewEntry {
+            room: RoomName::parse("r").unwrap(),
+            actor: alice(),
+            change,
+            reference: Some(reference.into()),
+            origin: ConnId(1),
+            seen: Seen::default(),
+        };
+        match store.queue_entry(entry).await.unwrap().await.unwrap() {
+            Outcome::Stored(id) => id,
+            other => panic!("not stored: {other:?}"),
+        }
+    }
+
+    fn message(text: &str) -> Change {
+        Change::Message {
+            text: text.into(),
+            reply_to: None,
+            action: false,
+        }
+    }
+
+    /// The ids of room `r`'s messages matching `words`, newest first.
+    async fn found(store: &SqliteStore, words: &str) -> Vec<u64> {
+        let query = SearchQuery {
+            words: query_words(words),
+            scope: SearchScope::Room {
+                room: RoomName::parse("r").unwrap(),
+                before: None,
+            },
+            limit: 50,
+        };
+        let page = store.search(&alice(), query).await.unwrap().unwrap();
+        page.messages.iter().map(|m| m.id).collect()
+    }
+
+    /// FTS5's own check that the index holds exactly what the messages
+    /// read (`rank` 1: against the content, not just within itself).
+    fn index_matches_messages(path: &Path) -> rusqlite::Result<()> {
+        Connection::open(path)?
+            .execute(
+                "INSERT INTO search (search, rank) VALUES ('integrity-check', 1)",
+                [],
+            )
+            .map(drop)
+    }
+
+    #[tokio::test]
+    async fn edits_and_deletes_before_and_after_indexing_keep_the_index_true() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite3");
+        let store = open(&path);
+        let first = stored(&store, message("alpha one"), "m1").await;
+        let second = stored(&store, message("beta two"), "m2").await;
+        let third = stored(&store, message("gamma three"), "m3").await;
+        // Likely before the backlog's timer has indexed them.
+        let edit = Change::Edit {
+            target: first,
+            text: "delta one".into(),
+        };
+        stored(&store, edit, "e1").await;
+        stored(&store, Change::Delete { target: second }, "d1").await;
+        assert_eq!(found(&store, "alpha").await, Vec::<u64>::new());
+        assert_eq!(found(&store, "delta").await, [first]);
+        assert_eq!(found(&store, "beta").await, Vec::<u64>::new());
+        assert_eq!(found(&store, "one").await, [first]);
+        // Indexed by the search above: the triggers keep this one.
+        let edit = Change::Edit {
+            target: third,
+            text: "epsilon three".into(),
+        };
+        stored(&store, edit, "e2").await;
+        assert_eq!(found(&store, "gamma").await, Vec::<u64>::new());
+        assert_eq!(found(&store, "epsilon").await, [third]);
+        store.close().await.unwrap();
+        index_matches_messages(&path).unwrap();
+    }
+
+    #[tokio::test]
+    async fn messages_a_crash_left_unindexed_are_indexed_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite3");
+        let first = open(&path);
+        let id = stored(&first, message("lost words"), "m1").await;
+        first.close().await.unwrap();
+        // As if the process had died before its backlog was indexed.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO search (search, rowid, text)
+                 SELECT 'delete', (room_id << 36) | id, text FROM entries;
+             UPDATE rooms SET indexed_through = 0;",
+        )
+        .unwrap();
+        assert!(index_matches_messages(&path).is_err(), "the index lacks it");
+        drop(conn);
+        let again = open(&path);
+        assert_eq!(found(&again, "lost").await, [id]);
+        again.close().await.unwrap();
+        index_matches_messages(&path).unwrap();
     }
 
     fn plan(conn: &Connection, sql: &str) -> String {
@@ -199,14 +442,7 @@ mod tests {
     async fn searches_walk_the_index_and_look_messages_up_by_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite3");
-        let store = SqliteStore::open(
-            &path,
-            SyncMode::Normal,
-            Arc::new(Quiet),
-            Arc::new(Metrics::default()),
-        )
-        .unwrap();
-        store.close().await.unwrap();
+        open(&path).close().await.unwrap();
         let conn = Connection::open(&path).unwrap();
         for sql in [ROOM_MATCHES, EVERYWHERE_MATCHES] {
             let shown = plan(&conn, sql);
@@ -217,6 +453,21 @@ mod tests {
             );
             assert!(!shown.contains("SCAN e"), "{shown}");
         }
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {INDEX_RANGES}"))
+            .unwrap();
+        let backlog = stmt
+            .query_map(params!["[[1,0,5]]", ID_SPAN, ROOM_SPAN], |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+            .join("; ");
+        assert!(
+            backlog.contains("SEARCH e USING PRIMARY KEY (room_id=? AND id>? AND id<?)"),
+            "a backlog range is read by key: {backlog}"
+        );
         let room = plan(&conn, ROOM_MATCHES);
         assert!(
             !room.contains("TEMP B-TREE"),
