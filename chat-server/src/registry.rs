@@ -13,7 +13,10 @@
 //! member is added *pending* (live messages are held back), the store reads
 //! the history snapshot, then [`RoomRegistry::activate`] queues `joined`,
 //! releases held messages newer than the snapshot and goes live, all under
-//! the room's lock.
+//! the room's lock. A pending member is not yet *present*: nobody hears of
+//! it until [`RoomRegistry::admit`], which the session calls once the same
+//! read has let it in, so a refused join shows no presence without a read
+//! of its own before `subscribe`.
 //!
 //! # The join invariant
 //! A join is exact because of one ordering, which the stores keep: **a
@@ -70,6 +73,9 @@ struct Member {
     /// below it reached the member as history. Messages from other nodes
     /// can arrive after the snapshot that already held them.
     floor: u64,
+    /// Counted in the room's `users` (its arrival announced): set by
+    /// [`RoomRegistry::admit`], so a refused joiner comes and goes unheard.
+    present: bool,
 }
 
 impl Member {
@@ -97,7 +103,8 @@ impl Member {
 #[derive(Default)]
 struct RoomState {
     members: HashMap<ConnId, Member>,
-    /// Distinct users in the room and how many of their connections are in it.
+    /// Distinct users in the room and how many of their connections are
+    /// present in it.
     users: HashMap<UserName, usize>,
     /// Set when the last member left and the room was taken out of the
     /// map: a subscriber still holding it must look the room up again.
@@ -251,9 +258,9 @@ impl RoomRegistry {
         }
     }
 
-    /// Step one of joining: adds the connection as a pending member (or
-    /// makes an existing member pending again, for a re-join), announcing
-    /// the user when this is its first connection in the room.
+    /// Step one of joining: adds the connection as a pending member, not
+    /// yet present (see [`RoomRegistry::admit`]), or makes an existing
+    /// member pending again, for a re-join.
     pub fn subscribe(
         &self,
         name: &RoomName,
@@ -301,20 +308,35 @@ impl RoomRegistry {
                 outbox: outbox.clone(),
                 held: Some(Vec::new()),
                 floor: 0,
+                present: false,
             },
         );
+        true
+    }
+
+    /// Between the steps, once the join's read has let the member in:
+    /// makes it present, announcing the user when this is its first
+    /// present connection in the room. Before `joined`'s member list is
+    /// read, so the list holds the joiner. Nothing for a member already
+    /// present (a re-join) or gone meanwhile (kicked while pending).
+    pub fn admit(&self, room: &Room, conn: ConnId) {
+        let mut state = room.lock();
+        let Some(member) = state.members.get_mut(&conn).filter(|m| !m.present) else {
+            return;
+        };
+        member.present = true;
+        let user = member.user.clone();
         let connections = state.users.entry(user.clone()).or_insert(0);
         *connections += 1;
         if *connections == 1 {
             let change = PresenceChange {
                 room: room.name.clone(),
-                user: user.clone(),
+                user,
                 entered: true,
                 ts: now_ms(),
             };
             self.announce(&mut state, change);
         }
-        true
     }
 
     /// Step two of joining: queues `joined`, then the frames held since
@@ -337,8 +359,8 @@ impl RoomRegistry {
     }
 
     /// Removes the connection from the room, announcing the user's
-    /// departure when this was its last connection in it. Returns whether
-    /// the connection was a member.
+    /// departure when this was its last present connection in it. Returns
+    /// whether the connection was a member.
     pub fn leave(&self, room: &Room, conn: ConnId) -> bool {
         let mut state = room.lock();
         if !self.leave_locked(room, &mut state, conn) {
@@ -361,6 +383,8 @@ impl RoomRegistry {
             return false;
         };
         let last = match state.users.get_mut(&member.user) {
+            // Never admitted: nobody heard it arrive, so nobody hears it go.
+            _ if !member.present => false,
             Some(count) if *count > 1 => {
                 *count -= 1;
                 false
@@ -788,6 +812,7 @@ mod tests {
                 ServerFrame::Message(m) => format!("{}:{}", m.id, m.reference.unwrap_or_default()),
                 ServerFrame::Join { user, .. } => format!("+{user}"),
                 ServerFrame::Leave { user, .. } => format!("-{user}"),
+                ServerFrame::Error { .. } => "error".into(),
                 other => format!("{other:?}"),
             });
         }
@@ -804,7 +829,8 @@ mod tests {
         // snapshot covers them), bob arrives, 3 commits after the read.
         registry.deliver(&[committed("lobby", 1, 9), committed("lobby", 2, 9)]);
         let bob_outbox = Outbox::new(64);
-        registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob_outbox);
+        let bob_room = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob_outbox);
+        registry.admit(&bob_room, ConnId(2));
         registry.deliver(&[committed("lobby", 3, 9)]);
         assert!(seen(&outbox).is_empty(), "held while pending");
 
@@ -821,6 +847,38 @@ mod tests {
         let bob_room = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob_outbox);
         registry.activate(&bob_room, ConnId(2), 3, &joined("lobby", 3));
         assert_eq!(seen(&bob_outbox), ["joined@3", "4:"]);
+    }
+
+    #[test]
+    fn a_joiner_is_heard_of_only_once_admitted() {
+        let (registry, _) = registry();
+        let lobby = room("lobby");
+        let (alice, bob) = (Outbox::new(64), Outbox::new(64));
+        let handle = registry.subscribe(&lobby, ConnId(1), &user("alice"), &alice);
+        registry.admit(&handle, ConnId(1));
+        registry.activate(&handle, ConnId(1), 0, &joined("lobby", 0));
+        seen(&alice);
+        // Refused by the store's read: in and out, and nobody heard.
+        let refused = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob);
+        assert_eq!(registry.local_members("lobby"), ["alice"]);
+        assert!(registry.leave(&refused, ConnId(2)));
+        assert!(seen(&alice).is_empty(), "no arrival, no departure");
+        // Let in: heard once, and a re-join's admit says nothing more.
+        let joining = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob);
+        registry.admit(&joining, ConnId(2));
+        registry.admit(&joining, ConnId(2));
+        assert_eq!(registry.local_members("lobby"), ["alice", "bob"]);
+        registry.activate(&joining, ConnId(2), 0, &joined("lobby", 0));
+        let again = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob);
+        registry.admit(&again, ConnId(2));
+        assert_eq!(seen(&alice), ["+bob"]);
+        // A re-join refused: still in, held frames released after the error.
+        registry.deliver(&[committed("lobby", 1, 9)]);
+        let forbidden = ServerFrame::error(chat_proto::ErrorCode::Forbidden, "banned", None);
+        registry.activate(&again, ConnId(2), 0, &forbidden);
+        assert_eq!(seen(&bob), ["joined@0", "error", "1:"]);
+        registry.leave(&again, ConnId(2));
+        assert_eq!(seen(&alice), ["1:", "-bob"]);
     }
 
     #[test]
@@ -905,6 +963,7 @@ mod tests {
         // deliveries reach.
         assert!(!registry.add_pending(&first, ConnId(3), &user("carol"), &outbox));
         let fresh = registry.subscribe(&lobby, ConnId(3), &user("carol"), &outbox);
+        registry.admit(&fresh, ConnId(3));
         assert!(!Arc::ptr_eq(&first, &fresh));
         registry.activate(&fresh, ConnId(3), 0, &joined("lobby", 0));
         seen(&outbox);

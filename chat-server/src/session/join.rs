@@ -49,14 +49,17 @@ impl Join {
         let room = shared
             .registry
             .subscribe(&name, cx.conn, &actor.name, cx.replies.outbox());
+        // One read decides and snapshots: the joiner is pending, not yet
+        // present, so a refusal leaves no trace for the others.
         let snapshot = shared.store.join(&name, actor, page).await;
         if let Ok(JoinOutcome::Refused(refusal)) = snapshot {
             // Banned, or a private room it is not on.
-            shared.registry.leave(&room, cx.conn);
-            cx.rooms.remove(&name);
-            cx.replies
-                .refuse(Refusal::new(refusal.code, refusal.reason));
+            let refusal = Refusal::new(refusal.code, refusal.reason);
+            refuse(cx, &name, room, rejoin, refusal);
             return;
+        }
+        if matches!(snapshot, Ok(JoinOutcome::Joined(_))) {
+            shared.registry.admit(&room, cx.conn);
         }
         let members = shared.broker.members(&name).await;
         match (snapshot, members) {
@@ -70,19 +73,25 @@ impl Join {
                     .map(|e| e.to_string())
                     .or(members.err().map(|e| e.to_string()));
                 tracing::error!(peer = %cx.peer, room = %name, error = error.as_deref().unwrap_or(""), "join failed");
-                let refusal = cx.replies.error_frame(Refusal::new(
-                    ErrorCode::Internal,
-                    "could not join the room; retry",
-                ));
-                if rejoin {
-                    // Still a member: release what was held, after the error.
-                    shared.registry.activate(&room, cx.conn, 0, &refusal);
-                } else {
-                    shared.registry.leave(&room, cx.conn);
-                    cx.replies.send(&refusal);
-                }
+                let refusal = Refusal::new(ErrorCode::Internal, "could not join the room; retry");
+                refuse(cx, &name, room, rejoin, refusal);
             }
         }
+    }
+}
+
+/// Answers a join that did not go through. A member re-joining stays in
+/// the room: what was held since `subscribe` is released after the
+/// error. Anyone else is taken out again (heard by nobody unless the
+/// read had already admitted it).
+fn refuse(cx: &mut Context, name: &RoomName, room: Arc<Room>, rejoin: bool, refusal: Refusal) {
+    let error = cx.replies.error_frame(refusal);
+    if rejoin {
+        cx.shared.registry.activate(&room, cx.conn, 0, &error);
+    } else {
+        cx.shared.registry.leave(&room, cx.conn);
+        cx.rooms.remove(name);
+        cx.replies.send(&error);
     }
 }
 
@@ -132,9 +141,9 @@ async fn remember_room(cx: &mut Context, actor: &Actor, room: &RoomName) {
     }
 }
 
-/// Whether the session may enter the room, read without entering it:
-/// within its cap of rooms, a conversation of its own, not banned, not a
-/// private room it is not on. Else the refusal has been answered.
+/// Whether the session may try to enter the room: within its cap of
+/// rooms, a conversation of its own. Else the refusal has been answered.
+/// Bans and private rooms are the store's to decide, in the join's read.
 async fn may_enter(cx: &mut Context, name: &RoomName, actor: &Actor) -> bool {
     let cap = cx.shared.config.rooms_per_session;
     if !cx.rooms.contains_key(name) && cap > 0 && cx.rooms.len() >= cap {
@@ -144,26 +153,7 @@ async fn may_enter(cx: &mut Context, name: &RoomName, actor: &Actor) -> bool {
         ));
         return false;
     }
-    if !conversation::may_read(cx, name, actor).await {
-        return false;
-    }
-    let shared = cx.shared.clone();
-    match shared.store.may_join(name, actor).await {
-        Ok(None) => true,
-        Ok(Some(refusal)) => {
-            cx.replies
-                .refuse(Refusal::new(refusal.code, refusal.reason));
-            false
-        }
-        Err(e) => {
-            tracing::error!(peer = %cx.peer, room = %name, error = %e, "join failed");
-            cx.replies.refuse(Refusal::new(
-                ErrorCode::Internal,
-                "could not join the room; retry",
-            ));
-            false
-        }
-    }
+    conversation::may_read(cx, name, actor).await
 }
 
 /// `joined`'s protocol-2 fields. A conversation is private to its two

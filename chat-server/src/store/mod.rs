@@ -238,12 +238,11 @@ pub trait MessageStore: Send + Sync + 'static {
     /// when registered, and reads a page of it with its newest id and
     /// state, in one read that sees every commit fanned out before the call
     /// (see [`crate::registry`] for why a join relies on that). A banned
-    /// viewer, or one not on a private room's list, is refused.
+    /// viewer, or one not on a private room's list, is refused by the same
+    /// read, and a room that exists is then left as it was: the session
+    /// asks nothing before, so one join is one read (the joiner, pending
+    /// and not yet present, shows no presence meanwhile).
     fn join(&self, room: &RoomName, viewer: &Actor, page: Page) -> StoreFuture<JoinOutcome>;
-    /// Why `viewer` may not join the room (banned, or a private room it is
-    /// not on), read without creating it, so that a refused join never
-    /// shows as presence. A race with a later ban is caught by `join`.
-    fn may_join(&self, room: &RoomName, viewer: &Actor) -> StoreFuture<Option<Refusal>>;
     /// Reads a page of a room's history.
     fn history(&self, room: &RoomName, page: Page) -> StoreFuture<HistoryPage>;
     /// Every room, by name, deleted rooms left out (for a cluster node's

@@ -29,7 +29,9 @@ use super::crash_hook;
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::postgres_mine::{self, FORGET, REMEMBER};
-use super::postgres_rooms::{STREAM_SCHEMA, join_state, revive, store_batch};
+use super::postgres_rooms::{
+    JOIN_STATE, JoinState, STREAM_SCHEMA, join_state, revive, store_batch,
+};
 use super::postgres_search;
 use super::rows::{EntryRow, attach_reactions};
 use super::search::{SearchPage, SearchQuery};
@@ -241,7 +243,11 @@ impl MessageStore for PostgresStore {
         let room = room.clone();
         Box::pin(bounded(async move {
             let client = pool.get().await.map_err(pool_error)?;
-            Ok(read_page(&**client, &room, page).await?.2)
+            let statement = client
+                .prepare_cached(page_sql(page))
+                .await
+                .map_err(db_error)?;
+            Ok(read_page(&**client, &statement, &room, page).await?.2)
         }))
     }
 
@@ -267,22 +273,6 @@ impl MessageStore for PostgresStore {
         }))
     }
 
-    fn may_join(&self, room: &RoomName, viewer: &Actor) -> StoreFuture<Option<Refusal>> {
-        let pool = self.pool.clone();
-        let (room, viewer) = (room.clone(), viewer.clone());
-        Box::pin(bounded(async move {
-            let client = pool.get().await.map_err(pool_error)?;
-            let row = client
-                .query_opt("SELECT id FROM rooms WHERE name = $1", &[&room.as_str()])
-                .await
-                .map_err(db_error)?;
-            let Some(row) = row else { return Ok(None) };
-            let room_id: i64 = row.try_get(0).map_err(db_error)?;
-            let state = join_state(&**client, room_id, &viewer).await?;
-            Ok(state.and_then(Result::err))
-        }))
-    }
-
     fn search(
         &self,
         viewer: &Actor,
@@ -292,7 +282,8 @@ impl MessageStore for PostgresStore {
         let viewer = viewer.clone();
         Box::pin(bounded(async move {
             let client = pool.get().await.map_err(pool_error)?;
-            postgres_search::search(&**client, &viewer, &query).await
+            let state = client.prepare_cached(JOIN_STATE).await.map_err(db_error)?;
+            postgres_search::search(&**client, &state, &viewer, &query).await
         }))
     }
 
@@ -647,13 +638,19 @@ async fn create_room(
 
 /// A join's page, newest id and room state from one snapshot (a
 /// read-only repeatable-read transaction); `None` when the room is
-/// deleted or missing.
+/// deleted or missing. Three round trips: the statements come from the
+/// connection's cache, and the page and the state are pipelined.
 async fn join_snapshot(
     client: &mut deadpool_postgres::Client,
     room: &RoomName,
     viewer: &Actor,
     page: Page,
 ) -> Result<Option<JoinOutcome>, StoreError> {
+    let page_statement = client
+        .prepare_cached(page_sql(page))
+        .await
+        .map_err(db_error)?;
+    let state_statement = client.prepare_cached(JOIN_STATE).await.map_err(db_error)?;
     let tx = client
         .build_transaction()
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -661,41 +658,44 @@ async fn join_snapshot(
         .start()
         .await
         .map_err(db_error)?;
-    let (last_id, room_id, page) = read_page(&*tx, room, page).await?;
-    let Some(room_id) = room_id else {
+    let (paged, found) = tokio::try_join!(
+        read_page(&*tx, &page_statement, room, page),
+        join_state(&*tx, &state_statement, room, viewer),
+    )?;
+    let Some(JoinState { last_id, state, .. }) = found else {
         return Ok(None);
     };
-    let outcome = match join_state(&*tx, room_id, viewer).await? {
-        None => return Ok(None),
-        Some(Err(refusal)) => JoinOutcome::Refused(refusal),
-        Some(Ok(mut state)) => {
-            (state.read_id, state.listed) =
-                postgres_mine::membership(&*tx, room_id, viewer).await?;
-            JoinOutcome::Joined(RoomSnapshot {
-                page,
-                last_id: last_id.unwrap_or(0),
-                state,
-            })
-        }
+    let outcome = match state {
+        Err(refusal) => JoinOutcome::Refused(refusal),
+        Ok(state) => JoinOutcome::Joined(RoomSnapshot {
+            page: paged.2,
+            last_id,
+            state,
+        }),
     };
     tx.commit().await.map_err(db_error)?;
     Ok(Some(outcome))
+}
+
+/// The page statement for `page`'s direction.
+fn page_sql(page: Page) -> &'static str {
+    match page.bounds().direction {
+        Direction::Older => PAGE_BEFORE,
+        Direction::Newer => PAGE_AFTER,
+    }
 }
 
 /// Reads a page of `room` and, from the same statement, its newest id and
 /// row id (`None` when the room does not exist).
 async fn read_page(
     client: &impl tokio_postgres::GenericClient,
+    statement: &tokio_postgres::Statement,
     room: &RoomName,
     page: Page,
 ) -> Result<(Option<u64>, Option<i64>, HistoryPage), StoreError> {
     let bounds = page.bounds();
-    let sql = match bounds.direction {
-        Direction::Older => PAGE_BEFORE,
-        Direction::Newer => PAGE_AFTER,
-    };
     let rows = client
-        .query(sql, &[&room.as_str(), &bounds.bound, &bounds.fetch])
+        .query(statement, &[&room.as_str(), &bounds.bound, &bounds.fetch])
         .await
         .map_err(db_error)?;
     let (mut last_id, mut room_id) = (None, None);

@@ -1,13 +1,14 @@
 //! PostgreSQL's side of remembered rooms and read markers: each is one
 //! statement on a pooled connection (atomic on its own, so no writer
-//! queue is needed), and the membership a join reads in its snapshot.
+//! queue is needed). A join reads the membership with the room's state
+//! (`postgres_rooms::JOIN_STATE`).
 
 use chat_proto::{RoomName, UserName};
 use tokio_postgres::GenericClient;
 
 use super::page::{from_sql_id, to_sql_id};
 use super::sqlite_rooms::folded;
-use super::{Actor, MAX_MY_ROOMS, MyRoom, StoreError, StoredRoom};
+use super::{MAX_MY_ROOMS, MyRoom, StoreError, StoredRoom};
 
 /// Lists the room for the account, adding its row when missing.
 pub(super) const REMEMBER: &str = "INSERT INTO memberships (account_id, room_id, read_id, listed)
@@ -113,32 +114,4 @@ pub(super) async fn unlist(
         .await
         .map(drop)
         .map_err(db)
-}
-
-/// The registered viewer's read marker and whether the room is listed for
-/// it, inside a join's snapshot; `(0, false)` for a guest or a room never
-/// joined.
-pub(super) async fn membership(
-    client: &impl GenericClient,
-    room_id: i64,
-    viewer: &Actor,
-) -> Result<(u64, bool), StoreError> {
-    if !viewer.registered {
-        return Ok((0, false));
-    }
-    let row = client
-        .query_opt(
-            "SELECT m.read_id, m.listed FROM memberships m JOIN accounts a ON a.id = m.account_id
-             WHERE a.name_folded = $1 AND m.room_id = $2",
-            &[&folded(viewer.name.as_str()), &room_id],
-        )
-        .await
-        .map_err(db)?;
-    match row {
-        None => Ok((0, false)),
-        Some(row) => Ok((
-            from_sql_id(row.try_get(0).map_err(db)?),
-            row.try_get(1).map_err(db)?,
-        )),
-    }
 }

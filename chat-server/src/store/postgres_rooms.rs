@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use chat_proto::Entry;
-use tokio_postgres::GenericClient;
+use chat_proto::{Entry, RoomName};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Statement};
 
 use super::batch::Pending;
 use super::fingerprint::ResendKey;
@@ -464,42 +465,73 @@ pub(super) async fn revive(
     .await
 }
 
-/// The room's state and the viewer's role, or why it may not enter;
-/// `None` when the room is deleted.
+/// Everything a join decides by, in one statement: the room's columns,
+/// the viewer's place in it, the ops in name order and, for a registered
+/// viewer (`$3`), its membership row (a guest has none, even under a
+/// registered name's spelling). Prepare it with the client's statement
+/// cache and hand it to [`join_state`].
+pub(super) const JOIN_STATE: &str = "
+    SELECT r.id, r.last_id, r.owner, r.topic, r.private, r.deleted_at IS NOT NULL,
+           EXISTS (SELECT 1 FROM ops WHERE room_id = r.id AND name_folded = $2),
+           EXISTS (SELECT 1 FROM bans WHERE room_id = r.id AND name_folded = $2),
+           EXISTS (SELECT 1 FROM access WHERE room_id = r.id AND name_folded = $2),
+           ARRAY(SELECT name FROM ops WHERE room_id = r.id ORDER BY name),
+           COALESCE(m.read_id, 0), COALESCE(m.listed, FALSE)
+    FROM rooms r
+    LEFT JOIN accounts a ON $3 AND a.name_folded = $2
+    LEFT JOIN memberships m ON m.account_id = a.id AND m.room_id = r.id
+    WHERE r.name = $1";
+
+/// A room as a join (or a search of it) finds it, for one viewer.
+pub(super) struct JoinState {
+    pub(super) room_id: i64,
+    /// The room's newest id in the same snapshot.
+    pub(super) last_id: u64,
+    /// The room's state and the viewer's role, read marker and listing,
+    /// or why the viewer may not enter.
+    pub(super) state: Result<RoomState, Refusal>,
+}
+
+/// What a join of `room` by `viewer` reads besides the page, one round
+/// trip with `statement` ([`JOIN_STATE`], prepared on this connection);
+/// `None` when the room does not exist or is deleted.
 pub(super) async fn join_state(
     client: &impl GenericClient,
-    room_id: i64,
+    statement: &Statement,
+    room: &RoomName,
     viewer: &Actor,
-) -> Result<Option<Result<RoomState, Refusal>>, StoreError> {
-    let (owner, topic, private, deleted) = room_row(client, room_id).await?;
-    if deleted {
+) -> Result<Option<JoinState>, StoreError> {
+    let name = viewer.name.as_str();
+    let params: [&(dyn ToSql + Sync); 3] = [&room.as_str(), &folded(name), &viewer.registered];
+    let Some(row) = client.query_opt(statement, &params).await.map_err(db)? else {
+        return Ok(None);
+    };
+    if row.try_get::<_, bool>(5).map_err(db)? {
         return Ok(None);
     }
-    let mut me = person(client, room_id, viewer.name.as_str()).await?;
-    me.owner = owns(&owner, viewer.name.as_str());
-    if let Err(refusal) = rules::may_enter(viewer, &me, private) {
-        return Ok(Some(Err(refusal)));
-    }
-    let rows = client
-        .query(
-            "SELECT name FROM ops WHERE room_id = $1 ORDER BY name",
-            &[&room_id],
-        )
-        .await
-        .map_err(db)?;
-    let ops = rows
-        .iter()
-        .map(|row| row.try_get(0).map_err(db))
-        .collect::<Result<Vec<String>, _>>()?;
-    let role = rules::role_of(&me);
-    Ok(Some(Ok(RoomState {
-        topic,
-        owner,
-        ops,
-        private,
-        role,
-        // A join reads them with the snapshot; `may_join` needs neither.
-        read_id: 0,
-        listed: false,
-    })))
+    let owner: Option<String> = row.try_get(2).map_err(db)?;
+    let me = PersonFacts {
+        op: row.try_get(6).map_err(db)?,
+        banned: row.try_get(7).map_err(db)?,
+        access: row.try_get(8).map_err(db)?,
+        owner: owns(&owner, name),
+    };
+    let private = row.try_get(4).map_err(db)?;
+    let state = match rules::may_enter(viewer, &me, private) {
+        Err(refusal) => Err(refusal),
+        Ok(()) => Ok(RoomState {
+            topic: text(row.try_get(3).map_err(db)?),
+            owner,
+            ops: row.try_get(9).map_err(db)?,
+            private,
+            role: rules::role_of(&me),
+            read_id: from_sql_id(row.try_get(10).map_err(db)?),
+            listed: row.try_get(11).map_err(db)?,
+        }),
+    };
+    Ok(Some(JoinState {
+        room_id: row.try_get(0).map_err(db)?,
+        last_id: from_sql_id(row.try_get(1).map_err(db)?),
+        state,
+    }))
 }

@@ -3,10 +3,10 @@
 //! reactions are gathered, so only the page's messages pay for them.
 
 use chat_proto::Entry;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::{GenericClient, Row, Statement};
 
 use super::page::{from_sql_id, to_sql_id};
-use super::postgres_rooms::{db, join_state, text};
+use super::postgres_rooms::{JoinState, db, join_state, text};
 use super::rows::{EntryRow, attach_reactions};
 use super::search::{SearchPage, SearchQuery, SearchScope};
 use super::sqlite_rooms::folded;
@@ -62,6 +62,7 @@ fn everywhere_matches_sql() -> String {
 /// the room it names. A room that does not exist has no matches.
 pub(super) async fn search(
     client: &impl GenericClient,
+    state: &Statement,
     viewer: &Actor,
     query: &SearchQuery,
 ) -> Result<Result<SearchPage, Refusal>, StoreError> {
@@ -71,19 +72,15 @@ pub(super) async fn search(
     let tsquery = query.tsquery();
     let rows = match &query.scope {
         SearchScope::Room { room, before } => {
-            let found = client
-                .query_opt("SELECT id FROM rooms WHERE name = $1", &[&room.as_str()])
-                .await
-                .map_err(db)?;
-            let Some(found) = found else {
-                return Ok(Ok(SearchPage::default()));
-            };
-            let room_id: i64 = found.try_get(0).map_err(db)?;
-            match join_state(client, room_id, viewer).await? {
+            // A room missing or deleted has no matches.
+            let room_id = match join_state(client, state, room, viewer).await? {
                 None => return Ok(Ok(SearchPage::default())),
-                Some(Err(refusal)) => return Ok(Err(refusal)),
-                Some(Ok(_)) => {}
-            }
+                Some(JoinState {
+                    state: Err(refusal),
+                    ..
+                }) => return Ok(Err(refusal)),
+                Some(JoinState { room_id, .. }) => room_id,
+            };
             let before = before.map_or(i64::MAX, to_sql_id);
             let sql = room_matches_sql();
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =

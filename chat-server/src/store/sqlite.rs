@@ -46,7 +46,9 @@ use super::rules::decide;
 use super::search::{SearchPage, SearchQuery};
 use super::sqlite_fixable::page_reactions;
 use super::sqlite_mine::{self, MineWrite};
-use super::sqlite_rooms::{STREAM_SCHEMA, apply, folded, join_state, load_facts, revive};
+use super::sqlite_rooms::{
+    JoinState, STREAM_SCHEMA, apply, folded, join_state, load_facts, revive,
+};
 use super::sqlite_search::{self, SearchBacklog, Unindexed};
 use super::{
     Actor, Change, CommitListener, HistoryPage, JoinOutcome, MessageStore, MyRoom, NewEntry,
@@ -361,17 +363,6 @@ impl MessageStore for SqliteStore {
             read(room, viewer)
                 .await?
                 .ok_or_else(|| StoreError::Database("the room was deleted again".into()))
-        })
-    }
-
-    fn may_join(&self, room: &RoomName, viewer: &Actor) -> StoreFuture<Option<Refusal>> {
-        let room = room.clone();
-        let viewer = viewer.clone();
-        self.read(move |conn| {
-            let Some((room_id, _)) = room_row(conn, &room)? else {
-                return Ok(None);
-            };
-            Ok(join_state(conn, room_id, &viewer)?.and_then(Result::err))
         })
     }
 
@@ -1168,26 +1159,27 @@ fn read_join(
 ) -> rusqlite::Result<Option<JoinOutcome>> {
     // Deferred: the snapshot is taken at the first SELECT and holds for all.
     let tx = conn.unchecked_transaction()?;
-    let Some((room_id, last_id)) = room_row(&tx, room)? else {
+    let Some(JoinState {
+        room_id,
+        last_id,
+        state,
+    }) = join_state(&tx, room, viewer)?
+    else {
         return Ok(None);
     };
-    let outcome = match join_state(&tx, room_id, viewer)? {
-        None => return Ok(None),
-        Some(Err(refusal)) => JoinOutcome::Refused(refusal),
-        Some(Ok(mut state)) => {
-            (state.read_id, state.listed) = sqlite_mine::membership(&tx, room_id, viewer)?;
-            JoinOutcome::Joined(RoomSnapshot {
-                page: read_page(&tx, room_id, room.as_str(), page)?,
-                last_id,
-                state,
-            })
-        }
+    let outcome = match state {
+        Err(refusal) => JoinOutcome::Refused(refusal),
+        Ok(state) => JoinOutcome::Joined(RoomSnapshot {
+            page: read_page(&tx, room_id, room.as_str(), page)?,
+            last_id,
+            state,
+        }),
     };
     tx.commit()?;
     Ok(Some(outcome))
 }
 
-pub(super) fn room_row(conn: &Connection, room: &RoomName) -> rusqlite::Result<Option<(i64, u64)>> {
+fn room_row(conn: &Connection, room: &RoomName) -> rusqlite::Result<Option<(i64, u64)>> {
     conn.prepare_cached("SELECT id, last_id FROM rooms WHERE name = ?1")?
         .query_row([room.as_str()], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, u64>(1)?))

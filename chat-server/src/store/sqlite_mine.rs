@@ -1,14 +1,15 @@
 //! SQLite's side of remembered rooms and read markers: the writes the
 //! writer thread runs in its batches (so a burst of `read`s shares one
-//! transaction with whatever else is queued), the reads the reader thread
-//! serves, and the membership a join reads in its snapshot.
+//! transaction with whatever else is queued) and the reads the reader
+//! thread serves. A join reads the membership with the room's state
+//! (`sqlite_rooms::JOIN_STATE`).
 
 use chat_proto::{RoomName, UserName};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::batch::{Reply, Settle, answer};
 use super::sqlite_rooms::folded;
-use super::{Actor, MAX_MY_ROOMS, MyRoom, StoreError, StoredRoom};
+use super::{MAX_MY_ROOMS, MyRoom, StoreError, StoredRoom};
 
 /// Lists the room for the account, adding its row when missing.
 const REMEMBER: &str = "INSERT INTO memberships (account_id, room_id, read_id, listed)
@@ -122,27 +123,4 @@ pub(super) fn my_rooms(conn: &Connection, user: &UserName) -> rusqlite::Result<V
         })
     })?;
     rows.collect()
-}
-
-/// The registered viewer's read marker in the room and whether the room
-/// is listed for it, inside a join's snapshot; `(0, false)` for a guest
-/// or a room never joined.
-pub(super) fn membership(
-    conn: &Connection,
-    room_id: i64,
-    viewer: &Actor,
-) -> rusqlite::Result<(u64, bool)> {
-    if !viewer.registered {
-        return Ok((0, false));
-    }
-    let found = conn
-        .prepare_cached(
-            "SELECT m.read_id, m.listed FROM memberships m JOIN accounts a ON a.id = m.account_id
-             WHERE a.name_folded = ?1 AND m.room_id = ?2",
-        )?
-        .query_row(params![folded(viewer.name.as_str()), room_id], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .optional()?;
-    Ok(found.unwrap_or((0, false)))
 }

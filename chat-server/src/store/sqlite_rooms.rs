@@ -4,6 +4,7 @@
 //! keyed by their folded name (`ops`, `bans`, `access`; the owner is kept
 //! as spelled and compared folded).
 
+use chat_proto::RoomName;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fingerprint::ResendKey;
@@ -309,36 +310,81 @@ pub(super) fn revive(
     .map(|rows| rows == 1)
 }
 
-/// What a join of room `room_id` by `viewer` reads besides the page: the
-/// room's state and the viewer's role, or why the viewer may not enter;
-/// `None` when the room is deleted.
+/// The room's columns, the viewer's place in it and, for a registered
+/// viewer, its membership row: everything a join decides by, in one
+/// statement (`?3` is whether the viewer is registered: a guest has no
+/// membership even under a registered name's spelling).
+const JOIN_STATE: &str = "
+    SELECT r.id, r.last_id, r.owner, r.topic, r.private, r.deleted_at IS NOT NULL,
+           EXISTS (SELECT 1 FROM ops WHERE room_id = r.id AND name_folded = ?2),
+           EXISTS (SELECT 1 FROM bans WHERE room_id = r.id AND name_folded = ?2),
+           EXISTS (SELECT 1 FROM access WHERE room_id = r.id AND name_folded = ?2),
+           COALESCE(m.read_id, 0), COALESCE(m.listed, 0)
+    FROM rooms r
+    LEFT JOIN accounts a ON ?3 AND a.name_folded = ?2
+    LEFT JOIN memberships m ON m.account_id = a.id AND m.room_id = r.id
+    WHERE r.name = ?1";
+
+/// A room as a join (or a search of it) finds it, for one viewer.
+pub(super) struct JoinState {
+    pub(super) room_id: i64,
+    pub(super) last_id: u64,
+    /// The room's state and the viewer's role, read marker and listing,
+    /// or why the viewer may not enter.
+    pub(super) state: Result<RoomState, Refusal>,
+}
+
+/// What a join of `room` by `viewer` reads besides the page; `None` when
+/// the room does not exist or is deleted (it must be made first).
 pub(super) fn join_state(
     conn: &Connection,
-    room_id: i64,
+    room: &RoomName,
     viewer: &Actor,
-) -> rusqlite::Result<Option<Result<RoomState, Refusal>>> {
-    let (owner, topic, private, deleted) = room_row(conn, room_id)?;
-    if deleted {
+) -> rusqlite::Result<Option<JoinState>> {
+    let name = viewer.name.as_str();
+    let row = conn
+        .prepare_cached(JOIN_STATE)?
+        .query_row(
+            params![room.as_str(), folded(name), viewer.registered],
+            |row| {
+                let me = PersonFacts {
+                    op: row.get(6)?,
+                    banned: row.get(7)?,
+                    access: row.get(8)?,
+                    owner: false,
+                };
+                // Ops and role once the owner is compared and entry allowed.
+                let state = RoomState {
+                    topic: row.get(3)?,
+                    owner: row.get(2)?,
+                    private: row.get(4)?,
+                    read_id: row.get(9)?,
+                    listed: row.get(10)?,
+                    ..RoomState::default()
+                };
+                Ok((row.get(0)?, row.get(1)?, row.get::<_, bool>(5)?, me, state))
+            },
+        )
+        .optional()?;
+    let Some((room_id, last_id, false, mut me, mut state)) = row else {
         return Ok(None);
-    }
-    let mut me = person(conn, room_id, viewer.name.as_str())?;
-    me.owner = owns(&owner, viewer.name.as_str());
-    if let Err(refusal) = rules::may_enter(viewer, &me, private) {
-        return Ok(Some(Err(refusal)));
-    }
-    let mut stmt = conn.prepare_cached("SELECT name FROM ops WHERE room_id = ?1 ORDER BY name")?;
-    let ops = stmt
-        .query_map([room_id], |row| row.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
-    let role = rules::role_of(&me);
-    Ok(Some(Ok(RoomState {
-        topic,
-        owner,
-        ops,
-        private,
-        role,
-        // A join reads them with the snapshot; `may_join` needs neither.
-        read_id: 0,
-        listed: false,
-    })))
+    };
+    me.owner = owns(&state.owner, name);
+    state.role = rules::role_of(&me);
+    let state = match rules::may_enter(viewer, &me, state.private) {
+        Err(refusal) => Err(refusal),
+        Ok(()) => {
+            let mut stmt =
+                conn.prepare_cached("SELECT name FROM ops WHERE room_id = ?1 ORDER BY name")?;
+            state.ops = stmt
+                .query_map([room_id], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(state)
+        }
+    };
+    Ok(Some(JoinState {
+        room_id,
+        last_id,
+        state,
+    }))
 }

@@ -16,9 +16,9 @@ use tokio::sync::{Notify, mpsc};
 
 use super::rows::attach_reactions;
 use super::search::{SearchPage, SearchQuery, SearchScope};
-use super::sqlite::{room_row, stored_entry};
+use super::sqlite::stored_entry;
 use super::sqlite_fixable::page_reactions;
-use super::sqlite_rooms::{folded, join_state};
+use super::sqlite_rooms::{JoinState, folded, join_state};
 use super::{Actor, Refusal};
 
 /// How far a room id is shifted in an index rowid: ids below 2^36 fit.
@@ -201,13 +201,16 @@ pub(super) fn search(
     let tx = conn.unchecked_transaction()?;
     let found = match &query.scope {
         SearchScope::Room { room, before } => {
-            let Some((room_id, _)) = room_row(&tx, room)? else {
-                return Ok(Ok(SearchPage::default()));
-            };
-            match join_state(&tx, room_id, viewer)? {
+            // A room missing or deleted has no matches.
+            match join_state(&tx, room, viewer)? {
                 None => Ok(Vec::new()),
-                Some(Err(refusal)) => Err(refusal),
-                Some(Ok(_)) => room_matches(&tx, query, room_id, room.as_str(), *before).map(Ok)?,
+                Some(JoinState {
+                    state: Err(refusal),
+                    ..
+                }) => Err(refusal),
+                Some(JoinState { room_id, .. }) => {
+                    room_matches(&tx, query, room_id, room.as_str(), *before).map(Ok)?
+                }
             }
         }
         SearchScope::Everywhere { before_ts } => {
