@@ -743,12 +743,20 @@ mod tests {
         outbox.push(Frame::text("a"));
         outbox.take_queued();
         outbox.trim();
-        assert_eq!(capacity(&outbox), KEPT_SLOTS, "a small queue keeps its slots");
+        assert_eq!(
+            capacity(&outbox),
+            KEPT_SLOTS,
+            "a small queue keeps its slots"
+        );
         for _ in 0..40 {
             outbox.push_presence(Frame::text("p"));
         }
         outbox.trim();
-        assert_eq!(outbox.take_queued().len(), 40, "a queue in use is not trimmed");
+        assert_eq!(
+            outbox.take_queued().len(),
+            40,
+            "a queue in use is not trimmed"
+        );
         assert!(capacity(&outbox) >= 40);
         outbox.trim();
         assert_eq!(capacity(&outbox), 0, "the burst's room is given back");

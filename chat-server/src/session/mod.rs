@@ -229,7 +229,10 @@ impl Session {
     /// and the body's copy of it side by side in its future (rustc issue
     /// 62958), a second session's worth of bytes resident for every
     /// connection. The block's captured `self` is the only copy.
-    #[expect(clippy::manual_async_fn, reason = "an async fn would hold the session twice")]
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would hold the session twice"
+    )]
     pub fn run(mut self) -> impl Future<Output = ()> + Send {
         async move {
             let metrics = self.cx.shared.metrics.clone();
