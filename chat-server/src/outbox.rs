@@ -54,6 +54,9 @@ pub struct Frame(Bytes);
 const MAX_HEADER: usize = 10;
 /// Room first reserved for a frame encoded in place: a chat message fits.
 const ENCODE_CAPACITY: usize = 512;
+/// Slots an empty queue may keep: past this, [`Outbox::trim`] gives its
+/// room back (40 bytes a slot).
+const KEPT_SLOTS: usize = 4;
 
 /// The header of one final, unmasked text frame of `len` payload bytes:
 /// the bytes, and how many of them are used.
@@ -269,6 +272,19 @@ impl Outbox {
 
     fn queue(&self) -> MutexGuard<'_, Queue> {
         lock(&self.shared.queue)
+    }
+
+    /// Gives back, once the queue is empty, the room a burst grew it to
+    /// (a join's presence, a batch while the socket was blocked): an idle
+    /// connection would otherwise keep its largest queue for its life.
+    /// Called by the session when it has drained, not on the fan-out's
+    /// path, where a queue that grows and empties at every batch would
+    /// pay for growing it again each time.
+    pub fn trim(&self) {
+        let mut queue = self.queue();
+        if queue.items.is_empty() && queue.items.capacity() > KEPT_SLOTS {
+            queue.items = VecDeque::new();
+        }
     }
 
     /// Queues a frame to be written at once (written here if the socket
@@ -718,6 +734,34 @@ mod tests {
         assert!(outbox.is_kicked());
         assert_eq!(outbox.take_queued().len(), 1, "the large frame is queued");
         assert_eq!(outbox.queued_bytes(), 0, "the refused frame is not counted");
+    }
+
+    #[test]
+    fn a_drained_queue_gives_back_the_room_a_burst_grew_it_to() {
+        let outbox = Outbox::new(64);
+        let capacity = |outbox: &Outbox| outbox.queue().items.capacity();
+        outbox.push(Frame::text("a"));
+        outbox.take_queued();
+        outbox.trim();
+        assert_eq!(
+            capacity(&outbox),
+            KEPT_SLOTS,
+            "a small queue keeps its slots"
+        );
+        for _ in 0..40 {
+            outbox.push_presence(Frame::text("p"));
+        }
+        outbox.trim();
+        assert_eq!(
+            outbox.take_queued().len(),
+            40,
+            "a queue in use is not trimmed"
+        );
+        assert!(capacity(&outbox) >= 40);
+        outbox.trim();
+        assert_eq!(capacity(&outbox), 0, "the burst's room is given back");
+        assert!(outbox.push(Frame::text("b")), "and grown again when needed");
+        assert_eq!(outbox.take_queued().len(), 1);
     }
 
     #[test]

@@ -145,9 +145,21 @@ impl Context {
 }
 
 /// A frame the rate limit holds back (`None` for a ping, which the library
-/// has answered already) until its token is due.
+/// has answered already) until its token is due, and the timer for it.
+/// Boxed in the session, and made only when a frame is held: most
+/// sessions are never slowed, and inline (with its timer) it would be
+/// resident in every one.
 struct Held {
     request: Option<ClientRequest>,
+    release: Pin<Box<Sleep>>,
+}
+
+/// Waits for `timer`; forever when there is none. Cancel-safe.
+async fn expiry(timer: Option<&mut Pin<Box<Sleep>>>) {
+    match timer {
+        Some(timer) => timer.as_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The session's slots: in the server's pool and in its address's share.
@@ -164,9 +176,7 @@ pub struct Session {
     login: Option<Login>,
     rate_limit: RateLimit,
     /// `Some` while the session is slowed: nothing is read meanwhile.
-    held: Option<Held>,
-    /// When the held frame's token is due.
-    release: Pin<Box<Sleep>>,
+    held: Option<Box<Held>>,
     /// Whether this session has been slowed before (counted once).
     throttled: bool,
     cx: Context,
@@ -196,7 +206,6 @@ impl Session {
                 Instant::now().into_std(),
             ),
             held: None,
-            release: Box::pin(tokio::time::sleep(std::time::Duration::ZERO)),
             throttled: false,
             cx: Context {
                 conn: shared.next_conn_id(),
@@ -215,37 +224,52 @@ impl Session {
 
     /// Serves the connection until it ends, then closes it and leaves
     /// every room.
-    pub async fn run(mut self) {
-        let metrics = self.cx.shared.metrics.clone();
-        metrics.connections_open.fetch_add(1, Ordering::Relaxed);
-        let ending = self.serve().await;
-        let peer = self.cx.peer;
-        let user = self.login.as_ref().map(|login| login.user.to_string());
-        let user = user.as_deref().unwrap_or("");
-        tracing::debug!(%peer, user, ?ending, "connection ending");
-        if ending == Ending::HelloTimeout {
-            metrics.handshake_timeouts.fetch_add(1, Ordering::Relaxed);
+    ///
+    /// Not an `async fn`: one taking `self` by value keeps the argument
+    /// and the body's copy of it side by side in its future (rustc issue
+    /// 62958), a second session's worth of bytes resident for every
+    /// connection. The block's captured `self` is the only copy.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would hold the session twice"
+    )]
+    pub fn run(mut self) -> impl Future<Output = ()> + Send {
+        async move {
+            let metrics = self.cx.shared.metrics.clone();
+            metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+            let ending = self.serve().await;
+            let peer = self.cx.peer;
+            let user = self.login.as_ref().map(|login| login.user.to_string());
+            let user = user.as_deref().unwrap_or("");
+            tracing::debug!(%peer, user, ?ending, "connection ending");
+            if ending == Ending::HelloTimeout {
+                metrics.handshake_timeouts.fetch_add(1, Ordering::Relaxed);
+            }
+            self.report_ending(ending, user);
+            // Leave first, so the room stops queueing frames for a connection
+            // that is going away.
+            for (_, room) in self.cx.rooms.drain() {
+                self.cx.shared.registry.leave(&room, self.cx.conn);
+            }
+            let appends = &mut self.cx.appends;
+            let settle = async { while appends.next().await.is_some() {} };
+            self.socket.close(&mut self.outbound, ending, settle).await;
+            if let Some(login) = self.login.take() {
+                metrics.session_ended(login.kind);
+            }
+            metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
         }
-        self.report_ending(ending, user);
-        // Leave first, so the room stops queueing frames for a connection
-        // that is going away.
-        for (_, room) in self.cx.rooms.drain() {
-            self.cx.shared.registry.leave(&room, self.cx.conn);
-        }
-        let appends = &mut self.cx.appends;
-        let settle = async { while appends.next().await.is_some() {} };
-        self.socket.close(&mut self.outbound, ending, settle).await;
-        if let Some(login) = self.login.take() {
-            metrics.session_ended(login.kind);
-        }
-        metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
     }
 
     async fn serve(&mut self) -> Ending {
-        let hello_deadline = tokio::time::sleep(self.cx.shared.config.handshake_timeout);
-        tokio::pin!(hello_deadline);
+        let hello_timeout = self.cx.shared.config.handshake_timeout;
+        let mut hello_deadline = Some(Box::pin(tokio::time::sleep(hello_timeout)));
         let mut was_reading = true;
         loop {
+            if self.login.is_some() {
+                // Its timer is not kept for the session's life.
+                hello_deadline = None;
+            }
             let backlogged = self.cx.appends.len() >= MAX_APPENDS_IN_FLIGHT;
             let reading = self.held.is_none() && !backlogged;
             if reading && !was_reading {
@@ -267,12 +291,14 @@ impl Session {
                     entry::settled(&self.cx, receipt);
                     Ok(())
                 }
-                () = self.release.as_mut(), if self.held.is_some() => Box::pin(self.release_held()).await,
+                () = expiry(self.held.as_mut().map(|held| &mut held.release)), if self.held.is_some() => {
+                    Box::pin(self.release_held()).await
+                }
                 incoming = self.socket.read(), if reading => {
                     self.keepalive.heard();
                     Box::pin(self.on_incoming(incoming)).await
                 }
-                () = &mut hello_deadline, if self.login.is_none() => Err(Ending::HelloTimeout),
+                () = expiry(hello_deadline.as_mut()), if self.login.is_none() => Err(Ending::HelloTimeout),
                 () = self.keepalive.tick() => {
                     Box::pin(self.keepalive.check(&mut self.socket, !reading)).await
                 }
@@ -368,8 +394,8 @@ impl Session {
     /// Slows the session down: `request` waits for its token, due at
     /// `until`, and nothing more is read meanwhile.
     fn hold(&mut self, request: Option<ClientRequest>, until: std::time::Instant) {
-        self.release.as_mut().reset(Instant::from_std(until));
-        self.held = Some(Held { request });
+        let release = Box::pin(tokio::time::sleep_until(Instant::from_std(until)));
+        self.held = Some(Box::new(Held { request, release }));
         if !self.throttled {
             self.throttled = true;
             self.cx
@@ -386,7 +412,9 @@ impl Session {
     async fn release_held(&mut self) -> Result<(), Ending> {
         match self.take_token() {
             Verdict::WaitUntil(until) => {
-                self.release.as_mut().reset(Instant::from_std(until));
+                if let Some(held) = &mut self.held {
+                    held.release.as_mut().reset(Instant::from_std(until));
+                }
                 Ok(())
             }
             Verdict::Allowed => match self.held.take().and_then(|held| held.request) {

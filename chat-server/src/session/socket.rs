@@ -292,7 +292,10 @@ impl Outbound {
     async fn drain(&mut self, give_up_at: Instant) -> Result<(), Ending> {
         tokio::select! {
             drained = self.outbox.drain() => match drained {
-                Drained::Empty => Ok(()),
+                Drained::Empty => {
+                    self.outbox.trim();
+                    Ok(())
+                }
                 Drained::Failed => Err(Ending::Gone),
             },
             () = self.outbox.kicked() => Err(Ending::SlowConsumer),
