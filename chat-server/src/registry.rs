@@ -587,9 +587,14 @@ impl RoomRegistry {
     }
 
     /// A logged-in connection of `user`: invitations and its
-    /// conversations reach it anywhere.
-    pub fn online(&self, user: &UserName, conn: ConnId, outbox: &Outbox) {
-        lock(&self.online)
+    /// conversations reach it anywhere. `welcome` runs under the index's
+    /// lock, before the connection is in it: nothing sent to the user
+    /// comes before the welcome, and nothing committed after the welcome
+    /// was queued misses the connection.
+    pub fn online(&self, user: &UserName, conn: ConnId, outbox: &Outbox, welcome: impl FnOnce()) {
+        let mut online = lock(&self.online);
+        welcome();
+        online
             .entry(user.folded().into_string())
             .or_default()
             .insert(conn, outbox.clone());
@@ -891,10 +896,10 @@ mod tests {
             Outbox::new(64),
             Outbox::new(64),
         );
-        registry.online(&user("Ann"), ConnId(1), &ann);
-        registry.online(&user("bob"), ConnId(2), &bob_in);
-        registry.online(&user("bob"), ConnId(3), &bob_out);
-        registry.online(&user("carol"), ConnId(4), &carol);
+        registry.online(&user("Ann"), ConnId(1), &ann, || ());
+        registry.online(&user("bob"), ConnId(2), &bob_in, || ());
+        registry.online(&user("bob"), ConnId(3), &bob_out, || ());
+        registry.online(&user("carol"), ConnId(4), &carol, || ());
         let handle = registry.subscribe(&conversation, ConnId(2), &user("bob"), &bob_in);
         registry.activate(&handle, ConnId(2), 0, &joined("@ann+bob", 0));
         // Bob joined, and nobody hears of it: a conversation has no presence.

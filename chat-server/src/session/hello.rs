@@ -158,18 +158,22 @@ fn welcome(cx: &Context, hello_user: UserName, admission: Admission) -> Login {
         registered: guest.is_none(),
         admin,
     };
-    cx.replies.send(&ServerFrame::Welcome {
+    let welcome = ServerFrame::Welcome {
         user: user.to_string(),
         guest: guest.is_some(),
         registered,
         protocol: chat_proto::limits::PROTOCOL_2,
         server: crate::SERVER_NAME.to_owned(),
         admin,
-    });
-    tracing::debug!(peer = %cx.peer, user = %user, ?kind, "session started");
+    };
+    // With the welcome, so a conversation entry committed once the client
+    // has it reaches this connection too.
     cx.shared
         .registry
-        .online(&user, cx.conn, cx.replies.outbox());
+        .online(&user, cx.conn, cx.replies.outbox(), || {
+            cx.replies.send(&welcome)
+        });
+    tracing::debug!(peer = %cx.peer, user = %user, ?kind, "session started");
     let online = Online {
         registry: cx.shared.registry.clone(),
         user: user.clone(),
