@@ -700,7 +700,8 @@ impl Writer {
             let (asked, writes) = index_requests(writes);
             self.commit(appends, writes);
             if asked.is_some() || self.backlog.is_due() || close.is_some() {
-                self.index_backlog(asked.unwrap_or_default());
+                let closing = close.is_some();
+                self.index_backlog(asked.unwrap_or_default(), &commands_rx, closing);
             }
             if let Some(reply) = close {
                 let _ = reply.send(self.flush());
@@ -711,14 +712,37 @@ impl Writer {
         self.backlog.wake();
     }
 
-    /// Indexes every room's new messages in one transaction, off the
-    /// commit path, and answers the searches waiting for it. A failure
-    /// leaves the backlog for the next try; what is indexed meanwhile
-    /// stays searchable.
-    fn index_backlog(&mut self, asked: Vec<Reply<()>>) {
-        let indexed = self.index_rooms();
-        if let Err(e) = &indexed {
-            tracing::warn!(error = %e, "indexing new messages for search failed; will retry");
+    /// Indexes the rooms' new messages, off the commit path, a chunk per
+    /// transaction, and answers the searches waiting for it. Chunks go on
+    /// while the queue is empty; once commands wait, the rest is left for
+    /// later, unless a search waits for it or the writer closes. A
+    /// failure leaves the backlog for the next try; what is indexed
+    /// meanwhile stays searchable.
+    fn index_backlog(
+        &mut self,
+        asked: Vec<Reply<()>>,
+        queue: &mpsc::Receiver<Command<Write>>,
+        closing: bool,
+    ) {
+        // The timer's request has no one waiting on it.
+        let everything = closing || asked.iter().any(|reply| !reply.is_closed());
+        let indexed = loop {
+            match self.index_chunk() {
+                Ok(true) if !self.backlog.is_empty() && (everything || queue.is_empty()) => {}
+                Ok(_) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        match &indexed {
+            // Once per run of failures: the timer retries every 250 ms.
+            Err(e) if self.backlog.failed() => {
+                tracing::warn!(error = %e, "indexing new messages for search failed; will retry");
+            }
+            Err(_) => {}
+            Ok(()) => self.backlog.recovered(),
+        }
+        if !self.backlog.is_empty() {
+            self.backlog.wake();
         }
         let answer = indexed.map_err(db_error);
         for reply in asked {
@@ -726,9 +750,11 @@ impl Writer {
         }
     }
 
-    fn index_rooms(&mut self) -> rusqlite::Result<()> {
+    /// Indexes one chunk of the backlog in one transaction; false when
+    /// there was nothing it could do.
+    fn index_chunk(&mut self) -> rusqlite::Result<bool> {
         if self.backlog.is_empty() || self.health.permanent_fault().is_some() {
-            return Ok(());
+            return Ok(false);
         }
         let tx = self
             .conn
@@ -737,30 +763,23 @@ impl Writer {
             self.rooms = load_rooms(&tx)?;
             self.rooms_stale = false;
         }
-        let behind: Vec<(&str, Unindexed)> = self
-            .backlog
-            .rooms()
-            .filter_map(|name| Some((name, *self.rooms.get(name)?)))
-            .filter(|(_, row)| row.last_id > row.indexed_through)
-            .map(|(name, row)| {
-                let range = Unindexed {
-                    room_id: row.id,
-                    after: row.indexed_through,
-                    through: row.last_id,
-                };
-                (name, range)
+        let chunk = self.backlog.chunk(|name| {
+            let row = self.rooms.get(name)?;
+            Some(Unindexed {
+                room_id: row.id,
+                after: row.indexed_through,
+                through: row.last_id,
             })
-            .collect();
-        let ranges: Vec<Unindexed> = behind.iter().map(|(_, range)| *range).collect();
-        sqlite_search::index_ranges(&tx, &ranges)?;
+        });
+        sqlite_search::index_ranges(&tx, &chunk.ranges)?;
         tx.commit()?;
-        for (name, range) in behind {
+        for (name, range) in chunk.rooms.iter().zip(&chunk.ranges) {
             if let Some(row) = self.rooms.get_mut(name) {
                 row.indexed_through = range.through;
             }
         }
-        self.backlog.clear();
-        Ok(())
+        self.backlog.done(&chunk);
+        Ok(true)
     }
 
     /// Checkpoints the WAL at shutdown; an error unless everything

@@ -83,10 +83,26 @@ pub(super) struct SearchBacklog {
     entries: usize,
     /// Tells the store's timer that the backlog is no longer empty.
     wake: Arc<Notify>,
+    /// The last try to index failed.
+    failing: bool,
 }
 
 /// Entries waiting that make the writer index them after its commit.
 pub(super) const BACKLOG_ROWS: usize = 1024;
+/// About how many entries one indexing transaction takes, so a large
+/// backlog (a database written by another program, a crash under load)
+/// holds appends back for one chunk at a time, not for all of it.
+const CHUNK_ENTRIES: usize = 2048;
+
+/// Rooms taken from the backlog for one indexing transaction: those with
+/// messages to index, each with its range, and those found with none.
+#[derive(Debug, Default)]
+pub(super) struct Chunk {
+    pub rooms: Vec<String>,
+    pub ranges: Vec<Unindexed>,
+    pub caught_up: Vec<String>,
+    entries: usize,
+}
 /// How long the newest messages may wait unindexed when nobody searches.
 pub(super) const BACKLOG_DELAY: Duration = Duration::from_millis(250);
 
@@ -98,6 +114,7 @@ impl SearchBacklog {
             rooms: HashSet::new(),
             entries: 0,
             wake,
+            failing: false,
         };
         behind.for_each(|room| backlog.note(room));
         backlog
@@ -119,18 +136,51 @@ impl SearchBacklog {
         self.entries >= BACKLOG_ROWS
     }
 
-    pub(super) fn rooms(&self) -> impl Iterator<Item = &str> {
-        self.rooms.iter().map(String::as_str)
-    }
-
     pub(super) fn is_empty(&self) -> bool {
         self.rooms.is_empty()
     }
 
-    /// Every room noted is in the index now.
-    pub(super) fn clear(&mut self) {
-        self.rooms.clear();
-        self.entries = 0;
+    /// The next rooms to index, about [`CHUNK_ENTRIES`] entries of them,
+    /// by what `range` says each room lacks (nothing for a room it does
+    /// not know).
+    pub(super) fn chunk(&self, range: impl Fn(&str) -> Option<Unindexed>) -> Chunk {
+        let mut chunk = Chunk::default();
+        let mut entries = 0;
+        for room in self.rooms.iter().take(CHUNK_ENTRIES) {
+            if entries >= CHUNK_ENTRIES {
+                break;
+            }
+            match range(room).filter(|r| r.through > r.after) {
+                Some(behind) => {
+                    entries += usize::try_from(behind.through - behind.after).unwrap_or(usize::MAX);
+                    chunk.rooms.push(room.clone());
+                    chunk.ranges.push(behind);
+                }
+                None => chunk.caught_up.push(room.clone()),
+            }
+        }
+        chunk.entries = entries;
+        chunk
+    }
+
+    /// The chunk's rooms are in the index now.
+    pub(super) fn done(&mut self, chunk: &Chunk) {
+        for room in chunk.rooms.iter().chain(&chunk.caught_up) {
+            self.rooms.remove(room);
+        }
+        self.entries = match self.rooms.is_empty() {
+            true => 0,
+            false => self.entries.saturating_sub(chunk.entries),
+        };
+    }
+
+    /// A try to index failed: true when the one before did not.
+    pub(super) fn failed(&mut self) -> bool {
+        !std::mem::replace(&mut self.failing, true)
+    }
+
+    pub(super) fn recovered(&mut self) {
+        self.failing = false;
     }
 
     /// Lets the timer run once more, to see that the writer has stopped.
@@ -404,6 +454,60 @@ mod tests {
         stored(&store, edit, "e2").await;
         assert_eq!(found(&store, "gamma").await, Vec::<u64>::new());
         assert_eq!(found(&store, "epsilon").await, [third]);
+        store.close().await.unwrap();
+        index_matches_messages(&path).unwrap();
+    }
+
+    /// Stores one message in each of `rooms` through the store, then
+    /// writes `more` messages after it in each, around the index, as a
+    /// program other than the server (or a crash before indexing) would.
+    async fn write_around_the_index(path: &Path, rooms: &[&str], more: u64) {
+        let store = open(path);
+        for room in rooms {
+            let entry = NewEntry {
+                room: RoomName::parse(room).unwrap(),
+                actor: alice(),
+                change: message("first"),
+                reference: None,
+                origin: ConnId(1),
+                seen: Seen::default(),
+            };
+            store.queue_entry(entry).await.unwrap().await.unwrap();
+        }
+        store.close().await.unwrap();
+        let mut conn = Connection::open(path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for room in rooms {
+            let room_id: i64 = tx
+                .query_row("SELECT id FROM rooms WHERE name = ?1", [room], |row| {
+                    row.get(0)
+                })
+                .unwrap();
+            for id in 2..=more + 1 {
+                tx.execute(
+                    "INSERT INTO entries (room_id, id, user, text, ts) VALUES (?1, ?2, 'alice', ?3, 0)",
+                    params![room_id, id, format!("word{id}z in {room}")],
+                )
+                .unwrap();
+            }
+            tx.execute(
+                "UPDATE rooms SET last_id = ?1 WHERE id = ?2",
+                params![more + 1, room_id],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_backlog_larger_than_a_chunk_is_indexed_before_a_search_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite3");
+        // Three rooms of 1,500 unindexed messages: more than one chunk.
+        write_around_the_index(&path, &["p", "q", "r"], 1500).await;
+        let store = open(&path);
+        assert_eq!(found(&store, "word1501z").await, [1501]);
+        assert_eq!(found(&store, "word2z").await, [2]);
         store.close().await.unwrap();
         index_matches_messages(&path).unwrap();
     }
