@@ -88,11 +88,12 @@ pub(super) struct SearchBacklog {
 }
 
 /// Entries waiting that make the writer index them after its commit.
-pub(super) const BACKLOG_ROWS: usize = 1024;
-/// About how many entries one indexing transaction takes, so a large
-/// backlog (a database written by another program, a crash under load)
-/// holds appends back for one chunk at a time, not for all of it.
-const CHUNK_ENTRIES: usize = 2048;
+pub(super) const BACKLOG_ROWS: usize = 512;
+/// The most entries one indexing transaction takes: an append that
+/// arrives meanwhile waits for one chunk (a few milliseconds), not for a
+/// whole backlog (a database written by another program, a crash under
+/// load). Big enough that FTS5 writes few segments.
+const CHUNK_ENTRIES: usize = 256;
 
 /// Rooms taken from the backlog for one indexing transaction: those with
 /// messages to index, each with its range, and those found with none.
@@ -101,6 +102,8 @@ pub(super) struct Chunk {
     pub rooms: Vec<String>,
     pub ranges: Vec<Unindexed>,
     pub caught_up: Vec<String>,
+    /// The room whose range stops short of its newest message.
+    cut: Option<String>,
     entries: usize,
 }
 /// How long the newest messages may wait unindexed when nobody searches.
@@ -140,33 +143,39 @@ impl SearchBacklog {
         self.rooms.is_empty()
     }
 
-    /// The next rooms to index, about [`CHUNK_ENTRIES`] entries of them,
-    /// by what `range` says each room lacks (nothing for a room it does
-    /// not know).
+    /// The next rooms to index, at most [`CHUNK_ENTRIES`] entries of
+    /// them (the last room's range cut short when it holds more), by
+    /// what `range` says each room lacks (nothing for a room it does not
+    /// know).
     pub(super) fn chunk(&self, range: impl Fn(&str) -> Option<Unindexed>) -> Chunk {
         let mut chunk = Chunk::default();
-        let mut entries = 0;
         for room in self.rooms.iter().take(CHUNK_ENTRIES) {
-            if entries >= CHUNK_ENTRIES {
+            let left = (CHUNK_ENTRIES - chunk.entries) as u64;
+            if left == 0 {
                 break;
             }
-            match range(room).filter(|r| r.through > r.after) {
-                Some(behind) => {
-                    entries += usize::try_from(behind.through - behind.after).unwrap_or(usize::MAX);
-                    chunk.rooms.push(room.clone());
-                    chunk.ranges.push(behind);
-                }
-                None => chunk.caught_up.push(room.clone()),
+            let Some(mut behind) = range(room).filter(|r| r.through > r.after) else {
+                chunk.caught_up.push(room.clone());
+                continue;
+            };
+            if behind.through - behind.after > left {
+                behind.through = behind.after + left;
+                chunk.cut = Some(room.clone());
             }
+            chunk.entries += (behind.through - behind.after) as usize;
+            chunk.rooms.push(room.clone());
+            chunk.ranges.push(behind);
         }
-        chunk.entries = entries;
         chunk
     }
 
-    /// The chunk's rooms are in the index now.
+    /// The chunk is in the index now: its rooms leave the backlog, but
+    /// for the one whose range was cut short.
     pub(super) fn done(&mut self, chunk: &Chunk) {
         for room in chunk.rooms.iter().chain(&chunk.caught_up) {
-            self.rooms.remove(room);
+            if chunk.cut.as_ref() != Some(room) {
+                self.rooms.remove(room);
+            }
         }
         self.entries = match self.rooms.is_empty() {
             true => 0,
