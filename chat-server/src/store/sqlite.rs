@@ -42,12 +42,12 @@ use super::health::{StorageFault, StoreHealth};
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, pending_migrations};
 use super::rows::{EntryRow, attach_reactions};
-use super::rules::decide;
+use super::rules::{Facts, decide};
 use super::search::{SearchPage, SearchQuery};
 use super::sqlite_fixable::page_reactions;
 use super::sqlite_mine::{self, MineWrite};
 use super::sqlite_rooms::{
-    JoinState, STREAM_SCHEMA, apply, folded, join_state, load_facts, revive,
+    JoinState, STREAM_SCHEMA, apply, folded, join_state, load_facts, plain_message_facts, revive,
 };
 use super::sqlite_search::{self, SearchBacklog, Unindexed};
 use super::{
@@ -1103,10 +1103,10 @@ fn append(
     let row = ensure_room(tx, rooms, &entry.room, None)?;
     // Hashed once: the probe and the stored row share it.
     let key = ResendKey::of(entry);
-    if let Some(stored) = find_resent(tx, row.id, entry, key.as_ref())? {
-        return Ok((row.id, Outcome::Duplicate(stored)));
-    }
-    let facts = load_facts(tx, row.id, entry)?;
+    let facts = match resent_or_facts(tx, row.id, entry, key.as_ref())? {
+        Ok(facts) => facts,
+        Err(stored) => return Ok((row.id, Outcome::Duplicate(stored))),
+    };
     let effects = match decide(entry, &facts) {
         Ok(effects) => effects,
         Err(refusal) => return Ok((row.id, Outcome::Refused(refusal))),
@@ -1121,29 +1121,64 @@ fn append(
     Ok((row.id, Outcome::Stored(id)))
 }
 
+/// The entry the same request stored before (same user, room, `ref` and
+/// content), or else the facts the entry's rules need. Inside the
+/// writer's transaction, so it also sees this batch's earlier entries. A
+/// plain message, which every message but a reply is, reads both with
+/// one statement.
+fn resent_or_facts(
+    tx: &Transaction<'_>,
+    room_id: i64,
+    entry: &NewEntry,
+    key: Option<&ResendKey>,
+) -> rusqlite::Result<Result<Facts, Entry>> {
+    let resent = match (plain_message_facts(tx, room_id, entry, key)?, key) {
+        (Some((facts, None)), _) => return Ok(Ok(facts)),
+        (Some((_, Some(id))), Some(key)) => {
+            resent_entry(tx, entry, key, FIND_BY_ID, params![room_id, id])?
+        }
+        (_, Some(key)) => find_resent(tx, room_id, entry, key)?,
+        (_, None) => None,
+    };
+    match resent {
+        Some(stored) => Ok(Err(stored)),
+        None => load_facts(tx, room_id, entry).map(Ok),
+    }
+}
+
 /// A request stored before, by the key of the `entries_ref` index.
 const FIND_RESENT: &str = "SELECT id, user, text, ts, kind, subject, arg, flags,
             target, edited_ts, deleted FROM entries
      WHERE room_id = ?1 AND ref_user = ?2 AND client_ref = ?3 AND fingerprint = ?4";
 
-/// The entry the same request stored before (same user, room, `ref` and
-/// content), with its `ref`: one probe of the `entries_ref` index, inside
-/// the writer's transaction, so it also sees this batch's earlier entries.
+/// An entry by its key, `?1` the room's row id and `?2` its id.
+const FIND_BY_ID: &str = "SELECT id, user, text, ts, kind, subject, arg, flags,
+            target, edited_ts, deleted FROM entries WHERE room_id = ?1 AND id = ?2";
+
+/// The entry the same request stored before: one probe of the
+/// `entries_ref` index.
 fn find_resent(
     tx: &Transaction<'_>,
     room_id: i64,
     entry: &NewEntry,
-    key: Option<&ResendKey>,
+    key: &ResendKey,
 ) -> rusqlite::Result<Option<Entry>> {
-    let Some(key) = key else {
-        return Ok(None);
-    };
+    let probe = params![room_id, key.user, key.reference, &key.fingerprint[..]];
+    resent_entry(tx, entry, key, FIND_RESENT, probe)
+}
+
+/// The stored entry `sql` finds with `params`, as the resent request's
+/// answer: with its `ref`.
+fn resent_entry(
+    tx: &Transaction<'_>,
+    entry: &NewEntry,
+    key: &ResendKey,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Option<Entry>> {
     let found = tx
-        .prepare_cached(FIND_RESENT)?
-        .query_row(
-            params![room_id, key.user, key.reference, &key.fingerprint[..]],
-            |row| stored_entry(row, entry.room.as_str()),
-        )
+        .prepare_cached(sql)?
+        .query_row(params, |row| stored_entry(row, entry.room.as_str()))
         .optional()?;
     Ok(found
         .flatten()
@@ -1551,6 +1586,25 @@ mod tests {
             .unwrap();
         assert_eq!(plan.len(), 1, "{plan:?}");
         assert!(plan[0].contains("USING INDEX entries_ref"), "{plan:?}");
+        // A plain message reads its facts and the probe in one statement.
+        let facts = crate::store::sqlite_rooms::MESSAGE_FACTS;
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {facts}"))
+            .unwrap()
+            .query_map(params![1, "alice", "alice", "r", &[0_u8; 16][..]], |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains("INDEX entries_ref")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN")),
+            "{plan:?}"
+        );
         // The row keeps its ref, its author folded and a 16-byte fingerprint.
         let (reference, user, fingerprint): (String, String, Vec<u8>) = conn
             .query_row(

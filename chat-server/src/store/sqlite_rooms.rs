@@ -113,7 +113,7 @@ pub(super) fn load_facts(
 fn room_facts(conn: &Connection, room_id: i64, entry: &NewEntry) -> rusqlite::Result<Facts> {
     if let Change::Message { reply_to: None, .. } = entry.change {
         // A plain message needs only the ban and the room's deletion.
-        return message_facts(conn, room_id, entry.actor.name.as_str());
+        return message_facts(conn, room_id, entry.actor.name.as_str(), None).map(|(f, _)| f);
     }
     let (owner, topic, private, deleted) = room_row(conn, room_id)?;
     let actor_name = entry.actor.name.as_str();
@@ -140,23 +140,61 @@ fn room_facts(conn: &Connection, room_id: i64, entry: &NewEntry) -> rusqlite::Re
 
 /// A message's facts: its rules read only whether the room was deleted
 /// and whether the actor is banned, so one statement reads just those (it
-/// runs for every message stored).
-fn message_facts(conn: &Connection, room_id: i64, actor: &str) -> rusqlite::Result<Facts> {
-    conn.prepare_cached(
-        "SELECT deleted_at IS NOT NULL,
-                EXISTS (SELECT 1 FROM bans WHERE room_id = ?1 AND name_folded = ?2)
-         FROM rooms WHERE id = ?1",
-    )?
-    .query_row(params![room_id, folded(actor)], |row| {
-        Ok(Facts {
-            deleted: row.get(0)?,
-            actor: PersonFacts {
-                banned: row.get(1)?,
-                ..PersonFacts::default()
-            },
-            ..Facts::default()
-        })
-    })
+/// runs for every message stored), and with them the id of the entry the
+/// same request stored before (`?3`-`?5`, its resend key; NULL for none),
+/// by the `entries_ref` index.
+pub(super) const MESSAGE_FACTS: &str = "SELECT deleted_at IS NOT NULL,
+        EXISTS (SELECT 1 FROM bans WHERE room_id = ?1 AND name_folded = ?2),
+        (SELECT id FROM entries
+         WHERE room_id = ?1 AND ref_user = ?3 AND client_ref = ?4 AND fingerprint = ?5)
+     FROM rooms WHERE id = ?1";
+
+fn message_facts(
+    conn: &Connection,
+    room_id: i64,
+    actor: &str,
+    key: Option<&ResendKey>,
+) -> rusqlite::Result<(Facts, Option<u64>)> {
+    let key_params = (
+        key.map(|key| key.user.as_str()),
+        key.map(|key| key.reference.as_str()),
+        key.map(|key| &key.fingerprint[..]),
+    );
+    conn.prepare_cached(MESSAGE_FACTS)?.query_row(
+        params![
+            room_id,
+            folded(actor),
+            key_params.0,
+            key_params.1,
+            key_params.2
+        ],
+        |row| {
+            let facts = Facts {
+                deleted: row.get(0)?,
+                actor: PersonFacts {
+                    banned: row.get(1)?,
+                    ..PersonFacts::default()
+                },
+                ..Facts::default()
+            };
+            Ok((facts, row.get(2)?))
+        },
+    )
+}
+
+/// A plain message's facts and the id the same request was stored under
+/// before, in one statement (see [`MESSAGE_FACTS`]); `None` for any other
+/// entry.
+pub(super) fn plain_message_facts(
+    conn: &Connection,
+    room_id: i64,
+    entry: &NewEntry,
+    key: Option<&ResendKey>,
+) -> rusqlite::Result<Option<(Facts, Option<u64>)>> {
+    let Change::Message { reply_to: None, .. } = entry.change else {
+        return Ok(None);
+    };
+    message_facts(conn, room_id, entry.actor.name.as_str(), key).map(Some)
 }
 
 /// Applies one effect of `entry`, stored as `id` at `ts`.
