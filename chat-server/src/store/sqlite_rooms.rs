@@ -98,7 +98,12 @@ pub(super) fn load_facts(
     room_id: i64,
     entry: &NewEntry,
 ) -> rusqlite::Result<Facts> {
-    let mut facts = room_facts(conn, room_id, entry)?;
+    let facts = room_facts(conn, room_id, entry)?;
+    with_partner(conn, entry, facts)
+}
+
+/// In a conversation, whether the other user has an account.
+fn with_partner(conn: &Connection, entry: &NewEntry, mut facts: Facts) -> rusqlite::Result<Facts> {
     if let Some(conversation) = entry.room.conversation() {
         let partner = conversation.partner(&entry.actor.name);
         facts.partner_registered = match partner {
@@ -194,7 +199,8 @@ pub(super) fn plain_message_facts(
     let Change::Message { reply_to: None, .. } = entry.change else {
         return Ok(None);
     };
-    message_facts(conn, room_id, entry.actor.name.as_str(), key).map(Some)
+    let (facts, resent) = message_facts(conn, room_id, entry.actor.name.as_str(), key)?;
+    Ok(Some((with_partner(conn, entry, facts)?, resent)))
 }
 
 /// Applies one effect of `entry`, stored as `id` at `ts`.
