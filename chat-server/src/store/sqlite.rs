@@ -9,8 +9,10 @@
 //! (only the first join of a room this process has not seen passes through
 //! the writer, to create it): WAL mode lets it read while the writer
 //! writes, and each read sees every transaction that committed before it
-//! began, which is what a join needs (see [`crate::registry`]). The schema is versioned
-//! with `PRAGMA user_version`.
+//! began, which is what a join needs (see [`crate::registry`]). The writer
+//! also feeds the search index, after the commits it indexes, a chunk at a
+//! time (`store/sqlite_search.rs`); a search has it index what is waiting
+//! before it reads. The schema is versioned with `PRAGMA user_version`.
 //!
 //! Faults: the store holds `<database>.lock` while open, so a second
 //! server on the same file refuses to start; the writer checks before and
