@@ -387,10 +387,10 @@ mod tests {
         }
     }
 
-    /// Stores `change` in room `r` as alice's; its id.
-    async fn stored(store: &SqliteStore, change: Change, reference: &str) -> u64 {
+    /// Stores `change` in `room` as alice's; its id.
+    async fn stored_in(store: &SqliteStore, room: &str, change: Change, reference: &str) -> u64 {
         let entry = NewEntry {
-            room: RoomName::parse("r").unwrap(),
+            room: RoomName::parse(room).unwrap(),
             actor: alice(),
             change,
             reference: Some(reference.into()),
@@ -401,6 +401,11 @@ mod tests {
             Outcome::Stored(id) => id,
             other => panic!("not stored: {other:?}"),
         }
+    }
+
+    /// Stores `change` in room `r` as alice's; its id.
+    async fn stored(store: &SqliteStore, change: Change, reference: &str) -> u64 {
+        stored_in(store, "r", change, reference).await
     }
 
     fn message(text: &str) -> Change {
@@ -473,15 +478,7 @@ mod tests {
     async fn write_around_the_index(path: &Path, rooms: &[&str], more: u64) {
         let store = open(path);
         for room in rooms {
-            let entry = NewEntry {
-                room: RoomName::parse(room).unwrap(),
-                actor: alice(),
-                change: message("first"),
-                reference: None,
-                origin: ConnId(1),
-                seen: Seen::default(),
-            };
-            store.queue_entry(entry).await.unwrap().await.unwrap();
+            stored_in(&store, room, message("first"), "first").await;
         }
         store.close().await.unwrap();
         let mut conn = Connection::open(path).unwrap();
