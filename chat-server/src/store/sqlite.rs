@@ -970,6 +970,10 @@ impl Writer {
 /// Takes the requests to index the search backlog out of a batch's
 /// writes: `None` when there were none, else the replies they wait on.
 fn index_requests(writes: Vec<Write>) -> (Option<Vec<Reply<()>>>, Vec<Write>) {
+    if !writes.iter().any(|w| matches!(w, Write::IndexSearch(_))) {
+        // The usual batch: nothing to take, nothing to copy.
+        return (None, writes);
+    }
     let mut asked = None;
     let mut rest = Vec::with_capacity(writes.len());
     for write in writes {
