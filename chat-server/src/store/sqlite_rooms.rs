@@ -114,12 +114,9 @@ fn with_partner(conn: &Connection, entry: &NewEntry, mut facts: Facts) -> rusqli
     Ok(facts)
 }
 
-/// [`load_facts`] about the room and the people the entry names.
+/// [`load_facts`] about the room and the people the entry names. A plain
+/// message reads less, with its resend probe ([`plain_message_facts`]).
 fn room_facts(conn: &Connection, room_id: i64, entry: &NewEntry) -> rusqlite::Result<Facts> {
-    if let Change::Message { reply_to: None, .. } = entry.change {
-        // A plain message needs only the ban and the room's deletion.
-        return message_facts(conn, room_id, entry.actor.name.as_str(), None).map(|(f, _)| f);
-    }
     let (owner, topic, private, deleted) = room_row(conn, room_id)?;
     let actor_name = entry.actor.name.as_str();
     let mut actor = person(conn, room_id, actor_name)?;
