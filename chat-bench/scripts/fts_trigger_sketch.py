@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Why chat-server indexes a new message by its own statement, not by a
-trigger (docs/benchmarks.md, "Session 8"): the same FTS5 table as schema 7,
+trigger (docs/benchmarks.md, "Session 8"), and in batches after its commit
+(schema 8, "Session 9"): the same FTS5 table as schema 7,
 fed 30,000 rows in transactions of 64, directly and by an AFTER INSERT
 trigger. FTS5 flushes its pending terms at every savepoint, and a trigger's
 statement is one, so the trigger writes an index segment per row.
@@ -27,7 +28,7 @@ WORDS = ["alpha", "beta", "gamma", "delta", "release",
          "notes", "lunch", "rust", "code", "review"]
 
 
-def run(label, setup, inserts, rows=30000, batch=64):
+def run(label, setup, inserts, rows=30000, batch=64, index_every=None):
     with tempfile.TemporaryDirectory() as directory:
         conn = sqlite3.connect(os.path.join(directory, "sketch.db"), isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -44,6 +45,13 @@ def run(label, setup, inserts, rows=30000, batch=64):
                 for sql in inserts:
                     conn.execute(sql, (k + 1, text))
             conn.execute("COMMIT")
+            if index_every and (first + batch) % index_every == 0:
+                # Schema 8: the messages stored since, indexed by one
+                # statement in a transaction of their own.
+                conn.execute("BEGIN")
+                conn.execute("INSERT INTO search (rowid, text) SELECT (1 << 36) | id, text "
+                             "FROM entries WHERE room_id = 1 AND id > ?1", (first + batch - index_every,))
+                conn.execute("COMMIT")
         elapsed = time.perf_counter() - started
         conn.close()
     print("%-22s %5.1f us per row" % (label, elapsed / rows * 1e6))
@@ -53,3 +61,8 @@ print("SQLite", sqlite3.sqlite_version)
 run("no index", "", [ENTRY])
 run("index by statement", FTS, [ENTRY, INDEX])
 run("index by trigger", FTS + TRIGGER, [ENTRY])
+# One message per commit, as a lone sender's commits often are: indexed
+# in its own transaction, or later with 255 others (schema 8's chunks).
+run("1 per commit, no index", "", [ENTRY], rows=5000, batch=1)
+run("1 per commit, inline", FTS, [ENTRY, INDEX], rows=5000, batch=1)
+run("1 per commit, then 256", FTS, [ENTRY], rows=5120, batch=1, index_every=256)
