@@ -115,6 +115,35 @@ struct Link {
     epoch: u64,
     /// Do not retry until `Reconnect`.
     held: bool,
+    /// `Reconnect` came while a socket was open or opening: retry at once
+    /// when it ends.
+    retry_now: bool,
+}
+
+impl Link {
+    /// `Reconnect` before the socket it answers has closed. The user typed
+    /// the password while the server was still closing the refused socket:
+    /// the hold is lifted here, or the command would be lost and the
+    /// client would wait for a second `Reconnect` that never comes. On a
+    /// socket not held there is nothing to do: it is connected already.
+    fn reconnect_after_this_socket(&mut self) {
+        if self.held {
+            self.held = false;
+            self.retry_now = true;
+            self.backoff.reset();
+        }
+    }
+
+    /// How long until the next attempt, or `None` when held.
+    fn retry_in(&mut self) -> Option<Duration> {
+        if self.held {
+            None
+        } else if std::mem::take(&mut self.retry_now) {
+            Some(Duration::ZERO)
+        } else {
+            Some(self.backoff.next_delay(&mut rand::rng()))
+        }
+    }
 }
 
 /// Runs the connection loop until `Shutdown` or until the UI is gone;
@@ -129,6 +158,7 @@ pub async fn run(
         backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP),
         epoch: 0,
         held: false,
+        retry_now: false,
     };
     loop {
         if link.held {
@@ -147,11 +177,7 @@ pub async fn run(
             return;
         };
         tracing::info!(%reason, "disconnected");
-        let retry_in = if link.held {
-            None
-        } else {
-            Some(link.backoff.next_delay(&mut rand::rng()))
-        };
+        let retry_in = link.retry_in();
         if event_tx
             .send(NetEvent::Disconnected { reason, retry_in })
             .await
@@ -178,7 +204,7 @@ async fn connect_and_pump(
 ) -> Option<String> {
     let connected = tokio::select! {
         result = connect(url, tls) => result,
-        () = wait_for_shutdown(cmd_rx, &mut link.held) => return None,
+        () = wait_for_shutdown(cmd_rx, link) => return None,
     };
     match connected {
         Ok(socket) => {
@@ -240,13 +266,14 @@ async fn connect(url: &str, tls: Option<&ClientTls>) -> Result<Socket, String> {
 
 /// Serves commands while a connect is under way; returns only on
 /// `Shutdown` (or a closed channel), so otherwise the connect branch wins.
-async fn wait_for_shutdown(cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>, held: &mut bool) {
+async fn wait_for_shutdown(cmd_rx: &mut mpsc::UnboundedReceiver<NetCommand>, link: &mut Link) {
     loop {
         match cmd_rx.recv().await {
             None | Some(NetCommand::Shutdown) => return,
-            Some(NetCommand::Hold) => *held = true,
-            // Connecting already; frames for an old socket are dropped.
-            Some(NetCommand::Reconnect | NetCommand::Send { .. }) => {}
+            Some(NetCommand::Hold) => link.held = true,
+            Some(NetCommand::Reconnect) => link.reconnect_after_this_socket(),
+            // Frames for an old socket are dropped.
+            Some(NetCommand::Send { .. }) => {}
         }
     }
 }
@@ -397,8 +424,7 @@ async fn pump(
                         }
                 }
                 Some(NetCommand::Hold) => link.held = true,
-                // Already connected: nothing to do.
-                Some(NetCommand::Reconnect) => {}
+                Some(NetCommand::Reconnect) => link.reconnect_after_this_socket(),
             }
         }
     }
@@ -408,6 +434,60 @@ async fn pump(
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use tokio::net::TcpListener;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// The next event that is not `Connecting`, within [`WAIT`].
+    async fn next_event(events: &mut mpsc::Receiver<NetEvent>) -> NetEvent {
+        loop {
+            let event = tokio::time::timeout(WAIT, events.recv()).await;
+            match event.expect("no event in time").expect("the task ended") {
+                NetEvent::Connecting => continue,
+                event => return event,
+            }
+        }
+    }
+
+    /// The user types the password while the server is still closing the
+    /// socket it refused: `Hold` and `Reconnect` both arrive before the
+    /// close, and the client must still come back, at once.
+    #[tokio::test]
+    async fn a_password_typed_before_the_refused_socket_closes_reconnects() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (event_tx, mut events) = mpsc::channel(16);
+        let task = tokio::spawn(run(url, None, cmd_rx, event_tx));
+
+        let (stream, _) = tokio::time::timeout(WAIT, listener.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut refused = tokio_tungstenite::accept_async(stream).await.unwrap();
+        assert!(matches!(
+            next_event(&mut events).await,
+            NetEvent::Connected { epoch: 1 }
+        ));
+        cmd_tx.send(NetCommand::Hold).unwrap();
+        cmd_tx.send(NetCommand::Reconnect).unwrap();
+        // The task serves commands in order: once the frame sent after
+        // them arrives, both were read while the socket was still open.
+        let frame = ClientFrame::Leave {
+            room: "lobby".into(),
+        };
+        cmd_tx.send(NetCommand::Send { epoch: 1, frame }).unwrap();
+        assert!(refused.next().await.unwrap().unwrap().is_text());
+        refused.close(None).await.unwrap();
+
+        match next_event(&mut events).await {
+            NetEvent::Disconnected { retry_in, .. } => assert_eq!(retry_in, Some(Duration::ZERO)),
+            other => panic!("expected a disconnect, got {other:?}"),
+        }
+        let again = tokio::time::timeout(WAIT, listener.accept()).await;
+        assert!(again.expect("the client did not reconnect").is_ok());
+        task.abort();
+    }
 
     #[test]
     fn lost_connections_are_told_in_plain_words() {
