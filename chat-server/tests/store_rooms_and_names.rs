@@ -304,5 +304,5 @@ async fn a_sqlite_v1_database_with_case_variants_is_migrated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
 }

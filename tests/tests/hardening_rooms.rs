@@ -149,7 +149,7 @@ async fn server_on_v1_fixture() -> ServerProcess {
 async fn a_version_1_database_with_case_variants_is_migrated_as_documented() {
     let mut server = server_on_v1_fixture().await;
     let db_path = server.db_path().to_owned();
-    assert_eq!(db::schema_version(&db_path).await.unwrap(), 8);
+    assert_eq!(db::schema_version(&db_path).await.unwrap(), 9);
     // The earliest-registered spelling keeps the name; later variants are
     // retired and logged once.
     assert_eq!(

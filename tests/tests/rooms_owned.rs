@@ -481,7 +481,7 @@ async fn a_version_1_database_keeps_every_message_and_id() {
     assert_eq!(schema_version(&v1).await.unwrap(), 1);
 
     let mut server = ServerProcess::start_on_copy(ServerOptions::unthrottled(), &v1).await;
-    assert_eq!(schema_version(server.db_path()).await.unwrap(), 8);
+    assert_eq!(schema_version(server.db_path()).await.unwrap(), 9);
     let after = stored_messages(server.db_path(), "old").await.unwrap();
     assert_eq!(after, before);
     let mut alice = server.account("alice", "pw-alice").await;

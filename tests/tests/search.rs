@@ -299,7 +299,7 @@ async fn messages_stored_before_the_index_existed_are_found_after_the_upgrade() 
         .await
         .expect("the version-1 file is written");
     let server = ServerProcess::start_on_copy(ServerOptions::unthrottled(), &v1).await;
-    assert_eq!(schema_version(server.db_path()).await.unwrap(), 8);
+    assert_eq!(schema_version(server.db_path()).await.unwrap(), 9);
     let mut bob = server.guest("bob").await;
     let (found, more) = bob.search("NOTES", Some("old"), None, None, None).await;
     assert_eq!(ids(&found), [2, 1]);

@@ -82,7 +82,7 @@ pub enum SyncMode {
 
 /// The schema, one entry per version; `PRAGMA user_version` records how many
 /// have run, so an older file is upgraded in place at start.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: rooms, messages with per-room ids, accounts.
     "CREATE TABLE rooms (
         id INTEGER PRIMARY KEY,
@@ -117,6 +117,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/sqlite_07_search.sql"),
     // 8: search indexed in batches, off the commit path.
     include_str!("schema/sqlite_08_search_backlog.sql"),
+    // 9: the search index without column sizes (no ranking reads them).
+    include_str!("schema/sqlite_09_search_columnsize.sql"),
 ];
 
 /// Writes besides appends, run in a batch's transaction and answered

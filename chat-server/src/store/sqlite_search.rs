@@ -1,5 +1,6 @@
 //! SQLite's side of search: keeping the `search` FTS5 index (schema 7,
-//! `schema/sqlite_07_search.sql`; indexed in batches since schema 8) on
+//! `schema/sqlite_07_search.sql`; indexed in batches since schema 8, no
+//! column sizes since 9) on
 //! the writer thread, and reading it on the reader thread. A message's index
 //! rowid is `room_id << 36 | id`, so one room's matches are one rowid
 //! range that FTS5 walks newest first and stops at the limit; a search of
@@ -538,6 +539,44 @@ mod tests {
         let again = open(&path);
         assert_eq!(found(&again, "lost").await, [id]);
         again.close().await.unwrap();
+        index_matches_messages(&path).unwrap();
+    }
+
+    /// A schema-8 file (an index with column sizes, one message indexed
+    /// and one above the mark) opened by this server: the index is made
+    /// again without them and holds both messages.
+    #[tokio::test]
+    async fn a_schema_8_index_is_made_again_without_column_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite3");
+        let conn = Connection::open(&path).unwrap();
+        for migration in &crate::store::sqlite::MIGRATIONS[..8] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 8;
+             INSERT INTO rooms (id, name, last_id, created_at, indexed_through)
+                 VALUES (1, 'r', 2, 0, 1);
+             INSERT INTO entries (room_id, id, user, text, ts) VALUES
+                 (1, 1, 'alice', 'indexed before', 0),
+                 (1, 2, 'alice', 'waiting after', 0);
+             INSERT INTO search (rowid, text) VALUES ((1 << 36) | 1, 'indexed before');",
+        )
+        .unwrap();
+        drop(conn);
+        let store = open(&path);
+        assert_eq!(found(&store, "indexed").await, [1]);
+        assert_eq!(found(&store, "waiting").await, [2]);
+        store.close().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let docsize: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'search_docsize')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert!(!docsize, "the index still keeps column sizes");
         index_matches_messages(&path).unwrap();
     }
 
