@@ -49,7 +49,7 @@ use super::search::{SearchPage, SearchQuery};
 use super::sqlite_fixable::page_reactions;
 use super::sqlite_mine::{self, MineWrite};
 use super::sqlite_rooms::{
-    JoinState, STREAM_SCHEMA, apply, folded, join_state, load_facts, plain_message_facts, revive,
+    JoinState, PlainRules, STREAM_SCHEMA, apply, folded, join_state, load_facts, revive,
 };
 use super::sqlite_search::{self, SearchBacklog, Unindexed};
 use super::{
@@ -141,6 +141,12 @@ enum Write {
 }
 
 impl Write {
+    /// Whether it makes or removes a room row, so that a room id may now
+    /// name a room whose rules read differently.
+    fn remakes_rooms(&self) -> bool {
+        matches!(self, Self::CreateRoom(..) | Self::SweepRoom(..))
+    }
+
     /// Answers with `error` without running.
     fn refuse(self, error: &StoreError) {
         // A caller that gave up waiting has dropped its receiver.
@@ -256,6 +262,7 @@ impl SqliteStore {
             conn,
             rooms,
             rooms_stale: false,
+            rules: PlainRules::default(),
             commits_tx,
             metrics,
             health: health.clone(),
@@ -680,6 +687,8 @@ struct Writer {
     rooms: HashMap<String, RoomRow>,
     /// Set when a transaction failed: `rooms` may be ahead of the table.
     rooms_stale: bool,
+    /// What plain messages' rules read of their rooms.
+    rules: PlainRules,
     commits_tx: mpsc::Sender<Commit>,
     metrics: Arc<Metrics>,
     health: Arc<StoreHealth>,
@@ -931,13 +940,14 @@ impl Writer {
         if self.rooms_stale {
             // Read back so ids stay gapless and unique.
             self.rooms = load_rooms(&tx)?;
+            self.rules.forget_all();
             self.rooms_stale = false;
         }
         let mut ids = Vec::with_capacity(appends.len());
         // Room row id -> newest id appended in this batch.
         let mut touched: HashMap<i64, u64> = HashMap::new();
         for pending in appends {
-            match append(&tx, &mut self.rooms, &pending.entry, ts) {
+            match append(&tx, &mut self.rooms, &mut self.rules, &pending.entry, ts) {
                 Ok((room_id, Outcome::Stored(id))) => {
                     touched.insert(room_id, id);
                     self.backlog.note(pending.entry.room.as_str());
@@ -957,6 +967,9 @@ impl Writer {
             }
         }
         for write in writes {
+            if write.remakes_rooms() {
+                self.rules.forget_all();
+            }
             answers.push(run_write(&tx, &mut self.rooms, write)?);
         }
         for (room_id, last_id) in &touched {
@@ -1105,23 +1118,38 @@ fn sweep_room(
 fn append(
     tx: &Transaction<'_>,
     rooms: &mut HashMap<String, RoomRow>,
+    rules: &mut PlainRules,
     entry: &NewEntry,
     ts: i64,
 ) -> rusqlite::Result<(i64, Outcome)> {
     let row = ensure_room(tx, rooms, &entry.room, None)?;
     // Hashed once: the probe and the stored row share it.
     let key = ResendKey::of(entry);
-    let facts = match resent_or_facts(tx, row.id, entry, key.as_ref())? {
+    let facts = match resent_or_facts(tx, rules, row.id, entry, key.as_ref())? {
         Ok(facts) => facts,
         Err(stored) => return Ok((row.id, Outcome::Duplicate(stored))),
     };
     let effects = match decide(entry, &facts) {
         Ok(effects) => effects,
-        Err(refusal) => return Ok((row.id, Outcome::Refused(refusal))),
+        Err(refusal) => {
+            // A plain message is not probed first: one refused now may
+            // have been stored before (its author banned since).
+            let resent = resent(tx, row.id, entry, key.as_ref())?;
+            return Ok((
+                row.id,
+                resent.map_or(Outcome::Refused(refusal), Outcome::Duplicate),
+            ));
+        }
     };
+    rules.applying(row.id, &effects);
     let id = row.last_id + 1;
     for effect in effects {
-        apply(tx, row.id, id, entry, key.as_ref(), ts, effect)?;
+        if !apply(tx, row.id, id, entry, key.as_ref(), ts, effect)? {
+            // The insert met the same request, stored before.
+            let stored = resent(tx, row.id, entry, key.as_ref())?;
+            let stored = stored.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            return Ok((row.id, Outcome::Duplicate(stored)));
+        }
     }
     if let Some(row) = rooms.get_mut(entry.room.as_str()) {
         row.last_id = id;
@@ -1132,25 +1160,34 @@ fn append(
 /// The entry the same request stored before (same user, room, `ref` and
 /// content), or else the facts the entry's rules need. Inside the
 /// writer's transaction, so it also sees this batch's earlier entries. A
-/// plain message, which every message but a reply is, reads both with
-/// one statement.
+/// plain message, which every message but a reply is, reads neither: its
+/// facts are remembered, and its insert finds the request stored before.
 fn resent_or_facts(
     tx: &Transaction<'_>,
+    rules: &mut PlainRules,
     room_id: i64,
     entry: &NewEntry,
     key: Option<&ResendKey>,
 ) -> rusqlite::Result<Result<Facts, Entry>> {
-    let resent = match (plain_message_facts(tx, room_id, entry, key)?, key) {
-        (Some((facts, None)), _) => return Ok(Ok(facts)),
-        (Some((_, Some(id))), Some(key)) => {
-            resent_entry(tx, entry, key, FIND_BY_ID, params![room_id, id])?
-        }
-        (_, Some(key)) => find_resent(tx, room_id, entry, key)?,
-        (_, None) => None,
-    };
-    match resent {
+    if let Some(facts) = rules.facts(tx, room_id, entry)? {
+        return Ok(Ok(facts));
+    }
+    match resent(tx, room_id, entry, key)? {
         Some(stored) => Ok(Err(stored)),
         None => load_facts(tx, room_id, entry).map(Ok),
+    }
+}
+
+/// The entry the same request stored before, when it carried a `ref`.
+fn resent(
+    tx: &Transaction<'_>,
+    room_id: i64,
+    entry: &NewEntry,
+    key: Option<&ResendKey>,
+) -> rusqlite::Result<Option<Entry>> {
+    match key {
+        Some(key) => find_resent(tx, room_id, entry, key),
+        None => Ok(None),
     }
 }
 
@@ -1158,10 +1195,6 @@ fn resent_or_facts(
 const FIND_RESENT: &str = "SELECT id, user, text, ts, kind, subject, arg, flags,
             target, edited_ts, deleted FROM entries
      WHERE room_id = ?1 AND ref_user = ?2 AND client_ref = ?3 AND fingerprint = ?4";
-
-/// An entry by its key, `?1` the room's row id and `?2` its id.
-const FIND_BY_ID: &str = "SELECT id, user, text, ts, kind, subject, arg, flags,
-            target, edited_ts, deleted FROM entries WHERE room_id = ?1 AND id = ?2";
 
 /// The entry the same request stored before: one probe of the
 /// `entries_ref` index.
@@ -1575,6 +1608,90 @@ mod tests {
         next.close().await.unwrap();
     }
 
+    fn actor(name: &str, admin: bool) -> Actor {
+        Actor {
+            name: UserName::parse(name).unwrap(),
+            registered: true,
+            admin,
+        }
+    }
+
+    /// `actor`'s `change` in room `r`, with `reference`.
+    async fn outcome(
+        store: &SqliteStore,
+        actor: &Actor,
+        change: Change,
+        reference: &str,
+    ) -> Outcome {
+        let entry = NewEntry {
+            room: RoomName::parse("r").unwrap(),
+            actor: actor.clone(),
+            change,
+            reference: Some(reference.into()),
+            origin: ConnId(1),
+            seen: Default::default(),
+        };
+        store.queue_entry(entry).await.unwrap().await.unwrap()
+    }
+
+    /// The writer remembers what plain messages' rules read of a room
+    /// (deleted, banned); a ban, an unban and the room's deletion and
+    /// making again must each be seen by the next message, and a resend
+    /// refused by a ban is still answered with the entry stored before.
+    #[tokio::test]
+    async fn messages_follow_bans_and_deletion_and_resends_stay_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("r.sqlite3"), Arc::new(Recorder::default()));
+        let (bob, admin) = (actor("bob", false), actor("root", true));
+        let message = |text: &str| Change::Message {
+            text: text.into(),
+            reply_to: None,
+            action: false,
+        };
+        let bob_name = UserName::parse("bob").unwrap();
+        let ban = Change::Ban {
+            subject: bob_name.clone(),
+            reason: None,
+        };
+        assert_eq!(
+            outcome(&store, &bob, message("hi"), "m1").await,
+            Outcome::Stored(1)
+        );
+        assert_eq!(outcome(&store, &admin, ban, "b1").await, Outcome::Stored(2));
+        let refused = outcome(&store, &bob, message("again"), "m2").await;
+        assert!(matches!(refused, Outcome::Refused(_)), "{refused:?}");
+        match outcome(&store, &bob, message("hi"), "m1").await {
+            Outcome::Duplicate(entry) => assert_eq!(entry.id(), 1),
+            other => panic!("a resend after the ban: {other:?}"),
+        }
+        let unban = Change::Unban { subject: bob_name };
+        assert_eq!(
+            outcome(&store, &admin, unban, "u1").await,
+            Outcome::Stored(3)
+        );
+        assert_eq!(
+            outcome(&store, &bob, message("again"), "m2").await,
+            Outcome::Stored(4)
+        );
+        assert_eq!(
+            outcome(&store, &admin, Change::DeleteRoom, "d1").await,
+            Outcome::Stored(5)
+        );
+        let refused = outcome(&store, &bob, message("gone"), "m3").await;
+        assert!(matches!(refused, Outcome::Refused(_)), "{refused:?}");
+        // Joining makes the room again: messages are stored above its old ids.
+        let room = RoomName::parse("r").unwrap();
+        store
+            .join(&room, &bob, Page::Newest { limit: 1 })
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome(&store, &bob, message("back"), "m4").await,
+            Outcome::Stored(6)
+        );
+        store.close().await.unwrap();
+    }
+
     #[tokio::test]
     async fn a_resent_request_is_found_by_the_index_not_a_scan() {
         let dir = tempfile::tempdir().unwrap();
@@ -1594,21 +1711,15 @@ mod tests {
             .unwrap();
         assert_eq!(plan.len(), 1, "{plan:?}");
         assert!(plan[0].contains("USING INDEX entries_ref"), "{plan:?}");
-        // A plain message reads its facts and the probe in one statement.
-        let facts = crate::store::sqlite_rooms::MESSAGE_FACTS;
+        // A plain message's rules read the room by key, once per room.
+        let rules = crate::store::sqlite_rooms::ROOM_RULES;
         let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {facts}"))
+            .prepare(&format!("EXPLAIN QUERY PLAN {rules}"))
             .unwrap()
-            .query_map(params![1, "alice", "alice", "r", &[0_u8; 16][..]], |row| {
-                row.get::<_, String>(3)
-            })
+            .query_map(params![1], |row| row.get::<_, String>(3))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert!(
-            plan.iter().any(|step| step.contains("INDEX entries_ref")),
-            "{plan:?}"
-        );
         assert!(
             !plan.iter().any(|step| step.starts_with("SCAN")),
             "{plan:?}"

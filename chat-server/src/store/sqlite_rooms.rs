@@ -4,7 +4,11 @@
 //! keyed by their folded name (`ops`, `bans`, `access`; the owner is kept
 //! as spelled and compared folded).
 
+use std::collections::hash_map::Entry as MapEntry;
+use std::collections::{HashMap, HashSet};
+
 use chat_proto::RoomName;
+use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fingerprint::ResendKey;
@@ -115,7 +119,7 @@ fn with_partner(conn: &Connection, entry: &NewEntry, mut facts: Facts) -> rusqli
 }
 
 /// [`load_facts`] about the room and the people the entry names. A plain
-/// message reads less, with its resend probe ([`plain_message_facts`]).
+/// message reads less, through what the writer remembers ([`PlainRules`]).
 fn room_facts(conn: &Connection, room_id: i64, entry: &NewEntry) -> rusqlite::Result<Facts> {
     let (owner, topic, private, deleted) = room_row(conn, room_id)?;
     let actor_name = entry.actor.name.as_str();
@@ -140,67 +144,90 @@ fn room_facts(conn: &Connection, room_id: i64, entry: &NewEntry) -> rusqlite::Re
     Ok(facts)
 }
 
-/// A message's facts: its rules read only whether the room was deleted
-/// and whether the actor is banned, so one statement reads just those (it
-/// runs for every message stored), and with them the id of the entry the
-/// same request stored before (`?3`-`?5`, its resend key; NULL for none),
-/// by the `entries_ref` index.
-pub(super) const MESSAGE_FACTS: &str = "SELECT deleted_at IS NOT NULL,
-        EXISTS (SELECT 1 FROM bans WHERE room_id = ?1 AND name_folded = ?2),
-        (SELECT id FROM entries
-         WHERE room_id = ?1 AND ref_user = ?3 AND client_ref = ?4 AND fingerprint = ?5)
+/// What a plain message's rules read of its room, remembered by the
+/// writer so that storing a message reads nothing before its insert. A
+/// message's rules ask only whether the room was deleted and whether the
+/// author is banned; those change only by an entry with an effect other
+/// than its append (a ban, an unban, the room deleted), which forgets the
+/// room ([`PlainRules::applying`]), or by a write outside the entries (a
+/// room made again), which forgets every room. A failed transaction
+/// forgets every room too, as what it read may not have been committed.
+#[derive(Debug, Default)]
+pub(super) struct PlainRules {
+    rooms: HashMap<i64, RoomRules>,
+}
+
+#[derive(Debug)]
+struct RoomRules {
+    deleted: bool,
+    /// Folded names; usually none.
+    banned: HashSet<String>,
+}
+
+/// The room's deleted flag and banned names, one read per room.
+pub(super) const ROOM_RULES: &str = "SELECT deleted_at IS NOT NULL,
+        (SELECT json_group_array(name_folded) FROM bans WHERE room_id = ?1)
      FROM rooms WHERE id = ?1";
 
-fn message_facts(
-    conn: &Connection,
-    room_id: i64,
-    actor: &str,
-    key: Option<&ResendKey>,
-) -> rusqlite::Result<(Facts, Option<u64>)> {
-    let key_params = (
-        key.map(|key| key.user.as_str()),
-        key.map(|key| key.reference.as_str()),
-        key.map(|key| &key.fingerprint[..]),
-    );
-    conn.prepare_cached(MESSAGE_FACTS)?.query_row(
-        params![
-            room_id,
-            folded(actor),
-            key_params.0,
-            key_params.1,
-            key_params.2
-        ],
-        |row| {
-            let facts = Facts {
-                deleted: row.get(0)?,
-                actor: PersonFacts {
-                    banned: row.get(1)?,
-                    ..PersonFacts::default()
-                },
-                ..Facts::default()
-            };
-            Ok((facts, row.get(2)?))
-        },
-    )
+impl PlainRules {
+    /// A plain message's facts (a message that is no reply), read from
+    /// what is remembered of its room, or `None` for any other entry.
+    pub(super) fn facts(
+        &mut self,
+        conn: &Connection,
+        room_id: i64,
+        entry: &NewEntry,
+    ) -> rusqlite::Result<Option<Facts>> {
+        let Change::Message { reply_to: None, .. } = entry.change else {
+            return Ok(None);
+        };
+        let rules = match self.rooms.entry(room_id) {
+            MapEntry::Occupied(known) => known.into_mut(),
+            MapEntry::Vacant(unknown) => unknown.insert(room_rules(conn, room_id)?),
+        };
+        let facts = Facts {
+            deleted: rules.deleted,
+            actor: PersonFacts {
+                banned: rules.banned.contains(&folded(entry.actor.name.as_str())),
+                ..PersonFacts::default()
+            },
+            ..Facts::default()
+        };
+        with_partner(conn, entry, facts).map(Some)
+    }
+
+    /// `effects` are about to be applied to the room: forgets it unless
+    /// each leaves its deleted flag and bans as they were (a message, a
+    /// fix of one, a conversation remembered).
+    pub(super) fn applying(&mut self, room_id: i64, effects: &[Effect]) {
+        let keeps = |effect: &Effect| {
+            matches!(
+                effect,
+                Effect::Append | Effect::Fix(_) | Effect::RememberRoom(_)
+            )
+        };
+        if !effects.iter().all(keeps) {
+            self.rooms.remove(&room_id);
+        }
+    }
+
+    pub(super) fn forget_all(&mut self) {
+        self.rooms.clear();
+    }
 }
 
-/// A plain message's facts and the id the same request was stored under
-/// before, in one statement (see [`MESSAGE_FACTS`]); `None` for any other
-/// entry.
-pub(super) fn plain_message_facts(
-    conn: &Connection,
-    room_id: i64,
-    entry: &NewEntry,
-    key: Option<&ResendKey>,
-) -> rusqlite::Result<Option<(Facts, Option<u64>)>> {
-    let Change::Message { reply_to: None, .. } = entry.change else {
-        return Ok(None);
-    };
-    let (facts, resent) = message_facts(conn, room_id, entry.actor.name.as_str(), key)?;
-    Ok(Some((with_partner(conn, entry, facts)?, resent)))
+fn room_rules(conn: &Connection, room_id: i64) -> rusqlite::Result<RoomRules> {
+    let (deleted, banned): (bool, String) = conn
+        .prepare_cached(ROOM_RULES)?
+        .query_row([room_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let banned = serde_json::from_str(&banned)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e)))?;
+    Ok(RoomRules { deleted, banned })
 }
 
-/// Applies one effect of `entry`, stored as `id` at `ts`.
+/// Applies one effect of `entry`, stored as `id` at `ts`; false when
+/// it is the append and the same request was stored before (the insert
+/// met the `entries_ref` key and stored nothing).
 pub(super) fn apply(
     conn: &Connection,
     room_id: i64,
@@ -209,7 +236,7 @@ pub(super) fn apply(
     key: Option<&ResendKey>,
     ts: i64,
     effect: Effect,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<bool> {
     let set = |sql: &str, name: &str, on: bool| -> rusqlite::Result<()> {
         let sql = if on {
             format!("INSERT OR IGNORE INTO {sql} (room_id, name_folded) VALUES (?1, ?2)")
@@ -220,8 +247,8 @@ pub(super) fn apply(
             .execute(params![room_id, folded(name)])
             .map(drop)
     };
-    match effect {
-        Effect::Append => append(conn, room_id, id, entry, key, ts),
+    let applied = match effect {
+        Effect::Append => return append(conn, room_id, id, entry, key, ts),
         Effect::Topic(topic) => conn
             .prepare_cached("UPDATE rooms SET topic = ?1 WHERE id = ?2")?
             .execute(params![topic, room_id])
@@ -262,7 +289,8 @@ pub(super) fn apply(
         Effect::RememberRoom(users) => users
             .iter()
             .try_for_each(|user| remember_room_for_user(conn, room_id, user)),
-    }
+    };
+    applied.map(|()| true)
 }
 
 /// Puts the room among `user`'s remembered rooms (kept once).
@@ -288,31 +316,34 @@ fn append(
     entry: &NewEntry,
     key: Option<&ResendKey>,
     ts: i64,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<bool> {
     let Some(row) = EntryRow::of(&entry.change) else {
-        return Ok(());
+        return Ok(true);
     };
-    conn.prepare_cached(
-        "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags, target,
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO entries (room_id, id, user, text, ts, kind, subject, arg, flags, target,
               client_ref, ref_user, fingerprint)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?
-    .execute(params![
-        room_id,
-        id,
-        entry.actor.name.as_str(),
-        row.text,
-        ts,
-        row.kind,
-        row.subject,
-        row.arg,
-        row.flags,
-        row.target,
-        key.map(|key| key.reference.as_str()),
-        key.map(|key| key.user.as_str()),
-        key.map(|key| &key.fingerprint[..]),
-    ])?;
-    Ok(())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (room_id, ref_user, client_ref, fingerprint) WHERE client_ref IS NOT NULL
+         DO NOTHING",
+        )?
+        .execute(params![
+            room_id,
+            id,
+            entry.actor.name.as_str(),
+            row.text,
+            ts,
+            row.kind,
+            row.subject,
+            row.arg,
+            row.flags,
+            row.target,
+            key.map(|key| key.reference.as_str()),
+            key.map(|key| key.user.as_str()),
+            key.map(|key| &key.fingerprint[..]),
+        ])?;
+    Ok(inserted == 1)
 }
 
 /// Erases the room's entries and state; `id` closes it, so a room made
