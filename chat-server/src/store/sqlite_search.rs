@@ -577,6 +577,14 @@ mod tests {
             )
             .unwrap();
         assert!(!docsize, "the index still keeps column sizes");
+        let automerge: i64 = conn
+            .query_row(
+                "SELECT v FROM search_config WHERE k = 'automerge'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(automerge, 8);
         index_matches_messages(&path).unwrap();
     }
 
