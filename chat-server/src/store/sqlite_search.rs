@@ -89,12 +89,12 @@ pub(super) struct SearchBacklog {
 }
 
 /// Entries waiting that make the writer index them after its commit.
-pub(super) const BACKLOG_ROWS: usize = 1024;
+pub(super) const BACKLOG_ROWS: usize = 512;
 /// The most entries one indexing transaction takes: an append that
 /// arrives meanwhile waits for one chunk (a few milliseconds), not for a
 /// whole backlog (a database written by another program, a crash under
 /// load). Big enough that FTS5 writes few segments.
-const CHUNK_ENTRIES: usize = 1024;
+const CHUNK_ENTRIES: usize = 256;
 
 /// Rooms taken from the backlog for one indexing transaction: those with
 /// messages to index, each with its range, and those found with none.
