@@ -141,18 +141,9 @@ pub struct ClientRequest {
     pub reference: Option<String>,
 }
 
-/// What [`decode_client_request`] reads in its one pass: the frame, and
-/// beside it the `ref` of any frame type.
-#[derive(Deserialize)]
-struct Envelope {
-    // Flattened first: an internally tagged enum reads the fields without
-    // taking them, so a `message` still sees its own `ref`.
-    #[serde(flatten)]
-    frame: ClientFrame,
-    #[serde(flatten)]
-    echo: Echo,
-}
-
+/// A frame's `ref` alone, whatever its type: read when the frame itself
+/// has none to give (a `join`, a `hello`, …, which a client may still
+/// send one on).
 #[derive(Deserialize)]
 struct Echo {
     #[serde(rename = "ref", default, deserialize_with = "echoable_reference")]
@@ -169,21 +160,35 @@ fn echoable_reference<'de, D: Deserializer<'de>>(
 }
 
 /// Decodes a frame sent by a client to a server that speaks `protocol`,
-/// and its `ref`, in one parse: what a server needs to answer any frame.
-/// Frame types of later versions are `unknown_type` (with the frame's
-/// `ref`), whether well-formed or not, exactly as that version's decoder
-/// answered them.
+/// and its `ref`: what a server needs to answer any frame. One typed
+/// parse for a frame that carries its `ref` (every `message`); a second,
+/// of the `ref` alone, for one that does not. Frame types of later
+/// versions are `unknown_type` (with the frame's `ref`), whether
+/// well-formed or not, exactly as that version's decoder answered them.
 pub fn decode_client_request(text: &str, protocol: u32) -> Result<ClientRequest, DecodeError> {
-    match serde_json::from_str::<Envelope>(text) {
-        Ok(Envelope { frame, echo }) if frame.protocol() <= protocol => Ok(ClientRequest {
-            frame,
-            reference: echo.reference,
-        }),
-        Ok(Envelope { frame, echo }) => {
-            Err(DecodeError::unknown_type(frame.kind(), echo.reference))
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => {
+            let reference = match frame.reference() {
+                Some(reference) if reference.chars().count() <= MAX_REF_CHARS => {
+                    Some(reference.to_owned())
+                }
+                _ => echo_of(text),
+            };
+            if frame.protocol() <= protocol {
+                Ok(ClientRequest { frame, reference })
+            } else {
+                Err(DecodeError::unknown_type(frame.kind(), reference))
+            }
         }
         Err(_) => Err(diagnose::<ClientFrame>(text, client_frame_types(protocol))),
     }
+}
+
+/// The usable `ref` of a frame that parsed.
+fn echo_of(text: &str) -> Option<String> {
+    serde_json::from_str::<Echo>(text)
+        .ok()
+        .and_then(|echo| echo.reference)
 }
 
 /// The client frame types a server speaking `protocol` knows.
