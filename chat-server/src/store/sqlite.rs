@@ -1123,7 +1123,7 @@ fn append(
     ts: i64,
 ) -> rusqlite::Result<(i64, Outcome)> {
     let row = ensure_room(tx, rooms, &entry.room, None)?;
-    // Hashed once: the probe and the stored row share it.
+    // Hashed once: the probe (or the insert) and the stored row share it.
     let key = ResendKey::of(entry);
     let facts = match resent_or_facts(tx, rules, row.id, entry, key.as_ref())? {
         Ok(facts) => facts,
