@@ -169,9 +169,7 @@ pub fn decode_client_request(text: &str, protocol: u32) -> Result<ClientRequest,
     match serde_json::from_str::<ClientFrame>(text) {
         Ok(frame) => {
             let reference = match frame.reference() {
-                Some(reference) if reference.chars().count() <= MAX_REF_CHARS => {
-                    Some(reference.to_owned())
-                }
+                Some(reference) if echoable(reference) => Some(reference.to_owned()),
                 _ => echo_of(text),
             };
             if frame.protocol() <= protocol {
@@ -220,8 +218,13 @@ pub fn reference_of(text: &str) -> Option<String> {
 fn usable_reference(value: Option<&Value>) -> Option<String> {
     value
         .and_then(Value::as_str)
-        .filter(|r| r.chars().count() <= MAX_REF_CHARS)
+        .filter(|r| echoable(r))
         .map(str::to_owned)
+}
+
+/// Whether an error may echo this `ref`: one within the length limit.
+fn echoable(reference: &str) -> bool {
+    reference.chars().count() <= MAX_REF_CHARS
 }
 
 fn diagnose<T: serde::de::DeserializeOwned>(text: &str, known_types: &[&str]) -> DecodeError {

@@ -188,7 +188,9 @@ impl PlainRules {
         let facts = Facts {
             deleted: rules.deleted,
             actor: PersonFacts {
-                banned: rules.banned.contains(&folded(entry.actor.name.as_str())),
+                // Folding allocates: only asked when someone is banned.
+                banned: !rules.banned.is_empty()
+                    && rules.banned.contains(&folded(entry.actor.name.as_str())),
                 ..PersonFacts::default()
             },
             ..Facts::default()
