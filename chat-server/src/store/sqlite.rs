@@ -1145,7 +1145,9 @@ fn append(
     let id = row.last_id + 1;
     for effect in effects {
         if !apply(tx, row.id, id, entry, key.as_ref(), ts, effect)? {
-            // The insert met the same request, stored before.
+            // The insert met the same request, stored before. Only a
+            // plain message gets here (any other entry was probed first),
+            // and its append is its first effect: nothing else was applied.
             let stored = resent(tx, row.id, entry, key.as_ref())?;
             let stored = stored.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
             return Ok((row.id, Outcome::Duplicate(stored)));
