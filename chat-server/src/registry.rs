@@ -66,9 +66,8 @@ pub use crate::outbox::{Frame, Outbox, frame};
 struct Member {
     user: UserName,
     outbox: Outbox,
-    /// `Some` while joining: frames held until `joined` has been queued,
-    /// with the message id they carry (0 for presence, always released).
-    held: Option<Vec<(u64, Frame)>>,
+    /// `Some` while joining: frames held until `joined` has been queued.
+    held: Option<Vec<Held>>,
     /// The newest message id the member's `joined` covered: anything at or
     /// below it reached the member as history. Messages from other nodes
     /// can arrive after the snapshot that already held them.
@@ -78,14 +77,29 @@ struct Member {
     present: bool,
 }
 
+/// A frame held for a pending member.
+struct Held {
+    /// The message id it carries; 0 for presence and typing.
+    id: u64,
+    /// A `join` or `leave`: on one node, `joined`'s member list is read
+    /// after it and already says it (see [`RoomRegistry::activate`]).
+    presence: bool,
+    frame: Frame,
+}
+
 impl Member {
-    /// Delivers a message frame (`id` > 0) or a presence frame (`id` 0).
-    fn deliver(&mut self, id: u64, frame: Frame) {
+    /// Delivers a message frame (`id` > 0), or one of no id (`id` 0) that
+    /// is a presence frame when `presence`.
+    fn deliver(&mut self, id: u64, presence: bool, frame: Frame) {
         if id != 0 && id <= self.floor {
             return;
         }
         match &mut self.held {
-            Some(held) => held.push((id, frame)),
+            Some(held) => held.push(Held {
+                id,
+                presence,
+                frame,
+            }),
             None => self.send(id, frame),
         }
     }
@@ -125,15 +139,22 @@ impl RoomState {
         }
     }
 
-    /// Sends a presence frame about `user` to every member that is not
-    /// one of that user's own connections.
-    fn tell_others(&mut self, user: &UserName, presence: &ServerFrame) {
-        let presence = frame(presence);
+    /// Sends a frame about `user` (presence when `presence`, else typing)
+    /// to every member that is not one of that user's own connections.
+    fn tell_others(&mut self, user: &UserName, about: &ServerFrame, presence: bool) {
+        let about = frame(about);
         for member in self.members.values_mut() {
             if member.user != *user {
-                member.deliver(0, presence.clone());
+                member.deliver(0, presence, about.clone());
             }
         }
+    }
+
+    /// Distinct users with a connection present, sorted.
+    fn user_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.users.keys().map(UserName::to_string).collect();
+        names.sort();
+        names
     }
 }
 
@@ -248,7 +269,7 @@ impl RoomRegistry {
             PresenceRoute::Local if change.room.is_conversation() => {}
             PresenceRoute::Local => {
                 let frame = presence_frame(&change);
-                state.tell_others(&change.user, &frame);
+                state.tell_others(&change.user, &frame, true);
             }
             PresenceRoute::Forward(changes_tx) => {
                 if changes_tx.send(change).is_err() {
@@ -342,17 +363,32 @@ impl RoomRegistry {
     /// Step two of joining: queues `joined`, then the frames held since
     /// step one (messages only when newer than `last_id`), and makes the
     /// member live.
-    pub fn activate(&self, room: &Room, conn: ConnId, last_id: u64, joined: &ServerFrame) {
+    ///
+    /// On one node `joined`'s member list is read here, under the lock
+    /// that orders presence: every `join` and `leave` held so far is in
+    /// it, and is dropped rather than told again; later ones come live.
+    /// (Read before, a user who arrived between the read and this step
+    /// was both listed and announced.) In a cluster the list is the
+    /// broker's, and held presence is released as it came.
+    pub fn activate(&self, room: &Room, conn: ConnId, last_id: u64, mut first: ServerFrame) {
         let mut state = room.lock();
         state.held_entry |= last_id > 0;
+        let listed_here = match (&self.presence, &mut first) {
+            (PresenceRoute::Local, ServerFrame::Joined { members, .. }) => {
+                *members = state.user_names();
+                true
+            }
+            _ => false,
+        };
         let Some(member) = state.members.get_mut(&conn) else {
             return; // Disconnected meanwhile.
         };
-        member.outbox.push(frame(joined));
+        member.outbox.push(frame(&first));
         member.floor = member.floor.max(last_id);
-        for (id, held) in member.held.take().unwrap_or_default() {
-            if id == 0 || id > member.floor {
-                member.send(id, held);
+        for held in member.held.take().unwrap_or_default() {
+            let told = held.presence && listed_here;
+            if !told && (held.id == 0 || held.id > member.floor) {
+                member.send(held.id, held.frame);
             }
         }
         member.outbox.flush();
@@ -439,7 +475,7 @@ impl RoomRegistry {
         }
         if let Some(room) = self.room(change.room.as_str()) {
             room.lock()
-                .tell_others(&change.user, &presence_frame(change));
+                .tell_others(&change.user, &presence_frame(change), true);
         }
     }
 
@@ -457,7 +493,7 @@ impl RoomRegistry {
             return false;
         }
         state.typing_relayed.insert(user.clone(), now);
-        state.tell_others(user, &typing_frame(room.name(), user));
+        state.tell_others(user, &typing_frame(room.name(), user), false);
         true
     }
 
@@ -508,18 +544,15 @@ impl RoomRegistry {
         }
         if let Some(found) = self.room(room) {
             let typing = typing_frame(found.name(), user);
-            found.lock().tell_others(user, &typing);
+            found.lock().tell_others(user, &typing, false);
         }
     }
 
     /// Distinct users with a connection in the room on this node, sorted.
     pub fn local_members(&self, name: &str) -> Vec<String> {
-        let mut members: Vec<String> = self
-            .room(name)
-            .map(|room| room.lock().users.keys().map(UserName::to_string).collect())
-            .unwrap_or_default();
-        members.sort();
-        members
+        self.room(name)
+            .map(|room| room.lock().user_names())
+            .unwrap_or_default()
     }
 
     /// Delivers committed entries, in the order given, to this node's
@@ -578,7 +611,7 @@ impl RoomRegistry {
                     ts: *ts,
                 });
                 for member in state.members.values_mut() {
-                    member.deliver(committed.id, deleted.clone());
+                    member.deliver(committed.id, false, deleted.clone());
                 }
                 state.flush_members();
                 self.empty_room(room, &mut state);
@@ -733,7 +766,7 @@ fn deliver_entry(state: &mut RoomState, committed: &Committed, entry: &Entry) {
                 .get_or_insert_with(|| frame(&ServerFrame::from(entry.without_reference())))
                 .clone()
         };
-        member.deliver(committed.id, copy);
+        member.deliver(committed.id, false, copy);
     }
 }
 
@@ -807,13 +840,19 @@ mod tests {
         }
     }
 
-    /// What a member would see, frame by frame: `joined@last_id`,
-    /// `id:ref` for messages, `+user` / `-user` for presence.
+    /// What a member would see, frame by frame: `joined@last_id` (and
+    /// `[members]` when it lists any), `id:ref` for messages, `+user` /
+    /// `-user` for presence.
     fn seen(outbox: &Outbox) -> Vec<String> {
         let mut seen = Vec::new();
         for (frame, _) in outbox.take_queued() {
             seen.push(match decode_server(frame.payload()).unwrap() {
-                ServerFrame::Joined { last_id, .. } => format!("joined@{last_id}"),
+                ServerFrame::Joined {
+                    last_id, members, ..
+                } if members.is_empty() => format!("joined@{last_id}"),
+                ServerFrame::Joined {
+                    last_id, members, ..
+                } => format!("joined@{last_id}[{}]", members.join(",")),
                 ServerFrame::Message(m) => format!("{}:{}", m.id, m.reference.unwrap_or_default()),
                 ServerFrame::Join { user, .. } => format!("+{user}"),
                 ServerFrame::Leave { user, .. } => format!("-{user}"),
@@ -839,8 +878,9 @@ mod tests {
         registry.deliver(&[committed("lobby", 3, 9)]);
         assert!(seen(&outbox).is_empty(), "held while pending");
 
-        registry.activate(&handle, ConnId(1), 2, &joined("lobby", 2));
-        assert_eq!(seen(&outbox), ["joined@2", "+bob", "3:"]);
+        registry.activate(&handle, ConnId(1), 2, joined("lobby", 2));
+        // Bob's arrival is in the list, read now: not told again.
+        assert_eq!(seen(&outbox), ["joined@2[bob]", "3:"]);
         registry.deliver(&[committed("lobby", 4, 1)]);
         assert_eq!(
             seen(&outbox),
@@ -850,8 +890,35 @@ mod tests {
         // Bob is still pending: everything waits for his own `joined`.
         assert!(seen(&bob_outbox).is_empty());
         let bob_room = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob_outbox);
-        registry.activate(&bob_room, ConnId(2), 3, &joined("lobby", 3));
-        assert_eq!(seen(&bob_outbox), ["joined@3", "4:"]);
+        registry.activate(&bob_room, ConnId(2), 3, joined("lobby", 3));
+        assert_eq!(seen(&bob_outbox), ["joined@3[bob]", "4:"]);
+    }
+
+    /// Two joining at once, each admitted while the other is pending: each
+    /// `joined` lists both, and neither is then told the other arrived
+    /// (the list used to be read before the held `join` was released, and
+    /// a user could be both listed and announced). Later arrivals and
+    /// departures come live.
+    #[test]
+    fn a_user_listed_in_joined_is_not_announced_again() {
+        let (registry, _) = registry();
+        let lobby = room("lobby");
+        let (alice, bob, carol) = (Outbox::new(64), Outbox::new(64), Outbox::new(64));
+        let alice_room = registry.subscribe(&lobby, ConnId(1), &user("alice"), &alice);
+        let bob_room = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob);
+        registry.admit(&alice_room, ConnId(1));
+        registry.admit(&bob_room, ConnId(2));
+        registry.activate(&alice_room, ConnId(1), 0, joined("lobby", 0));
+        registry.activate(&bob_room, ConnId(2), 0, joined("lobby", 0));
+        assert_eq!(seen(&alice), ["joined@0[alice,bob]"]);
+        assert_eq!(seen(&bob), ["joined@0[alice,bob]"]);
+        let carol_room = registry.subscribe(&lobby, ConnId(3), &user("carol"), &carol);
+        registry.admit(&carol_room, ConnId(3));
+        registry.activate(&carol_room, ConnId(3), 0, joined("lobby", 0));
+        registry.leave(&carol_room, ConnId(3));
+        assert_eq!(seen(&alice), ["+carol", "-carol"]);
+        assert_eq!(seen(&bob), ["+carol", "-carol"]);
+        assert_eq!(seen(&carol), ["joined@0[alice,bob,carol]"]);
     }
 
     #[test]
@@ -861,7 +928,7 @@ mod tests {
         let (alice, bob) = (Outbox::new(64), Outbox::new(64));
         let handle = registry.subscribe(&lobby, ConnId(1), &user("alice"), &alice);
         registry.admit(&handle, ConnId(1));
-        registry.activate(&handle, ConnId(1), 0, &joined("lobby", 0));
+        registry.activate(&handle, ConnId(1), 0, joined("lobby", 0));
         seen(&alice);
         // Refused by the store's read: in and out, and nobody heard.
         let refused = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob);
@@ -873,15 +940,15 @@ mod tests {
         registry.admit(&joining, ConnId(2));
         registry.admit(&joining, ConnId(2));
         assert_eq!(registry.local_members("lobby"), ["alice", "bob"]);
-        registry.activate(&joining, ConnId(2), 0, &joined("lobby", 0));
+        registry.activate(&joining, ConnId(2), 0, joined("lobby", 0));
         let again = registry.subscribe(&lobby, ConnId(2), &user("bob"), &bob);
         registry.admit(&again, ConnId(2));
         assert_eq!(seen(&alice), ["+bob"]);
         // A re-join refused: still in, held frames released after the error.
         registry.deliver(&[committed("lobby", 1, 9)]);
         let forbidden = ServerFrame::error(chat_proto::ErrorCode::Forbidden, "banned", None);
-        registry.activate(&again, ConnId(2), 0, &forbidden);
-        assert_eq!(seen(&bob), ["joined@0", "error", "1:"]);
+        registry.activate(&again, ConnId(2), 0, forbidden);
+        assert_eq!(seen(&bob), ["joined@0[alice,bob]", "error", "1:"]);
         registry.leave(&again, ConnId(2));
         assert_eq!(seen(&alice), ["1:", "-bob"]);
     }
@@ -901,7 +968,7 @@ mod tests {
         registry.online(&user("bob"), ConnId(3), &bob_out, || ());
         registry.online(&user("carol"), ConnId(4), &carol, || ());
         let handle = registry.subscribe(&conversation, ConnId(2), &user("bob"), &bob_in);
-        registry.activate(&handle, ConnId(2), 0, &joined("@ann+bob", 0));
+        registry.activate(&handle, ConnId(2), 0, joined("@ann+bob", 0));
         // Bob joined, and nobody hears of it: a conversation has no presence.
         let other_bob = registry.subscribe(&conversation, ConnId(5), &user("bob"), &bob_in);
         registry.leave(&other_bob, ConnId(5));
@@ -926,7 +993,7 @@ mod tests {
         let outbox = Outbox::new(64);
         let handle = registry.subscribe(&lobby, ConnId(1), &user("alice"), &outbox);
         registry.deliver(&[committed("lobby", 5, 9), committed("lobby", 6, 9)]);
-        registry.activate(&handle, ConnId(1), 5, &joined("lobby", 5));
+        registry.activate(&handle, ConnId(1), 5, joined("lobby", 5));
         assert_eq!(seen(&outbox), ["joined@5", "6:"]);
         // Copies arriving late (another node's, or a repair read) and
         // messages of other rooms are not shown again.
@@ -940,7 +1007,7 @@ mod tests {
         // A re-join raises the floor, never lowers it.
         let again = registry.subscribe(&lobby, ConnId(1), &user("alice"), &outbox);
         registry.deliver(&[committed("lobby", 8, 9)]);
-        registry.activate(&again, ConnId(1), 3, &joined("lobby", 3));
+        registry.activate(&again, ConnId(1), 3, joined("lobby", 3));
         registry.deliver(&[committed("lobby", 5, 9)]);
         assert_eq!(seen(&outbox), ["joined@3", "8:"]);
     }
@@ -970,7 +1037,7 @@ mod tests {
         let fresh = registry.subscribe(&lobby, ConnId(3), &user("carol"), &outbox);
         registry.admit(&fresh, ConnId(3));
         assert!(!Arc::ptr_eq(&first, &fresh));
-        registry.activate(&fresh, ConnId(3), 0, &joined("lobby", 0));
+        registry.activate(&fresh, ConnId(3), 0, joined("lobby", 0));
         seen(&outbox);
         registry.deliver(&[committed("lobby", 1, 9)]);
         assert_eq!(seen(&outbox), ["1:"]);
@@ -989,13 +1056,13 @@ mod tests {
         let alice = user("alice");
         // Never held a message: reported once its last member leaves.
         let unused = registry.subscribe(&room("unused"), ConnId(1), &alice, &outbox);
-        registry.activate(&unused, ConnId(1), 0, &joined("unused", 0));
+        registry.activate(&unused, ConnId(1), 0, joined("unused", 0));
         // A message delivered while in it, or a snapshot with messages.
         let talked = registry.subscribe(&room("talked"), ConnId(1), &alice, &outbox);
-        registry.activate(&talked, ConnId(1), 0, &joined("talked", 0));
+        registry.activate(&talked, ConnId(1), 0, joined("talked", 0));
         registry.deliver(&[committed("talked", 1, 9)]);
         let old = registry.subscribe(&room("old"), ConnId(1), &alice, &outbox);
-        registry.activate(&old, ConnId(1), 7, &joined("old", 7));
+        registry.activate(&old, ConnId(1), 7, joined("old", 7));
         let shared = registry.subscribe(&room("unused"), ConnId(2), &alice, &outbox);
         for (handle, conn) in [(&unused, 1), (&talked, 1), (&old, 1)] {
             registry.leave(handle, ConnId(conn));

@@ -166,7 +166,7 @@ mod tests {
             last_id: 0,
             details: None,
         };
-        registry.activate(&room, ConnId(1), 0, &joined);
+        registry.activate(&room, ConnId(1), 0, joined);
         let wire = |id: u64| WireMessage(StreamEvent::Entry(message(id, "bob", "m")));
         // Own commits 1 and 2; then the subscription brings 2 (a copy)
         // and 3 (another node's).

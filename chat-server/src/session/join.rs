@@ -61,6 +61,8 @@ impl Join {
         if matches!(snapshot, Ok(JoinOutcome::Joined(_))) {
             shared.registry.admit(&room, cx.conn);
         }
+        // A cluster's list; on one node `activate` reads the registry's
+        // again as it queues `joined`, at the instant held presence is cut.
         let members = shared.broker.members(&name).await;
         match (snapshot, members) {
             (Ok(JoinOutcome::Joined(snapshot)), Ok(members)) => {
@@ -87,7 +89,7 @@ impl Join {
 fn refuse(cx: &mut Context, name: &RoomName, room: Arc<Room>, rejoin: bool, refusal: Refusal) {
     let error = cx.replies.error_frame(refusal);
     if rejoin {
-        cx.shared.registry.activate(&room, cx.conn, 0, &error);
+        cx.shared.registry.activate(&room, cx.conn, 0, error);
     } else {
         cx.shared.registry.leave(&room, cx.conn);
         cx.rooms.remove(name);
@@ -124,7 +126,7 @@ async fn go_live(
     };
     cx.shared
         .registry
-        .activate(&room, cx.conn, snapshot.last_id, &joined);
+        .activate(&room, cx.conn, snapshot.last_id, joined);
     cx.rooms.insert(name.clone(), room);
     if remember {
         remember_room(cx, actor, &name).await;
