@@ -133,8 +133,11 @@ async fn log_in_from(
     client
 }
 
-/// Lines of the server log naming `address` and containing `what`.
-fn log_lines_about(server: &ServerProcess, address: IpAddr, what: &str) -> usize {
+/// Lines of the server log naming `address` and containing `what`, once
+/// one was logged: the log reaches the test through a pipe, so the first
+/// is waited for.
+async fn log_lines_about(server: &ServerProcess, address: IpAddr, what: &str) -> usize {
+    server.wait_for_log(what, 0, ANSWER_LIMIT).await;
     let address = address.to_string();
     server
         .log()
@@ -366,7 +369,7 @@ async fn wrong_guesses_are_throttled_per_name_while_the_owner_logs_in_at_once() 
     );
     assert!(metrics.get("chat_logins_failed_total") >= (tally.auth_failed + 2) as f64);
     assert_eq!(
-        log_lines_about(&server, ATTACKER, "failed logins"),
+        log_lines_about(&server, ATTACKER, "failed logins").await,
         1,
         "the attacker's address is logged once, not per guess:\n{}",
         server.log()
@@ -525,7 +528,7 @@ async fn a_login_flood_from_one_address_does_not_delay_another_address() {
         ) > 0.0
     );
     assert_eq!(
-        log_lines_about(&server, ATTACKER, "queued password hashes"),
+        log_lines_about(&server, ATTACKER, "queued password hashes").await,
         1
     );
 }
@@ -642,7 +645,7 @@ async fn registrations_from_one_address_stop_at_the_hourly_cap() {
         capped.len() as f64
     );
     assert_eq!(
-        log_lines_about(&server, ATTACKER, "new accounts per hour"),
+        log_lines_about(&server, ATTACKER, "new accounts per hour").await,
         1
     );
 }
@@ -693,5 +696,8 @@ async fn the_33rd_session_of_one_account_is_refused_until_one_closes() {
             &[("limit", "sessions_per_account")]
         ) >= 1.0
     );
-    assert_eq!(log_lines_about(&server, late, "sessions per account"), 1);
+    assert_eq!(
+        log_lines_about(&server, late, "sessions per account").await,
+        1
+    );
 }

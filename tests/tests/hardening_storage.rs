@@ -112,8 +112,10 @@ async fn wait_for_health(server: &ServerProcess, status: u16, limit: Duration) {
     }
 }
 
-/// The log lines that report a storage fault.
-fn fault_lines(server: &ServerProcess) -> Vec<String> {
+/// The log lines that report a storage fault, once one was logged after
+/// `mark`: the log reaches the test through a pipe, so it is waited for.
+async fn fault_lines(server: &ServerProcess, mark: usize) -> Vec<String> {
+    server.wait_for_log(FAULT_LINE, mark, NOTICE_LIMIT).await;
     server
         .log()
         .lines()
@@ -156,12 +158,13 @@ async fn a_deleted_database_file_stops_acknowledgements() {
     assert_eq!(expect_acked(&mut alice, "lobby", "two").await, 2);
     assert_eq!(health_status(&server).await, 200);
 
+    let mark = server.log_mark();
     std::fs::remove_file(server.db_path()).expect("the database file can be deleted");
     for text in ["three", "four", "five"] {
         expect_refused(&server, &mut alice, "lobby", text).await;
     }
     assert_eq!(health_status(&server).await, 503);
-    let faults = fault_lines(&server);
+    let faults = fault_lines(&server, mark).await;
     assert_eq!(faults.len(), 1, "logged once: {faults:#?}");
     assert!(
         faults[0].contains("ERROR") && faults[0].contains("was deleted"),
@@ -189,6 +192,7 @@ async fn a_replaced_database_file_is_noticed_and_keeps_what_was_acknowledged() {
     // An operator restores a copy over the live file.
     let copy = server.dir().join("restored.sqlite3");
     copy_database(server.db_path(), &copy).await;
+    let mark = server.log_mark();
     std::fs::rename(&copy, server.db_path()).expect("the copy can replace the database");
 
     // Noticed with nobody writing.
@@ -196,7 +200,12 @@ async fn a_replaced_database_file_is_noticed_and_keeps_what_was_acknowledged() {
     let body = http_get(server.addr(), "/healthz", HTTP_TIMEOUT).await;
     assert!(body.body().contains("replaced"), "{}", body.raw);
     expect_refused(&server, &mut alice, "lobby", "four").await;
-    assert_eq!(fault_lines(&server).len(), 1, "{}", server.log());
+    assert_eq!(
+        fault_lines(&server, mark).await.len(),
+        1,
+        "{}",
+        server.log()
+    );
     let log = stop(&mut server).await;
     assert!(!log.contains(FLUSHED_LINE), "{log}");
 
@@ -271,11 +280,12 @@ async fn a_full_disk_is_answered_internal_and_writes_resume() {
     assert_eq!(ids(&bob.messages(2).await), [1, 2]);
 
     // Every write to a file now fails (EFBIG, with SIGXFSZ).
+    let mark = server.log_mark();
     limit_file_size(&server, 0);
     for text in ["lost-1", "lost-2", "lost-3"] {
         expect_refused(&server, &mut alice, "lobby", text).await;
     }
-    let faults = fault_lines(&server);
+    let faults = fault_lines(&server, mark).await;
     assert_eq!(faults.len(), 1, "logged once: {faults:#?}");
     assert_eq!(health_status(&server).await, 503);
     let metrics = scrape(server.addr()).await;
@@ -287,6 +297,7 @@ async fn a_full_disk_is_answered_internal_and_writes_resume() {
     assert!(bob.rooms().await.iter().any(|room| room.name == "lobby"));
 
     // Space returns: the next message is stored, with the next id.
+    let mark = server.log_mark();
     limit_file_size(&server, rlimit::INFINITY);
     assert_eq!(expect_acked(&mut alice, "lobby", "three").await, 3);
     wait_for_health(&server, 200, HTTP_TIMEOUT).await;
@@ -294,7 +305,9 @@ async fn a_full_disk_is_answered_internal_and_writes_resume() {
         m.get("chat_store_failing") == 0.0
     })
     .await;
-    assert!(server.log().contains("storage writes resumed"));
+    server
+        .wait_for_log("storage writes resumed", mark, NOTICE_LIMIT)
+        .await;
     // Bob saw what was stored and nothing that was not.
     let next = timeout(ANSWER_LIMIT, bob.expect_message())
         .await
