@@ -2,7 +2,7 @@
 //! failure is a [`DecodeError`] that says which field was wrong and carries
 //! the frame's `ref` (when it had a usable one) so the answer can echo it.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::frame::{ClientFrame, ErrorCode, ServerFrame};
@@ -141,28 +141,10 @@ pub struct ClientRequest {
     pub reference: Option<String>,
 }
 
-/// A frame's `ref` alone, whatever its type: read when the frame itself
-/// has none to give (a `join`, a `hello`, …, which a client may still
-/// send one on).
-#[derive(Deserialize)]
-struct Echo {
-    #[serde(rename = "ref", default, deserialize_with = "echoable_reference")]
-    reference: Option<String>,
-}
-
-fn echoable_reference<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    // Any JSON value is accepted here: a `ref` that is not a string is the
-    // frame's business (a `message` refuses it), not a reason to fail.
-    let value = Value::deserialize(deserializer)?;
-    Ok(usable_reference(Some(&value)))
-}
-
 /// Decodes a frame sent by a client to a server that speaks `protocol`,
 /// and its `ref`: what a server needs to answer any frame. One typed
-/// parse for a frame that carries its `ref` (every `message`); a second,
-/// of the `ref` alone, for one that does not. Frame types of later
+/// parse for a frame that carries its `ref` (every `message`); a second
+/// ([`reference_of`]) for one that does not. Frame types of later
 /// versions are `unknown_type` (with the frame's `ref`), whether
 /// well-formed or not, exactly as that version's decoder answered them.
 pub fn decode_client_request(text: &str, protocol: u32) -> Result<ClientRequest, DecodeError> {
@@ -170,7 +152,9 @@ pub fn decode_client_request(text: &str, protocol: u32) -> Result<ClientRequest,
         Ok(frame) => {
             let reference = match frame.reference() {
                 Some(reference) if echoable(reference) => Some(reference.to_owned()),
-                _ => echo_of(text),
+                // A frame with no `ref` of its own (a `join`, a `hello`, …)
+                // may still carry one.
+                _ => reference_of(text),
             };
             if frame.protocol() <= protocol {
                 Ok(ClientRequest { frame, reference })
@@ -180,13 +164,6 @@ pub fn decode_client_request(text: &str, protocol: u32) -> Result<ClientRequest,
         }
         Err(_) => Err(diagnose::<ClientFrame>(text, client_frame_types(protocol))),
     }
-}
-
-/// The usable `ref` of a frame that parsed.
-fn echo_of(text: &str) -> Option<String> {
-    serde_json::from_str::<Echo>(text)
-        .ok()
-        .and_then(|echo| echo.reference)
 }
 
 /// The client frame types a server speaking `protocol` knows.
