@@ -772,10 +772,7 @@ impl Writer {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if self.rooms_stale {
-            self.rooms = load_rooms(&tx)?;
-            self.rooms_stale = false;
-        }
+        read_back_if_stale(&tx, &mut self.rooms, &mut self.rules, &mut self.rooms_stale)?;
         let chunk = self.backlog.chunk(|name| {
             let row = self.rooms.get(name)?;
             Some(Unindexed {
@@ -937,12 +934,7 @@ impl Writer {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if self.rooms_stale {
-            // Read back so ids stay gapless and unique.
-            self.rooms = load_rooms(&tx)?;
-            self.rules.forget_all();
-            self.rooms_stale = false;
-        }
+        read_back_if_stale(&tx, &mut self.rooms, &mut self.rules, &mut self.rooms_stale)?;
         let mut ids = Vec::with_capacity(appends.len());
         // Room row id -> newest id appended in this batch.
         let mut touched: HashMap<i64, u64> = HashMap::new();
@@ -980,6 +972,24 @@ impl Writer {
         crash_hook::committed(!touched.is_empty());
         Ok(ids)
     }
+}
+
+/// After a failed transaction, reads the rooms back (so ids stay gapless
+/// and unique) and forgets what plain messages' rules remembered (it may
+/// have been read from what was rolled back). Fields, not the writer: the
+/// caller's transaction borrows its connection.
+fn read_back_if_stale(
+    tx: &Transaction<'_>,
+    rooms: &mut HashMap<String, RoomRow>,
+    rules: &mut PlainRules,
+    stale: &mut bool,
+) -> rusqlite::Result<()> {
+    if *stale {
+        *rooms = load_rooms(tx)?;
+        rules.forget_all();
+        *stale = false;
+    }
+    Ok(())
 }
 
 /// Takes the requests to index the search backlog out of a batch's
@@ -1206,22 +1216,12 @@ fn find_resent(
     entry: &NewEntry,
     key: &ResendKey,
 ) -> rusqlite::Result<Option<Entry>> {
-    let probe = params![room_id, key.user, key.reference, &key.fingerprint[..]];
-    resent_entry(tx, entry, key, FIND_RESENT, probe)
-}
-
-/// The stored entry `sql` finds with `params`, as the resent request's
-/// answer: with its `ref`.
-fn resent_entry(
-    tx: &Transaction<'_>,
-    entry: &NewEntry,
-    key: &ResendKey,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> rusqlite::Result<Option<Entry>> {
     let found = tx
-        .prepare_cached(sql)?
-        .query_row(params, |row| stored_entry(row, entry.room.as_str()))
+        .prepare_cached(FIND_RESENT)?
+        .query_row(
+            params![room_id, key.user, key.reference, &key.fingerprint[..]],
+            |row| stored_entry(row, entry.room.as_str()),
+        )
         .optional()?;
     Ok(found
         .flatten()
