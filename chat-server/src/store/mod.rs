@@ -126,6 +126,17 @@ pub struct RoomSnapshot {
     pub state: RoomState,
 }
 
+/// A room as a join (or a search of it) finds it, for one viewer, in
+/// either backend's one statement.
+struct JoinState {
+    room_id: i64,
+    /// The room's newest id in the same snapshot.
+    last_id: u64,
+    /// The room's state and the viewer's role, read marker and listing,
+    /// or why the viewer may not enter.
+    state: Result<RoomState, Refusal>,
+}
+
 /// A join's answer: the snapshot, or why the joiner may not enter (banned,
 /// or a private room it is not on).
 #[derive(Debug, Clone, PartialEq, Eq)]

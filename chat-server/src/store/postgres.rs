@@ -23,15 +23,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
 
+use super::JoinState;
 use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending};
 use super::commits::{Commit, FanOut};
 use super::crash_hook;
 use super::listing::log_retired;
 use super::page::{Direction, KnownRooms, from_sql_id, pending_migrations};
 use super::postgres_mine::{self, FORGET, REMEMBER};
-use super::postgres_rooms::{
-    JOIN_STATE, JoinState, STREAM_SCHEMA, join_state, revive, store_batch,
-};
+use super::postgres_rooms::{JOIN_STATE, STREAM_SCHEMA, join_state, revive, store_batch};
 use super::postgres_search;
 use super::rows::{EntryRow, attach_reactions};
 use super::search::{SearchPage, SearchQuery};

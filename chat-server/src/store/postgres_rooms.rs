@@ -10,6 +10,7 @@ use chat_proto::{Entry, RoomName};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Statement};
 
+use super::JoinState;
 use super::batch::Pending;
 use super::fingerprint::ResendKey;
 use super::page::{from_sql_id, to_sql_id};
@@ -18,7 +19,7 @@ use super::postgres_mine::unlist;
 use super::rows::EntryRow;
 use super::rules::{self, Effect, Facts, PersonFacts, decide};
 use super::sqlite_rooms::folded;
-use super::{Actor, NewEntry, Outcome, Refusal, RoomState, StoreError};
+use super::{Actor, NewEntry, Outcome, RoomState, StoreError};
 
 /// Schema version 3 (see `store/sqlite_rooms.rs`); text that may hold NUL
 /// (a topic, a reason) is `BYTEA`, as message text is.
@@ -481,16 +482,6 @@ pub(super) const JOIN_STATE: &str = "
     LEFT JOIN accounts a ON $3 AND a.name_folded = $2
     LEFT JOIN memberships m ON m.account_id = a.id AND m.room_id = r.id
     WHERE r.name = $1";
-
-/// A room as a join (or a search of it) finds it, for one viewer.
-pub(super) struct JoinState {
-    pub(super) room_id: i64,
-    /// The room's newest id in the same snapshot.
-    pub(super) last_id: u64,
-    /// The room's state and the viewer's role, read marker and listing,
-    /// or why the viewer may not enter.
-    pub(super) state: Result<RoomState, Refusal>,
-}
 
 /// What a join of `room` by `viewer` reads besides the page, one round
 /// trip with `statement` ([`JOIN_STATE`], prepared on this connection);

@@ -5,8 +5,9 @@
 use chat_proto::Entry;
 use tokio_postgres::{GenericClient, Row, Statement};
 
+use super::JoinState;
 use super::page::{from_sql_id, to_sql_id};
-use super::postgres_rooms::{JoinState, db, join_state, text};
+use super::postgres_rooms::{db, join_state, text};
 use super::rows::{EntryRow, attach_reactions};
 use super::search::{SearchPage, SearchQuery, SearchScope};
 use super::sqlite_rooms::folded;

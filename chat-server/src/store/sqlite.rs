@@ -35,6 +35,7 @@ use rusqlite::{
 };
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use super::JoinState;
 use super::batch::{self, Batch, COMMAND_QUEUE, Command, Pending, Reply, Settle, answer};
 use super::commits::{Commit, FanOut};
 use super::crash_hook;
@@ -49,7 +50,7 @@ use super::search::{SearchPage, SearchQuery};
 use super::sqlite_fixable::page_reactions;
 use super::sqlite_mine::{self, MineWrite};
 use super::sqlite_rooms::{
-    JoinState, PlainRules, STREAM_SCHEMA, apply, folded, join_state, load_facts, revive,
+    PlainRules, STREAM_SCHEMA, apply, folded, join_state, load_facts, revive,
 };
 use super::sqlite_search::{self, SearchBacklog, Unindexed};
 use super::{

@@ -11,12 +11,13 @@ use chat_proto::RoomName;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::JoinState;
 use super::fingerprint::ResendKey;
 use super::rows::EntryRow;
 use super::rules::{self, Effect, Facts, PersonFacts};
 use super::sqlite_fixable::{apply_fix, target_facts};
 use super::sqlite_mine::unlist;
-use super::{Actor, Change, NewEntry, Refusal, RoomState};
+use super::{Actor, Change, NewEntry, RoomState};
 
 /// Schema version 3: the room stream and rooms people own. `messages`
 /// becomes `entries` by a rename, so every id is kept; every added column
@@ -398,15 +399,6 @@ const JOIN_STATE: &str = "
     LEFT JOIN accounts a ON ?3 AND a.name_folded = ?2
     LEFT JOIN memberships m ON m.account_id = a.id AND m.room_id = r.id
     WHERE r.name = ?1";
-
-/// A room as a join (or a search of it) finds it, for one viewer.
-pub(super) struct JoinState {
-    pub(super) room_id: i64,
-    pub(super) last_id: u64,
-    /// The room's state and the viewer's role, read marker and listing,
-    /// or why the viewer may not enter.
-    pub(super) state: Result<RoomState, Refusal>,
-}
 
 /// What a join of `room` by `viewer` reads besides the page; `None` when
 /// the room does not exist or is deleted (it must be made first).

@@ -15,11 +15,12 @@ use chat_proto::Entry;
 use rusqlite::{Connection, params};
 use tokio::sync::{Notify, mpsc};
 
+use super::JoinState;
 use super::rows::attach_reactions;
 use super::search::{SearchPage, SearchQuery, SearchScope};
 use super::sqlite::stored_entry;
 use super::sqlite_fixable::page_reactions;
-use super::sqlite_rooms::{JoinState, folded, join_state};
+use super::sqlite_rooms::{folded, join_state};
 use super::{Actor, Refusal};
 
 /// How far a room id is shifted in an index rowid: ids below 2^36 fit.
