@@ -373,8 +373,8 @@ impl RoomRegistry {
     pub fn activate(&self, room: &Room, conn: ConnId, last_id: u64, mut first: ServerFrame) {
         let mut state = room.lock();
         state.held_entry |= last_id > 0;
-        let listed_here = match (&self.presence, &mut first) {
-            (PresenceRoute::Local, ServerFrame::Joined { members, .. }) => {
+        let listed_here = match &mut first {
+            ServerFrame::Joined { members, .. } if self.lists_members() => {
                 *members = state.user_names();
                 true
             }
@@ -392,6 +392,12 @@ impl RoomRegistry {
             }
         }
         member.outbox.flush();
+    }
+
+    /// Whether `joined`'s member list is this registry's to fill (one
+    /// node, see [`RoomRegistry::activate`]) rather than a broker's.
+    pub fn lists_members(&self) -> bool {
+        matches!(self.presence, PresenceRoute::Local)
     }
 
     /// Removes the connection from the room, announcing the user's

@@ -61,9 +61,14 @@ impl Join {
         if matches!(snapshot, Ok(JoinOutcome::Joined(_))) {
             shared.registry.admit(&room, cx.conn);
         }
-        // A cluster's list; on one node `activate` reads the registry's
-        // again as it queues `joined`, at the instant held presence is cut.
-        let members = shared.broker.members(&name).await;
+        // On one node the registry lists the members as it queues
+        // `joined` (`activate`), at the instant held presence is cut; a
+        // cluster's list is the broker's.
+        let members = if shared.registry.lists_members() {
+            Ok(Vec::new())
+        } else {
+            shared.broker.members(&name).await
+        };
         match (snapshot, members) {
             (Ok(JoinOutcome::Joined(snapshot)), Ok(members)) => {
                 go_live(cx, actor, name, room, snapshot, members).await;
